@@ -1,0 +1,74 @@
+import { randomUUID } from 'node:crypto';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import type { GatewayConfig } from './config/schema.js';
+import { GatewayError } from './errors/gateway-error.js';
+import { sendError } from './http/error-response.js';
+import { registerOpsRoutes } from './http/routes/health.js';
+import { registerOpenAIRoutes } from './http/routes/openai.js';
+import { registerSpendRoutes } from './http/routes/spend.js';
+import type { Authenticator } from './keys/authenticator.js';
+import type { GatewayMetrics } from './metrics/metrics.js';
+import { compose } from './pipeline/compose.js';
+import { createAuthenticateStage } from './pipeline/stages/authenticate.js';
+import { createInvokeProviderStage } from './pipeline/stages/invoke-provider.js';
+import { createRecordSpendStage } from './pipeline/stages/record-spend.js';
+import { createResolveModelStage } from './pipeline/stages/resolve-model.js';
+import { createValidateRequestStage } from './pipeline/stages/validate-request.js';
+import type { ProviderRegistry } from './providers/registry.js';
+import type { SpendLog } from './spend/spend-log.js';
+import type { Store } from './storage/types.js';
+
+export interface AppDeps {
+  config: GatewayConfig;
+  store: Store;
+  registry: ProviderRegistry;
+  metrics: GatewayMetrics;
+  spendLog: SpendLog;
+  logger: Logger;
+  authenticator: Authenticator;
+  /** True once shutdown began. */
+  isDraining?: () => boolean;
+}
+
+/** A client-supplied request id is kept only if it is short and harmless in logs and headers. */
+const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** Builds the gateway's fastify instance. It never listens by itself: main.ts or a test does. */
+export function buildApp(deps: AppDeps): FastifyInstance {
+  const app = Fastify({
+    loggerInstance: deps.logger as FastifyBaseLogger,
+    disableRequestLogging: true,
+    bodyLimit: deps.config.server.body_limit_bytes,
+    requestIdHeader: false,
+    genReqId(req) {
+      const incoming = req.headers['x-request-id'];
+      return typeof incoming === 'string' && SAFE_REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    },
+    return503OnClosing: true,
+  });
+
+  const isDraining = deps.isDraining ?? (() => false);
+
+  const pipeline = compose([
+    createRecordSpendStage({ spendLog: deps.spendLog, metrics: deps.metrics, accessLog: deps.config.logging.access_log }),
+    createAuthenticateStage(deps.authenticator),
+    createValidateRequestStage(),
+    createResolveModelStage(deps.registry),
+    createInvokeProviderStage(deps.registry),
+  ]);
+
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+
+  app.setErrorHandler((err, request, reply) => sendError(request, reply, err));
+  app.setNotFoundHandler((request, reply) =>
+    sendError(request, reply, new GatewayError('SF_ERR_ROUTE_NOT_FOUND', { message: `No endpoint ${request.method} ${request.url.split('?')[0]!.slice(0, 200)}.` })),
+  );
+
+  registerOpenAIRoutes(app, { pipeline, registry: deps.registry, authenticator: deps.authenticator });
+  registerSpendRoutes(app, { store: deps.store, spendLog: deps.spendLog, authenticator: deps.authenticator });
+  registerOpsRoutes(app, { store: deps.store, metrics: deps.metrics, isDraining });
+  return app;
+}

@@ -1,0 +1,123 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { isScalar, LineCounter, parseDocument, visit, type Document } from 'yaml';
+import type { z } from 'zod';
+import { configSchema, type GatewayConfig } from './schema.js';
+
+/** A config file problem, with the field path and (when known) the file line. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+export interface LoadedConfig {
+  config: GatewayConfig;
+  /** Absolute path of the file read, or null when running on defaults and environment variables. */
+  source: string | null;
+  /** Names of `${VAR}` references that were not set (their fields were left out). */
+  missingEnv: string[];
+}
+
+export interface LoadOptions {
+  /** Explicit path (from --config); otherwise SMARTFLOW_CONFIG, then ./smartflow.yaml if it exists. */
+  path?: string;
+  env?: NodeJS.ProcessEnv;
+}
+
+const ENV_REF = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
+
+/**
+ * Replaces `${VAR}` and `${VAR:-default}` inside YAML scalar values (never in keys or raw text,
+ * so a variable cannot inject YAML structure). A scalar that is exactly one unset reference
+ * becomes null and its field is dropped, so optional settings such as provider keys can name
+ * variables that only some deployments set.
+ */
+function interpolate(doc: Document, env: NodeJS.ProcessEnv, missing: Set<string>): void {
+  visit(doc, {
+    Pair(_key, pair) {
+      const node = pair.value;
+      if (!isScalar(node) || typeof node.value !== 'string' || !node.value.includes('${')) return undefined;
+      const raw = node.value;
+      let unset = false;
+      const replaced = raw.replace(ENV_REF, (_m, name: string, fallback: string | undefined) => {
+        const v = env[name];
+        if (v !== undefined && v !== '') return v;
+        if (fallback !== undefined) return fallback;
+        missing.add(name);
+        unset = true;
+        return '';
+      });
+      if (unset && raw.trim().match(/^\$\{[^}]+\}$/)) return visit.REMOVE;
+      node.value = replaced;
+      return undefined;
+    },
+  });
+}
+
+function lineOf(doc: Document, lines: LineCounter, path: PropertyKey[]): number | undefined {
+  for (let depth = path.length; depth > 0; depth--) {
+    const node = doc.getIn(path.slice(0, depth) as unknown[], true) as { range?: [number, number, number] } | undefined;
+    if (node && typeof node === 'object' && node.range) return lines.linePos(node.range[0]).line;
+  }
+  return undefined;
+}
+
+function formatIssues(issues: z.core.$ZodIssue[], file: string, doc?: Document, lines?: LineCounter): string {
+  return issues
+    .map((issue) => {
+      const field = issue.path.length ? issue.path.join('.') : '(root)';
+      const line = doc && lines ? lineOf(doc, lines, issue.path) : undefined;
+      return `${file}${line ? `:${line}` : ''}: ${field}: ${issue.message}`;
+    })
+    .join('\n');
+}
+
+/** Configuration for a start without a config file: providers for whichever API keys are set. */
+function configFromEnv(env: NodeJS.ProcessEnv): Record<string, unknown> {
+  const providers: Record<string, unknown> = {};
+  if (env.OPENAI_API_KEY) providers.openai = { type: 'openai', api_key: env.OPENAI_API_KEY, ...(env.OPENAI_BASE_URL ? { base_url: env.OPENAI_BASE_URL } : {}) };
+  if (env.ANTHROPIC_API_KEY) providers.anthropic = { type: 'anthropic', api_key: env.ANTHROPIC_API_KEY };
+  if (env.GEMINI_API_KEY) providers.google = { type: 'gemini', api_key: env.GEMINI_API_KEY };
+  return { providers };
+}
+
+/** Settings that environment variables override whatever the file says. */
+function applyEnvOverrides(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): void {
+  if (env.SMARTFLOW_MASTER_KEY && raw.master_key === undefined) raw.master_key = env.SMARTFLOW_MASTER_KEY;
+  if (env.REDIS_URL && raw.store === undefined) raw.store = { type: 'redis', url: env.REDIS_URL };
+}
+
+export function loadConfig(options: LoadOptions = {}): LoadedConfig {
+  const env = options.env ?? process.env;
+  const explicit = options.path ?? env.SMARTFLOW_CONFIG;
+  const path = explicit ? resolve(explicit) : existsSync('smartflow.yaml') ? resolve('smartflow.yaml') : null;
+  const missing = new Set<string>();
+
+  if (!path) {
+    const raw = configFromEnv(env);
+    applyEnvOverrides(raw, env);
+    const parsed = configSchema.safeParse(raw);
+    if (!parsed.success) throw new ConfigError(formatIssues(parsed.error.issues, 'environment'));
+    return { config: parsed.data, source: null, missingEnv: [] };
+  }
+
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`cannot read config file ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: true });
+  if (doc.errors.length > 0) {
+    const first = doc.errors[0]!;
+    const line = first.linePos?.[0]?.line;
+    throw new ConfigError(`${path}${line ? `:${line}` : ''}: not valid YAML: ${first.message.split('\n')[0]}`);
+  }
+  interpolate(doc, env, missing);
+  const raw = (doc.toJS() ?? {}) as unknown;
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ConfigError(`${path}: the top level must be a mapping`);
+  applyEnvOverrides(raw as Record<string, unknown>, env);
+  const parsed = configSchema.safeParse(raw);
+  if (!parsed.success) throw new ConfigError(formatIssues(parsed.error.issues, path, doc, lines));
+  return { config: parsed.data, source: path, missingEnv: [...missing] };
+}

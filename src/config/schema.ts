@@ -1,0 +1,70 @@
+import { z } from 'zod';
+
+/** The shape of smartflow.yaml, with defaults. Every field a user can set is here and documented in docs/configuration.md. */
+
+const providerName = z.string().regex(/^[a-z][a-z0-9_-]{0,62}$/, 'provider names are lower-case letters, digits, "-" or "_"');
+
+export const providerSchema = z.strictObject({
+  type: z.enum(['openai', 'anthropic', 'gemini', 'demo']),
+  base_url: z.url({ protocol: /^https?$/ }).optional(),
+  api_key: z.string().min(1).optional(),
+  headers: z.record(z.string(), z.string()).default({}),
+  forward_headers: z.array(z.string().regex(/^[a-z0-9-]+\*?$/i, 'a header name, or a prefix ending in "*"')).default([]),
+  auth_header: z.enum(['authorization', 'api-key']).optional(),
+  timeout_ms: z.number().int().positive().default(600_000),
+});
+
+export const modelSchema = z.strictObject({
+  name: z.string().min(1).max(200),
+  provider: providerName,
+  model: z.string().min(1).max(200),
+  mode: z.enum(['chat', 'embedding']).optional(),
+  input_cost_per_mtok: z.number().nonnegative().optional(),
+  output_cost_per_mtok: z.number().nonnegative().optional(),
+  cached_input_cost_per_mtok: z.number().nonnegative().optional(),
+  cache_write_cost_per_mtok: z.number().nonnegative().optional(),
+  max_output_tokens: z.number().int().positive().optional(),
+  context_window: z.number().int().positive().optional(),
+  description: z.string().optional(),
+});
+
+export const storeSchema = z.discriminatedUnion('type', [
+  z.strictObject({ type: z.literal('sqlite'), path: z.string().min(1).default('./data/smartflow.db') }),
+  z.strictObject({ type: z.literal('redis'), url: z.string().regex(/^rediss?:\/\//, 'a redis:// or rediss:// URL'), prefix: z.string().default('sf:') }),
+]);
+
+export const configSchema = z.strictObject({
+  server: z
+    .strictObject({
+      host: z.string().default('127.0.0.1'),
+      port: z.number().int().min(0).max(65535).default(4000),
+      /** Largest accepted request body. */
+      body_limit_bytes: z.number().int().positive().default(20 * 1024 * 1024),
+      /** How long SIGTERM waits for in-flight requests before closing them. */
+      shutdown_grace_ms: z.number().int().nonnegative().default(30_000),
+    })
+    .prefault({}),
+  master_key: z.string().min(8, 'the master key must be at least 8 characters').optional(),
+  store: storeSchema.default({ type: 'sqlite', path: './data/smartflow.db' }),
+  providers: z.record(providerName, providerSchema).default({}),
+  models: z.array(modelSchema).default([]),
+  spend_log: z
+    .strictObject({
+      flush_interval_ms: z.number().int().positive().default(1000),
+      batch_size: z.number().int().positive().default(500),
+      /** Records kept in memory while the store is unreachable, before the oldest are dropped. */
+      max_buffer: z.number().int().positive().default(100_000),
+    })
+    .prefault({}),
+  logging: z
+    .strictObject({
+      level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+      /** One info line per request (id, model, status, latency). */
+      access_log: z.boolean().default(true),
+    })
+    .prefault({}),
+});
+
+export type GatewayConfig = z.infer<typeof configSchema>;
+export type ProviderSettings = z.infer<typeof providerSchema>;
+export type ModelSettings = z.infer<typeof modelSchema>;

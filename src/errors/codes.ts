@@ -1,0 +1,40 @@
+/**
+ * The one registry of error codes. Every error the gateway returns has an entry here,
+ * and docs/errors.md documents each one (a test keeps the two in step).
+ *
+ * `code` is what clients see in `error.code`; `type` follows the OpenAI error taxonomy
+ * so OpenAI SDKs map the error to the right exception class.
+ */
+export const ERROR_CODES = {
+  SF_ERR_AUTH_MISSING: { status: 401, type: 'authentication_error', code: 'missing_api_key', message: 'No API key was sent. Pass it as "Authorization: Bearer <key>".' },
+  SF_ERR_AUTH_INVALID: { status: 401, type: 'authentication_error', code: 'invalid_api_key', message: 'The API key is not valid.' },
+  SF_ERR_FORBIDDEN: { status: 403, type: 'permission_error', code: 'forbidden', message: 'This key may not perform this action.' },
+  SF_ERR_INVALID_JSON: { status: 400, type: 'invalid_request_error', code: 'invalid_json', message: 'The request body is not valid JSON.' },
+  SF_ERR_INVALID_REQUEST: { status: 400, type: 'invalid_request_error', code: 'invalid_request', message: 'The request is not valid.' },
+  SF_ERR_UNSUPPORTED_MEDIA_TYPE: { status: 415, type: 'invalid_request_error', code: 'unsupported_media_type', message: 'The request body must be application/json.' },
+  SF_ERR_BODY_TOO_LARGE: { status: 413, type: 'invalid_request_error', code: 'body_too_large', message: 'The request body is larger than the configured limit.' },
+  SF_ERR_MODEL_NOT_FOUND: { status: 404, type: 'invalid_request_error', code: 'model_not_found', message: 'The model does not exist on this gateway.' },
+  SF_ERR_OPERATION_UNSUPPORTED: { status: 400, type: 'invalid_request_error', code: 'operation_not_supported', message: 'The model\'s provider does not support this operation.' },
+  SF_ERR_ROUTE_NOT_FOUND: { status: 404, type: 'invalid_request_error', code: 'route_not_found', message: 'No such endpoint.' },
+  SF_ERR_METHOD_NOT_ALLOWED: { status: 405, type: 'invalid_request_error', code: 'method_not_allowed', message: 'This endpoint does not accept that method.' },
+  SF_ERR_UPSTREAM_ERROR: { status: 502, type: 'api_error', code: 'upstream_error', message: 'The provider returned an error.' },
+  SF_ERR_UPSTREAM_RATE_LIMITED: { status: 429, type: 'rate_limit_error', code: 'upstream_rate_limited', message: 'The provider is rate limiting requests.' },
+  SF_ERR_UPSTREAM_TIMEOUT: { status: 504, type: 'api_error', code: 'upstream_timeout', message: 'The provider did not answer in time.' },
+  SF_ERR_UPSTREAM_UNREACHABLE: { status: 502, type: 'api_error', code: 'upstream_unreachable', message: 'The provider could not be reached.' },
+  SF_ERR_UPSTREAM_BAD_RESPONSE: { status: 502, type: 'api_error', code: 'upstream_bad_response', message: 'The provider sent a response the gateway could not read.' },
+  SF_ERR_CONTEXT_LENGTH_EXCEEDED: { status: 400, type: 'invalid_request_error', code: 'context_length_exceeded', message: 'The prompt is longer than the model\'s context window.' },
+  SF_ERR_STREAM_INTERRUPTED: { status: 502, type: 'api_error', code: 'stream_interrupted', message: 'The provider\'s stream ended before the answer was complete.' },
+  SF_ERR_CLIENT_CLOSED: { status: 499, type: 'invalid_request_error', code: 'client_closed_request', message: 'The client closed the connection before the answer was complete.' },
+  SF_ERR_STORE_UNAVAILABLE: { status: 503, type: 'api_error', code: 'store_unavailable', message: 'The gateway\'s store is not reachable.' },
+  SF_ERR_SHUTTING_DOWN: { status: 503, type: 'api_error', code: 'shutting_down', message: 'The gateway is shutting down.' },
+  SF_ERR_INTERNAL: { status: 500, type: 'api_error', code: 'internal_error', message: 'The gateway failed to handle the request.' },
+} as const satisfies Record<string, ErrorCodeSpec>;
+
+export interface ErrorCodeSpec {
+  status: number;
+  type: 'invalid_request_error' | 'authentication_error' | 'permission_error' | 'rate_limit_error' | 'api_error';
+  code: string;
+  message: string;
+}
+
+export type ErrorCodeName = keyof typeof ERROR_CODES;

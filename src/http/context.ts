@@ -1,0 +1,38 @@
+import { performance } from 'node:perf_hooks';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { GatewayContext, GatewayRequest } from '../pipeline/types.js';
+
+/**
+ * Builds the framework-free context for one request and ties its abort signal to the
+ * client connection: a client that goes away cancels the upstream call.
+ */
+export function createContext(request: FastifyRequest, reply: FastifyReply, operation: GatewayRequest['operation']): GatewayContext {
+  const body = request.body as { model?: unknown; stream?: unknown } | null | undefined;
+  const abort = new AbortController();
+  const ctx: GatewayContext = {
+    id: request.id,
+    startedAt: Date.now(),
+    startedHr: performance.now(),
+    operation,
+    rawBody: request.body,
+    request: null,
+    requestedModel: typeof body?.model === 'string' ? body.model : '',
+    stream: body?.stream === true,
+    headers: request.headers,
+    principal: null,
+    deployment: null,
+    response: null,
+    usage: { input_tokens: 0, cached_input_tokens: 0, output_tokens: 0 },
+    costMicros: 0,
+    firstByteHr: null,
+    status: 200,
+    error: null,
+    responseHeaders: { 'x-request-id': request.id },
+    abort,
+    log: request.log,
+  };
+  reply.raw.once('close', () => {
+    if (!reply.raw.writableFinished) abort.abort();
+  });
+  return ctx;
+}

@@ -1,0 +1,40 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { GatewayError, toGatewayError } from '../errors/gateway-error.js';
+import { toAnthropicError, toOpenAIError } from '../errors/to-wire.js';
+
+/** Fastify's own error codes, mapped to ours. */
+const FASTIFY_CODES: Record<string, () => GatewayError> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: () => new GatewayError('SF_ERR_BODY_TOO_LARGE'),
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: () => new GatewayError('SF_ERR_UNSUPPORTED_MEDIA_TYPE'),
+  FST_ERR_CTP_EMPTY_JSON_BODY: () => new GatewayError('SF_ERR_INVALID_JSON', { message: 'The request body is empty; a JSON object was expected.' }),
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: () => new GatewayError('SF_ERR_INVALID_REQUEST', { message: 'The Content-Length header does not match the body.' }),
+  FST_ERR_CTP_INVALID_JSON_BODY: () => new GatewayError('SF_ERR_INVALID_JSON'),
+  FST_ERR_VALIDATION: () => new GatewayError('SF_ERR_INVALID_REQUEST'),
+};
+
+/** Any error reaching the HTTP layer as a GatewayError, including fastify's body-parser errors. */
+export function normaliseError(err: unknown): GatewayError {
+  if (err instanceof GatewayError) return err;
+  const e = err as { code?: string; statusCode?: number; message?: string } | undefined;
+  const mapped = e?.code ? FASTIFY_CODES[e.code] : undefined;
+  if (mapped) return mapped();
+  // fastify's JSON parser raises a SyntaxError with statusCode 400 for malformed bodies.
+  if (err instanceof SyntaxError && e?.statusCode === 400) return new GatewayError('SF_ERR_INVALID_JSON', { message: `The request body is not valid JSON: ${err.message}` });
+  return toGatewayError(err);
+}
+
+/** The wire shape for a URL: Anthropic's on the native Anthropic surface, OpenAI's everywhere else. */
+export function renderError(url: string, err: GatewayError): unknown {
+  return url.startsWith('/anthropic') ? toAnthropicError(err) : toOpenAIError(err);
+}
+
+/** Sends an error with its status, its own headers (Retry-After ...) and the given extra headers. */
+export function sendError(request: FastifyRequest, reply: FastifyReply, err: unknown, headers: Record<string, string> = {}): FastifyReply {
+  const gerr = normaliseError(err);
+  if (gerr.codeName === 'SF_ERR_INTERNAL') request.log.error({ err }, 'unhandled error');
+  return reply
+    .code(gerr.status)
+    .headers({ ...headers, ...gerr.headers })
+    .type('application/json')
+    .send(JSON.stringify(renderError(request.url, gerr)));
+}

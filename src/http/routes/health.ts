@@ -1,0 +1,31 @@
+import type { FastifyInstance } from 'fastify';
+import type { GatewayMetrics } from '../../metrics/metrics.js';
+import type { Store } from '../../storage/types.js';
+
+export interface OpsRoutesDeps {
+  store: Store;
+  metrics: GatewayMetrics;
+  /** True once shutdown began: readiness fails so load balancers stop sending traffic. */
+  isDraining: () => boolean;
+}
+
+/** Liveness, readiness and Prometheus metrics. Unauthenticated, as probes and scrapers expect. */
+export function registerOpsRoutes(app: FastifyInstance, deps: OpsRoutesDeps): void {
+  app.get('/health/liveness', async () => ({ status: 'ok' }));
+
+  app.get('/health/readiness', async (_request, reply) => {
+    if (deps.isDraining()) return reply.code(503).send({ status: 'draining' });
+    const started = performance.now();
+    try {
+      await Promise.race([deps.store.ping(), new Promise((_, reject) => setTimeout(() => reject(new Error('timeout')), 2000).unref())]);
+      return { status: 'ok', store: { type: deps.store.kind, status: 'ok', latency_ms: Math.round((performance.now() - started) * 1000) / 1000 } };
+    } catch {
+      return reply.code(503).send({ status: 'unavailable', store: { type: deps.store.kind, status: 'unreachable' } });
+    }
+  });
+
+  app.get('/metrics', async (_request, reply) => {
+    const text = await deps.metrics.registry.metrics();
+    return reply.type(deps.metrics.registry.contentType).send(text);
+  });
+}

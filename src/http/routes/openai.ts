@@ -1,0 +1,76 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { GatewayError } from '../../errors/gateway-error.js';
+import type { Authenticator } from '../../keys/authenticator.js';
+import type { GatewayContext } from '../../pipeline/types.js';
+import type { ModelDeployment, ProviderRegistry } from '../../providers/registry.js';
+import { createContext } from '../context.js';
+import { sendError } from '../error-response.js';
+import { sendResponse } from '../send-response.js';
+
+export interface OpenAIRoutesDeps {
+  pipeline: (ctx: GatewayContext) => Promise<void>;
+  registry: ProviderRegistry;
+  authenticator: Authenticator;
+}
+
+/** The model entry /v1/models shows: OpenAI's fields plus a `smartflow` block with routing and prices. */
+function modelEntry(d: ModelDeployment) {
+  return {
+    id: d.name,
+    object: 'model',
+    created: 0,
+    owned_by: d.provider.type === 'demo' ? 'smartflow-demo' : d.provider.name,
+    ...(d.description ? { description: d.description } : {}),
+    smartflow: {
+      provider: d.provider.name,
+      provider_type: d.provider.type,
+      upstream_model: d.upstreamModel,
+      mode: d.mode,
+      ...(d.price ? { price_per_mtok: d.price } : {}),
+      ...(d.contextWindow ? { context_window: d.contextWindow } : {}),
+      ...(d.maxOutputTokens ? { max_output_tokens: d.maxOutputTokens } : {}),
+    },
+  };
+}
+
+/** The OpenAI-compatible surface: /v1/chat/completions, /v1/embeddings, /v1/models, and the same without /v1. */
+export function registerOpenAIRoutes(app: FastifyInstance, deps: OpenAIRoutesDeps): void {
+  const handle = (operation: 'chat' | 'embeddings') => async (request: FastifyRequest, reply: FastifyReply) => {
+    const ctx = createContext(request, reply, operation);
+    try {
+      await deps.pipeline(ctx);
+    } catch (err) {
+      return sendError(request, reply, err, ctx.responseHeaders);
+    }
+    await sendResponse(request, reply, ctx);
+  };
+
+  const listModels = async (request: FastifyRequest, reply: FastifyReply) => {
+    try {
+      await deps.authenticator.authenticate(request.headers);
+    } catch (err) {
+      return sendError(request, reply, err);
+    }
+    return reply.send({ object: 'list', data: deps.registry.listModels().map(modelEntry) });
+  };
+
+  const getModel = async (request: FastifyRequest<{ Params: { '*': string } }>, reply: FastifyReply) => {
+    try {
+      await deps.authenticator.authenticate(request.headers);
+      const name = request.params['*'];
+      const d = deps.registry.resolveModel(name);
+      if (!d) throw new GatewayError('SF_ERR_MODEL_NOT_FOUND', { message: `The model "${name.slice(0, 200)}" does not exist on this gateway.`, param: 'model' });
+      return reply.send(modelEntry(d));
+    } catch (err) {
+      return sendError(request, reply, err);
+    }
+  };
+
+  for (const prefix of ['/v1', '']) {
+    app.post(`${prefix}/chat/completions`, handle('chat'));
+    app.post(`${prefix}/embeddings`, handle('embeddings'));
+    app.get(`${prefix}/models`, listModels);
+    // Wildcard: model names such as "openai/gpt-4o" contain slashes.
+    app.get(`${prefix}/models/*`, getModel);
+  }
+}

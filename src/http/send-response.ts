@@ -1,0 +1,58 @@
+import { once } from 'node:events';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { toGatewayError } from '../errors/gateway-error.js';
+import type { GatewayContext } from '../pipeline/types.js';
+import { renderError, sendError } from './error-response.js';
+
+const SSE_HEADERS = {
+  'content-type': 'text/event-stream; charset=utf-8',
+  'cache-control': 'no-cache',
+  connection: 'keep-alive',
+  // Tells nginx-style proxies in front of the gateway not to buffer the stream.
+  'x-accel-buffering': 'no',
+};
+
+/**
+ * Sends the pipeline's result. A stream is written frame by frame as the upstream produces
+ * it, with backpressure. The first frame is pulled before the status line goes out, so an
+ * error that arrives before any content still gets its real status code; an error after
+ * that ends the stream with an error event and no [DONE].
+ */
+export async function sendResponse(request: FastifyRequest, reply: FastifyReply, ctx: GatewayContext): Promise<void> {
+  const response = ctx.response;
+  if (!response) {
+    sendError(request, reply, new Error('pipeline produced no response'), ctx.responseHeaders);
+    return;
+  }
+  if (response.kind === 'json') {
+    reply.code(response.status).headers(ctx.responseHeaders).type('application/json');
+    await reply.send(response.text ?? JSON.stringify(response.body));
+    return;
+  }
+
+  const iterator = response.frames[Symbol.asyncIterator]();
+  let first: IteratorResult<string>;
+  try {
+    first = await iterator.next();
+  } catch (err) {
+    sendError(request, reply, err, ctx.responseHeaders);
+    return;
+  }
+  reply.hijack();
+  const raw = reply.raw;
+  raw.writeHead(response.status, { ...SSE_HEADERS, ...ctx.responseHeaders });
+  let result = first;
+  try {
+    while (!result.done) {
+      if (raw.destroyed) break;
+      if (!raw.write(result.value)) await Promise.race([once(raw, 'drain'), once(raw, 'close')]);
+      result = await iterator.next();
+    }
+  } catch (err) {
+    if (!raw.destroyed) raw.write(`data: ${JSON.stringify(renderError(request.url, toGatewayError(err)))}\n\n`);
+  } finally {
+    // Stops the upstream read (and records the request) when we left early.
+    if (!result.done) await iterator.return?.(undefined).catch(() => undefined);
+    raw.end();
+  }
+}

@@ -1,0 +1,48 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { GatewayError } from '../errors/gateway-error.js';
+import type { IncomingHeaders, Principal } from '../pipeline/types.js';
+
+/** Resolves request credentials to a principal. Virtual keys plug in here as another source. */
+export interface Authenticator {
+  /** Throws SF_ERR_AUTH_MISSING or SF_ERR_AUTH_INVALID. */
+  authenticate(headers: IncomingHeaders): Promise<Principal>;
+}
+
+function first(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v[0] : v;
+}
+
+/**
+ * The caller's key from `Authorization: Bearer`, or `x-api-key` / `x-goog-api-key` as sent by
+ * Anthropic and Google clients.
+ */
+export function extractApiKey(headers: IncomingHeaders): string | undefined {
+  const auth = first(headers.authorization);
+  if (auth) {
+    const m = /^Bearer\s+(\S+)\s*$/i.exec(auth);
+    return m ? m[1] : undefined;
+  }
+  return first(headers['x-api-key']) ?? first(headers['x-goog-api-key']);
+}
+
+function digest(value: string): Buffer {
+  return createHash('sha256').update(value).digest();
+}
+
+const MASTER: Principal = Object.freeze({ id: 'master', kind: 'master', keyId: null, teamId: null, isAdmin: true });
+
+/** Accepts the master key only; compared in constant time over its SHA-256 digest. */
+export function createMasterKeyAuthenticator(masterKey: string): Authenticator {
+  const expected = digest(masterKey);
+  return {
+    async authenticate(headers) {
+      const key = extractApiKey(headers);
+      if (!key) {
+        const malformed = first(headers.authorization) !== undefined;
+        throw new GatewayError(malformed ? 'SF_ERR_AUTH_INVALID' : 'SF_ERR_AUTH_MISSING', malformed ? { message: 'The Authorization header must be "Bearer <key>".' } : {});
+      }
+      if (!timingSafeEqual(digest(key), expected)) throw new GatewayError('SF_ERR_AUTH_INVALID');
+      return MASTER;
+    },
+  };
+}

@@ -1,0 +1,33 @@
+import { GatewayError } from '../../errors/gateway-error.js';
+import type { ProviderRegistry } from '../../providers/registry.js';
+import type { Stage } from '../types.js';
+
+/** Calls the deployment's provider adapter: translate, send through undici, translate back. */
+export function createInvokeProviderStage(registry: ProviderRegistry): Stage {
+  return {
+    name: 'invoke-provider',
+    async run(ctx) {
+      const deployment = ctx.deployment;
+      const request = ctx.request;
+      if (!deployment || !request) throw new GatewayError('SF_ERR_INTERNAL', { message: 'invoke-provider ran before the request was validated and resolved.' });
+      const adapter = registry.adapter(deployment.provider.name);
+      const call = {
+        requestedModel: ctx.requestedModel,
+        upstreamModel: deployment.upstreamModel,
+        signal: ctx.abort.signal,
+        forwardedHeaders: registry.forwarder(deployment.provider.name).pick(ctx.headers),
+      };
+      let response;
+      if (request.operation === 'chat') {
+        response = await adapter.chat(request.body, call);
+      } else {
+        if (!adapter.embeddings) {
+          throw new GatewayError('SF_ERR_OPERATION_UNSUPPORTED', { message: `The provider "${deployment.provider.name}" has no embeddings API.`, param: 'model' });
+        }
+        response = await adapter.embeddings(request.body, call);
+      }
+      ctx.response = response;
+      if (response.kind === 'json') ctx.usage = response.usage;
+    },
+  };
+}

@@ -1,0 +1,113 @@
+import { performance } from 'node:perf_hooks';
+import { GatewayError, toGatewayError } from '../../errors/gateway-error.js';
+import type { GatewayMetrics } from '../../metrics/metrics.js';
+import { costMicros } from '../../spend/pricing.js';
+import type { SpendLog } from '../../spend/spend-log.js';
+import type { GatewayContext, Stage } from '../types.js';
+
+export interface RecordSpendDeps {
+  spendLog: SpendLog;
+  metrics: GatewayMetrics;
+  accessLog: boolean;
+}
+
+/**
+ * The outermost stage: whatever happens below, the request ends up in the spend log, the
+ * metrics and the access log exactly once. For streams that is when the stream ends (done,
+ * broken, or abandoned by the client), so usage and time to first token are known.
+ */
+export function createRecordSpendStage(deps: RecordSpendDeps): Stage {
+  const { spendLog, metrics } = deps;
+
+  function finish(ctx: GatewayContext): void {
+    const d = ctx.deployment;
+    if (ctx.response?.kind === 'stream') ctx.usage = ctx.response.usage();
+    ctx.costMicros = costMicros(ctx.usage, d?.price);
+    const latencyMs = performance.now() - ctx.startedHr;
+    const ttftMs = ctx.firstByteHr === null ? null : ctx.firstByteHr - ctx.startedHr;
+    const model = ctx.requestedModel;
+    const provider = d?.provider.name ?? 'none';
+    spendLog.record({
+      id: ctx.id,
+      time: ctx.startedAt,
+      principal: ctx.principal?.id ?? 'anonymous',
+      key_id: ctx.principal?.keyId ?? null,
+      team_id: ctx.principal?.teamId ?? null,
+      model,
+      provider: d?.provider.name ?? null,
+      upstream_model: d?.upstreamModel ?? null,
+      operation: ctx.operation,
+      stream: ctx.stream,
+      input_tokens: ctx.usage.input_tokens,
+      cached_input_tokens: ctx.usage.cached_input_tokens,
+      output_tokens: ctx.usage.output_tokens,
+      cost_micros: ctx.costMicros,
+      latency_ms: Math.round(latencyMs * 1000) / 1000,
+      ttft_ms: ttftMs === null ? null : Math.round(ttftMs * 1000) / 1000,
+      status: ctx.status,
+      error_code: ctx.error ? ctx.error.wireCode : null,
+    });
+    // Unknown model names come from clients: label them as one value so they cannot blow up metric cardinality.
+    const modelLabel = d ? model : 'unknown';
+    metrics.inFlight.dec();
+    metrics.requests.inc({ model: modelLabel, provider, status: String(ctx.status), operation: ctx.operation });
+    metrics.latency.observe({ model: modelLabel, provider, operation: ctx.operation }, latencyMs / 1000);
+    if (ttftMs !== null) metrics.ttft.observe({ model: modelLabel, provider }, ttftMs / 1000);
+    if (d) {
+      if (ctx.usage.input_tokens) metrics.tokens.inc({ model, provider, type: 'input' }, ctx.usage.input_tokens);
+      if (ctx.usage.cached_input_tokens) metrics.tokens.inc({ model, provider, type: 'cached_input' }, ctx.usage.cached_input_tokens);
+      if (ctx.usage.output_tokens) metrics.tokens.inc({ model, provider, type: 'output' }, ctx.usage.output_tokens);
+      if (ctx.costMicros) metrics.cost.inc({ model, provider }, ctx.costMicros);
+    }
+    if (deps.accessLog) {
+      ctx.log.info({ model, provider, status: ctx.status, latency_ms: Math.round(latencyMs), stream: ctx.stream, code: ctx.error?.wireCode }, 'request completed');
+    }
+  }
+
+  function fail(ctx: GatewayContext, err: unknown): GatewayError {
+    const gerr = toGatewayError(err);
+    ctx.error = gerr;
+    ctx.status = gerr.status;
+    if (gerr.codeName === 'SF_ERR_INTERNAL') ctx.log.error({ err }, 'request failed');
+    return gerr;
+  }
+
+  return {
+    name: 'record-spend',
+    async run(ctx, next) {
+      metrics.inFlight.inc();
+      try {
+        await next();
+      } catch (err) {
+        const gerr = fail(ctx, err);
+        finish(ctx);
+        throw gerr;
+      }
+      const response = ctx.response;
+      if (response?.kind !== 'stream') {
+        ctx.status = response?.status ?? 200;
+        finish(ctx);
+        return;
+      }
+      ctx.status = response.status;
+      const inner = response.frames;
+      async function* observed(): AsyncGenerator<string> {
+        let completed = false;
+        try {
+          for await (const frame of inner) {
+            if (ctx.firstByteHr === null) ctx.firstByteHr = performance.now();
+            yield frame;
+          }
+          completed = true;
+        } catch (err) {
+          throw fail(ctx, err);
+        } finally {
+          // Left early without an error: the consumer stopped reading because the client went away.
+          if (!completed && !ctx.error) fail(ctx, new GatewayError('SF_ERR_CLIENT_CLOSED'));
+          finish(ctx);
+        }
+      }
+      ctx.response = { ...response, frames: observed() };
+    },
+  };
+}

@@ -1,0 +1,69 @@
+import type { Logger } from 'pino';
+import type { GatewayError } from '../errors/gateway-error.js';
+import type { ProviderResponse } from '../providers/adapter.js';
+import type { ModelDeployment } from '../providers/registry.js';
+import type { OpenAIChatRequest, OpenAIEmbeddingsRequest, Usage } from '../providers/types.js';
+
+/** The per-request logger (pino child with the request id). */
+export type RequestLog = Pick<Logger, 'trace' | 'debug' | 'info' | 'warn' | 'error'>;
+
+/** Who is calling. The master key is an admin; virtual keys (their own issue) slot in as `virtual_key`. */
+export interface Principal {
+  /** Stable id for logs and the spend log: `master` or the key id. */
+  id: string;
+  kind: 'master' | 'virtual_key';
+  keyId: string | null;
+  teamId: string | null;
+  isAdmin: boolean;
+}
+
+export type IncomingHeaders = Record<string, string | string[] | undefined>;
+
+export type GatewayRequest =
+  | { operation: 'chat'; body: OpenAIChatRequest }
+  | { operation: 'embeddings'; body: OpenAIEmbeddingsRequest };
+
+/**
+ * Everything one request carries through the pipeline. Framework-free: stages never see
+ * fastify objects, so they can be tested and reused by other surfaces.
+ */
+export interface GatewayContext {
+  readonly id: string;
+  /** Epoch ms at arrival (for the spend log). */
+  readonly startedAt: number;
+  /** performance.now() at arrival (for latency). */
+  readonly startedHr: number;
+  readonly operation: GatewayRequest['operation'];
+  /** The body as received; validated into `request` by the validate-request stage. */
+  readonly rawBody: unknown;
+  /** Null until validated: only stages after validate-request may rely on it. */
+  request: GatewayRequest | null;
+  /** The model name the client asked for ('' when absent or not a string). */
+  requestedModel: string;
+  stream: boolean;
+  readonly headers: IncomingHeaders;
+  principal: Principal | null;
+  deployment: ModelDeployment | null;
+  response: ProviderResponse | null;
+  /** Final usage; for streams it is filled when the stream ends. */
+  usage: Usage;
+  costMicros: number;
+  /** performance.now() when the first streamed frame left the pipeline. */
+  firstByteHr: number | null;
+  /** The status the request ended with (HTTP status, or the error's status for a stream that broke). */
+  status: number;
+  error: GatewayError | null;
+  /** Headers every stage may add; sent on success and on error alike. */
+  readonly responseHeaders: Record<string, string>;
+  /** Aborted when the client goes away or the gateway shuts down. */
+  readonly abort: AbortController;
+  readonly log: RequestLog;
+}
+
+export type Next = () => Promise<void>;
+
+/** One step of the request onion; created by a factory that receives its dependencies. */
+export interface Stage {
+  readonly name: string;
+  run(ctx: GatewayContext, next: Next): Promise<void>;
+}

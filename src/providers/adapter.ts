@@ -1,0 +1,31 @@
+import type { OpenAIChatRequest, OpenAIEmbeddingsRequest, Usage } from './types.js';
+
+/** What a route hands an adapter for one upstream call. */
+export interface ProviderCall {
+  /** The model name the client asked for (echoed in translated responses). */
+  requestedModel: string;
+  /** The provider's own name for the model. */
+  upstreamModel: string;
+  /** Aborts the upstream request (client disconnect, shutdown, timeout). */
+  signal: AbortSignal;
+  /** Client headers the provider config allows through (already filtered). */
+  forwardedHeaders: Record<string, string>;
+}
+
+/**
+ * A provider's answer. JSON answers carry the body to send (pre-serialised text when the
+ * upstream's bytes can go out unchanged). Streams yield complete SSE frames in OpenAI
+ * chunk format; they end with `data: [DONE]` only when the upstream finished cleanly and
+ * throw a GatewayError when it broke.
+ */
+export type ProviderResponse =
+  | { kind: 'json'; status: number; body: unknown; text?: string; usage: Usage; headers?: Record<string, string> }
+  | { kind: 'stream'; status: number; frames: AsyncIterable<string>; usage: () => Usage; headers?: Record<string, string> };
+
+export interface ProviderAdapter {
+  readonly type: string;
+  chat(body: OpenAIChatRequest, call: ProviderCall): Promise<ProviderResponse>;
+  /** Absent when the provider has no embeddings API. */
+  embeddings?(body: OpenAIEmbeddingsRequest, call: ProviderCall): Promise<ProviderResponse & { kind: 'json' }>;
+  close(): Promise<void>;
+}

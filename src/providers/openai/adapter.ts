@@ -1,0 +1,93 @@
+import { GatewayError } from '../../errors/gateway-error.js';
+import { usageFromOpenAI } from '../../spend/usage.js';
+import type { ProviderAdapter, ProviderCall, ProviderResponse } from '../adapter.js';
+import type { HttpTransport } from '../http-transport.js';
+import type { OpenAIChatRequest, OpenAIEmbeddingsRequest, OpenAIUsage, ProviderConfig, Usage } from '../types.js';
+import { parseUpstreamJson, readSseEvents, readText, SSE_DONE } from '../upstream-stream.js';
+import { openaiError, openaiErrorFromPayload } from './errors.js';
+
+/** Marks a chunk that carries usage (`"usage":null` on other chunks does not match). */
+const USAGE_MARK = '"usage":{';
+const FINISH_MARK = '"finish_reason":"';
+const ERROR_MARK = '{"error"';
+
+function upstreamHeaders(provider: ProviderConfig, call: ProviderCall): Record<string, string> {
+  const headers: Record<string, string> = { 'content-type': 'application/json', ...call.forwardedHeaders, ...provider.headers };
+  if (provider.api_key) {
+    if (provider.auth_header === 'api-key') headers['api-key'] = provider.api_key;
+    else headers.authorization = `Bearer ${provider.api_key}`;
+  }
+  return headers;
+}
+
+/**
+ * Any OpenAI-compatible server (OpenAI, Azure OpenAI, vLLM, Ollama, LM Studio ...). Bodies
+ * pass through untouched except for the model name and, on streams, a request for usage.
+ */
+export function createOpenAIAdapter(provider: ProviderConfig, transport: HttpTransport): ProviderAdapter {
+  const base = provider.base_url.replace(/\/+$/, '');
+
+  async function chat(body: OpenAIChatRequest, call: ProviderCall): Promise<ProviderResponse> {
+    const stream = body.stream === true;
+    const clientWantsUsage = stream && body.stream_options?.include_usage === true;
+    const upstreamBody: OpenAIChatRequest = { ...body, model: call.upstreamModel };
+    if (stream) upstreamBody.stream_options = { ...body.stream_options, include_usage: true };
+    const res = await transport.send(
+      { method: 'POST', url: `${base}/chat/completions`, headers: upstreamHeaders(provider, call), body: JSON.stringify(upstreamBody) },
+      call.signal,
+      provider.timeout_ms,
+    );
+    if (res.status >= 400) throw openaiError(res.status, await readText(res, call.signal), res.headers);
+
+    if (!stream) {
+      const text = await readText(res, call.signal);
+      const parsed = parseUpstreamJson(text) as { usage?: OpenAIUsage };
+      return { kind: 'json', status: res.status, body: parsed, text, usage: usageFromOpenAI(parsed.usage) };
+    }
+
+    let usage: Usage = usageFromOpenAI(undefined);
+    async function* frames(): AsyncGenerator<string> {
+      let sawFinish = false;
+      for await (const event of readSseEvents(res, call.signal)) {
+        const data = event.data;
+        if (data === '[DONE]') {
+          yield SSE_DONE;
+          return;
+        }
+        if (data.startsWith(ERROR_MARK)) {
+          const parsed = parseUpstreamJson(data) as { error?: Record<string, unknown> };
+          throw openaiErrorFromPayload(502, parsed.error);
+        }
+        if (data.includes(USAGE_MARK)) {
+          const chunk = parseUpstreamJson(data) as { usage?: OpenAIUsage; choices?: unknown[] };
+          usage = usageFromOpenAI(chunk.usage);
+          // The usage-only chunk exists because the gateway asked for it; clients that did not ask must not see it.
+          if (!clientWantsUsage && Array.isArray(chunk.choices) && chunk.choices.length === 0) continue;
+        }
+        if (!sawFinish && data.includes(FINISH_MARK)) sawFinish = true;
+        yield `data: ${data}\n\n`;
+      }
+      // Some OpenAI-compatible servers end without [DONE]; a finish_reason means the answer was complete.
+      if (sawFinish) {
+        yield SSE_DONE;
+        return;
+      }
+      throw new GatewayError('SF_ERR_STREAM_INTERRUPTED');
+    }
+    return { kind: 'stream', status: res.status, frames: frames(), usage: () => usage };
+  }
+
+  async function embeddings(body: OpenAIEmbeddingsRequest, call: ProviderCall): Promise<ProviderResponse & { kind: 'json' }> {
+    const res = await transport.send(
+      { method: 'POST', url: `${base}/embeddings`, headers: upstreamHeaders(provider, call), body: JSON.stringify({ ...body, model: call.upstreamModel }) },
+      call.signal,
+      provider.timeout_ms,
+    );
+    const text = await readText(res, call.signal);
+    if (res.status >= 400) throw openaiError(res.status, text, res.headers);
+    const parsed = parseUpstreamJson(text) as { usage?: OpenAIUsage };
+    return { kind: 'json', status: res.status, body: parsed, text, usage: usageFromOpenAI(parsed.usage) };
+  }
+
+  return { type: 'openai', chat, embeddings, close: async () => undefined };
+}

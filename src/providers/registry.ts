@@ -1,0 +1,187 @@
+import type { GatewayConfig, ModelSettings } from '../config/schema.js';
+import { MODEL_CATALOGUE, type ModelPrice } from '../spend/pricing.js';
+import type { ProviderAdapter } from './adapter.js';
+import { anthropicTranslator } from './anthropic/translator.js';
+import { createDemoAdapter } from './demo/adapter.js';
+import { createHeaderForwarder, type HeaderForwarder } from './forward-headers.js';
+import { geminiEmbeddingsTranslator } from './gemini/embeddings-translator.js';
+import { geminiTranslator } from './gemini/translator.js';
+import type { HttpTransport } from './http-transport.js';
+import { createOpenAIAdapter } from './openai/adapter.js';
+import { createTranslatedAdapter } from './translated-adapter.js';
+import type { ProviderConfig } from './types.js';
+
+/** A model name resolved to the provider and upstream model that serve it, with its prices. */
+export interface ModelDeployment {
+  name: string;
+  provider: ProviderConfig;
+  upstreamModel: string;
+  mode: 'chat' | 'embedding';
+  price: ModelPrice | undefined;
+  maxOutputTokens: number | undefined;
+  contextWindow: number | undefined;
+  description: string | undefined;
+  /** Where the entry came from: the config's `models`, the built-in catalogue, or `provider/model` syntax. */
+  source: 'config' | 'catalogue' | 'provider-prefix' | 'demo';
+}
+
+export interface ProviderRegistry {
+  /** Resolves a client's model name: configured models, then `provider/model`, then the built-in catalogue. */
+  resolveModel(name: string): ModelDeployment | undefined;
+  /** Every model a client can name (config and catalogue entries for configured providers). */
+  listModels(): ModelDeployment[];
+  adapter(providerName: string): ProviderAdapter;
+  forwarder(providerName: string): HeaderForwarder;
+  close(): Promise<void>;
+}
+
+const DEFAULT_BASE_URLS: Record<ProviderConfig['type'], string> = {
+  openai: 'https://api.openai.com/v1',
+  anthropic: 'https://api.anthropic.com',
+  gemini: 'https://generativelanguage.googleapis.com',
+  demo: 'http://demo.invalid',
+};
+
+const DEMO_MODELS: Array<Pick<ModelDeployment, 'name' | 'mode' | 'description'>> = [
+  { name: 'demo-chat', mode: 'chat', description: 'Smartflow demo model: deterministic local echo answers, streaming and tool calls; no API key needed.' },
+  { name: 'demo-embed', mode: 'embedding', description: 'Smartflow demo model: deterministic local embeddings; no API key needed.' },
+];
+
+/** Catalogue entry for an upstream model name, tolerating dated snapshots such as gpt-4o-2024-08-06. */
+function catalogueEntry(upstreamModel: string) {
+  return MODEL_CATALOGUE[upstreamModel] ?? MODEL_CATALOGUE[upstreamModel.replace(/-\d{4}-?\d{2}-?\d{2}$|-\d{8}$|-latest$/, '')];
+}
+
+function priceOf(m: ModelSettings): ModelPrice | undefined {
+  const cat = catalogueEntry(m.model)?.price;
+  if (m.input_cost_per_mtok === undefined && m.output_cost_per_mtok === undefined) return cat;
+  return {
+    input: m.input_cost_per_mtok ?? cat?.input ?? 0,
+    output: m.output_cost_per_mtok ?? cat?.output ?? 0,
+    ...(m.cached_input_cost_per_mtok !== undefined || cat?.cached_input !== undefined ? { cached_input: m.cached_input_cost_per_mtok ?? cat?.cached_input } : {}),
+    ...(m.cache_write_cost_per_mtok !== undefined || cat?.cache_write !== undefined ? { cache_write: m.cache_write_cost_per_mtok ?? cat?.cache_write } : {}),
+  } as ModelPrice;
+}
+
+export function createProviderRegistry(config: GatewayConfig, transport: HttpTransport): ProviderRegistry {
+  const providers = new Map<string, ProviderConfig>();
+  const adapters = new Map<string, ProviderAdapter>();
+  const forwarders = new Map<string, HeaderForwarder>();
+
+  for (const [name, p] of Object.entries(config.providers)) {
+    const provider: ProviderConfig = {
+      name,
+      type: p.type,
+      base_url: (p.base_url ?? DEFAULT_BASE_URLS[p.type]).replace(/\/+$/, ''),
+      api_key: p.api_key,
+      headers: p.headers,
+      forward_headers: p.forward_headers,
+      auth_header: p.auth_header,
+      timeout_ms: p.timeout_ms,
+    };
+    providers.set(name, provider);
+    forwarders.set(name, createHeaderForwarder(p.forward_headers));
+    adapters.set(name, createAdapter(provider, transport));
+  }
+
+  const configured = new Map<string, ModelDeployment>();
+  for (const m of config.models) {
+    const provider = providers.get(m.provider);
+    if (!provider) continue; // rejected earlier by validateReferences; kept defensive for programmatic configs
+    const cat = catalogueEntry(m.model);
+    configured.set(m.name, {
+      name: m.name,
+      provider,
+      upstreamModel: m.model,
+      mode: m.mode ?? cat?.mode ?? (/embed/i.test(m.model) ? 'embedding' : 'chat'),
+      price: priceOf(m),
+      maxOutputTokens: m.max_output_tokens ?? cat?.max_output_tokens,
+      contextWindow: m.context_window ?? cat?.context_window,
+      description: m.description,
+      source: 'config',
+    });
+  }
+  for (const provider of providers.values()) {
+    if (provider.type !== 'demo') continue;
+    for (const d of DEMO_MODELS) {
+      if (!configured.has(d.name)) {
+        configured.set(d.name, { ...d, provider, upstreamModel: d.name, price: { input: 0, output: 0 }, maxOutputTokens: 4096, contextWindow: 128_000, source: 'demo' });
+      }
+    }
+  }
+
+  /** First configured provider of each type serves the catalogue's models of that type. */
+  const byType = new Map<string, ProviderConfig>();
+  for (const p of providers.values()) if (!byType.has(p.type)) byType.set(p.type, p);
+
+  function fromCatalogue(name: string, provider: ProviderConfig | undefined, upstreamModel: string, source: ModelDeployment['source']): ModelDeployment | undefined {
+    const cat = catalogueEntry(upstreamModel);
+    const p = provider ?? (cat ? byType.get(cat.provider_type) : undefined);
+    if (!p) return undefined;
+    return {
+      name,
+      provider: p,
+      upstreamModel,
+      mode: cat?.mode ?? (/embed/i.test(upstreamModel) ? 'embedding' : 'chat'),
+      price: cat?.price,
+      maxOutputTokens: cat?.max_output_tokens,
+      contextWindow: cat?.context_window,
+      description: undefined,
+      source,
+    };
+  }
+
+  const resolved = new Map<string, ModelDeployment | undefined>();
+  function resolveModel(name: string): ModelDeployment | undefined {
+    const hit = configured.get(name);
+    if (hit) return hit;
+    if (resolved.has(name)) return resolved.get(name);
+    let found: ModelDeployment | undefined;
+    const slash = name.indexOf('/');
+    if (slash > 0) {
+      const provider = providers.get(name.slice(0, slash));
+      if (provider && provider.type !== 'demo') found = fromCatalogue(name, provider, name.slice(slash + 1), 'provider-prefix');
+    }
+    if (!found && MODEL_CATALOGUE[name]) found = fromCatalogue(name, undefined, name, 'catalogue');
+    // Bounded memo: model names come from clients, so cap what they can make us remember.
+    if (resolved.size < 10_000) resolved.set(name, found);
+    return found;
+  }
+
+  function listModels(): ModelDeployment[] {
+    const out = [...configured.values()];
+    for (const name of Object.keys(MODEL_CATALOGUE)) {
+      if (configured.has(name)) continue;
+      const d = fromCatalogue(name, undefined, name, 'catalogue');
+      if (d) out.push(d);
+    }
+    return out;
+  }
+
+  return {
+    resolveModel,
+    listModels,
+    adapter(name) {
+      const a = adapters.get(name);
+      if (!a) throw new Error(`no adapter for provider ${name}`);
+      return a;
+    },
+    forwarder: (name) => forwarders.get(name) ?? createHeaderForwarder([]),
+    async close() {
+      await Promise.all([...adapters.values()].map((a) => a.close()));
+    },
+  };
+}
+
+function createAdapter(provider: ProviderConfig, transport: HttpTransport): ProviderAdapter {
+  switch (provider.type) {
+    case 'openai':
+      return createOpenAIAdapter(provider, transport);
+    case 'anthropic':
+      return createTranslatedAdapter('anthropic', provider, transport, anthropicTranslator);
+    case 'gemini':
+      return createTranslatedAdapter('gemini', provider, transport, geminiTranslator, geminiEmbeddingsTranslator);
+    case 'demo':
+      return createDemoAdapter();
+  }
+}

@@ -1,0 +1,48 @@
+/** One row of the spend log: what one request cost and how it went. Money in integer micro-USD. */
+export interface SpendRecord {
+  /** Request id (also the `x-request-id` response header). */
+  id: string;
+  /** Epoch milliseconds when the request arrived. */
+  time: number;
+  /** Who made the request: `master` or a virtual key id. */
+  principal: string;
+  /** Virtual key id, when one was used; null for the master key. */
+  key_id: string | null;
+  team_id: string | null;
+  /** The model name the client asked for. */
+  model: string;
+  provider: string | null;
+  upstream_model: string | null;
+  /** `chat`, `embeddings`, ... */
+  operation: string;
+  stream: boolean;
+  input_tokens: number;
+  cached_input_tokens: number;
+  output_tokens: number;
+  cost_micros: number;
+  latency_ms: number;
+  /** Time to first streamed byte; null for non-streaming requests and failures before the first byte. */
+  ttft_ms: number | null;
+  status: number;
+  error_code: string | null;
+}
+
+export interface SpendQuery {
+  /** Inclusive lower bound, epoch ms. */
+  from?: number;
+  /** Exclusive upper bound, epoch ms. */
+  to?: number;
+  model?: string;
+  key_id?: string;
+  /** Exact status code, or `success` (< 400) / `error` (>= 400). */
+  status?: number | 'success' | 'error';
+  limit: number;
+  /** Opaque cursor from a previous page. */
+  cursor?: string;
+}
+
+export interface SpendPage {
+  rows: SpendRecord[];
+  /** Present when more rows match; pass back as `cursor`. */
+  next_cursor: string | null;
+}

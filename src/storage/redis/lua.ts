@@ -1,0 +1,104 @@
+import { createHash } from 'node:crypto';
+import type { Redis } from 'ioredis';
+
+/**
+ * A Lua script run by its SHA1 (EVALSHA), so Redis compiles it once per server rather than once
+ * per call. The text is sent again (EVAL, which also caches it) only when the server does not
+ * know the script, e.g. after a restart or SCRIPT FLUSH.
+ */
+export class LuaScript {
+  readonly sha: string;
+
+  constructor(readonly lua: string) {
+    this.sha = createHash('sha1').update(lua).digest('hex');
+  }
+
+  async run(client: Redis, keys: string[], args: Array<string | number>): Promise<unknown> {
+    try {
+      return await client.call('EVALSHA', [this.sha, keys.length, ...keys, ...args]);
+    } catch (err) {
+      if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
+      return client.call('EVAL', [this.lua, keys.length, ...keys, ...args]);
+    }
+  }
+}
+
+/** KEYS: hash, id index. ARGV: id, json. Inserts only a new id; returns 1 if inserted. */
+export const CREATE_DOC = new LuaScript(`
+if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 1 then
+  redis.call('ZADD', KEYS[2], 0, ARGV[1])
+  return 1
+end
+return 0`);
+
+/** KEYS: hash, id index. ARGV: id, json. */
+export const PUT_DOC = new LuaScript(`
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('ZADD', KEYS[2], 0, ARGV[1])
+return 1`);
+
+/** KEYS: hash, id index. ARGV: id. Returns 1 if a document went. */
+export const DELETE_DOC = new LuaScript(`
+local n = redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
+return n`);
+
+/**
+ * KEYS: hash, id index. ARGV: lexical start ('-' or '(' .. last id), count.
+ * Returns {ids, docs}: reading both in one script keeps a page consistent with concurrent writes.
+ */
+export const LIST_DOCS = new LuaScript(`
+local ids = redis.call('ZRANGEBYLEX', KEYS[2], ARGV[1], '+', 'LIMIT', 0, tonumber(ARGV[2]))
+if #ids == 0 then return {{}, {}} end
+return {ids, redis.call('HMGET', KEYS[1], unpack(ids))}`);
+
+/** KEYS: counter. ARGV: delta, ttl_ms. The TTL is set only when this call creates the counter. */
+export const INCR_WITH_TTL = new LuaScript(`
+local existed = redis.call('EXISTS', KEYS[1])
+local value = redis.call('INCRBY', KEYS[1], ARGV[1])
+if existed == 0 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return value`);
+
+/**
+ * KEYS: counters. ARGV: per key a triple (delta, limit or '' for none, ttl_ms or 0 for none).
+ * Checks every limit against the values as they would be after the preceding entries (a key may
+ * appear twice), then applies all increments or none.
+ * Returns {1, -1, new values...} or {0, failing index (0-based), unchanged values...}.
+ */
+export const GUARDED_INCREMENT = new LuaScript(`
+local n = #KEYS
+local stored = {}
+local pending = {}
+local values = {}
+for i = 1, n do
+  local key = KEYS[i]
+  if stored[key] == nil then stored[key] = redis.call('GET', key) end
+  local current = pending[key]
+  if current == nil then current = tonumber(stored[key] or '0') end
+  local delta = tonumber(ARGV[3 * i - 2])
+  local limit = tonumber(ARGV[3 * i - 1])
+  local nextValue = current + delta
+  if limit ~= nil and delta > 0 and nextValue > limit then
+    local out = {0, i - 1}
+    for j = 1, n do out[j + 2] = tonumber(stored[KEYS[j]] or redis.call('GET', KEYS[j]) or '0') end
+    return out
+  end
+  pending[key] = nextValue
+  values[i] = nextValue
+end
+local created = {}
+for i = 1, n do
+  local key = KEYS[i]
+  redis.call('INCRBY', key, ARGV[3 * i - 2])
+  local ttl = tonumber(ARGV[3 * i])
+  if stored[key] == false and not created[key] then
+    created[key] = true
+    if ttl > 0 then redis.call('PEXPIRE', key, ttl) end
+  end
+end
+local out = {1, -1}
+for i = 1, n do out[i + 2] = values[i] end
+return out`);
+
+/** Every script the store uses, loaded at connect so the first calls need no NOSCRIPT round trip. */
+export const ALL_SCRIPTS = [CREATE_DOC, PUT_DOC, DELETE_DOC, LIST_DOCS, INCR_WITH_TTL, GUARDED_INCREMENT];

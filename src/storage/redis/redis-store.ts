@@ -1,0 +1,243 @@
+import { Redis, type RedisOptions } from 'ioredis';
+import { GatewayError } from '../../errors/gateway-error.js';
+import type { DocPage, GuardedIncrementResult, ListOptions, Store, StoreOptions } from '../types.js';
+import { createErrorMapper, secretsOf } from './errors.js';
+import { ALL_SCRIPTS, CREATE_DOC, DELETE_DOC, GUARDED_INCREMENT, INCR_WITH_TTL, LIST_DOCS, PUT_DOC } from './lua.js';
+import { SubscriberFanout } from './pubsub.js';
+import { appendSpendRecords, querySpendRecords } from './spend-stream.js';
+
+const CONNECT_TIMEOUT_MS = 3_000;
+const MAX_PAGE = 1_000;
+/** Keys per SCAN step and per UNLINK when deleting by prefix. */
+const SCAN_COUNT = 1_000;
+
+const CONNECTION_OPTIONS: RedisOptions = {
+  lazyConnect: true,
+  connectTimeout: CONNECT_TIMEOUT_MS,
+  // Budget and rate-limit checks sit on the request path: fail fast and let the caller answer 503
+  // rather than queue commands behind a dead connection.
+  maxRetriesPerRequest: 1,
+  // Keep reconnecting in the background after a drop; calls fail fast meanwhile.
+  retryStrategy: (times) => Math.min(times * 100, 2_000),
+};
+
+function checkInteger(name: string, value: number): void {
+  if (!Number.isSafeInteger(value)) throw new RangeError(`${name} must be a safe integer, got ${value}`);
+}
+
+/** Escapes Redis glob metacharacters so `value` matches itself literally in SCAN MATCH. */
+function escapeGlob(value: string): string {
+  return value.replace(/[\\*?[\]]/g, '\\$&');
+}
+
+function toNumbers(value: unknown): number[] {
+  if (!Array.isArray(value)) throw new Error('Unexpected script reply.');
+  return value.map((v) => Number(v));
+}
+
+/** Connects or rejects within the timeout; a wrong password can otherwise leave connect() pending. */
+async function connectWithin(connection: Redis, timeoutMs: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`Redis did not become ready within ${timeoutMs} ms.`)), timeoutMs);
+  });
+  try {
+    await Promise.race([connection.connect(), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Connects to Redis at `url` and returns the store. Rejects with SF_ERR_STORE_UNAVAILABLE (never
+ * with an error that shows the URL or its password) when Redis cannot be reached.
+ * Several gateway instances using the same Redis and prefix share all state.
+ */
+export async function createRedisStore(url: string, options: StoreOptions = {}): Promise<Store> {
+  const prefix = options.prefix ?? 'sf:';
+  const toError = createErrorMapper(secretsOf(url));
+  // Commands and subscriptions need separate connections: a subscribed connection accepts no other commands.
+  let client: Redis;
+  let subscriber: Redis;
+  try {
+    client = new Redis(url, CONNECTION_OPTIONS);
+    subscriber = new Redis(url, CONNECTION_OPTIONS);
+  } catch (err) {
+    // A malformed URL: the parser's message may quote it.
+    throw new GatewayError('SF_ERR_STORE_UNAVAILABLE', { cause: toError(err).cause });
+  }
+  for (const connection of [client, subscriber]) {
+    // Without a listener ioredis prints connection errors itself; failures reach callers as rejections.
+    connection.on('error', () => undefined);
+  }
+  try {
+    await Promise.all([connectWithin(client, CONNECT_TIMEOUT_MS + 500), connectWithin(subscriber, CONNECT_TIMEOUT_MS + 500)]);
+    await Promise.all(ALL_SCRIPTS.map((script) => client.script('LOAD', script.lua)));
+  } catch (err) {
+    // Stops the background reconnect loop, which would otherwise keep the process alive.
+    client.disconnect();
+    subscriber.disconnect();
+    throw new GatewayError('SF_ERR_STORE_UNAVAILABLE', { cause: toError(err).cause });
+  }
+  // From now on a dropped connection fails calls at once instead of queueing them.
+  client.options.enableOfflineQueue = false;
+  subscriber.options.enableOfflineQueue = false;
+
+  const fanout = new SubscriberFanout(subscriber);
+  const docKey = (collection: string): string => `${prefix}doc:${collection}`;
+  const indexKey = (collection: string): string => `${prefix}docidx:${collection}`;
+  const counterKey = (key: string): string => `${prefix}ctr:${key}`;
+  const entryKey = (key: string): string => `${prefix}ent:${key}`;
+  const channelKey = (channel: string): string => `${prefix}ch:${channel}`;
+  const spendKey = `${prefix}spend`;
+
+  let closing: Promise<void> | undefined;
+  /** Runs a Redis call, turning every failure into a GatewayError with redacted details. */
+  const guard = async <T>(fn: () => Promise<T>): Promise<T> => {
+    if (closing) throw new GatewayError('SF_ERR_STORE_UNAVAILABLE', { message: 'The store is closed.' });
+    try {
+      return await fn();
+    } catch (err) {
+      throw toError(err);
+    }
+  };
+
+  const store: Store = {
+    kind: 'redis',
+
+    getDoc<T>(collection: string, id: string) {
+      return guard(async () => {
+        const json = await client.hget(docKey(collection), id);
+        return json === null ? undefined : (JSON.parse(json) as T);
+      });
+    },
+    putDoc<T>(collection: string, id: string, doc: T) {
+      return guard(async () => {
+        await PUT_DOC.run(client, [docKey(collection), indexKey(collection)], [id, JSON.stringify(doc)]);
+      });
+    },
+    createDoc<T>(collection: string, id: string, doc: T) {
+      return guard(async () => {
+        const created = await CREATE_DOC.run(client, [docKey(collection), indexKey(collection)], [id, JSON.stringify(doc)]);
+        return created === 1;
+      });
+    },
+    deleteDoc(collection, id) {
+      return guard(async () => (await DELETE_DOC.run(client, [docKey(collection), indexKey(collection)], [id])) === 1);
+    },
+    listDocs<T>(collection: string, options: ListOptions = {}) {
+      return guard(async (): Promise<DocPage<T>> => {
+        const limit = Math.min(MAX_PAGE, Math.max(1, Math.floor(options.limit ?? 100)));
+        const start = options.cursor === undefined ? '-' : `(${options.cursor}`;
+        const reply = await LIST_DOCS.run(client, [docKey(collection), indexKey(collection)], [start, limit + 1]);
+        const [ids, docs] = Array.isArray(reply) ? (reply as [string[], Array<string | null>]) : [[], []];
+        const items: DocPage<T>['items'] = [];
+        for (const [i, id] of ids.slice(0, limit).entries()) {
+          const json = docs[i];
+          // Both structures change in one script, so a gap means someone else edited our keys.
+          if (typeof json === 'string') items.push({ id, doc: JSON.parse(json) as T });
+        }
+        return { items, next_cursor: ids.length > limit ? (ids[limit - 1] ?? null) : null };
+      });
+    },
+
+    getCounter(key) {
+      return guard(async () => Number((await client.get(counterKey(key))) ?? 0));
+    },
+    incrCounter(key, delta, ttl_ms) {
+      return guard(async () => {
+        checkInteger('delta', delta);
+        if (ttl_ms === undefined || ttl_ms <= 0) return client.incrby(counterKey(key), delta);
+        return Number(await INCR_WITH_TTL.run(client, [counterKey(key)], [delta, Math.ceil(ttl_ms)]));
+      });
+    },
+    guardedIncrement(entries) {
+      return guard(async (): Promise<GuardedIncrementResult> => {
+        if (entries.length === 0) return { ok: true, values: [] };
+        const keys: string[] = [];
+        const args: Array<string | number> = [];
+        for (const entry of entries) {
+          checkInteger('delta', entry.delta);
+          keys.push(counterKey(entry.key));
+          args.push(entry.delta, entry.limit ?? '', entry.ttl_ms !== undefined && entry.ttl_ms > 0 ? Math.ceil(entry.ttl_ms) : 0);
+        }
+        const [ok, index, ...values] = toNumbers(await GUARDED_INCREMENT.run(client, keys, args));
+        return ok === 1 ? { ok: true, values } : { ok: false, index: index ?? 0, values };
+      });
+    },
+
+    setEntry(key, value, ttl_ms) {
+      return guard(async () => {
+        // A non-positive TTL means "already expired" (and PX rejects it).
+        if (ttl_ms <= 0) await client.del(entryKey(key));
+        else await client.set(entryKey(key), value, 'PX', Math.ceil(ttl_ms));
+      });
+    },
+    getEntry(key) {
+      return guard(async () => (await client.get(entryKey(key))) ?? undefined);
+    },
+    deleteEntry(key) {
+      return guard(async () => (await client.del(entryKey(key))) === 1);
+    },
+    deleteEntriesByPrefix(entryPrefix) {
+      return guard(async () => {
+        const pattern = `${escapeGlob(entryKey(entryPrefix))}*`;
+        let cursor = '0';
+        let deleted = 0;
+        do {
+          const [next, keys] = await client.scan(cursor, 'MATCH', pattern, 'COUNT', SCAN_COUNT);
+          cursor = next;
+          // UNLINK frees memory off the main thread; SCAN may repeat a key, which UNLINK then counts as 0.
+          if (keys.length > 0) deleted += await client.unlink(...keys);
+        } while (cursor !== '0');
+        return deleted;
+      });
+    },
+
+    publish(channel, message) {
+      return guard(async () => {
+        await client.publish(channelKey(channel), message);
+      });
+    },
+    subscribe(channel, handler) {
+      return guard(async () => {
+        const unsubscribe = await fanout.add(channelKey(channel), handler);
+        return () => guard(unsubscribe).catch((err: unknown) => {
+          // After close the connection and its subscriptions are gone: nothing left to undo.
+          if (closing) return;
+          throw err;
+        });
+      });
+    },
+
+    appendSpend(records) {
+      return guard(() => appendSpendRecords(client, spendKey, records));
+    },
+    querySpend(query) {
+      return guard(() => querySpendRecords(client, spendKey, query));
+    },
+
+    ping() {
+      return guard(async () => {
+        await client.ping();
+      });
+    },
+    close() {
+      closing ??= (async () => {
+        fanout.clear();
+        await Promise.all(
+          [client, subscriber].map(async (connection) => {
+            try {
+              await connection.quit();
+            } catch {
+              // Not connected right now: just stop the reconnect loop.
+              connection.disconnect();
+            }
+          }),
+        );
+      })();
+      return closing;
+    },
+  };
+  return store;
+}

@@ -1,0 +1,65 @@
+import type BetterSqlite3 from 'better-sqlite3';
+
+/**
+ * Tables of the SQLite store. WITHOUT ROWID keeps the key-addressed tables clustered on their
+ * primary key (one B-tree lookup per read). The spend log keeps its rowid (`seq`): it makes the
+ * pagination order total even if two rows share a request id and time, and every index carries it.
+ */
+const DDL = `
+CREATE TABLE IF NOT EXISTS docs (
+  collection TEXT NOT NULL,
+  id TEXT NOT NULL,
+  doc TEXT NOT NULL,
+  PRIMARY KEY (collection, id)
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS counters (
+  key TEXT PRIMARY KEY,
+  value INTEGER NOT NULL,
+  expires_at INTEGER
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS counters_expires_at ON counters (expires_at) WHERE expires_at IS NOT NULL;
+
+CREATE TABLE IF NOT EXISTS entries (
+  key TEXT PRIMARY KEY,
+  value TEXT NOT NULL,
+  expires_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS entries_expires_at ON entries (expires_at);
+
+CREATE TABLE IF NOT EXISTS spend_log (
+  seq INTEGER PRIMARY KEY,
+  id TEXT NOT NULL,
+  time INTEGER NOT NULL,
+  principal TEXT NOT NULL,
+  key_id TEXT,
+  team_id TEXT,
+  model TEXT NOT NULL,
+  provider TEXT,
+  upstream_model TEXT,
+  operation TEXT NOT NULL,
+  stream INTEGER NOT NULL,
+  input_tokens INTEGER NOT NULL,
+  cached_input_tokens INTEGER NOT NULL,
+  output_tokens INTEGER NOT NULL,
+  cost_micros INTEGER NOT NULL,
+  latency_ms INTEGER NOT NULL,
+  ttft_ms INTEGER,
+  status INTEGER NOT NULL,
+  error_code TEXT
+);
+-- (time, id) plus the implicit rowid is exactly the pagination order, so pages are index range scans.
+CREATE INDEX IF NOT EXISTS spend_log_time ON spend_log (time, id);
+CREATE INDEX IF NOT EXISTS spend_log_model ON spend_log (model, time, id);
+CREATE INDEX IF NOT EXISTS spend_log_key_id ON spend_log (key_id, time, id);
+`;
+
+/** Sets connection pragmas and creates the tables if missing. */
+export function initSchema(db: BetterSqlite3.Database, busyTimeoutMs: number): void {
+  // busy_timeout first: switching to WAL and creating tables can meet another process's lock.
+  db.pragma(`busy_timeout = ${busyTimeoutMs}`);
+  db.pragma('journal_mode = WAL');
+  // NORMAL is durable across application crashes in WAL mode; only an OS crash can lose the last commits.
+  db.pragma('synchronous = NORMAL');
+  db.exec(DDL);
+}

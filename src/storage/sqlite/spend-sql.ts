@@ -1,0 +1,129 @@
+import type BetterSqlite3 from 'better-sqlite3';
+import { GatewayError } from '../../errors/gateway-error.js';
+import type { SpendPage, SpendQuery, SpendRecord } from '../../spend/spend-record.js';
+
+/** A spend_log row as SQLite returns it (booleans are integers, plus the rowid). */
+interface SpendRow extends Omit<SpendRecord, 'stream'> {
+  seq: number;
+  stream: number;
+}
+
+type Params = Record<string, string | number | null>;
+
+export const INSERT_SPEND_SQL = `
+INSERT INTO spend_log (id, time, principal, key_id, team_id, model, provider, upstream_model, operation,
+  stream, input_tokens, cached_input_tokens, output_tokens, cost_micros, latency_ms, ttft_ms, status, error_code)
+VALUES (@id, @time, @principal, @key_id, @team_id, @model, @provider, @upstream_model, @operation,
+  @stream, @input_tokens, @cached_input_tokens, @output_tokens, @cost_micros, @latency_ms, @ttft_ms, @status, @error_code)`;
+
+/** Bind parameters for INSERT_SPEND_SQL. Only known columns are taken, so extra fields are ignored. */
+export function spendParams(r: SpendRecord): Params {
+  return {
+    id: r.id,
+    time: r.time,
+    principal: r.principal,
+    key_id: r.key_id,
+    team_id: r.team_id,
+    model: r.model,
+    provider: r.provider,
+    upstream_model: r.upstream_model,
+    operation: r.operation,
+    stream: r.stream ? 1 : 0,
+    input_tokens: r.input_tokens,
+    cached_input_tokens: r.cached_input_tokens,
+    output_tokens: r.output_tokens,
+    cost_micros: r.cost_micros,
+    latency_ms: r.latency_ms,
+    ttft_ms: r.ttft_ms,
+    status: r.status,
+    error_code: r.error_code,
+  };
+}
+
+function toRecord(row: SpendRow): SpendRecord {
+  const { seq: _seq, stream, ...rest } = row;
+  return { ...rest, stream: stream !== 0 };
+}
+
+/** Keyset position: the (time, id, seq) of the last row of the previous page. */
+type Cursor = [time: number, id: string, seq: number];
+
+function encodeCursor(row: SpendRow): string {
+  const cursor: Cursor = [row.time, row.id, row.seq];
+  return Buffer.from(JSON.stringify(cursor)).toString('base64url');
+}
+
+function decodeCursor(cursor: string): Cursor {
+  try {
+    const value: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    if (
+      Array.isArray(value) && value.length === 3 &&
+      Number.isSafeInteger(value[0]) && typeof value[1] === 'string' && Number.isSafeInteger(value[2])
+    ) {
+      return value as Cursor;
+    }
+  } catch {
+    // fall through: malformed base64 or JSON is the same client mistake as a wrong shape
+  }
+  throw new GatewayError('SF_ERR_INVALID_REQUEST', { message: 'The cursor is not valid.', param: 'cursor' });
+}
+
+/**
+ * Builds and runs spend-log queries. The WHERE clause depends on which filters are present, so
+ * statements are prepared once per shape (at most 2^6 of them) and cached.
+ */
+export function createSpendQuerier(db: BetterSqlite3.Database): (query: SpendQuery) => SpendPage {
+  const statements = new Map<string, BetterSqlite3.Statement<[Params], SpendRow>>();
+
+  return (query) => {
+    const where: string[] = [];
+    const params: Params = {};
+    if (query.from !== undefined) {
+      where.push('time >= @from');
+      params.from = query.from;
+    }
+    if (query.to !== undefined) {
+      where.push('time < @to');
+      params.to = query.to;
+    }
+    if (query.model !== undefined) {
+      where.push('model = @model');
+      params.model = query.model;
+    }
+    if (query.key_id !== undefined) {
+      where.push('key_id = @key_id');
+      params.key_id = query.key_id;
+    }
+    if (query.status === 'success') where.push('status < 400');
+    else if (query.status === 'error') where.push('status >= 400');
+    else if (query.status !== undefined) {
+      where.push('status = @status');
+      params.status = query.status;
+    }
+    if (query.cursor !== undefined) {
+      const [time, id, seq] = decodeCursor(query.cursor);
+      // The redundant `time <= @ct` gives the planner a plain range bound on the index.
+      where.push('time <= @ct', '(time, id, seq) < (@ct, @ci, @cs)');
+      params.ct = time;
+      params.ci = id;
+      params.cs = seq;
+    }
+    const limit = Math.max(1, Math.floor(query.limit));
+    params.lim = limit + 1;
+
+    const sql =
+      `SELECT * FROM spend_log${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''}` +
+      ' ORDER BY time DESC, id DESC, seq DESC LIMIT @lim';
+    let statement = statements.get(sql);
+    if (!statement) {
+      statement = db.prepare<[Params], SpendRow>(sql);
+      statements.set(sql, statement);
+    }
+    const rows = statement.all(params);
+    // One extra row was fetched only to learn whether another page exists.
+    const more = rows.length > limit;
+    if (more) rows.length = limit;
+    const last = rows[rows.length - 1];
+    return { rows: rows.map(toRecord), next_cursor: more && last ? encodeCursor(last) : null };
+  };
+}

@@ -1,0 +1,298 @@
+import { mkdirSync, realpathSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import Database from 'better-sqlite3';
+import { GatewayError } from '../../errors/gateway-error.js';
+import type { SpendRecord } from '../../spend/spend-record.js';
+import type { DocPage, GuardedIncrement, GuardedIncrementResult, ListOptions, Store, StoreOptions } from '../types.js';
+import { acquireLocalBus } from './local-bus.js';
+import { initSchema } from './schema.js';
+import { createSpendQuerier, INSERT_SPEND_SQL, spendParams } from './spend-sql.js';
+
+const BUSY_TIMEOUT_MS = 5_000;
+/** Expired rows are swept after this many expiring writes, and on a timer for idle stores. */
+const SWEEP_EVERY_WRITES = 1_000;
+const SWEEP_INTERVAL_MS = 60_000;
+/** Rows per sweep statement, so a sweep never holds the write lock for long. */
+const SWEEP_BATCH = 1_000;
+const MAX_PAGE = 1_000;
+
+/** SQLite result codes that mean the database cannot be used right now, not that the call was wrong. */
+const UNAVAILABLE_CODE = /^SQLITE_(BUSY|LOCKED|IOERR|CANTOPEN|FULL|READONLY|NOMEM|CORRUPT|NOTADB|PROTOCOL)/;
+
+function toStoreError(err: unknown): unknown {
+  if (err instanceof Database.SqliteError && UNAVAILABLE_CODE.test(err.code)) {
+    return new GatewayError('SF_ERR_STORE_UNAVAILABLE', { cause: err });
+  }
+  return err;
+}
+
+/**
+ * The smallest string greater than every string that starts with `prefix`, in SQLite's BINARY
+ * (UTF-8 byte = code point) order, so a prefix match becomes a primary-key range scan.
+ * Undefined when no such bound exists (empty prefix or only U+10FFFF).
+ */
+export function prefixUpperBound(prefix: string): string | undefined {
+  const points = Array.from(prefix, (c) => c.codePointAt(0) ?? 0);
+  while (points.length > 0) {
+    const last = points.pop() ?? 0;
+    if (last < 0x10ffff) {
+      // Code points in the surrogate range are not characters; skip over it.
+      points.push(last === 0xd7ff ? 0xe000 : last + 1);
+      return String.fromCodePoint(...points);
+    }
+  }
+  return undefined;
+}
+
+function checkInteger(name: string, value: number): void {
+  if (!Number.isSafeInteger(value)) throw new RangeError(`${name} must be a safe integer, got ${value}`);
+}
+
+/**
+ * Opens (creating if needed) the SQLite store at `path`, or a private in-memory one for ':memory:'.
+ * Several stores, and several processes, may open the same file: counters stay atomic across them.
+ */
+export async function createSqliteStore(path: string, options: StoreOptions = {}): Promise<Store> {
+  const now = options.now ?? Date.now;
+  const inMemory = path === ':memory:' || path === '';
+  let busKey: string | null = null;
+  let db: Database.Database | undefined;
+  try {
+    if (!inMemory) mkdirSync(dirname(resolve(path)), { recursive: true });
+    db = new Database(path);
+    // realpath after opening, when the file exists: symlinked or relative paths share one bus.
+    if (!inMemory) busKey = realpathSync(resolve(path));
+    initSchema(db, BUSY_TIMEOUT_MS);
+  } catch (err) {
+    db?.close();
+    throw new GatewayError('SF_ERR_STORE_UNAVAILABLE', { cause: err });
+  }
+
+  const q = {
+    getDoc: db.prepare<[string, string], { doc: string }>('SELECT doc FROM docs WHERE collection = ? AND id = ?'),
+    putDoc: db.prepare<[string, string, string]>(
+      'INSERT INTO docs (collection, id, doc) VALUES (?, ?, ?) ON CONFLICT (collection, id) DO UPDATE SET doc = excluded.doc',
+    ),
+    createDoc: db.prepare<[string, string, string]>('INSERT INTO docs (collection, id, doc) VALUES (?, ?, ?) ON CONFLICT DO NOTHING'),
+    deleteDoc: db.prepare<[string, string]>('DELETE FROM docs WHERE collection = ? AND id = ?'),
+    listDocs: db.prepare<[string, number], { id: string; doc: string }>(
+      'SELECT id, doc FROM docs WHERE collection = ? ORDER BY id LIMIT ?',
+    ),
+    listDocsAfter: db.prepare<[string, string, number], { id: string; doc: string }>(
+      'SELECT id, doc FROM docs WHERE collection = ? AND id > ? ORDER BY id LIMIT ?',
+    ),
+    getCounter: db.prepare<[string, number], { value: number }>(
+      'SELECT value FROM counters WHERE key = ? AND (expires_at IS NULL OR expires_at > ?)',
+    ),
+    // An expired row is replaced, not added to: it reads as 0 and gets a fresh TTL.
+    incrCounter: db.prepare<[{ key: string; delta: number; expires_at: number | null; now: number }], { value: number }>(`
+      INSERT INTO counters (key, value, expires_at) VALUES (@key, @delta, @expires_at)
+      ON CONFLICT (key) DO UPDATE SET
+        value = CASE WHEN expires_at <= @now THEN excluded.value ELSE value + excluded.value END,
+        expires_at = CASE WHEN expires_at <= @now THEN excluded.expires_at ELSE expires_at END
+      RETURNING value`),
+    setEntry: db.prepare<[string, string, number]>(
+      'INSERT INTO entries (key, value, expires_at) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at',
+    ),
+    getEntry: db.prepare<[string, number], { value: string }>('SELECT value FROM entries WHERE key = ? AND expires_at > ?'),
+    deleteEntry: db.prepare<[string], { expires_at: number }>('DELETE FROM entries WHERE key = ? RETURNING expires_at'),
+    deleteRange: db.prepare<[string, string], { expires_at: number }>(
+      'DELETE FROM entries WHERE key >= ? AND key < ? RETURNING expires_at',
+    ),
+    deleteFrom: db.prepare<[string], { expires_at: number }>('DELETE FROM entries WHERE key >= ? RETURNING expires_at'),
+    appendSpend: db.prepare<[Record<string, string | number | null>]>(INSERT_SPEND_SQL),
+    sweepCounters: db.prepare<[number, number]>(
+      'DELETE FROM counters WHERE key IN (SELECT key FROM counters WHERE expires_at <= ? LIMIT ?)',
+    ),
+    ping: db.prepare('SELECT 1'),
+    sweepEntries: db.prepare<[number, number]>(
+      'DELETE FROM entries WHERE key IN (SELECT key FROM entries WHERE expires_at <= ? LIMIT ?)',
+    ),
+  };
+  const querySpend = createSpendQuerier(db);
+
+  const readCounter = (key: string, at: number): number => q.getCounter.get(key, at)?.value ?? 0;
+  const writeCounter = (key: string, delta: number, ttl_ms: number | undefined, at: number): number => {
+    const expires_at = ttl_ms !== undefined && ttl_ms > 0 ? at + Math.ceil(ttl_ms) : null;
+    const row = q.incrCounter.get({ key, delta, expires_at, now: at });
+    return row?.value ?? 0;
+  };
+
+  // IMMEDIATE takes the write lock before the reads, so no other connection or process can
+  // change a counter between the limit check and the increment.
+  const guarded = db.transaction((entries: GuardedIncrement[], at: number): GuardedIncrementResult => {
+    const current = new Map<string, number>();
+    const values: number[] = [];
+    for (const [index, entry] of entries.entries()) {
+      const value = current.get(entry.key) ?? readCounter(entry.key, at);
+      const next = value + entry.delta;
+      // A non-positive delta never pushes a counter further over its limit: refunds always apply.
+      if (entry.limit !== undefined && entry.delta > 0 && next > entry.limit) {
+        return { ok: false, index, values: entries.map((e) => readCounter(e.key, at)) };
+      }
+      current.set(entry.key, next);
+      values.push(next);
+    }
+    for (const entry of entries) writeCounter(entry.key, entry.delta, entry.ttl_ms, at);
+    return { ok: true, values };
+  });
+
+  const appendBatch = db.transaction((records: SpendRecord[]) => {
+    for (const record of records) q.appendSpend.run(spendParams(record));
+  });
+
+  const sweep = (): void => {
+    const at = now();
+    q.sweepCounters.run(at, SWEEP_BATCH);
+    q.sweepEntries.run(at, SWEEP_BATCH);
+  };
+  let writesSinceSweep = 0;
+  const noteExpiringWrite = (): void => {
+    if (++writesSinceSweep < SWEEP_EVERY_WRITES) return;
+    writesSinceSweep = 0;
+    sweep();
+  };
+  const timer = setInterval(() => {
+    try {
+      sweep();
+    } catch {
+      // A busy database skips this sweep; the next one catches up.
+    }
+  }, SWEEP_INTERVAL_MS);
+  // The sweep must never keep the process alive on its own.
+  timer.unref();
+
+  const bus = acquireLocalBus(busKey);
+  let closed = false;
+
+  /** Runs a synchronous database call as the Store's promise, mapping driver errors. */
+  const call = <T>(fn: () => T): Promise<T> => {
+    if (closed) return Promise.reject(new GatewayError('SF_ERR_STORE_UNAVAILABLE', { message: 'The store is closed.' }));
+    try {
+      return Promise.resolve(fn());
+    } catch (err) {
+      return Promise.reject(toStoreError(err));
+    }
+  };
+
+  const store: Store = {
+    kind: 'sqlite',
+
+    getDoc<T>(collection: string, id: string) {
+      return call(() => {
+        const row = q.getDoc.get(collection, id);
+        return row === undefined ? undefined : (JSON.parse(row.doc) as T);
+      });
+    },
+    putDoc<T>(collection: string, id: string, doc: T) {
+      return call(() => {
+        q.putDoc.run(collection, id, JSON.stringify(doc));
+      });
+    },
+    createDoc<T>(collection: string, id: string, doc: T) {
+      return call(() => q.createDoc.run(collection, id, JSON.stringify(doc)).changes === 1);
+    },
+    deleteDoc(collection, id) {
+      return call(() => q.deleteDoc.run(collection, id).changes === 1);
+    },
+    listDocs<T>(collection: string, options: ListOptions = {}) {
+      return call((): DocPage<T> => {
+        const limit = Math.min(MAX_PAGE, Math.max(1, Math.floor(options.limit ?? 100)));
+        const rows =
+          options.cursor === undefined
+            ? q.listDocs.all(collection, limit + 1)
+            : q.listDocsAfter.all(collection, options.cursor, limit + 1);
+        const more = rows.length > limit;
+        if (more) rows.length = limit;
+        return {
+          items: rows.map((row) => ({ id: row.id, doc: JSON.parse(row.doc) as T })),
+          next_cursor: more ? (rows[rows.length - 1]?.id ?? null) : null,
+        };
+      });
+    },
+
+    getCounter(key) {
+      return call(() => readCounter(key, now()));
+    },
+    incrCounter(key, delta, ttl_ms) {
+      return call(() => {
+        checkInteger('delta', delta);
+        const value = writeCounter(key, delta, ttl_ms, now());
+        if (ttl_ms !== undefined) noteExpiringWrite();
+        return value;
+      });
+    },
+    guardedIncrement(entries) {
+      return call(() => {
+        for (const entry of entries) checkInteger('delta', entry.delta);
+        const result = guarded.immediate(entries, now());
+        if (result.ok && entries.some((e) => e.ttl_ms !== undefined)) noteExpiringWrite();
+        return result;
+      });
+    },
+
+    setEntry(key, value, ttl_ms) {
+      return call(() => {
+        // A non-positive TTL means "already expired": storing it would only leave garbage.
+        if (ttl_ms <= 0) q.deleteEntry.run(key);
+        else q.setEntry.run(key, value, now() + Math.ceil(ttl_ms));
+        noteExpiringWrite();
+      });
+    },
+    getEntry(key) {
+      return call(() => q.getEntry.get(key, now())?.value);
+    },
+    deleteEntry(key) {
+      return call(() => {
+        const row = q.deleteEntry.get(key);
+        return row !== undefined && row.expires_at > now();
+      });
+    },
+    deleteEntriesByPrefix(prefix) {
+      return call(() => {
+        const upper = prefixUpperBound(prefix);
+        const rows = upper === undefined ? q.deleteFrom.all(prefix) : q.deleteRange.all(prefix, upper);
+        const at = now();
+        // Expired rows go too, but only live entries count as deleted.
+        return rows.reduce((n, row) => (row.expires_at > at ? n + 1 : n), 0);
+      });
+    },
+
+    publish(channel, message) {
+      return call(() => bus.publish(channel, message));
+    },
+    subscribe(channel, handler) {
+      return call(() => {
+        const off = bus.subscribe(channel, handler);
+        return () => {
+          off();
+          return Promise.resolve();
+        };
+      });
+    },
+
+    appendSpend(records) {
+      return call(() => {
+        if (records.length > 0) appendBatch(records);
+      });
+    },
+    querySpend(query) {
+      return call(() => querySpend(query));
+    },
+
+    ping() {
+      return call(() => {
+        q.ping.get();
+      });
+    },
+    close() {
+      if (closed) return Promise.resolve();
+      closed = true;
+      clearInterval(timer);
+      bus.release();
+      db.close();
+      return Promise.resolve();
+    },
+  };
+  return store;
+}

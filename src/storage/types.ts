@@ -1,0 +1,89 @@
+import type { SpendPage, SpendQuery, SpendRecord } from '../spend/spend-record.js';
+
+/** A stored JSON document with its id. */
+export interface StoredDoc<T> {
+  id: string;
+  doc: T;
+}
+
+export interface ListOptions {
+  /** At most this many documents (default 100). */
+  limit?: number;
+  /** Opaque cursor from a previous page. */
+  cursor?: string;
+}
+
+export interface DocPage<T> {
+  items: Array<StoredDoc<T>>;
+  next_cursor: string | null;
+}
+
+/** One counter in an atomic guarded increment. */
+export interface GuardedIncrement {
+  key: string;
+  delta: number;
+  /** The increment is refused if it would take the counter above this value. Omit for no limit. */
+  limit?: number;
+  /** Expire the counter this many ms after its first increment (period-keyed counters). */
+  ttl_ms?: number;
+}
+
+export type GuardedIncrementResult =
+  | { ok: true; values: number[] }
+  /** `index` is the first entry whose limit would be exceeded; `values` are the unchanged current values. */
+  | { ok: false; index: number; values: number[] };
+
+export type Unsubscribe = () => Promise<void>;
+
+/**
+ * The gateway's one storage interface. Two backends implement it (SQLite, Redis) and
+ * one contract suite (test/contract/storage.contract.ts) runs against both.
+ *
+ * Every method may reject with GatewayError SF_ERR_STORE_UNAVAILABLE when the backend
+ * cannot be reached.
+ */
+export interface Store {
+  readonly kind: 'sqlite' | 'redis';
+
+  // Documents by collection (keys, teams, chains, servers ...). Collections and ids are free-form strings.
+  getDoc<T>(collection: string, id: string): Promise<T | undefined>;
+  putDoc<T>(collection: string, id: string, doc: T): Promise<void>;
+  /** Insert only if no document has this id; returns false when one exists. */
+  createDoc<T>(collection: string, id: string, doc: T): Promise<boolean>;
+  deleteDoc(collection: string, id: string): Promise<boolean>;
+  /** Documents ordered by id. */
+  listDocs<T>(collection: string, options?: ListOptions): Promise<DocPage<T>>;
+
+  // Atomic integer counters (money in micro-USD, request counts, tokens).
+  getCounter(key: string): Promise<number>;
+  /** Adds delta (may be negative) and returns the new value. ttl_ms sets the expiry when the counter is created. */
+  incrCounter(key: string, delta: number, ttl_ms?: number): Promise<number>;
+  /** Applies every increment or none: refused if any entry would exceed its limit. Atomic across instances. */
+  guardedIncrement(entries: GuardedIncrement[]): Promise<GuardedIncrementResult>;
+
+  // Entries that expire (cache entries, OAuth state, locks).
+  setEntry(key: string, value: string, ttl_ms: number): Promise<void>;
+  getEntry(key: string): Promise<string | undefined>;
+  deleteEntry(key: string): Promise<boolean>;
+  /** Deletes every entry whose key starts with prefix; returns how many went. */
+  deleteEntriesByPrefix(prefix: string): Promise<number>;
+
+  // Publish/subscribe for cross-instance invalidation. SQLite: in-process only.
+  publish(channel: string, message: string): Promise<void>;
+  subscribe(channel: string, handler: (message: string) => void): Promise<Unsubscribe>;
+
+  // The spend log.
+  appendSpend(records: SpendRecord[]): Promise<void>;
+  querySpend(query: SpendQuery): Promise<SpendPage>;
+
+  /** Resolves when the backend answers; used by /health/readiness. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface StoreOptions {
+  /** Clock for expiry decisions the backend makes itself (SQLite); tests pass a controllable one. */
+  now?: () => number;
+  /** Key prefix for every key the backend writes (Redis), so tests and tenants can share a server. */
+  prefix?: string;
+}

@@ -1,0 +1,43 @@
+import type { SpendRecord } from '../../src/spend/spend-record.js';
+
+/**
+ * Sixty spend records over about fifteen seconds, ending twenty-odd seconds ago. The times are
+ * recent because the Redis backend bounds its scan by the stream's append time.
+ * Every filter value occurs, three records share each time, and ids are not in time order, so
+ * the id tiebreak among equal times is visible.
+ */
+export function spendFixture(base = Date.now() - 30_000): SpendRecord[] {
+  return Array.from({ length: 60 }, (_, i) => ({
+    id: `req-${String((i * 37) % 100).padStart(2, '0')}`,
+    time: base + Math.floor(i / 3) * 250,
+    principal: i % 5 === 0 ? 'master' : `key-${i % 3}`,
+    key_id: i % 5 === 0 ? null : `key-${i % 3}`,
+    team_id: i % 4 === 0 ? null : 'team-1',
+    model: ['gpt-x', 'claude-y', 'gemini-z'][i % 3] ?? 'gpt-x',
+    provider: i % 6 === 0 ? null : 'openai',
+    upstream_model: i % 6 === 0 ? null : 'gpt-x-2025',
+    operation: i % 8 === 0 ? 'embeddings' : 'chat',
+    stream: i % 2 === 0,
+    input_tokens: i * 10,
+    cached_input_tokens: i,
+    output_tokens: i * 3,
+    cost_micros: i * 1_234,
+    latency_ms: 100 + i,
+    ttft_ms: i % 2 === 0 ? 20 + i : null,
+    status: [200, 200, 201, 429, 500, 400, 200][i % 7] ?? 200,
+    error_code: i % 7 >= 3 && i % 7 <= 5 ? 'upstream_error' : null,
+  }));
+}
+
+/** The order every backend returns: time descending, then id descending. */
+export function newestFirst(rows: SpendRecord[]): SpendRecord[] {
+  return [...rows].sort((x, y) => y.time - x.time || (x.id < y.id ? 1 : x.id > y.id ? -1 : 0));
+}
+
+/** A fixed permutation, so failures reproduce. */
+export function shuffle<T>(rows: T[]): T[] {
+  return rows
+    .map((row, i) => ({ row, k: (i * 7919) % 31 }))
+    .sort((p, q) => p.k - q.k)
+    .map((p) => p.row);
+}

@@ -1,0 +1,407 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, describe, test, type TestContext } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { GatewayError } from '../../src/errors/gateway-error.js';
+import type { SpendQuery, SpendRecord } from '../../src/spend/spend-record.js';
+import type { Store } from '../../src/storage/types.js';
+import { newestFirst, shuffle, spendFixture } from './spend-fixture.js';
+
+/** How a backend lets the suite move time forward for expiry tests. */
+export interface ContractOptions {
+  /**
+   * Makes `ms` pass for the backend's expiry decisions: a fake clock passed through
+   * StoreOptions.now, or a real wait for servers that keep their own time. Default: real wait.
+   */
+  advanceClock?: (ms: number) => Promise<void>;
+}
+
+/** Short enough to keep the suite fast against a real clock, long enough to outlive a round trip. */
+const TTL_MS = 150;
+const PAST_TTL_MS = 250;
+
+const uid = (): string => randomUUID().slice(0, 8);
+
+async function waitFor(condition: () => boolean, timeoutMs = 2_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await sleep(5);
+  }
+}
+
+function isStoreError(code: string): (err: unknown) => boolean {
+  return (err) => err instanceof GatewayError && err.codeName === code;
+}
+
+/**
+ * The behaviour every Store backend must show. `open` returns a new store instance on the
+ * same backing data each time (same file, same Redis prefix), so cross-instance behaviour
+ * (atomic counters, pub/sub) is tested by opening two. Tests use unique names, so data left
+ * by one test never affects another; the spend log is written by its own block only.
+ */
+export function storageContract(name: string, open: () => Promise<Store>, options: ContractOptions = {}): void {
+  const advance = options.advanceClock ?? ((ms: number) => sleep(ms));
+  const openFor = async (t: TestContext): Promise<Store> => {
+    const store = await open();
+    t.after(() => store.close());
+    return store;
+  };
+
+  describe(`${name} store contract`, () => {
+    describe('documents', () => {
+      test('put, get, overwrite and delete', async (t) => {
+        const store = await openFor(t);
+        const col = `docs-${uid()}`;
+        assert.equal(await store.getDoc(col, 'x'), undefined);
+        const doc = { name: 'Ünïcode ✓', n: 42, nested: { list: [1, null, 'a'] }, flag: false };
+        await store.putDoc(col, 'x', doc);
+        assert.deepEqual(await store.getDoc(col, 'x'), doc);
+        await store.putDoc(col, 'x', { name: 'second' });
+        assert.deepEqual(await store.getDoc(col, 'x'), { name: 'second' });
+        assert.equal(await store.getDoc(`${col}-other`, 'x'), undefined, 'collections are separate');
+        assert.equal(await store.deleteDoc(col, 'x'), true);
+        assert.equal(await store.deleteDoc(col, 'x'), false);
+        assert.equal(await store.getDoc(col, 'x'), undefined);
+      });
+
+      test('createDoc refuses an existing id and keeps the original', async (t) => {
+        const store = await openFor(t);
+        const col = `docs-${uid()}`;
+        assert.equal(await store.createDoc(col, 'k', { v: 1 }), true);
+        assert.equal(await store.createDoc(col, 'k', { v: 2 }), false);
+        assert.deepEqual(await store.getDoc(col, 'k'), { v: 1 });
+        const page = await store.listDocs(col);
+        assert.deepEqual(page.items, [{ id: 'k', doc: { v: 1 } }]);
+        await store.deleteDoc(col, 'k');
+        assert.equal(await store.createDoc(col, 'k', { v: 3 }), true);
+      });
+
+      test('listDocs orders by id and pages with a cursor', async (t) => {
+        const store = await openFor(t);
+        const col = `docs-${uid()}`;
+        const ids = ['b', 'a', 'B', 'a-1', 'a_1', '10', '9', 'é', 'z', 'aa', ' space', 'a:b', 'ß', 'ZZ', '0'];
+        for (let i = 0; i < 10; i++) ids.push(`key-${String(i * 7).padStart(3, '0')}`);
+        for (const id of [...ids].reverse()) await store.putDoc(col, id, { id });
+        await store.putDoc(`${col}-other`, 'a', { other: true });
+        await store.putDoc(col, 'gone', { id: 'gone' });
+        await store.deleteDoc(col, 'gone');
+
+        // Byte order; for these (BMP) ids it equals JavaScript's default string order.
+        const expected = [...ids].sort();
+        const seen: string[] = [];
+        let cursor: string | undefined;
+        let pages = 0;
+        do {
+          const page = await store.listDocs<{ id: string }>(col, { limit: 7, ...(cursor ? { cursor } : {}) });
+          assert.ok(page.items.length <= 7);
+          for (const item of page.items) {
+            assert.equal(item.doc.id, item.id);
+            seen.push(item.id);
+          }
+          cursor = page.next_cursor ?? undefined;
+          if (cursor) assert.equal(page.items.length, 7, 'only the last page may be short');
+          pages += 1;
+        } while (cursor && pages < 20);
+        assert.deepEqual(seen, expected);
+        assert.equal(pages, Math.ceil(expected.length / 7));
+
+        const all = await store.listDocs(col);
+        assert.equal(all.items.length, expected.length);
+        assert.equal(all.next_cursor, null);
+        const exact = await store.listDocs(col, { limit: expected.length });
+        assert.equal(exact.next_cursor, null, 'a page that ends exactly at the end has no cursor');
+        assert.deepEqual(await store.listDocs(`docs-${uid()}`), { items: [], next_cursor: null });
+      });
+    });
+
+    describe('counters', () => {
+      test('increment, decrement and read across instances', async (t) => {
+        const [a, b] = [await openFor(t), await openFor(t)];
+        const key = `ctr-${uid()}`;
+        assert.equal(await a.getCounter(key), 0);
+        assert.equal(await a.incrCounter(key, 5), 5);
+        assert.equal(await b.incrCounter(key, -2), 3);
+        assert.equal(await a.getCounter(key), 3);
+        assert.equal(await b.getCounter(key), 3);
+        assert.equal(await a.incrCounter(key, 1_000_000_000_000), 1_000_000_000_003, 'micro-USD sized values');
+      });
+
+      test('a counter with a TTL expires, reads 0 and starts over', async (t) => {
+        const store = await openFor(t);
+        const key = `ctr-${uid()}`;
+        const plain = `ctr-${uid()}`;
+        const late = `ctr-${uid()}`;
+        assert.equal(await store.incrCounter(key, 5, TTL_MS), 5);
+        assert.equal(await store.incrCounter(key, 1, TTL_MS), 6);
+        await store.incrCounter(plain, 7);
+        // The TTL applies only when the counter is created.
+        await store.incrCounter(late, 1);
+        await store.incrCounter(late, 1, TTL_MS);
+        await advance(PAST_TTL_MS);
+        assert.equal(await store.getCounter(key), 0);
+        assert.equal(await store.incrCounter(key, 2, TTL_MS), 2);
+        assert.equal(await store.getCounter(plain), 7);
+        assert.equal(await store.getCounter(late), 2);
+      });
+
+      test('200 concurrent increments from two instances all count', async (t) => {
+        const [a, b] = [await openFor(t), await openFor(t)];
+        const key = `ctr-${uid()}`;
+        await Promise.all(Array.from({ length: 200 }, (_, i) => (i % 2 === 0 ? a : b).incrCounter(key, 1)));
+        assert.equal(await a.getCounter(key), 200);
+      });
+    });
+
+    describe('guardedIncrement', () => {
+      test('applies all increments or none', async (t) => {
+        const store = await openFor(t);
+        const [x, y] = [`g-${uid()}`, `g-${uid()}`];
+        const refused = await store.guardedIncrement([
+          { key: x, delta: 3, limit: 10 },
+          { key: y, delta: 5, limit: 4 },
+        ]);
+        assert.deepEqual(refused, { ok: false, index: 1, values: [0, 0] });
+        assert.equal(await store.getCounter(x), 0, 'nothing applied when one entry does not fit');
+        const applied = await store.guardedIncrement([
+          { key: x, delta: 3, limit: 10 },
+          { key: y, delta: 4, limit: 4 },
+          { key: `g-${uid()}`, delta: 1_000 },
+        ]);
+        assert.deepEqual(applied, { ok: true, values: [3, 4, 1_000] });
+        assert.equal(await store.getCounter(y), 4);
+        assert.deepEqual(await store.guardedIncrement([]), { ok: true, values: [] });
+      });
+
+      test('reaching the limit exactly is allowed, going over is refused with the index', async (t) => {
+        const store = await openFor(t);
+        const [x, y] = [`g-${uid()}`, `g-${uid()}`];
+        assert.deepEqual(await store.guardedIncrement([{ key: x, delta: 7, limit: 10 }]), { ok: true, values: [7] });
+        assert.deepEqual(await store.guardedIncrement([{ key: x, delta: 3, limit: 10 }]), { ok: true, values: [10] });
+        assert.deepEqual(
+          await store.guardedIncrement([
+            { key: y, delta: 1, limit: 5 },
+            { key: x, delta: 1, limit: 10 },
+          ]),
+          { ok: false, index: 1, values: [0, 10] },
+        );
+        assert.equal(await store.getCounter(x), 10);
+        assert.equal(await store.getCounter(y), 0);
+        // Giving back never fails, even while the counter is above a (since lowered) limit.
+        assert.deepEqual(await store.guardedIncrement([{ key: x, delta: -4, limit: 5 }]), { ok: true, values: [6] });
+      });
+
+      test('a key listed twice is checked against its running total', async (t) => {
+        const store = await openFor(t);
+        const key = `g-${uid()}`;
+        assert.deepEqual(
+          await store.guardedIncrement([
+            { key, delta: 3, limit: 5 },
+            { key, delta: 3, limit: 5 },
+          ]),
+          { ok: false, index: 1, values: [0, 0] },
+        );
+        assert.deepEqual(
+          await store.guardedIncrement([
+            { key, delta: 2, limit: 5 },
+            { key, delta: 3, limit: 5 },
+          ]),
+          { ok: true, values: [2, 5] },
+        );
+      });
+
+      test('ttl_ms expires counters it creates', async (t) => {
+        const store = await openFor(t);
+        const key = `g-${uid()}`;
+        assert.deepEqual(await store.guardedIncrement([{ key, delta: 4, limit: 5, ttl_ms: TTL_MS }]), { ok: true, values: [4] });
+        assert.equal((await store.guardedIncrement([{ key, delta: 4, limit: 5, ttl_ms: TTL_MS }])).ok, false);
+        await advance(PAST_TTL_MS);
+        assert.equal(await store.getCounter(key), 0);
+        assert.deepEqual(await store.guardedIncrement([{ key, delta: 4, limit: 5, ttl_ms: TTL_MS }]), { ok: true, values: [4] });
+      });
+
+      test('200 concurrent calls from two instances: exactly the limit succeeds', async (t) => {
+        const [a, b] = [await openFor(t), await openFor(t)];
+        const key = `g-${uid()}`;
+        const results = await Promise.all(
+          Array.from({ length: 200 }, (_, i) => (i % 2 === 0 ? a : b).guardedIncrement([{ key, delta: 1, limit: 10 }])),
+        );
+        assert.equal(results.filter((r) => r.ok).length, 10);
+        const refused = results.find((r) => !r.ok);
+        assert.deepEqual(refused, { ok: false, index: 0, values: [10] });
+        assert.equal(await a.getCounter(key), 10);
+        assert.equal(await b.getCounter(key), 10);
+      });
+    });
+
+    describe('entries', () => {
+      test('set, get, overwrite and delete', async (t) => {
+        const store = await openFor(t);
+        const key = `e-${uid()}`;
+        assert.equal(await store.getEntry(key), undefined);
+        await store.setEntry(key, 'one', 60_000);
+        assert.equal(await store.getEntry(key), 'one');
+        await store.setEntry(key, '{"two":2}', 60_000);
+        assert.equal(await store.getEntry(key), '{"two":2}');
+        assert.equal(await store.deleteEntry(key), true);
+        assert.equal(await store.deleteEntry(key), false);
+        assert.equal(await store.getEntry(key), undefined);
+      });
+
+      test('entries expire', async (t) => {
+        const store = await openFor(t);
+        const [short, long] = [`e-${uid()}`, `e-${uid()}`];
+        await store.setEntry(short, 'v', TTL_MS);
+        await store.setEntry(long, 'v', 60_000);
+        assert.equal(await store.getEntry(short), 'v');
+        await advance(PAST_TTL_MS);
+        assert.equal(await store.getEntry(short), undefined);
+        assert.equal(await store.deleteEntry(short), false, 'an expired entry is already gone');
+        assert.equal(await store.getEntry(long), 'v');
+      });
+
+      test('deleteEntriesByPrefix matches the prefix literally', async (t) => {
+        const store = await openFor(t);
+        const u = uid();
+        const doomed = [`${u}:a*b`, `${u}:a*b:1`, `${u}:a*b:2`, `${u}:a*b[x]?`];
+        const kept = [`${u}:aXb:1`, `${u}:a*c`, `${u}:a`, `${u}:a\\*b`, `other:${u}:a*b`];
+        for (const key of [...doomed, ...kept]) await store.setEntry(key, key, 60_000);
+        await store.setEntry(`${u}:a*b:expired`, 'x', TTL_MS);
+        await advance(PAST_TTL_MS);
+
+        assert.equal(await store.deleteEntriesByPrefix(`${u}:a*b`), doomed.length);
+        for (const key of doomed) assert.equal(await store.getEntry(key), undefined, key);
+        for (const key of kept) assert.equal(await store.getEntry(key), key, key);
+
+        await store.setEntry(`${u}:q?[z]-1`, 'v', 60_000);
+        await store.setEntry(`${u}:qq[z]-1`, 'v', 60_000);
+        assert.equal(await store.deleteEntriesByPrefix(`${u}:q?[z]`), 1);
+        assert.equal(await store.getEntry(`${u}:qq[z]-1`), 'v');
+        assert.equal(await store.deleteEntriesByPrefix(`${u}:nothing`), 0);
+      });
+    });
+
+    describe('publish/subscribe', () => {
+      test('a message reaches subscribers on another instance; unsubscribe stops delivery', async (t) => {
+        const [a, b] = [await openFor(t), await openFor(t)];
+        const channel = `ch-${uid()}`;
+        const onB: string[] = [];
+        const onA: string[] = [];
+        const other: string[] = [];
+        const offB = await b.subscribe(channel, (m) => onB.push(m));
+        const offA = await a.subscribe(channel, (m) => onA.push(m));
+        const offOther = await b.subscribe(`${channel}-other`, (m) => other.push(m));
+
+        await a.publish(channel, 'hello');
+        await waitFor(() => onB.length === 1 && onA.length === 1);
+        assert.deepEqual(onB, ['hello']);
+        assert.deepEqual(onA, ['hello'], 'the publishing instance hears itself too');
+
+        await offB();
+        await offB();
+        await a.publish(channel, 'again');
+        await waitFor(() => onA.length === 2);
+        // Delivery is in publish order on one connection, so b would have had it by now.
+        await sleep(50);
+        assert.deepEqual(onB, ['hello']);
+        assert.deepEqual(other, []);
+        await offA();
+        await offOther();
+      });
+
+      test('handlers on one channel are independent', async (t) => {
+        const store = await openFor(t);
+        const channel = `ch-${uid()}`;
+        const first: string[] = [];
+        const second: string[] = [];
+        const offFirst = await store.subscribe(channel, (m) => {
+          first.push(m);
+          throw new Error('a failing handler must not affect the others');
+        });
+        const offSecond = await store.subscribe(channel, (m) => second.push(m));
+        await store.publish(channel, '1');
+        await waitFor(() => second.length === 1);
+        await offFirst();
+        await store.publish(channel, '2');
+        await waitFor(() => second.length === 2);
+        assert.deepEqual(first, ['1']);
+        assert.deepEqual(second, ['1', '2']);
+        await offSecond();
+      });
+    });
+
+    describe('spend log', () => {
+      let store: Store;
+      const records = spendFixture();
+
+      async function collect(query: Omit<SpendQuery, 'cursor'>): Promise<SpendRecord[]> {
+        const rows: SpendRecord[] = [];
+        let cursor: string | undefined;
+        for (let pages = 0; pages < 100; pages++) {
+          const page = await store.querySpend({ ...query, ...(cursor ? { cursor } : {}) });
+          assert.ok(page.rows.length <= query.limit);
+          rows.push(...page.rows);
+          if (page.next_cursor === null) return rows;
+          assert.equal(page.rows.length, query.limit, 'only the last page may be short');
+          cursor = page.next_cursor;
+        }
+        throw new Error('pagination did not end');
+      }
+
+      before(async () => {
+        store = await open();
+        // Two batches in time order, each shuffled, as a spend-log writer may flush them.
+        await store.appendSpend(shuffle(records.slice(0, 30)));
+        await store.appendSpend(shuffle(records.slice(30)));
+        await store.appendSpend([]);
+      });
+      after(() => store.close());
+
+      test('pages cover every row exactly once, newest first', async () => {
+        const rows = await collect({ limit: 7 });
+        assert.deepEqual(rows, newestFirst(records));
+        const one = await store.querySpend({ limit: 1_000 });
+        assert.equal(one.rows.length, records.length);
+        assert.equal(one.next_cursor, null);
+      });
+
+      test('each filter, alone and combined, across pages', async () => {
+        const base = Math.min(...records.map((r) => r.time));
+        const cut = base + 2_000;
+        const cases: Array<[Omit<SpendQuery, 'limit' | 'cursor'>, (r: SpendRecord) => boolean]> = [
+          [{ model: 'claude-y' }, (r) => r.model === 'claude-y'],
+          [{ key_id: 'key-1' }, (r) => r.key_id === 'key-1'],
+          [{ status: 429 }, (r) => r.status === 429],
+          [{ status: 'success' }, (r) => r.status < 400],
+          [{ status: 'error' }, (r) => r.status >= 400],
+          [{ from: cut }, (r) => r.time >= cut],
+          [{ to: cut }, (r) => r.time < cut],
+          [{ from: base + 1_000, to: cut }, (r) => r.time >= base + 1_000 && r.time < cut],
+          [{ model: 'gpt-x', status: 'success', from: base + 500 }, (r) => r.model === 'gpt-x' && r.status < 400 && r.time >= base + 500],
+          [{ key_id: 'key-2', status: 'error' }, (r) => r.key_id === 'key-2' && r.status >= 400],
+        ];
+        for (const [filter, keep] of cases) {
+          const expected = newestFirst(records.filter(keep));
+          assert.ok(expected.length > 0, `fixture covers ${JSON.stringify(filter)}`);
+          assert.deepEqual(await collect({ ...filter, limit: 4 }), expected, JSON.stringify(filter));
+        }
+        assert.deepEqual(await store.querySpend({ model: 'no-such-model', limit: 10 }), { rows: [], next_cursor: null });
+      });
+
+      test('a malformed cursor is a client error', async () => {
+        await assert.rejects(store.querySpend({ limit: 5, cursor: 'not a cursor' }), isStoreError('SF_ERR_INVALID_REQUEST'));
+      });
+    });
+
+    describe('lifecycle', () => {
+      test('ping answers; close is idempotent and later calls fail as unavailable', async () => {
+        const store = await open();
+        await store.ping();
+        await store.close();
+        await store.close();
+        await assert.rejects(store.getDoc('c', 'x'), isStoreError('SF_ERR_STORE_UNAVAILABLE'));
+        await assert.rejects(store.ping(), isStoreError('SF_ERR_STORE_UNAVAILABLE'));
+      });
+    });
+  });
+}
