@@ -86,6 +86,23 @@ function applyEnvOverrides(raw: Record<string, unknown>, env: NodeJS.ProcessEnv)
   if (env.REDIS_URL && raw.store === undefined) raw.store = { type: 'redis', url: env.REDIS_URL };
 }
 
+/** Cross-field rules the schema cannot express: every model names a configured provider. */
+function referenceIssues(config: GatewayConfig): z.core.$ZodIssue[] {
+  const issues: z.core.$ZodIssue[] = [];
+  config.models.forEach((m, i) => {
+    if (!config.providers[m.provider]) {
+      const known = Object.keys(config.providers);
+      issues.push({
+        code: 'custom',
+        path: ['models', i, 'provider'],
+        message: `unknown provider "${m.provider}"${known.length ? ` (configured: ${known.join(', ')})` : ' (no providers are configured)'}`,
+        input: m.provider,
+      });
+    }
+  });
+  return issues;
+}
+
 export function loadConfig(options: LoadOptions = {}): LoadedConfig {
   const env = options.env ?? process.env;
   const explicit = options.path ?? env.SMARTFLOW_CONFIG;
@@ -119,5 +136,7 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
   applyEnvOverrides(raw as Record<string, unknown>, env);
   const parsed = configSchema.safeParse(raw);
   if (!parsed.success) throw new ConfigError(formatIssues(parsed.error.issues, path, doc, lines));
+  const refs = referenceIssues(parsed.data);
+  if (refs.length) throw new ConfigError(formatIssues(refs, path, doc, lines));
   return { config: parsed.data, source: path, missingEnv: [...missing] };
 }

@@ -36,12 +36,12 @@ export function createTranslatedAdapter(
 
     if (body.stream !== true) {
       const parsed = parseUpstreamJson(await readText(res, call.signal));
-      const { completion, usage } = translator.fromUpstreamResponse(parsed, call.requestedModel, created);
+      const { completion, usage } = translator.fromUpstreamResponse(parsed, call.requestedModel, created, body);
       return { kind: 'json', status: 200, body: completion, usage };
     }
 
     const clientWantsUsage = body.stream_options?.include_usage === true;
-    const st = translator.createStreamTranslator(call.requestedModel, created);
+    const st = translator.createStreamTranslator(call.requestedModel, created, body);
     async function* frames(): AsyncGenerator<string> {
       for await (const event of readSseEvents(res, call.signal)) {
         for (const chunk of st.push(event)) {

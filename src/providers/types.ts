@@ -181,9 +181,12 @@ export interface StreamTranslator {
 export interface ChatTranslator {
   /** OpenAI request -> upstream HTTP request (URL, headers with auth, body). */
   toUpstreamRequest(req: OpenAIChatRequest, upstreamModel: string, provider: ProviderConfig): UpstreamRequest;
-  /** Upstream JSON body -> OpenAI chat completion plus usage. `model` is the name the client asked for. */
-  fromUpstreamResponse(body: unknown, model: string, created: number): { completion: OpenAIChatCompletion; usage: Usage };
-  createStreamTranslator(model: string, created: number): StreamTranslator;
+  /**
+   * Upstream JSON body -> OpenAI chat completion plus usage. `model` is the name the client asked for;
+   * `req` is the client's request, for translations that depend on it (emulated response_format).
+   */
+  fromUpstreamResponse(body: unknown, model: string, created: number, req?: OpenAIChatRequest): { completion: OpenAIChatCompletion; usage: Usage };
+  createStreamTranslator(model: string, created: number, req?: OpenAIChatRequest): StreamTranslator;
   /** Upstream error response -> GatewayError with the upstream status preserved. */
   fromUpstreamError(status: number, body: string, headers: Record<string, string | string[] | undefined>): GatewayError;
 }

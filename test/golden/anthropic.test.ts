@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { GatewayError } from '../../src/errors/gateway-error.js';
-import { anthropicResponseOptions, translateOpenAIToAnthropic } from '../../src/providers/anthropic/translate-request.js';
+import { translateOpenAIToAnthropic } from '../../src/providers/anthropic/translate-request.js';
 import { anthropicTranslator } from '../../src/providers/anthropic/translator.js';
 import type { OpenAIChatChunk, OpenAIChatRequest, ProviderConfig } from '../../src/providers/types.js';
 
@@ -71,7 +71,6 @@ for (const file of files) {
   const c = JSON.parse(readFileSync(join(DIR, file), 'utf8')) as GoldenCase;
   const created = c.created ?? DEFAULT_CREATED;
   const model = c.request?.model ?? 'claude';
-  const opts = c.request ? anthropicResponseOptions(c.request) : {};
 
   test(`anthropic golden: ${file} (${c.name})`, () => {
     let checked = 0;
@@ -85,13 +84,13 @@ for (const file of files) {
       checked++;
     }
     if (c.upstream_response !== undefined) {
-      const { completion, usage } = anthropicTranslator.fromUpstreamResponse(c.upstream_response, model, created, opts);
+      const { completion, usage } = anthropicTranslator.fromUpstreamResponse(c.upstream_response, model, created, c.request);
       assert.deepEqual(completion, c.expected_response);
       if (c.expected_usage) assert.deepEqual(usage, c.expected_usage);
       checked++;
     }
     if (c.upstream_events) {
-      const translator = anthropicTranslator.createStreamTranslator(model, created, opts);
+      const translator = anthropicTranslator.createStreamTranslator(model, created, c.request);
       const chunks: OpenAIChatChunk[] = [];
       let thrown: unknown;
       try {

@@ -1,7 +1,7 @@
 import type { GatewayError } from '../../errors/gateway-error.js';
 import type { ChatTranslator, OpenAIChatCompletion, OpenAIChatRequest, ProviderConfig, StreamTranslator, UpstreamRequest, Usage } from '../types.js';
 import { anthropicError } from './errors.js';
-import { translateOpenAIToAnthropic, type AnthropicResponseOptions } from './translate-request.js';
+import { anthropicResponseOptions, translateOpenAIToAnthropic } from './translate-request.js';
 import { translateAnthropicToOpenAI } from './translate-response.js';
 import { createAnthropicStreamTranslator } from './translate-stream.js';
 
@@ -11,12 +11,10 @@ export const ANTHROPIC_VERSION = '2023-06-01';
 /**
  * The Anthropic Messages API translator. `base_url` is the API root without `/v1`
  * (e.g. https://api.anthropic.com).
- *
- * `fromUpstreamResponse` and `createStreamTranslator` take an optional fourth argument beyond
- * the ChatTranslator interface: pass `anthropicResponseOptions(request)` so answers to a
- * `response_format: json_schema` request come back as JSON content instead of a tool call.
+ * Given the client's request, answers to `response_format: json_schema` (emulated with a
+ * forced tool) come back as JSON content instead of a tool call.
  */
-export const anthropicTranslator = {
+export const anthropicTranslator: ChatTranslator = {
   toUpstreamRequest(req: OpenAIChatRequest, upstreamModel: string, provider: ProviderConfig): UpstreamRequest {
     const headers: Record<string, string> = { 'content-type': 'application/json', 'anthropic-version': ANTHROPIC_VERSION };
     if (provider.api_key !== undefined && provider.api_key !== '') headers['x-api-key'] = provider.api_key;
@@ -29,15 +27,15 @@ export const anthropicTranslator = {
     };
   },
 
-  fromUpstreamResponse(body: unknown, model: string, created: number, opts?: AnthropicResponseOptions): { completion: OpenAIChatCompletion; usage: Usage } {
-    return translateAnthropicToOpenAI(body, model, created, opts);
+  fromUpstreamResponse(body: unknown, model: string, created: number, req?: OpenAIChatRequest): { completion: OpenAIChatCompletion; usage: Usage } {
+    return translateAnthropicToOpenAI(body, model, created, req ? anthropicResponseOptions(req) : {});
   },
 
-  createStreamTranslator(model: string, created: number, opts?: AnthropicResponseOptions): StreamTranslator {
-    return createAnthropicStreamTranslator(model, created, opts);
+  createStreamTranslator(model: string, created: number, req?: OpenAIChatRequest): StreamTranslator {
+    return createAnthropicStreamTranslator(model, created, req ? anthropicResponseOptions(req) : {});
   },
 
   fromUpstreamError(status: number, body: string, headers: Record<string, string | string[] | undefined>): GatewayError {
     return anthropicError(status, body, headers);
   },
-} satisfies ChatTranslator;
+};

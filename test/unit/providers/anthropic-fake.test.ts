@@ -2,7 +2,6 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startFakeAnthropic } from '../../helpers/fake-anthropic.js';
 import { anthropicTranslator } from '../../../src/providers/anthropic/translator.js';
-import { anthropicResponseOptions } from '../../../src/providers/anthropic/translate-request.js';
 import { GatewayError } from '../../../src/errors/gateway-error.js';
 import type { OpenAIChatChunk, OpenAIChatRequest, ProviderConfig, SseEvent } from '../../../src/providers/types.js';
 
@@ -138,7 +137,7 @@ test('fake anthropic', async (t) => {
     };
     const up = anthropicTranslator.toUpstreamRequest(req, 'claude-fake-1', provider(fake.url));
     const res = await fetch(up.url, { method: 'POST', headers: up.headers, body: up.body ?? null });
-    const { completion } = anthropicTranslator.fromUpstreamResponse(await res.json(), 'x', 1, anthropicResponseOptions(req));
+    const { completion } = anthropicTranslator.fromUpstreamResponse(await res.json(), 'x', 1, req);
     assert.equal(completion.choices[0]?.message.content, '{"query":"q"}');
     assert.equal(completion.choices[0]?.finish_reason, 'stop');
     assert.equal(completion.choices[0]?.message.tool_calls, undefined);
