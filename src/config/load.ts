@@ -24,30 +24,58 @@ export interface LoadOptions {
 }
 
 const ENV_REF = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
+const PLACEHOLDER = /__SF_ENV_REF_(\d+)__/g;
+const ONLY_PLACEHOLDER = /^__SF_ENV_REF_\d+__$/;
+
+interface EnvRef {
+  name: string;
+  fallback: string | undefined;
+}
 
 /**
- * Replaces `${VAR}` and `${VAR:-default}` inside YAML scalar values (never in keys or raw text,
- * so a variable cannot inject YAML structure). A scalar that is exactly one unset reference
- * becomes null and its field is dropped, so optional settings such as provider keys can name
- * variables that only some deployments set.
+ * Swaps every `${VAR}` / `${VAR:-default}` for a YAML-safe placeholder before parsing: braces
+ * are not allowed in plain scalars inside flow mappings (`{ api_key: ${KEY} }`), and values
+ * must never be able to inject YAML structure. Placeholders have no newlines, so line numbers hold.
  */
-function interpolate(doc: Document, env: NodeJS.ProcessEnv, missing: Set<string>): void {
+function protectEnvRefs(text: string): { text: string; refs: EnvRef[] } {
+  const refs: EnvRef[] = [];
+  const out = text.replace(ENV_REF, (_m, name: string, fallback: string | undefined) => {
+    refs.push({ name, fallback });
+    return `__SF_ENV_REF_${refs.length - 1}__`;
+  });
+  return { text: out, refs };
+}
+
+/**
+ * Resolves placeholders inside scalar values. A scalar that is exactly one unset reference is
+ * dropped with its field, so optional settings such as provider keys can name variables that
+ * only some deployments set.
+ */
+function interpolate(doc: Document, refs: EnvRef[], env: NodeJS.ProcessEnv, missing: Set<string>): void {
+  const resolveRef = (index: string): string | undefined => {
+    const ref = refs[Number(index)]!;
+    const v = env[ref.name];
+    if (v !== undefined && v !== '') return v;
+    if (ref.fallback !== undefined) return ref.fallback;
+    missing.add(ref.name);
+    return undefined;
+  };
   visit(doc, {
     Pair(_key, pair) {
-      const node = pair.value;
-      if (!isScalar(node) || typeof node.value !== 'string' || !node.value.includes('${')) return undefined;
+      const v = pair.value;
+      if (isScalar(v) && typeof v.value === 'string' && ONLY_PLACEHOLDER.test(v.value) && resolveRef(v.value.slice(13, -2)) === undefined) return visit.REMOVE;
+      return undefined;
+    },
+    Scalar(_key, node) {
+      if (typeof node.value !== 'string' || !node.value.includes('__SF_ENV_REF_')) return undefined;
       const raw = node.value;
-      let unset = false;
-      const replaced = raw.replace(ENV_REF, (_m, name: string, fallback: string | undefined) => {
-        const v = env[name];
-        if (v !== undefined && v !== '') return v;
-        if (fallback !== undefined) return fallback;
-        missing.add(name);
-        unset = true;
-        return '';
-      });
-      if (unset && raw.trim().match(/^\$\{[^}]+\}$/)) return visit.REMOVE;
-      node.value = replaced;
+      if (ONLY_PLACEHOLDER.test(raw)) {
+        const v = resolveRef(raw.slice(13, -2));
+        if (v === undefined) return visit.REMOVE;
+        node.value = v;
+        return undefined;
+      }
+      node.value = raw.replace(PLACEHOLDER, (_m, i: string) => resolveRef(i) ?? '');
       return undefined;
     },
   });
@@ -124,13 +152,14 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
     throw new ConfigError(`cannot read config file ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
   }
   const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: true });
+  const protectedText = protectEnvRefs(text);
+  const doc = parseDocument(protectedText.text, { lineCounter: lines, prettyErrors: true });
   if (doc.errors.length > 0) {
     const first = doc.errors[0]!;
     const line = first.linePos?.[0]?.line;
     throw new ConfigError(`${path}${line ? `:${line}` : ''}: not valid YAML: ${first.message.split('\n')[0]}`);
   }
-  interpolate(doc, env, missing);
+  interpolate(doc, protectedText.refs, env, missing);
   const raw = (doc.toJS() ?? {}) as unknown;
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ConfigError(`${path}: the top level must be a mapping`);
   applyEnvOverrides(raw as Record<string, unknown>, env);

@@ -144,6 +144,10 @@ export async function sendSse(res: ServerResponse, events: Array<{ event?: strin
   let sent = 0;
   for (const e of events) {
     if (steering.breakAfter !== undefined && sent >= steering.breakAfter) {
+      // Let what was written reach the client first, then cut the connection without the
+      // chunked-encoding terminator, the way a crashed upstream or a dropped link looks.
+      await new Promise<void>((resolve) => res.write('', () => resolve()));
+      await sleep(20);
       res.socket?.destroy();
       return;
     }

@@ -1,0 +1,33 @@
+import { join } from 'node:path';
+import { configSchema } from '../src/config/schema.js';
+import { createGateway } from '../src/main.js';
+import { BENCH_MASTER_KEY, GATEWAY_OPTIONS_ENV, serveControl, type GatewayProcessOptions } from './protocol.js';
+
+/**
+ * The gateway under test, as its own process so its CPU time and memory can be measured
+ * alone (and pinned to a core by the parent). The config is built here rather than read
+ * from a file; logs go to stdout, which the parent points at /dev/null, so log cost is the
+ * real pino-to-fd cost. Options arrive as JSON in SMARTFLOW_BENCH_GATEWAY.
+ */
+
+const raw = process.env[GATEWAY_OPTIONS_ENV];
+if (!raw) {
+  process.stderr.write(`${GATEWAY_OPTIONS_ENV} is not set (expected JSON GatewayProcessOptions)\n`);
+  process.exit(2);
+}
+const options = JSON.parse(raw) as GatewayProcessOptions;
+
+const config = configSchema.parse({
+  master_key: BENCH_MASTER_KEY,
+  server: { host: '127.0.0.1', port: 0, shutdown_grace_ms: 2000 },
+  store: { type: 'sqlite', path: join(options.dataDir, 'smartflow.db') },
+  providers: {
+    openai: { type: 'openai', base_url: `${options.upstreamUrl}/v1`, api_key: 'sk-bench-upstream' },
+  },
+  models: [{ name: 'gpt-4o-mini', provider: 'openai', model: 'gpt-4o-mini' }],
+  logging: { level: options.level, access_log: options.accessLog },
+});
+
+const gateway = await createGateway({ config, defaultMetrics: true });
+const url = await gateway.listen('127.0.0.1', 0);
+serveControl({ url }, () => gateway.close());
