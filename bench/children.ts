@@ -24,6 +24,8 @@ export interface ChildSpec {
   /** Extra node flags (e.g. --cpu-prof). */
   nodeArgs?: string[];
   readyTimeoutMs?: number;
+  /** Working directory (where `tsx` resolves from). */
+  cwd: string;
 }
 
 /** A benchmark child process (fake upstream or gateway) with its control channel. */
@@ -58,7 +60,7 @@ export class BenchChild {
     const devNull = openSync('/dev/null', 'w');
     let proc: ChildProcess;
     try {
-      proc = spawn(cmd, args, { stdio: ['ignore', devNull, 'pipe', 'ipc'], env: { ...process.env, ...spec.env } });
+      proc = spawn(cmd, args, { cwd: spec.cwd, stdio: ['ignore', devNull, 'pipe', 'ipc'], env: { ...process.env, ...spec.env } });
     } finally {
       closeSync(devNull);
     }

@@ -10,6 +10,8 @@ export interface ChildStats {
   systemUs: number;
   rssBytes: number;
   heapUsedBytes: number;
+  /** process.hrtime in µs (CLOCK_MONOTONIC, the clock V8 stamps .cpuprofile samples with). */
+  monotonicUs: number;
 }
 
 export type ChildMessage =
@@ -29,7 +31,7 @@ export function isChildMessage(m: unknown): m is ChildMessage {
 function currentStats(): ChildStats {
   const cpu = process.cpuUsage();
   const mem = process.memoryUsage();
-  return { userUs: cpu.user, systemUs: cpu.system, rssBytes: mem.rss, heapUsedBytes: mem.heapUsed };
+  return { userUs: cpu.user, systemUs: cpu.system, rssBytes: mem.rss, heapUsedBytes: mem.heapUsed, monotonicUs: Number(process.hrtime.bigint() / 1000n) };
 }
 
 /**

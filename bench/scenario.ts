@@ -58,8 +58,10 @@ export interface ScenarioResult {
   ttft: TtftResult;
   cpu: { latency: PhaseCpu; rps: PhaseCpu; ttft: PhaseCpu; idleAfterLoadUsPerS: number };
   memory: MemoryResult | null;
-  /** Every request this scenario sent, warm-up included (to turn profile time into time per request). */
+  /** Every request this scenario sent, warm-up included. */
   requestsSent: number;
+  /** The target's monotonic clock (µs) around the measured phases, and the requests in between: to cut a .cpuprofile to them. */
+  measuredWindow: { fromUs: number; toUs: number; requests: number };
 }
 
 interface Snapshot {
@@ -175,5 +177,6 @@ export async function runScenario(
           }
         : null,
     requestsSent: sent,
+    measuredWindow: { fromUs: s0.target.monotonicUs, toUs: s3.target.monotonicUs, requests: latency.responses + rps.responses + ttft.requests + d.ttftWarmup },
   };
 }

@@ -1,0 +1,78 @@
+import type { ScenarioResult } from './scenario.js';
+
+/** Targets the gateway is held to. */
+export const TARGETS = {
+  cpuPerRequestUs: 100,
+  addedP50LatencyMs: 0.3,
+  addedTtftMs: 0.3,
+};
+
+export interface RunInfo {
+  date: string;
+  node: string;
+  cpuModel: string;
+  cores: number;
+  taskset: boolean;
+  pinning: string;
+  quick: boolean;
+  cpuProf: boolean;
+  durations: Record<string, number>;
+}
+
+const ms = (v: number) => (Number.isFinite(v) ? v.toFixed(3) : 'n/a');
+const us = (v: number) => (Number.isFinite(v) ? v.toFixed(1) : 'n/a');
+const int = (v: number) => (Number.isFinite(v) ? Math.round(v).toLocaleString('en-US') : 'n/a');
+const pct = (v: number) => (Number.isFinite(v) ? `${Math.round(v * 100)}%` : 'n/a');
+const mib = (b: number | undefined) => (b !== undefined && Number.isFinite(b) ? (b / 1024 / 1024).toFixed(1) : 'n/a');
+const verdict = (ok: boolean) => (ok ? 'pass' : '**miss**');
+
+/** The markdown report: one column per scenario, targets and pass/miss (one verdict per gateway column, in column order). */
+export function renderMarkdown(info: RunInfo, direct: ScenarioResult, gateways: ScenarioResult[]): string {
+  const cols = [direct, ...gateways];
+  const rows: string[][] = [];
+  const row = (metric: string, cell: (r: ScenarioResult, isDirect: boolean) => string, target = '', check?: (g: ScenarioResult) => boolean) => {
+    rows.push([metric, ...cols.map((r, i) => cell(r, i === 0)), target, check ? gateways.map((g) => verdict(check(g))).join(' · ') : '']);
+  };
+  const gwOnly = (f: (r: ScenarioResult) => string) => (r: ScenarioResult, isDirect: boolean) => (isDirect ? '–' : f(r));
+  const addedP50 = (g: ScenarioResult) => g.latency.latencyMs.p50 - direct.latency.latencyMs.p50;
+  const addedTtft = (g: ScenarioResult) => g.ttft.firstChunkMs.p50 - direct.ttft.firstChunkMs.p50;
+  const n = direct.rps.connections;
+
+  row('p50 latency, 1 connection (ms)', (r) => ms(r.latency.latencyMs.p50));
+  row('p99 latency, 1 connection (ms)', (r) => ms(r.latency.latencyMs.p99));
+  row('**added p50 latency, 1 connection (ms)**', gwOnly((g) => ms(addedP50(g))), `≤ ${TARGETS.addedP50LatencyMs}`, (g) => addedP50(g) <= TARGETS.addedP50LatencyMs);
+  row('added p99 latency, 1 connection (ms)', gwOnly((g) => ms(g.latency.latencyMs.p99 - direct.latency.latencyMs.p99)));
+  row(`throughput, ${n} connections (req/s)`, (r) => int(r.rps.rps));
+  row(`p50 / p99 latency, ${n} connections (ms)`, (r) => `${ms(r.rps.latencyMs.p50)} / ${ms(r.rps.latencyMs.p99)}`);
+  row('**CPU per request, 1 connection (µs)**', (r) => us(r.cpu.latency.target.usPerRequest), `≤ ${TARGETS.cpuPerRequestUs}`, (g) => g.cpu.latency.target.usPerRequest <= TARGETS.cpuPerRequestUs);
+  row(`**CPU per request, ${n} connections (µs)**`, (r) => us(r.cpu.rps.target.usPerRequest), `≤ ${TARGETS.cpuPerRequestUs}`, (g) => g.cpu.rps.target.usPerRequest <= TARGETS.cpuPerRequestUs);
+  row(`target process core busy, ${n} connections`, (r) => pct(r.cpu.rps.target.utilisation));
+  row(`upstream CPU per request, ${n} connections (µs)`, (r) => us(r.cpu.rps.upstream?.usPerRequest ?? r.cpu.rps.target.usPerRequest));
+  row(`load generator core busy, ${n} connections`, (r) => pct(r.cpu.rps.loadGenerator.utilisation));
+  row('CPU per streamed request (µs)', (r) => us(r.cpu.ttft.target.usPerRequest));
+  row('first stream chunk p50 (ms)', (r) => ms(r.ttft.firstChunkMs.p50));
+  row('first stream chunk p99 (ms)', (r) => ms(r.ttft.firstChunkMs.p99));
+  row('**added time to first chunk, p50 (ms)**', gwOnly((g) => ms(addedTtft(g))), `≤ ${TARGETS.addedTtftMs}`, (g) => addedTtft(g) <= TARGETS.addedTtftMs);
+  row('added time to first chunk, p99 (ms)', gwOnly((g) => ms(g.ttft.firstChunkMs.p99 - direct.ttft.firstChunkMs.p99)));
+  row('whole stream p50 (ms)', (r) => ms(r.ttft.totalMs.p50));
+  row('RSS after start, no requests (MiB)', (r) => mib(r.memory?.startRssBytes));
+  row('RSS after warm-up (MiB)', (r) => mib(r.memory?.afterWarmupRssBytes));
+  row('RSS peak: polled every 100 ms / VmHWM (MiB)', (r) => `${mib(r.memory?.peakPolledRssBytes)} / ${mib(r.memory?.hwmBytes)}`);
+  row(`RSS ${info.durations.afterLoadWaitMs! / 1000} s after load (MiB)`, (r) => mib(r.memory?.afterLoadRssBytes));
+  row('idle CPU after load (µs/s)', (r) => us(r.cpu.idleAfterLoadUsPerS));
+
+  const header = ['metric', ...cols.map((c) => c.description), 'target', 'pass/miss'];
+  const lines = [
+    `# Smartflow benchmark — ${info.date}`,
+    '',
+    `Node ${info.node} · ${info.cpuModel} · ${info.cores} cores · ${info.pinning}${info.quick ? ' · **quick smoke run (numbers not meaningful)**' : ''}${info.cpuProf ? ' · **--cpu-prof on (gateway numbers inflated by the profiler)**' : ''}`,
+    '',
+    `| ${header.join(' | ')} |`,
+    `|${header.map((_, i) => (i === 0 ? '---' : '---:')).join('|')}|`,
+    ...rows.map((r) => `| ${r.join(' | ')} |`),
+    '',
+    `Non-streaming \`POST /v1/chat/completions\` (~300-byte body: system + user message). Latency percentiles are computed from every response's own timing (autocannon's built-in percentiles are whole milliseconds). "Added" = gateway − direct. pass/miss lists one verdict per gateway column, in column order. CPU per request = the process's own \`process.cpuUsage()\` delta over the phase ÷ responses. Phases: warm-up ${info.durations.warmupS} s at ${n} connections + ${info.durations.ttftWarmup} streams, 1 connection ${info.durations.latencyS} s, ${n} connections ${info.durations.rpsS} s, ${info.durations.ttftRequests} sequential streams.`,
+    '',
+  ];
+  return lines.join('\n');
+}

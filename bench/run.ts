@@ -1,0 +1,187 @@
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { BenchChild, pinSelf, tasksetAvailable } from './children.js';
+import type { HttpTarget } from './measure.js';
+import { summariseProfile } from './profile-summary.js';
+import { BENCH_MASTER_KEY, GATEWAY_OPTIONS_ENV, type GatewayProcessOptions } from './protocol.js';
+import { renderMarkdown, TARGETS, type RunInfo } from './report.js';
+import { FULL, QUICK, runScenario, type ScenarioResult } from './scenario.js';
+
+/**
+ * `npm run bench [-- --quick] [-- --cpu-prof]`: the fake upstream and this process (the load
+ * generator) on core 1, the gateway alone on core 0; the same load against the upstream
+ * directly and through the gateway (twice: quiet logging, then access log on). Writes
+ * bench/results/<date>.json and, for full runs, bench/results/latest.md.
+ */
+
+const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
+const REPO_ROOT = resolve(BENCH_DIR, '..');
+const RESULTS_DIR = join(BENCH_DIR, 'results');
+
+const args = new Set(process.argv.slice(2));
+for (const a of args) {
+  if (!['--quick', '--cpu-prof'].includes(a)) {
+    process.stderr.write(`unknown option ${a}; use --quick and/or --cpu-prof\n`);
+    process.exit(2);
+  }
+}
+const quick = args.has('--quick');
+const cpuProf = args.has('--cpu-prof');
+const durations = quick ? QUICK : FULL;
+
+const log = (line: string) => process.stderr.write(`${line}\n`);
+
+// Cleanup that must happen however we leave: children killed, temp dirs removed.
+const children = new Set<BenchChild>();
+const tempDirs = new Set<string>();
+function cleanupSync(): void {
+  for (const c of children) c.killNow();
+  for (const d of tempDirs) rmSync(d, { recursive: true, force: true });
+}
+process.on('exit', cleanupSync);
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(sig, () => {
+    log(`\n${sig}: stopping`);
+    cleanupSync();
+    process.exit(130);
+  });
+}
+
+const CHAT_BODY = {
+  model: 'gpt-4o-mini',
+  messages: [
+    { role: 'system', content: 'You are a concise assistant for a travel company. Answer in one or two sentences.' },
+    { role: 'user', content: 'What is the capital of France, and which museum there should a first-time visitor not miss?' },
+  ],
+  temperature: 0.2,
+  max_tokens: 200,
+  user: 'bench-user-42',
+};
+
+function targets(url: string, key: string): { json: HttpTarget; stream: HttpTarget } {
+  const headers = { authorization: `Bearer ${key}`, 'content-type': 'application/json' };
+  return {
+    json: { url, path: '/v1/chat/completions', headers, body: JSON.stringify(CHAT_BODY) },
+    stream: { url, path: '/v1/chat/completions', headers, body: JSON.stringify({ ...CHAT_BODY, stream: true }) },
+  };
+}
+
+function cpuModel(): string {
+  try {
+    return /^model name\s*:\s*(.+)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1]?.trim() ?? 'unknown';
+  } catch {
+    return cpus()[0]?.model ?? 'unknown';
+  }
+}
+
+async function startChild(name: string, script: string, cpu: number | null, env: Record<string, string> = {}, nodeArgs: string[] = []): Promise<BenchChild> {
+  const child = await BenchChild.start({ name, script: join(BENCH_DIR, script), cpu, env, nodeArgs, cwd: REPO_ROOT });
+  children.add(child);
+  return child;
+}
+
+async function stopChild(child: BenchChild): Promise<void> {
+  await child.stop();
+  children.delete(child);
+}
+
+interface GatewayScenario {
+  name: string;
+  description: string;
+  level: GatewayProcessOptions['level'];
+  accessLog: boolean;
+}
+
+const GATEWAY_SCENARIOS: GatewayScenario[] = [
+  { name: 'gateway', description: 'gateway (warn, no access log)', level: 'warn', accessLog: false },
+  { name: 'gateway-access-log', description: 'gateway (info + access log → /dev/null)', level: 'info', accessLog: true },
+];
+
+async function main(): Promise<void> {
+  const date = new Date();
+  const stamp = date.toISOString().replace(/[:.]/g, '-');
+  const taskset = tasksetAvailable();
+  const selfPinned = taskset && pinSelf(1);
+  const pinning = taskset ? `taskset: gateway on core 0; upstream${selfPinned ? ' and load generator' : ''} on core 1` : 'taskset unavailable: nothing pinned';
+  log(`smartflow bench${quick ? ' (quick)' : ''}${cpuProf ? ' (cpu-prof)' : ''}: ${pinning}`);
+  mkdirSync(RESULTS_DIR, { recursive: true });
+
+  const upstream = await startChild('fake upstream', 'fake-upstream.ts', taskset ? 1 : null);
+  log(`fake upstream ${upstream.url} (pid ${upstream.pid})`);
+
+  log('direct to the upstream');
+  const d = targets(upstream.url, 'sk-bench-upstream');
+  const direct = await runScenario('direct', 'direct upstream', upstream, null, d.json, d.stream, durations, log);
+
+  const gateways: Array<ScenarioResult & { profile?: string }> = [];
+  for (const s of GATEWAY_SCENARIOS) {
+    const dataDir = mkdtempSync(join(tmpdir(), 'smartflow-bench-'));
+    tempDirs.add(dataDir);
+    const options: GatewayProcessOptions = { upstreamUrl: upstream.url, dataDir, level: s.level, accessLog: s.accessLog };
+    const profile = cpuProf ? `${s.name}-${stamp}.cpuprofile` : undefined;
+    const nodeArgs = profile ? ['--cpu-prof', '--cpu-prof-dir', RESULTS_DIR, '--cpu-prof-name', profile] : [];
+    const gw = await startChild(s.name, 'gateway-process.ts', taskset ? 0 : null, { [GATEWAY_OPTIONS_ENV]: JSON.stringify(options) }, nodeArgs);
+    log(`${s.description}: ${gw.url} (pid ${gw.pid})`);
+    try {
+      const t = targets(gw.url, BENCH_MASTER_KEY);
+      const r = await runScenario(s.name, s.description, gw, upstream, t.json, t.stream, durations, log);
+      gateways.push(profile ? { ...r, profile } : r);
+    } finally {
+      await stopChild(gw);
+      rmSync(dataDir, { recursive: true, force: true });
+      tempDirs.delete(dataDir);
+    }
+  }
+  await stopChild(upstream);
+
+  const info: RunInfo = {
+    date: date.toISOString(),
+    node: process.version,
+    cpuModel: cpuModel(),
+    cores: cpus().length,
+    taskset,
+    pinning,
+    quick,
+    cpuProf,
+    durations: { ...durations },
+  };
+  const markdown = renderMarkdown(info, direct, gateways);
+  process.stdout.write(`\n${markdown}\n`);
+
+  const suffix = quick ? '-quick' : cpuProf ? '-cpu-prof' : '';
+  const jsonPath = join(RESULTS_DIR, `${stamp}${suffix}.json`);
+  writeFileSync(jsonPath, `${JSON.stringify({ info, targets: TARGETS, body: CHAT_BODY, direct, gateways }, null, 2)}\n`);
+  log(`wrote ${jsonPath}`);
+  // Smoke and profiled runs do not replace the reference table.
+  if (!quick && !cpuProf) {
+    writeFileSync(join(RESULTS_DIR, 'latest.md'), markdown);
+    log(`wrote ${join(RESULTS_DIR, 'latest.md')}`);
+  }
+
+  if (cpuProf) {
+    for (const g of gateways) {
+      if (!g.profile) continue;
+      const path = join(RESULTS_DIR, g.profile);
+      try {
+        const profile = JSON.parse(readFileSync(path, 'utf8')) as Parameters<typeof summariseProfile>[0];
+        process.stdout.write(`\n## ${g.description}: ${g.profile}\n\n\`\`\`\n${summariseProfile(profile, { window: g.measuredWindow, requests: g.measuredWindow.requests })}\n\`\`\`\n`);
+      } catch (err) {
+        log(`could not read ${path}: ${String(err)}`);
+      }
+    }
+  }
+}
+
+main().then(
+  () => {
+    cleanupSync();
+    process.exit(0);
+  },
+  (err: unknown) => {
+    log(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    cleanupSync();
+    process.exit(1);
+  },
+);
