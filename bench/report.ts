@@ -27,13 +27,14 @@ const mib = (b: number | undefined) => (b !== undefined && Number.isFinite(b) ? 
 const verdict = (ok: boolean) => (ok ? 'pass' : '**miss**');
 
 /** The markdown report: one column per scenario, targets and pass/miss (one verdict per gateway column, in column order). */
-export function renderMarkdown(info: RunInfo, direct: ScenarioResult, gateways: ScenarioResult[]): string {
-  const cols = [direct, ...gateways];
+export function renderMarkdown(info: RunInfo, direct: ScenarioResult, extraBaselines: ScenarioResult[], gateways: ScenarioResult[]): string {
+  const cols = [direct, ...extraBaselines, ...gateways];
+  const isGateway = new Set(gateways);
   const rows: string[][] = [];
   const row = (metric: string, cell: (r: ScenarioResult, isDirect: boolean) => string, target = '', check?: (g: ScenarioResult) => boolean) => {
-    rows.push([metric, ...cols.map((r, i) => cell(r, i === 0)), target, check ? gateways.map((g) => verdict(check(g))).join(' · ') : '']);
+    rows.push([metric, ...cols.map((r) => cell(r, !isGateway.has(r))), target, check ? gateways.map((g) => verdict(check(g))).join(' · ') : '']);
   };
-  const gwOnly = (f: (r: ScenarioResult) => string) => (r: ScenarioResult, isDirect: boolean) => (isDirect ? '–' : f(r));
+  const gwOnly = (f: (r: ScenarioResult) => string) => (r: ScenarioResult, isBaseline: boolean) => (isBaseline ? '–' : f(r));
   const addedP50 = (g: ScenarioResult) => g.latency.latencyMs.p50 - direct.latency.latencyMs.p50;
   const addedTtft = (g: ScenarioResult) => g.ttft.firstChunkMs.p50 - direct.ttft.firstChunkMs.p50;
   const n = direct.rps.connections;
@@ -71,6 +72,12 @@ export function renderMarkdown(info: RunInfo, direct: ScenarioResult, gateways: 
     `|${header.map((_, i) => (i === 0 ? '---' : '---:')).join('|')}|`,
     ...rows.map((r) => `| ${r.join(' | ')} |`),
     '',
+    ...(extraBaselines.length
+      ? [
+          'The cross-core baseline runs the same upstream on core 0 (where the gateway runs otherwise), so each round trip crosses cores as the two legs through the gateway do; it shows how much of the added latency is the wake-up of the other core rather than gateway work. "Added" is always against the same-core direct column.',
+          '',
+        ]
+      : []),
     `Non-streaming \`POST /v1/chat/completions\` (~300-byte body: system + user message). Latency percentiles are computed from every response's own timing (autocannon's built-in percentiles are whole milliseconds). "Added" = gateway − direct. pass/miss lists one verdict per gateway column, in column order. CPU per request = the process's own \`process.cpuUsage()\` delta over the phase ÷ responses. Phases: warm-up ${info.durations.warmupS} s at ${n} connections + ${info.durations.ttftWarmup} streams, 1 connection ${info.durations.latencyS} s, ${n} connections ${info.durations.rpsS} s, ${info.durations.ttftRequests} sequential streams.`,
     '',
   ];

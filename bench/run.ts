@@ -115,6 +115,19 @@ async function main(): Promise<void> {
   const d = targets(upstream.url, 'sk-bench-upstream');
   const direct = await runScenario('direct', 'direct upstream', upstream, null, d.json, d.stream, durations, log);
 
+  // Same upstream code on the gateway's core: a baseline whose round trip crosses cores, as the gateway's legs do.
+  const extraBaselines: ScenarioResult[] = [];
+  if (taskset) {
+    const crossCore = await startChild('fake upstream (core 0)', 'fake-upstream.ts', 0);
+    log(`direct to an upstream on core 0 (cross-core): ${crossCore.url} (pid ${crossCore.pid})`);
+    try {
+      const c = targets(crossCore.url, 'sk-bench-upstream');
+      extraBaselines.push(await runScenario('direct-cross-core', 'direct upstream, cross-core', crossCore, null, c.json, c.stream, durations, log));
+    } finally {
+      await stopChild(crossCore);
+    }
+  }
+
   const gateways: Array<ScenarioResult & { profile?: string }> = [];
   for (const s of GATEWAY_SCENARIOS) {
     const dataDir = mkdtempSync(join(tmpdir(), 'smartflow-bench-'));
@@ -147,12 +160,12 @@ async function main(): Promise<void> {
     cpuProf,
     durations: { ...durations },
   };
-  const markdown = renderMarkdown(info, direct, gateways);
+  const markdown = renderMarkdown(info, direct, extraBaselines, gateways);
   process.stdout.write(`\n${markdown}\n`);
 
   const suffix = quick ? '-quick' : cpuProf ? '-cpu-prof' : '';
   const jsonPath = join(RESULTS_DIR, `${stamp}${suffix}.json`);
-  writeFileSync(jsonPath, `${JSON.stringify({ info, targets: TARGETS, body: CHAT_BODY, direct, gateways }, null, 2)}\n`);
+  writeFileSync(jsonPath, `${JSON.stringify({ info, targets: TARGETS, body: CHAT_BODY, direct, extraBaselines, gateways }, null, 2)}\n`);
   log(`wrote ${jsonPath}`);
   // Smoke and profiled runs do not replace the reference table.
   if (!quick && !cpuProf) {

@@ -11,6 +11,8 @@ export const providerSchema = z.strictObject({
   headers: z.record(z.string(), z.string()).default({}),
   forward_headers: z.array(z.string().regex(/^[a-z0-9-]+\*?$/i, 'a header name, or a prefix ending in "*"')).default([]),
   auth_header: z.enum(['authorization', 'api-key']).optional(),
+  /** Query parameters on every upstream URL (Azure OpenAI's api-version). */
+  query: z.record(z.string(), z.string()).default({}),
   timeout_ms: z.number().int().positive().default(600_000),
 });
 

@@ -77,6 +77,7 @@ export function createProviderRegistry(config: GatewayConfig, transport: HttpTra
       headers: p.headers,
       forward_headers: p.forward_headers,
       auth_header: p.auth_header,
+      query: p.query,
       timeout_ms: p.timeout_ms,
     };
     providers.set(name, provider);

@@ -143,6 +143,8 @@ export interface ProviderConfig {
   forward_headers: string[];
   /** Azure OpenAI: authenticate with `api-key` instead of `Authorization: Bearer`. */
   auth_header?: 'authorization' | 'api-key' | undefined;
+  /** Query string parameters added to every upstream URL (Azure OpenAI's api-version). */
+  query?: Record<string, string> | undefined;
   timeout_ms: number;
 }
 

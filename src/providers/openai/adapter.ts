@@ -26,6 +26,7 @@ function upstreamHeaders(provider: ProviderConfig, call: ProviderCall): Record<s
  */
 export function createOpenAIAdapter(provider: ProviderConfig, transport: HttpTransport): ProviderAdapter {
   const base = provider.base_url.replace(/\/+$/, '');
+  const query = provider.query && Object.keys(provider.query).length ? `?${new URLSearchParams(provider.query).toString()}` : '';
 
   async function chat(body: OpenAIChatRequest, call: ProviderCall): Promise<ProviderResponse> {
     const stream = body.stream === true;
@@ -33,7 +34,7 @@ export function createOpenAIAdapter(provider: ProviderConfig, transport: HttpTra
     const upstreamBody: OpenAIChatRequest = { ...body, model: call.upstreamModel };
     if (stream) upstreamBody.stream_options = { ...body.stream_options, include_usage: true };
     const res = await transport.send(
-      { method: 'POST', url: `${base}/chat/completions`, headers: upstreamHeaders(provider, call), body: JSON.stringify(upstreamBody) },
+      { method: 'POST', url: `${base}/chat/completions${query}`, headers: upstreamHeaders(provider, call), body: JSON.stringify(upstreamBody) },
       call.signal,
       provider.timeout_ms,
     );
@@ -79,7 +80,7 @@ export function createOpenAIAdapter(provider: ProviderConfig, transport: HttpTra
 
   async function embeddings(body: OpenAIEmbeddingsRequest, call: ProviderCall): Promise<ProviderResponse & { kind: 'json' }> {
     const res = await transport.send(
-      { method: 'POST', url: `${base}/embeddings`, headers: upstreamHeaders(provider, call), body: JSON.stringify({ ...body, model: call.upstreamModel }) },
+      { method: 'POST', url: `${base}/embeddings${query}`, headers: upstreamHeaders(provider, call), body: JSON.stringify({ ...body, model: call.upstreamModel }) },
       call.signal,
       provider.timeout_ms,
     );
