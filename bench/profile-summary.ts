@@ -57,7 +57,14 @@ function location(frame: CallFrame): string {
       path = url;
     }
   }
+  // tsx emits whitespace-minified code, so line numbers in our own .ts files point nowhere useful.
+  if (isOwnSource(frame)) return path;
   return frame.lineNumber >= 0 ? `${path}:${frame.lineNumber + 1}` : path;
+}
+
+/** A frame in Smartflow's own code (src/ or bench/), not a dependency. */
+function isOwnSource(frame: CallFrame): boolean {
+  return frame.url.startsWith('file://') && !frame.url.includes('/node_modules/') && (frame.url.includes('/src/') || frame.url.includes('/bench/'));
 }
 
 /** Which package or part of the program a frame belongs to, for the grouped view. */
@@ -111,6 +118,9 @@ export function summariseProfile(profile: CpuProfile, options: SummaryOptions = 
   const self = new Map<string, { frame: CallFrame; us: number }>();
   const inclusive = new Map<string, { frame: CallFrame; us: number }>();
   const categories = new Map<string, number>();
+  // Each sample charged to the innermost src/ function on its stack: that function plus the library code it called.
+  const nearestOwn = new Map<string, { frame: CallFrame; us: number }>();
+  let noOwnFrameUs = 0;
   let totalUs = 0;
   let busyUs = 0;
   for (let i = 0; i < profile.samples.length; i++) {
@@ -131,14 +141,25 @@ export function summariseProfile(profile: CpuProfile, options: SummaryOptions = 
     categories.set(cat, (categories.get(cat) ?? 0) + dur);
     // Inclusive: each function once per sample, however deep it recurses.
     const seen = new Set<string>();
+    let own: CallFrame | undefined;
     for (let id: number | undefined = node.id; id !== undefined; id = parent.get(id)) {
       const fr = byId.get(id)!.callFrame;
+      if (!own && isOwnSource(fr)) own = fr;
       const fk = keyOf(fr);
       if (seen.has(fk)) continue;
       seen.add(fk);
       const ie = inclusive.get(fk) ?? { frame: fr, us: 0 };
       ie.us += dur;
       inclusive.set(fk, ie);
+    }
+    if (f.functionName === '(idle)') continue;
+    if (own) {
+      const ok = keyOf(own);
+      const oe = nearestOwn.get(ok) ?? { frame: own, us: 0 };
+      oe.us += dur;
+      nearestOwn.set(ok, oe);
+    } else {
+      noOwnFrameUs += dur;
     }
   }
 
@@ -157,7 +178,14 @@ export function summariseProfile(profile: CpuProfile, options: SummaryOptions = 
   const catSorted = [...categories.entries()].filter(([c]) => c !== '(idle)').sort((a, b) => b[1] - a[1]);
   for (const [c, us] of catSorted.slice(0, top)) out.push(`${cols(us)}  ${c}`);
   out.push('');
-  out.push('Inclusive time of Smartflow functions (src/), top 25:');
+  out.push('Busy time by the innermost Smartflow function on the stack (its own code + the library calls it made; sums to 100% with the last line):');
+  const ownSorted = [...nearestOwn.values()].sort((a, b) => b.us - a.us);
+  for (const e of ownSorted.slice(0, top)) out.push(`${cols(e.us)}  ${pad(e.frame.functionName || '(anonymous)', 34)} ${location(e.frame)}`);
+  const restOwn = ownSorted.slice(top).reduce((a, e) => a + e.us, 0);
+  if (restOwn > 0) out.push(`${cols(restOwn)}  (${ownSorted.length - top} more Smartflow functions)`);
+  out.push(`${cols(noOwnFrameUs)}  (no Smartflow frame on the stack: event loop, node:http parsing, undici/socket callbacks, GC, promise jobs)`);
+  out.push('');
+  out.push('Inclusive time of Smartflow functions (src/), top 25 (nested: a stage includes the stages it calls synchronously):');
   const incSorted = [...inclusive.values()].filter((e) => e.frame.url.includes('/src/') && !e.frame.url.includes('/node_modules/')).sort((a, b) => b.us - a.us);
   for (const e of incSorted.slice(0, 25)) out.push(`${cols(e.us)}  ${pad(e.frame.functionName || '(anonymous)', 34)} ${location(e.frame)}`);
   return out.join('\n');

@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -99,6 +99,16 @@ const GATEWAY_SCENARIOS: GatewayScenario[] = [
   { name: 'gateway-access-log', description: 'gateway (info + access log → /dev/null)', level: 'info', accessLog: true },
 ];
 
+/** Renames the gateway's main-thread profile (tid 0) to `name`; drops the loader worker's. */
+function keepMainThreadProfile(pid: number, name: string): void {
+  const mine = readdirSync(RESULTS_DIR).filter((f) => f.startsWith('CPU.') && f.endsWith('.cpuprofile') && f.includes(`.${pid}.`));
+  for (const f of mine) {
+    if (new RegExp(`\\.${pid}\\.0\\.\\d+\\.cpuprofile$`).test(f)) renameSync(join(RESULTS_DIR, f), join(RESULTS_DIR, name));
+    else rmSync(join(RESULTS_DIR, f), { force: true });
+  }
+  if (!existsSync(join(RESULTS_DIR, name))) log(`no main-thread profile found for pid ${pid}`);
+}
+
 async function main(): Promise<void> {
   const date = new Date();
   const stamp = date.toISOString().replace(/[:.]/g, '-');
@@ -134,7 +144,9 @@ async function main(): Promise<void> {
     tempDirs.add(dataDir);
     const options: GatewayProcessOptions = { upstreamUrl: upstream.url, dataDir, level: s.level, accessLog: s.accessLog };
     const profile = cpuProf ? `${s.name}-${stamp}.cpuprofile` : undefined;
-    const nodeArgs = profile ? ['--cpu-prof', '--cpu-prof-dir', RESULTS_DIR, '--cpu-prof-name', profile] : [];
+    // Default file names (CPU.<date>.<time>.<pid>.<tid>.<seq>): each thread writes its own, and
+    // tsx's loader runs on a worker thread, so a fixed --cpu-prof-name would be overwritten by it.
+    const nodeArgs = profile ? ['--cpu-prof', '--cpu-prof-dir', RESULTS_DIR] : [];
     const gw = await startChild(s.name, 'gateway-process.ts', taskset ? 0 : null, { [GATEWAY_OPTIONS_ENV]: JSON.stringify(options) }, nodeArgs);
     log(`${s.description}: ${gw.url} (pid ${gw.pid})`);
     try {
@@ -145,6 +157,7 @@ async function main(): Promise<void> {
       await stopChild(gw);
       rmSync(dataDir, { recursive: true, force: true });
       tempDirs.delete(dataDir);
+      if (profile) keepMainThreadProfile(gw.pid, profile);
     }
   }
   await stopChild(upstream);

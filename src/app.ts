@@ -50,6 +50,8 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   });
 
   const isDraining = deps.isDraining ?? (() => false);
+  // fastify accepts text/plain by default; every body here is JSON, so anything else is a 415.
+  app.removeContentTypeParser('text/plain');
 
   const pipeline = compose([
     createRecordSpendStage({ spendLog: deps.spendLog, metrics: deps.metrics, accessLog: deps.config.logging.access_log }),

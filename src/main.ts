@@ -76,10 +76,15 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
         draining = true;
         const grace = setTimeout(() => app.server.closeAllConnections(), config.server.shutdown_grace_ms);
         grace.unref();
+        // server.close() only closes connections that are idle when it is called; keep-alive
+        // connections whose requests finish later would hold it open until the grace period ends.
+        const sweep = setInterval(() => app.server.closeIdleConnections(), 50);
+        sweep.unref();
         try {
           await app.close();
         } finally {
           clearTimeout(grace);
+          clearInterval(sweep);
           await spendLog.close();
           await registry.close();
           await transport.close();

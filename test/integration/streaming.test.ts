@@ -182,7 +182,7 @@ describe('streaming through the gateway', () => {
         const data = dataPayloads(res.text);
         assert.ok(!res.text.includes('[DONE]'), `no [DONE] after a broken stream:\n${res.text}`);
         const last = data.at(-1);
-        assert.ok(last?.startsWith('{"error"'), `last event is an error:\n${res.text}`);
+        assert.ok(last !== undefined && last.startsWith('{"error"'), `last event is an error:\n${res.text}`);
         const err = JSON.parse(last).error;
         assert.deepEqual(Object.keys(err).sort(), ['code', 'message', 'param', 'type']);
         assert.equal(err.code, 'stream_interrupted');

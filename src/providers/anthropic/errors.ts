@@ -56,7 +56,7 @@ function build(status: number, type: string | undefined, upstreamMessage: string
   if (status === 401) {
     // The client's own key was fine; the gateway's provider key was not. Say so, but never echo it.
     const detail = upstreamMessage === undefined ? '' : `: ${upstreamMessage.replace(SECRET_RE, '[redacted]')}`;
-    return new GatewayError('SF_ERR_UPSTREAM_ERROR', { status, message: `Upstream provider rejected the gateway's credentials${detail}`, headers: extraHeaders, ...upstream });
+    return new GatewayError('SF_ERR_UPSTREAM_AUTH', { message: `The provider rejected the gateway's credentials (upstream status 401)${detail}`, retryable: false });
   }
   if (status === 429) return new GatewayError('SF_ERR_UPSTREAM_RATE_LIMITED', { status, message, headers: extraHeaders, ...upstream });
   if (status === 400 && upstreamMessage !== undefined && CONTEXT_LENGTH_RE.test(upstreamMessage)) {

@@ -73,6 +73,10 @@ export function geminiError(status: number, bodyText: string, headers: Record<st
   const retryAfter = header(headers, 'retry-after') ?? retryDelaySeconds(err?.details);
   if (retryAfter !== undefined) outHeaders['retry-after'] = retryAfter;
 
+  // Google answers a bad key with 400 API_KEY_INVALID (or 401): the gateway's key, not the client's.
+  if (status === 401 || /API_KEY_INVALID|API key not valid/i.test(bodyText)) {
+    return new GatewayError('SF_ERR_UPSTREAM_AUTH', { message: `The provider rejected the gateway's credentials (upstream status ${status}): ${message}`, retryable: false });
+  }
   if (status === 429) {
     return new GatewayError('SF_ERR_UPSTREAM_RATE_LIMITED', { status, message, headers: outHeaders });
   }

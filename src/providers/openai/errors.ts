@@ -25,15 +25,10 @@ export function openaiErrorFromPayload(status: number, payload: OpenAIErrorPaylo
   const code = typeof payload?.code === 'string' ? payload.code : undefined;
   const param = typeof payload?.param === 'string' ? payload.param : null;
   const extraHeaders = passHeaders(headers);
-  if (status === 401 || status === 403) {
-    // Provider auth messages can quote part of the gateway's own key: never pass them on.
-    return new GatewayError('SF_ERR_UPSTREAM_ERROR', {
-      status,
-      message: `The provider rejected the gateway's credentials (${status}). Check the provider's api_key.`,
-      upstreamType: type,
-      upstreamCode: code ?? null,
-      retryable: false,
-    });
+  if (status === 401) {
+    // Not the client's fault, so not a 401 to the client (its SDK would blame the client's key).
+    // The provider's message can quote part of the gateway's key: never pass it on.
+    return new GatewayError('SF_ERR_UPSTREAM_AUTH', { message: `The provider rejected the gateway's credentials (upstream status ${status}). Check the provider's api_key in the gateway configuration.`, retryable: false });
   }
   if (code === 'context_length_exceeded') {
     return new GatewayError('SF_ERR_CONTEXT_LENGTH_EXCEEDED', { status, message, param, upstreamType: type, upstreamCode: code, retryable: false });
