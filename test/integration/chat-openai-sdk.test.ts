@@ -135,6 +135,18 @@ describe('chat completions through the openai SDK', () => {
     assert.ok(Array.isArray(gm.data[0]?.embedding));
   });
 
+  test('non-streamed answers say which provider served them and what they cost', async () => {
+    const res = await fetch(`${gw.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${MASTER_KEY}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'claude-sonnet-4-5', messages: [{ role: 'user', content: 'price me' }] }),
+    });
+    const body = (await res.json()) as { usage: { prompt_tokens: number; completion_tokens: number } };
+    assert.equal(res.headers.get('x-smartflow-provider'), 'anthropic');
+    // claude-sonnet-4-5 from the built-in table: $3 in / $15 out per million tokens = 3 / 15 micro-USD per token.
+    assert.equal(Number(res.headers.get('x-smartflow-cost-micros')), body.usage.prompt_tokens * 3 + body.usage.completion_tokens * 15);
+  });
+
   test('/v1/models lists configured and catalogue models', async () => {
     const list = await client.models.list();
     const ids = list.data.map((m) => m.id);

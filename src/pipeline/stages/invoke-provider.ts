@@ -11,6 +11,7 @@ export function createInvokeProviderStage(registry: ProviderRegistry): Stage {
       const request = ctx.request;
       if (!deployment || !request) throw new GatewayError('SF_ERR_INTERNAL', { message: 'invoke-provider ran before the request was validated and resolved.' });
       const adapter = registry.adapter(deployment.provider.name);
+      ctx.responseHeaders['x-smartflow-provider'] = deployment.provider.name;
       const call = {
         requestedModel: ctx.requestedModel,
         upstreamModel: deployment.upstreamModel,

@@ -87,6 +87,8 @@ export function createRecordSpendStage(deps: RecordSpendDeps): Stage {
       if (response?.kind !== 'stream') {
         ctx.status = response?.status ?? 200;
         finish(ctx);
+        // Known before the body goes out, so clients can read what this call cost.
+        ctx.responseHeaders['x-smartflow-cost-micros'] = String(ctx.costMicros);
         return;
       }
       ctx.status = response.status;
