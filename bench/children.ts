@@ -2,6 +2,31 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { isChildMessage, type ChildStats, type ParentMessage } from './protocol.js';
 
+/** Every child spawned and not yet exited, ready or not: what cleanup must kill. */
+const live = new Set<ChildProcess>();
+
+function hasExited(proc: ChildProcess): boolean {
+  return proc.exitCode !== null || proc.signalCode !== null;
+}
+
+/** Kills every child still running and waits (up to `timeoutMs`) until they are gone, so nothing writes into removed temp dirs. */
+export async function killAllChildren(timeoutMs = 3000): Promise<void> {
+  const waits = [...live].map(
+    (proc) =>
+      new Promise<void>((resolve) => {
+        if (hasExited(proc)) return resolve();
+        proc.once('exit', () => resolve());
+        proc.kill('SIGKILL');
+      }),
+  );
+  await Promise.race([Promise.all(waits), new Promise((resolve) => setTimeout(resolve, timeoutMs).unref())]);
+}
+
+/** Last resort for process 'exit' handlers, where nothing can be awaited. */
+export function killAllChildrenSync(): void {
+  for (const proc of live) if (!hasExited(proc)) proc.kill('SIGKILL');
+}
+
 /** True when util-linux `taskset` is installed and allowed to set affinity here. */
 export function tasksetAvailable(): boolean {
   const r = spawnSync('taskset', ['-c', '0', 'true'], { stdio: 'ignore' });
@@ -50,7 +75,7 @@ export class BenchChild {
         this.pending.delete(m.id);
       }
     });
-    this.exited = proc.exitCode !== null || proc.signalCode !== null ? Promise.resolve() : new Promise((resolve) => proc.once('exit', () => resolve()));
+    this.exited = hasExited(proc) ? Promise.resolve() : new Promise((resolve) => proc.once('exit', () => resolve()));
   }
 
   static async start(spec: ChildSpec): Promise<BenchChild> {
@@ -64,6 +89,8 @@ export class BenchChild {
     } finally {
       closeSync(devNull);
     }
+    live.add(proc);
+    proc.once('exit', () => live.delete(proc));
     let stderr = '';
     proc.stderr?.setEncoding('utf8');
     proc.stderr?.on('data', (c: string) => {
@@ -125,7 +152,7 @@ export class BenchChild {
 
   /** Asks the child to close cleanly (so --cpu-prof profiles get written); kills it after `graceMs`. */
   async stop(graceMs = 10_000): Promise<void> {
-    if (this.proc.exitCode !== null || this.proc.signalCode !== null) return;
+    if (hasExited(this.proc)) return;
     try {
       const msg: ParentMessage = { type: 'shutdown' };
       if (this.proc.connected) this.proc.send(msg);
@@ -136,10 +163,5 @@ export class BenchChild {
     const timer = setTimeout(() => this.proc.kill('SIGKILL'), graceMs);
     await this.exited;
     clearTimeout(timer);
-  }
-
-  /** Last resort, synchronous: for process 'exit' handlers. */
-  killNow(): void {
-    if (this.proc.exitCode === null && this.proc.signalCode === null) this.proc.kill('SIGKILL');
   }
 }

@@ -7,12 +7,12 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
  * the top functions by self time, self time by package / source file, and inclusive time
  * of Smartflow's own functions. Usage:
  *
- *   node --import tsx bench/profile-summary.ts [file.cpuprofile] [--top 25] [--all]
+ *   node --import tsx bench/profile-summary.ts [file.cpuprofile] [--top 25] [--all] [--phase latency|rps|ttft]
  *
  * Without a file, the newest .cpuprofile in bench/results is used. When a results JSON in
  * bench/results names the profile, only samples inside the measured phases are counted
  * (start-up and the tsx transpile are left out; `--all` keeps them) and times are also shown
- * per request.
+ * per request; `--phase` narrows to one phase (1 connection, many connections, streams).
  */
 
 interface CallFrame {
@@ -167,7 +167,7 @@ export function summariseProfile(profile: CpuProfile, options: SummaryOptions = 
   const cols = (us: number) => `${lpad((us / 1000).toFixed(1), 9)} ms ${lpad(((100 * us) / Math.max(1, busyUs)).toFixed(1), 5)}%${perReq ? ` ${lpad((us / perReq).toFixed(2), 8)} µs/req` : ''}`;
   const out: string[] = [];
   out.push(
-    `profiled ${(totalUs / 1000).toFixed(0)} ms, busy (not idle) ${(busyUs / 1000).toFixed(0)} ms${options.window ? ' (measured phases only)' : ' (whole process life)'}${perReq ? `, ${perReq} requests → ${(busyUs / perReq).toFixed(1)} µs busy per request` : ''}; % of busy time`,
+    `profiled ${(totalUs / 1000).toFixed(0)} ms, busy (not idle) ${(busyUs / 1000).toFixed(0)} ms${options.window ? ' (measured window only)' : ' (whole process life)'}${perReq ? `, ${perReq} requests → ${(busyUs / perReq).toFixed(1)} µs busy per request` : ''}; % of busy time`,
   );
   out.push('');
   out.push(`Top ${top} functions by self time:`);
@@ -191,16 +191,24 @@ export function summariseProfile(profile: CpuProfile, options: SummaryOptions = 
   return out.join('\n');
 }
 
-/** A results JSON in bench/results that names this profile: gives the measured window and request count. */
-function findWindow(profilePath: string): { fromUs: number; toUs: number; requests: number } | undefined {
+type Window = { fromUs: number; toUs: number; requests: number };
+type Phase = 'latency' | 'rps' | 'ttft';
+
+/** A results JSON in bench/results that names this profile: gives the measured window (or one phase's) and its request count. */
+function findWindow(profilePath: string, phase: Phase | undefined): Window | undefined {
   const dir = dirname(profilePath);
   const name = basename(profilePath);
   for (const f of readdirSync(dir).filter((x) => x.endsWith('.json'))) {
     try {
-      const data = JSON.parse(readFileSync(join(dir, f), 'utf8')) as { gateways?: Array<{ profile?: string; measuredWindow?: { fromUs: number; toUs: number; requests: number } }> };
+      const data = JSON.parse(readFileSync(join(dir, f), 'utf8')) as { gateways?: Array<{ profile?: string; measuredWindow?: Window; phaseWindows?: Record<Phase, Window> }> };
       const hit = data.gateways?.find((g) => g.profile === name);
+      if (phase && hit) {
+        if (!hit.phaseWindows) throw new Error(`${f} has no per-phase windows`);
+        return hit.phaseWindows[phase];
+      }
       if (hit?.measuredWindow) return hit.measuredWindow;
-    } catch {
+    } catch (err) {
+      if (err instanceof Error && err.message.includes('per-phase')) throw err;
       // not a results file
     }
   }
@@ -220,16 +228,21 @@ function main(argv: string[]): void {
   let file: string | undefined;
   let top = 25;
   let all = false;
+  let phase: Phase | undefined;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (a === '--top') top = Number(argv[++i]);
     else if (a === '--all') all = true;
-    else file = a;
+    else if (a === '--phase') {
+      const p = argv[++i];
+      if (p !== 'latency' && p !== 'rps' && p !== 'ttft') throw new Error('--phase is one of latency (1 connection), rps (many connections), ttft (sequential streams)');
+      phase = p;
+    } else file = a;
   }
   const path = resolve(file ?? newestProfile(join(REPO_ROOT, 'bench', 'results')));
   const profile = JSON.parse(readFileSync(path, 'utf8')) as CpuProfile;
-  const win = all ? undefined : findWindow(path);
-  process.stdout.write(`${basename(path)}\n${summariseProfile(profile, { top, window: win, requests: win?.requests })}\n`);
+  const win = all ? undefined : findWindow(path, phase);
+  process.stdout.write(`${basename(path)}${phase ? ` (phase ${phase})` : ''}\n${summariseProfile(profile, { top, window: win, requests: win?.requests })}\n`);
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) main(process.argv.slice(2));

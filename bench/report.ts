@@ -9,6 +9,8 @@ export const TARGETS = {
 
 export interface RunInfo {
   date: string;
+  /** git commit measured. */
+  revision: string;
   node: string;
   cpuModel: string;
   cores: number;
@@ -66,7 +68,7 @@ export function renderMarkdown(info: RunInfo, direct: ScenarioResult, extraBasel
   const lines = [
     `# Smartflow benchmark — ${info.date}`,
     '',
-    `Node ${info.node} · ${info.cpuModel} · ${info.cores} cores · ${info.pinning}${info.quick ? ' · **quick smoke run (numbers not meaningful)**' : ''}${info.cpuProf ? ' · **--cpu-prof on (gateway numbers inflated by the profiler)**' : ''}`,
+    `Commit ${info.revision} · Node ${info.node} · ${info.cpuModel} · ${info.cores} cores · ${info.pinning}${info.quick ? ' · **quick smoke run (numbers not meaningful)**' : ''}${info.cpuProf ? ' · **--cpu-prof on (gateway numbers inflated by the profiler)**' : ''}`,
     '',
     `| ${header.join(' | ')} |`,
     `|${header.map((_, i) => (i === 0 ? '---' : '---:')).join('|')}|`,

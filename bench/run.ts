@@ -1,8 +1,9 @@
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BenchChild, pinSelf, tasksetAvailable } from './children.js';
+import { BenchChild, killAllChildren, killAllChildrenSync, pinSelf, tasksetAvailable } from './children.js';
 import type { HttpTarget } from './measure.js';
 import { summariseProfile } from './profile-summary.js';
 import { BENCH_MASTER_KEY, GATEWAY_OPTIONS_ENV, type GatewayProcessOptions } from './protocol.js';
@@ -33,19 +34,30 @@ const durations = quick ? QUICK : FULL;
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
-// Cleanup that must happen however we leave: children killed, temp dirs removed.
-const children = new Set<BenchChild>();
+// Cleanup that must happen however we leave: children killed (and gone) before their temp dirs are removed.
 const tempDirs = new Set<string>();
-function cleanupSync(): void {
-  for (const c of children) c.killNow();
-  for (const d of tempDirs) rmSync(d, { recursive: true, force: true });
+function removeTempDirs(): void {
+  for (const d of tempDirs) {
+    try {
+      rmSync(d, { recursive: true, force: true, maxRetries: 3 });
+      tempDirs.delete(d);
+    } catch (err) {
+      log(`could not remove ${d}: ${String(err)}`);
+    }
+  }
 }
-process.on('exit', cleanupSync);
+async function cleanup(): Promise<void> {
+  await killAllChildren();
+  removeTempDirs();
+}
+process.on('exit', () => {
+  killAllChildrenSync();
+  removeTempDirs();
+});
 for (const sig of ['SIGINT', 'SIGTERM'] as const) {
   process.once(sig, () => {
     log(`\n${sig}: stopping`);
-    cleanupSync();
-    process.exit(130);
+    void cleanup().finally(() => process.exit(130));
   });
 }
 
@@ -68,6 +80,14 @@ function targets(url: string, key: string): { json: HttpTarget; stream: HttpTarg
   };
 }
 
+/** The commit measured, marked dirty when src/ has uncommitted changes. */
+function gitRevision(): string {
+  const head = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: REPO_ROOT, encoding: 'utf8' });
+  if (head.status !== 0) return 'unknown';
+  const dirty = spawnSync('git', ['status', '--porcelain', '--', 'src'], { cwd: REPO_ROOT, encoding: 'utf8' });
+  return `${head.stdout.trim()}${dirty.stdout.trim() ? ' (src/ modified)' : ''}`;
+}
+
 function cpuModel(): string {
   try {
     return /^model name\s*:\s*(.+)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1]?.trim() ?? 'unknown';
@@ -76,15 +96,12 @@ function cpuModel(): string {
   }
 }
 
-async function startChild(name: string, script: string, cpu: number | null, env: Record<string, string> = {}, nodeArgs: string[] = []): Promise<BenchChild> {
-  const child = await BenchChild.start({ name, script: join(BENCH_DIR, script), cpu, env, nodeArgs, cwd: REPO_ROOT });
-  children.add(child);
-  return child;
+function startChild(name: string, script: string, cpu: number | null, env: Record<string, string> = {}, nodeArgs: string[] = []): Promise<BenchChild> {
+  return BenchChild.start({ name, script: join(BENCH_DIR, script), cpu, env, nodeArgs, cwd: REPO_ROOT });
 }
 
-async function stopChild(child: BenchChild): Promise<void> {
-  await child.stop();
-  children.delete(child);
+function stopChild(child: BenchChild): Promise<void> {
+  return child.stop();
 }
 
 interface GatewayScenario {
@@ -111,6 +128,7 @@ function keepMainThreadProfile(pid: number, name: string): void {
 
 async function main(): Promise<void> {
   const date = new Date();
+  const revision = gitRevision();
   const stamp = date.toISOString().replace(/[:.]/g, '-');
   const taskset = tasksetAvailable();
   const selfPinned = taskset && pinSelf(1);
@@ -164,6 +182,7 @@ async function main(): Promise<void> {
 
   const info: RunInfo = {
     date: date.toISOString(),
+    revision,
     node: process.version,
     cpuModel: cpuModel(),
     cores: cpus().length,
@@ -201,13 +220,13 @@ async function main(): Promise<void> {
 }
 
 main().then(
-  () => {
-    cleanupSync();
+  async () => {
+    await cleanup();
     process.exit(0);
   },
-  (err: unknown) => {
+  async (err: unknown) => {
     log(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-    cleanupSync();
+    await cleanup();
     process.exit(1);
   },
 );

@@ -61,7 +61,15 @@ export interface ScenarioResult {
   /** Every request this scenario sent, warm-up included. */
   requestsSent: number;
   /** The target's monotonic clock (µs) around the measured phases, and the requests in between: to cut a .cpuprofile to them. */
-  measuredWindow: { fromUs: number; toUs: number; requests: number };
+  measuredWindow: ProfileWindow;
+  /** The same per phase: 1 connection, many connections, sequential streams. */
+  phaseWindows: { latency: ProfileWindow; rps: ProfileWindow; ttft: ProfileWindow };
+}
+
+export interface ProfileWindow {
+  fromUs: number;
+  toUs: number;
+  requests: number;
 }
 
 interface Snapshot {
@@ -178,5 +186,10 @@ export async function runScenario(
         : null,
     requestsSent: sent,
     measuredWindow: { fromUs: s0.target.monotonicUs, toUs: s3.target.monotonicUs, requests: latency.responses + rps.responses + ttft.requests + d.ttftWarmup },
+    phaseWindows: {
+      latency: { fromUs: s0.target.monotonicUs, toUs: s1.target.monotonicUs, requests: latency.responses },
+      rps: { fromUs: s1.target.monotonicUs, toUs: s2.target.monotonicUs, requests: rps.responses },
+      ttft: { fromUs: s2.target.monotonicUs, toUs: s3.target.monotonicUs, requests: ttft.requests + d.ttftWarmup },
+    },
   };
 }
