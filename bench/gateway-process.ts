@@ -1,6 +1,4 @@
 import { join } from 'node:path';
-import { configSchema } from '../src/config/schema.js';
-import { createGateway } from '../src/main.js';
 import { BENCH_MASTER_KEY, GATEWAY_OPTIONS_ENV, serveControl, type GatewayProcessOptions } from './protocol.js';
 
 /**
@@ -9,6 +7,13 @@ import { BENCH_MASTER_KEY, GATEWAY_OPTIONS_ENV, serveControl, type GatewayProces
  * from a file; logs go to stdout, which the parent points at /dev/null, so log cost is the
  * real pino-to-fd cost. Options arrive as JSON in SMARTFLOW_BENCH_GATEWAY.
  */
+
+// Measure what `npm start` runs: the compiled dist/ (built by `npm run bench` first), not src/
+// through tsx, whose transpiled output and source-map support add their own costs.
+process.setSourceMapsEnabled(false);
+const dist = new URL('../dist/', import.meta.url).href;
+const { configSchema } = (await import(`${dist}config/schema.js`)) as typeof import('../src/config/schema.js');
+const { createGateway } = (await import(`${dist}main.js`)) as typeof import('../src/main.js');
 
 const raw = process.env[GATEWAY_OPTIONS_ENV];
 if (!raw) {

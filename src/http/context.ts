@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { Cancellation } from '../pipeline/cancellation.js';
 import type { GatewayContext, GatewayRequest } from '../pipeline/types.js';
 
 /**
@@ -8,7 +9,7 @@ import type { GatewayContext, GatewayRequest } from '../pipeline/types.js';
  */
 export function createContext(request: FastifyRequest, reply: FastifyReply, operation: GatewayRequest['operation']): GatewayContext {
   const body = request.body as { model?: unknown; stream?: unknown } | null | undefined;
-  const abort = new AbortController();
+  const abort = new Cancellation();
   const ctx: GatewayContext = {
     id: request.id,
     startedAt: Date.now(),
@@ -32,7 +33,7 @@ export function createContext(request: FastifyRequest, reply: FastifyReply, oper
     log: request.log,
   };
   reply.raw.once('close', () => {
-    if (!reply.raw.writableFinished) abort.abort();
+    if (!reply.raw.writableFinished) abort.cancel();
   });
   return ctx;
 }

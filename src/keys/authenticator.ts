@@ -1,4 +1,4 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { hash, timingSafeEqual } from 'node:crypto';
 import { GatewayError } from '../errors/gateway-error.js';
 import type { IncomingHeaders, Principal } from '../pipeline/types.js';
 
@@ -25,8 +25,9 @@ export function extractApiKey(headers: IncomingHeaders): string | undefined {
   return first(headers['x-api-key']) ?? first(headers['x-goog-api-key']);
 }
 
+/** One-shot hashing: a third of createHash()'s cost, and this runs on every request. */
 function digest(value: string): Buffer {
-  return createHash('sha256').update(value).digest();
+  return hash('sha256', value, 'buffer');
 }
 
 const MASTER: Principal = Object.freeze({ id: 'master', kind: 'master', keyId: null, teamId: null, isAdmin: true });

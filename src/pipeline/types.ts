@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { GatewayError } from '../errors/gateway-error.js';
+import type { Cancellation } from './cancellation.js';
 import type { ProviderResponse } from '../providers/adapter.js';
 import type { ModelDeployment } from '../providers/registry.js';
 import type { OpenAIChatRequest, OpenAIEmbeddingsRequest, Usage } from '../providers/types.js';
@@ -55,8 +56,8 @@ export interface GatewayContext {
   error: GatewayError | null;
   /** Headers every stage may add; sent on success and on error alike. */
   readonly responseHeaders: Record<string, string>;
-  /** Aborted when the client goes away or the gateway shuts down. */
-  readonly abort: AbortController;
+  /** Cancelled when the client goes away or the gateway shuts down. */
+  readonly abort: Cancellation;
   readonly log: RequestLog;
 }
 

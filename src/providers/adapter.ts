@@ -1,3 +1,4 @@
+import type { CancelSignal } from '../pipeline/cancellation.js';
 import type { OpenAIChatRequest, OpenAIEmbeddingsRequest, Usage } from './types.js';
 
 /** What a route hands an adapter for one upstream call. */
@@ -6,15 +7,15 @@ export interface ProviderCall {
   requestedModel: string;
   /** The provider's own name for the model. */
   upstreamModel: string;
-  /** Aborts the upstream request (client disconnect, shutdown, timeout). */
-  signal: AbortSignal;
+  /** Cancels the upstream request (client disconnect, shutdown). */
+  signal: CancelSignal;
   /** Client headers the provider config allows through (already filtered). */
   forwardedHeaders: Record<string, string>;
 }
 
 /**
- * A provider's answer. JSON answers carry the body to send (pre-serialised text when the
- * upstream's bytes can go out unchanged). Streams yield complete SSE frames in OpenAI
+ * A provider's answer. JSON answers carry the parsed body, or the text to send unchanged
+ * (then `body` is undefined: parse `text` if you need it). Streams yield complete SSE frames in OpenAI
  * chunk format; they end with `data: [DONE]` only when the upstream finished cleanly and
  * throw a GatewayError when it broke.
  */

@@ -1,5 +1,6 @@
 import { Pool, errors as undiciErrors, type Dispatcher } from 'undici';
 import { GatewayError } from '../errors/gateway-error.js';
+import type { CancelSignal } from '../pipeline/cancellation.js';
 import type { UpstreamRequest } from './types.js';
 
 export interface UpstreamResponse {
@@ -25,12 +26,12 @@ export class HttpTransport {
   }
 
   /** `timeoutMs` bounds the wait for response headers and for each gap between body chunks. */
-  async send(req: UpstreamRequest, signal: AbortSignal, timeoutMs: number): Promise<UpstreamResponse> {
-    const url = new URL(req.url);
+  async send(req: UpstreamRequest, signal: CancelSignal, timeoutMs: number): Promise<UpstreamResponse> {
+    const { origin, path } = splitUrl(req.url);
     try {
-      const res = await this.pool(url.origin).request({
+      const res = await this.pool(origin).request({
         method: req.method,
-        path: url.pathname + url.search,
+        path,
         headers: req.headers,
         body: req.body ?? null,
         signal,
@@ -49,8 +50,25 @@ export class HttpTransport {
   }
 }
 
+const splitCache = new Map<string, { origin: string; path: string }>();
+
+/**
+ * Origin and path of an upstream URL. Parsing a URL costs microseconds and the URLs repeat
+ * (one per provider and endpoint), so results are remembered, up to a bound.
+ */
+function splitUrl(url: string): { origin: string; path: string } {
+  let hit = splitCache.get(url);
+  if (!hit) {
+    const u = new URL(url);
+    hit = { origin: u.origin, path: u.pathname + u.search };
+    if (splitCache.size >= 1000) splitCache.clear();
+    splitCache.set(url, hit);
+  }
+  return hit;
+}
+
 /** Maps undici failures to typed, retryable gateway errors without leaking URLs or headers. */
-export function transportError(err: unknown, signal?: AbortSignal): GatewayError {
+export function transportError(err: unknown, signal?: CancelSignal): GatewayError {
   if (err instanceof GatewayError) return err;
   if (signal?.aborted) {
     return new GatewayError('SF_ERR_CLIENT_CLOSED', { cause: err });

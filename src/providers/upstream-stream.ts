@@ -1,4 +1,5 @@
 import { GatewayError } from '../errors/gateway-error.js';
+import type { CancelSignal } from '../pipeline/cancellation.js';
 import { SseParser } from './sse-parser.js';
 import type { SseEvent } from './types.js';
 import type { UpstreamResponse } from './http-transport.js';
@@ -8,26 +9,34 @@ import type { UpstreamResponse } from './http-transport.js';
  * reading becomes SF_ERR_STREAM_INTERRUPTED; the caller decides whether a clean end of
  * the body was a complete answer.
  */
-export async function* readSseEvents(res: UpstreamResponse, signal: AbortSignal): AsyncGenerator<SseEvent> {
+export async function* readSseEvents(res: UpstreamResponse, signal: CancelSignal): AsyncGenerator<SseEvent> {
   const parser = new SseParser();
   const decoder = new TextDecoder();
+  let failed = false;
   try {
-    for await (const chunk of res.body) {
+    // destroyOnReturn: false, because a consumer that stops at the terminal event is the normal
+    // case, and destroying the body then costs an AbortError (with its stack) per stream.
+    for await (const chunk of res.body.iterator({ destroyOnReturn: false })) {
       const events = parser.push(decoder.decode(chunk as Buffer, { stream: true }));
       for (const e of events) yield e;
     }
   } catch (err) {
+    failed = true;
     if (signal.aborted) throw new GatewayError('SF_ERR_CLIENT_CLOSED', { cause: err });
     throw new GatewayError('SF_ERR_STREAM_INTERRUPTED', { cause: err });
   } finally {
-    // Leaving early (client gone, error) must release the socket rather than leave it half-read.
-    if (!res.body.destroyed) res.body.destroy();
+    if (!res.body.destroyed && !res.body.readableEnded) {
+      // Cancelled or broken: drop the connection. Stopped after the terminal event: read the
+      // few trailing bytes so the connection goes back to the pool.
+      if (failed || signal.aborted) res.body.destroy();
+      else res.body.dump({ limit: 64 * 1024 }).catch(() => undefined);
+    }
   }
   for (const e of parser.flush()) yield e;
 }
 
 /** Reads a whole upstream body as text (error bodies, JSON answers). */
-export async function readText(res: UpstreamResponse, signal: AbortSignal): Promise<string> {
+export async function readText(res: UpstreamResponse, signal: CancelSignal): Promise<string> {
   try {
     return await res.body.text();
   } catch (err) {

@@ -15,7 +15,7 @@ export function createInvokeProviderStage(registry: ProviderRegistry): Stage {
       const call = {
         requestedModel: ctx.requestedModel,
         upstreamModel: deployment.upstreamModel,
-        signal: ctx.abort.signal,
+        signal: ctx.abort,
         forwardedHeaders: registry.forwarder(deployment.provider.name).pick(ctx.headers),
       };
       let response;

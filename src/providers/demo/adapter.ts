@@ -1,8 +1,25 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { GatewayError } from '../../errors/gateway-error.js';
+import type { CancelSignal } from '../../pipeline/cancellation.js';
 import type { ProviderAdapter, ProviderCall, ProviderResponse } from '../adapter.js';
 import type { OpenAIChatChunk, OpenAIChatCompletion, OpenAIChatRequest, OpenAIEmbeddingsRequest, OpenAIMessage, OpenAITool, OpenAIToolCall, Usage } from '../types.js';
 import { SSE_DONE, sseFrame } from '../upstream-stream.js';
+
+/** Waits, or rejects as soon as the request is cancelled. */
+function pause(ms: number, signal: CancelSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(new GatewayError('SF_ERR_CLIENT_CLOSED'));
+    const onCancel = () => {
+      clearTimeout(timer);
+      reject(new GatewayError('SF_ERR_CLIENT_CLOSED'));
+    };
+    const timer = setTimeout(() => {
+      signal.off('abort', onCancel);
+      resolve();
+    }, ms);
+    signal.once('abort', onCancel);
+  });
+}
 
 /** Rough token count for demo usage: four characters a token. */
 function tokens(text: string): number {
@@ -100,7 +117,7 @@ export function createDemoAdapter(options: { chunkDelayMs?: number } = {}): Prov
       yield sseFrame(chunk({ role: 'assistant', content: '' }));
       if (answer.content !== null) {
         for (const piece of answer.content.match(/\S+\s*/g) ?? []) {
-          if (chunkDelayMs > 0) await sleep(chunkDelayMs, undefined, { signal: call.signal });
+          if (chunkDelayMs > 0) await pause(chunkDelayMs, call.signal);
           yield sseFrame(chunk({ content: piece }));
         }
       }

@@ -1,5 +1,5 @@
 import { GatewayError } from '../../errors/gateway-error.js';
-import { usageFromOpenAI } from '../../spend/usage.js';
+import { usageFromOpenAI, usageFromOpenAIText } from '../../spend/usage.js';
 import type { ProviderAdapter, ProviderCall, ProviderResponse } from '../adapter.js';
 import type { HttpTransport } from '../http-transport.js';
 import type { OpenAIChatRequest, OpenAIEmbeddingsRequest, OpenAIUsage, ProviderConfig, Usage } from '../types.js';
@@ -10,6 +10,13 @@ import { openaiError, openaiErrorFromPayload } from './errors.js';
 const USAGE_MARK = '"usage":{';
 const FINISH_MARK = '"finish_reason":"';
 const ERROR_MARK = '{"error"';
+
+/** A cheap sanity check before bytes are forwarded unparsed: a JSON object, not an HTML error page. */
+function jsonText(text: string): string {
+  const t = text.trim();
+  if (t.charCodeAt(0) !== 123 || t.charCodeAt(t.length - 1) !== 125) throw new GatewayError('SF_ERR_UPSTREAM_BAD_RESPONSE');
+  return text;
+}
 
 function upstreamHeaders(provider: ProviderConfig, call: ProviderCall): Record<string, string> {
   const headers: Record<string, string> = { 'content-type': 'application/json', ...call.forwardedHeaders, ...provider.headers };
@@ -41,9 +48,9 @@ export function createOpenAIAdapter(provider: ProviderConfig, transport: HttpTra
     if (res.status >= 400) throw openaiError(res.status, await readText(res, call.signal), res.headers);
 
     if (!stream) {
-      const text = await readText(res, call.signal);
-      const parsed = parseUpstreamJson(text) as { usage?: OpenAIUsage };
-      return { kind: 'json', status: res.status, body: parsed, text, usage: usageFromOpenAI(parsed.usage) };
+      // Forwarded as received: reading usage out of the text is all the gateway needs to do.
+      const text = jsonText(await readText(res, call.signal));
+      return { kind: 'json', status: res.status, body: undefined, text, usage: usageFromOpenAIText(text) };
     }
 
     let usage: Usage = usageFromOpenAI(undefined);
@@ -86,8 +93,7 @@ export function createOpenAIAdapter(provider: ProviderConfig, transport: HttpTra
     );
     const text = await readText(res, call.signal);
     if (res.status >= 400) throw openaiError(res.status, text, res.headers);
-    const parsed = parseUpstreamJson(text) as { usage?: OpenAIUsage };
-    return { kind: 'json', status: res.status, body: parsed, text, usage: usageFromOpenAI(parsed.usage) };
+    return { kind: 'json', status: res.status, body: undefined, text: jsonText(text), usage: usageFromOpenAIText(text) };
   }
 
   return { type: 'openai', chat, embeddings, close: async () => undefined };
