@@ -49,7 +49,7 @@ export function createRecordSpendStage(deps: RecordSpendDeps): Stage {
     });
     // Unknown model names come from clients: label them as one value so they cannot blow up metric cardinality.
     const modelLabel = d ? model : 'unknown';
-    metrics.inFlight.dec();
+    metrics.inFlight.value--;
     metrics.requests.inc({ model: modelLabel, provider, status: String(ctx.status), operation: ctx.operation });
     metrics.latency.observe({ model: modelLabel, provider, operation: ctx.operation }, latencyMs / 1000);
     if (ttftMs !== null) metrics.ttft.observe({ model: modelLabel, provider }, ttftMs / 1000);
@@ -75,7 +75,7 @@ export function createRecordSpendStage(deps: RecordSpendDeps): Stage {
   return {
     name: 'record-spend',
     async run(ctx, next) {
-      metrics.inFlight.inc();
+      metrics.inFlight.value++;
       try {
         await next();
       } catch (err) {

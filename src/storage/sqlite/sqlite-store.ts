@@ -100,7 +100,7 @@ export async function createSqliteStore(path: string, options: StoreOptions = {}
       'DELETE FROM entries WHERE key >= ? AND key < ? RETURNING expires_at',
     ),
     deleteFrom: db.prepare<[string], { expires_at: number }>('DELETE FROM entries WHERE key >= ? RETURNING expires_at'),
-    appendSpend: db.prepare<[Record<string, string | number | null>]>(INSERT_SPEND_SQL),
+    appendSpend: db.prepare<Array<string | number | null>>(INSERT_SPEND_SQL),
     sweepCounters: db.prepare<[number, number]>(
       'DELETE FROM counters WHERE key IN (SELECT key FROM counters WHERE expires_at <= ? LIMIT ?)',
     ),
@@ -138,7 +138,10 @@ export async function createSqliteStore(path: string, options: StoreOptions = {}
   });
 
   const appendBatch = db.transaction((records: SpendRecord[]) => {
-    for (const record of records) q.appendSpend.run(spendParams(record));
+    // Inserted in (time, id) order so that the rowid breaks ties the way the Redis backend's
+    // stream order does: newest first means (time, id) descending on both.
+    const ordered = [...records].sort((x, y) => x.time - y.time || (x.id < y.id ? -1 : x.id > y.id ? 1 : 0));
+    for (const record of ordered) q.appendSpend.run(...spendParams(record));
   });
 
   const sweep = (): void => {
