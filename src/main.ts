@@ -89,7 +89,6 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
           await registry.close();
           await transport.close();
           await store.close();
-          logger.flush();
         }
       })();
       return closing;
