@@ -1,7 +1,8 @@
 /**
- * The control channel between bench/run.ts and its child processes (the fake upstream and the
- * gateway), over Node's IPC channel. Children answer `stats` with their own CPU time at
- * microsecond precision, which /proc/<pid>/stat (clock ticks of 10 ms) cannot give.
+ * The control channel between bench/run.ts and its child processes (the fake upstream, the
+ * bare pass-through and the gateway), over Node's IPC channel. Children answer `stats` with
+ * their own CPU time at microsecond precision, which /proc/<pid>/stat (clock ticks of 10 ms)
+ * cannot give.
  */
 
 export interface ChildStats {
@@ -78,6 +79,9 @@ export function serveControl(ready: { url: string }, shutdown: () => Promise<voi
 
 /** The master key the benchmark gateway accepts. */
 export const BENCH_MASTER_KEY = 'sk-bench-master-0123456789';
+
+/** Environment variable carrying the fake upstream's base URL to bench/passthrough-process.ts. */
+export const PASSTHROUGH_UPSTREAM_ENV = 'SMARTFLOW_BENCH_PASSTHROUGH_UPSTREAM';
 
 /** Environment variable carrying {@link GatewayProcessOptions} as JSON to bench/gateway-process.ts. */
 export const GATEWAY_OPTIONS_ENV = 'SMARTFLOW_BENCH_GATEWAY';

@@ -28,14 +28,19 @@ const pct = (v: number) => (Number.isFinite(v) ? `${Math.round(v * 100)}%` : 'n/
 const mib = (b: number | undefined) => (b !== undefined && Number.isFinite(b) ? (b / 1024 / 1024).toFixed(1) : 'n/a');
 const verdict = (ok: boolean) => (ok ? 'pass' : '**miss**');
 
-/** The markdown report: one column per scenario, targets and pass/miss (one verdict per gateway column, in column order). */
-export function renderMarkdown(info: RunInfo, direct: ScenarioResult, extraBaselines: ScenarioResult[], gateways: ScenarioResult[]): string {
-  const cols = [direct, ...extraBaselines, ...gateways];
-  const isGateway = new Set(gateways);
+/**
+ * The markdown report: one column per scenario (direct baselines, the bare pass-through, the
+ * gateways), targets and pass/miss (one verdict per gateway column, in column order; the
+ * pass-through is a reference, not held to the targets).
+ */
+export function renderMarkdown(info: RunInfo, direct: ScenarioResult, extraBaselines: ScenarioResult[], passthrough: ScenarioResult, gateways: ScenarioResult[]): string {
+  const cols = [direct, ...extraBaselines, passthrough, ...gateways];
+  const isProxied = new Set([passthrough, ...gateways]);
   const rows: string[][] = [];
-  const row = (metric: string, cell: (r: ScenarioResult, isDirect: boolean) => string, target = '', check?: (g: ScenarioResult) => boolean) => {
-    rows.push([metric, ...cols.map((r) => cell(r, !isGateway.has(r))), target, check ? gateways.map((g) => verdict(check(g))).join(' · ') : '']);
+  const row = (metric: string, cell: (r: ScenarioResult, isBaseline: boolean) => string, target = '', check?: (g: ScenarioResult) => boolean) => {
+    rows.push([metric, ...cols.map((r) => cell(r, !isProxied.has(r))), target, check ? gateways.map((g) => verdict(check(g))).join(' · ') : '']);
   };
+  // "Added" rows: filled for the pass-through and the gateways, against the same-core direct column.
   const gwOnly = (f: (r: ScenarioResult) => string) => (r: ScenarioResult, isBaseline: boolean) => (isBaseline ? '–' : f(r));
   const addedP50 = (g: ScenarioResult) => g.latency.latencyMs.p50 - direct.latency.latencyMs.p50;
   const addedTtft = (g: ScenarioResult) => g.ttft.firstChunkMs.p50 - direct.ttft.firstChunkMs.p50;
@@ -80,7 +85,9 @@ export function renderMarkdown(info: RunInfo, direct: ScenarioResult, extraBasel
           '',
         ]
       : []),
-    `Non-streaming \`POST /v1/chat/completions\` (~300-byte body: system + user message). Latency percentiles are computed from every response's own timing (autocannon's built-in percentiles are whole milliseconds). "Added" = gateway − direct. pass/miss lists one verdict per gateway column, in column order. CPU per request = the process's own \`process.cpuUsage()\` delta over the phase ÷ responses. Phases: warm-up ${info.durations.warmupS} s at ${n} connections + ${info.durations.ttftWarmup} streams, 1 connection ${info.durations.latencyS} s, ${n} connections ${info.durations.rpsS} s, ${info.durations.ttftRequests} sequential streams.`,
+    'The bare pass-through is about 20 lines of node:http + undici `Pool` (bench/passthrough-process.ts: request body piped to the upstream unchanged, status and content-type copied, response streamed back; no validation, auth, logging or metrics), pinned to the gateway\'s core and measured the same way: the floor any Node.js proxy pays on this machine. It gets no pass/miss verdict; the gap between it and a gateway column is the gateway\'s own work.',
+    '',
+    `Non-streaming \`POST /v1/chat/completions\` (~300-byte body: system + user message). Latency percentiles are computed from every response's own timing (autocannon's built-in percentiles are whole milliseconds). "Added" = pass-through or gateway − direct. pass/miss lists one verdict per gateway column, in column order. CPU per request = the process's own \`process.cpuUsage()\` delta over the phase ÷ responses. Phases: warm-up ${info.durations.warmupS} s at ${n} connections + ${info.durations.ttftWarmup} streams, 1 connection ${info.durations.latencyS} s, ${n} connections ${info.durations.rpsS} s, ${info.durations.ttftRequests} sequential streams.`,
     '',
   ];
   return lines.join('\n');

@@ -6,14 +6,15 @@ import { fileURLToPath } from 'node:url';
 import { BenchChild, killAllChildren, killAllChildrenSync, pinSelf, tasksetAvailable } from './children.js';
 import type { HttpTarget } from './measure.js';
 import { summariseProfile } from './profile-summary.js';
-import { BENCH_MASTER_KEY, GATEWAY_OPTIONS_ENV, type GatewayProcessOptions } from './protocol.js';
+import { BENCH_MASTER_KEY, GATEWAY_OPTIONS_ENV, PASSTHROUGH_UPSTREAM_ENV, type GatewayProcessOptions } from './protocol.js';
 import { renderMarkdown, TARGETS, type RunInfo } from './report.js';
 import { FULL, QUICK, runScenario, type ScenarioResult } from './scenario.js';
 
 /**
  * `npm run bench [-- --quick] [-- --cpu-prof]`: the fake upstream and this process (the load
  * generator) on core 1, the gateway alone on core 0; the same load against the upstream
- * directly and through the gateway (twice: quiet logging, then access log on). Writes
+ * directly, through a bare node:http + undici pass-through (the floor of any Node.js proxy,
+ * on the gateway's core) and through the gateway (twice: quiet logging, then access log on). Writes
  * bench/results/<date>.json and, for full runs, bench/results/latest.md.
  */
 
@@ -132,7 +133,7 @@ async function main(): Promise<void> {
   const stamp = date.toISOString().replace(/[:.]/g, '-');
   const taskset = tasksetAvailable();
   const selfPinned = taskset && pinSelf(1);
-  const pinning = taskset ? `taskset: gateway on core 0; upstream${selfPinned ? ' and load generator' : ''} on core 1` : 'taskset unavailable: nothing pinned';
+  const pinning = taskset ? `taskset: gateway and bare pass-through on core 0; upstream${selfPinned ? ' and load generator' : ''} on core 1` : 'taskset unavailable: nothing pinned';
   log(`smartflow bench${quick ? ' (quick)' : ''}${cpuProf ? ' (cpu-prof)' : ''}: ${pinning}`);
   mkdirSync(RESULTS_DIR, { recursive: true });
 
@@ -154,6 +155,17 @@ async function main(): Promise<void> {
     } finally {
       await stopChild(crossCore);
     }
+  }
+
+  // The floor: a bare node:http + undici pass-through, alone on the gateway's core, measured the same way.
+  const pt = await startChild('bare pass-through', 'passthrough-process.ts', taskset ? 0 : null, { [PASSTHROUGH_UPSTREAM_ENV]: upstream.url });
+  log(`bare pass-through (node:http + undici Pool): ${pt.url} (pid ${pt.pid})`);
+  let passthrough: ScenarioResult;
+  try {
+    const p = targets(pt.url, BENCH_MASTER_KEY);
+    passthrough = await runScenario('passthrough', 'bare pass-through', pt, upstream, p.json, p.stream, durations, log);
+  } finally {
+    await stopChild(pt);
   }
 
   const gateways: Array<ScenarioResult & { profile?: string }> = [];
@@ -192,12 +204,12 @@ async function main(): Promise<void> {
     cpuProf,
     durations: { ...durations },
   };
-  const markdown = renderMarkdown(info, direct, extraBaselines, gateways);
+  const markdown = renderMarkdown(info, direct, extraBaselines, passthrough, gateways);
   process.stdout.write(`\n${markdown}\n`);
 
   const suffix = quick ? '-quick' : cpuProf ? '-cpu-prof' : '';
   const jsonPath = join(RESULTS_DIR, `${stamp}${suffix}.json`);
-  writeFileSync(jsonPath, `${JSON.stringify({ info, targets: TARGETS, body: CHAT_BODY, direct, extraBaselines, gateways }, null, 2)}\n`);
+  writeFileSync(jsonPath, `${JSON.stringify({ info, targets: TARGETS, body: CHAT_BODY, direct, extraBaselines, passthrough, gateways }, null, 2)}\n`);
   log(`wrote ${jsonPath}`);
   // Smoke and profiled runs do not replace the reference table.
   if (!quick && !cpuProf) {

@@ -9,7 +9,8 @@ import { openaiError, openaiErrorFromPayload } from './errors.js';
 /** Marks a chunk that carries usage (`"usage":null` on other chunks does not match). */
 const USAGE_MARK = '"usage":{';
 const FINISH_MARK = '"finish_reason":"';
-const ERROR_MARK = '{"error"';
+/** Present in error events (`"error"` inside content is escaped, so it cannot match). */
+const ERROR_MARK = '"error"';
 
 /** A cheap sanity check before bytes are forwarded unparsed: a JSON object, not an HTML error page. */
 function jsonText(text: string): string {
@@ -62,9 +63,11 @@ export function createOpenAIAdapter(provider: ProviderConfig, transport: HttpTra
           yield SSE_DONE;
           return;
         }
-        if (data.startsWith(ERROR_MARK)) {
-          const parsed = parseUpstreamJson(data) as { error?: Record<string, unknown> };
-          throw openaiErrorFromPayload(502, parsed.error);
+        if (data.includes(ERROR_MARK)) {
+          // OpenAI sends {"error":{...}}; vLLM and some others {"object":"error","message":...}.
+          const parsed = parseUpstreamJson(data) as { error?: Record<string, unknown>; object?: string };
+          if (parsed.error && typeof parsed.error === 'object') throw openaiErrorFromPayload(502, parsed.error);
+          if (parsed.object === 'error') throw openaiErrorFromPayload(502, parsed as Record<string, unknown>);
         }
         if (data.includes(USAGE_MARK)) {
           const chunk = parseUpstreamJson(data) as { usage?: OpenAIUsage; choices?: unknown[] };
