@@ -6,7 +6,7 @@ import { fakeAnswer, fakeTokens, sendJson, sendSse, splitForStream, startFakeSer
  * `fakeAnswer(last user text)`; with tools (and a plain user turn last) it calls the first
  * tool, or the one tool_choice names, with input `{"query": <last user text>}`; after a
  * tool_result it answers `Tool said: <result>`. It validates what the real API insists on
- * (x-api-key, anthropic-version, model, max_tokens, messages) so translator bugs show up as
+ * (x-api-key or a Bearer token, anthropic-version, model, max_tokens, messages) so translator bugs show up as
  * the 400s they would cause in production, and honours max_tokens and stop_sequences.
  */
 
@@ -107,8 +107,10 @@ function inputTokens(body: any): number {
 
 /** The headers every real endpoint insists on; answers the error itself and returns false when one is missing. */
 function checkHeaders(req: RecordedRequest, res: ServerResponse): boolean {
-  if (!req.headers['x-api-key']) {
-    sendError(res, 401, {}, 'x-api-key header is required');
+  // The API takes the key as x-api-key or, as current SDKs send it, Authorization: Bearer.
+  const bearer = /^Bearer \S+/.test(String(req.headers.authorization ?? ''));
+  if (!req.headers['x-api-key'] && !bearer) {
+    sendError(res, 401, {}, 'x-api-key or Authorization header is required');
     return false;
   }
   if (!req.headers['anthropic-version']) {
