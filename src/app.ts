@@ -46,7 +46,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
       const incoming = req.headers['x-request-id'];
       return typeof incoming === 'string' && SAFE_REQUEST_ID.test(incoming) ? incoming : randomUUID();
     },
-    return503OnClosing: true,
+    return503OnClosing: false,
   });
 
   const isDraining = deps.isDraining ?? (() => false);
@@ -63,6 +63,13 @@ export function buildApp(deps: AppDeps): FastifyInstance {
 
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
+    // Requests arriving on kept-alive connections while draining get our error shape, and the
+    // connection is closed after the answer so clients reconnect to another instance.
+    if (isDraining()) {
+      reply.header('connection', 'close');
+      return sendError(request, reply, new GatewayError('SF_ERR_SHUTTING_DOWN'));
+    }
+    return undefined;
   });
 
   app.setErrorHandler((err, request, reply) => sendError(request, reply, err));

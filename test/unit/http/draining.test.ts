@@ -1,0 +1,49 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { buildApp } from '../../../src/app.js';
+import { configSchema } from '../../../src/config/schema.js';
+import { createMasterKeyAuthenticator } from '../../../src/keys/authenticator.js';
+import { createLogger } from '../../../src/log/logger.js';
+import { createMetrics } from '../../../src/metrics/metrics.js';
+import { HttpTransport } from '../../../src/providers/http-transport.js';
+import { createProviderRegistry } from '../../../src/providers/registry.js';
+import { SpendLog } from '../../../src/spend/spend-log.js';
+import { createStore } from '../../../src/storage/index.js';
+import { LogCollector, MASTER_KEY } from '../../helpers/build-app.js';
+
+test('while draining, new requests get 503 shutting_down in the OpenAI error shape and Connection: close', async (t) => {
+  const config = configSchema.parse({ master_key: MASTER_KEY, store: { type: 'sqlite', path: ':memory:' }, providers: { demo: { type: 'demo' } } });
+  const store = await createStore(config.store);
+  const logger = createLogger({ level: 'warn', destination: new LogCollector() });
+  const spendLog = new SpendLog(store, logger, { flushIntervalMs: 1000, batchSize: 10, maxBuffer: 100 });
+  const transport = new HttpTransport();
+  let draining = false;
+  const app = buildApp({
+    config,
+    store,
+    registry: createProviderRegistry(config, transport),
+    metrics: createMetrics({ defaultMetrics: false }),
+    spendLog,
+    logger,
+    authenticator: createMasterKeyAuthenticator(MASTER_KEY),
+    isDraining: () => draining,
+  });
+  t.after(async () => {
+    await app.close();
+    await spendLog.close();
+    await transport.close();
+    await store.close();
+  });
+  const body = { model: 'demo-chat', messages: [{ role: 'user', content: 'hi' }] };
+  const headers = { authorization: `Bearer ${MASTER_KEY}` };
+  const before = await app.inject({ method: 'POST', url: '/v1/chat/completions', headers, payload: body });
+  assert.equal(before.statusCode, 200);
+
+  draining = true;
+  const during = await app.inject({ method: 'POST', url: '/v1/chat/completions', headers, payload: body });
+  assert.equal(during.statusCode, 503);
+  assert.equal(during.headers.connection, 'close');
+  assert.deepEqual(during.json(), { error: { message: 'The gateway is shutting down.', type: 'api_error', code: 'shutting_down', param: null } });
+  const ready = await app.inject({ method: 'GET', url: '/health/readiness' });
+  assert.equal(ready.statusCode, 503, 'readiness fails while draining');
+});
