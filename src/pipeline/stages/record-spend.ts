@@ -5,6 +5,9 @@ import { costMicros } from '../../spend/pricing.js';
 import type { SpendLog } from '../../spend/spend-log.js';
 import type { GatewayContext, Stage } from '../types.js';
 
+/** Distinct model label values before new names are counted as `other`. */
+const MAX_MODEL_LABELS = 500;
+
 export interface RecordSpendDeps {
   spendLog: SpendLog;
   metrics: GatewayMetrics;
@@ -18,6 +21,15 @@ export interface RecordSpendDeps {
  */
 export function createRecordSpendStage(deps: RecordSpendDeps): Stage {
   const { spendLog, metrics } = deps;
+  // Model names come from clients (unknown names, `provider/anything`): past a bound, new ones
+  // share one label so clients cannot blow up the metrics' cardinality.
+  const seenModels = new Set<string>();
+  const labelFor = (model: string): string => {
+    if (seenModels.has(model)) return model;
+    if (seenModels.size >= MAX_MODEL_LABELS) return 'other';
+    seenModels.add(model);
+    return model;
+  };
 
   function finish(ctx: GatewayContext): void {
     const d = ctx.deployment;
@@ -47,17 +59,16 @@ export function createRecordSpendStage(deps: RecordSpendDeps): Stage {
       status: ctx.status,
       error_code: ctx.error ? ctx.error.wireCode : null,
     });
-    // Unknown model names come from clients: label them as one value so they cannot blow up metric cardinality.
-    const modelLabel = d ? model : 'unknown';
+    const modelLabel = labelFor(d ? model : 'unknown');
     metrics.inFlight.value--;
     metrics.requests.inc({ model: modelLabel, provider, status: String(ctx.status), operation: ctx.operation });
     metrics.latency.observe({ model: modelLabel, provider, operation: ctx.operation }, latencyMs / 1000);
     if (ttftMs !== null) metrics.ttft.observe({ model: modelLabel, provider }, ttftMs / 1000);
     if (d) {
-      if (ctx.usage.input_tokens) metrics.tokens.inc({ model, provider, type: 'input' }, ctx.usage.input_tokens);
-      if (ctx.usage.cached_input_tokens) metrics.tokens.inc({ model, provider, type: 'cached_input' }, ctx.usage.cached_input_tokens);
-      if (ctx.usage.output_tokens) metrics.tokens.inc({ model, provider, type: 'output' }, ctx.usage.output_tokens);
-      if (ctx.costMicros) metrics.cost.inc({ model, provider }, ctx.costMicros);
+      if (ctx.usage.input_tokens) metrics.tokens.inc({ model: modelLabel, provider, type: 'input' }, ctx.usage.input_tokens);
+      if (ctx.usage.cached_input_tokens) metrics.tokens.inc({ model: modelLabel, provider, type: 'cached_input' }, ctx.usage.cached_input_tokens);
+      if (ctx.usage.output_tokens) metrics.tokens.inc({ model: modelLabel, provider, type: 'output' }, ctx.usage.output_tokens);
+      if (ctx.costMicros) metrics.cost.inc({ model: modelLabel, provider }, ctx.costMicros);
     }
     if (deps.accessLog) {
       ctx.log.info({ model, provider, status: ctx.status, latency_ms: Math.round(latencyMs), stream: ctx.stream, code: ctx.error?.wireCode }, 'request completed');
