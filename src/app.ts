@@ -47,6 +47,8 @@ export function buildApp(deps: AppDeps): FastifyInstance {
       return typeof incoming === 'string' && SAFE_REQUEST_ID.test(incoming) ? incoming : randomUUID();
     },
     return503OnClosing: false,
+    // Errors fastify raises before routing (a malformed URL) get the same shape as every other error.
+    frameworkErrors: (err, request, reply) => sendError(request, reply, err),
   });
 
   const isDraining = deps.isDraining ?? (() => false);
@@ -64,8 +66,9 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
     // Requests arriving on kept-alive connections while draining get our error shape, and the
-    // connection is closed after the answer so clients reconnect to another instance.
-    if (isDraining()) {
+    // connection is closed after the answer so clients reconnect to another instance. Probes and
+    // scrapes still answer: liveness must stay up, readiness reports the drain itself.
+    if (isDraining() && !request.url.startsWith('/health/') && request.url !== '/metrics') {
       reply.header('connection', 'close');
       return sendError(request, reply, new GatewayError('SF_ERR_SHUTTING_DOWN'));
     }

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { AddressInfo } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { buildApp } from './app.js';
 import type { GatewayConfig } from './config/schema.js';
 import { createMasterKeyAuthenticator } from './keys/authenticator.js';
@@ -59,6 +60,32 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   });
 
   let closing: Promise<void> | null = null;
+  function close(): Promise<void> {
+    closing ??= (async () => {
+      draining = true;
+      const grace = setTimeout(() => app.server.closeAllConnections(), config.server.shutdown_grace_ms);
+      grace.unref();
+      // server.close() only closes connections that are idle when it is called; keep-alive
+      // connections whose requests finish later would hold it open until the grace period ends.
+      const sweep = setInterval(() => app.server.closeIdleConnections(), 50);
+      sweep.unref();
+      try {
+        await app.close();
+        // Streams cut at the end of the grace period record themselves a few ticks after their
+        // sockets close: wait for them (briefly) so their spend rows are in the final flush.
+        for (let waited = 0; metrics.inFlight.value > 0 && waited < 2000; waited += 10) await sleep(10);
+      } finally {
+        clearTimeout(grace);
+        clearInterval(sweep);
+        await spendLog.close();
+        await registry.close();
+        await transport.close();
+        await store.close();
+      }
+    })();
+    return closing;
+  }
+
   return {
     app,
     store,
@@ -66,32 +93,17 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     spendLog,
     logger,
     async listen(host = config.server.host, port = config.server.port) {
-      await app.listen({ host, port });
+      try {
+        await app.listen({ host, port });
+      } catch (err) {
+        // Otherwise open store connections (Redis) keep the process alive after a failed start.
+        await close();
+        throw err;
+      }
       const addr = app.server.address() as AddressInfo;
       const shownHost = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
       return `http://${shownHost}:${addr.port}`;
     },
-    close() {
-      closing ??= (async () => {
-        draining = true;
-        const grace = setTimeout(() => app.server.closeAllConnections(), config.server.shutdown_grace_ms);
-        grace.unref();
-        // server.close() only closes connections that are idle when it is called; keep-alive
-        // connections whose requests finish later would hold it open until the grace period ends.
-        const sweep = setInterval(() => app.server.closeIdleConnections(), 50);
-        sweep.unref();
-        try {
-          await app.close();
-        } finally {
-          clearTimeout(grace);
-          clearInterval(sweep);
-          await spendLog.close();
-          await registry.close();
-          await transport.close();
-          await store.close();
-        }
-      })();
-      return closing;
-    },
+    close,
   };
 }

@@ -16,7 +16,6 @@ export const ERROR_CODES = {
   SF_ERR_MODEL_NOT_FOUND: { status: 404, type: 'invalid_request_error', code: 'model_not_found', message: 'The model does not exist on this gateway.' },
   SF_ERR_OPERATION_UNSUPPORTED: { status: 400, type: 'invalid_request_error', code: 'operation_not_supported', message: 'The model\'s provider does not support this operation.' },
   SF_ERR_ROUTE_NOT_FOUND: { status: 404, type: 'invalid_request_error', code: 'route_not_found', message: 'No such endpoint.' },
-  SF_ERR_METHOD_NOT_ALLOWED: { status: 405, type: 'invalid_request_error', code: 'method_not_allowed', message: 'This endpoint does not accept that method.' },
   SF_ERR_UPSTREAM_ERROR: { status: 502, type: 'api_error', code: 'upstream_error', message: 'The provider returned an error.' },
   SF_ERR_UPSTREAM_AUTH: { status: 502, type: 'api_error', code: 'upstream_auth_failed', message: 'The provider rejected the gateway\'s credentials for it. Check the provider\'s api_key in the gateway configuration.' },
   SF_ERR_UPSTREAM_RATE_LIMITED: { status: 429, type: 'rate_limit_error', code: 'upstream_rate_limited', message: 'The provider is rate limiting requests.' },

@@ -55,10 +55,6 @@ export class GatewayError extends Error {
   }
 }
 
-export function isGatewayError(err: unknown): err is GatewayError {
-  return err instanceof GatewayError;
-}
-
 /** Any thrown value as a GatewayError; unknown errors become SF_ERR_INTERNAL with a safe message. */
 export function toGatewayError(err: unknown): GatewayError {
   if (err instanceof GatewayError) return err;

@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { GatewayError, toGatewayError } from '../errors/gateway-error.js';
-import { toAnthropicError, toOpenAIError } from '../errors/to-wire.js';
+import { toOpenAIError } from '../errors/to-wire.js';
 
 /** Fastify's own error codes, mapped to ours. */
 const FASTIFY_CODES: Record<string, () => GatewayError> = {
@@ -10,6 +10,7 @@ const FASTIFY_CODES: Record<string, () => GatewayError> = {
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: () => new GatewayError('SF_ERR_INVALID_REQUEST', { message: 'The Content-Length header does not match the body.' }),
   FST_ERR_CTP_INVALID_JSON_BODY: () => new GatewayError('SF_ERR_INVALID_JSON'),
   FST_ERR_VALIDATION: () => new GatewayError('SF_ERR_INVALID_REQUEST'),
+  FST_ERR_BAD_URL: () => new GatewayError('SF_ERR_INVALID_REQUEST', { message: 'The request URL is not valid.' }),
 };
 
 /** Any error reaching the HTTP layer as a GatewayError, including fastify's body-parser errors. */
@@ -23,9 +24,12 @@ export function normaliseError(err: unknown): GatewayError {
   return toGatewayError(err);
 }
 
-/** The wire shape for a URL: Anthropic's on the native Anthropic surface, OpenAI's everywhere else. */
-export function renderError(url: string, err: GatewayError): unknown {
-  return url.startsWith('/anthropic') ? toAnthropicError(err) : toOpenAIError(err);
+/**
+ * The wire shape of an error for a URL. Every surface today speaks OpenAI's; surfaces with
+ * their own shape (the native Anthropic routes) choose theirs here.
+ */
+export function renderError(_url: string, err: GatewayError): unknown {
+  return toOpenAIError(err);
 }
 
 /** Sends an error with its status, its own headers (Retry-After ...) and the given extra headers. */
@@ -34,7 +38,7 @@ export function sendError(request: FastifyRequest, reply: FastifyReply, err: unk
   if (gerr.codeName === 'SF_ERR_INTERNAL') request.log.error({ err }, 'unhandled error');
   return reply
     .code(gerr.status)
-    .headers({ ...headers, ...gerr.headers })
+    .headers({ 'x-request-id': request.id, ...headers, ...gerr.headers })
     .type('application/json')
     .send(JSON.stringify(renderError(request.url, gerr)));
 }

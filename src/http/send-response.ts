@@ -1,4 +1,3 @@
-import { once } from 'node:events';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { toGatewayError } from '../errors/gateway-error.js';
 import type { GatewayContext } from '../pipeline/types.js';
@@ -11,6 +10,19 @@ const SSE_HEADERS = {
   // Tells nginx-style proxies in front of the gateway not to buffer the stream.
   'x-accel-buffering': 'no',
 };
+
+/** Resolves when the socket can take more, or is gone; removes both listeners either way. */
+function drainedOrClosed(raw: NodeJS.WritableStream & { once: NodeJS.EventEmitter['once'] }): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      raw.removeListener('drain', done);
+      raw.removeListener('close', done);
+      resolve();
+    };
+    raw.once('drain', done);
+    raw.once('close', done);
+  });
+}
 
 /**
  * Sends the pipeline's result. A stream is written frame by frame as the upstream produces
@@ -45,11 +57,13 @@ export async function sendResponse(request: FastifyRequest, reply: FastifyReply,
   try {
     while (!result.done) {
       if (raw.destroyed) break;
-      if (!raw.write(result.value)) await Promise.race([once(raw, 'drain'), once(raw, 'close')]);
+      if (!raw.write(result.value)) await drainedOrClosed(raw);
       result = await iterator.next();
     }
   } catch (err) {
-    if (!raw.destroyed) raw.write(`data: ${JSON.stringify(renderError(request.url, toGatewayError(err)))}\n\n`);
+    const gerr = toGatewayError(err);
+    if (gerr.codeName === 'SF_ERR_INTERNAL') request.log.error({ err }, 'stream failed');
+    if (!raw.destroyed) raw.write(`data: ${JSON.stringify(renderError(request.url, gerr))}\n\n`);
   } finally {
     // Stops the upstream read (and records the request) when we left early.
     if (!result.done) await iterator.return?.(undefined).catch(() => undefined);

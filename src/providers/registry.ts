@@ -42,6 +42,9 @@ const DEFAULT_BASE_URLS: Record<ProviderConfig['type'], string> = {
   demo: 'http://demo.invalid',
 };
 
+/** Upstream model ids a client may name with `provider/model`: path-like, nothing URL-special. */
+const SAFE_MODEL_ID = /^[A-Za-z0-9._:@-]+(\/[A-Za-z0-9._:@-]+)*$/;
+
 const DEMO_MODELS: Array<Pick<ModelDeployment, 'name' | 'mode' | 'description'>> = [
   { name: 'demo-chat', mode: 'chat', description: 'Smartflow demo model: deterministic local echo answers, streaming and tool calls; no API key needed.' },
   { name: 'demo-embed', mode: 'embedding', description: 'Smartflow demo model: deterministic local embeddings; no API key needed.' },
@@ -141,7 +144,12 @@ export function createProviderRegistry(config: GatewayConfig, transport: HttpTra
     const slash = name.indexOf('/');
     if (slash > 0) {
       const provider = providers.get(name.slice(0, slash));
-      if (provider && provider.type !== 'demo') found = fromCatalogue(name, provider, name.slice(slash + 1), 'provider-prefix');
+      const upstreamModel = name.slice(slash + 1);
+      // The id becomes part of an upstream URL: no `..`, query or fragment that could point the
+      // gateway's credentials at another endpoint.
+      if (provider && provider.type !== 'demo' && SAFE_MODEL_ID.test(upstreamModel) && !upstreamModel.split('/').includes('..')) {
+        found = fromCatalogue(name, provider, upstreamModel, 'provider-prefix');
+      }
     }
     if (!found && MODEL_CATALOGUE[name]) found = fromCatalogue(name, undefined, name, 'catalogue');
     // Bounded memo: model names come from clients, so cap what they can make us remember.

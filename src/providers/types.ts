@@ -129,7 +129,6 @@ export interface Usage {
   cache_creation_input_tokens?: number;
 }
 
-export const ZERO_USAGE: Readonly<Usage> = Object.freeze({ input_tokens: 0, cached_input_tokens: 0, output_tokens: 0 });
 
 /** A provider as configured: where it lives and how to authenticate. */
 export interface ProviderConfig {
@@ -137,13 +136,13 @@ export interface ProviderConfig {
   type: 'openai' | 'anthropic' | 'gemini' | 'demo';
   base_url: string;
   api_key?: string | undefined;
-  /** Extra headers sent on every upstream request (e.g. OpenAI-Organization, api-version query for Azure goes in base_url). */
+  /** Extra headers sent on every upstream request (e.g. OpenAI-Organization, anthropic-beta). */
   headers: Record<string, string>;
   /** Client request headers (exact names or `prefix-*` patterns) copied to the upstream. Empty by default. */
   forward_headers: string[];
   /** Azure OpenAI: authenticate with `api-key` instead of `Authorization: Bearer`. */
   auth_header?: 'authorization' | 'api-key' | undefined;
-  /** Query string parameters added to every upstream URL (Azure OpenAI's api-version). */
+  /** Query string parameters added to OpenAI-compatible upstream URLs (Azure OpenAI's api-version). */
   query?: Record<string, string> | undefined;
   timeout_ms: number;
 }

@@ -31,13 +31,21 @@ export class SpendLog {
 
   record(rec: SpendRecord): void {
     this.buffer.push(rec);
-    if (this.buffer.length > this.options.maxBuffer) {
-      const dropped = this.buffer.length - this.options.maxBuffer;
-      this.buffer.splice(0, dropped);
-      this.options.onDrop?.(dropped);
-      this.log.error({ dropped }, 'spend log buffer full: oldest records dropped');
+    this.trim();
+    if (this.closed) {
+      // A request that ended after close() began (a stream cut at the end of the grace period).
+      void this.flush();
+      return;
     }
     if (this.buffer.length >= this.options.batchSize && !this.flushing) void this.flush();
+  }
+
+  private trim(): void {
+    if (this.buffer.length <= this.options.maxBuffer) return;
+    const dropped = this.buffer.length - this.options.maxBuffer;
+    this.buffer.splice(0, dropped);
+    this.options.onDrop?.(dropped);
+    this.log.error({ dropped }, 'spend log buffer full: oldest records dropped');
   }
 
   /** Writes everything buffered; resolves when done. Failures keep the records for the next try. */
@@ -46,11 +54,13 @@ export class SpendLog {
     if (this.buffer.length === 0) return;
     this.flushing = (async () => {
       while (this.buffer.length > 0) {
-        const batch = this.buffer.slice(0, this.options.batchSize);
+        // Taken out before the await: record() may trim the buffer while the write is under way.
+        const batch = this.buffer.splice(0, this.options.batchSize);
         try {
           await this.store.appendSpend(batch);
-          this.buffer.splice(0, batch.length);
         } catch (err) {
+          this.buffer.unshift(...batch);
+          this.trim();
           this.log.warn({ err, pending: this.buffer.length }, 'spend log write failed; will retry');
           return;
         }

@@ -1,7 +1,7 @@
 import type { Store, StoreOptions } from './types.js';
 
 /** Which backend holds the gateway's state: an SQLite file (default) or a Redis server shared by a fleet. */
-export type StoreConfig = { type: 'sqlite'; path: string } | { type: 'redis'; url: string };
+export type StoreConfig = { type: 'sqlite'; path: string } | { type: 'redis'; url: string; prefix?: string };
 
 /**
  * The one place that picks a storage backend. Backends are imported on demand so a Redis
@@ -15,7 +15,7 @@ export async function createStore(config: StoreConfig, options?: StoreOptions): 
     }
     case 'redis': {
       const { createRedisStore } = await import('./redis/redis-store.js');
-      return createRedisStore(config.url, options);
+      return createRedisStore(config.url, { ...(config.prefix ? { prefix: config.prefix } : {}), ...options });
     }
   }
 }

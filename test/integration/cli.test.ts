@@ -4,6 +4,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { createServer, type AddressInfo } from 'node:net';
 import { after, describe, test } from 'node:test';
 import { startFakeOpenAI } from '../helpers/fake-openai.js';
 
@@ -64,6 +65,23 @@ describe('smartflow CLI', () => {
     const err = (await run(process.execPath, [BIN, 'serve'], { cwd: dir }).catch((e: unknown) => e)) as { code: number; stderr: string };
     assert.equal(err.code, 1);
     assert.match(err.stderr, /smartflow\.yaml:2: server\.port:/);
+  });
+
+  test('a busy port exits 1 promptly, even with Redis connections open', async () => {
+    const blocker = createServer();
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
+    cleanups.push(() => new Promise<void>((r) => blocker.close(() => r())));
+    const port = (blocker.address() as AddressInfo).port;
+    const dir = mkdtempSync(join(tmpdir(), 'sf-cli-'));
+    const started = Date.now();
+    const err = (await run(process.execPath, [BIN, 'serve', '--port', String(port)], {
+      cwd: dir,
+      env: { PATH: process.env.PATH, SMARTFLOW_MASTER_KEY: 'sk-test-master-key', REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379' },
+      timeout: 15_000,
+    }).catch((e: unknown) => e)) as { code: number; stderr: string };
+    assert.equal(err.code, 1);
+    assert.match(err.stderr, /address is already in use/);
+    assert.ok(Date.now() - started < 10_000);
   });
 
   test('serve generates a master key file, serves, and drains in-flight requests on SIGTERM', async () => {

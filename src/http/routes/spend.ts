@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { Authenticator } from '../../keys/authenticator.js';
-import { invalidRequest } from '../../pipeline/stages/validate-request.js';
+import { invalidRequest } from '../../errors/from-zod.js';
 import type { SpendLog } from '../../spend/spend-log.js';
 import type { SpendQuery } from '../../spend/spend-record.js';
 import type { Store } from '../../storage/types.js';

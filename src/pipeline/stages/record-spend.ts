@@ -79,7 +79,6 @@ export function createRecordSpendStage(deps: RecordSpendDeps): Stage {
     const gerr = toGatewayError(err);
     ctx.error = gerr;
     ctx.status = gerr.status;
-    if (gerr.codeName === 'SF_ERR_INTERNAL') ctx.log.error({ err }, 'request failed');
     return gerr;
   }
 

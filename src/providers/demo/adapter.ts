@@ -36,7 +36,7 @@ function textOf(content: OpenAIMessage['content']): string {
 function demoArguments(tool: OpenAITool, userText: string): Record<string, unknown> {
   const params = tool.function.parameters as { properties?: Record<string, { type?: string }>; required?: string[] } | undefined;
   const args: Record<string, unknown> = {};
-  for (const name of params?.required ?? []) {
+  for (const name of Array.isArray(params?.required) ? params.required : []) {
     const type = params?.properties?.[name]?.type;
     args[name] = type === 'number' || type === 'integer' ? 1 : type === 'boolean' ? true : type === 'array' ? [] : type === 'object' ? {} : userText;
   }
@@ -134,7 +134,7 @@ export function createDemoAdapter(options: { chunkDelayMs?: number } = {}): Prov
 
   async function embeddings(body: OpenAIEmbeddingsRequest, call: ProviderCall): Promise<ProviderResponse & { kind: 'json' }> {
     const inputs = typeof body.input === 'string' ? [body.input] : (body.input as unknown[]).map((x) => (typeof x === 'string' ? x : JSON.stringify(x)));
-    const dims = body.dimensions ?? 16;
+    const dims = Math.min(body.dimensions ?? 16, 4096);
     const input_tokens = inputs.reduce((s, t) => s + tokens(t), 0);
     const response = {
       object: 'list' as const,

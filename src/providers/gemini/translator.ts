@@ -11,7 +11,8 @@ export function geminiBaseUrl(provider: ProviderConfig): string {
 
 /** Clients and model lists often say `models/gemini-x`; the URL already contains `models/`. */
 export function geminiModelPath(upstreamModel: string): string {
-  return upstreamModel.replace(/^models\//, '');
+  // Encoded: the id is a single path segment, whatever a configuration or client put in it.
+  return encodeURIComponent(upstreamModel.replace(/^models\//, ''));
 }
 
 /**

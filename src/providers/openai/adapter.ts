@@ -6,9 +6,9 @@ import type { OpenAIChatRequest, OpenAIEmbeddingsRequest, OpenAIUsage, ProviderC
 import { parseUpstreamJson, readSseEvents, readText, SSE_DONE } from '../upstream-stream.js';
 import { openaiError, openaiErrorFromPayload } from './errors.js';
 
-/** Marks a chunk that carries usage (`"usage":null` on other chunks does not match). */
-const USAGE_MARK = '"usage":{';
-const FINISH_MARK = '"finish_reason":"';
+/** A chunk carrying usage has `"usage": {`; `"usage":null` on other chunks does not match. Spacing varies by server. */
+const USAGE_MARK = /"usage"\s*:\s*\{/;
+const FINISH_MARK = /"finish_reason"\s*:\s*"/;
 /** Present in error events (`"error"` inside content is escaped, so it cannot match). */
 const ERROR_MARK = '"error"';
 
@@ -69,13 +69,13 @@ export function createOpenAIAdapter(provider: ProviderConfig, transport: HttpTra
           if (parsed.error && typeof parsed.error === 'object') throw openaiErrorFromPayload(502, parsed.error);
           if (parsed.object === 'error') throw openaiErrorFromPayload(502, parsed as Record<string, unknown>);
         }
-        if (data.includes(USAGE_MARK)) {
+        if (data.includes('"usage"') && USAGE_MARK.test(data)) {
           const chunk = parseUpstreamJson(data) as { usage?: OpenAIUsage; choices?: unknown[] };
           usage = usageFromOpenAI(chunk.usage);
           // The usage-only chunk exists because the gateway asked for it; clients that did not ask must not see it.
           if (!clientWantsUsage && Array.isArray(chunk.choices) && chunk.choices.length === 0) continue;
         }
-        if (!sawFinish && data.includes(FINISH_MARK)) sawFinish = true;
+        if (!sawFinish && FINISH_MARK.test(data)) sawFinish = true;
         yield `data: ${data}\n\n`;
       }
       // Some OpenAI-compatible servers end without [DONE]; a finish_reason means the answer was complete.

@@ -74,7 +74,7 @@ export const embeddingsRequestSchema = z.looseObject({
     z.array(z.array(z.number().int()).min(1)).min(1, 'input must not be empty'),
   ]),
   encoding_format: z.enum(['float', 'base64']).optional(),
-  dimensions: z.number().int().positive().optional(),
+  dimensions: z.number().int().positive().max(65_536).optional(),
   user: z.string().optional(),
 });
 

@@ -1,0 +1,17 @@
+import type { z } from 'zod';
+import { GatewayError } from './gateway-error.js';
+
+/** `messages[0].content` style path for the field an error is about. */
+export function issuePath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const part of path) out += typeof part === 'number' ? `[${part}]` : out ? `.${String(part)}` : String(part);
+  return out;
+}
+
+/** The first schema issue as a 400 naming the field. */
+export function invalidRequest(error: z.ZodError): GatewayError {
+  const issue = error.issues[0];
+  const param = issue ? issuePath(issue.path) : '';
+  const message = issue ? `${param ? `${param}: ` : ''}${issue.message}` : 'The request body is not valid.';
+  return new GatewayError('SF_ERR_INVALID_REQUEST', { message, param: param || null });
+}
