@@ -54,12 +54,6 @@ export function parseUpstreamJson(text: string): unknown {
   }
 }
 
-/** First value of a header that may repeat. */
-export function headerValue(headers: Record<string, string | string[] | undefined>, name: string): string | undefined {
-  const v = headers[name];
-  return Array.isArray(v) ? v[0] : v;
-}
-
 /** An SSE frame carrying one JSON payload. */
 export function sseFrame(payload: unknown): string {
   return `data: ${JSON.stringify(payload)}\n\n`;

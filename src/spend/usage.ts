@@ -1,8 +1,5 @@
 import type { OpenAIUsage, Usage } from '../providers/types.js';
-
-function count(v: unknown): number {
-  return typeof v === 'number' && Number.isFinite(v) && v > 0 ? Math.floor(v) : 0;
-}
+import { tokenCount } from '../providers/wire-utils.js';
 
 const USAGE_KEY = '"usage":';
 
@@ -56,8 +53,8 @@ export function usageFromOpenAI(u: Partial<OpenAIUsage> | null | undefined): Usa
   if (!u || typeof u !== 'object') return { input_tokens: 0, cached_input_tokens: 0, output_tokens: 0 };
   const details = u.prompt_tokens_details;
   return {
-    input_tokens: count(u.prompt_tokens),
-    cached_input_tokens: count(details && typeof details === 'object' ? details.cached_tokens : 0),
-    output_tokens: count(u.completion_tokens),
+    input_tokens: tokenCount(u.prompt_tokens),
+    cached_input_tokens: tokenCount(details && typeof details === 'object' ? details.cached_tokens : 0),
+    output_tokens: tokenCount(u.completion_tokens),
   };
 }

@@ -1,4 +1,5 @@
 import { GatewayError } from '../../errors/gateway-error.js';
+import { headerValue, isRecord } from '../wire-utils.js';
 
 /**
  * Anthropic error responses (`{type:'error', error:{type, message}}`) -> GatewayError,
@@ -26,18 +27,6 @@ const CONTEXT_LENGTH_RE = /prompt is too long|exceeds? (the )?(context|model's m
 const SECRET_RE = /sk-[A-Za-z0-9_-]{4,}|[A-Za-z0-9_-]{32,}/g;
 
 type Headers = Record<string, string | string[] | undefined>;
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-function headerValue(headers: Headers, name: string): string | undefined {
-  for (const [key, value] of Object.entries(headers)) {
-    if (key.toLowerCase() !== name) continue;
-    return Array.isArray(value) ? value[0] : value;
-  }
-  return undefined;
-}
 
 /** Parses Anthropic's error envelope; undefined fields when the body is not one. */
 function parseEnvelope(body: unknown): { type?: string; message?: string } {

@@ -1,5 +1,6 @@
 import { GatewayError } from '../../errors/gateway-error.js';
 import type { OpenAIChatRequest, OpenAIMessage, OpenAITool } from '../types.js';
+import { isRecord } from '../wire-utils.js';
 
 /**
  * OpenAI Chat Completions request -> Anthropic Messages API body. Pure: no I/O, so the
@@ -30,10 +31,6 @@ export interface AnthropicResponseOptions {
    * with this name is the answer itself: its input becomes `content` as JSON text.
    */
   jsonToolName?: string;
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 function invalid(message: string, param: string): GatewayError {

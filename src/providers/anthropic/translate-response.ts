@@ -1,19 +1,12 @@
 import { GatewayError } from '../../errors/gateway-error.js';
 import type { OpenAIChatCompletion, OpenAIFinishReason, OpenAIToolCall, OpenAIUsage, Usage } from '../types.js';
 import type { AnthropicResponseOptions } from './translate-request.js';
+import { isRecord, tokenCount } from '../wire-utils.js';
 
 /**
  * Anthropic Messages API response -> OpenAI chat completion. Shared pieces (usage, stop
  * reasons, ids) are exported for the stream translator so both paths agree byte for byte.
  */
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-function count(v: unknown): number {
-  return typeof v === 'number' && Number.isFinite(v) ? v : 0;
-}
 
 function badResponse(message: string): GatewayError {
   return new GatewayError('SF_ERR_UPSTREAM_BAD_RESPONSE', { message: `Anthropic response: ${message}` });
@@ -25,12 +18,12 @@ function badResponse(message: string): GatewayError {
  */
 export function anthropicUsage(u: unknown): Usage {
   const r = isRecord(u) ? u : {};
-  const cacheRead = count(r['cache_read_input_tokens']);
-  const cacheCreation = count(r['cache_creation_input_tokens']);
+  const cacheRead = tokenCount(r['cache_read_input_tokens']);
+  const cacheCreation = tokenCount(r['cache_creation_input_tokens']);
   return {
-    input_tokens: count(r['input_tokens']) + cacheRead + cacheCreation,
+    input_tokens: tokenCount(r['input_tokens']) + cacheRead + cacheCreation,
     cached_input_tokens: cacheRead,
-    output_tokens: count(r['output_tokens']),
+    output_tokens: tokenCount(r['output_tokens']),
     cache_creation_input_tokens: cacheCreation,
   };
 }

@@ -3,6 +3,7 @@ import type { OpenAIChatChunk, OpenAIFinishReason, SseEvent, StreamTranslator, U
 import { anthropicStreamError } from './errors.js';
 import type { AnthropicResponseOptions } from './translate-request.js';
 import { anthropicUsage, completionId, mapStopReason, openAIUsage } from './translate-response.js';
+import { isRecord } from '../wire-utils.js';
 
 /**
  * Anthropic Messages SSE events -> OpenAI chat.completion.chunk objects, one translator per
@@ -14,10 +15,6 @@ type Delta = OpenAIChatChunk['choices'][number]['delta'];
 
 /** What an open content block turns into on the OpenAI side. */
 type BlockKind = { kind: 'text' } | { kind: 'thinking' } | { kind: 'tool'; toolIndex: number } | { kind: 'json' } | { kind: 'ignored' };
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 class AnthropicStreamTranslator implements StreamTranslator {
   private id = completionId(undefined);

@@ -1,4 +1,5 @@
 import { GatewayError } from '../../errors/gateway-error.js';
+import { headerValue, isRecord } from '../wire-utils.js';
 
 /** Google's error envelope: `{ error: { code, message, status, details } }`. */
 interface GoogleErrorBody {
@@ -6,10 +7,6 @@ interface GoogleErrorBody {
   message?: unknown;
   status?: unknown;
   details?: unknown;
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 /**
@@ -28,14 +25,6 @@ export function parseGoogleError(parsed: unknown): GoogleErrorBody | undefined {
  */
 export function redactKeys(message: string): string {
   return message.replace(/key=[^&\s"'<>)]+/gi, 'key=[REDACTED]').replace(/AIza[0-9A-Za-z_-]{20,}/g, '[REDACTED]');
-}
-
-function header(headers: Record<string, string | string[] | undefined>, name: string): string | undefined {
-  for (const [k, v] of Object.entries(headers)) {
-    if (k.toLowerCase() !== name) continue;
-    return Array.isArray(v) ? v[0] : v;
-  }
-  return undefined;
 }
 
 /** RetryInfo's `retryDelay` ("12s", "0.5s") -> whole seconds for a Retry-After header, rounded up. */
@@ -70,7 +59,7 @@ export function geminiError(status: number, bodyText: string, headers: Record<st
   const upstreamType = typeof err?.status === 'string' && err.status !== '' ? err.status.toLowerCase() : undefined;
 
   const outHeaders: Record<string, string> = {};
-  const retryAfter = header(headers, 'retry-after') ?? retryDelaySeconds(err?.details);
+  const retryAfter = headerValue(headers, 'retry-after') ?? retryDelaySeconds(err?.details);
   if (retryAfter !== undefined) outHeaders['retry-after'] = retryAfter;
 
   // Google answers a bad key with 400 API_KEY_INVALID (or 401): the gateway's key, not the client's.

@@ -1,5 +1,6 @@
 import { GatewayError } from '../../errors/gateway-error.js';
 import type { OpenAIChatRequest, OpenAIContentPart, OpenAIMessage, OpenAITool, OpenAIToolCall, OpenAIToolChoice } from '../types.js';
+import { isRecord } from '../wire-utils.js';
 
 /** One Gemini `Part`; only the members the gateway produces. */
 export type GeminiRequestPart =
@@ -28,10 +29,6 @@ type ToolCallWithSignature = OpenAIToolCall & { extra_content?: { google?: { tho
 
 function invalid(message: string, param: string): GatewayError {
   return new GatewayError('SF_ERR_INVALID_REQUEST', { message, param });
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 const MIME_BY_EXTENSION: Record<string, string> = {

@@ -1,5 +1,6 @@
 import { GatewayError } from '../../errors/gateway-error.js';
 import type { OpenAIChatCompletion, OpenAIFinishReason, OpenAIToolCall, OpenAIUsage, Usage } from '../types.js';
+import { tokenCount } from '../wire-utils.js';
 
 /** The members of a Gemini response `Part` the gateway reads. */
 export interface GeminiPart {
@@ -50,10 +51,6 @@ export function mapFinishReason(reason: string, hasToolCalls: boolean): OpenAIFi
   return hasToolCalls ? 'tool_calls' : 'stop';
 }
 
-function count(n: unknown): number {
-  return typeof n === 'number' && Number.isFinite(n) ? n : 0;
-}
-
 /**
  * Gemini usage -> gateway usage. Thinking tokens are billed as output, and tool-use prompt
  * tokens (code execution, search) as input, so both are folded in. `promptTokenCount`
@@ -61,9 +58,9 @@ function count(n: unknown): number {
  */
 export function mapUsage(meta: GeminiUsageMetadata | undefined): Usage {
   return {
-    input_tokens: count(meta?.promptTokenCount) + count(meta?.toolUsePromptTokenCount),
-    cached_input_tokens: count(meta?.cachedContentTokenCount),
-    output_tokens: count(meta?.candidatesTokenCount) + count(meta?.thoughtsTokenCount),
+    input_tokens: tokenCount(meta?.promptTokenCount) + tokenCount(meta?.toolUsePromptTokenCount),
+    cached_input_tokens: tokenCount(meta?.cachedContentTokenCount),
+    output_tokens: tokenCount(meta?.candidatesTokenCount) + tokenCount(meta?.thoughtsTokenCount),
   };
 }
 
@@ -75,7 +72,7 @@ export function toOpenAIUsage(usage: Usage, meta: GeminiUsageMetadata | undefine
     total_tokens: usage.input_tokens + usage.output_tokens,
     prompt_tokens_details: { cached_tokens: usage.cached_input_tokens },
   };
-  const thoughts = count(meta?.thoughtsTokenCount);
+  const thoughts = tokenCount(meta?.thoughtsTokenCount);
   if (thoughts > 0) out['completion_tokens_details'] = { reasoning_tokens: thoughts };
   return out;
 }

@@ -1,5 +1,5 @@
 import { GatewayError } from '../../errors/gateway-error.js';
-import { headerValue } from '../upstream-stream.js';
+import { headerValue } from '../wire-utils.js';
 
 interface OpenAIErrorPayload {
   message?: unknown;
