@@ -34,6 +34,8 @@ export interface SpendQuery {
   to?: number;
   model?: string;
   key_id?: string;
+  /** `master`, a key id, or `anonymous`. */
+  principal?: string;
   /** Exact status code, or `success` (< 400) / `error` (>= 400). */
   status?: number | 'success' | 'error';
   limit: number;

@@ -379,6 +379,7 @@ export function storageContract(name: string, open: () => Promise<Store>, option
           [{ from: base + 1_000, to: cut }, (r) => r.time >= base + 1_000 && r.time < cut],
           [{ model: 'gpt-x', status: 'success', from: base + 500 }, (r) => r.model === 'gpt-x' && r.status < 400 && r.time >= base + 500],
           [{ key_id: 'key-2', status: 'error' }, (r) => r.key_id === 'key-2' && r.status >= 400],
+          [{ principal: 'master' }, (r) => r.principal === 'master'],
         ];
         for (const [filter, keep] of cases) {
           const expected = newestFirst(records.filter(keep));

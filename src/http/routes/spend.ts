@@ -20,6 +20,7 @@ const spendQuerySchema = z.strictObject({
   to: time.optional(),
   model: z.string().min(1).max(256).optional(),
   key: z.string().min(1).max(128).optional(),
+  principal: z.string().min(1).max(128).optional(),
   status: z.union([z.enum(['success', 'error']), z.string().regex(/^\d{3}$/).transform(Number)]).optional(),
   limit: z.string().regex(/^\d+$/).transform(Number).pipe(z.number().int().min(1).max(1000)).default(100),
   cursor: z.string().max(512).optional(),
@@ -42,6 +43,7 @@ export function registerSpendRoutes(app: FastifyInstance, deps: SpendRoutesDeps)
     if (q.to !== undefined) query.to = q.to;
     if (q.model !== undefined) query.model = q.model;
     if (q.key !== undefined) query.key_id = q.key;
+    if (q.principal !== undefined) query.principal = q.principal;
     if (q.status !== undefined) query.status = q.status;
     if (q.cursor !== undefined) query.cursor = q.cursor;
     // Records still in the write buffer would look lost to an admin who just made a request.

@@ -35,6 +35,7 @@ function matches(record: SpendRecord, query: SpendQuery): boolean {
   if (query.to !== undefined && record.time >= query.to) return false;
   if (query.model !== undefined && record.model !== query.model) return false;
   if (query.key_id !== undefined && record.key_id !== query.key_id) return false;
+  if (query.principal !== undefined && record.principal !== query.principal) return false;
   if (query.status === 'success') return record.status < 400;
   if (query.status === 'error') return record.status >= 400;
   if (query.status !== undefined) return record.status === query.status;
@@ -69,7 +70,7 @@ export async function querySpendRecords(client: Redis, key: string, query: Spend
   // Without filters every entry is a row, so reading more than one page (plus one) is waste.
   const unfiltered =
     query.from === undefined && query.to === undefined && query.model === undefined &&
-    query.key_id === undefined && query.status === undefined;
+    query.key_id === undefined && query.principal === undefined && query.status === undefined;
   const rows: SpendRecord[] = [];
   let lastRowId: string | undefined;
   let lastSeenId: string | undefined;

@@ -95,6 +95,10 @@ export function createSpendQuerier(db: BetterSqlite3.Database): (query: SpendQue
       where.push('key_id = @key_id');
       params.key_id = query.key_id;
     }
+    if (query.principal !== undefined) {
+      where.push('principal = @principal');
+      params.principal = query.principal;
+    }
     if (query.status === 'success') where.push('status < 400');
     else if (query.status === 'error') where.push('status >= 400');
     else if (query.status !== undefined) {
