@@ -63,6 +63,20 @@ describe('hardening', () => {
     assert.equal(body.error.type, 'invalid_request_error');
   });
 
+  test('the spend log can be filtered by principal', async () => {
+    const anon = await request(`${gw.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer wrong-key' }, body: JSON.stringify({ model: 'demo-chat', messages: [{ role: 'user', content: 'x' }] }) });
+    assert.equal(anon.statusCode, 401);
+    await anon.body.dump();
+    const ok = await chat({ model: 'demo-chat', messages: [{ role: 'user', content: 'y' }] });
+    await ok.body.dump();
+    for (const principal of ['anonymous', 'master']) {
+      const res = await request(`${gw.url}/api/spend/logs?principal=${principal}`, { headers: authHeaders() });
+      const rows = ((await res.body.json()) as { data: Array<{ principal: string }> }).data;
+      assert.ok(rows.length > 0, principal);
+      assert.ok(rows.every((r) => r.principal === principal), principal);
+    }
+  });
+
   test('usage and completion are read from servers that put spaces after colons', async () => {
     const { startFakeServer, sendSse } = await import('../helpers/fake-upstream.js');
     const spaced = await startFakeServer((_req, s, res) =>
