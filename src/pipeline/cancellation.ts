@@ -1,17 +1,40 @@
-import { EventEmitter } from 'node:events';
+type Listener = () => void;
 
 /**
- * Cancels one request's upstream work (client gone, shutdown). An EventEmitter with `aborted`,
- * which undici accepts as a request signal: an AbortController costs about 4 µs per request
- * here against 0.1 µs for this, and every request needs one.
+ * Cancels one request's upstream work (client gone, shutdown). undici accepts any object with
+ * `aborted`, `once` and `removeListener` as a request signal; an AbortController costs about
+ * 4 µs per request here and an EventEmitter still allocates more than this, and every request
+ * needs one. The only event is 'abort', and it fires at most once.
  */
-export class Cancellation extends EventEmitter {
+export class Cancellation {
   aborted = false;
+  private listeners: Listener[] | null = null;
+
+  on(_event: 'abort', listener: Listener): this {
+    (this.listeners ??= []).push(listener);
+    return this;
+  }
+
+  once(event: 'abort', listener: Listener): this {
+    return this.on(event, listener);
+  }
+
+  removeListener(_event: 'abort', listener: Listener): this {
+    const i = this.listeners?.indexOf(listener) ?? -1;
+    if (i !== -1) this.listeners!.splice(i, 1);
+    return this;
+  }
+
+  off(event: 'abort', listener: Listener): this {
+    return this.removeListener(event, listener);
+  }
 
   cancel(): void {
     if (this.aborted) return;
     this.aborted = true;
-    this.emit('abort');
+    const listeners = this.listeners;
+    this.listeners = null;
+    if (listeners) for (const listener of listeners) listener();
   }
 }
 
