@@ -63,16 +63,18 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     createInvokeProviderStage(deps.registry),
   ]);
 
-  app.addHook('onRequest', async (request, reply) => {
+  // Callback style on purpose: an async hook costs a promise and a microtask on every request.
+  app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id);
     // Requests arriving on kept-alive connections while draining get our error shape, and the
     // connection is closed after the answer so clients reconnect to another instance. Probes and
     // scrapes still answer: liveness must stay up, readiness reports the drain itself.
     if (isDraining() && !request.url.startsWith('/health/') && request.url !== '/metrics') {
       reply.header('connection', 'close');
-      return sendError(request, reply, new GatewayError('SF_ERR_SHUTTING_DOWN'));
+      sendError(request, reply, new GatewayError('SF_ERR_SHUTTING_DOWN'));
+      return;
     }
-    return undefined;
+    done();
   });
 
   app.setErrorHandler((err, request, reply) => sendError(request, reply, err));
