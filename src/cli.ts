@@ -84,7 +84,7 @@ async function serve(values: { config?: string; port?: string; host?: string }):
       `Smartflow ${VERSION} listening on ${url}`,
       `  config:     ${loaded.source ?? 'none (defaults and environment variables)'}`,
       `  store:      ${store}`,
-      `  providers:  ${providers.length ? providers.join(', ') : 'none - set OPENAI_API_KEY, ANTHROPIC_API_KEY or GEMINI_API_KEY, or try `smartflow demo`'}`,
+      `  providers:  ${providers.length ? providers.join(', ') : 'none - set OPENAI_API_KEY, ANTHROPIC_API_KEY or GEMINI_API_KEY, or try `smartflow demo` (`npm run demo`)'}`,
       `  master key: ${keyLine}`,
       '',
     ].join('\n'),
