@@ -154,3 +154,27 @@ test('the Redis store honours store.prefix', async () => {
     await redis.quit();
   }
 });
+
+test('a provider that does not answer within timeout_ms gets 504 upstream_timeout, and a stream that stalls mid-way ends with an error event', async () => {
+  const fake = await startFakeOpenAI();
+  const g = await startTestGateway({
+    providers: { slow: { type: 'openai', base_url: `${fake.url}/v1`, timeout_ms: 300, forward_headers: ['x-fake-*'] } },
+    models: [{ name: 'm', provider: 'slow', model: 'gpt-4o-mini' }],
+  });
+  try {
+    const started = Date.now();
+    const res = await request(`${g.url}/v1/chat/completions`, { method: 'POST', headers: { ...authHeaders(), 'x-fake-delay-ms': '2000' }, body: JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'x' }] }) });
+    assert.equal(res.statusCode, 504);
+    assert.equal(((await res.body.json()) as { error: { code: string } }).error.code, 'upstream_timeout');
+    assert.ok(Date.now() - started < 1500, 'answered at the timeout, not when the upstream finally answered');
+
+    const stalled = await request(`${g.url}/v1/chat/completions`, { method: 'POST', headers: { ...authHeaders(), 'x-fake-chunk-delay-ms': '1000' }, body: JSON.stringify({ model: 'm', stream: true, messages: [{ role: 'user', content: 'several words here' }] }) });
+    assert.equal(stalled.statusCode, 200);
+    const text = await stalled.body.text();
+    assert.match(text, /data: \{"error":\{[^\n]*"code":"stream_interrupted"/);
+    assert.ok(!text.includes('[DONE]'));
+  } finally {
+    await g.close();
+    await fake.close();
+  }
+});
