@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { GatewayConfig } from './config/schema.js';
 import { GatewayError } from './errors/gateway-error.js';
 import { sendError } from './http/error-response.js';
+import { registerJsonBodyParser } from './http/json-body.js';
 import { registerOpsRoutes } from './http/routes/health.js';
 import { registerOpenAIRoutes } from './http/routes/openai.js';
 import { registerSpendRoutes } from './http/routes/spend.js';
@@ -54,6 +55,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   const isDraining = deps.isDraining ?? (() => false);
   // fastify accepts text/plain by default; every body here is JSON, so anything else is a 415.
   app.removeContentTypeParser('text/plain');
+  registerJsonBodyParser(app);
 
   const pipeline = compose([
     createRecordSpendStage({ spendLog: deps.spendLog, metrics: deps.metrics, accessLog: deps.config.logging.access_log }),

@@ -42,6 +42,25 @@ describe('hardening', () => {
     assert.match(geminiFake.requests.at(-1)!.url, /^\/v1beta\/models\/gemini-2\.5-flash:generateContent/);
   });
 
+  test('bodies are parsed with a clear message for each way they can be wrong', async () => {
+    const send = (payload: string) => request(`${gw.url}/v1/chat/completions`, { method: 'POST', headers: authHeaders(), body: payload });
+    const broken = await send('{"model": "demo-chat", "messages": [}');
+    assert.equal(broken.statusCode, 400);
+    const b1 = (await broken.body.json()) as { error: { code: string; message: string } };
+    assert.equal(b1.error.code, 'invalid_json');
+    assert.match(b1.error.message, /^The request body is not valid JSON: /);
+    for (const poisoned of ['{"model":"demo-chat","messages":[{"role":"user","content":"x"}],"__proto__":{"admin":true}}', '{"model":"demo-chat","messages":[],"\\u005f_proto__":{"x":1}}', '{"a":{"constructor":{"prototype":{"x":1}}}}']) {
+      const res = await send(poisoned);
+      assert.equal(res.statusCode, 400, poisoned);
+      const body = (await res.body.json()) as { error: { code: string; message: string } };
+      assert.equal(body.error.code, 'invalid_request', poisoned);
+      assert.match(body.error.message, /__proto__/);
+    }
+    const legit = await send(JSON.stringify({ model: 'demo-chat', messages: [{ role: 'user', content: 'the constructor of __proto__ chains' }] }));
+    assert.equal(legit.statusCode, 200, 'the words themselves inside content are fine');
+    await legit.body.dump();
+  });
+
   test('huge embedding dimensions are a 400, not an out-of-memory crash', async () => {
     const res = await request(`${gw.url}/v1/embeddings`, { method: 'POST', headers: authHeaders(), body: JSON.stringify({ model: 'demo-embed', input: 'hi', dimensions: 100_000_000 }) });
     assert.equal(res.statusCode, 400);
