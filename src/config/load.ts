@@ -25,7 +25,7 @@ export interface LoadOptions {
 
 const ENV_REF = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
 const PLACEHOLDER = /__SF_ENV_REF_(\d+)__/g;
-const ONLY_PLACEHOLDER = /^__SF_ENV_REF_\d+__$/;
+const ONLY_PLACEHOLDER = /^__SF_ENV_REF_(\d+)__$/;
 
 interface EnvRef {
   name: string;
@@ -60,22 +60,25 @@ function interpolate(doc: Document, refs: EnvRef[], env: NodeJS.ProcessEnv, miss
     missing.add(ref.name);
     return undefined;
   };
+  const resolveText = (text: string) => text.replace(PLACEHOLDER, (_m, i: string) => resolveRef(i) ?? '');
   visit(doc, {
+    // A value that is exactly one reference: resolved here, where an unset one can drop its field.
     Pair(_key, pair) {
-      const v = pair.value;
-      if (isScalar(v) && typeof v.value === 'string' && ONLY_PLACEHOLDER.test(v.value) && resolveRef(v.value.slice(13, -2)) === undefined) return visit.REMOVE;
+      const node = pair.value;
+      if (!isScalar(node) || typeof node.value !== 'string') return undefined;
+      const only = ONLY_PLACEHOLDER.exec(node.value);
+      if (!only) return undefined;
+      const v = resolveRef(only[1]!);
+      if (v === undefined) return visit.REMOVE;
+      node.value = v;
       return undefined;
     },
+    // References inside longer strings, and sequence items (an unset one drops the item).
     Scalar(_key, node) {
       if (typeof node.value !== 'string' || !node.value.includes('__SF_ENV_REF_')) return undefined;
-      const raw = node.value;
-      if (ONLY_PLACEHOLDER.test(raw)) {
-        const v = resolveRef(raw.slice(13, -2));
-        if (v === undefined) return visit.REMOVE;
-        node.value = v;
-        return undefined;
-      }
-      node.value = raw.replace(PLACEHOLDER, (_m, i: string) => resolveRef(i) ?? '');
+      const only = ONLY_PLACEHOLDER.exec(node.value);
+      if (only && resolveRef(only[1]!) === undefined) return visit.REMOVE;
+      node.value = resolveText(node.value);
       return undefined;
     },
   });

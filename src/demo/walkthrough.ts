@@ -12,7 +12,7 @@ function q(s: string): string {
  * The curl commands `smartflow demo` prints. A test runs every one of them against a demo
  * gateway, so they stay true as features land. Later features append their own steps.
  */
-export function demoWalkthrough(url: string, key: string): WalkthroughStep[] {
+function demoWalkthrough(url: string, key: string): WalkthroughStep[] {
   const auth = `-H ${q(`Authorization: Bearer ${key}`)}`;
   const json = `-H 'Content-Type: application/json'`;
   const weatherTool = { type: 'function', function: { name: 'get_weather', description: 'Current weather for a city', parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] } } };

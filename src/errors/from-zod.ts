@@ -2,7 +2,7 @@ import type { z } from 'zod';
 import { GatewayError } from './gateway-error.js';
 
 /** `messages[0].content` style path for the field an error is about. */
-export function issuePath(path: readonly PropertyKey[]): string {
+function issuePath(path: readonly PropertyKey[]): string {
   let out = '';
   for (const part of path) out += typeof part === 'number' ? `[${part}]` : out ? `.${String(part)}` : String(part);
   return out;

@@ -14,7 +14,7 @@ const FASTIFY_CODES: Record<string, () => GatewayError> = {
 };
 
 /** Any error reaching the HTTP layer as a GatewayError, including fastify's body-parser errors. */
-export function normaliseError(err: unknown): GatewayError {
+function normaliseError(err: unknown): GatewayError {
   if (err instanceof GatewayError) return err;
   const e = err as { code?: string; statusCode?: number; message?: string } | undefined;
   const mapped = e?.code ? FASTIFY_CODES[e.code] : undefined;
@@ -24,13 +24,6 @@ export function normaliseError(err: unknown): GatewayError {
   return toGatewayError(err);
 }
 
-/**
- * The wire shape of an error for a URL. Every surface today speaks OpenAI's; surfaces with
- * their own shape (the native Anthropic routes) choose theirs here.
- */
-export function renderError(_url: string, err: GatewayError): unknown {
-  return toOpenAIError(err);
-}
 
 /** Sends an error with its status, its own headers (Retry-After ...) and the given extra headers. */
 export function sendError(request: FastifyRequest, reply: FastifyReply, err: unknown, headers: Record<string, string> = {}): FastifyReply {
@@ -40,5 +33,5 @@ export function sendError(request: FastifyRequest, reply: FastifyReply, err: unk
     .code(gerr.status)
     .headers({ 'x-request-id': request.id, ...headers, ...gerr.headers })
     .type('application/json')
-    .send(JSON.stringify(renderError(request.url, gerr)));
+    .send(JSON.stringify(toOpenAIError(gerr)));
 }

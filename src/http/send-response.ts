@@ -1,7 +1,8 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { toGatewayError } from '../errors/gateway-error.js';
 import type { GatewayContext } from '../pipeline/types.js';
-import { renderError, sendError } from './error-response.js';
+import { toOpenAIError } from '../errors/to-wire.js';
+import { sendError } from './error-response.js';
 
 const SSE_HEADERS = {
   'content-type': 'text/event-stream; charset=utf-8',
@@ -63,7 +64,7 @@ export async function sendResponse(request: FastifyRequest, reply: FastifyReply,
   } catch (err) {
     const gerr = toGatewayError(err);
     if (gerr.codeName === 'SF_ERR_INTERNAL') request.log.error({ err }, 'stream failed');
-    if (!raw.destroyed) raw.write(`data: ${JSON.stringify(renderError(request.url, gerr))}\n\n`);
+    if (!raw.destroyed) raw.write(`data: ${JSON.stringify(toOpenAIError(gerr))}\n\n`);
   } finally {
     // Stops the upstream read (and records the request) when we left early.
     if (!result.done) await iterator.return?.(undefined).catch(() => undefined);

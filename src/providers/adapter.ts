@@ -20,8 +20,8 @@ export interface ProviderCall {
  * throw a GatewayError when it broke.
  */
 export type ProviderResponse =
-  | { kind: 'json'; status: number; body: unknown; text?: string; usage: Usage; headers?: Record<string, string> }
-  | { kind: 'stream'; status: number; frames: AsyncIterable<string>; usage: () => Usage; headers?: Record<string, string> };
+  | { kind: 'json'; status: number; body: unknown; text?: string; usage: Usage }
+  | { kind: 'stream'; status: number; frames: AsyncIterable<string>; usage: () => Usage };
 
 export interface ProviderAdapter {
   readonly type: string;

@@ -68,7 +68,7 @@ function splitUrl(url: string): { origin: string; path: string } {
 }
 
 /** Maps undici failures to typed, retryable gateway errors without leaking URLs or headers. */
-export function transportError(err: unknown, signal?: CancelSignal): GatewayError {
+function transportError(err: unknown, signal?: CancelSignal): GatewayError {
   if (err instanceof GatewayError) return err;
   if (signal?.aborted) {
     return new GatewayError('SF_ERR_CLIENT_CLOSED', { cause: err });

@@ -55,15 +55,18 @@ function catalogueEntry(upstreamModel: string) {
   return MODEL_CATALOGUE[upstreamModel] ?? MODEL_CATALOGUE[upstreamModel.replace(/-\d{4}-?\d{2}-?\d{2}$|-\d{8}$|-latest$/, '')];
 }
 
+/** Config prices over the catalogue's, field by field: overriding one price keeps the others. */
 function priceOf(m: ModelSettings): ModelPrice | undefined {
   const cat = catalogueEntry(m.model)?.price;
-  if (m.input_cost_per_mtok === undefined && m.output_cost_per_mtok === undefined) return cat;
-  return {
-    input: m.input_cost_per_mtok ?? cat?.input ?? 0,
-    output: m.output_cost_per_mtok ?? cat?.output ?? 0,
-    ...(m.cached_input_cost_per_mtok !== undefined || cat?.cached_input !== undefined ? { cached_input: m.cached_input_cost_per_mtok ?? cat?.cached_input } : {}),
-    ...(m.cache_write_cost_per_mtok !== undefined || cat?.cache_write !== undefined ? { cache_write: m.cache_write_cost_per_mtok ?? cat?.cache_write } : {}),
-  } as ModelPrice;
+  const input = m.input_cost_per_mtok ?? cat?.input;
+  const output = m.output_cost_per_mtok ?? cat?.output;
+  if (input === undefined && output === undefined) return undefined;
+  const price: ModelPrice = { input: input ?? 0, output: output ?? 0 };
+  const cachedInput = m.cached_input_cost_per_mtok ?? cat?.cached_input;
+  const cacheWrite = m.cache_write_cost_per_mtok ?? cat?.cache_write;
+  if (cachedInput !== undefined) price.cached_input = cachedInput;
+  if (cacheWrite !== undefined) price.cache_write = cacheWrite;
+  return price;
 }
 
 export function createProviderRegistry(config: GatewayConfig, transport: HttpTransport): ProviderRegistry {

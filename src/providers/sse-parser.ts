@@ -39,7 +39,6 @@ export class SseParser {
 
   /** An event left without its terminating blank line when the stream ended (tolerated: some servers omit it). */
   flush(): SseEvent[] {
-    const rest = this.push('\n\n');
-    return rest;
+    return this.push('\n\n');
   }
 }

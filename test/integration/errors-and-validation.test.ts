@@ -3,11 +3,11 @@ import { createServer } from 'node:net';
 import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import OpenAI from 'openai';
-import { request } from 'undici';
 import { authHeaders, fakeProviders, MASTER_KEY, startTestGateway, type TestGateway } from '../helpers/build-app.js';
 import { startFakeGemini } from '../helpers/fake-gemini.js';
 import { startFakeOpenAI } from '../helpers/fake-openai.js';
 import type { FakeUpstream } from '../helpers/fake-upstream.js';
+import { call, type Res } from '../helpers/http.js';
 
 /**
  * Every error on the OpenAI-compatible surface is OpenAI error JSON
@@ -19,29 +19,6 @@ import type { FakeUpstream } from '../helpers/fake-upstream.js';
 const OPENAI_UPSTREAM_KEY = 'sk-upstream-openai-secret';
 /** The fake Gemini leaks keys starting with "invalid" in its 403 message, as Google does. */
 const LEAKY_GEMINI_KEY = 'invalid-gemini-key-SECRET-0123456789abcdef';
-
-interface Res {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  text: string;
-  json: any;
-}
-
-async function call(url: string, options: { method?: 'GET' | 'POST'; headers?: Record<string, string>; body?: string | Readable } = {}): Promise<Res> {
-  const res = await request(url, {
-    method: options.method ?? (options.body === undefined ? 'GET' : 'POST'),
-    headers: options.headers ?? {},
-    ...(options.body !== undefined ? { body: options.body } : {}),
-  });
-  const text = await res.body.text();
-  let json: any;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status: res.statusCode, headers: res.headers, text, json };
-}
 
 function header(res: Res, name: string): string | undefined {
   const v = res.headers[name];

@@ -4,12 +4,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import OpenAI from 'openai';
-import { request } from 'undici';
 import { authHeaders, fakeProviders, MASTER_KEY, startTestGateway, type TestGateway } from '../helpers/build-app.js';
 import { startFakeAnthropic } from '../helpers/fake-anthropic.js';
 import { startFakeGemini } from '../helpers/fake-gemini.js';
 import { startFakeOpenAI } from '../helpers/fake-openai.js';
 import type { FakeUpstream } from '../helpers/fake-upstream.js';
+import { call, type Res } from '../helpers/http.js';
+import type { SpendRecord } from '../../src/spend/spend-record.js';
 
 /**
  * Observability through a running gateway: every request lands in the spend log (and the
@@ -20,52 +21,9 @@ import type { FakeUpstream } from '../helpers/fake-upstream.js';
 /** USD per million tokens = micro-USD per token, so cost_micros = input * 1000 + output * 2000. */
 const PRICED = { input_cost_per_mtok: 1000, output_cost_per_mtok: 2000 };
 
-interface Res {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  text: string;
-  json: any;
-}
-
-async function call(url: string, options: { headers?: Record<string, string>; body?: unknown } = {}): Promise<Res> {
-  const res = await request(url, {
-    method: options.body === undefined ? 'GET' : 'POST',
-    headers: options.headers ?? {},
-    ...(options.body !== undefined ? { body: typeof options.body === 'string' ? options.body : JSON.stringify(options.body) } : {}),
-  });
-  const text = await res.body.text();
-  let json: any;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status: res.statusCode, headers: res.headers, text, json };
-}
-
-interface SpendRow {
-  id: string;
-  time: number;
-  principal: string;
-  key_id: string | null;
-  model: string;
-  provider: string | null;
-  upstream_model: string | null;
-  operation: string;
-  stream: boolean;
-  input_tokens: number;
-  cached_input_tokens: number;
-  output_tokens: number;
-  cost_micros: number;
-  latency_ms: number;
-  ttft_ms: number | null;
-  status: number;
-  error_code: string | null;
-}
-
 const admin = { authorization: `Bearer ${MASTER_KEY}` };
 
-async function spend(gwUrl: string, query = ''): Promise<{ data: SpendRow[]; next_cursor: string | null }> {
+async function spend(gwUrl: string, query = ''): Promise<{ data: SpendRecord[]; next_cursor: string | null }> {
   const res = await call(`${gwUrl}/api/spend/logs${query ? `?${query}` : ''}`, { headers: admin });
   assert.equal(res.status, 200, res.text);
   assert.equal(res.json.object, 'list');
@@ -73,7 +31,7 @@ async function spend(gwUrl: string, query = ''): Promise<{ data: SpendRow[]; nex
   return res.json;
 }
 
-function byId(rows: SpendRow[], id: string): SpendRow {
+function byId(rows: SpendRecord[], id: string): SpendRecord {
   const row = rows.find((r) => r.id === id);
   assert.ok(row, `no spend row for ${id}`);
   return row;
@@ -157,7 +115,7 @@ describe('spend log, metrics, health and logs', () => {
   });
 
   describe('spend log rows', () => {
-    let rows: SpendRow[];
+    let rows: SpendRecord[];
     before(async () => {
       rows = (await spend(gw.url, 'limit=1000')).data;
     });
@@ -251,7 +209,7 @@ describe('spend log, metrics, health and logs', () => {
   });
 
   describe('spend log filters', () => {
-    const ids = (rows: SpendRow[]) => rows.map((r) => r.id);
+    const ids = (rows: SpendRecord[]) => rows.map((r) => r.id);
 
     test('model=', async () => {
       const { data } = await spend(gw.url, 'model=priced-gpt&limit=1000');
@@ -320,7 +278,7 @@ describe('spend log, metrics, health and logs', () => {
       let cursor: string | null = null;
       let pages = 0;
       do {
-        const page: { data: SpendRow[]; next_cursor: string | null } = await spend(gw.url, `limit=2${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+        const page: { data: SpendRecord[]; next_cursor: string | null } = await spend(gw.url, `limit=2${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
         assert.ok(page.data.length <= 2);
         assert.ok(page.data.length > 0, 'no empty pages');
         walked.push(...ids(page.data));
@@ -338,7 +296,7 @@ describe('spend log, metrics, health and logs', () => {
       const walked: string[] = [];
       let cursor: string | null = null;
       do {
-        const page: { data: SpendRow[]; next_cursor: string | null } = await spend(gw.url, `status=success&limit=1${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+        const page: { data: SpendRecord[]; next_cursor: string | null } = await spend(gw.url, `status=success&limit=1${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
         walked.push(...ids(page.data));
         cursor = page.next_cursor;
       } while (cursor && walked.length <= all.length);

@@ -15,7 +15,7 @@ interface AnthropicMessage {
 }
 
 /** Anthropic requires max_tokens; OpenAI does not, so absent means this. */
-export const DEFAULT_MAX_TOKENS = 4096;
+const DEFAULT_MAX_TOKENS = 4096;
 
 const JSON_TOOL_FALLBACK_NAME = 'json_response';
 const JSON_TOOL_DESCRIPTION = 'Give your whole answer by calling this tool; its input is the answer, as JSON matching the schema.';
@@ -42,7 +42,7 @@ function invalid(message: string, param: string): GatewayError {
  * request does not ask for a schema. Falls back to `json_response` when the schema name is
  * not a valid Anthropic tool name or collides with one of the client's own tools.
  */
-export function jsonSchemaToolName(req: OpenAIChatRequest): string | undefined {
+function jsonSchemaToolName(req: OpenAIChatRequest): string | undefined {
   const rf = req.response_format;
   if (rf?.type !== 'json_schema') return undefined;
   const name = rf.json_schema?.name;

@@ -50,7 +50,7 @@ interface DemoAnswer {
 }
 
 /** The deterministic answer: a tool call when tools are offered to a fresh user turn, else an echo. */
-export function demoAnswer(body: OpenAIChatRequest): DemoAnswer {
+function demoAnswer(body: OpenAIChatRequest): DemoAnswer {
   const last = body.messages[body.messages.length - 1];
   const prompt = body.messages.map((m) => textOf(m.content)).join('\n');
   const input = tokens(prompt);

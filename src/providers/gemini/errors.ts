@@ -13,7 +13,7 @@ interface GoogleErrorBody {
  * Pulls the `error` object out of a Google error body. The JSON-array form appears when a
  * streaming call fails without `alt=sse`; tolerate it rather than lose the message.
  */
-export function parseGoogleError(parsed: unknown): GoogleErrorBody | undefined {
+function parseGoogleError(parsed: unknown): GoogleErrorBody | undefined {
   const root = Array.isArray(parsed) ? (parsed[0] as unknown) : parsed;
   if (!isRecord(root) || !isRecord(root['error'])) return undefined;
   return root['error'];
@@ -23,7 +23,7 @@ export function parseGoogleError(parsed: unknown): GoogleErrorBody | undefined {
  * Google puts the caller's API key into some error messages (request URLs with `?key=`), and
  * gateway errors reach clients and logs, so anything key-shaped is masked.
  */
-export function redactKeys(message: string): string {
+function redactKeys(message: string): string {
   return message.replace(/key=[^&\s"'<>)]+/gi, 'key=[REDACTED]').replace(/AIza[0-9A-Za-z_-]{20,}/g, '[REDACTED]');
 }
 

@@ -22,7 +22,7 @@ export interface GeminiContent {
  * assistant messages without our `extra_content`, so histories would otherwise break.
  * See https://ai.google.dev/gemini-api/docs/thought-signatures.
  */
-export const SKIP_THOUGHT_SIGNATURE = 'skip_thought_signature_validator';
+const SKIP_THOUGHT_SIGNATURE = 'skip_thought_signature_validator';
 
 /** A tool call as Google's own OpenAI-compatible surface carries a thought signature. */
 type ToolCallWithSignature = OpenAIToolCall & { extra_content?: { google?: { thought_signature?: unknown } } };
@@ -195,7 +195,7 @@ const ALLOWED_FORMATS = new Set(['enum', 'date-time', 'int32', 'int64', 'float',
  * property called "strict"). `oneOf` becomes `anyOf`, `const` becomes a one-value `enum`, and
  * `type: ["string", "null"]` becomes `type: "string", nullable: true`.
  */
-export function cleanSchema(schema: unknown): unknown {
+function cleanSchema(schema: unknown): unknown {
   if (Array.isArray(schema)) return schema.map(cleanSchema);
   if (!isRecord(schema)) return schema;
   const out: Record<string, unknown> = {};
