@@ -8,10 +8,16 @@ import { registerJsonBodyParser } from './http/json-body.js';
 import { registerOpsRoutes } from './http/routes/health.js';
 import { registerOpenAIRoutes } from './http/routes/openai.js';
 import { registerSpendRoutes } from './http/routes/spend.js';
+import { registerAuditRoutes } from './http/routes/audit.js';
+import { registerTeamRoutes } from './http/routes/teams.js';
+import { registerVirtualKeyRoutes } from './http/routes/virtual-keys.js';
+import type { Access } from './keys/access.js';
 import type { Authenticator } from './keys/authenticator.js';
 import type { GatewayMetrics } from './metrics/metrics.js';
 import { compose } from './pipeline/compose.js';
 import { createAuthenticateStage } from './pipeline/stages/authenticate.js';
+import { createAuthorizeModelStage } from './pipeline/stages/authorize-model.js';
+import { createBudgetStage } from './pipeline/stages/budget.js';
 import { createInvokeProviderStage } from './pipeline/stages/invoke-provider.js';
 import { createRecordSpendStage } from './pipeline/stages/record-spend.js';
 import { createResolveModelStage } from './pipeline/stages/resolve-model.js';
@@ -28,6 +34,7 @@ export interface AppDeps {
   spendLog: SpendLog;
   logger: Logger;
   authenticator: Authenticator;
+  access: Access;
   /** True once shutdown began. */
   isDraining?: () => boolean;
 }
@@ -62,6 +69,8 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     createAuthenticateStage(deps.authenticator),
     createValidateRequestStage(),
     createResolveModelStage(deps.registry),
+    createAuthorizeModelStage(),
+    createBudgetStage({ limits: deps.access.limits, defaultMaxOutputTokens: deps.config.budgets.default_max_output_tokens }),
     createInvokeProviderStage(deps.registry),
   ]);
 
@@ -85,7 +94,10 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   );
 
   registerOpenAIRoutes(app, { pipeline, registry: deps.registry, authenticator: deps.authenticator });
-  registerSpendRoutes(app, { store: deps.store, spendLog: deps.spendLog, authenticator: deps.authenticator });
+  registerSpendRoutes(app, { store: deps.store, spendLog: deps.spendLog, authenticator: deps.authenticator, keys: deps.access.keys, teams: deps.access.teams });
+  registerVirtualKeyRoutes(app, { authenticator: deps.authenticator, access: deps.access, store: deps.store });
+  registerTeamRoutes(app, { authenticator: deps.authenticator, access: deps.access, store: deps.store });
+  registerAuditRoutes(app, { authenticator: deps.authenticator, audit: deps.access.audit });
   registerOpsRoutes(app, { store: deps.store, metrics: deps.metrics, isDraining });
   return app;
 }

@@ -3,7 +3,8 @@ import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { buildApp } from './app.js';
 import type { GatewayConfig } from './config/schema.js';
-import { createMasterKeyAuthenticator } from './keys/authenticator.js';
+import { createAccess, type Access } from './keys/access.js';
+import { createAuthenticator } from './keys/authenticator.js';
 import { createLogger, type Logger } from './log/logger.js';
 import { createMetrics } from './metrics/metrics.js';
 import { HttpTransport } from './providers/http-transport.js';
@@ -18,6 +19,8 @@ export interface GatewayOptions {
   storeOptions?: StoreOptions;
   /** Process-level metrics (CPU, heap); off in tests that start several gateways. */
   defaultMetrics?: boolean;
+  /** The clock for budget periods, rate-limit windows, key expiry and the SQLite store; tests pass a controllable one. */
+  now?: () => number;
 }
 
 export interface Gateway {
@@ -25,6 +28,7 @@ export interface Gateway {
   store: Store;
   registry: ProviderRegistry;
   spendLog: SpendLog;
+  access: Access;
   logger: Logger;
   /** Starts listening; resolves to the base URL (http://host:port). */
   listen(host?: string, port?: number): Promise<string>;
@@ -37,7 +41,8 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const { config } = options;
   if (!config.master_key) throw new Error('master_key is required (set SMARTFLOW_MASTER_KEY or master_key in smartflow.yaml)');
   const logger = options.logger ?? createLogger({ level: config.logging.level });
-  const store = await createStore(config.store, options.storeOptions);
+  const now = options.now ?? Date.now;
+  const store = await createStore(config.store, { now, ...options.storeOptions });
   const metrics = createMetrics({ defaultMetrics: options.defaultMetrics ?? true });
   const transport = new HttpTransport();
   const registry = createProviderRegistry(config, transport);
@@ -47,6 +52,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     maxBuffer: config.spend_log.max_buffer,
     onDrop: (n) => metrics.spendLogDropped.inc(n),
   });
+  const access = await createAccess({ store, config, now, log: logger });
   let draining = false;
   const app = buildApp({
     config,
@@ -55,7 +61,8 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     metrics,
     spendLog,
     logger,
-    authenticator: createMasterKeyAuthenticator(config.master_key),
+    authenticator: createAuthenticator(config.master_key, access.resolver),
+    access,
     isDraining: () => draining,
   });
 
@@ -78,6 +85,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
         clearTimeout(grace);
         clearInterval(sweep);
         await spendLog.close();
+        await access.close();
         await registry.close();
         await transport.close();
         await store.close();
@@ -91,6 +99,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     store,
     registry,
     spendLog,
+    access,
     logger,
     async listen(host = config.server.host, port = config.server.port) {
       try {

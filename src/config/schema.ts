@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { isValidTimeZone } from '../keys/budget-period.js';
 
 /** The shape of smartflow.yaml, with defaults. Every field a user can set is here and documented in docs/configuration.md. */
 
@@ -56,6 +57,22 @@ export const configSchema = z.strictObject({
       batch_size: z.number().int().positive().default(500),
       /** Records kept in memory while the store is unreachable, before the oldest are dropped. */
       max_buffer: z.number().int().positive().default(100_000),
+    })
+    .prefault({}),
+  budgets: z
+    .strictObject({
+      /** IANA time zone in which daily, weekly and monthly budget periods start at midnight. */
+      timezone: z.string().refine(isValidTimeZone, 'an IANA time zone such as UTC or Europe/Berlin').default('UTC'),
+      /** Output tokens reserved for a request without max_tokens to a model whose output limit is unknown. */
+      default_max_output_tokens: z.number().int().positive().default(4096),
+    })
+    .prefault({}),
+  virtual_keys: z
+    .strictObject({
+      /** How long a key lookup is trusted without an invalidation message from another instance. */
+      cache_ttl_ms: z.number().int().nonnegative().default(60_000),
+      /** Cached key lookups (known and unknown keys) kept in memory per instance. */
+      cache_max_entries: z.number().int().positive().default(100_000),
     })
     .prefault({}),
   logging: z

@@ -8,7 +8,13 @@
 export const ERROR_CODES = {
   SF_ERR_AUTH_MISSING: { status: 401, type: 'authentication_error', code: 'missing_api_key', message: 'No API key was sent. Pass it as "Authorization: Bearer <key>".' },
   SF_ERR_AUTH_INVALID: { status: 401, type: 'authentication_error', code: 'invalid_api_key', message: 'The API key is not valid.' },
+  SF_ERR_KEY_REVOKED: { status: 401, type: 'authentication_error', code: 'key_revoked', message: 'This API key has been revoked.' },
+  SF_ERR_KEY_EXPIRED: { status: 401, type: 'authentication_error', code: 'key_expired', message: 'This API key has expired.' },
   SF_ERR_FORBIDDEN: { status: 403, type: 'permission_error', code: 'forbidden', message: 'This key may not perform this action.' },
+  SF_ERR_MODEL_NOT_ALLOWED: { status: 403, type: 'permission_error', code: 'model_not_allowed', message: 'This key may not use this model.' },
+  SF_ERR_BUDGET_EXCEEDED: { status: 429, type: 'insufficient_quota', code: 'budget_exceeded', message: 'The budget for this key or its team does not cover this request.' },
+  SF_ERR_RATE_LIMITED: { status: 429, type: 'rate_limit_error', code: 'rate_limit_exceeded', message: 'This key or its team sent more requests or tokens than its rate limit allows.' },
+  SF_ERR_NOT_FOUND: { status: 404, type: 'invalid_request_error', code: 'not_found', message: 'No such resource.' },
   SF_ERR_INVALID_JSON: { status: 400, type: 'invalid_request_error', code: 'invalid_json', message: 'The request body is not valid JSON.' },
   SF_ERR_INVALID_REQUEST: { status: 400, type: 'invalid_request_error', code: 'invalid_request', message: 'The request is not valid.' },
   SF_ERR_UNSUPPORTED_MEDIA_TYPE: { status: 415, type: 'invalid_request_error', code: 'unsupported_media_type', message: 'The request body must be application/json.' },
@@ -32,7 +38,8 @@ export const ERROR_CODES = {
 
 export interface ErrorCodeSpec {
   status: number;
-  type: 'invalid_request_error' | 'authentication_error' | 'permission_error' | 'rate_limit_error' | 'api_error';
+  /** OpenAI's taxonomy; `insufficient_quota` is what OpenAI answers when an account's quota is spent. */
+  type: 'invalid_request_error' | 'authentication_error' | 'permission_error' | 'rate_limit_error' | 'insufficient_quota' | 'api_error';
   code: string;
   message: string;
 }

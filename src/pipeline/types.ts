@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { AccessPolicy } from '../keys/access-policy.js';
 import type { GatewayError } from '../errors/gateway-error.js';
 import type { Cancellation } from './cancellation.js';
 import type { ProviderResponse } from '../providers/adapter.js';
@@ -8,7 +9,7 @@ import type { OpenAIChatRequest, OpenAIEmbeddingsRequest, Usage } from '../provi
 /** The per-request logger (pino child with the request id). */
 export type RequestLog = Pick<Logger, 'trace' | 'debug' | 'info' | 'warn' | 'error'>;
 
-/** Who is calling. The master key is an admin; virtual keys (their own issue) slot in as `virtual_key`. */
+/** Who is calling: the master key (an admin, unlimited) or a virtual key with its policy. */
 export interface Principal {
   /** Stable id for logs and the spend log: `master` or the key id. */
   id: string;
@@ -16,6 +17,8 @@ export interface Principal {
   keyId: string | null;
   teamId: string | null;
   isAdmin: boolean;
+  /** Models, budgets and rate limits; null means unrestricted (the master key). */
+  policy: AccessPolicy | null;
 }
 
 export type IncomingHeaders = Record<string, string | string[] | undefined>;

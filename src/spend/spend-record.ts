@@ -48,3 +48,26 @@ export interface SpendPage {
   /** Present when more rows match; pass back as `cursor`. */
   next_cursor: string | null;
 }
+
+/** Totals of the spend log grouped by virtual key or by team. */
+export interface SpendSummaryQuery {
+  group_by: 'key' | 'team';
+  /** Inclusive lower bound on record time, epoch ms. */
+  from?: number;
+  /** Exclusive upper bound on record time, epoch ms. */
+  to?: number;
+}
+
+export interface SpendSummaryRow {
+  /** The key id or team id; null groups the requests made without one (master key, unauthenticated). */
+  id: string | null;
+  requests: number;
+  /** Requests that ended with a status >= 400. */
+  errors: number;
+  input_tokens: number;
+  cached_input_tokens: number;
+  output_tokens: number;
+  cost_micros: number;
+  /** Epoch ms of the newest request in the group. */
+  last_used: number;
+}

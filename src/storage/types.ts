@@ -1,4 +1,4 @@
-import type { SpendPage, SpendQuery, SpendRecord } from '../spend/spend-record.js';
+import type { SpendPage, SpendQuery, SpendRecord, SpendSummaryQuery, SpendSummaryRow } from '../spend/spend-record.js';
 
 /** A stored JSON document with its id. */
 export interface StoredDoc<T> {
@@ -75,6 +75,8 @@ export interface Store {
   // The spend log.
   appendSpend(records: SpendRecord[]): Promise<void>;
   querySpend(query: SpendQuery): Promise<SpendPage>;
+  /** Totals per key or per team over a time range, most expensive first (ties by id). */
+  summarizeSpend(query: SpendSummaryQuery): Promise<SpendSummaryRow[]>;
 
   /** Resolves when the backend answers; used by /health/readiness. */
   ping(): Promise<void>;

@@ -27,7 +27,7 @@ after(async () => {
   }
 });
 
-storageContract('redis', () => createRedisStore(url, { prefix }));
+storageContract('redis', (scope) => createRedisStore(url, { prefix: scope === undefined ? prefix : `${prefix}${scope}:` }));
 
 describe('redis store specifics', () => {
   test('an unreachable server fails fast without revealing the password', async () => {

@@ -29,6 +29,30 @@ export function spendFixture(base = Date.now() - 30_000): SpendRecord[] {
   }));
 }
 
+/** One record with the given fields; the rest are plain defaults (a successful chat request that cost nothing). */
+export function spendRecord(fields: Pick<SpendRecord, 'id' | 'time'> & Partial<SpendRecord>): SpendRecord {
+  const key_id = fields.key_id ?? null;
+  return {
+    principal: key_id ?? 'master',
+    key_id,
+    team_id: null,
+    model: 'gpt-x',
+    provider: 'openai',
+    upstream_model: 'gpt-x-2025',
+    operation: 'chat',
+    stream: false,
+    input_tokens: 0,
+    cached_input_tokens: 0,
+    output_tokens: 0,
+    cost_micros: 0,
+    latency_ms: 100,
+    ttft_ms: null,
+    status: 200,
+    error_code: null,
+    ...fields,
+  };
+}
+
 /** The order every backend returns: time descending, then id descending. */
 export function newestFirst(rows: SpendRecord[]): SpendRecord[] {
   return [...rows].sort((x, y) => y.time - x.time || (x.id < y.id ? 1 : x.id > y.id ? -1 : 0));

@@ -13,7 +13,7 @@ after(() => rm(dir, { recursive: true, force: true }));
 // A controllable clock: expiry tests move it instead of sleeping.
 let clock = Date.now();
 const file = join(dir, 'store.db');
-storageContract('sqlite', () => createSqliteStore(file, { now: () => clock }), {
+storageContract('sqlite', (scope) => createSqliteStore(scope === undefined ? file : join(dir, `${scope}.db`), { now: () => clock }), {
   advanceClock: async (ms) => {
     clock += ms;
   },

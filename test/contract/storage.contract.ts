@@ -3,9 +3,9 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, test, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { GatewayError } from '../../src/errors/gateway-error.js';
-import type { SpendQuery, SpendRecord } from '../../src/spend/spend-record.js';
+import type { SpendQuery, SpendRecord, SpendSummaryRow } from '../../src/spend/spend-record.js';
 import type { Store } from '../../src/storage/types.js';
-import { newestFirst, shuffle, spendFixture } from './spend-fixture.js';
+import { newestFirst, shuffle, spendFixture, spendRecord } from './spend-fixture.js';
 
 /** How a backend lets the suite move time forward for expiry tests. */
 export interface ContractOptions {
@@ -38,9 +38,10 @@ function isStoreError(code: string): (err: unknown) => boolean {
  * The behaviour every Store backend must show. `open` returns a new store instance on the
  * same backing data each time (same file, same Redis prefix), so cross-instance behaviour
  * (atomic counters, pub/sub) is tested by opening two. Tests use unique names, so data left
- * by one test never affects another; the spend log is written by its own block only.
+ * by one test never affects another. The spend log has no names to keep tests apart, so each
+ * block that writes one opens its own `scope`: separate backing data (another file, another prefix).
  */
-export function storageContract(name: string, open: () => Promise<Store>, options: ContractOptions = {}): void {
+export function storageContract(name: string, open: (scope?: string) => Promise<Store>, options: ContractOptions = {}): void {
   const advance = options.advanceClock ?? ((ms: number) => sleep(ms));
   const openFor = async (t: TestContext): Promise<Store> => {
     const store = await open();
@@ -349,7 +350,7 @@ export function storageContract(name: string, open: () => Promise<Store>, option
       }
 
       before(async () => {
-        store = await open();
+        store = await open('spend-log');
         // Two batches in time order, each shuffled, as a spend-log writer may flush them.
         await store.appendSpend(shuffle(records.slice(0, 30)));
         await store.appendSpend(shuffle(records.slice(30)));
@@ -391,6 +392,121 @@ export function storageContract(name: string, open: () => Promise<Store>, option
 
       test('a malformed cursor is a client error', async () => {
         await assert.rejects(store.querySpend({ limit: 5, cursor: 'not a cursor' }), isStoreError('SF_ERR_INVALID_REQUEST'));
+      });
+    });
+
+    describe('spend summary', () => {
+      let store: Store;
+      // Recent: the Redis backend bounds its scan by the stream's append time.
+      const t0 = Date.now() - 20_000;
+      // [ms after t0, key_id, team_id, status, input, cached, output, cost_micros]
+      const table: Array<[number, string | null, string | null, number, number, number, number, number]> = [
+        [0, 'k-a', 't-1', 200, 10, 1, 5, 100],
+        [10, 'k-a', 't-1', 500, 20, 2, 6, 200],
+        [20, 'k-b', 't-1', 200, 30, 3, 7, 300],
+        [30, null, null, 429, 40, 4, 8, 300],
+        [40, 'k-c', null, 400, 50, 5, 9, 300],
+        [50, 'k-d', 't-2', 399, 60, 6, 10, 1_000],
+        [60, null, 't-2', 200, 70, 7, 11, 50],
+      ];
+      const records = table.map(([at, key_id, team_id, status, input, cached, output, cost], i) =>
+        spendRecord({
+          id: `sum-${i}`, time: t0 + at, key_id, team_id, status,
+          input_tokens: input, cached_input_tokens: cached, output_tokens: output, cost_micros: cost,
+        }),
+      );
+      /** [requests, errors], [input, cached, output], cost_micros, last_used as ms after t0. */
+      const row = (
+        id: string | null,
+        [requests, errors]: [number, number],
+        [input_tokens, cached_input_tokens, output_tokens]: [number, number, number],
+        cost_micros: number,
+        last: number,
+      ): SpendSummaryRow => ({ id, requests, errors, input_tokens, cached_input_tokens, output_tokens, cost_micros, last_used: t0 + last });
+
+      before(async () => {
+        store = await open('spend-summary');
+        await store.appendSpend(shuffle(records));
+      });
+      after(() => store.close());
+
+      test('groups by key, nulls together; errors are statuses >= 400', async () => {
+        assert.deepEqual(await store.summarizeSpend({ group_by: 'key' }), [
+          row('k-d', [1, 0], [60, 6, 10], 1_000, 50),
+          row(null, [2, 1], [110, 11, 19], 350, 60),
+          // Equal cost: by id.
+          row('k-a', [2, 1], [30, 3, 11], 300, 10),
+          row('k-b', [1, 0], [30, 3, 7], 300, 20),
+          row('k-c', [1, 1], [50, 5, 9], 300, 40),
+        ]);
+      });
+
+      test('groups by team; the null group goes last among equal costs', async () => {
+        assert.deepEqual(await store.summarizeSpend({ group_by: 'team' }), [
+          row('t-2', [2, 0], [130, 13, 21], 1_050, 60),
+          row('t-1', [3, 1], [60, 6, 18], 600, 20),
+          row(null, [2, 2], [90, 9, 17], 600, 40),
+        ]);
+      });
+
+      test('from is inclusive, to exclusive; last_used is the newest time in range', async () => {
+        assert.deepEqual(await store.summarizeSpend({ group_by: 'key', from: t0 + 10, to: t0 + 40 }), [
+          row('k-b', [1, 0], [30, 3, 7], 300, 20),
+          row(null, [1, 1], [40, 4, 8], 300, 30),
+          row('k-a', [1, 1], [20, 2, 6], 200, 10),
+        ]);
+        assert.deepEqual(await store.summarizeSpend({ group_by: 'team', from: t0 + 10, to: t0 + 40 }), [
+          row('t-1', [2, 1], [50, 5, 13], 500, 20),
+          row(null, [1, 1], [40, 4, 8], 300, 30),
+        ]);
+        assert.deepEqual(await store.summarizeSpend({ group_by: 'team', from: t0 + 40 }), [
+          row('t-2', [2, 0], [130, 13, 21], 1_050, 60),
+          row(null, [1, 1], [50, 5, 9], 300, 40),
+        ]);
+        assert.deepEqual(await store.summarizeSpend({ group_by: 'key', to: t0 + 10 }), [row('k-a', [1, 0], [10, 1, 5], 100, 0)]);
+      });
+
+      test('an empty range or an empty log gives no rows', async (t) => {
+        assert.deepEqual(await store.summarizeSpend({ group_by: 'key', from: t0 + 10, to: t0 + 10 }), []);
+        assert.deepEqual(await store.summarizeSpend({ group_by: 'key', from: t0 + 40, to: t0 + 10 }), []);
+        assert.deepEqual(await store.summarizeSpend({ group_by: 'team', from: t0 + 61 }), []);
+        assert.deepEqual(await store.summarizeSpend({ group_by: 'team', to: t0 }), []);
+        const empty = await open('spend-summary-empty');
+        t.after(() => empty.close());
+        assert.deepEqual(await empty.summarizeSpend({ group_by: 'key' }), []);
+        assert.deepEqual(await empty.summarizeSpend({ group_by: 'team' }), []);
+      });
+
+      test('ids of equal cost order by code point, as SQLite compares text', async (t) => {
+        const ties = await open('spend-summary-ties');
+        t.after(() => ties.close());
+        // UTF-16 code units would put U+1F600 (a surrogate pair, 0xD83D...) before U+E000.
+        const ids = [null, '\u{1F600}', 'z', '\u{E000}'];
+        await ties.appendSpend(ids.map((key_id, i) => spendRecord({ id: `tie-${i}`, time: t0 + i, key_id, cost_micros: 7 })));
+        const rows = await ties.summarizeSpend({ group_by: 'key' });
+        assert.deepEqual(rows.map((r) => r.id), ['z', '\u{E000}', '\u{1F600}', null]);
+      });
+
+      test('a range larger than one read batch counts every record once', async (t) => {
+        const bulk = await open('spend-summary-bulk');
+        t.after(() => bulk.close());
+        // More than two of the Redis backend's 5,000-entry XRANGE batches, and not a multiple.
+        const n = 10_007;
+        await bulk.appendSpend(
+          Array.from({ length: n }, (_, i) =>
+            spendRecord({
+              id: `bulk-${i}`, time: t0 + i, key_id: i % 2 === 0 ? 'even' : null, status: i % 3 === 0 ? 500 : 200,
+              input_tokens: 1, output_tokens: 2, cost_micros: 3,
+            }),
+          ),
+        );
+        // i = 1 .. 10,005: evens 2 .. 10,004 (5,002; errors where i % 6 = 0: 1,667), odds 1 .. 10,005 (5,003; i % 6 = 3: 1,668).
+        assert.deepEqual(await bulk.summarizeSpend({ group_by: 'key', from: t0 + 1, to: t0 + n - 1 }), [
+          row(null, [5_003, 1_668], [5_003, 0, 10_006], 15_009, 10_005),
+          row('even', [5_002, 1_667], [5_002, 0, 10_004], 15_006, 10_004),
+        ]);
+        const all = await bulk.summarizeSpend({ group_by: 'team' });
+        assert.deepEqual(all.map((r) => [r.id, r.requests, r.cost_micros]), [[null, n, 3 * n]]);
       });
     });
 

@@ -32,7 +32,7 @@ export interface TestGateway {
  * Starts a real gateway on 127.0.0.1:0 with the given config (merged over test defaults:
  * the master key above, a fresh SQLite file, quiet logs captured in memory).
  */
-export async function startTestGateway(raw: Record<string, unknown> = {}, options: { storeOptions?: StoreOptions; listen?: boolean } = {}): Promise<TestGateway> {
+export async function startTestGateway(raw: Record<string, unknown> = {}, options: { storeOptions?: StoreOptions; listen?: boolean; now?: () => number } = {}): Promise<TestGateway> {
   const dir = await mkdtemp(join(tmpdir(), 'sf-test-'));
   const config: GatewayConfig = configSchema.parse({
     master_key: MASTER_KEY,
@@ -42,7 +42,13 @@ export async function startTestGateway(raw: Record<string, unknown> = {}, option
   });
   const logs = new LogCollector();
   const logger = createLogger({ level: config.logging.level, destination: logs });
-  const gateway = await createGateway({ config, logger, defaultMetrics: false, ...(options.storeOptions ? { storeOptions: options.storeOptions } : {}) });
+  const gateway = await createGateway({
+    config,
+    logger,
+    defaultMetrics: false,
+    ...(options.storeOptions ? { storeOptions: options.storeOptions } : {}),
+    ...(options.now ? { now: options.now } : {}),
+  });
   const url = options.listen === false ? '' : await gateway.listen('127.0.0.1', 0);
   return {
     gateway,

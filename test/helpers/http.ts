@@ -13,7 +13,7 @@ export interface Res {
  * One HTTP call with undici, read to the end. A string or stream body is sent as is, anything
  * else as JSON; the method defaults to POST with a body and GET without.
  */
-export async function call(url: string, options: { method?: 'GET' | 'POST'; headers?: Record<string, string>; body?: unknown } = {}): Promise<Res> {
+export async function call(url: string, options: { method?: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'HEAD'; headers?: Record<string, string>; body?: unknown } = {}): Promise<Res> {
   const { body } = options;
   const payload = body === undefined ? undefined : typeof body === 'string' || isStream(body) ? body : JSON.stringify(body);
   const res = await request(url, {

@@ -46,20 +46,24 @@ export function registerOpenAIRoutes(app: FastifyInstance, deps: OpenAIRoutesDep
   };
 
   const listModels = async (request: FastifyRequest, reply: FastifyReply) => {
+    let principal;
     try {
-      await deps.authenticator.authenticate(request.headers);
+      principal = await deps.authenticator.authenticate(request.headers);
     } catch (err) {
       return sendError(request, reply, err);
     }
-    return reply.send({ object: 'list', data: deps.registry.listModels().map(modelEntry) });
+    const policy = principal.policy;
+    const models = deps.registry.listModels().filter((d) => !policy || policy.allowModel(d.name));
+    return reply.send({ object: 'list', data: models.map(modelEntry) });
   };
 
   const getModel = async (request: FastifyRequest<{ Params: { '*': string } }>, reply: FastifyReply) => {
     try {
-      await deps.authenticator.authenticate(request.headers);
+      const { policy } = await deps.authenticator.authenticate(request.headers);
       const name = request.params['*'];
       const d = deps.registry.resolveModel(name);
-      if (!d) throw new GatewayError('SF_ERR_MODEL_NOT_FOUND', { message: `The model "${name.slice(0, 200)}" does not exist on this gateway.`, param: 'model' });
+      // A model the key may not use does not exist as far as that key is concerned.
+      if (!d || (policy && !policy.allowModel(name) && !policy.allowModel(d.name))) throw new GatewayError('SF_ERR_MODEL_NOT_FOUND', { message: `The model "${name.slice(0, 200)}" does not exist on this gateway.`, param: 'model' });
       return reply.send(modelEntry(d));
     } catch (err) {
       return sendError(request, reply, err);

@@ -3,9 +3,12 @@ import { z } from 'zod';
 import type { Authenticator } from '../../keys/authenticator.js';
 import { invalidRequest } from '../../errors/from-zod.js';
 import type { SpendLog } from '../../spend/spend-log.js';
-import type { SpendQuery } from '../../spend/spend-record.js';
+import type { TeamService } from '../../identity/teams.js';
+import type { VirtualKeyService } from '../../keys/virtual-keys.js';
+import type { SpendQuery, SpendSummaryRow } from '../../spend/spend-record.js';
 import type { Store } from '../../storage/types.js';
 import { sendError } from '../error-response.js';
+import { parseInput } from '../parse.js';
 import { requireAdmin } from '../plugins/require-admin.js';
 
 /** A time as epoch milliseconds or an ISO-8601 string. */
@@ -26,15 +29,58 @@ const spendQuerySchema = z.strictObject({
   cursor: z.string().max(512).optional(),
 });
 
+const summaryQuerySchema = z.strictObject({
+  from: time.optional(),
+  to: time.optional(),
+});
+
 export interface SpendRoutesDeps {
   store: Store;
   spendLog: SpendLog;
   authenticator: Authenticator;
+  keys: VirtualKeyService;
+  teams: TeamService;
 }
 
-/** Admin read access to the spend log. */
+function summaryView(row: SpendSummaryRow) {
+  return {
+    requests: row.requests,
+    errors: row.errors,
+    input_tokens: row.input_tokens,
+    cached_input_tokens: row.cached_input_tokens,
+    output_tokens: row.output_tokens,
+    spend: row.cost_micros / 1_000_000,
+    cost_micros: row.cost_micros,
+    last_used: new Date(row.last_used).toISOString(),
+  };
+}
+
+/** Admin read access to the spend log: rows, and totals per key and per team. */
 export function registerSpendRoutes(app: FastifyInstance, deps: SpendRoutesDeps): void {
-  app.get('/api/spend/logs', { preHandler: requireAdmin(deps.authenticator) }, async (request, reply) => {
+  const admin = { preHandler: requireAdmin(deps.authenticator) };
+
+  const summarize = async (groupBy: 'key' | 'team', rawQuery: unknown) => {
+    const q = parseInput(summaryQuerySchema, rawQuery ?? {});
+    await deps.spendLog.flush();
+    return deps.store.summarizeSpend({ group_by: groupBy, ...(q.from !== undefined ? { from: q.from } : {}), ...(q.to !== undefined ? { to: q.to } : {}) });
+  };
+
+  app.get('/api/spend/keys', admin, async (request) => {
+    const rows = await summarize('key', request.query);
+    const records = await Promise.all(rows.map((row) => (row.id === null ? undefined : deps.keys.get(row.id))));
+    return {
+      object: 'list',
+      data: rows.map((row, i) => ({ key_id: row.id, alias: records[i]?.alias ?? null, team_id: records[i]?.team_id ?? null, ...summaryView(row) })),
+    };
+  });
+
+  app.get('/api/spend/teams', admin, async (request) => {
+    const rows = await summarize('team', request.query);
+    const teams = await Promise.all(rows.map((row) => (row.id === null ? undefined : deps.teams.get(row.id))));
+    return { object: 'list', data: rows.map((row, i) => ({ team_id: row.id, name: teams[i]?.name ?? null, ...summaryView(row) })) };
+  });
+
+  app.get('/api/spend/logs', admin, async (request, reply) => {
     const parsed = spendQuerySchema.safeParse(request.query ?? {});
     if (!parsed.success) return sendError(request, reply, invalidRequest(parsed.error));
     const q = parsed.data;

@@ -4,7 +4,7 @@ import type { DocPage, GuardedIncrementResult, ListOptions, Store, StoreOptions 
 import { createErrorMapper, secretsOf } from './errors.js';
 import { ALL_SCRIPTS, CREATE_DOC, DELETE_DOC, GUARDED_INCREMENT, INCR_WITH_TTL, LIST_DOCS, PUT_DOC } from './lua.js';
 import { SubscriberFanout } from './pubsub.js';
-import { appendSpendRecords, querySpendRecords } from './spend-stream.js';
+import { appendSpendRecords, querySpendRecords, summarizeSpendRecords } from './spend-stream.js';
 
 const CONNECT_TIMEOUT_MS = 3_000;
 const MAX_PAGE = 1_000;
@@ -215,6 +215,9 @@ export async function createRedisStore(url: string, options: StoreOptions = {}):
     },
     querySpend(query) {
       return guard(() => querySpendRecords(client, spendKey, query));
+    },
+    summarizeSpend(query) {
+      return guard(() => summarizeSpendRecords(client, spendKey, query));
     },
 
     ping() {

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import { GatewayError } from '../../errors/gateway-error.js';
-import type { SpendPage, SpendQuery, SpendRecord } from '../../spend/spend-record.js';
+import type { SpendPage, SpendQuery, SpendRecord, SpendSummaryQuery, SpendSummaryRow } from '../../spend/spend-record.js';
 
 /** Approximate cap on the stream (MAXLEN ~ lets Redis trim whole nodes, which is cheap). */
 const MAX_LEN = 1_000_000;
@@ -16,6 +16,8 @@ const SCAN_BATCH = 500;
  * the caller; the page then comes back short with a cursor to continue from.
  */
 const MAX_SCAN = 20_000;
+/** Entries per XRANGE round trip when summarizing, which reads every entry in range. */
+const SUMMARY_BATCH = 5_000;
 const FIELD = 'r';
 const STREAM_ID = /^\d+-\d+$/;
 
@@ -30,9 +32,25 @@ export async function appendSpendRecords(client: Redis, key: string, records: Sp
   if (results === null || failed) throw failed?.[0] ?? new Error('The spend batch transaction was aborted.');
 }
 
+type Bounds = Pick<SpendSummaryQuery, 'from' | 'to'>;
+
+/**
+ * The stream ids that can hold records with from <= time < to. `to` is exclusive on record.time,
+ * so an id whose time part is to - 1 + skew may still hold a match.
+ */
+function idRange({ from, to }: Bounds): [start: string, end: string] {
+  return [
+    from === undefined ? '-' : String(Math.max(0, from - APPEND_SKEW_MS)),
+    to === undefined ? '+' : String(Math.max(0, to - 1 + APPEND_SKEW_MS)),
+  ];
+}
+
+function inTimeRange(record: SpendRecord, { from, to }: Bounds): boolean {
+  return (from === undefined || record.time >= from) && (to === undefined || record.time < to);
+}
+
 function matches(record: SpendRecord, query: SpendQuery): boolean {
-  if (query.from !== undefined && record.time < query.from) return false;
-  if (query.to !== undefined && record.time >= query.to) return false;
+  if (!inTimeRange(record, query)) return false;
   if (query.model !== undefined && record.model !== query.model) return false;
   if (query.key_id !== undefined && record.key_id !== query.key_id) return false;
   if (query.principal !== undefined && record.principal !== query.principal) return false;
@@ -63,10 +81,8 @@ export async function querySpendRecords(client: Redis, key: string, query: Spend
     throw new GatewayError('SF_ERR_INVALID_REQUEST', { message: 'The cursor is not valid.', param: 'cursor' });
   }
   const limit = Math.max(1, Math.floor(query.limit));
-  const start = query.from === undefined ? '-' : String(Math.max(0, query.from - APPEND_SKEW_MS));
-  // `to` is exclusive on record.time; an id whose time part is to - 1 + skew may still hold a match.
-  let end =
-    query.cursor !== undefined ? `(${query.cursor}` : query.to === undefined ? '+' : String(Math.max(0, query.to - 1 + APPEND_SKEW_MS));
+  const [start, rangeEnd] = idRange(query);
+  let end = query.cursor !== undefined ? `(${query.cursor}` : rangeEnd;
   // Without filters every entry is a row, so reading more than one page (plus one) is waste.
   const unfiltered =
     query.from === undefined && query.to === undefined && query.model === undefined &&
@@ -95,4 +111,48 @@ export async function querySpendRecords(client: Redis, key: string, query: Spend
   }
   // Scan budget spent with entries left in range: hand back a cursor even if the page is short.
   return { rows, next_cursor: lastSeenId ?? null };
+}
+
+/** Most expensive first; ties by id in code point order (SQLite's BINARY order, unlike `<` on UTF-16), null last. */
+function summaryOrder(a: SpendSummaryRow, b: SpendSummaryRow): number {
+  if (a.cost_micros !== b.cost_micros) return b.cost_micros - a.cost_micros;
+  if (a.id === null || b.id === null) return (a.id === null ? 1 : 0) - (b.id === null ? 1 : 0);
+  return Buffer.compare(Buffer.from(a.id), Buffer.from(b.id));
+}
+
+/**
+ * Totals per key or team, aggregated in process: every entry whose id can hold a record in range
+ * is read, in batches, and filtered on the record's own time. Unbounded by a scan budget because
+ * the stream itself is capped.
+ */
+export async function summarizeSpendRecords(client: Redis, key: string, query: SpendSummaryQuery): Promise<SpendSummaryRow[]> {
+  const groups = new Map<string | null, SpendSummaryRow>();
+  const [first, end] = idRange(query);
+  let start = first;
+  for (;;) {
+    const batch = await client.xrange(key, start, end, 'COUNT', SUMMARY_BATCH);
+    for (const [, fields] of batch) {
+      const record = recordOf(fields);
+      if (!record || !inTimeRange(record, query)) continue;
+      const id = query.group_by === 'key' ? record.key_id : record.team_id;
+      let row = groups.get(id);
+      if (!row) {
+        row = {
+          id, requests: 0, errors: 0, input_tokens: 0, cached_input_tokens: 0, output_tokens: 0, cost_micros: 0, last_used: record.time,
+        };
+        groups.set(id, row);
+      }
+      row.requests += 1;
+      if (record.status >= 400) row.errors += 1;
+      row.input_tokens += record.input_tokens;
+      row.cached_input_tokens += record.cached_input_tokens;
+      row.output_tokens += record.output_tokens;
+      row.cost_micros += record.cost_micros;
+      row.last_used = Math.max(row.last_used, record.time);
+    }
+    const last = batch[batch.length - 1];
+    if (batch.length < SUMMARY_BATCH || last === undefined) break;
+    start = `(${last[0]}`;
+  }
+  return [...groups.values()].sort(summaryOrder);
 }

@@ -7,6 +7,7 @@ import type { DocPage, GuardedIncrement, GuardedIncrementResult, ListOptions, St
 import { acquireLocalBus } from './local-bus.js';
 import { initSchema } from './schema.js';
 import { createSpendQuerier, INSERT_SPEND_SQL, spendParams } from './spend-sql.js';
+import { createSpendSummarizer } from './spend-summary-sql.js';
 
 const BUSY_TIMEOUT_MS = 5_000;
 /** Expired rows are swept after this many expiring writes, and on a timer for idle stores. */
@@ -110,6 +111,7 @@ export async function createSqliteStore(path: string, options: StoreOptions = {}
     ),
   };
   const querySpend = createSpendQuerier(db);
+  const summarizeSpend = createSpendSummarizer(db);
 
   const readCounter = (key: string, at: number): number => q.getCounter.get(key, at)?.value ?? 0;
   const writeCounter = (key: string, delta: number, ttl_ms: number | undefined, at: number): number => {
@@ -281,6 +283,9 @@ export async function createSqliteStore(path: string, options: StoreOptions = {}
     },
     querySpend(query) {
       return call(() => querySpend(query));
+    },
+    summarizeSpend(query) {
+      return call(() => summarizeSpend(query));
     },
 
     ping() {

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { buildApp } from '../../../src/app.js';
 import { configSchema } from '../../../src/config/schema.js';
-import { createMasterKeyAuthenticator } from '../../../src/keys/authenticator.js';
+import { createAccess } from '../../../src/keys/access.js';
+import { createAuthenticator } from '../../../src/keys/authenticator.js';
 import { createLogger } from '../../../src/log/logger.js';
 import { createMetrics } from '../../../src/metrics/metrics.js';
 import { HttpTransport } from '../../../src/providers/http-transport.js';
@@ -17,6 +18,7 @@ test('while draining, new requests get 503 shutting_down in the OpenAI error sha
   const logger = createLogger({ level: 'warn', destination: new LogCollector() });
   const spendLog = new SpendLog(store, logger, { flushIntervalMs: 1000, batchSize: 10, maxBuffer: 100 });
   const transport = new HttpTransport();
+  const access = await createAccess({ store, config, now: Date.now, log: logger });
   let draining = false;
   const app = buildApp({
     config,
@@ -25,12 +27,14 @@ test('while draining, new requests get 503 shutting_down in the OpenAI error sha
     metrics: createMetrics({ defaultMetrics: false }),
     spendLog,
     logger,
-    authenticator: createMasterKeyAuthenticator(MASTER_KEY),
+    authenticator: createAuthenticator(MASTER_KEY, access.resolver),
+    access,
     isDraining: () => draining,
   });
   t.after(async () => {
     await app.close();
     await spendLog.close();
+    await access.close();
     await transport.close();
     await store.close();
   });

@@ -1,0 +1,83 @@
+import type { AuditLog } from '../audit/audit-log.js';
+import { GatewayError } from '../errors/gateway-error.js';
+import { toMicros, type CreateTeamInput, type UpdateTeamInput } from '../keys/admin-schemas.js';
+import { timeOrderedId } from '../keys/key-material.js';
+import { ACCESS_CHANGED_CHANNEL, COLLECTIONS, type AccessChange, type TeamRecord } from '../keys/records.js';
+import type { DocPage, ListOptions, Store } from '../storage/types.js';
+
+export interface TeamServiceDeps {
+  store: Store;
+  audit: AuditLog;
+  now: () => number;
+}
+
+/** Teams: shared budgets, rate limits and model lists for groups of virtual keys. */
+export class TeamService {
+  constructor(private readonly deps: TeamServiceDeps) {}
+
+  get(id: string): Promise<TeamRecord | undefined> {
+    return this.deps.store.getDoc<TeamRecord>(COLLECTIONS.teams, id);
+  }
+
+  async require(id: string): Promise<TeamRecord> {
+    const team = await this.get(id);
+    if (!team) throw new GatewayError('SF_ERR_NOT_FOUND', { message: `No team with id "${id}".` });
+    return team;
+  }
+
+  list(options: ListOptions): Promise<DocPage<TeamRecord>> {
+    return this.deps.store.listDocs<TeamRecord>(COLLECTIONS.teams, options);
+  }
+
+  async create(input: CreateTeamInput, actor: string): Promise<TeamRecord> {
+    const now = this.deps.now();
+    const team: TeamRecord = {
+      id: input.id ?? timeOrderedId('team_', now),
+      name: input.name,
+      models: input.models,
+      max_budget_micros: input.max_budget === undefined ? null : toMicros(input.max_budget),
+      budget_period: input.budget_period,
+      budget_generation: 0,
+      rpm: input.rpm ?? null,
+      tpm: input.tpm ?? null,
+      metadata: input.metadata,
+      created_at: now,
+      updated_at: now,
+    };
+    if (!(await this.deps.store.createDoc(COLLECTIONS.teams, team.id, team))) {
+      throw new GatewayError('SF_ERR_INVALID_REQUEST', { message: `A team with id "${team.id}" already exists.`, param: 'id' });
+    }
+    await this.deps.audit.record({ actor, action: 'team.create', target_type: 'team', target_id: team.id, details: { name: team.name } });
+    return team;
+  }
+
+  async update(id: string, input: UpdateTeamInput, actor: string): Promise<TeamRecord> {
+    const current = await this.require(id);
+    const team: TeamRecord = { ...current, updated_at: this.deps.now() };
+    if (input.name !== undefined) team.name = input.name;
+    if (input.models !== undefined) team.models = input.models;
+    if (input.max_budget !== undefined) team.max_budget_micros = input.max_budget === null ? null : toMicros(input.max_budget);
+    if (input.budget_period !== undefined) team.budget_period = input.budget_period;
+    if (input.rpm !== undefined) team.rpm = input.rpm;
+    if (input.tpm !== undefined) team.tpm = input.tpm;
+    if (input.metadata !== undefined) team.metadata = input.metadata;
+    await this.deps.store.putDoc(COLLECTIONS.teams, id, team);
+    await this.announce(id);
+    await this.deps.audit.record({ actor, action: 'team.update', target_type: 'team', target_id: id, details: { fields: Object.keys(input) } });
+    return team;
+  }
+
+  async resetBudget(id: string, actor: string, details: Record<string, unknown>): Promise<TeamRecord> {
+    const current = await this.require(id);
+    const team: TeamRecord = { ...current, budget_generation: current.budget_generation + 1, updated_at: this.deps.now() };
+    await this.deps.store.putDoc(COLLECTIONS.teams, id, team);
+    await this.announce(id);
+    await this.deps.audit.record({ actor, action: 'team.budget_reset', target_type: 'team', target_id: id, details });
+    return team;
+  }
+
+  private announce(id: string): Promise<void> {
+    const change: AccessChange = { kind: 'team', id };
+    return this.deps.store.publish(ACCESS_CHANGED_CHANNEL, JSON.stringify(change));
+  }
+}

@@ -1,0 +1,47 @@
+import type { BudgetPeriod } from './budget-period.js';
+import { compileModelMatcher } from './model-patterns.js';
+import type { TeamRecord, VirtualKeyRecord } from './records.js';
+
+/** One budget that applies to a request: the key's own or its team's. */
+export interface BudgetRule {
+  scope: 'key' | 'team';
+  id: string;
+  /** null: spend is tracked but not limited. */
+  maxMicros: number | null;
+  period: BudgetPeriod;
+  generation: number;
+}
+
+/** Requests and tokens per minute for a key or a team. */
+export interface RateRule {
+  scope: 'key' | 'team';
+  id: string;
+  rpm: number | null;
+  tpm: number | null;
+}
+
+/** What a virtual key may do, frozen when the key is loaded: models, budgets, rate limits. */
+export interface AccessPolicy {
+  allowModel(model: string): boolean;
+  budgets: readonly BudgetRule[];
+  /** Only rules with at least one limit. */
+  rates: readonly RateRule[];
+}
+
+/** A key in a team is limited by both: the model must pass both lists, and both budgets must fit. */
+export function policyFor(key: VirtualKeyRecord, team: TeamRecord | null): AccessPolicy {
+  const keyModels = compileModelMatcher(key.models);
+  const teamModels = team ? compileModelMatcher(team.models) : null;
+  const budgets: BudgetRule[] = [{ scope: 'key', id: key.id, maxMicros: key.max_budget_micros, period: key.budget_period, generation: key.budget_generation }];
+  const rates: RateRule[] = [];
+  if (key.rpm !== null || key.tpm !== null) rates.push({ scope: 'key', id: key.id, rpm: key.rpm, tpm: key.tpm });
+  if (team) {
+    budgets.push({ scope: 'team', id: team.id, maxMicros: team.max_budget_micros, period: team.budget_period, generation: team.budget_generation });
+    if (team.rpm !== null || team.tpm !== null) rates.push({ scope: 'team', id: team.id, rpm: team.rpm, tpm: team.tpm });
+  }
+  return Object.freeze({
+    allowModel: (model: string) => (keyModels === null || keyModels(model)) && (teamModels === null || teamModels(model)),
+    budgets: Object.freeze(budgets),
+    rates: Object.freeze(rates),
+  });
+}

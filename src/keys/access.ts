@@ -1,0 +1,45 @@
+import { AuditLog } from '../audit/audit-log.js';
+import type { GatewayConfig } from '../config/schema.js';
+import { TeamService } from '../identity/teams.js';
+import type { RequestLog } from '../pipeline/types.js';
+import type { Store } from '../storage/types.js';
+import { createPeriodClock, type BudgetPeriod, type PeriodWindow } from './budget-period.js';
+import { LimitEnforcer } from './limits.js';
+import { VirtualKeyResolver } from './virtual-key-resolver.js';
+import { VirtualKeyService } from './virtual-keys.js';
+
+/** Virtual keys, teams, their budgets and rate limits, and the audit trail of admin actions. */
+export interface Access {
+  keys: VirtualKeyService;
+  teams: TeamService;
+  audit: AuditLog;
+  limits: LimitEnforcer;
+  resolver: VirtualKeyResolver;
+  /** The calendar window of a budget period in the configured time zone. */
+  windowOf: (period: BudgetPeriod, now: number) => PeriodWindow;
+  now: () => number;
+  timezone: string;
+  close(): Promise<void>;
+}
+
+/** Wires the access-control services over one store and subscribes to cross-instance invalidations. */
+export async function createAccess(deps: { store: Store; config: GatewayConfig; now: () => number; log: RequestLog }): Promise<Access> {
+  const { store, config, now } = deps;
+  const audit = new AuditLog(store, now);
+  const teams = new TeamService({ store, audit, now });
+  const keys = new VirtualKeyService({ store, teams, audit, now });
+  const resolver = new VirtualKeyResolver({
+    keys,
+    teams,
+    store,
+    now,
+    log: deps.log,
+    cacheTtlMs: config.virtual_keys.cache_ttl_ms,
+    maxEntries: config.virtual_keys.cache_max_entries,
+  });
+  await resolver.start();
+  const periods = createPeriodClock(config.budgets.timezone);
+  const windowOf = (period: BudgetPeriod, at: number): PeriodWindow => periods.window(period, at);
+  const limits = new LimitEnforcer({ store, now, windowOf });
+  return { keys, teams, audit, limits, resolver, windowOf, now, timezone: config.budgets.timezone, close: () => resolver.close() };
+}

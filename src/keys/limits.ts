@@ -1,0 +1,178 @@
+import { GatewayError } from '../errors/gateway-error.js';
+import type { GuardedIncrement, Store } from '../storage/types.js';
+import type { AccessPolicy } from './access-policy.js';
+import type { BudgetPeriod, PeriodWindow } from './budget-period.js';
+import { budgetCounters, increment, usdString, type BudgetCounters } from './budgets.js';
+import { rateCounters, rateLimitHeaders, type RateCounters } from './rate-limits.js';
+
+/** What a request may use (before) or did use (after). */
+export interface Consumption {
+  tokens: number;
+  micros: number;
+}
+
+/** What one request holds against its budgets and rate limits until it settles. */
+export interface Reservation {
+  readonly budgets: readonly BudgetCounters[];
+  readonly rates: readonly RateCounters[];
+  readonly reserved: Consumption;
+  /** The tightest remaining budget after this reservation, micro-USD; null when no budget is limited. */
+  readonly remainingMicros: number | null;
+  /** x-ratelimit-* headers for the tightest rate limit, when the key or team has one. */
+  readonly rateHeaders: Record<string, string>;
+}
+
+export interface LimitEnforcerDeps {
+  store: Store;
+  now: () => number;
+  /** The calendar window of a budget period that contains `now`. */
+  windowOf: (period: BudgetPeriod, now: number) => PeriodWindow;
+}
+
+type Slot =
+  | { kind: 'budget'; counters: BudgetCounters }
+  | { kind: 'requests' | 'tokens'; counters: RateCounters; limit: number };
+
+const PERIOD_WORD: Record<BudgetPeriod, string> = { daily: 'per day', weekly: 'per week', monthly: 'per month', lifetime: 'in total' };
+
+/**
+ * Reserve-then-settle enforcement of budgets and rate limits. A reservation is one atomic guarded
+ * increment over every counter that applies (key and team budgets, requests and tokens per
+ * minute): it fits everywhere or changes nothing, so concurrent requests and other gateway
+ * instances cannot overspend between a check and a write.
+ */
+export class LimitEnforcer {
+  constructor(private readonly deps: LimitEnforcerDeps) {}
+
+  /** Throws SF_ERR_BUDGET_EXCEEDED or SF_ERR_RATE_LIMITED (429) when the worst case does not fit. */
+  async reserve(policy: AccessPolicy, worstCase: Consumption): Promise<Reservation> {
+    const now = this.deps.now();
+    // At least one micro-dollar, so a spent budget refuses even requests to models without a price.
+    const micros = Math.max(1, worstCase.micros);
+    const entries: GuardedIncrement[] = [];
+    const slots: Slot[] = [];
+    const budgets: BudgetCounters[] = [];
+    for (const rule of policy.budgets) {
+      const counters = budgetCounters(rule, this.deps.windowOf(rule.period, now), now);
+      budgets.push(counters);
+      entries.push(increment(counters.spentKey, micros, counters.ttlMs, rule.maxMicros ?? undefined));
+      slots.push({ kind: 'budget', counters });
+      entries.push(increment(counters.heldKey, micros, counters.ttlMs));
+      slots.push({ kind: 'budget', counters });
+    }
+    const rates: RateCounters[] = [];
+    for (const rule of policy.rates) {
+      const counters = rateCounters(rule, now);
+      rates.push(counters);
+      if (rule.rpm !== null) {
+        entries.push(increment(counters.requestsKey, 1, counters.ttlMs, rule.rpm));
+        slots.push({ kind: 'requests', counters, limit: rule.rpm });
+      }
+      if (rule.tpm !== null) {
+        entries.push(increment(counters.tokensKey, worstCase.tokens, counters.ttlMs, rule.tpm));
+        slots.push({ kind: 'tokens', counters, limit: rule.tpm });
+      }
+    }
+    const result = await this.deps.store.guardedIncrement(entries);
+    if (!result.ok) throw this.refusal(slots, entries, result.index, result.values, { tokens: worstCase.tokens, micros }, now);
+    return {
+      budgets,
+      rates,
+      reserved: { tokens: worstCase.tokens, micros },
+      remainingMicros: tightestBudget(budgets, entries, result.values),
+      rateHeaders: this.tightestRateHeaders(rates, entries, result.values, now),
+    };
+  }
+
+  /** Replaces the reservation by what the request actually used; returns the tightest remaining budget. */
+  async settle(reservation: Reservation, actual: Consumption): Promise<number | null> {
+    const entries: GuardedIncrement[] = [];
+    for (const counters of reservation.budgets) {
+      entries.push(increment(counters.spentKey, actual.micros - reservation.reserved.micros, counters.ttlMs));
+      entries.push(increment(counters.heldKey, -reservation.reserved.micros, counters.ttlMs));
+    }
+    for (const counters of reservation.rates) {
+      if (counters.rule.tpm !== null) entries.push(increment(counters.tokensKey, actual.tokens - reservation.reserved.tokens, counters.ttlMs));
+    }
+    if (entries.length === 0) return null;
+    const result = await this.deps.store.guardedIncrement(entries);
+    return tightestBudget(reservation.budgets, entries, result.values);
+  }
+
+  private tightestRateHeaders(rates: RateCounters[], entries: GuardedIncrement[], values: number[], now: number): Record<string, string> {
+    let best: Record<string, string> = {};
+    let bestRoom = Infinity;
+    for (const counters of rates) {
+      const requests = valueOf(entries, values, counters.requestsKey);
+      const tokens = valueOf(entries, values, counters.tokensKey);
+      const room = Math.min(
+        counters.rule.rpm === null || requests === undefined ? Infinity : (counters.rule.rpm - requests) / counters.rule.rpm,
+        counters.rule.tpm === null || tokens === undefined ? Infinity : (counters.rule.tpm - tokens) / counters.rule.tpm,
+      );
+      if (room <= bestRoom) {
+        bestRoom = room;
+        best = rateLimitHeaders(counters.rule, requests, tokens, counters.windowEnd, now);
+      }
+    }
+    return best;
+  }
+
+  private refusal(slots: Slot[], entries: GuardedIncrement[], index: number, values: number[], wanted: Consumption, now: number): GatewayError {
+    const slot = slots[index]!;
+    if (slot.kind === 'budget') {
+      const { rule, window } = slot.counters;
+      const max = rule.maxMicros ?? 0;
+      const remaining = Math.max(0, max - values[index]!);
+      const headers: Record<string, string> = {
+        'x-smartflow-budget-remaining': usdString(remaining),
+        // The reset is far away: SDKs that honour x-should-retry (openai-node) should not retry.
+        'x-should-retry': 'false',
+      };
+      if (window.end !== null) {
+        headers['x-smartflow-budget-reset'] = new Date(window.end).toISOString();
+        headers['retry-after'] = String(Math.max(1, Math.ceil((window.end - now) / 1000)));
+      }
+      const owner = rule.scope === 'key' ? 'This key' : `The team "${rule.id}"`;
+      const state = remaining === 0 ? 'has spent its budget' : `has $${usdString(remaining)} left of its budget`;
+      const reset = window.end === null ? 'It does not reset.' : `It resets at ${new Date(window.end).toISOString()}.`;
+      const hint = remaining === 0 ? '' : ` This request may cost up to $${usdString(wanted.micros)}; a lower max_tokens reserves less.`;
+      return new GatewayError('SF_ERR_BUDGET_EXCEEDED', {
+        message: `${owner} ${state} ($${usdString(max)} ${PERIOD_WORD[rule.period]}).${hint} ${reset}`,
+        headers,
+        retryable: false,
+      });
+    }
+    const counters = slot.counters;
+    const requests = slot.kind === 'requests' ? values[index] : valueOf(entries, values, counters.requestsKey);
+    const tokens = slot.kind === 'tokens' ? values[index] : valueOf(entries, values, counters.tokensKey);
+    const headers = rateLimitHeaders(counters.rule, requests, tokens, counters.windowEnd, now);
+    headers['retry-after'] = String(Math.max(1, Math.ceil((counters.windowEnd - now) / 1000)));
+    const owner = counters.rule.scope === 'key' ? 'this key' : `the team "${counters.rule.id}"`;
+    const message =
+      slot.kind === 'requests'
+        ? `Rate limit of ${slot.limit} requests per minute reached for ${owner}.`
+        : wanted.tokens > slot.limit
+          ? `This request may use up to ${wanted.tokens} tokens, more than the ${slot.limit} tokens per minute allowed for ${owner}; lower max_tokens.`
+          : `Rate limit of ${slot.limit} tokens per minute reached for ${owner} (requests reserve their input plus max_tokens).`;
+    return new GatewayError('SF_ERR_RATE_LIMITED', { message, headers });
+  }
+}
+
+/** The value an entry for `key` reached (the last one, if a key appears twice). */
+function valueOf(entries: GuardedIncrement[], values: number[], key: string): number | undefined {
+  for (let i = entries.length - 1; i >= 0; i--) if (entries[i]!.key === key) return values[i];
+  return undefined;
+}
+
+function tightestBudget(budgets: readonly BudgetCounters[], entries: GuardedIncrement[], values: number[]): number | null {
+  let tightest: number | null = null;
+  for (const counters of budgets) {
+    const max = counters.rule.maxMicros;
+    if (max === null) continue;
+    const spent = valueOf(entries, values, counters.spentKey);
+    if (spent === undefined) continue;
+    const remaining = Math.max(0, max - spent);
+    if (tightest === null || remaining < tightest) tightest = remaining;
+  }
+  return tightest;
+}

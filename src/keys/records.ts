@@ -1,0 +1,59 @@
+import type { BudgetPeriod } from './budget-period.js';
+
+/** A virtual key as stored. The key itself is never stored: only its SHA-256. Money in micro-USD, times in epoch ms. */
+export interface VirtualKeyRecord {
+  id: string;
+  alias: string | null;
+  key_hash: string;
+  /** `sk-sf-AbCd…`: enough to recognise a key, useless to an attacker. */
+  key_preview: string;
+  team_id: string | null;
+  user_id: string | null;
+  /** Allowed model names or `*` patterns; empty allows every model. */
+  models: string[];
+  max_budget_micros: number | null;
+  budget_period: BudgetPeriod;
+  /** Bumped by a budget reset: counters are keyed by it, so a reset starts fresh ones atomically. */
+  budget_generation: number;
+  rpm: number | null;
+  tpm: number | null;
+  tags: string[];
+  metadata: Record<string, unknown>;
+  expires_at: number | null;
+  created_at: number;
+  created_by: string;
+  updated_at: number;
+  revoked_at: number | null;
+  revoked_by: string | null;
+}
+
+/** A team: a budget, rate limits and a model list shared by its keys. */
+export interface TeamRecord {
+  id: string;
+  name: string;
+  models: string[];
+  max_budget_micros: number | null;
+  budget_period: BudgetPeriod;
+  budget_generation: number;
+  rpm: number | null;
+  tpm: number | null;
+  metadata: Record<string, unknown>;
+  created_at: number;
+  updated_at: number;
+}
+
+/** Store collections. The hash and alias indexes map to a key id; createDoc on them makes uniqueness atomic. */
+export const COLLECTIONS = {
+  keys: 'vkeys',
+  keyHashes: 'vkey_hashes',
+  keyAliases: 'vkey_aliases',
+  teams: 'teams',
+} as const;
+
+/** Pub/sub channel announcing a changed key or team, so every instance drops what it cached. */
+export const ACCESS_CHANGED_CHANNEL = 'access-changed';
+
+export interface AccessChange {
+  kind: 'key' | 'team';
+  id: string;
+}

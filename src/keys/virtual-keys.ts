@@ -1,0 +1,145 @@
+import type { AuditLog } from '../audit/audit-log.js';
+import { GatewayError } from '../errors/gateway-error.js';
+import type { TeamService } from '../identity/teams.js';
+import type { DocPage, ListOptions, Store } from '../storage/types.js';
+import { toMicros, type CreateKeyInput, type UpdateKeyInput } from './admin-schemas.js';
+import { generateVirtualKey, hashVirtualKey, previewVirtualKey, timeOrderedId } from './key-material.js';
+import { ACCESS_CHANGED_CHANNEL, COLLECTIONS, type AccessChange, type VirtualKeyRecord } from './records.js';
+
+export interface VirtualKeyServiceDeps {
+  store: Store;
+  teams: TeamService;
+  audit: AuditLog;
+  now: () => number;
+}
+
+interface IndexDoc {
+  id: string;
+}
+
+/**
+ * Creates and manages virtual keys. Every change is announced on the store's pub/sub so each
+ * gateway instance drops its cached copy at once (revocation must not wait for a cache TTL).
+ */
+export class VirtualKeyService {
+  constructor(private readonly deps: VirtualKeyServiceDeps) {}
+
+  get(id: string): Promise<VirtualKeyRecord | undefined> {
+    return this.deps.store.getDoc<VirtualKeyRecord>(COLLECTIONS.keys, id);
+  }
+
+  async require(id: string): Promise<VirtualKeyRecord> {
+    const record = await this.get(id);
+    if (!record) throw new GatewayError('SF_ERR_NOT_FOUND', { message: `No virtual key with id "${id.slice(0, 100)}".` });
+    return record;
+  }
+
+  async findByHash(keyHash: string): Promise<VirtualKeyRecord | undefined> {
+    const index = await this.deps.store.getDoc<IndexDoc>(COLLECTIONS.keyHashes, keyHash);
+    return index ? this.get(index.id) : undefined;
+  }
+
+  list(options: ListOptions): Promise<DocPage<VirtualKeyRecord>> {
+    return this.deps.store.listDocs<VirtualKeyRecord>(COLLECTIONS.keys, options);
+  }
+
+  /** Returns the record and the key itself; the key is shown this once and never stored. */
+  async create(input: CreateKeyInput, actor: string): Promise<{ record: VirtualKeyRecord; key: string }> {
+    if (input.team_id !== undefined) await this.requireTeam(input.team_id);
+    const now = this.deps.now();
+    const key = generateVirtualKey();
+    const record: VirtualKeyRecord = {
+      id: timeOrderedId('vk_', now),
+      alias: input.alias ?? null,
+      key_hash: hashVirtualKey(key),
+      key_preview: previewVirtualKey(key),
+      team_id: input.team_id ?? null,
+      user_id: input.user_id ?? null,
+      models: input.models,
+      max_budget_micros: input.max_budget === undefined ? null : toMicros(input.max_budget),
+      budget_period: input.budget_period,
+      budget_generation: 0,
+      rpm: input.rpm ?? null,
+      tpm: input.tpm ?? null,
+      tags: input.tags,
+      metadata: input.metadata,
+      expires_at: input.expires_at ?? null,
+      created_at: now,
+      created_by: actor,
+      updated_at: now,
+      revoked_at: null,
+      revoked_by: null,
+    };
+    // The alias is claimed first: a duplicate then leaves nothing behind.
+    if (record.alias !== null) await this.claimAlias(record.alias, record.id);
+    await this.deps.store.createDoc<IndexDoc>(COLLECTIONS.keyHashes, record.key_hash, { id: record.id });
+    await this.deps.store.putDoc(COLLECTIONS.keys, record.id, record);
+    await this.deps.audit.record({ actor, action: 'vkey.create', target_type: 'vkey', target_id: record.id, details: { alias: record.alias, team_id: record.team_id } });
+    return { record, key };
+  }
+
+  async update(id: string, input: UpdateKeyInput, actor: string): Promise<VirtualKeyRecord> {
+    const current = await this.require(id);
+    if (input.team_id) await this.requireTeam(input.team_id);
+    const next: VirtualKeyRecord = { ...current, updated_at: this.deps.now() };
+    if (input.alias !== undefined && input.alias !== current.alias) {
+      if (input.alias !== null) await this.claimAlias(input.alias, id);
+      next.alias = input.alias;
+    }
+    if (input.team_id !== undefined) next.team_id = input.team_id;
+    if (input.user_id !== undefined) next.user_id = input.user_id;
+    if (input.models !== undefined) next.models = input.models;
+    if (input.max_budget !== undefined) next.max_budget_micros = input.max_budget === null ? null : toMicros(input.max_budget);
+    if (input.budget_period !== undefined) next.budget_period = input.budget_period;
+    if (input.rpm !== undefined) next.rpm = input.rpm;
+    if (input.tpm !== undefined) next.tpm = input.tpm;
+    if (input.tags !== undefined) next.tags = input.tags;
+    if (input.metadata !== undefined) next.metadata = input.metadata;
+    if (input.expires_at !== undefined) next.expires_at = input.expires_at;
+    await this.save(next);
+    if (current.alias !== null && next.alias !== current.alias) await this.deps.store.deleteDoc(COLLECTIONS.keyAliases, current.alias);
+    await this.deps.audit.record({ actor, action: 'vkey.update', target_type: 'vkey', target_id: id, details: { fields: Object.keys(input) } });
+    return next;
+  }
+
+  /** Idempotent: revoking a revoked key changes nothing. */
+  async revoke(id: string, actor: string): Promise<VirtualKeyRecord> {
+    const current = await this.require(id);
+    if (current.revoked_at !== null) return current;
+    const now = this.deps.now();
+    const next: VirtualKeyRecord = { ...current, revoked_at: now, revoked_by: actor, updated_at: now };
+    await this.save(next);
+    await this.deps.audit.record({ actor, action: 'vkey.revoke', target_type: 'vkey', target_id: id, details: {} });
+    return next;
+  }
+
+  /**
+   * Starts the current period afresh. Counters are keyed by the budget generation, so bumping it
+   * is atomic with respect to requests in flight: they settle against the old counters.
+   */
+  async resetBudget(id: string, actor: string, details: Record<string, unknown>): Promise<VirtualKeyRecord> {
+    const current = await this.require(id);
+    const next: VirtualKeyRecord = { ...current, budget_generation: current.budget_generation + 1, updated_at: this.deps.now() };
+    await this.save(next);
+    await this.deps.audit.record({ actor, action: 'vkey.budget_reset', target_type: 'vkey', target_id: id, details });
+    return next;
+  }
+
+  private async save(record: VirtualKeyRecord): Promise<void> {
+    await this.deps.store.putDoc(COLLECTIONS.keys, record.id, record);
+    const change: AccessChange = { kind: 'key', id: record.id };
+    await this.deps.store.publish(ACCESS_CHANGED_CHANNEL, JSON.stringify(change));
+  }
+
+  private async claimAlias(alias: string, id: string): Promise<void> {
+    if (!(await this.deps.store.createDoc<IndexDoc>(COLLECTIONS.keyAliases, alias, { id }))) {
+      throw new GatewayError('SF_ERR_INVALID_REQUEST', { message: `The alias "${alias}" is already used by another key.`, param: 'alias' });
+    }
+  }
+
+  private async requireTeam(teamId: string): Promise<void> {
+    if (!(await this.deps.teams.get(teamId))) {
+      throw new GatewayError('SF_ERR_INVALID_REQUEST', { message: `No team with id "${teamId}". Create it with POST /api/teams first.`, param: 'team_id' });
+    }
+  }
+}

@@ -1,0 +1,109 @@
+import { GatewayError } from '../../errors/gateway-error.js';
+import { usdString } from '../../keys/budgets.js';
+import type { Consumption, LimitEnforcer, Reservation } from '../../keys/limits.js';
+import type { ProviderResponse } from '../../providers/adapter.js';
+import type { Usage } from '../../providers/types.js';
+import { worstCaseTokens, type WorstCase } from '../../spend/estimate.js';
+import { costMicros } from '../../spend/pricing.js';
+import type { GatewayContext, Stage } from '../types.js';
+
+export interface BudgetStageDeps {
+  limits: LimitEnforcer;
+  /** Output tokens reserved for a request without max_tokens to a model whose output limit is unknown. */
+  defaultMaxOutputTokens: number;
+}
+
+function consumed(usage: Usage, ctx: GatewayContext): Consumption {
+  return { tokens: usage.input_tokens + usage.output_tokens, micros: costMicros(usage, ctx.deployment?.price) };
+}
+
+function isEmpty(usage: Usage): boolean {
+  return usage.input_tokens === 0 && usage.output_tokens === 0;
+}
+
+/**
+ * A stream cut off before the provider reported usage (the client went away, the upstream
+ * broke) was still billed by the provider. Charging nothing would let a client that always
+ * disconnects just before the end spend for free, so such streams are charged the input
+ * estimate and one token per content frame delivered.
+ */
+function withEstimatedUsage(response: Extract<ProviderResponse, { kind: 'stream' }>, worst: WorstCase): Extract<ProviderResponse, { kind: 'stream' }> {
+  let frames = 0;
+  async function* counted(): AsyncGenerator<string> {
+    for await (const frame of response.frames) {
+      frames += 1;
+      yield frame;
+    }
+  }
+  return {
+    ...response,
+    frames: counted(),
+    usage() {
+      const reported = response.usage();
+      if (!isEmpty(reported) || frames === 0) return reported;
+      return { input_tokens: worst.inputTokens, cached_input_tokens: 0, output_tokens: frames };
+    },
+  };
+}
+
+/**
+ * Budgets and rate limits of virtual keys and their teams: reserve the request's worst-case
+ * cost and tokens before the provider is called (429 at once if they do not fit), settle to the
+ * actual cost when the answer, the stream, or the error is in. The master key is not limited.
+ */
+export function createBudgetStage(deps: BudgetStageDeps): Stage {
+  const { limits } = deps;
+
+  async function settle(ctx: GatewayContext, reservation: Reservation, actual: Consumption): Promise<number | null> {
+    try {
+      return await limits.settle(reservation, actual);
+    } catch (err) {
+      // The request itself succeeded or failed on its own; a store hiccup here must not change
+      // its answer. The reservation stays counted (the safe direction) until its period ends.
+      ctx.log.error({ err }, 'could not settle a budget reservation');
+      return null;
+    }
+  }
+
+  return {
+    name: 'budget',
+    async run(ctx, next) {
+      const policy = ctx.principal?.policy;
+      if (!policy) return next();
+      const deployment = ctx.deployment;
+      const request = ctx.request;
+      if (!deployment || !request) throw new GatewayError('SF_ERR_INTERNAL', { message: 'The budget stage ran before the request was validated and resolved.' });
+      const worst = worstCaseTokens(request, deployment.maxOutputTokens ?? deps.defaultMaxOutputTokens);
+      // Anthropic bills prompt-cache writes above plain input: the dearer reading is the worst case.
+      const asPlain = { input_tokens: worst.inputTokens, cached_input_tokens: 0, output_tokens: worst.outputTokens };
+      const micros = Math.max(costMicros(asPlain, deployment.price), costMicros({ ...asPlain, cache_creation_input_tokens: worst.inputTokens }, deployment.price));
+      const reservation = await limits.reserve(policy, { tokens: worst.inputTokens + worst.outputTokens, micros });
+      Object.assign(ctx.responseHeaders, reservation.rateHeaders);
+      if (reservation.remainingMicros !== null) ctx.responseHeaders['x-smartflow-budget-remaining'] = usdString(reservation.remainingMicros);
+
+      try {
+        await next();
+      } catch (err) {
+        await settle(ctx, reservation, consumed(ctx.usage, ctx));
+        throw err;
+      }
+      const response = ctx.response;
+      if (response?.kind !== 'stream') {
+        const remaining = await settle(ctx, reservation, consumed(ctx.usage, ctx));
+        if (remaining !== null) ctx.responseHeaders['x-smartflow-budget-remaining'] = usdString(remaining);
+        return;
+      }
+      // Headers of a stream leave before it ends: they carry the remaining budget after the
+      // reservation, which is the lower (safe) figure.
+      const estimated = withEstimatedUsage(response, worst);
+      async function* settling(): AsyncGenerator<string> {
+        try {
+          yield* estimated.frames;
+        } finally {
+          await settle(ctx, reservation, consumed(estimated.usage(), ctx));
+        }
+      }
+      ctx.response = { ...estimated, frames: settling() };
+    },
+  };
+}
