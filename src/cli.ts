@@ -98,11 +98,17 @@ async function demo(values: { port?: string; host?: string }): Promise<number> {
     master_key: DEMO_MASTER_KEY,
     store: { type: 'sqlite', path: ':memory:' },
     providers: { demo: { type: 'demo' } },
+    // The demo model with pretend prices, so budgets have something to count.
+    models: [{ name: 'demo-chat-metered', provider: 'demo', model: 'demo-chat', input_cost_per_mtok: 10, output_cost_per_mtok: 30, max_output_tokens: 256, description: 'The demo model with pretend prices ($10 / $30 per million tokens), for trying budgets.' }],
     logging: { level: 'warn', access_log: false },
   });
   const gateway = await createGateway({ config });
   const url = await gateway.listen();
-  process.stdout.write(`${formatWalkthrough(url, DEMO_MASTER_KEY)}\n`);
+  const budgetKey = await gateway.access.keys.create(
+    { alias: 'demo-budget', models: ['demo-chat-metered'], max_budget: 0.002, budget_period: 'daily', tags: ['demo'], metadata: {} },
+    'demo',
+  );
+  process.stdout.write(`${formatWalkthrough(url, DEMO_MASTER_KEY, { id: budgetKey.record.id, key: budgetKey.key })}\n`);
   return runUntilSignal(gateway);
 }
 

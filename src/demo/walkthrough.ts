@@ -12,8 +12,15 @@ function q(s: string): string {
  * The curl commands `smartflow demo` prints. A test runs every one of them against a demo
  * gateway, so they stay true as features land. Later features append their own steps.
  */
-function demoWalkthrough(url: string, key: string): WalkthroughStep[] {
+/** The virtual key the demo creates at start-up: a $0.002 daily budget on the metered demo model. */
+export interface DemoBudgetKey {
+  id: string;
+  key: string;
+}
+
+function demoWalkthrough(url: string, key: string, budgetKey: DemoBudgetKey): WalkthroughStep[] {
   const auth = `-H ${q(`Authorization: Bearer ${key}`)}`;
+  const budgetAuth = `-H ${q(`Authorization: Bearer ${budgetKey.key}`)}`;
   const json = `-H 'Content-Type: application/json'`;
   const weatherTool = { type: 'function', function: { name: 'get_weather', description: 'Current weather for a city', parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] } } };
   return [
@@ -35,17 +42,27 @@ function demoWalkthrough(url: string, key: string): WalkthroughStep[] {
       command: `curl -s ${url}/v1/embeddings ${auth} ${json} -d ${q(JSON.stringify({ model: 'demo-embed', input: ['first text', 'second text'] }))}`,
     },
     { title: 'A clear error: unknown model (404, OpenAI error JSON)', command: `curl -s ${url}/v1/chat/completions ${auth} ${json} -d ${q(JSON.stringify({ model: 'no-such-model', messages: [{ role: 'user', content: 'hi' }] }))}` },
+    {
+      title: 'Create a virtual key (sk-sf-..., shown once) with a $5 monthly budget and 60 requests per minute',
+      command: `curl -s ${url}/api/enterprise/vkeys ${auth} ${json} -d ${q(JSON.stringify({ alias: 'my-app', max_budget: 5, budget_period: 'monthly', rpm: 60 }))}`,
+    },
+    {
+      title: 'The demo-budget key ($0.002 a day) makes five requests: its budget runs out and the last ones get 429 budget_exceeded',
+      command: `curl -s -w ${q('  [HTTP %{http_code}]\\n')} ${q(`${url}/v1/chat/completions?try=[1-5]`)} ${budgetAuth} ${json} -d ${q(JSON.stringify({ model: 'demo-chat-metered', max_tokens: 20, messages: [{ role: 'user', content: 'Spend a little of my budget' }] }))}`,
+    },
+    { title: 'The demo-budget key\'s budget: spent, reserved, remaining, resets_at', command: `curl -s ${url}/api/enterprise/vkeys/${budgetKey.id}/budget ${auth}` },
     { title: 'The spend log: every request above, with tokens, cost and latency', command: `curl -s ${q(`${url}/api/spend/logs?limit=10`)} ${auth}` },
     { title: 'Prometheus metrics', command: `curl -s ${url}/metrics` },
     { title: 'Readiness (store reachable)', command: `curl -s ${url}/health/readiness` },
   ];
 }
 
-export function formatWalkthrough(url: string, key: string): string {
-  const steps = demoWalkthrough(url, key);
+export function formatWalkthrough(url: string, key: string, budgetKey: DemoBudgetKey): string {
+  const steps = demoWalkthrough(url, key, budgetKey);
   const lines = [
     `Smartflow demo gateway on ${url}`,
     `Master key: ${key}   (demo only; the demo provider answers locally, no API key needed)`,
+    `Virtual key "demo-budget": ${budgetKey.key}   ($0.002 daily budget, model demo-chat-metered)`,
     '',
     'Try these in another terminal:',
     '',

@@ -29,6 +29,8 @@ const spendQuerySchema = z.strictObject({
   cursor: z.string().max(512).optional(),
 });
 
+const SUMMARY_DEFAULT_WINDOW_MS = 30 * 24 * 3_600_000;
+
 const summaryQuerySchema = z.strictObject({
   from: time.optional(),
   to: time.optional(),
@@ -61,8 +63,10 @@ export function registerSpendRoutes(app: FastifyInstance, deps: SpendRoutesDeps)
 
   const summarize = async (groupBy: 'key' | 'team', rawQuery: unknown) => {
     const q = parseInput(summaryQuerySchema, rawQuery ?? {});
+    // Summaries scan the log: without bounds, the last 30 days rather than all history.
+    const from = q.from ?? (q.to ?? Date.now()) - SUMMARY_DEFAULT_WINDOW_MS;
     await deps.spendLog.flush();
-    return deps.store.summarizeSpend({ group_by: groupBy, ...(q.from !== undefined ? { from: q.from } : {}), ...(q.to !== undefined ? { to: q.to } : {}) });
+    return deps.store.summarizeSpend({ group_by: groupBy, from, ...(q.to !== undefined ? { to: q.to } : {}) });
   };
 
   app.get('/api/spend/keys', admin, async (request) => {
