@@ -94,7 +94,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   );
 
   registerOpenAIRoutes(app, { pipeline, registry: deps.registry, authenticator: deps.authenticator });
-  registerSpendRoutes(app, { store: deps.store, spendLog: deps.spendLog, authenticator: deps.authenticator, keys: deps.access.keys, teams: deps.access.teams });
+  registerSpendRoutes(app, { store: deps.store, spendLog: deps.spendLog, authenticator: deps.authenticator, keys: deps.access.keys, teams: deps.access.teams, now: deps.access.now });
   registerVirtualKeyRoutes(app, { authenticator: deps.authenticator, access: deps.access, store: deps.store });
   registerTeamRoutes(app, { authenticator: deps.authenticator, access: deps.access, store: deps.store });
   registerAuditRoutes(app, { authenticator: deps.authenticator, audit: deps.access.audit });

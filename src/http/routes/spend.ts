@@ -42,6 +42,7 @@ export interface SpendRoutesDeps {
   authenticator: Authenticator;
   keys: VirtualKeyService;
   teams: TeamService;
+  now: () => number;
 }
 
 function summaryView(row: SpendSummaryRow) {
@@ -64,7 +65,7 @@ export function registerSpendRoutes(app: FastifyInstance, deps: SpendRoutesDeps)
   const summarize = async (groupBy: 'key' | 'team', rawQuery: unknown) => {
     const q = parseInput(summaryQuerySchema, rawQuery ?? {});
     // Summaries scan the log: without bounds, the last 30 days rather than all history.
-    const from = q.from ?? (q.to ?? Date.now()) - SUMMARY_DEFAULT_WINDOW_MS;
+    const from = q.from ?? (q.to ?? deps.now()) - SUMMARY_DEFAULT_WINDOW_MS;
     await deps.spendLog.flush();
     return deps.store.summarizeSpend({ group_by: groupBy, from, ...(q.to !== undefined ? { to: q.to } : {}) });
   };
