@@ -18,9 +18,15 @@ export interface AuditEvent {
 const COLLECTION = 'audit';
 /** Larger than any epoch ms we will see; ids count down from it so the store's id order is newest first. */
 const TIME_CEILING = 9_999_999_999_999;
+/** Ids of events in the same millisecond count down from this, so they too list newest first. */
+const SEQ_CEILING = 99_999_999;
 
 /** Append-only record of admin actions, kept in the store. */
 export class AuditLog {
+  /** The time of the last event recorded here, and how many came before it in that millisecond. */
+  private lastTime = Number.NaN;
+  private seq = 0;
+
   constructor(
     private readonly store: Store,
     private readonly now: () => number,
@@ -28,7 +34,11 @@ export class AuditLog {
 
   async record(event: Omit<AuditEvent, 'id' | 'time'>): Promise<AuditEvent> {
     const time = this.now();
-    const id = `${String(TIME_CEILING - time).padStart(13, '0')}-${randomBytes(4).toString('hex')}`;
+    // A fast script (or a frozen test clock) records several events in one millisecond; the
+    // random suffix alone would list them in random order.
+    this.seq = time === this.lastTime ? Math.min(this.seq + 1, SEQ_CEILING) : 0;
+    this.lastTime = time;
+    const id = `${String(TIME_CEILING - time).padStart(13, '0')}-${String(SEQ_CEILING - this.seq).padStart(8, '0')}-${randomBytes(4).toString('hex')}`;
     const full: AuditEvent = { id, time, ...event };
     await this.store.putDoc(COLLECTION, id, full);
     return full;

@@ -32,6 +32,8 @@ describe('virtual keys: admin API and authentication', () => {
   let gw: TestGateway;
   /** Added to the wall clock: the expiry test moves time forward. */
   let offset = 0;
+  /** When set, the gateway's clock stands still (several events in one millisecond). */
+  let frozen: number | null = null;
   /** Every full key the gateway issued or was shown, for the log check at the end. */
   const secrets: string[] = [];
 
@@ -61,7 +63,7 @@ describe('virtual keys: admin API and authentication', () => {
         providers: fakeProviders({ openai: upstream.url }),
         models: MODELS.map((name) => ({ name, provider: 'openai', model: `upstream-${name}`, ...PRICE })),
       },
-      { now: () => Date.now() + offset },
+      { now: () => frozen ?? Date.now() + offset },
     );
   });
 
@@ -137,6 +139,7 @@ describe('virtual keys: admin API and authentication', () => {
   test('bad key input is 400 naming the field, and creates nothing', async () => {
     await newKey({ alias: 'taken' });
     const before = (await listAll('/api/enterprise/vkeys')).length;
+    const audited = (await listAll('/api/audit')).length;
     const cases: Array<[Record<string, unknown>, string]> = [
       [{ max_budget: -1 }, 'max_budget'],
       [{ budget_period: 'hourly' }, 'budget_period'],
@@ -154,6 +157,7 @@ describe('virtual keys: admin API and authentication', () => {
       assert.equal(res.json.key, undefined);
     }
     assert.equal((await listAll('/api/enterprise/vkeys')).length, before, 'a failed create left a key behind');
+    assert.equal((await listAll('/api/audit')).length, audited, 'a failed create was audited');
   });
 
   test('bad team input is 400 naming the field, and creates nothing', async () => {
@@ -287,7 +291,12 @@ describe('virtual keys: admin API and authentication', () => {
     assertError(await chatWith(gw.url, teamKey, 'gpt-4o'), 403, 'model_not_allowed');
   });
 
-  test('reset returns the budget and the audit log records create, revoke and reset by master', async () => {
+  test('reset returns the budget and the audit log records create, revoke and reset by master', async (t) => {
+    // A stopped clock puts every event in one millisecond: the order must still be newest first.
+    frozen = Date.now() + offset;
+    t.after(() => {
+      frozen = null;
+    });
     const { id, key } = await newKey({ alias: 'audited', max_budget: 1 });
     assert.equal((await chatWith(gw.url, key, 'gpt-4o-mini')).status, 200);
     const spentBefore = (await admin(`/api/enterprise/vkeys/${id}/budget`)).json.spent;
