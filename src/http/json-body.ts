@@ -2,6 +2,13 @@ import type { FastifyInstance } from 'fastify';
 import secureJson from 'secure-json-parse';
 import { GatewayError } from '../errors/gateway-error.js';
 
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Action endpoints without a payload accept an empty body even when the client sends a JSON content type. */
+    allowEmptyBody?: boolean;
+  }
+}
+
 /** Text that could spell a prototype-poisoning key, directly or through a \u escape. */
 function mayPoison(body: string): boolean {
   return body.includes('__proto__') || body.includes('constructor') || body.includes('\\u00');
@@ -15,8 +22,12 @@ function mayPoison(body: string): boolean {
  */
 export function registerJsonBodyParser(app: FastifyInstance): void {
   app.removeContentTypeParser('application/json');
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
     const text = body as string;
+    if (text.length === 0 && request.routeOptions.config.allowEmptyBody === true) {
+      done(null, undefined);
+      return;
+    }
     if (text.length === 0) {
       done(new GatewayError('SF_ERR_INVALID_JSON', { message: 'The request body is empty; a JSON object was expected.' }), undefined);
       return;

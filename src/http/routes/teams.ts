@@ -39,6 +39,7 @@ function teamRule(t: TeamRecord): BudgetRule {
 export function registerTeamRoutes(app: FastifyInstance, deps: TeamRoutesDeps): void {
   const { access } = deps;
   const admin = { preHandler: requireAdmin(deps.authenticator) };
+  const adminAction = { ...admin, config: { allowEmptyBody: true } };
   const actor = (request: FastifyRequest): string => request.principal?.id ?? 'unknown';
   const budgetOf = (t: TeamRecord) => reportBudget(deps.store, teamRule(t), access.windowOf, access.now(), access.timezone);
 
@@ -69,7 +70,7 @@ export function registerTeamRoutes(app: FastifyInstance, deps: TeamRoutesDeps): 
     return { object: 'budget', team_id: team.id, ...(await budgetOf(team)) };
   });
 
-  app.post<{ Params: { id: string } }>('/api/teams/:id/reset', admin, async (request) => {
+  app.post<{ Params: { id: string } }>('/api/teams/:id/reset', adminAction, async (request) => {
     const current = await access.teams.require(resourceId(request.params.id, 'team'));
     const before = await budgetOf(current);
     const team = await access.teams.resetBudget(current.id, actor(request), { spent_before: before.spent, period_start: before.period_start });

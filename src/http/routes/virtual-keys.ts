@@ -51,6 +51,7 @@ function keyRule(r: VirtualKeyRecord): BudgetRule {
 export function registerVirtualKeyRoutes(app: FastifyInstance, deps: VirtualKeyRoutesDeps): void {
   const { access } = deps;
   const admin = { preHandler: requireAdmin(deps.authenticator) };
+  const adminAction = { ...admin, config: { allowEmptyBody: true } };
   const actor = (request: FastifyRequest): string => request.principal?.id ?? 'unknown';
   const budgetOf = (r: VirtualKeyRecord) => reportBudget(deps.store, keyRule(r), access.windowOf, access.now(), access.timezone);
 
@@ -93,14 +94,14 @@ export function registerVirtualKeyRoutes(app: FastifyInstance, deps: VirtualKeyR
     return { object: 'budget', key_id: record.id, ...key, team };
   });
 
-  app.post<{ Params: { id: string } }>('/api/enterprise/vkeys/:id/reset', admin, async (request) => {
+  app.post<{ Params: { id: string } }>('/api/enterprise/vkeys/:id/reset', adminAction, async (request) => {
     const current = await access.keys.require(resourceId(request.params.id, 'virtual key'));
     const before = await budgetOf(current);
     const record = await access.keys.resetBudget(current.id, actor(request), { spent_before: before.spent, period_start: before.period_start });
     return { object: 'budget', key_id: record.id, ...(await budgetOf(record)) };
   });
 
-  app.post<{ Params: { id: string } }>('/api/enterprise/vkeys/:id/revoke', admin, async (request) => {
+  app.post<{ Params: { id: string } }>('/api/enterprise/vkeys/:id/revoke', adminAction, async (request) => {
     const record = await access.keys.revoke(resourceId(request.params.id, 'virtual key'), actor(request));
     return keyView(record, access.now());
   });
