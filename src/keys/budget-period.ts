@@ -38,7 +38,9 @@ const zones = new Map<string, Zone>();
 /**
  * The window of `period` that contains `now`, in `timeZone`. lifetime → {start: 0, end: null}.
  * Days start at local midnight, weeks on Monday, months on the 1st. Where a DST change skips
- * local midnight, the day starts at the transition, the first instant of that local day.
+ * local midnight, the day starts at the transition, the first instant of that local day; where
+ * clocks fall back across midnight, the period already begun keeps the repeated time. Windows
+ * are contiguous: each one's `end` is the next one's `start`.
  * Throws a RangeError for an invalid time zone or a `now` outside the Date range.
  */
 export function periodWindow(period: BudgetPeriod, now: number, timeZone: string): PeriodWindow {
@@ -84,37 +86,48 @@ export function createPeriodClock(timeZone: string): PeriodClock {
 
 function computeWindow(period: CalendarPeriod, now: number, zone: Zone): BoundedWindow {
   if (!Number.isFinite(now)) throw new RangeError(`Invalid instant: ${now}`);
-  // Calendar arithmetic on wall-clock time is plain UTC arithmetic; only the two ends of the
-  // window need converting back to instants.
-  const day = Math.floor(zone.wall(now) / DAY) * DAY;
-  let from: number;
-  let to: number;
+  // Calendar arithmetic on wall-clock time is plain UTC arithmetic; only the ends of the window
+  // need converting back to instants.
+  const from = periodStart(period, Math.floor(zone.wall(now) / DAY) * DAY);
+  const next = nextPeriodStart(period, from);
+  const start = zone.firstInstantAt(from);
+  const end = zone.firstInstantAt(next);
+  if (now < end) return Object.freeze({ start, end });
+  // Clocks fell back across midnight (St. John's at 00:01 until 2011, Casey in 2010), so the
+  // local date ran backwards after the next period began. That period keeps these instants:
+  // windows stay contiguous and never reopen.
+  return Object.freeze({ start: end, end: zone.firstInstantAt(nextPeriodStart(period, next)) });
+}
+
+/** The wall-clock midnight starting the period that contains `day` (a wall-clock midnight). */
+function periodStart(period: CalendarPeriod, day: number): number {
   switch (period) {
     case 'daily':
-      from = day;
-      to = day + DAY;
-      break;
+      return day;
     case 'weekly':
       // Day 0 (1970-01-01) was a Thursday, three days after a Monday.
-      from = day - mod(day / DAY + 3, 7) * DAY;
-      to = from + 7 * DAY;
-      break;
+      return day - mod(day / DAY + 3, 7) * DAY;
     case 'monthly':
-      from = monthStart(day, 0);
-      to = monthStart(day, 1);
-      break;
+      return new Date(day).setUTCDate(1);
   }
-  return Object.freeze({ start: zone.firstInstantAt(from), end: zone.firstInstantAt(to) });
+}
+
+/** The wall-clock midnight starting the period after the one starting at `from`. */
+function nextPeriodStart(period: CalendarPeriod, from: number): number {
+  switch (period) {
+    case 'daily':
+      return from + DAY;
+    case 'weekly':
+      return from + 7 * DAY;
+    case 'monthly': {
+      const date = new Date(from);
+      return date.setUTCMonth(date.getUTCMonth() + 1);
+    }
+  }
 }
 
 function mod(a: number, n: number): number {
   return ((a % n) + n) % n;
-}
-
-/** Midnight on the 1st of the month `months` after the one containing `day` (a midnight). */
-function monthStart(day: number, months: number): number {
-  const date = new Date(day);
-  return date.setUTCMonth(date.getUTCMonth() + months, 1);
 }
 
 function zoneFor(timeZone: string): Zone {
@@ -170,7 +183,7 @@ function intlZone(format: Intl.DateTimeFormat): Zone {
       if (wall(early) === target) return early;
       if (late !== early && wall(late) === target) return late;
       // Clocks jumped over the target: search for the transition. Wall time is at most a day
-      // away from UTC, and this happens a few times a year per zone, so the ~28 steps are cheap.
+      // away from UTC, and skipped midnights are rare, so the ~28 steps cost nothing in practice.
       let lo = target - DAY;
       let hi = target + DAY;
       while (hi - lo > 1) {
