@@ -25,6 +25,24 @@ export interface SpendRecord {
   ttft_ms: number | null;
   status: number;
   error_code: string | null;
+  /** Response-cache outcome: `hit`, `stored` (a miss that was cached), `miss`, `bypass`; null when caching did not apply. */
+  cache_status: 'hit' | 'stored' | 'miss' | 'bypass' | null;
+  /** On a cache hit, what the answer cost when the provider made it (the hit itself costs 0). */
+  saved_cost_micros: number;
+  /** The fallback chain the request walked, if any. */
+  fallback_chain: string | null;
+  /** Every upstream attempt, when there was more than one (retries, fallbacks); null otherwise. */
+  attempts: SpendAttempt[] | null;
+}
+
+/** One call to a provider within a request that retried or fell back. */
+export interface SpendAttempt {
+  provider: string;
+  upstream_model: string;
+  status: number;
+  error_code: string | null;
+  latency_ms: number;
+  cost_micros: number;
 }
 
 export interface SpendQuery {

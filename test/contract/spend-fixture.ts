@@ -26,6 +26,10 @@ export function spendFixture(base = Date.now() - 30_000): SpendRecord[] {
     ttft_ms: i % 2 === 0 ? 20 + i : null,
     status: [200, 200, 201, 429, 500, 400, 200][i % 7] ?? 200,
     error_code: i % 7 >= 3 && i % 7 <= 5 ? 'upstream_error' : null,
+    cache_status: i % 9 === 0 ? 'hit' : null,
+    saved_cost_micros: i % 9 === 0 ? 777 : 0,
+    fallback_chain: i % 10 === 0 ? 'main' : null,
+    attempts: i % 10 === 0 ? [{ provider: 'openai', upstream_model: 'gpt-x-2025', status: 503, error_code: 'upstream_error', latency_ms: 12.5, cost_micros: 0 }] : null,
   }));
 }
 
@@ -49,6 +53,10 @@ export function spendRecord(fields: Pick<SpendRecord, 'id' | 'time'> & Partial<S
     ttft_ms: null,
     status: 200,
     error_code: null,
+    cache_status: null,
+    saved_cost_micros: 0,
+    fallback_chain: null,
+    attempts: null,
     ...fields,
   };
 }

@@ -58,6 +58,10 @@ export function createRecordSpendStage(deps: RecordSpendDeps): Stage {
       ttft_ms: ttftMs === null ? null : Math.round(ttftMs * 1000) / 1000,
       status: ctx.status,
       error_code: ctx.error ? ctx.error.wireCode : null,
+      cache_status: null,
+      saved_cost_micros: 0,
+      fallback_chain: null,
+      attempts: null,
     });
     const modelLabel = labelFor(d ? model : 'unknown');
     metrics.inFlight.value--;

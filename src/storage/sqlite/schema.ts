@@ -46,7 +46,11 @@ CREATE TABLE IF NOT EXISTS spend_log (
   latency_ms INTEGER NOT NULL,
   ttft_ms INTEGER,
   status INTEGER NOT NULL,
-  error_code TEXT
+  error_code TEXT,
+  cache_status TEXT,
+  saved_cost_micros INTEGER NOT NULL DEFAULT 0,
+  fallback_chain TEXT,
+  attempts TEXT
 );
 -- (time) plus the implicit rowid is exactly the pagination order, so pages are index range scans.
 -- Every index costs each insert about a microsecond, and inserts happen once per request: the
@@ -54,6 +58,21 @@ CREATE TABLE IF NOT EXISTS spend_log (
 CREATE INDEX IF NOT EXISTS spend_log_time_seq ON spend_log (time);
 CREATE INDEX IF NOT EXISTS spend_log_key_time ON spend_log (key_id, time) WHERE key_id IS NOT NULL;
 `;
+
+/** Spend-log columns added after the first release, for databases created before them. */
+const ADDED_SPEND_COLUMNS: Array<[name: string, definition: string]> = [
+  ['cache_status', 'TEXT'],
+  ['saved_cost_micros', 'INTEGER NOT NULL DEFAULT 0'],
+  ['fallback_chain', 'TEXT'],
+  ['attempts', 'TEXT'],
+];
+
+function addMissingColumns(db: BetterSqlite3.Database): void {
+  const present = new Set((db.prepare('PRAGMA table_info(spend_log)').all() as Array<{ name: string }>).map((c) => c.name));
+  for (const [name, definition] of ADDED_SPEND_COLUMNS) {
+    if (!present.has(name)) db.exec(`ALTER TABLE spend_log ADD COLUMN ${name} ${definition}`);
+  }
+}
 
 /** Sets connection pragmas and creates the tables if missing. */
 export function initSchema(db: BetterSqlite3.Database, busyTimeoutMs: number): void {
@@ -63,4 +82,5 @@ export function initSchema(db: BetterSqlite3.Database, busyTimeoutMs: number): v
   // NORMAL is durable across application crashes in WAL mode; only an OS crash can lose the last commits.
   db.pragma('synchronous = NORMAL');
   db.exec(DDL);
+  addMissingColumns(db);
 }

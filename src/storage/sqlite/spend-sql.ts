@@ -2,18 +2,20 @@ import type BetterSqlite3 from 'better-sqlite3';
 import { GatewayError } from '../../errors/gateway-error.js';
 import type { SpendPage, SpendQuery, SpendRecord } from '../../spend/spend-record.js';
 
-/** A spend_log row as SQLite returns it (booleans are integers, plus the rowid). */
-interface SpendRow extends Omit<SpendRecord, 'stream'> {
+/** A spend_log row as SQLite returns it (booleans are integers, attempts JSON text, plus the rowid). */
+interface SpendRow extends Omit<SpendRecord, 'stream' | 'attempts'> {
   seq: number;
   stream: number;
+  attempts: string | null;
 }
 
 type Params = Record<string, string | number | null>;
 
 export const INSERT_SPEND_SQL = `
 INSERT INTO spend_log (id, time, principal, key_id, team_id, model, provider, upstream_model, operation,
-  stream, input_tokens, cached_input_tokens, output_tokens, cost_micros, latency_ms, ttft_ms, status, error_code)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+  stream, input_tokens, cached_input_tokens, output_tokens, cost_micros, latency_ms, ttft_ms, status, error_code,
+  cache_status, saved_cost_micros, fallback_chain, attempts)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
 
 type SpendValues = Array<string | number | null>;
 
@@ -38,12 +40,16 @@ export function spendParams(r: SpendRecord): SpendValues {
     r.ttft_ms,
     r.status,
     r.error_code,
+    r.cache_status,
+    r.saved_cost_micros,
+    r.fallback_chain,
+    r.attempts === null ? null : JSON.stringify(r.attempts),
   ];
 }
 
 function toRecord(row: SpendRow): SpendRecord {
-  const { seq: _seq, stream, ...rest } = row;
-  return { ...rest, stream: stream !== 0 };
+  const { seq: _seq, stream, attempts, ...rest } = row;
+  return { ...rest, stream: stream !== 0, attempts: attempts === null ? null : (JSON.parse(attempts) as SpendRecord['attempts']) };
 }
 
 /** Keyset position: the (time, seq) of the last row of the previous page; seq (the rowid) breaks ties. */
