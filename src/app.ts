@@ -12,6 +12,9 @@ import { registerAuditRoutes } from './http/routes/audit.js';
 import { registerTeamRoutes } from './http/routes/teams.js';
 import { registerVirtualKeyRoutes } from './http/routes/virtual-keys.js';
 import type { Access } from './keys/access.js';
+import { registerRoutingRoutes } from './http/routes/routing.js';
+import { createRouteStage } from './pipeline/stages/route.js';
+import type { Routing } from './routing/routing.js';
 import type { Authenticator } from './keys/authenticator.js';
 import type { GatewayMetrics } from './metrics/metrics.js';
 import { compose } from './pipeline/compose.js';
@@ -35,6 +38,7 @@ export interface AppDeps {
   logger: Logger;
   authenticator: Authenticator;
   access: Access;
+  routing: Routing;
   /** True once shutdown began. */
   isDraining?: () => boolean;
 }
@@ -68,9 +72,10 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     createRecordSpendStage({ spendLog: deps.spendLog, metrics: deps.metrics, accessLog: deps.config.logging.access_log }),
     createAuthenticateStage(deps.authenticator),
     createValidateRequestStage(),
-    createResolveModelStage(deps.registry),
+    createResolveModelStage(deps.routing.planner),
     createAuthorizeModelStage(),
     createBudgetStage({ limits: deps.access.limits, defaultMaxOutputTokens: deps.config.budgets.default_max_output_tokens }),
+    createRouteStage({ balancer: deps.routing.balancer, cooldowns: deps.routing.cooldowns, now: deps.access.now }),
     createInvokeProviderStage(deps.registry),
   ]);
 
@@ -98,6 +103,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   registerVirtualKeyRoutes(app, { authenticator: deps.authenticator, access: deps.access, store: deps.store });
   registerTeamRoutes(app, { authenticator: deps.authenticator, access: deps.access, store: deps.store });
   registerAuditRoutes(app, { authenticator: deps.authenticator, audit: deps.access.audit });
+  registerRoutingRoutes(app, { authenticator: deps.authenticator, chains: deps.routing.chains, audit: deps.access.audit });
   registerOpsRoutes(app, { store: deps.store, metrics: deps.metrics, isDraining });
   return app;
 }

@@ -5,6 +5,7 @@ import { buildApp } from './app.js';
 import type { GatewayConfig } from './config/schema.js';
 import { createAccess, type Access } from './keys/access.js';
 import { createAuthenticator } from './keys/authenticator.js';
+import { createRouting, type Routing } from './routing/routing.js';
 import { createLogger, type Logger } from './log/logger.js';
 import { createMetrics } from './metrics/metrics.js';
 import { HttpTransport } from './providers/http-transport.js';
@@ -29,6 +30,7 @@ export interface Gateway {
   registry: ProviderRegistry;
   spendLog: SpendLog;
   access: Access;
+  routing: Routing;
   logger: Logger;
   /** Starts listening; resolves to the base URL (http://host:port). */
   listen(host?: string, port?: number): Promise<string>;
@@ -53,6 +55,17 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     onDrop: (n) => metrics.spendLogDropped.inc(n),
   });
   const access = await createAccess({ store, config, now, log: logger });
+  let routing: Routing;
+  try {
+    routing = await createRouting({ config, store, registry, now, log: logger });
+  } catch (err) {
+    // A chain in smartflow.yaml that points nowhere: stop cleanly so the error is all the user sees.
+    await access.close();
+    await registry.close();
+    await transport.close();
+    await store.close();
+    throw err;
+  }
   let draining = false;
   const app = buildApp({
     config,
@@ -63,6 +76,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     logger,
     authenticator: createAuthenticator(config.master_key, access.resolver),
     access,
+    routing,
     isDraining: () => draining,
   });
 
@@ -86,6 +100,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
         clearInterval(sweep);
         await spendLog.close();
         await access.close();
+        await routing.close();
         await registry.close();
         await transport.close();
         await store.close();
@@ -100,6 +115,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     registry,
     spendLog,
     access,
+    routing,
     logger,
     async listen(host = config.server.host, port = config.server.port) {
       try {

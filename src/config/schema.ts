@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { isValidTimeZone } from '../keys/budget-period.js';
+import { chainSchema, DEFAULT_RETRY_ON, retryCondition, retryPolicySchema } from '../routing/chain-schema.js';
 
 /** The shape of smartflow.yaml, with defaults. Every field a user can set is here and documented in docs/configuration.md. */
 
@@ -29,7 +30,11 @@ export const modelSchema = z.strictObject({
   max_output_tokens: z.number().int().positive().optional(),
   context_window: z.number().int().positive().optional(),
   description: z.string().optional(),
+  /** Entries sharing a name form a load-balanced group; weight is this entry's share under `weighted`. */
+  weight: z.number().positive().max(1_000_000).default(1),
 });
+
+export const balanceStrategy = z.enum(['weighted', 'round_robin', 'least_in_flight', 'lowest_latency']);
 
 export const storeSchema = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('sqlite'), path: z.string().min(1).default('./data/smartflow.db') }),
@@ -59,6 +64,26 @@ export const configSchema = z.strictObject({
       max_buffer: z.number().int().positive().default(100_000),
     })
     .prefault({}),
+  routing: z
+    .strictObject({
+      /** How a model group (several `models` entries with one name) picks a deployment. */
+      strategy: balanceStrategy.default('weighted'),
+      /** Per-group strategies, by model name. */
+      groups: z.record(z.string(), z.strictObject({ strategy: balanceStrategy })).default({}),
+      /** Retries for requests that use no chain: by default one attempt per deployment (a group still falls over to its other deployments). */
+      retry: retryPolicySchema.prefault({}),
+      retry_on: z.array(retryCondition).max(50).default(DEFAULT_RETRY_ON),
+      /** A deployment failing `failures` times within `window_ms` is skipped for `cooldown_ms`, on every instance. */
+      cooldown: z
+        .strictObject({
+          failures: z.number().int().min(1).max(1000).default(3),
+          window_ms: z.number().int().positive().default(60_000),
+          cooldown_ms: z.number().int().nonnegative().default(30_000),
+        })
+        .prefault({}),
+      fallback_chains: z.array(chainSchema).default([]),
+    })
+    .prefault({}),
   budgets: z
     .strictObject({
       /** IANA time zone in which daily, weekly and monthly budget periods start at midnight. */
@@ -75,6 +100,7 @@ export const configSchema = z.strictObject({
       cache_max_entries: z.number().int().positive().default(100_000),
     })
     .prefault({}),
+  /** Response caching (docs/caching.md). */
   logging: z
     .strictObject({
       level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

@@ -1,3 +1,5 @@
+import { GatewayError } from '../errors/gateway-error.js';
+
 type Listener = () => void;
 
 /**
@@ -40,3 +42,19 @@ export class Cancellation {
 
 /** What adapters see: they can check it and listen to it, not trigger it. */
 export type CancelSignal = Pick<Cancellation, 'aborted' | 'on' | 'once' | 'off' | 'removeListener'>;
+
+/** Waits `ms`, or rejects with SF_ERR_CLIENT_CLOSED as soon as the request is cancelled. */
+export function pause(ms: number, signal: CancelSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(new GatewayError('SF_ERR_CLIENT_CLOSED'));
+    const onCancel = () => {
+      clearTimeout(timer);
+      reject(new GatewayError('SF_ERR_CLIENT_CLOSED'));
+    };
+    const timer = setTimeout(() => {
+      signal.off('abort', onCancel);
+      resolve();
+    }, ms);
+    signal.once('abort', onCancel);
+  });
+}

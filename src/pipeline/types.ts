@@ -4,6 +4,8 @@ import type { GatewayError } from '../errors/gateway-error.js';
 import type { Cancellation } from './cancellation.js';
 import type { ProviderResponse } from '../providers/adapter.js';
 import type { ModelDeployment } from '../providers/registry.js';
+import type { RoutePlan } from '../routing/planner.js';
+import type { SpendAttempt } from '../spend/spend-record.js';
 import type { OpenAIChatRequest, OpenAIEmbeddingsRequest, Usage } from '../providers/types.js';
 
 /** The per-request logger (pino child with the request id). */
@@ -47,10 +49,18 @@ export interface GatewayContext {
   stream: boolean;
   readonly headers: IncomingHeaders;
   principal: Principal | null;
+  /** The deployments this request may use, in order (set by resolve-model). */
+  plan: RoutePlan | null;
+  /** The deployment being tried (the plan's first until the route stage moves on). */
   deployment: ModelDeployment | null;
+  /** The current attempt's timeout, when its route step overrides the provider's. */
+  attemptTimeoutMs: number | undefined;
+  /** Attempts that failed before the current one (retries, fallbacks). */
+  readonly failedAttempts: SpendAttempt[];
   response: ProviderResponse | null;
   /** Final usage; for streams it is filled when the stream ends. */
   usage: Usage;
+  /** What the whole request cost: failed attempts plus the answer. */
   costMicros: number;
   /** performance.now() when the first streamed frame left the pipeline. */
   firstByteHr: number | null;

@@ -11,6 +11,8 @@ export interface ProviderCall {
   signal: CancelSignal;
   /** Client headers the provider config allows through (already filtered). */
   forwardedHeaders: Record<string, string>;
+  /** Overrides the provider's timeout_ms (a fallback-chain target's own timeout). */
+  timeoutMs?: number;
 }
 
 /**

@@ -13,6 +13,8 @@ import type { ProviderConfig } from './types.js';
 
 /** A model name resolved to the provider and upstream model that serve it, with its prices. */
 export interface ModelDeployment {
+  /** `provider/upstream-model`: what load balancing, cooldowns and `x-smartflow-route` name. */
+  id: string;
   name: string;
   provider: ProviderConfig;
   upstreamModel: string;
@@ -21,6 +23,8 @@ export interface ModelDeployment {
   maxOutputTokens: number | undefined;
   contextWindow: number | undefined;
   description: string | undefined;
+  /** Share of picks within its model group under weighted balancing. */
+  weight: number;
   /** Where the entry came from: the config's `models`, the built-in catalogue, or `provider/model` syntax. */
   source: 'config' | 'catalogue' | 'provider-prefix' | 'demo';
 }
@@ -28,6 +32,11 @@ export interface ModelDeployment {
 export interface ProviderRegistry {
   /** Resolves a client's model name: configured models, then `provider/model`, then the built-in catalogue. */
   resolveModel(name: string): ModelDeployment | undefined;
+  /** Every deployment serving a model name: several when `models` lists the name more than once (a load-balanced group). */
+  resolveGroup(name: string): readonly ModelDeployment[];
+  /** One explicit deployment (a fallback-chain target): a configured entry for it if there is one, else the catalogue's prices. */
+  deploymentFor(providerName: string, upstreamModel: string): ModelDeployment | undefined;
+  hasProvider(name: string): boolean;
   /** Every model a client can name (config and catalogue entries for configured providers). */
   listModels(): ModelDeployment[];
   adapter(providerName: string): ProviderAdapter;
@@ -91,12 +100,13 @@ export function createProviderRegistry(config: GatewayConfig, transport: HttpTra
     adapters.set(name, createAdapter(provider, transport));
   }
 
-  const configured = new Map<string, ModelDeployment>();
+  const groups = new Map<string, ModelDeployment[]>();
   for (const m of config.models) {
     const provider = providers.get(m.provider);
     if (!provider) continue; // rejected earlier by validateReferences; kept defensive for programmatic configs
     const cat = catalogueEntry(m.model);
-    configured.set(m.name, {
+    const deployment: ModelDeployment = {
+      id: `${provider.name}/${m.model}`,
       name: m.name,
       provider,
       upstreamModel: m.model,
@@ -105,14 +115,18 @@ export function createProviderRegistry(config: GatewayConfig, transport: HttpTra
       maxOutputTokens: m.max_output_tokens ?? cat?.max_output_tokens,
       contextWindow: m.context_window ?? cat?.context_window,
       description: m.description,
+      weight: m.weight,
       source: 'config',
-    });
+    };
+    const group = groups.get(m.name);
+    if (group) group.push(deployment);
+    else groups.set(m.name, [deployment]);
   }
   for (const provider of providers.values()) {
     if (provider.type !== 'demo') continue;
     for (const d of DEMO_MODELS) {
-      if (!configured.has(d.name)) {
-        configured.set(d.name, { ...d, provider, upstreamModel: d.name, price: { input: 0, output: 0 }, maxOutputTokens: 4096, contextWindow: 128_000, source: 'demo' });
+      if (!groups.has(d.name)) {
+        groups.set(d.name, [{ ...d, id: `${provider.name}/${d.name}`, provider, upstreamModel: d.name, price: { input: 0, output: 0 }, maxOutputTokens: 4096, contextWindow: 128_000, weight: 1, source: 'demo' }]);
       }
     }
   }
@@ -126,6 +140,7 @@ export function createProviderRegistry(config: GatewayConfig, transport: HttpTra
     const p = provider ?? (cat ? byType.get(cat.provider_type) : undefined);
     if (!p) return undefined;
     return {
+      id: `${p.name}/${upstreamModel}`,
       name,
       provider: p,
       upstreamModel,
@@ -134,14 +149,15 @@ export function createProviderRegistry(config: GatewayConfig, transport: HttpTra
       maxOutputTokens: cat?.max_output_tokens,
       contextWindow: cat?.context_window,
       description: undefined,
+      weight: 1,
       source,
     };
   }
 
   const resolved = new Map<string, ModelDeployment | undefined>();
   function resolveModel(name: string): ModelDeployment | undefined {
-    const hit = configured.get(name);
-    if (hit) return hit;
+    const hit = groups.get(name);
+    if (hit) return hit[0];
     if (resolved.has(name)) return resolved.get(name);
     let found: ModelDeployment | undefined;
     const slash = name.indexOf('/');
@@ -160,10 +176,29 @@ export function createProviderRegistry(config: GatewayConfig, transport: HttpTra
     return found;
   }
 
+  function resolveGroup(name: string): readonly ModelDeployment[] {
+    const group = groups.get(name);
+    if (group) return group;
+    const single = resolveModel(name);
+    return single ? [single] : [];
+  }
+
+  function deploymentFor(providerName: string, upstreamModel: string): ModelDeployment | undefined {
+    const provider = providers.get(providerName);
+    if (!provider) return undefined;
+    for (const group of groups.values()) {
+      const configuredEntry = group.find((d) => d.provider === provider && d.upstreamModel === upstreamModel);
+      if (configuredEntry) return configuredEntry;
+    }
+    if (provider.type === 'demo' || !SAFE_MODEL_ID.test(upstreamModel) || upstreamModel.split('/').includes('..')) return undefined;
+    return fromCatalogue(`${providerName}/${upstreamModel}`, provider, upstreamModel, 'provider-prefix');
+  }
+
   function listModels(): ModelDeployment[] {
-    const out = [...configured.values()];
+    // One entry per name: a load-balanced group is one model to clients.
+    const out = [...groups.values()].map((group) => group[0]!);
     for (const name of Object.keys(MODEL_CATALOGUE)) {
-      if (configured.has(name)) continue;
+      if (groups.has(name)) continue;
       const d = fromCatalogue(name, undefined, name, 'catalogue');
       if (d) out.push(d);
     }
@@ -172,6 +207,9 @@ export function createProviderRegistry(config: GatewayConfig, transport: HttpTra
 
   return {
     resolveModel,
+    resolveGroup,
+    deploymentFor,
+    hasProvider: (name) => providers.has(name),
     listModels,
     adapter(name) {
       const a = adapters.get(name);

@@ -31,7 +31,7 @@ export function createTranslatedAdapter(
     const created = Math.floor(Date.now() / 1000);
     const req = translator.toUpstreamRequest(body, call.upstreamModel, provider);
     req.headers = { ...call.forwardedHeaders, ...req.headers };
-    const res = await transport.send(req, call.signal, provider.timeout_ms);
+    const res = await transport.send(req, call.signal, call.timeoutMs ?? provider.timeout_ms);
     if (res.status >= 400) throw translator.fromUpstreamError(res.status, await readText(res, call.signal), res.headers);
 
     if (body.stream !== true) {
@@ -63,7 +63,7 @@ export function createTranslatedAdapter(
     adapter.embeddings = async (body, call) => {
       const req = embeddingsTranslator.toUpstreamRequest(body, call.upstreamModel, provider);
       req.headers = { ...call.forwardedHeaders, ...req.headers };
-      const res = await transport.send(req, call.signal, provider.timeout_ms);
+      const res = await transport.send(req, call.signal, call.timeoutMs ?? provider.timeout_ms);
       const text = await readText(res, call.signal);
       if (res.status >= 400) throw translator.fromUpstreamError(res.status, text, res.headers);
       const out = embeddingsTranslator.fromUpstreamResponse(parseUpstreamJson(text), call.requestedModel, embeddingsTranslator.estimateInputTokens(body), body.encoding_format ?? 'float');

@@ -5,6 +5,8 @@ import type { ProviderResponse } from '../../providers/adapter.js';
 import type { Usage } from '../../providers/types.js';
 import { worstCaseTokens, type WorstCase } from '../../spend/estimate.js';
 import { costMicros } from '../../spend/pricing.js';
+import { requestCostMicros } from '../../spend/request-cost.js';
+import type { ModelDeployment } from '../../providers/registry.js';
 import type { GatewayContext, Stage } from '../types.js';
 
 export interface BudgetStageDeps {
@@ -14,7 +16,7 @@ export interface BudgetStageDeps {
 }
 
 function consumed(usage: Usage, ctx: GatewayContext): Consumption {
-  return { tokens: usage.input_tokens + usage.output_tokens, micros: costMicros(usage, ctx.deployment?.price) };
+  return { tokens: usage.input_tokens + usage.output_tokens, micros: requestCostMicros(ctx, usage) };
 }
 
 function isEmpty(usage: Usage): boolean {
@@ -46,6 +48,12 @@ function withEstimatedUsage(response: Extract<ProviderResponse, { kind: 'stream'
   };
 }
 
+/** Anthropic bills prompt-cache writes above plain input: the dearer reading is the worst case. */
+function worstCostMicros(worst: WorstCase, deployment: ModelDeployment): number {
+  const asPlain = { input_tokens: worst.inputTokens, cached_input_tokens: 0, output_tokens: worst.outputTokens };
+  return Math.max(costMicros(asPlain, deployment.price), costMicros({ ...asPlain, cache_creation_input_tokens: worst.inputTokens }, deployment.price));
+}
+
 /**
  * Budgets and rate limits of virtual keys and their teams: reserve the request's worst-case
  * cost and tokens before the provider is called (429 at once if they do not fit), settle to the
@@ -70,13 +78,18 @@ export function createBudgetStage(deps: BudgetStageDeps): Stage {
     async run(ctx, next) {
       const policy = ctx.principal?.policy;
       if (!policy) return next();
-      const deployment = ctx.deployment;
       const request = ctx.request;
-      if (!deployment || !request) throw new GatewayError('SF_ERR_INTERNAL', { message: 'The budget stage ran before the request was validated and resolved.' });
-      const worst = worstCaseTokens(request, deployment.maxOutputTokens ?? deps.defaultMaxOutputTokens);
-      // Anthropic bills prompt-cache writes above plain input: the dearer reading is the worst case.
-      const asPlain = { input_tokens: worst.inputTokens, cached_input_tokens: 0, output_tokens: worst.outputTokens };
-      const micros = Math.max(costMicros(asPlain, deployment.price), costMicros({ ...asPlain, cache_creation_input_tokens: worst.inputTokens }, deployment.price));
+      const plan = ctx.plan;
+      if (!plan || !request) throw new GatewayError('SF_ERR_INTERNAL', { message: 'The budget stage ran before the request was validated and resolved.' });
+      // A fallback may land on a dearer deployment: reserve what the dearest one in the plan could cost.
+      let worst: WorstCase = { inputTokens: 0, outputTokens: 0 };
+      let micros = 0;
+      for (const step of plan.steps) {
+        const w = worstCaseTokens(request, step.deployment.maxOutputTokens ?? deps.defaultMaxOutputTokens);
+        const m = worstCostMicros(w, step.deployment);
+        if (w.inputTokens + w.outputTokens > worst.inputTokens + worst.outputTokens) worst = w;
+        micros = Math.max(micros, m);
+      }
       const reservation = await limits.reserve(policy, { tokens: worst.inputTokens + worst.outputTokens, micros });
       Object.assign(ctx.responseHeaders, reservation.rateHeaders);
       if (reservation.remainingMicros !== null) ctx.responseHeaders['x-smartflow-budget-remaining'] = usdString(reservation.remainingMicros);

@@ -17,6 +17,7 @@ export function createInvokeProviderStage(registry: ProviderRegistry): Stage {
         upstreamModel: deployment.upstreamModel,
         signal: ctx.abort,
         forwardedHeaders: registry.forwarder(deployment.provider.name).pick(ctx.headers),
+        ...(ctx.attemptTimeoutMs !== undefined ? { timeoutMs: ctx.attemptTimeoutMs } : {}),
       };
       let response;
       if (request.operation === 'chat') {

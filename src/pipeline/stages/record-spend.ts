@@ -1,12 +1,34 @@
 import { performance } from 'node:perf_hooks';
 import { GatewayError, toGatewayError } from '../../errors/gateway-error.js';
 import type { GatewayMetrics } from '../../metrics/metrics.js';
+import { requestCostMicros } from '../../spend/request-cost.js';
 import { costMicros } from '../../spend/pricing.js';
 import type { SpendLog } from '../../spend/spend-log.js';
+import type { SpendAttempt } from '../../spend/spend-record.js';
 import type { GatewayContext, Stage } from '../types.js';
 
 /** Distinct model label values before new names are counted as `other`. */
 const MAX_MODEL_LABELS = 500;
+
+/** Every attempt, when the request retried or fell back: the failed ones, then the one that ended it. */
+function attemptsOf(ctx: GatewayContext, latencyMs: number): SpendAttempt[] | null {
+  if (ctx.failedAttempts.length === 0) return null;
+  const d = ctx.deployment;
+  // No attempt answered: the failures are the whole story (the route stage recorded the last one too).
+  if (ctx.responseHeaders['x-smartflow-route'] === undefined) return ctx.failedAttempts.length > 1 ? ctx.failedAttempts : null;
+  const earlier = ctx.failedAttempts.reduce((sum, a) => sum + a.latency_ms, 0);
+  return [
+    ...ctx.failedAttempts,
+    {
+      provider: d?.provider.name ?? 'none',
+      upstream_model: d?.upstreamModel ?? '',
+      status: ctx.status,
+      error_code: ctx.error ? ctx.error.wireCode : null,
+      latency_ms: Math.max(0, Math.round((latencyMs - earlier) * 1000) / 1000),
+      cost_micros: costMicros(ctx.usage, d?.price),
+    },
+  ];
+}
 
 export interface RecordSpendDeps {
   spendLog: SpendLog;
@@ -34,7 +56,7 @@ export function createRecordSpendStage(deps: RecordSpendDeps): Stage {
   function finish(ctx: GatewayContext): void {
     const d = ctx.deployment;
     if (ctx.response?.kind === 'stream') ctx.usage = ctx.response.usage();
-    ctx.costMicros = costMicros(ctx.usage, d?.price);
+    ctx.costMicros = requestCostMicros(ctx, ctx.usage);
     const latencyMs = performance.now() - ctx.startedHr;
     const ttftMs = ctx.firstByteHr === null ? null : ctx.firstByteHr - ctx.startedHr;
     const model = ctx.requestedModel;
@@ -60,8 +82,8 @@ export function createRecordSpendStage(deps: RecordSpendDeps): Stage {
       error_code: ctx.error ? ctx.error.wireCode : null,
       cache_status: null,
       saved_cost_micros: 0,
-      fallback_chain: null,
-      attempts: null,
+      fallback_chain: ctx.plan?.chainId ?? null,
+      attempts: attemptsOf(ctx, latencyMs),
     });
     const modelLabel = labelFor(d ? model : 'unknown');
     metrics.inFlight.value--;

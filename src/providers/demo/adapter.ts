@@ -1,25 +1,8 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { GatewayError } from '../../errors/gateway-error.js';
-import type { CancelSignal } from '../../pipeline/cancellation.js';
+import { pause } from '../../pipeline/cancellation.js';
 import type { ProviderAdapter, ProviderCall, ProviderResponse } from '../adapter.js';
 import type { OpenAIChatChunk, OpenAIChatCompletion, OpenAIChatRequest, OpenAIEmbeddingsRequest, OpenAIMessage, OpenAITool, OpenAIToolCall, Usage } from '../types.js';
 import { SSE_DONE, sseFrame } from '../upstream-stream.js';
-
-/** Waits, or rejects as soon as the request is cancelled. */
-function pause(ms: number, signal: CancelSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(new GatewayError('SF_ERR_CLIENT_CLOSED'));
-    const onCancel = () => {
-      clearTimeout(timer);
-      reject(new GatewayError('SF_ERR_CLIENT_CLOSED'));
-    };
-    const timer = setTimeout(() => {
-      signal.off('abort', onCancel);
-      resolve();
-    }, ms);
-    signal.once('abort', onCancel);
-  });
-}
 
 /** Rough token count for demo usage: four characters a token. */
 function tokens(text: string): number {

@@ -44,7 +44,7 @@ export function createOpenAIAdapter(provider: ProviderConfig, transport: HttpTra
     const res = await transport.send(
       { method: 'POST', url: `${base}/chat/completions${query}`, headers: upstreamHeaders(provider, call), body: JSON.stringify(upstreamBody) },
       call.signal,
-      provider.timeout_ms,
+      call.timeoutMs ?? provider.timeout_ms,
     );
     if (res.status >= 400) throw openaiError(res.status, await readText(res, call.signal), res.headers);
 
@@ -92,7 +92,7 @@ export function createOpenAIAdapter(provider: ProviderConfig, transport: HttpTra
     const res = await transport.send(
       { method: 'POST', url: `${base}/embeddings${query}`, headers: upstreamHeaders(provider, call), body: JSON.stringify({ ...body, model: call.upstreamModel }) },
       call.signal,
-      provider.timeout_ms,
+      call.timeoutMs ?? provider.timeout_ms,
     );
     const text = await readText(res, call.signal);
     if (res.status >= 400) throw openaiError(res.status, text, res.headers);

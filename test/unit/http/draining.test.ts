@@ -4,6 +4,7 @@ import { buildApp } from '../../../src/app.js';
 import { configSchema } from '../../../src/config/schema.js';
 import { createAccess } from '../../../src/keys/access.js';
 import { createAuthenticator } from '../../../src/keys/authenticator.js';
+import { createRouting } from '../../../src/routing/routing.js';
 import { createLogger } from '../../../src/log/logger.js';
 import { createMetrics } from '../../../src/metrics/metrics.js';
 import { HttpTransport } from '../../../src/providers/http-transport.js';
@@ -19,22 +20,26 @@ test('while draining, new requests get 503 shutting_down in the OpenAI error sha
   const spendLog = new SpendLog(store, logger, { flushIntervalMs: 1000, batchSize: 10, maxBuffer: 100 });
   const transport = new HttpTransport();
   const access = await createAccess({ store, config, now: Date.now, log: logger });
+  const registry = createProviderRegistry(config, transport);
+  const routing = await createRouting({ config, store, registry, now: Date.now, log: logger });
   let draining = false;
   const app = buildApp({
     config,
     store,
-    registry: createProviderRegistry(config, transport),
+    registry,
     metrics: createMetrics({ defaultMetrics: false }),
     spendLog,
     logger,
     authenticator: createAuthenticator(MASTER_KEY, access.resolver),
     access,
+    routing,
     isDraining: () => draining,
   });
   t.after(async () => {
     await app.close();
     await spendLog.close();
     await access.close();
+    await routing.close();
     await transport.close();
     await store.close();
   });

@@ -1,0 +1,104 @@
+import type { GatewayConfig } from '../config/schema.js';
+import type { ModelDeployment, ProviderRegistry } from '../providers/registry.js';
+import type { Balancer } from './balancer.js';
+import type { ChainTarget, FallbackChain, RetryPolicy } from './chain-schema.js';
+import type { ChainRegistry } from './chains.js';
+import type { Cooldowns } from './cooldown.js';
+import { compileRetryOn } from './retry.js';
+
+/** One deployment to try, with how often and how long. */
+export interface RouteStep {
+  deployment: ModelDeployment;
+  /** Attempts on this deployment, the first included. */
+  maxAttempts: number;
+  /** Overrides the provider's timeout for this step. */
+  timeoutMs: number | undefined;
+  retry: RetryPolicy;
+  retryOn: ReadonlySet<number | string>;
+}
+
+/** The ordered deployments one request may use. */
+export interface RoutePlan {
+  /** The fallback chain walked, or null for a plain model name (or model group). */
+  chainId: string | null;
+  steps: RouteStep[];
+  streamResume: boolean;
+}
+
+/** Attempts per target in a chain that does not say (one try and two retries). */
+const CHAIN_DEFAULT_ATTEMPTS = 3;
+
+/**
+ * Turns a requested model name into a route plan: a fallback chain's targets (nested chains walked
+ * in place, model groups ordered by their balancing strategy), or a model group on its own.
+ * Deployments in cooldown are left out, unless that would leave nothing to try.
+ */
+export class RoutePlanner {
+  private readonly defaultRetryOn: ReadonlySet<number | string>;
+
+  constructor(
+    private readonly deps: { config: GatewayConfig['routing']; registry: ProviderRegistry; chains: ChainRegistry; balancer: Balancer; cooldowns: Cooldowns; random?: () => number },
+  ) {
+    this.defaultRetryOn = compileRetryOn(deps.config.retry_on);
+  }
+
+  plan(model: string): RoutePlan | undefined {
+    const chain = this.deps.chains.forModel(model);
+    const steps = chain ? this.chainSteps(chain, new Set()) : this.groupSteps(model, this.plainStep());
+    if (steps.length === 0) return undefined;
+    const warm = steps.filter((s) => !this.deps.cooldowns.isCooling(s.deployment.id));
+    return { chainId: chain?.id ?? null, steps: warm.length > 0 ? warm : steps, streamResume: chain?.stream_resume ?? false };
+  }
+
+  private plainStep(): Omit<RouteStep, 'deployment'> {
+    const retry = this.deps.config.retry;
+    return { maxAttempts: retry.max_attempts ?? 1, timeoutMs: undefined, retry, retryOn: this.defaultRetryOn };
+  }
+
+  private groupSteps(model: string, step: Omit<RouteStep, 'deployment'>): RouteStep[] {
+    const group = this.deps.registry.resolveGroup(model);
+    const strategy = this.deps.config.groups[model]?.strategy ?? this.deps.config.strategy;
+    return this.deps.balancer.order(model, group, strategy).map((deployment) => ({ ...step, deployment }));
+  }
+
+  private chainSteps(chain: FallbackChain, walking: Set<string>): RouteStep[] {
+    // Cycles are refused when chains are saved; this guard keeps a bad store document harmless.
+    if (walking.has(chain.id)) return [];
+    walking.add(chain.id);
+    const retryOn = chain.retry_on ? compileRetryOn(chain.retry_on) : this.defaultRetryOn;
+    const attempts = chain.retry.max_attempts ?? CHAIN_DEFAULT_ATTEMPTS;
+    const steps: RouteStep[] = [];
+    for (const target of this.targetOrder(chain)) {
+      const step = { maxAttempts: target.max_retries === undefined ? attempts : target.max_retries + 1, timeoutMs: target.timeout_ms, retry: chain.retry, retryOn };
+      if (target.chain !== undefined) {
+        const inner = this.deps.chains.get(target.chain)?.chain;
+        if (inner) steps.push(...this.chainSteps(inner, walking));
+      } else if (target.provider !== undefined) {
+        const deployment = this.deps.registry.deploymentFor(target.provider, target.model!);
+        if (deployment) steps.push({ ...step, deployment });
+      } else {
+        steps.push(...this.groupSteps(target.model!, step));
+      }
+    }
+    walking.delete(chain.id);
+    return steps;
+  }
+
+  /** `loadbalance` chains pick their first target by weight; the rest follow in order. */
+  private targetOrder(chain: FallbackChain): ChainTarget[] {
+    if (chain.strategy !== 'loadbalance' || chain.targets.length < 2) return chain.targets;
+    const random = this.deps.random ?? Math.random;
+    let total = 0;
+    for (const t of chain.targets) total += t.weight ?? 1;
+    let point = random() * total;
+    let first = chain.targets.length - 1;
+    for (const [i, t] of chain.targets.entries()) {
+      point -= t.weight ?? 1;
+      if (point < 0) {
+        first = i;
+        break;
+      }
+    }
+    return [chain.targets[first]!, ...chain.targets.filter((_, i) => i !== first)];
+  }
+}
