@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
+import { createCaching } from './cache/caching.js';
 import type { GatewayConfig } from './config/schema.js';
 import { GatewayError } from './errors/gateway-error.js';
 import { sendError } from './http/error-response.js';
@@ -9,6 +10,7 @@ import { registerOpsRoutes } from './http/routes/health.js';
 import { registerOpenAIRoutes } from './http/routes/openai.js';
 import { registerSpendRoutes } from './http/routes/spend.js';
 import { registerAuditRoutes } from './http/routes/audit.js';
+import { registerCacheRoutes } from './http/routes/cache.js';
 import { registerTeamRoutes } from './http/routes/teams.js';
 import { registerVirtualKeyRoutes } from './http/routes/virtual-keys.js';
 import type { Access } from './keys/access.js';
@@ -21,6 +23,7 @@ import { compose } from './pipeline/compose.js';
 import { createAuthenticateStage } from './pipeline/stages/authenticate.js';
 import { createAuthorizeModelStage } from './pipeline/stages/authorize-model.js';
 import { createBudgetStage } from './pipeline/stages/budget.js';
+import { createCacheStage } from './pipeline/stages/cache.js';
 import { createInvokeProviderStage } from './pipeline/stages/invoke-provider.js';
 import { createRecordSpendStage } from './pipeline/stages/record-spend.js';
 import { createResolveModelStage } from './pipeline/stages/resolve-model.js';
@@ -68,6 +71,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   app.removeContentTypeParser('text/plain');
   registerJsonBodyParser(app);
 
+  const caching = createCaching({ config: deps.config.cache, store: deps.store, registry: deps.registry, spendLog: deps.spendLog, now: deps.access.now, log: deps.logger });
   const pipeline = compose([
     createRecordSpendStage({ spendLog: deps.spendLog, metrics: deps.metrics, accessLog: deps.config.logging.access_log }),
     createAuthenticateStage(deps.authenticator),
@@ -75,6 +79,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     createResolveModelStage(deps.routing.planner),
     createAuthorizeModelStage(),
     createBudgetStage({ limits: deps.access.limits, defaultMaxOutputTokens: deps.config.budgets.default_max_output_tokens }),
+    createCacheStage({ config: deps.config.cache, cache: caching.cache, semantic: caching.semantic, now: deps.access.now }),
     createRouteStage({ balancer: deps.routing.balancer, cooldowns: deps.routing.cooldowns, now: deps.access.now }),
     createInvokeProviderStage(deps.registry),
   ]);
@@ -104,6 +109,9 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   registerTeamRoutes(app, { authenticator: deps.authenticator, access: deps.access, store: deps.store });
   registerAuditRoutes(app, { authenticator: deps.authenticator, audit: deps.access.audit });
   registerRoutingRoutes(app, { authenticator: deps.authenticator, chains: deps.routing.chains, audit: deps.access.audit });
+  registerCacheRoutes(app, { authenticator: deps.authenticator, cache: caching.cache, audit: deps.access.audit });
+  // A semantic cache whose embedding model cannot embed stops the start; listen() then closes what is open.
+  app.addHook('onReady', caching.verify);
   registerOpsRoutes(app, { store: deps.store, metrics: deps.metrics, isDraining });
   return app;
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { cacheConfigSchema } from '../cache/cache-config.js';
 import { isValidTimeZone } from '../keys/budget-period.js';
 import { chainSchema, DEFAULT_RETRY_ON, retryCondition, retryPolicySchema } from '../routing/chain-schema.js';
 
@@ -101,6 +102,7 @@ export const configSchema = z.strictObject({
     })
     .prefault({}),
   /** Response caching (docs/caching.md). */
+  cache: cacheConfigSchema.prefault({}),
   logging: z
     .strictObject({
       level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

@@ -31,6 +31,7 @@ export function createContext(request: FastifyRequest, reply: FastifyReply, oper
     firstByteHr: null,
     status: 200,
     error: null,
+    cache: null,
     responseHeaders: { 'x-request-id': request.id },
     abort,
     log: request.log,

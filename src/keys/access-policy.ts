@@ -1,3 +1,4 @@
+import { hash } from 'node:crypto';
 import type { BudgetPeriod } from './budget-period.js';
 import { compileModelMatcher } from './model-patterns.js';
 import type { TeamRecord, VirtualKeyRecord } from './records.js';
@@ -26,6 +27,18 @@ export interface AccessPolicy {
   budgets: readonly BudgetRule[];
   /** Only rules with at least one limit. */
   rates: readonly RateRule[];
+  /** The key's response-cache switch; null follows the config. */
+  cache: boolean | null;
+  /**
+   * Equal for keys whose policies shape answers alike (today: their model lists and their team's).
+   * The semantic cache never serves one key an answer stored for a key with another fingerprint.
+   */
+  fingerprint: string;
+}
+
+/** Model lists in a canonical order, hashed: the part of a policy that decides what a key may be answered. */
+function fingerprintOf(key: VirtualKeyRecord, team: TeamRecord | null): string {
+  return hash('sha256', JSON.stringify([[...key.models].sort(), team ? [...team.models].sort() : null]), 'hex');
 }
 
 /** A key in a team is limited by both: the model must pass both lists, and both budgets must fit. */
@@ -43,5 +56,7 @@ export function policyFor(key: VirtualKeyRecord, team: TeamRecord | null): Acces
     allowModel: (model: string) => (keyModels === null || keyModels(model)) && (teamModels === null || teamModels(model)),
     budgets: Object.freeze(budgets),
     rates: Object.freeze(rates),
+    cache: key.cache ?? null,
+    fingerprint: fingerprintOf(key, team),
   });
 }

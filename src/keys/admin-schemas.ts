@@ -29,6 +29,7 @@ export const createKeySchema = z.strictObject({
   tpm: perMinute.optional(),
   tags: tags.default([]),
   metadata: metadata.default({}),
+  cache: z.boolean().optional(),
   expires_at: time.optional(),
 });
 
@@ -43,6 +44,7 @@ export const updateKeySchema = z.strictObject({
   tpm: perMinute.nullable().optional(),
   tags: tags.optional(),
   metadata: metadata.optional(),
+  cache: z.boolean().nullable().optional(),
   expires_at: time.nullable().optional(),
 });
 

@@ -19,6 +19,8 @@ export interface VirtualKeyRecord {
   tpm: number | null;
   tags: string[];
   metadata: Record<string, unknown>;
+  /** Response caching for this key: true or false overrides the config; null (or absent in keys made before caching) follows it. */
+  cache?: boolean | null;
   expires_at: number | null;
   created_at: number;
   created_by: string;

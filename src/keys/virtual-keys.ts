@@ -63,6 +63,7 @@ export class VirtualKeyService {
       tpm: input.tpm ?? null,
       tags: input.tags,
       metadata: input.metadata,
+      cache: input.cache ?? null,
       expires_at: input.expires_at ?? null,
       created_at: now,
       created_by: actor,
@@ -95,6 +96,7 @@ export class VirtualKeyService {
     if (input.tpm !== undefined) next.tpm = input.tpm;
     if (input.tags !== undefined) next.tags = input.tags;
     if (input.metadata !== undefined) next.metadata = input.metadata;
+    if (input.cache !== undefined) next.cache = input.cache;
     if (input.expires_at !== undefined) next.expires_at = input.expires_at;
     await this.save(next);
     if (current.alias !== null && next.alias !== current.alias) await this.deps.store.deleteDoc(COLLECTIONS.keyAliases, current.alias);

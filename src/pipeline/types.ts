@@ -23,6 +23,16 @@ export interface Principal {
   policy: AccessPolicy | null;
 }
 
+/** What the response cache did with a request (docs/caching.md). */
+export interface CacheOutcome {
+  /** `stored`: a miss whose answer was cached; `bypass`: the request said no-cache. */
+  status: 'hit' | 'stored' | 'miss' | 'bypass';
+  /** The entry's key: the request's own, or on a semantic hit the key of the answer served. */
+  key: string;
+  /** On a hit, what the answer cost when the provider made it. */
+  savedCostMicros: number;
+}
+
 export type IncomingHeaders = Record<string, string | string[] | undefined>;
 
 export type GatewayRequest =
@@ -67,6 +77,8 @@ export interface GatewayContext {
   /** The status the request ended with (HTTP status, or the error's status for a stream that broke). */
   status: number;
   error: GatewayError | null;
+  /** Null unless the cache stage handled the request; a hit leaves usage at zero, so it costs nothing. */
+  cache: CacheOutcome | null;
   /** Headers every stage may add; sent on success and on error alike. */
   readonly responseHeaders: Record<string, string>;
   /** Cancelled when the client goes away or the gateway shuts down. */

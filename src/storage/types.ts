@@ -33,6 +33,12 @@ export type GuardedIncrementResult =
   /** `index` is the first entry whose limit would be exceeded; `values` are the unchanged current values. */
   | { ok: false; index: number; values: number[] };
 
+/** How many live entries a group holds and the bytes of their values. */
+export interface EntryMeasure {
+  entries: number;
+  bytes: number;
+}
+
 export type Unsubscribe = () => Promise<void>;
 
 /**
@@ -67,6 +73,12 @@ export interface Store {
   deleteEntry(key: string): Promise<boolean>;
   /** Deletes every entry whose key starts with prefix; returns how many went. */
   deleteEntriesByPrefix(prefix: string): Promise<number>;
+  /**
+   * Live entries whose key starts with prefix and the UTF-8 bytes of their values, grouped by
+   * the part of the key after the prefix up to the next `:` (all of it when there is none).
+   * For statistics: it reads every matching key.
+   */
+  measureEntries(prefix: string): Promise<Map<string, EntryMeasure>>;
 
   // Publish/subscribe for cross-instance invalidation. SQLite: in-process only.
   publish(channel: string, message: string): Promise<void>;

@@ -280,6 +280,20 @@ export function storageContract(name: string, open: (scope?: string) => Promise<
         assert.equal(await store.getEntry(`${u}:qq[z]-1`), 'v');
         assert.equal(await store.deleteEntriesByPrefix(`${u}:nothing`), 0);
       });
+
+      test('measureEntries counts live entries and value bytes per group, the prefix taken literally', async (t) => {
+        const store = await openFor(t);
+        const u = uid();
+        await store.setEntry(`${u}:m*:one:1`, 'abc', 60_000);
+        await store.setEntry(`${u}:m*:one:2`, 'é€', 60_000);
+        await store.setEntry(`${u}:m*:two`, '', 60_000);
+        await store.setEntry(`${u}:m*:gone:1`, 'xyz', TTL_MS);
+        await store.setEntry(`${u}:mX:one:1`, 'not matched', 60_000);
+        await advance(PAST_TTL_MS);
+        const groups = await store.measureEntries(`${u}:m*:`);
+        assert.deepEqual(Object.fromEntries(groups), { one: { entries: 2, bytes: 3 + 5 }, two: { entries: 1, bytes: 0 } });
+        assert.equal((await store.measureEntries(`${u}:nothing:`)).size, 0);
+      });
     });
 
     describe('publish/subscribe', () => {

@@ -34,6 +34,7 @@ export function keyView(r: VirtualKeyRecord, now: number) {
     tpm: r.tpm,
     tags: r.tags,
     metadata: r.metadata,
+    cache: r.cache ?? null,
     expires_at: iso(r.expires_at),
     created_at: iso(r.created_at),
     created_by: r.created_by,

@@ -108,7 +108,8 @@ export function createBudgetStage(deps: BudgetStageDeps): Stage {
       }
       // Headers of a stream leave before it ends: they carry the remaining budget after the
       // reservation, which is the lower (safe) figure.
-      const estimated = withEstimatedUsage(response, worst);
+      // A replay from the cache reports no usage because it used none: nothing to estimate.
+      const estimated = ctx.cache?.status === 'hit' ? response : withEstimatedUsage(response, worst);
       async function* settling(): AsyncGenerator<string> {
         try {
           yield* estimated.frames;

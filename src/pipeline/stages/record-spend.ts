@@ -80,8 +80,8 @@ export function createRecordSpendStage(deps: RecordSpendDeps): Stage {
       ttft_ms: ttftMs === null ? null : Math.round(ttftMs * 1000) / 1000,
       status: ctx.status,
       error_code: ctx.error ? ctx.error.wireCode : null,
-      cache_status: null,
-      saved_cost_micros: 0,
+      cache_status: ctx.cache?.status ?? null,
+      saved_cost_micros: ctx.cache?.savedCostMicros ?? 0,
       fallback_chain: ctx.plan?.chainId ?? null,
       attempts: attemptsOf(ctx, latencyMs),
     });

@@ -1,6 +1,7 @@
 import { Redis, type RedisOptions } from 'ioredis';
 import { GatewayError } from '../../errors/gateway-error.js';
-import type { DocPage, GuardedIncrementResult, ListOptions, Store, StoreOptions } from '../types.js';
+import { addToMeasure } from '../entry-measure.js';
+import type { DocPage, EntryMeasure, GuardedIncrementResult, ListOptions, Store, StoreOptions } from '../types.js';
 import { createErrorMapper, secretsOf } from './errors.js';
 import { ALL_SCRIPTS, CREATE_DOC, DELETE_DOC, GUARDED_INCREMENT, INCR_WITH_TTL, LIST_DOCS, PUT_DOC } from './lua.js';
 import { SubscriberFanout } from './pubsub.js';
@@ -191,6 +192,30 @@ export async function createRedisStore(url: string, options: StoreOptions = {}):
           if (keys.length > 0) deleted += await client.unlink(...keys);
         } while (cursor !== '0');
         return deleted;
+      });
+    },
+    measureEntries(entryPrefix) {
+      return guard(async () => {
+        const full = entryKey(entryPrefix);
+        const pattern = `${escapeGlob(full)}*`;
+        const groups = new Map<string, EntryMeasure>();
+        const seen = new Set<string>();
+        let cursor = '0';
+        do {
+          const [next, keys] = await client.scan(cursor, 'MATCH', pattern, 'COUNT', SCAN_COUNT);
+          cursor = next;
+          // SCAN may return a key twice; a key that expired since the scan saw it is skipped.
+          const fresh = keys.filter((k) => !seen.has(k));
+          for (const k of fresh) seen.add(k);
+          if (fresh.length === 0) continue;
+          const pipeline = client.pipeline();
+          for (const k of fresh) pipeline.exists(k).strlen(k);
+          const replies = (await pipeline.exec()) ?? [];
+          fresh.forEach((k, i) => {
+            if (Number(replies[2 * i]?.[1] ?? 0) === 1) addToMeasure(groups, full, k, Number(replies[2 * i + 1]?.[1] ?? 0));
+          });
+        } while (cursor !== '0');
+        return groups;
       });
     },
 

@@ -3,7 +3,8 @@ import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { GatewayError } from '../../errors/gateway-error.js';
 import type { SpendRecord } from '../../spend/spend-record.js';
-import type { DocPage, GuardedIncrement, GuardedIncrementResult, ListOptions, Store, StoreOptions } from '../types.js';
+import { addToMeasure } from '../entry-measure.js';
+import type { DocPage, EntryMeasure, GuardedIncrement, GuardedIncrementResult, ListOptions, Store, StoreOptions } from '../types.js';
 import { acquireLocalBus } from './local-bus.js';
 import { initSchema } from './schema.js';
 import { createSpendQuerier, INSERT_SPEND_SQL, spendParams } from './spend-sql.js';
@@ -110,6 +111,10 @@ export async function createSqliteStore(path: string, options: StoreOptions = {}
       'DELETE FROM entries WHERE key >= ? AND key < ? RETURNING expires_at',
     ),
     deleteFrom: db.prepare<[string], { expires_at: number }>('DELETE FROM entries WHERE key >= ? RETURNING expires_at'),
+    measureRange: db.prepare<[string, string, number], { key: string; bytes: number }>(
+      'SELECT key, length(CAST(value AS BLOB)) AS bytes FROM entries WHERE key >= ? AND key < ? AND expires_at > ?',
+    ),
+    measureFrom: db.prepare<[string, number], { key: string; bytes: number }>('SELECT key, length(CAST(value AS BLOB)) AS bytes FROM entries WHERE key >= ? AND expires_at > ?'),
     appendSpend: db.prepare<Array<string | number | null>>(INSERT_SPEND_SQL),
     sweepCounters: db.prepare<[number, number]>(
       'DELETE FROM counters WHERE key IN (SELECT key FROM counters WHERE expires_at <= ? LIMIT ?)',
@@ -270,6 +275,15 @@ export async function createSqliteStore(path: string, options: StoreOptions = {}
         const at = now();
         // Expired rows go too, but only live entries count as deleted.
         return rows.reduce((n, row) => (row.expires_at > at ? n + 1 : n), 0);
+      });
+    },
+    measureEntries(prefix) {
+      return call(() => {
+        const upper = prefixUpperBound(prefix);
+        const at = now();
+        const groups = new Map<string, EntryMeasure>();
+        for (const row of upper === undefined ? q.measureFrom.iterate(prefix, at) : q.measureRange.iterate(prefix, upper, at)) addToMeasure(groups, prefix, row.key, row.bytes);
+        return groups;
       });
     },
 

@@ -1,0 +1,158 @@
+import { answerBytes, cosine, type CachedVector, type CacheEntry } from './cache-entry.js';
+import type { CacheStats, NamespaceStats, ResponseCache, ResponseCacheDeps } from './response-cache.js';
+
+/** Namespaces are client-chosen: past this many, new ones share one statistics row. */
+const MAX_NAMESPACE_ROWS = 10_000;
+const OTHER_NAMESPACES = '(other)';
+/** Semantic comparison groups kept; the oldest group goes first. */
+const MAX_VECTOR_GROUPS = 10_000;
+
+interface Held {
+  entry: CacheEntry;
+  bytes: number;
+  /** The statistics row the entry is counted in. */
+  row: NamespaceStats;
+}
+
+/**
+ * The single-instance backend: a Map in least-recently-used order, bounded by the bytes of the
+ * answers it holds. Expired entries are dropped when met (and before statistics are reported).
+ */
+export function createMemoryCache(deps: ResponseCacheDeps): ResponseCache {
+  const { config, now } = deps;
+  const maxBytes = config.memory.max_bytes;
+  const maxCandidates = config.semantic?.max_candidates ?? 0;
+  // Map iteration order is insertion order: re-inserting on every hit keeps the least recently used first.
+  const entries = new Map<string, Held>();
+  const rows = new Map<string, NamespaceStats>();
+  const groups = new Map<string, CachedVector[]>();
+  let totalBytes = 0;
+
+  function rowFor(namespace: string): NamespaceStats {
+    let row = rows.get(namespace);
+    if (row) return row;
+    const label = rows.size >= MAX_NAMESPACE_ROWS ? OTHER_NAMESPACES : namespace;
+    row = rows.get(label) ?? { namespace: label, hits: 0, misses: 0, entries: 0, bytes: 0 };
+    rows.set(label, row);
+    return row;
+  }
+
+  function remove(key: string, held: Held): void {
+    entries.delete(key);
+    totalBytes -= held.bytes;
+    held.row.entries--;
+    held.row.bytes -= held.bytes;
+  }
+
+  function sweepExpired(): void {
+    const at = now();
+    for (const [key, held] of entries) if (held.entry.expiresAt <= at) remove(key, held);
+  }
+
+  const groupKey = (namespace: string, scope: string): string => `${namespace}\n${scope}`;
+
+  return {
+    backend: 'memory',
+
+    async get(namespace, key) {
+      const held = entries.get(key);
+      if (!held || held.entry.namespace !== namespace) return undefined;
+      if (held.entry.expiresAt <= now()) {
+        remove(key, held);
+        return undefined;
+      }
+      entries.delete(key);
+      entries.set(key, held);
+      return held.entry;
+    },
+
+    async set(entry) {
+      const bytes = answerBytes(entry.answer);
+      if (bytes > config.max_entry_bytes || bytes > maxBytes) return false;
+      const previous = entries.get(entry.key);
+      if (previous) remove(entry.key, previous);
+      const row = rowFor(entry.namespace);
+      entries.set(entry.key, { entry, bytes, row });
+      totalBytes += bytes;
+      row.entries++;
+      row.bytes += bytes;
+      for (const [key, held] of entries) {
+        if (totalBytes <= maxBytes) break;
+        remove(key, held);
+      }
+      return true;
+    },
+
+    async delete(key) {
+      const held = entries.get(key);
+      if (!held) return false;
+      remove(key, held);
+      return held.entry.expiresAt > now();
+    },
+
+    async deleteNamespace(namespace) {
+      const at = now();
+      let deleted = 0;
+      for (const [key, held] of entries) {
+        if (held.entry.namespace !== namespace) continue;
+        if (held.entry.expiresAt > at) deleted++;
+        remove(key, held);
+      }
+      const prefix = groupKey(namespace, '');
+      for (const key of groups.keys()) if (key.startsWith(prefix)) groups.delete(key);
+      return deleted;
+    },
+
+    recordLookup(namespace, hit) {
+      const row = rowFor(namespace);
+      if (hit) row.hits++;
+      else row.misses++;
+    },
+
+    async stats(): Promise<CacheStats> {
+      sweepExpired();
+      const namespaces = [...rows.values()].map((r) => ({ ...r })).sort((a, b) => (a.namespace < b.namespace ? -1 : 1));
+      return {
+        backend: 'memory',
+        hits: namespaces.reduce((n, r) => n + r.hits, 0),
+        misses: namespaces.reduce((n, r) => n + r.misses, 0),
+        entries: entries.size,
+        bytes: totalBytes,
+        max_bytes: maxBytes,
+        namespaces,
+      };
+    },
+
+    async nearest(namespace, scope, vector) {
+      const group = groups.get(groupKey(namespace, scope));
+      if (!group) return undefined;
+      const at = now();
+      let best: { key: string; similarity: number } | undefined;
+      for (const item of group) {
+        // A vector outlives its answer when the answer was evicted or deleted: skip it.
+        if (item.expiresAt <= at || !entries.has(item.key)) continue;
+        const similarity = cosine(vector, item.vector);
+        if (!best || similarity > best.similarity) best = { key: item.key, similarity };
+      }
+      return best;
+    },
+
+    async addVector(namespace, scope, item) {
+      if (maxCandidates === 0) return;
+      const key = groupKey(namespace, scope);
+      let group = groups.get(key);
+      if (!group) {
+        if (groups.size >= MAX_VECTOR_GROUPS) {
+          const oldest = groups.keys().next().value;
+          if (oldest !== undefined) groups.delete(oldest);
+        }
+        group = [];
+        groups.set(key, group);
+      }
+      const at = now();
+      const kept = group.filter((v) => v.key !== item.key && v.expiresAt > at);
+      kept.push(item);
+      groups.set(key, kept.slice(-maxCandidates));
+    },
+  };
+}

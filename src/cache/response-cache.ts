@@ -1,0 +1,62 @@
+import type { RequestLog } from '../pipeline/types.js';
+import type { Store } from '../storage/types.js';
+import type { CacheConfig } from './cache-config.js';
+import type { CachedVector, CacheEntry } from './cache-entry.js';
+import { createMemoryCache } from './memory-cache.js';
+import { createStoreCache } from './store-cache.js';
+
+export interface NamespaceStats {
+  namespace: string;
+  hits: number;
+  misses: number;
+  entries: number;
+  bytes: number;
+}
+
+export interface CacheStats {
+  backend: 'memory' | 'store';
+  hits: number;
+  misses: number;
+  entries: number;
+  bytes: number;
+  /** The memory backend's bound; null for the store backend. */
+  max_bytes: number | null;
+  namespaces: NamespaceStats[];
+}
+
+/**
+ * Where cached answers live: an in-memory LRU bounded by bytes (one instance) or the gateway's
+ * store (Redis: shared by every instance). Both honour the gateway clock for expiry. Storage
+ * failures reject; the cache stage treats them as misses, never as failed requests.
+ */
+export interface ResponseCache {
+  readonly backend: 'memory' | 'store';
+  /** The live entry under `key` in `namespace`, or undefined. */
+  get(namespace: string, key: string): Promise<CacheEntry | undefined>;
+  /** Stores the entry until its expiresAt; false when it is larger than `max_entry_bytes`. */
+  set(entry: CacheEntry): Promise<boolean>;
+  /** Deletes the entry with this key, whatever its namespace; false when there was none. */
+  delete(key: string): Promise<boolean>;
+  /** Deletes every entry (and semantic vector) of a namespace; returns how many entries went. */
+  deleteNamespace(namespace: string): Promise<number>;
+  /** Counts a lookup for the statistics; never waits and never fails the request. */
+  recordLookup(namespace: string, hit: boolean): void;
+  stats(): Promise<CacheStats>;
+  /** The most similar live vector of a semantic comparison group, with its cosine similarity. */
+  nearest(namespace: string, scope: string, vector: Float32Array): Promise<{ key: string; similarity: number } | undefined>;
+  /** Adds a vector to a comparison group, keeping the newest `max_candidates`. */
+  addVector(namespace: string, scope: string, item: CachedVector): Promise<void>;
+}
+
+export interface ResponseCacheDeps {
+  config: CacheConfig;
+  store: Store;
+  now: () => number;
+  log: RequestLog;
+}
+
+/** The one switch between the cache backends: `auto` follows the store (memory with SQLite, shared with Redis). */
+export function createResponseCache(deps: ResponseCacheDeps): ResponseCache {
+  const useStore = deps.config.backend === 'store' || (deps.config.backend === 'auto' && deps.store.kind === 'redis');
+  return useStore ? createStoreCache(deps) : createMemoryCache(deps);
+}

@@ -1,0 +1,136 @@
+import { performance } from 'node:perf_hooks';
+import type { GatewayContext } from '../pipeline/types.js';
+import type { ProviderAdapter } from '../providers/adapter.js';
+import type { ModelDeployment, ProviderRegistry } from '../providers/registry.js';
+import type { OpenAIChatRequest, OpenAIContentPart, OpenAIEmbeddingsResponse } from '../providers/types.js';
+import { costMicros } from '../spend/pricing.js';
+import type { SpendLog } from '../spend/spend-log.js';
+import type { SemanticCacheConfig } from './cache-config.js';
+
+/** The spend-log principal of the embedding calls the semantic cache makes: gateway overhead, no key's budget. */
+export const SEMANTIC_CACHE_PRINCIPAL = 'semantic-cache';
+
+/**
+ * The semantic layer over the exact-match cache: which requests it applies to, and the prompt's
+ * embedding through a configured embedding model, called like any other request through the
+ * provider registry. Vectors are stored by the response cache, next to the answers.
+ */
+export interface SemanticCache {
+  /** Cosine similarity at or above which a cached answer is served. */
+  readonly threshold: number;
+  /** Whether requests for this model in this namespace get semantic lookups. */
+  appliesTo(namespace: string, model: string): boolean;
+  /**
+   * The embedding of the request's prompt, or undefined when the prompt cannot be compared
+   * (non-text parts, longer than max_prompt_chars) or the embedding call failed.
+   */
+  embed(ctx: GatewayContext, body: OpenAIChatRequest): Promise<Float32Array | undefined>;
+}
+
+export interface SemanticCacheDeps {
+  config: SemanticCacheConfig;
+  model: EmbeddingModel;
+  spendLog: SpendLog;
+  now: () => number;
+}
+
+function partText(part: OpenAIContentPart): string | undefined {
+  return part.type === 'text' && typeof part.text === 'string' ? part.text : undefined;
+}
+
+/** Every message as `role: text`, tool calls included; undefined when a message holds anything but text. */
+export function promptText(body: OpenAIChatRequest): string | undefined {
+  const lines: string[] = [];
+  for (const m of body.messages) {
+    let text = '';
+    if (typeof m.content === 'string') text = m.content;
+    else if (Array.isArray(m.content)) {
+      for (const part of m.content) {
+        const t = partText(part);
+        // An image or audio part changes the question in ways its text cannot show.
+        if (t === undefined) return undefined;
+        text += t;
+      }
+    }
+    for (const tc of m.tool_calls ?? []) text += `\n[call ${tc.function.name}(${tc.function.arguments})]`;
+    lines.push(`${m.role}: ${text}`);
+  }
+  return lines.join('\n');
+}
+
+type Embeddings = NonNullable<ProviderAdapter['embeddings']>;
+
+/** The embedding model and its adapter's embeddings call. */
+export interface EmbeddingModel {
+  deployment: ModelDeployment;
+  embeddings: Embeddings;
+}
+
+/** Resolves `cache.semantic.embedding_model`; a string says why it cannot embed. */
+export function resolveEmbeddingModel(registry: ProviderRegistry, name: string): EmbeddingModel | string {
+  const deployment = registry.resolveModel(name);
+  if (!deployment) return `cache.semantic.embedding_model: unknown model "${name}"`;
+  if (deployment.mode !== 'embedding') return `cache.semantic.embedding_model: "${name}" is a ${deployment.mode} model, not an embedding model`;
+  const adapter = registry.adapter(deployment.provider.name);
+  if (!adapter.embeddings) return `cache.semantic.embedding_model: the provider "${deployment.provider.name}" has no embeddings API`;
+  return { deployment, embeddings: adapter.embeddings.bind(adapter) };
+}
+
+export function createSemanticCache(deps: SemanticCacheDeps): SemanticCache {
+  const { config, spendLog } = deps;
+  const { deployment, embeddings } = deps.model;
+  const models = new Set(config.models);
+  const namespaces = new Set(config.namespaces);
+
+  function record(ctx: GatewayContext, startedHr: number, status: number, usage: { input_tokens: number; cached_input_tokens: number; output_tokens: number }, errorCode: string | null): void {
+    spendLog.record({
+      id: ctx.id,
+      time: deps.now(),
+      principal: SEMANTIC_CACHE_PRINCIPAL,
+      key_id: null,
+      team_id: null,
+      model: deployment.name,
+      provider: deployment.provider.name,
+      upstream_model: deployment.upstreamModel,
+      operation: 'embeddings',
+      stream: false,
+      input_tokens: usage.input_tokens,
+      cached_input_tokens: usage.cached_input_tokens,
+      output_tokens: usage.output_tokens,
+      cost_micros: costMicros(usage, deployment.price),
+      latency_ms: Math.round((performance.now() - startedHr) * 1000) / 1000,
+      ttft_ms: null,
+      status,
+      error_code: errorCode,
+      cache_status: null,
+      saved_cost_micros: 0,
+      fallback_chain: null,
+      attempts: null,
+    });
+  }
+
+  return {
+    threshold: config.threshold,
+    appliesTo: (namespace, model) => namespaces.has(namespace) || models.has(model),
+    async embed(ctx, body) {
+      const text = promptText(body);
+      if (text === undefined || text.length > config.max_prompt_chars) return undefined;
+      const startedHr = performance.now();
+      try {
+        const response = await embeddings(
+          { model: deployment.name, input: text },
+          { requestedModel: deployment.name, upstreamModel: deployment.upstreamModel, signal: ctx.abort, forwardedHeaders: {} },
+        );
+        record(ctx, startedHr, response.status, response.usage, null);
+        const parsed = (response.body ?? JSON.parse(response.text ?? '')) as OpenAIEmbeddingsResponse;
+        const embedding = parsed.data?.[0]?.embedding;
+        if (!Array.isArray(embedding) || embedding.length === 0) throw new Error('the embedding response holds no vector');
+        return Float32Array.from(embedding);
+      } catch (err) {
+        // The semantic lookup is an optimisation: without a vector the request goes on as an exact-match miss.
+        ctx.log.warn({ err, model: deployment.name }, 'semantic cache: could not embed the prompt');
+        return undefined;
+      }
+    },
+  };
+}

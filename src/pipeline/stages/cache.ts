@@ -1,0 +1,193 @@
+import type { CacheConfig } from '../../cache/cache-config.js';
+import type { CachedAnswer, CacheEntry } from '../../cache/cache-entry.js';
+import { cacheKey, semanticScope, type CacheKeyInput } from '../../cache/cache-key.js';
+import { planCaching, readCacheControls, withoutCacheControls, type CachePlan } from '../../cache/controls.js';
+import type { ResponseCache } from '../../cache/response-cache.js';
+import type { SemanticCache } from '../../cache/semantic-cache.js';
+import { isUsageOnlyFrame, replayAnswer } from '../../cache/sse-replay.js';
+import { GatewayError } from '../../errors/gateway-error.js';
+import type { OpenAIChatRequest, Usage } from '../../providers/types.js';
+import { SSE_DONE } from '../../providers/upstream-stream.js';
+import { costMicros } from '../../spend/pricing.js';
+import type { CacheOutcome, GatewayContext, GatewayRequest, Stage } from '../types.js';
+
+export interface CacheStageDeps {
+  config: CacheConfig;
+  cache: ResponseCache;
+  /** Null when no semantic cache is configured. */
+  semantic: SemanticCache | null;
+  /** The gateway clock: TTLs and `age`. */
+  now: () => number;
+}
+
+/** Where a semantic hit's vector goes once its answer is stored. */
+interface SemanticRef {
+  scope: string;
+  vector: Float32Array;
+}
+
+const noUsage = (): Usage => ({ input_tokens: 0, cached_input_tokens: 0, output_tokens: 0 });
+
+/** The request with the `cache` object taken out of its body. */
+function stripped(request: GatewayRequest): GatewayRequest {
+  return request.operation === 'chat' ? { operation: 'chat', body: withoutCacheControls(request.body) } : { operation: 'embeddings', body: withoutCacheControls(request.body) };
+}
+
+/**
+ * The response cache (docs/caching.md). Before `next()`: strips and reads the per-request
+ * controls, computes the key, and on a hit (exact, or semantic when configured) answers from the
+ * cache without calling `next()`, so no provider is called and the usage, hence the cost, stays
+ * zero. After `next()`: stores a successful JSON answer at once, and a stream as it passes, once
+ * it has ended cleanly. Errors and partial streams are never stored. Storage failures are logged
+ * and never fail the request.
+ */
+export function createCacheStage(deps: CacheStageDeps): Stage {
+  const { cache } = deps;
+
+  async function find(ctx: GatewayContext, namespace: string, key: string): Promise<CacheEntry | undefined> {
+    try {
+      return await cache.get(namespace, key);
+    } catch (err) {
+      ctx.log.warn({ err }, 'cache lookup failed; treated as a miss');
+      return undefined;
+    }
+  }
+
+  /** Answers from the entry; false when the cached answer cannot take the form the request wants. */
+  function serve(ctx: GatewayContext, outcome: CacheOutcome, entry: CacheEntry, similarity?: number): boolean {
+    const body = ctx.request?.body;
+    const sameForm = (entry.answer.kind === 'sse') === ctx.stream;
+    // Converting between JSON and a stream keeps content, tool calls and usage, not logprobs.
+    if (!sameForm && body?.logprobs === true) return false;
+    let replay;
+    try {
+      replay = replayAnswer(entry.answer, entry.usage, { stream: ctx.stream, includeUsage: ctx.request?.operation === 'chat' && ctx.request.body.stream_options?.include_usage === true });
+    } catch (err) {
+      ctx.log.warn({ err }, 'a cached answer could not be replayed; treated as a miss');
+      return false;
+    }
+    ctx.response =
+      replay.kind === 'json'
+        ? { kind: 'json', status: 200, body: undefined, text: replay.text, usage: noUsage() }
+        : { kind: 'stream', status: 200, frames: replay.frames, usage: noUsage };
+    outcome.status = 'hit';
+    outcome.key = entry.key;
+    outcome.savedCostMicros = entry.costMicros;
+    const headers = ctx.responseHeaders;
+    headers['x-smartflow-cache'] = 'HIT';
+    headers['x-smartflow-cache-key'] = entry.key;
+    headers.age = String(Math.max(0, Math.floor((deps.now() - entry.createdAt) / 1000)));
+    if (similarity !== undefined) headers['x-smartflow-cache-similarity'] = similarity.toFixed(4);
+    return true;
+  }
+
+  /** Stores an answer (and its prompt vector); true when it was stored. */
+  async function save(ctx: GatewayContext, plan: CachePlan, key: string, answer: CachedAnswer, usage: Usage, semantic: SemanticRef | undefined): Promise<boolean> {
+    const createdAt = deps.now();
+    const expiresAt = createdAt + plan.ttlSeconds * 1000;
+    // ctx.deployment is the deployment that answered (the route stage may have moved on from the first).
+    const entry: CacheEntry = { key, namespace: plan.namespace, answer, usage, costMicros: costMicros(usage, ctx.deployment?.price), createdAt, expiresAt };
+    try {
+      if (!(await cache.set(entry))) return false;
+      if (semantic) await cache.addVector(plan.namespace, semantic.scope, { key, vector: semantic.vector, expiresAt });
+      return true;
+    } catch (err) {
+      ctx.log.warn({ err }, 'could not store an answer in the cache');
+      return false;
+    }
+  }
+
+  /**
+   * Passes every frame on as it arrives and keeps a copy; stores the copy only if the stream
+   * ended with [DONE] and the client was still there. The usage-only chunk is left out of the
+   * copy: a replay adds it for clients that ask for it.
+   */
+  async function* capture(ctx: GatewayContext, frames: AsyncIterable<string>, complete: (frames: string[]) => Promise<void>): AsyncGenerator<string> {
+    const kept: string[] = [];
+    let size = 0;
+    let tooLarge = false;
+    let done = false;
+    for await (const frame of frames) {
+      if (frame === SSE_DONE) done = true;
+      else if (!tooLarge && !isUsageOnlyFrame(frame)) {
+        size += frame.length;
+        tooLarge = size > deps.config.max_entry_bytes;
+        if (tooLarge) kept.length = 0;
+        else kept.push(frame);
+      }
+      yield frame;
+    }
+    if (done && !tooLarge && !ctx.abort.aborted) await complete(kept);
+  }
+
+  return {
+    name: 'cache',
+    async run(ctx, next) {
+      const request = ctx.request;
+      const deployment = ctx.deployment;
+      if (!request || !deployment) throw new GatewayError('SF_ERR_INTERNAL', { message: 'The cache stage ran before the request was validated and resolved.' });
+      const controls = readCacheControls(request.body, ctx.headers);
+      const forwarded = 'cache' in request.body ? stripped(request) : request;
+      ctx.request = forwarded;
+      const plan = planCaching(deps.config, deployment.name, ctx.principal?.policy?.cache ?? null, controls);
+      if (!plan) return next();
+
+      const body = forwarded.body;
+      const keyInput: CacheKeyInput = { namespace: plan.namespace, operation: request.operation, model: deployment.name, body };
+      const key = cacheKey(keyInput);
+      const outcome: CacheOutcome = { status: plan.lookup ? 'miss' : 'bypass', key, savedCostMicros: 0 };
+      ctx.cache = outcome;
+      ctx.responseHeaders['x-smartflow-cache-key'] = key;
+      ctx.responseHeaders['x-smartflow-cache'] = plan.lookup ? 'MISS' : 'BYPASS';
+
+      const semantic = request.operation === 'chat' && deps.semantic?.appliesTo(plan.namespace, deployment.name) ? deps.semantic : null;
+      if (plan.lookup) {
+        const entry = await find(ctx, plan.namespace, key);
+        if (entry && serve(ctx, outcome, entry)) {
+          cache.recordLookup(plan.namespace, true);
+          return;
+        }
+      }
+      let semanticRef: SemanticRef | undefined;
+      if (semantic && (plan.lookup || plan.store)) {
+        const vector = await semantic.embed(ctx, body as OpenAIChatRequest);
+        if (vector) semanticRef = { scope: semanticScope(keyInput, ctx.principal?.policy?.fingerprint ?? 'master'), vector };
+      }
+      if (plan.lookup && semantic && semanticRef) {
+        const near = await cache.nearest(plan.namespace, semanticRef.scope, semanticRef.vector).catch((err: unknown) => {
+          ctx.log.warn({ err }, 'semantic cache lookup failed; treated as a miss');
+          return undefined;
+        });
+        if (near && near.similarity >= semantic.threshold) {
+          const entry = await find(ctx, plan.namespace, near.key);
+          if (entry && serve(ctx, outcome, entry, near.similarity)) {
+            cache.recordLookup(plan.namespace, true);
+            return;
+          }
+        }
+      }
+      if (plan.lookup) cache.recordLookup(plan.namespace, false);
+
+      await next();
+
+      const response = ctx.response;
+      if (!plan.store || !response || response.status !== 200) return;
+      if (response.kind === 'json') {
+        if (ctx.abort.aborted) return;
+        const stored = await save(ctx, plan, key, { kind: 'json', text: response.text ?? JSON.stringify(response.body) }, response.usage, semanticRef);
+        if (stored && outcome.status === 'miss') {
+          outcome.status = 'stored';
+          ctx.responseHeaders['x-smartflow-cache'] = 'STORED';
+        }
+        return;
+      }
+      // The headers of a stream are gone before it ends: it stays MISS there; the spend log says `stored`.
+      ctx.response = {
+        ...response,
+        frames: capture(ctx, response.frames, async (frames) => {
+          if ((await save(ctx, plan, key, { kind: 'sse', frames }, response.usage(), semanticRef)) && outcome.status === 'miss') outcome.status = 'stored';
+        }),
+      };
+    },
+  };
+}
