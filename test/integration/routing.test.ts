@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { request } from 'undici';
-import { authHeaders, startTestGateway, type TestGateway } from '../helpers/build-app.js';
+import { authHeaders, MASTER_KEY, startTestGateway, type TestGateway } from '../helpers/build-app.js';
 import { startFakeAnthropic } from '../helpers/fake-anthropic.js';
 import { startFakeOpenAI } from '../helpers/fake-openai.js';
 import type { FakeUpstream } from '../helpers/fake-upstream.js';
@@ -146,6 +146,35 @@ describe('fallback chains and retries', () => {
     assert.doesNotMatch(text, /\[DONE\]/);
     assert.equal(anthropic.requests.length, 0);
   });
+});
+
+test('stream_resume: a stream broken mid-way continues on the next target with the partial answer as prefill', async () => {
+  const [primary, backup, anthropic] = await Promise.all([startFakeOpenAI(), startFakeOpenAI(), startFakeAnthropic()]);
+  const gw = await startTestGateway({
+    providers: providers(primary, backup, anthropic),
+    logging: { level: 'warn' },
+    routing: { fallback_chains: [{ id: 'resume', stream_resume: true, targets: [{ provider: 'primary', model: 'gpt-4o-mini' }, { provider: 'anthropic', model: 'claude-haiku-4-5' }] }] },
+  });
+  try {
+    primary.queue.push({ breakAfter: 3 });
+    const res = await request(`${gw.url}/v1/chat/completions`, { method: 'POST', headers: authHeaders(), body: JSON.stringify({ model: 'resume', stream: true, messages: [{ role: 'user', content: 'tell me a fairly long story' }] }) });
+    assert.equal(res.statusCode, 200);
+    const text = await res.body.text();
+    assert.match(text, /^: smartflow stream_resume: primary\/gpt-4o-mini broke after \d+ characters; continued on anthropic\/claude-haiku-4-5$/m);
+    assert.match(text, /data: \[DONE\]\n\n$/);
+    assert.doesNotMatch(text, /"error"/);
+    const prefill = anthropic.requests[0]!.body.messages.at(-1);
+    assert.equal(prefill.role, 'assistant');
+    const partial = [...text.split(': smartflow')[0]!.matchAll(/"content":"([^"]*)"/g)].map((m) => m[1]).join('');
+    assert.ok(partial.length > 0);
+    assert.equal(JSON.stringify(prefill.content).includes(partial), true, 'the prefill is the text the client already received');
+    const row = await spendRow(gw, String(res.headers['x-request-id']));
+    assert.deepEqual(row.attempts.map((a: any) => a.provider), ['primary', 'anthropic']);
+    assert.equal(row.provider, 'anthropic');
+  } finally {
+    await gw.close();
+    await Promise.all([primary.close(), backup.close(), anthropic.close()]);
+  }
 });
 
 describe('load balancing and cooldowns', () => {
@@ -318,8 +347,8 @@ describe('the chains API', () => {
 
     const listed = await call(api(b), { headers: authHeaders() });
     assert.ok(listed.json.data.some((c: any) => c.id === 'from-config' && c.source === 'config'));
-    assert.equal((await call(api(a, '/from-config'), { method: 'DELETE', headers: { authorization: authHeaders().authorization } })).status, 400, 'config chains are read-only');
-    assert.equal((await call(api(a, '/live'), { method: 'DELETE', headers: { authorization: authHeaders().authorization } })).status, 200);
+    assert.equal((await call(api(a, '/from-config'), { method: 'DELETE', headers: { authorization: `Bearer ${MASTER_KEY}` } })).status, 400, 'config chains are read-only');
+    assert.equal((await call(api(a, '/live'), { method: 'DELETE', headers: { authorization: `Bearer ${MASTER_KEY}` } })).status, 200);
     for (let i = 0; i < 100; i++) {
       res = await chat(b.url, 'live');
       if (res.status === 404) break;

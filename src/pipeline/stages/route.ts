@@ -1,8 +1,11 @@
 import { performance } from 'node:perf_hooks';
 import { GatewayError, toGatewayError } from '../../errors/gateway-error.js';
+import type { ModelDeployment } from '../../providers/registry.js';
+import { costMicros } from '../../spend/pricing.js';
 import type { ProviderResponse } from '../../providers/adapter.js';
 import type { Balancer } from '../../routing/balancer.js';
 import type { Cooldowns } from '../../routing/cooldown.js';
+import type { RouteStep } from '../../routing/planner.js';
 import { decide, retryDelay } from '../../routing/retry.js';
 import { pause } from '../cancellation.js';
 import type { GatewayContext, Stage } from '../types.js';
@@ -41,6 +44,11 @@ async function withFirstFrame(response: StreamResponse): Promise<StreamResponse>
   return { ...response, frames: frames() };
 }
 
+/** What a broken stream had cost by the time it broke, as far as the provider reported it. */
+function costOfBroken(response: StreamResponse, deployment: ModelDeployment): number {
+  return costMicros(response.usage(), deployment.price);
+}
+
 /** Calls `onEnd` once when the stream ends however it ends. */
 function onStreamEnd(response: StreamResponse, onEnd: () => void): StreamResponse {
   async function* frames(): AsyncGenerator<string> {
@@ -51,6 +59,19 @@ function onStreamEnd(response: StreamResponse, onEnd: () => void): StreamRespons
     }
   }
   return { ...response, frames: frames() };
+}
+
+/** The text a chat chunk frame adds to the answer; null when the frame carries a tool call (which a prefill cannot continue). */
+function contentOf(frame: string): string | null {
+  if (!frame.startsWith('data: {')) return '';
+  if (frame.includes('"tool_calls"')) return null;
+  try {
+    const chunk = JSON.parse(frame.slice(6)) as { choices?: Array<{ delta?: { content?: unknown } }> };
+    const content = chunk.choices?.[0]?.delta?.content;
+    return typeof content === 'string' ? content : '';
+  } catch {
+    return '';
+  }
 }
 
 /** The error a request ends with when every attempt failed: the last one, with what was tried. */
@@ -91,6 +112,65 @@ export function createRouteStage(deps: RouteStageDeps): Stage {
     });
   }
 
+  /** Takes steps off the front of `steps` until one answers with a first frame; records the failures. */
+  async function firstThatStreams(ctx: GatewayContext, next: () => Promise<void>, steps: RouteStep[]): Promise<StreamResponse | null> {
+    for (let step = steps.shift(); step !== undefined; step = steps.shift()) {
+      const startedHr = performance.now();
+      ctx.deployment = step.deployment;
+      ctx.attemptTimeoutMs = step.timeoutMs;
+      try {
+        await next();
+        const response = ctx.response as ProviderResponse | null;
+        if (response?.kind === 'stream') return await withFirstFrame(response);
+      } catch (err) {
+        const gerr = toGatewayError(err);
+        if (ctx.abort.aborted) throw gerr;
+        failed(ctx, gerr, startedHr);
+      }
+    }
+    return null;
+  }
+
+  /**
+   * `stream_resume`: when the stream breaks after content went out, the next targets are asked
+   * to continue it, with the text so far as an assistant prefill. The client sees one stream; an
+   * SSE comment line marks where it was resumed (SDKs ignore comments). Answers that were making a
+   * tool call are not resumed: half a tool call cannot be prefilled.
+   */
+  function resumable(ctx: GatewayContext, next: () => Promise<void>, first: StreamResponse, later: RouteStep[], startedHr: number): StreamResponse {
+    let current = first;
+    const request = ctx.request;
+    async function* frames(): AsyncGenerator<string> {
+      let partial = '';
+      let resumable = request?.operation === 'chat';
+      let attemptStartedHr = startedHr;
+      for (;;) {
+        try {
+          for await (const frame of current.frames) {
+            const content = resumable ? contentOf(frame) : '';
+            if (content === null) resumable = false;
+            else partial += content;
+            yield frame;
+          }
+          return;
+        } catch (err) {
+          const gerr = toGatewayError(err);
+          if (!resumable || later.length === 0 || ctx.abort.aborted || request?.operation !== 'chat') throw gerr;
+          const broken = ctx.deployment!;
+          failed(ctx, gerr, attemptStartedHr);
+          ctx.failedAttempts[ctx.failedAttempts.length - 1]!.cost_micros = costOfBroken(current, broken);
+          ctx.request = { operation: 'chat', body: { ...request.body, messages: [...request.body.messages, { role: 'assistant', content: partial }] } };
+          attemptStartedHr = performance.now();
+          const resumed = await firstThatStreams(ctx, next, later);
+          if (!resumed) throw gerr;
+          yield `: smartflow stream_resume: ${broken.id} broke after ${partial.length} characters; continued on ${ctx.deployment!.id}\n\n`;
+          current = resumed;
+        }
+      }
+    }
+    return { ...first, frames: frames(), usage: () => current.usage() };
+  }
+
   return {
     name: 'route',
     async run(ctx, next) {
@@ -98,7 +178,7 @@ export function createRouteStage(deps: RouteStageDeps): Stage {
       if (!plan) throw new GatewayError('SF_ERR_INTERNAL', { message: 'The route stage ran before the model was resolved.' });
       if (plan.chainId !== null) ctx.responseHeaders['x-smartflow-fallback-chain'] = plan.chainId;
       let last: GatewayError | null = null;
-      for (const step of plan.steps) {
+      for (const [index, step] of plan.steps.entries()) {
         const d = step.deployment;
         for (let attempt = 0; attempt < step.maxAttempts; attempt++) {
           ctx.deployment = d;
@@ -114,8 +194,10 @@ export function createRouteStage(deps: RouteStageDeps): Stage {
             const latency = performance.now() - startedHr;
             ctx.responseHeaders['x-smartflow-attempts'] = String(ctx.failedAttempts.length + 1);
             ctx.responseHeaders['x-smartflow-route'] = d.id;
-            if (response?.kind === 'stream') ctx.response = onStreamEnd(response, () => balancer.finished(d.id, latency));
-            else balancer.finished(d.id, latency);
+            if (response?.kind === 'stream') {
+              const ended = onStreamEnd(response, () => balancer.finished(d.id, latency));
+              ctx.response = plan.streamResume ? resumable(ctx, next, ended, plan.steps.slice(index + 1), startedHr) : ended;
+            } else balancer.finished(d.id, latency);
             return;
           } catch (err) {
             balancer.finished(d.id, null);
