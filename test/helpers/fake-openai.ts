@@ -3,8 +3,9 @@ import { fakeAnswer, fakeTokens, sendJson, sendSse, splitForStream, startFakeSer
 
 /**
  * A fake OpenAI-compatible upstream speaking the real wire format: /v1/chat/completions
- * (JSON and SSE, tool calls, stream_options.include_usage), /v1/embeddings, /v1/models,
- * and OpenAI error bodies. Steered as described in fake-upstream.ts.
+ * (JSON and SSE, tool calls, stream_options.include_usage), /v1/embeddings (bag-of-words
+ * vectors for `words-*` models), /v1/models, and OpenAI error bodies. Steered as described in
+ * fake-upstream.ts.
  */
 
 const ERROR_TYPES: Record<number, { type: string; code: string | null }> = {
@@ -84,11 +85,29 @@ function chat(req: RecordedRequest, s: Steering, res: Parameters<typeof sendJson
   return sendSse(res, events, s);
 }
 
+/**
+ * Bag-of-words unit vector: each lower-cased word adds 1 to one of `dims` buckets (FNV-1a hash).
+ * Texts sharing most words are close, unrelated texts far apart, so semantic caching can be tested.
+ */
+export function wordsVector(text: string, dims: number): number[] {
+  const v = new Array<number>(dims).fill(0);
+  for (const word of text.toLowerCase().match(/[a-z0-9]+/g) ?? []) {
+    let h = 2166136261;
+    for (let i = 0; i < word.length; i++) h = Math.imul(h ^ word.charCodeAt(i), 16777619);
+    v[(h >>> 0) % dims]! += 1;
+  }
+  const norm = Math.hypot(...v) || 1;
+  return v.map((x) => x / norm);
+}
+
 function embeddings(req: RecordedRequest, res: Parameters<typeof sendJson>[0]): void {
   const inputs: unknown[] = Array.isArray(req.body.input) && typeof req.body.input[0] !== 'number' ? req.body.input : [req.body.input];
-  const dims = req.body.dimensions ?? 8;
+  // Models named words-* answer with bag-of-words vectors; every other model with the original character codes.
+  const words = String(req.body.model).startsWith('words-');
+  const dims = req.body.dimensions ?? (words ? 256 : 8);
   const data = inputs.map((input, index) => {
     const text = typeof input === 'string' ? input : JSON.stringify(input);
+    if (words) return { object: 'embedding', index, embedding: wordsVector(text, dims) };
     return { object: 'embedding', index, embedding: Array.from({ length: dims }, (_, i) => ((text.charCodeAt(i % Math.max(1, text.length)) || 0) % 100) / 100) };
   });
   const tokens = inputs.reduce<number>((n, i) => n + fakeTokens(typeof i === 'string' ? i : JSON.stringify(i)), 0);

@@ -20,9 +20,11 @@ const namespaceQuery = z.strictObject({ namespace: cacheNamespace });
 /** The cache admin API: invalidate one answer by its key, or a namespace; statistics. Master key only. */
 export function registerCacheRoutes(app: FastifyInstance, deps: CacheRoutesDeps): void {
   const admin = { preHandler: requireAdmin(deps.authenticator) };
+  // DELETE carries no payload, but clients often send their usual JSON content type anyway.
+  const adminDelete = { ...admin, config: { allowEmptyBody: true } };
   const actor = (request: FastifyRequest): string => request.principal?.id ?? 'unknown';
 
-  app.delete<{ Params: { key: string } }>('/api/cache/:key', admin, async (request) => {
+  app.delete<{ Params: { key: string } }>('/api/cache/:key', adminDelete, async (request) => {
     const { key } = request.params;
     if (!CACHE_KEY_PATTERN.test(key) || !(await deps.cache.delete(key))) {
       throw new GatewayError('SF_ERR_NOT_FOUND', { message: `No cached answer with key "${key.slice(0, 100)}".` });
@@ -31,7 +33,7 @@ export function registerCacheRoutes(app: FastifyInstance, deps: CacheRoutesDeps)
     return { object: 'cache.entry', key, deleted: true };
   });
 
-  app.delete('/api/cache', admin, async (request) => {
+  app.delete('/api/cache', adminDelete, async (request) => {
     const { namespace } = parseInput(namespaceQuery, request.query ?? {});
     const deleted = await deps.cache.deleteNamespace(namespace);
     await deps.audit.record({ actor: actor(request), action: 'cache.delete_namespace', target_type: 'cache_namespace', target_id: namespace, details: { deleted } });
