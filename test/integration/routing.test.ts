@@ -125,6 +125,22 @@ describe('fallback chains and retries', () => {
     assert.equal(row.status, 500);
   });
 
+  test('a virtual key\'s budget is charged only what the attempts cost', async () => {
+    resetAll();
+    const created = await call(`${gw.url}/api/enterprise/vkeys`, { headers: authHeaders(), body: { max_budget: 1 } });
+    assert.equal(created.status, 201, created.text);
+    primary.queue.push({ status: 400 });
+    const res = await call(`${gw.url}/v1/chat/completions`, { headers: authHeaders(created.json.key), body: { model: 'main', max_tokens: 50, messages: [{ role: 'user', content: 'hi' }] } });
+    assert.equal(res.status, 200, res.text);
+    assert.equal(res.headers['x-smartflow-attempts'], '2');
+    const row = await spendRow(gw, String(res.headers['x-request-id']));
+    assert.ok(row.cost_micros > 0);
+    assert.equal(row.attempts[0].cost_micros, 0, 'the failed attempt cost nothing');
+    const budget = await call(`${gw.url}/api/enterprise/vkeys/${created.json.id}/budget`, { headers: authHeaders() });
+    assert.equal(budget.json.reserved, 0);
+    assert.equal(budget.json.spent, row.cost_micros / 1e6);
+  });
+
   test('a stream failing before its first byte falls over cleanly', async () => {
     resetAll();
     primary.queue.push({ status: 400 });
