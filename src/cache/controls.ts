@@ -106,16 +106,18 @@ export interface CachePlan {
 }
 
 /**
- * Whether and how a request is cached. The key's and the model's settings are explicit choices:
- * if either says no, the request is not cached; if either says yes, it is; otherwise
- * `cache.enabled` decides. Returns null when the request is not cached at all.
+ * Whether a request to this model with this key is cached. The key's and the model's settings
+ * are explicit choices: if either says no, it is not; if either says yes, it is; otherwise
+ * `cache.enabled` decides.
  */
-export function planCaching(config: CacheConfig, model: string, keySetting: boolean | null, controls: CacheControls): CachePlan | null {
-  const modelSettings = config.models[model];
-  const explicit = [keySetting, modelSettings?.enabled ?? null];
-  const enabled = explicit.includes(false) ? false : explicit.includes(true) ? true : config.enabled;
-  if (!enabled) return null;
-  const ttlSeconds = Math.min(controls.ttlSeconds ?? modelSettings?.ttl_seconds ?? config.default_ttl_seconds, config.max_ttl_seconds);
+export function cachingEnabled(config: CacheConfig, model: string, keySetting: boolean | null): boolean {
+  const explicit = [keySetting, config.models[model]?.enabled ?? null];
+  return explicit.includes(false) ? false : explicit.includes(true) ? true : config.enabled;
+}
+
+/** How a request that is cached is cached: its controls over the model's and the config's defaults. */
+export function planCaching(config: CacheConfig, model: string, controls: CacheControls): CachePlan {
+  const ttlSeconds = Math.min(controls.ttlSeconds ?? config.models[model]?.ttl_seconds ?? config.default_ttl_seconds, config.max_ttl_seconds);
   return {
     namespace: controls.namespace ?? DEFAULT_NAMESPACE,
     lookup: !controls.noCache,

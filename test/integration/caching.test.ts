@@ -48,13 +48,13 @@ const FORMS = {
   body: {
     noCache: { body: { cache: { 'no-cache': true } } },
     noStore: { body: { cache: { 'no-store': true } } },
-    ttl: (s: number) => [{ body: { cache: { ttl: s } } }],
+    ttl: (s: number): Ask[] => [{ body: { cache: { ttl: s } } }],
     namespace: (ns: string) => ({ body: { cache: { namespace: ns } } }),
   },
   headers: {
     noCache: { headers: { 'cache-control': 'no-cache' } },
     noStore: { headers: { 'cache-control': 'no-store' } },
-    ttl: (s: number) => [{ headers: { 'cache-control': `max-age=${s}` } }, { headers: { 'x-smartflow-cache-ttl': String(s) } }],
+    ttl: (s: number): Ask[] => [{ headers: { 'cache-control': `max-age=${s}` } }, { headers: { 'x-smartflow-cache-ttl': String(s) } }],
     namespace: (ns: string) => ({ headers: { 'x-smartflow-cache-namespace': ns } }),
   },
 } satisfies Record<string, { noCache: Ask; noStore: Ask; ttl: (s: number) => Ask[]; namespace: (ns: string) => Ask }>;
@@ -474,6 +474,11 @@ describe('response cache: switched on per model and per key', () => {
       return { headers: [a.headers['x-smartflow-cache'], b.headers['x-smartflow-cache']], keyHeader: a.headers['x-smartflow-cache-key'], calls: chatCalls(fake) - calls };
     };
     assert.deepEqual(await twice('m'), { headers: [undefined, undefined], keyHeader: undefined, calls: 2 });
+    // Where caching does not apply the headers mean nothing, but the body's cache object is still checked and removed.
+    assert.equal((await ask(gw, fresh('off'), { headers: { 'x-smartflow-cache-ttl': 'soon' } })).status, 200);
+    assert.equal((await ask(gw, fresh('off'), { body: { cache: { ttl: -1 } } })).json.error.param, 'cache.ttl');
+    assert.equal((await ask(gw, fresh('off'), { body: { cache: { ttl: 5 } } })).status, 200);
+    assert.equal('cache' in fake.requests.at(-1)!.body, false);
     assert.deepEqual((await twice('cached')).headers, ['STORED', 'HIT']);
 
     const on = await createKey(gw.url, { cache: true });

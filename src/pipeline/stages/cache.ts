@@ -1,7 +1,7 @@
 import type { CacheConfig } from '../../cache/cache-config.js';
 import type { CachedAnswer, CacheEntry } from '../../cache/cache-entry.js';
 import { cacheKey, semanticScope, type CacheKeyInput } from '../../cache/cache-key.js';
-import { planCaching, readCacheControls, withoutCacheControls, type CachePlan } from '../../cache/controls.js';
+import { cachingEnabled, planCaching, readCacheControls, withoutCacheControls, type CachePlan } from '../../cache/controls.js';
 import type { ResponseCache } from '../../cache/response-cache.js';
 import type { SemanticCache } from '../../cache/semantic-cache.js';
 import { isUsageOnlyFrame, replayAnswer } from '../../cache/sse-replay.js';
@@ -126,11 +126,14 @@ export function createCacheStage(deps: CacheStageDeps): Stage {
       const request = ctx.request;
       const deployment = ctx.deployment;
       if (!request || !deployment) throw new GatewayError('SF_ERR_INTERNAL', { message: 'The cache stage ran before the request was validated and resolved.' });
-      const controls = readCacheControls(request.body, ctx.headers);
+      const enabled = cachingEnabled(deps.config, deployment.name, ctx.principal?.policy?.cache ?? null);
+      // The body's `cache` object is checked and removed whether or not caching applies; the
+      // headers are ordinary HTTP headers and mean nothing where it does not.
+      const controls = readCacheControls(request.body, enabled ? ctx.headers : {});
       const forwarded = 'cache' in request.body ? stripped(request) : request;
       ctx.request = forwarded;
-      const plan = planCaching(deps.config, deployment.name, ctx.principal?.policy?.cache ?? null, controls);
-      if (!plan) return next();
+      if (!enabled) return next();
+      const plan = planCaching(deps.config, deployment.name, controls);
 
       const body = forwarded.body;
       const keyInput: CacheKeyInput = { namespace: plan.namespace, operation: request.operation, model: deployment.name, body };

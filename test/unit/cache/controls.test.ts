@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { cacheConfigSchema } from '../../../src/cache/cache-config.js';
-import { planCaching, readCacheControls, withoutCacheControls, type CacheControls } from '../../../src/cache/controls.js';
+import { cachingEnabled, planCaching, readCacheControls, withoutCacheControls, type CacheControls } from '../../../src/cache/controls.js';
 import { GatewayError } from '../../../src/errors/gateway-error.js';
 
 const none: CacheControls = { noCache: false, noStore: false, ttlSeconds: undefined, namespace: undefined };
@@ -65,33 +65,34 @@ describe('withoutCacheControls', () => {
   });
 });
 
-describe('planCaching', () => {
+describe('planCaching and cachingEnabled', () => {
   const config = cacheConfigSchema.parse({ enabled: true, default_ttl_seconds: 100, max_ttl_seconds: 1000, models: { slow: { ttl_seconds: 500 }, never: { enabled: false }, always: { enabled: true } } });
   const off = cacheConfigSchema.parse({ enabled: false, models: { always: { enabled: true }, never: { enabled: false } } });
 
   test('defaults: lookup and store in the default namespace with the default TTL', () => {
-    assert.deepEqual(planCaching(config, 'm', null, none), { namespace: 'default', lookup: true, store: true, ttlSeconds: 100 });
+    assert.deepEqual(planCaching(config, 'm', none), { namespace: 'default', lookup: true, store: true, ttlSeconds: 100 });
   });
 
   test('the request TTL over the model TTL over the default, capped at max_ttl_seconds', () => {
-    assert.equal(planCaching(config, 'slow', null, none)?.ttlSeconds, 500);
-    assert.equal(planCaching(config, 'slow', null, { ...none, ttlSeconds: 20 })?.ttlSeconds, 20);
-    assert.equal(planCaching(config, 'm', null, { ...none, ttlSeconds: 99_999 })?.ttlSeconds, 1000);
+    assert.equal(planCaching(config, 'slow', none).ttlSeconds, 500);
+    assert.equal(planCaching(config, 'slow', { ...none, ttlSeconds: 20 }).ttlSeconds, 20);
+    assert.equal(planCaching(config, 'm', { ...none, ttlSeconds: 99_999 }).ttlSeconds, 1000);
   });
 
   test('no-cache skips the lookup, no-store and a TTL of 0 skip the store', () => {
-    assert.equal(planCaching(config, 'm', null, { ...none, noCache: true })?.lookup, false);
-    assert.equal(planCaching(config, 'm', null, { ...none, noStore: true })?.store, false);
-    assert.equal(planCaching(config, 'm', null, { ...none, ttlSeconds: 0 })?.store, false);
+    assert.equal(planCaching(config, 'm', { ...none, noCache: true }).lookup, false);
+    assert.equal(planCaching(config, 'm', { ...none, noStore: true }).store, false);
+    assert.equal(planCaching(config, 'm', { ...none, ttlSeconds: 0 }).store, false);
   });
 
   test('a key or model that says no wins; either saying yes turns caching on when the config is off', () => {
-    assert.equal(planCaching(config, 'never', null, none), null);
-    assert.equal(planCaching(config, 'm', false, none), null);
-    assert.equal(planCaching(config, 'never', true, none), null);
-    assert.equal(planCaching(off, 'm', null, none), null);
-    assert.ok(planCaching(off, 'always', null, none));
-    assert.ok(planCaching(off, 'm', true, none));
-    assert.equal(planCaching(off, 'always', false, none), null);
+    assert.equal(cachingEnabled(config, 'm', null), true);
+    assert.equal(cachingEnabled(config, 'never', null), false);
+    assert.equal(cachingEnabled(config, 'm', false), false);
+    assert.equal(cachingEnabled(config, 'never', true), false);
+    assert.equal(cachingEnabled(off, 'm', null), false);
+    assert.equal(cachingEnabled(off, 'always', null), true);
+    assert.equal(cachingEnabled(off, 'm', true), true);
+    assert.equal(cachingEnabled(off, 'always', false), false);
   });
 });
