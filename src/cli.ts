@@ -101,6 +101,8 @@ async function demo(values: { port?: string; host?: string }): Promise<number> {
     // The demo model with pretend prices, so budgets have something to count.
     models: [{ name: 'demo-chat-metered', provider: 'demo', model: 'demo-chat', input_cost_per_mtok: 10, output_cost_per_mtok: 30, max_output_tokens: 256, description: 'The demo model with pretend prices ($10 / $30 per million tokens), for trying budgets.' }],
     logging: { level: 'warn', access_log: false },
+    // Caching for the free demo model only: the budget walkthrough needs its metered requests to reach the model.
+    cache: { models: { 'demo-chat': { enabled: true } } },
   });
   const gateway = await createGateway({ config });
   const url = await gateway.listen();

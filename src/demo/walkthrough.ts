@@ -1,3 +1,5 @@
+import { cacheKey } from '../cache/cache-key.js';
+
 /** One step of the printed demo walkthrough: a title and a shell command that works as printed. */
 export interface WalkthroughStep {
   title: string;
@@ -22,6 +24,9 @@ function demoWalkthrough(url: string, key: string, budgetKey: DemoBudgetKey): Wa
   const auth = `-H ${q(`Authorization: Bearer ${key}`)}`;
   const budgetAuth = `-H ${q(`Authorization: Bearer ${budgetKey.key}`)}`;
   const json = `-H 'Content-Type: application/json'`;
+  const cachedQuestion = { model: 'demo-chat', messages: [{ role: 'user', content: 'What does the cache do?' }] };
+  // The key the gateway will show: the walkthrough computes it the same way, so the DELETE below works as printed.
+  const cachedKey = cacheKey({ namespace: 'default', operation: 'chat', model: 'demo-chat', body: cachedQuestion });
   const weatherTool = { type: 'function', function: { name: 'get_weather', description: 'Current weather for a city', parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] } } };
   return [
     { title: 'List the models (the demo ones are owned_by "smartflow-demo")', command: `curl -s ${url}/v1/models ${auth}` },
@@ -51,6 +56,12 @@ function demoWalkthrough(url: string, key: string, budgetKey: DemoBudgetKey): Wa
       command: `curl -s -w ${q('  [HTTP %{http_code}]\\n')} ${q(`${url}/v1/chat/completions?try=[1-5]`)} ${budgetAuth} ${json} -d ${q(JSON.stringify({ model: 'demo-chat-metered', max_tokens: 20, messages: [{ role: 'user', content: 'Spend a little of my budget' }] }))}`,
     },
     { title: 'The demo-budget key\'s budget: spent, reserved, remaining, resets_at', command: `curl -s ${url}/api/enterprise/vkeys/${budgetKey.id}/budget ${auth}` },
+    {
+      title: 'Response caching (on for demo-chat): the same question twice. The first answer is stored (STORED), the second comes from the cache (HIT, $0) under the same x-smartflow-cache-key',
+      command: `curl -si ${q(`${url}/v1/chat/completions?try=[1-2]`)} ${auth} ${json} -d ${q(JSON.stringify(cachedQuestion))} | grep -i '^x-smartflow-cache'`,
+    },
+    { title: 'Forget that answer: DELETE /api/cache/{key} with the key from the header', command: `curl -s -X DELETE ${url}/api/cache/${cachedKey} ${auth}` },
+    { title: 'Cache statistics: hits, misses, entries and bytes per namespace', command: `curl -s ${url}/api/cache/stats ${auth}` },
     { title: 'The spend log: every request above, with tokens, cost and latency', command: `curl -s ${q(`${url}/api/spend/logs?limit=10`)} ${auth}` },
     { title: 'Prometheus metrics', command: `curl -s ${url}/metrics` },
     { title: 'Readiness (store reachable)', command: `curl -s ${url}/health/readiness` },
