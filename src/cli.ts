@@ -97,7 +97,11 @@ async function demo(values: { port?: string; host?: string }): Promise<number> {
     server: { host: values.host ?? '127.0.0.1', port: parsePort(values.port) ?? 4000 },
     master_key: DEMO_MASTER_KEY,
     store: { type: 'sqlite', path: ':memory:' },
-    providers: { demo: { type: 'demo' } },
+    // `down` points at a closed port: a provider that is always unreachable, for the fallback walkthrough.
+    providers: { demo: { type: 'demo' }, down: { type: 'openai', base_url: 'http://127.0.0.1:9/v1', api_key: 'demo-unused' } },
+    routing: {
+      fallback_chains: [{ id: 'demo-resilient', targets: [{ provider: 'down', model: 'gpt-4o-mini', max_retries: 1 }, { model: 'demo-chat' }], retry: { base_delay_ms: 100 } }],
+    },
     // The demo model with pretend prices, so budgets have something to count.
     models: [{ name: 'demo-chat-metered', provider: 'demo', model: 'demo-chat', input_cost_per_mtok: 10, output_cost_per_mtok: 30, max_output_tokens: 256, description: 'The demo model with pretend prices ($10 / $30 per million tokens), for trying budgets.' }],
     logging: { level: 'warn', access_log: false },

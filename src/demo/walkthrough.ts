@@ -62,6 +62,10 @@ function demoWalkthrough(url: string, key: string, budgetKey: DemoBudgetKey): Wa
     },
     { title: 'Forget that answer: DELETE /api/cache/{key} with the key from the header', command: `curl -s -X DELETE ${url}/api/cache/${cachedKey} ${auth}` },
     { title: 'Cache statistics: hits, misses, entries and bytes per namespace', command: `curl -s ${url}/api/cache/stats ${auth}` },
+    {
+      title: 'A fallback chain: its first target is down (tried twice, with backoff), the demo model answers. See x-smartflow-attempts and x-smartflow-route',
+      command: `curl -si ${url}/v1/chat/completions ${auth} ${json} -d ${q(JSON.stringify({ model: 'demo-resilient', messages: [{ role: 'user', content: 'Are you there?' }] }))}`,
+    },
     { title: 'The spend log: every request above, with tokens, cost and latency', command: `curl -s ${q(`${url}/api/spend/logs?limit=10`)} ${auth}` },
     { title: 'Prometheus metrics', command: `curl -s ${url}/metrics` },
     { title: 'Readiness (store reachable)', command: `curl -s ${url}/health/readiness` },

@@ -163,9 +163,13 @@ describe('smartflow CLI', () => {
     assert.deepEqual(JSON.parse(outputs[10]!), { object: 'cache.entry', key: keys[0], deleted: true });
     const stats = JSON.parse(outputs[11]!) as { hits: number; entries: number };
     assert.ok(stats.hits >= 1);
-    assert.ok((JSON.parse(outputs[12]!) as { data: unknown[] }).data.length >= 5);
-    assert.match(outputs[13]!, /smartflow_requests_total/);
-    assert.equal((JSON.parse(outputs[14]!) as { status: string }).status, 'ok');
+    assert.match(outputs[12]!, /^HTTP\/1\.1 200/);
+    assert.match(outputs[12]!, /^x-smartflow-attempts: 3\r?$/m);
+    assert.match(outputs[12]!, /^x-smartflow-route: demo\/demo-chat\r?$/m);
+    assert.match(outputs[12]!, /^x-smartflow-fallback-chain: demo-resilient\r?$/m);
+    assert.ok((JSON.parse(outputs[13]!) as { data: unknown[] }).data.length >= 5);
+    assert.match(outputs[14]!, /smartflow_requests_total/);
+    assert.equal((JSON.parse(outputs[15]!) as { status: string }).status, 'ok');
     demo.child.kill('SIGINT');
     assert.equal(await demo.exited, 0);
   });
