@@ -6,6 +6,7 @@ import { z } from 'zod';
 export const NAMESPACE_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 export const NAMESPACE_RULE = 'a namespace is 1-64 letters, digits, ".", "_" or "-", starting with a letter or digit';
 
+/** A namespace as config, headers and the admin API accept it. */
 export const cacheNamespace = z.string().regex(NAMESPACE_PATTERN, NAMESPACE_RULE);
 
 const MIB = 1024 * 1024;
@@ -25,6 +26,7 @@ const semanticSchema = z.strictObject({
   max_prompt_chars: z.number().int().positive().max(1_000_000).default(8_000),
 });
 
+/** The `cache` section. */
 export const cacheConfigSchema = z.strictObject({
   /** Whether requests are cached when neither the model nor the key says otherwise. */
   enabled: z.boolean().default(false),

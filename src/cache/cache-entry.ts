@@ -7,6 +7,7 @@ import type { Usage } from '../providers/types.js';
  */
 export type CachedAnswer = { kind: 'json'; text: string } | { kind: 'sse'; frames: string[] };
 
+/** One cached answer with what it cost and when it expires. */
 export interface CacheEntry {
   key: string;
   namespace: string;

@@ -18,6 +18,7 @@ export interface Caching {
   verify(): Promise<void>;
 }
 
+/** What building the caches needs. */
 export interface CachingDeps {
   config: CacheConfig;
   store: Store;
@@ -27,6 +28,7 @@ export interface CachingDeps {
   log: RequestLog;
 }
 
+/** Builds the response cache for the configured backend and, when `cache.semantic` is set, the semantic cache. */
 export function createCaching(deps: CachingDeps): Caching {
   const cache = createResponseCache({ config: deps.config, store: deps.store, now: deps.now, log: deps.log });
   const semantic = deps.config.semantic;

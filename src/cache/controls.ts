@@ -5,7 +5,7 @@ import type { IncomingHeaders } from '../pipeline/types.js';
 import { cacheNamespace, NAMESPACE_PATTERN, NAMESPACE_RULE, type CacheConfig } from './cache-config.js';
 
 /** The namespace of requests that name none. */
-export const DEFAULT_NAMESPACE = 'default';
+const DEFAULT_NAMESPACE = 'default';
 
 /** What one request asks of the cache, from its body's `cache` object and its headers. */
 export interface CacheControls {

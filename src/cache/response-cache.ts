@@ -5,6 +5,7 @@ import type { CachedVector, CacheEntry } from './cache-entry.js';
 import { createMemoryCache } from './memory-cache.js';
 import { createStoreCache } from './store-cache.js';
 
+/** The statistics of one namespace. */
 export interface NamespaceStats {
   namespace: string;
   hits: number;
@@ -13,6 +14,7 @@ export interface NamespaceStats {
   bytes: number;
 }
 
+/** What GET /api/cache/stats reports (plus the hit rate). */
 export interface CacheStats {
   backend: 'memory' | 'store';
   hits: number;
@@ -48,6 +50,7 @@ export interface ResponseCache {
   addVector(namespace: string, scope: string, item: CachedVector): Promise<void>;
 }
 
+/** What a cache backend needs: the settings, the store (for the store backend), the gateway clock, a logger. */
 export interface ResponseCacheDeps {
   config: CacheConfig;
   store: Store;

@@ -8,7 +8,7 @@ import type { SpendLog } from '../spend/spend-log.js';
 import type { SemanticCacheConfig } from './cache-config.js';
 
 /** The spend-log principal of the embedding calls the semantic cache makes: gateway overhead, no key's budget. */
-export const SEMANTIC_CACHE_PRINCIPAL = 'semantic-cache';
+const SEMANTIC_CACHE_PRINCIPAL = 'semantic-cache';
 
 /**
  * The semantic layer over the exact-match cache: which requests it applies to, and the prompt's
@@ -27,6 +27,7 @@ export interface SemanticCache {
   embed(ctx: GatewayContext, body: OpenAIChatRequest): Promise<Float32Array | undefined>;
 }
 
+/** What the semantic cache needs: its settings, the resolved embedding model, where to log the embedding calls. */
 export interface SemanticCacheDeps {
   config: SemanticCacheConfig;
   model: EmbeddingModel;
@@ -39,7 +40,7 @@ function partText(part: OpenAIContentPart): string | undefined {
 }
 
 /** Every message as `role: text`, tool calls included; undefined when a message holds anything but text. */
-export function promptText(body: OpenAIChatRequest): string | undefined {
+function promptText(body: OpenAIChatRequest): string | undefined {
   const lines: string[] = [];
   for (const m of body.messages) {
     let text = '';
@@ -76,6 +77,7 @@ export function resolveEmbeddingModel(registry: ProviderRegistry, name: string):
   return { deployment, embeddings: adapter.embeddings.bind(adapter) };
 }
 
+/** The semantic cache over a resolved embedding model (see resolveEmbeddingModel). */
 export function createSemanticCache(deps: SemanticCacheDeps): SemanticCache {
   const { config, spendLog } = deps;
   const { deployment, embeddings } = deps.model;

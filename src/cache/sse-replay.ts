@@ -26,7 +26,7 @@ function frameData(frame: string): string {
 }
 
 /** The gateway's usage back in OpenAI's vocabulary. */
-export function openAIUsage(u: Usage): OpenAIUsage {
+function openAIUsage(u: Usage): OpenAIUsage {
   return {
     prompt_tokens: u.input_tokens,
     completion_tokens: u.output_tokens,

@@ -9,6 +9,7 @@ import type { Authenticator } from '../../keys/authenticator.js';
 import { parseInput } from '../parse.js';
 import { requireAdmin } from '../plugins/require-admin.js';
 
+/** What the cache admin API needs. */
 export interface CacheRoutesDeps {
   authenticator: Authenticator;
   cache: ResponseCache;

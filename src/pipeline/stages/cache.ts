@@ -6,7 +6,7 @@ import type { ResponseCache } from '../../cache/response-cache.js';
 import type { SemanticCache } from '../../cache/semantic-cache.js';
 import { isUsageOnlyFrame, replayAnswer } from '../../cache/sse-replay.js';
 import { GatewayError } from '../../errors/gateway-error.js';
-import type { OpenAIChatRequest, Usage } from '../../providers/types.js';
+import type { Usage } from '../../providers/types.js';
 import { SSE_DONE } from '../../providers/upstream-stream.js';
 import { costMicros } from '../../spend/pricing.js';
 import type { CacheOutcome, GatewayContext, GatewayRequest, Stage } from '../types.js';
@@ -143,7 +143,9 @@ export function createCacheStage(deps: CacheStageDeps): Stage {
       ctx.responseHeaders['x-smartflow-cache-key'] = key;
       ctx.responseHeaders['x-smartflow-cache'] = plan.lookup ? 'MISS' : 'BYPASS';
 
-      const semantic = request.operation === 'chat' && deps.semantic?.appliesTo(plan.namespace, deployment.name) ? deps.semantic : null;
+      // Only chat prompts are compared by meaning; embeddings inputs match exactly or not at all.
+      const chatBody = forwarded.operation === 'chat' ? forwarded.body : null;
+      const semantic = chatBody && deps.semantic?.appliesTo(plan.namespace, deployment.name) ? deps.semantic : null;
       if (plan.lookup) {
         const entry = await find(ctx, plan.namespace, key);
         if (entry && serve(ctx, outcome, entry)) {
@@ -152,8 +154,8 @@ export function createCacheStage(deps: CacheStageDeps): Stage {
         }
       }
       let semanticRef: SemanticRef | undefined;
-      if (semantic && (plan.lookup || plan.store)) {
-        const vector = await semantic.embed(ctx, body as OpenAIChatRequest);
+      if (semantic && chatBody && (plan.lookup || plan.store)) {
+        const vector = await semantic.embed(ctx, chatBody);
         if (vector) semanticRef = { scope: semanticScope(keyInput, ctx.principal?.policy?.fingerprint ?? 'master'), vector };
       }
       if (plan.lookup && semantic && semanticRef) {
