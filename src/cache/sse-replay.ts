@@ -37,8 +37,22 @@ function openAIUsage(u: Usage): OpenAIUsage {
 
 type Chunk = Partial<OpenAIChatChunk> & { choices?: OpenAIChatChunk['choices'] };
 
+/** The chunks of a stream; frames without data (SSE comments, such as a resumed stream's marker) carry none. */
 function chunksOf(frames: readonly string[]): Chunk[] {
-  return frames.map((f) => JSON.parse(frameData(f)) as Chunk);
+  const chunks: Chunk[] = [];
+  for (const f of frames) {
+    const data = frameData(f);
+    if (data !== '') chunks.push(JSON.parse(data) as Chunk);
+  }
+  return chunks;
+}
+
+function firstChunk(frames: readonly string[]): Chunk | undefined {
+  for (const f of frames) {
+    const data = frameData(f);
+    if (data !== '') return JSON.parse(data) as Chunk;
+  }
+  return undefined;
 }
 
 /** A JSON chat completion as the chunks of a stream, without the usage chunk and [DONE]. */
@@ -126,7 +140,7 @@ function completionFromFrames(frames: readonly string[], usage: Usage): string {
 async function* replay(frames: readonly string[], usage: Usage, includeUsage: boolean): AsyncGenerator<string> {
   for (const f of frames) yield f;
   if (includeUsage) {
-    const head = chunksOf(frames.slice(0, 1))[0];
+    const head = firstChunk(frames);
     yield sseFrame({ id: head?.id, object: 'chat.completion.chunk', created: head?.created, model: head?.model, choices: [], usage: openAIUsage(usage) });
   }
   yield SSE_DONE;

@@ -87,6 +87,17 @@ describe('replaying cached answers', () => {
     assert.equal(json.choices[0].finish_reason, 'tool_calls');
   });
 
+  test('SSE comments in a cached stream (a resumed stream\'s marker) are replayed, and skipped when assembling', () => {
+    const head = { id: 'c', object: 'chat.completion.chunk', created: 1, model: 'm' };
+    const frames = [
+      sseFrame({ ...head, choices: [{ index: 0, delta: { role: 'assistant', content: 'Hel' }, finish_reason: null }] }),
+      ': resumed on another target\n\n',
+      sseFrame({ ...head, choices: [{ index: 0, delta: { content: 'lo' }, finish_reason: 'stop' }] }),
+    ];
+    const json = JSON.parse((replayAnswer({ kind: 'sse', frames }, usage, { stream: false, includeUsage: false }) as { text: string }).text);
+    assert.equal(json.choices[0].message.content, 'Hello');
+  });
+
   test('a cached stream replays its own frames unchanged', async () => {
     const frames = [sseFrame({ id: 'x', object: 'chat.completion.chunk', created: 1, model: 'm', choices: [{ index: 0, delta: { content: 'hi' }, finish_reason: 'stop' }] })];
     const replay = replayAnswer({ kind: 'sse', frames }, usage, { stream: true, includeUsage: false });
