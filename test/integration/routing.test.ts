@@ -193,6 +193,30 @@ test('stream_resume: a stream broken mid-way continues on the next target with t
   }
 });
 
+test('a cached answer through a chain is keyed by the chain, whichever target answered', async () => {
+  const [primary, backup, anthropic] = await Promise.all([startFakeOpenAI(), startFakeOpenAI(), startFakeAnthropic()]);
+  const gw = await startTestGateway({
+    providers: providers(primary, backup, anthropic),
+    logging: { level: 'warn' },
+    cache: { models: { cached: { enabled: true } } },
+    routing: { fallback_chains: [{ id: 'cached', targets: [{ provider: 'primary', model: 'gpt-4o-mini' }, { provider: 'anthropic', model: 'claude-haiku-4-5' }] }] },
+  });
+  try {
+    primary.queue.push({ status: 400 });
+    const first = await chat(gw.url, 'cached');
+    assert.equal(first.status, 200, first.text);
+    assert.equal(first.headers['x-smartflow-route'], 'anthropic/claude-haiku-4-5');
+    const second = await chat(gw.url, 'cached');
+    assert.equal(second.headers['x-smartflow-cache'], 'HIT');
+    assert.equal(second.headers['x-smartflow-cache-key'], first.headers['x-smartflow-cache-key']);
+    assert.equal(primary.requests.length, 1);
+    assert.equal(anthropic.requests.length, 1);
+  } finally {
+    await gw.close();
+    await Promise.all([primary.close(), backup.close(), anthropic.close()]);
+  }
+});
+
 describe('load balancing and cooldowns', () => {
   let primary: FakeUpstream;
   let backup: FakeUpstream;

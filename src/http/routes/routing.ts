@@ -42,7 +42,7 @@ export function registerRoutingRoutes(app: FastifyInstance, deps: { authenticato
     return chainView(stored);
   });
 
-  app.delete<{ Params: { id: string } }>(`${base}/:id`, admin, async (request) => {
+  app.delete<{ Params: { id: string } }>(`${base}/:id`, { ...admin, config: { allowEmptyBody: true } }, async (request) => {
     const id = resourceId(request.params.id, 'fallback chain');
     await chains.delete(id);
     await audit.record({ actor: actor(request), action: 'chain.delete', target_type: 'fallback_chain', target_id: id, details: {} });

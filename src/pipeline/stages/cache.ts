@@ -126,17 +126,19 @@ export function createCacheStage(deps: CacheStageDeps): Stage {
       const request = ctx.request;
       const deployment = ctx.deployment;
       if (!request || !deployment) throw new GatewayError('SF_ERR_INTERNAL', { message: 'The cache stage ran before the request was validated and resolved.' });
-      const enabled = cachingEnabled(deps.config, deployment.name, ctx.principal?.policy?.cache ?? null);
+      // A fallback chain is one model to its callers, whichever target answers (or is cooling down).
+      const model = ctx.plan?.chainId ?? deployment.name;
+      const enabled = cachingEnabled(deps.config, model, ctx.principal?.policy?.cache ?? null);
       // The body's `cache` object is checked and removed whether or not caching applies; the
       // headers are ordinary HTTP headers and mean nothing where it does not.
       const controls = readCacheControls(request.body, enabled ? ctx.headers : {});
       const forwarded = 'cache' in request.body ? stripped(request) : request;
       ctx.request = forwarded;
       if (!enabled) return next();
-      const plan = planCaching(deps.config, deployment.name, controls);
+      const plan = planCaching(deps.config, model, controls);
 
       const body = forwarded.body;
-      const keyInput: CacheKeyInput = { namespace: plan.namespace, operation: request.operation, model: deployment.name, body };
+      const keyInput: CacheKeyInput = { namespace: plan.namespace, operation: request.operation, model, body };
       const key = cacheKey(keyInput);
       const outcome: CacheOutcome = { status: plan.lookup ? 'miss' : 'bypass', key, savedCostMicros: 0 };
       ctx.cache = outcome;
@@ -145,7 +147,7 @@ export function createCacheStage(deps: CacheStageDeps): Stage {
 
       // Only chat prompts are compared by meaning; embeddings inputs match exactly or not at all.
       const chatBody = forwarded.operation === 'chat' ? forwarded.body : null;
-      const semantic = chatBody && deps.semantic?.appliesTo(plan.namespace, deployment.name) ? deps.semantic : null;
+      const semantic = chatBody && deps.semantic?.appliesTo(plan.namespace, model) ? deps.semantic : null;
       if (plan.lookup) {
         const entry = await find(ctx, plan.namespace, key);
         if (entry && serve(ctx, outcome, entry)) {
