@@ -48,10 +48,6 @@ export class Balancer {
     this.latencyMs.set(id, previous === undefined ? latencyMs : previous + EWMA_ALPHA * (latencyMs - previous));
   }
 
-  inFlightOf(id: string): number {
-    return this.inFlight.get(id) ?? 0;
-  }
-
   /** Weighted sampling without replacement: the first pick follows the weights exactly. */
   private weightedShuffle(deployments: readonly ModelDeployment[]): ModelDeployment[] {
     const left = [...deployments];
