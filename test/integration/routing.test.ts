@@ -141,6 +141,19 @@ describe('fallback chains and retries', () => {
     assert.equal(budget.json.spent, row.cost_micros / 1e6);
   });
 
+  test('a key limited to one model cannot reach others through a chain that starts with it', async () => {
+    const created = await call(`${gw.url}/api/enterprise/vkeys`, { headers: authHeaders(), body: { models: ['primary/gpt-4o-mini'] } });
+    const key = created.json.key;
+    const viaChain = await call(`${gw.url}/v1/chat/completions`, { headers: authHeaders(key), body: { model: 'main', messages: [{ role: 'user', content: 'hi' }] } });
+    assert.equal(viaChain.status, 403, viaChain.text);
+    assert.equal(viaChain.json.error.code, 'model_not_allowed');
+    const direct = await call(`${gw.url}/v1/chat/completions`, { headers: authHeaders(key), body: { model: 'primary/gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] } });
+    assert.equal(direct.status, 200, direct.text);
+    const allowed = await call(`${gw.url}/api/enterprise/vkeys`, { headers: authHeaders(), body: { models: ['main'] } });
+    const res = await call(`${gw.url}/v1/chat/completions`, { headers: authHeaders(allowed.json.key), body: { model: 'main', messages: [{ role: 'user', content: 'hi' }] } });
+    assert.equal(res.status, 200, 'a key allowed the chain may use it');
+  });
+
   test('a stream failing before its first byte falls over cleanly', async () => {
     resetAll();
     primary.queue.push({ status: 400 });
