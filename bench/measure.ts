@@ -50,9 +50,12 @@ export interface LoadResult {
   autocannonLatency: { p50: number; p99: number };
 }
 
-/** One autocannon run; every response's latency is kept at full precision. */
-export async function runLoad(target: HttpTarget, connections: number, durationS: number): Promise<LoadResult> {
-  const times: number[] = [];
+/**
+ * One autocannon run; every response's latency is kept at full precision. `times`, when given,
+ * collects the 2xx latencies too (to summarise several runs as one).
+ */
+export async function runLoad(target: HttpTarget, connections: number, durationS: number, times: number[] = []): Promise<LoadResult> {
+  const first = times.length;
   let responses = 0;
   let non2xx = 0;
   const started = performance.now();
@@ -81,7 +84,7 @@ export async function runLoad(target: HttpTarget, connections: number, durationS
     errors: result.errors,
     timeouts: result.timeouts,
     rps: responses / elapsedS,
-    latencyMs: summarise(times),
+    latencyMs: summarise(times.slice(first)),
     autocannonLatency: { p50: result.latency.p50, p99: result.latency.p99 },
   };
 }

@@ -200,11 +200,14 @@ function findWindow(profilePath: string, phase: Phase | undefined): Window | und
   const name = basename(profilePath);
   for (const f of readdirSync(dir).filter((x) => x.endsWith('.json'))) {
     try {
-      const data = JSON.parse(readFileSync(join(dir, f), 'utf8')) as { gateways?: Array<{ profile?: string; measuredWindow?: Window; phaseWindows?: Record<Phase, Window> }> };
-      const hit = data.gateways?.find((g) => g.profile === name);
+      type Profiled = { profile?: string; measuredWindow?: Window; phaseWindows?: Partial<Record<Phase, Window>> };
+      const data = JSON.parse(readFileSync(join(dir, f), 'utf8')) as { gateways?: Profiled[]; vkeys?: Profiled[] };
+      // Virtual-key processes: the windows are the virtual key's own blocks (no streams phase).
+      const hit = [...(data.gateways ?? []), ...(data.vkeys ?? [])].find((g) => g.profile === name);
       if (phase && hit) {
-        if (!hit.phaseWindows) throw new Error(`${f} has no per-phase windows`);
-        return hit.phaseWindows[phase];
+        const w = hit.phaseWindows?.[phase];
+        if (!w) throw new Error(`${f} has no per-phase windows for ${phase}`);
+        return w;
       }
       if (hit?.measuredWindow) return hit.measuredWindow;
     } catch (err) {

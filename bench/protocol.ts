@@ -93,4 +93,6 @@ export interface GatewayProcessOptions {
   dataDir: string;
   level: 'warn' | 'info';
   accessLog: boolean;
+  /** A Redis store instead of SQLite in dataDir; the parent deletes the prefix's keys afterwards. */
+  redis?: { url: string; prefix: string };
 }

@@ -1,10 +1,13 @@
-import type { ScenarioResult } from './scenario.js';
+import type { KeyedLoad, ScenarioResult } from './scenario.js';
+import { BENCH_KEY_BUDGET, type VkeyScenarioResult, type VkeyScenarioSkipped } from './vkeys.js';
 
 /** Targets the gateway is held to. */
 export const TARGETS = {
   cpuPerRequestUs: 100,
   addedP50LatencyMs: 0.3,
   addedTtftMs: 0.3,
+  /** CPU a virtual key with a budget may add to the master key's figure, SQLite store, many connections. */
+  vkeyAddedCpuUsSqlite: 40,
 };
 
 export interface RunInfo {
@@ -33,7 +36,14 @@ const verdict = (ok: boolean) => (ok ? 'pass' : '**miss**');
  * gateways), targets and pass/miss (one verdict per gateway column, in column order; the
  * pass-through is a reference, not held to the targets).
  */
-export function renderMarkdown(info: RunInfo, direct: ScenarioResult, extraBaselines: ScenarioResult[], passthrough: ScenarioResult, gateways: ScenarioResult[]): string {
+export function renderMarkdown(
+  info: RunInfo,
+  direct: ScenarioResult,
+  extraBaselines: ScenarioResult[],
+  passthrough: ScenarioResult,
+  gateways: ScenarioResult[],
+  vkeys: Array<VkeyScenarioResult | VkeyScenarioSkipped> = [],
+): string {
   const cols = [direct, ...extraBaselines, passthrough, ...gateways];
   const isProxied = new Set([passthrough, ...gateways]);
   const rows: string[][] = [];
@@ -89,6 +99,90 @@ export function renderMarkdown(info: RunInfo, direct: ScenarioResult, extraBasel
     '',
     `Non-streaming \`POST /v1/chat/completions\` (~300-byte body: system + user message). Latency percentiles are computed from every response's own timing (autocannon's built-in percentiles are whole milliseconds). "Added" = pass-through or gateway − direct. pass/miss lists one verdict per gateway column, in column order. CPU per request = the process's own \`process.cpuUsage()\` delta over the phase ÷ responses. Phases: warm-up ${info.durations.warmupS} s at ${n} connections + ${info.durations.ttftWarmup} streams, 1 connection ${info.durations.latencyS} s, ${n} connections ${info.durations.rpsS} s, ${info.durations.ttftRequests} sequential streams.`,
     '',
+    ...(vkeys.length ? renderVkeys(info, gateways.find((g) => g.name === 'gateway') ?? gateways[0], vkeys) : []),
   ];
   return lines.join('\n');
+}
+
+const signed = (v: number) => (Number.isFinite(v) ? `${v >= 0 ? '+' : '−'}${Math.abs(v).toFixed(1)}` : 'n/a');
+
+/**
+ * The virtual-key rows: per store, the master key and a budgeted virtual key measured
+ * alternately in one gateway process, and what the key adds to the master key's CPU per request
+ * (in that process, and against the master-key gateway column of the main table).
+ */
+function renderVkeys(info: RunInfo, masterColumn: ScenarioResult | undefined, vkeys: Array<VkeyScenarioResult | VkeyScenarioSkipped>): string[] {
+  const n = masterColumn?.rps.connections ?? info.durations.rpsConnections ?? 32;
+  const header = [
+    'configuration',
+    'CPU per request, 1 connection (µs)',
+    `CPU per request, ${n} connections (µs)`,
+    `**added CPU per request, ${n} connections, vs the master key in the same process (µs)**`,
+    `added CPU per request, ${n} connections, vs the master-key gateway column above (µs)`,
+    'added CPU per request, 1 connection, vs the master key in the same process (µs)',
+    'p50 latency, 1 connection (ms)',
+    `throughput, ${n} connections (req/s)`,
+    'target',
+    'pass/miss',
+  ];
+  const rows: string[][] = [];
+  if (masterColumn) {
+    rows.push([
+      'master key, SQLite: the gateway (warn) column above',
+      us(masterColumn.cpu.latency.target.usPerRequest),
+      us(masterColumn.cpu.rps.target.usPerRequest),
+      '–',
+      '–',
+      '–',
+      ms(masterColumn.latency.latencyMs.p50),
+      int(masterColumn.rps.rps),
+      '',
+      '',
+    ]);
+  }
+  const storeName = (s: 'sqlite' | 'redis') => (s === 'sqlite' ? 'SQLite' : 'Redis');
+  const cells = (k: { latency: KeyedLoad; rps: KeyedLoad }) => [us(k.latency.cpu.target.usPerRequest), us(k.rps.cpu.target.usPerRequest)];
+  const notes: string[] = [];
+  for (const v of vkeys) {
+    if ('skipped' in v) {
+      rows.push([`**virtual key + budget, ${storeName(v.store)}**`, `skipped: ${v.skipped}`, '', '', '', '', '', '', '', '']);
+      continue;
+    }
+    const store = storeName(v.store);
+    const ref = v.reference;
+    const sub = v.subject;
+    const paired = sub.rps.cpu.target.usPerRequest - ref.rps.cpu.target.usPerRequest;
+    const vsColumn = masterColumn ? sub.rps.cpu.target.usPerRequest - masterColumn.cpu.rps.target.usPerRequest : NaN;
+    const pairedOne = sub.latency.cpu.target.usPerRequest - ref.latency.cpu.target.usPerRequest;
+    rows.push([`master key, ${store} (same process as the next row)`, ...cells(ref), '–', '–', '–', ms(ref.latency.load.latencyMs.p50), int(ref.rps.load.rps), '', '']);
+    const held = v.store === 'sqlite';
+    const limit = TARGETS.vkeyAddedCpuUsSqlite;
+    rows.push([
+      `**virtual key + ${v.budgetAfter.budget_period} budget, ${store}**`,
+      ...cells(sub),
+      `**${signed(paired)}**`,
+      signed(vsColumn),
+      signed(pairedOne),
+      ms(sub.latency.load.latencyMs.p50),
+      int(sub.rps.load.rps),
+      held ? `≤ +${limit} (same process · vs column above)` : '',
+      held ? `${verdict(paired <= limit)} · ${masterColumn ? verdict(vsColumn <= limit) : 'n/a'}` : '',
+    ]);
+    const failures = [ref.latency, ref.rps, sub.latency, sub.rps].reduce((a, k) => a + k.load.non2xx + k.load.errors + k.load.timeouts, 0);
+    if (failures) notes.push(`**${v.description}: ${failures} requests were refused, failed or timed out; its CPU figures are not those of answered requests.**`);
+    notes.push(
+      `${store}: after the run the key had spent $${v.budgetAfter.spent.toFixed(6)} for the ${int(v.subjectRequestsSent)} answers counted (plus up to ${n} per load run still in flight when it stopped, served but not counted), with $${v.budgetAfter.reserved} still reserved.`,
+    );
+  }
+  return [
+    '## Virtual key with a budget',
+    '',
+    `| ${header.join(' | ')} |`,
+    `|${header.map((_, i) => (i === 0 ? '---' : '---:')).join('|')}|`,
+    ...rows.map((r) => `| ${r.join(' | ')} |`),
+    '',
+    `The same non-streaming request with \`Authorization: Bearer sk-sf-...\`: a virtual key created through \`POST /api/enterprise/vkeys\` with a $${int(BENCH_KEY_BUDGET.max_budget)} ${BENCH_KEY_BUDGET.budget_period} budget, so each request authenticates the key (cached lookup), reserves its worst-case cost in one atomic guarded increment before the provider call and settles to the actual cost after it. The model has a price (the built-in catalogue's gpt-4o-mini), so the reservation is real money; the run never comes near the budget. Each store gets its own gateway process (log level warn, no access log, like the gateway column above; Redis: a local server, unpinned, under a per-run key prefix deleted afterwards). In it the master key and the virtual key are measured alternately per phase (master half the time, virtual key the whole time, master the other half), warm-up ${info.durations.warmupS} s at ${n} connections for each key first, so "vs the master key in the same process" compares two loads on the same process and store a few seconds apart. "vs the master-key gateway column above" compares with another process measured earlier, so it also carries the run-to-run variation of this VM (about ±15 % between runs). The ≤ +${TARGETS.vkeyAddedCpuUsSqlite} µs target is SQLite's, at ${n} connections; both comparisons get a verdict. CPU per request is the gateway's only: Redis's own CPU is not counted.`,
+    '',
+    ...notes.flatMap((line) => [line, '']),
+  ];
 }

@@ -1,5 +1,6 @@
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -8,14 +9,27 @@ import type { HttpTarget } from './measure.js';
 import { summariseProfile } from './profile-summary.js';
 import { BENCH_MASTER_KEY, GATEWAY_OPTIONS_ENV, PASSTHROUGH_UPSTREAM_ENV, type GatewayProcessOptions } from './protocol.js';
 import { renderMarkdown, TARGETS, type RunInfo } from './report.js';
-import { FULL, QUICK, runScenario, type ScenarioResult } from './scenario.js';
+import { FULL, QUICK, runPairedScenario, runScenario, type ScenarioResult } from './scenario.js';
+import {
+  checkBudgetAfter,
+  checkBudgetPath,
+  createBudgetedKey,
+  flushRedisPrefix,
+  keyBudget,
+  redactedRedisUrl,
+  redisProblem,
+  type VkeyScenarioResult,
+  type VkeyScenarioSkipped,
+} from './vkeys.js';
 
 /**
  * `npm run bench [-- --quick] [-- --cpu-prof]`: the fake upstream and this process (the load
  * generator) on core 1, the gateway alone on core 0; the same load against the upstream
  * directly, through a bare node:http + undici pass-through (the floor of any Node.js proxy,
- * on the gateway's core) and through the gateway (twice: quiet logging, then access log on). Writes
- * bench/results/<date>.json and, for full runs, bench/results/latest.md.
+ * on the gateway's core) and through the gateway (twice: quiet logging, then access log on); then a
+ * budgeted virtual key against the master key, on SQLite and on Redis (REDIS_URL, default
+ * redis://127.0.0.1:6379; skipped when unreachable). Writes bench/results/<date>.json and, for
+ * full runs, bench/results/latest.md.
  */
 
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
@@ -35,6 +49,8 @@ const durations = quick ? QUICK : FULL;
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+
 // Cleanup that must happen however we leave: children killed (and gone) before their temp dirs are removed.
 const tempDirs = new Set<string>();
 function removeTempDirs(): void {
@@ -47,9 +63,23 @@ function removeTempDirs(): void {
     }
   }
 }
+// Key prefixes the Redis-backed gateway wrote under: deleted once its process is gone.
+const redisPrefixes = new Set<string>();
+async function flushRedisPrefixes(): Promise<void> {
+  for (const prefix of redisPrefixes) {
+    try {
+      const n = await flushRedisPrefix(REDIS_URL, prefix);
+      log(`deleted ${n} Redis keys under ${prefix}`);
+      redisPrefixes.delete(prefix);
+    } catch (err) {
+      log(`could not delete the Redis keys under ${prefix}: ${String(err)}`);
+    }
+  }
+}
 async function cleanup(): Promise<void> {
   await killAllChildren();
   removeTempDirs();
+  await flushRedisPrefixes();
 }
 process.on('exit', () => {
   killAllChildrenSync();
@@ -117,6 +147,17 @@ const GATEWAY_SCENARIOS: GatewayScenario[] = [
   { name: 'gateway-access-log', description: 'gateway (info + access log → /dev/null)', level: 'info', accessLog: true },
 ];
 
+interface VkeyScenario {
+  name: string;
+  description: string;
+  store: 'sqlite' | 'redis';
+}
+
+const VKEY_SCENARIOS: VkeyScenario[] = [
+  { name: 'vkey-sqlite', description: 'virtual key + budget, SQLite', store: 'sqlite' },
+  { name: 'vkey-redis', description: 'virtual key + budget, Redis', store: 'redis' },
+];
+
 /** Renames the gateway's main-thread profile (tid 0) to `name`; drops the loader worker's. */
 function keepMainThreadProfile(pid: number, name: string): void {
   const mine = readdirSync(RESULTS_DIR).filter((f) => f.startsWith('CPU.') && f.endsWith('.cpuprofile') && f.includes(`.${pid}.`));
@@ -125,6 +166,61 @@ function keepMainThreadProfile(pid: number, name: string): void {
     else rmSync(join(RESULTS_DIR, f), { force: true });
   }
   if (!existsSync(join(RESULTS_DIR, name))) log(`no main-thread profile found for pid ${pid}`);
+}
+
+/**
+ * One gateway process (quiet logging, like the `gateway` column) on the given store; a budgeted
+ * virtual key created through the admin API; then the master key and that key measured
+ * alternately (scenario.ts runPairedScenario). Throws when the budget path did not really run.
+ */
+async function runVkeyScenario(
+  s: VkeyScenario,
+  upstream: BenchChild,
+  stamp: string,
+  taskset: boolean,
+): Promise<VkeyScenarioResult | VkeyScenarioSkipped> {
+  let redis: GatewayProcessOptions['redis'];
+  if (s.store === 'redis') {
+    const problem = await redisProblem(REDIS_URL);
+    if (problem) {
+      log(`${s.description}: skipped, Redis at ${redactedRedisUrl(REDIS_URL)} is not reachable (${problem})`);
+      return { name: s.name, description: s.description, store: s.store, skipped: `Redis at ${redactedRedisUrl(REDIS_URL)} not reachable` };
+    }
+    redis = { url: REDIS_URL, prefix: `sf-bench-${randomUUID()}:` };
+    redisPrefixes.add(redis.prefix);
+  }
+  const dataDir = mkdtempSync(join(tmpdir(), 'smartflow-bench-'));
+  tempDirs.add(dataDir);
+  const options: GatewayProcessOptions = { upstreamUrl: upstream.url, dataDir, level: 'warn', accessLog: false, ...(redis ? { redis } : {}) };
+  const profile = cpuProf ? `${s.name}-${stamp}.cpuprofile` : undefined;
+  const nodeArgs = profile ? ['--cpu-prof', '--cpu-prof-dir', RESULTS_DIR] : [];
+  const gw = await startChild(s.name, 'gateway-process.ts', taskset ? 0 : null, { [GATEWAY_OPTIONS_ENV]: JSON.stringify(options) }, nodeArgs);
+  log(`${s.description}${redis ? ` (${redactedRedisUrl(redis.url)}, prefix ${redis.prefix})` : ''}: ${gw.url} (pid ${gw.pid})`);
+  try {
+    const { id, key } = await createBudgetedKey(gw.url, BENCH_MASTER_KEY);
+    const master = targets(gw.url, BENCH_MASTER_KEY).json;
+    const vkey = targets(gw.url, key).json;
+    const r = await runPairedScenario(
+      s.name,
+      s.description,
+      gw,
+      upstream,
+      { description: 'master key', json: master },
+      { description: 'virtual key + budget', json: vkey },
+      durations,
+      () => checkBudgetPath(master, vkey),
+      log,
+    );
+    const budgetAfter = await keyBudget(gw.url, BENCH_MASTER_KEY, id);
+    checkBudgetAfter(budgetAfter, r.subjectRequestsSent);
+    return { ...r, store: s.store, budgetAfter, ...(profile ? { profile } : {}) };
+  } finally {
+    await stopChild(gw);
+    rmSync(dataDir, { recursive: true, force: true });
+    tempDirs.delete(dataDir);
+    if (profile) keepMainThreadProfile(gw.pid, profile);
+    await flushRedisPrefixes();
+  }
 }
 
 async function main(): Promise<void> {
@@ -190,6 +286,21 @@ async function main(): Promise<void> {
       if (profile) keepMainThreadProfile(gw.pid, profile);
     }
   }
+
+  // Virtual key + budget, against the master key in the same process. A scenario that fails is
+  // reported as such and fails the run once the results are written.
+  const vkeys: Array<VkeyScenarioResult | VkeyScenarioSkipped> = [];
+  const vkeyFailures: string[] = [];
+  for (const s of VKEY_SCENARIOS) {
+    try {
+      vkeys.push(await runVkeyScenario(s, upstream, stamp, taskset));
+    } catch (err) {
+      const message = err instanceof Error ? err.message.split('\n')[0]! : String(err);
+      log(`${s.description} FAILED: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+      vkeyFailures.push(`${s.description}: ${message}`);
+      vkeys.push({ name: s.name, description: s.description, store: s.store, skipped: `failed (${message})` });
+    }
+  }
   await stopChild(upstream);
 
   const info: RunInfo = {
@@ -204,31 +315,36 @@ async function main(): Promise<void> {
     cpuProf,
     durations: { ...durations },
   };
-  const markdown = renderMarkdown(info, direct, extraBaselines, passthrough, gateways);
+  const markdown = renderMarkdown(info, direct, extraBaselines, passthrough, gateways, vkeys);
   process.stdout.write(`\n${markdown}\n`);
 
   const suffix = quick ? '-quick' : cpuProf ? '-cpu-prof' : '';
   const jsonPath = join(RESULTS_DIR, `${stamp}${suffix}.json`);
-  writeFileSync(jsonPath, `${JSON.stringify({ info, targets: TARGETS, body: CHAT_BODY, direct, extraBaselines, passthrough, gateways }, null, 2)}\n`);
+  writeFileSync(jsonPath, `${JSON.stringify({ info, targets: TARGETS, body: CHAT_BODY, direct, extraBaselines, passthrough, gateways, vkeys }, null, 2)}\n`);
   log(`wrote ${jsonPath}`);
-  // Smoke and profiled runs do not replace the reference table.
-  if (!quick && !cpuProf) {
+  // Smoke and profiled runs, and runs whose virtual-key rows failed, do not replace the reference table.
+  if (!quick && !cpuProf && vkeyFailures.length === 0) {
     writeFileSync(join(RESULTS_DIR, 'latest.md'), markdown);
     log(`wrote ${join(RESULTS_DIR, 'latest.md')}`);
   }
 
   if (cpuProf) {
-    for (const g of gateways) {
+    const profiled = [
+      ...gateways.map((g) => ({ profile: g.profile, description: g.description, window: g.measuredWindow })),
+      ...vkeys.flatMap((v) => ('skipped' in v ? [] : [{ profile: v.profile, description: `${v.description}: the virtual key's ${durations.rpsConnections}-connection block`, window: v.measuredWindow }])),
+    ];
+    for (const g of profiled) {
       if (!g.profile) continue;
       const path = join(RESULTS_DIR, g.profile);
       try {
         const profile = JSON.parse(readFileSync(path, 'utf8')) as Parameters<typeof summariseProfile>[0];
-        process.stdout.write(`\n## ${g.description}: ${g.profile}\n\n\`\`\`\n${summariseProfile(profile, { window: g.measuredWindow, requests: g.measuredWindow.requests })}\n\`\`\`\n`);
+        process.stdout.write(`\n## ${g.description}: ${g.profile}\n\n\`\`\`\n${summariseProfile(profile, { window: g.window, requests: g.window.requests })}\n\`\`\`\n`);
       } catch (err) {
         log(`could not read ${path}: ${String(err)}`);
       }
     }
   }
+  if (vkeyFailures.length) throw new Error(`virtual-key rows failed (results written without them):\n  ${vkeyFailures.join('\n  ')}`);
 }
 
 main().then(

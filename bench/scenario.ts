@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { BenchChild } from './children.js';
-import { measureTtft, RssSampler, runLoad, type HttpTarget, type LoadResult, type TtftResult } from './measure.js';
+import { measureTtft, RssSampler, runLoad, summarise, type HttpTarget, type LoadResult, type TtftResult } from './measure.js';
 import type { ChildStats } from './protocol.js';
 
 /** Phase lengths; `--quick` shortens all of them. */
@@ -191,5 +191,138 @@ export async function runScenario(
       rps: { fromUs: s1.target.monotonicUs, toUs: s2.target.monotonicUs, requests: rps.responses },
       ttft: { fromUs: s2.target.monotonicUs, toUs: s3.target.monotonicUs, requests: ttft.requests + d.ttftWarmup },
     },
+  };
+}
+
+/** One key's load in a paired scenario, over one phase. */
+export interface KeyedLoad {
+  load: LoadResult;
+  cpu: PhaseCpu;
+  /** The target's monotonic windows this load ran in: one block for the subject, two halves for the reference. */
+  windows: ProfileWindow[];
+}
+
+export interface PairedSide {
+  description: string;
+  latency: KeyedLoad;
+  rps: KeyedLoad;
+}
+
+/**
+ * Two kinds of request against one gateway process: a reference (the master key) and a subject
+ * (a virtual key with a budget), measured alternately so that both see the same process, store
+ * and machine state.
+ */
+export interface PairedScenarioResult {
+  name: string;
+  description: string;
+  reference: PairedSide;
+  subject: PairedSide;
+  /** Every request this scenario sent, warm-up included. */
+  requestsSent: number;
+  /** Requests sent with the subject's credentials, warm-up included. */
+  subjectRequestsSent: number;
+  /** The subject's many-connections block: what a .cpuprofile of this process is cut to. */
+  measuredWindow: ProfileWindow;
+  /** The subject's blocks per phase. */
+  phaseWindows: { latency: ProfileWindow; rps: ProfileWindow };
+}
+
+function sumCpu(a: CpuPhase, b: CpuPhase, requests: number): CpuPhase {
+  const cpuUs = a.cpuUs + b.cpuUs;
+  const wallUs = a.wallUs + b.wallUs;
+  return { cpuUs, wallUs, utilisation: cpuUs / wallUs, usPerRequest: cpuUs / Math.max(1, requests) };
+}
+
+function sumPhases(a: PhaseCpu, b: PhaseCpu, requests: number): PhaseCpu {
+  return {
+    target: sumCpu(a.target, b.target, requests),
+    upstream: a.upstream && b.upstream ? sumCpu(a.upstream, b.upstream, requests) : null,
+    loadGenerator: sumCpu(a.loadGenerator, b.loadGenerator, requests),
+  };
+}
+
+/** Two runs of the same load as one: counts added, latency percentiles over both runs' responses. */
+function sumLoads(a: LoadResult, b: LoadResult, times: number[]): LoadResult {
+  const responses = a.responses + b.responses;
+  const durationS = a.durationS + b.durationS;
+  return {
+    connections: a.connections,
+    durationS,
+    responses,
+    non2xx: a.non2xx + b.non2xx,
+    errors: a.errors + b.errors,
+    timeouts: a.timeouts + b.timeouts,
+    rps: responses / durationS,
+    latencyMs: summarise(times),
+    // Whole milliseconds, kept for reference only: the larger of the two.
+    autocannonLatency: { p50: Math.max(a.autocannonLatency.p50, b.autocannonLatency.p50), p99: Math.max(a.autocannonLatency.p99, b.autocannonLatency.p99) },
+  };
+}
+
+/**
+ * The non-streaming load shape of {@link runScenario} (warm-up, one connection, many
+ * connections) for two credentials against one process, in A-B-A order per phase: half the
+ * reference's time, the subject's whole time, the reference's other half. A drift that is linear
+ * over the phase (a neighbour's load coming or going, the store file growing) then weighs on both
+ * sides equally, and the subject's time is one contiguous block a .cpuprofile can be cut to.
+ * `validate` runs first, checks both credentials are answered as expected and says how many
+ * requests it sent with each.
+ */
+export async function runPairedScenario(
+  name: string,
+  description: string,
+  target: BenchChild,
+  upstream: BenchChild | null,
+  reference: { description: string; json: HttpTarget },
+  subject: { description: string; json: HttpTarget },
+  d: Durations,
+  validate: () => Promise<{ referenceRequests: number; subjectRequests: number }>,
+  log: (line: string) => void,
+): Promise<PairedScenarioResult> {
+  const checked = await validate();
+  let subjectSent = checked.subjectRequests;
+  let sent = checked.referenceRequests + checked.subjectRequests;
+
+  log(`  warm-up ${d.warmupS}s at ${d.rpsConnections} connections, each key`);
+  const warmRef = await runLoad(reference.json, d.rpsConnections, d.warmupS);
+  const warmSub = await runLoad(subject.json, d.rpsConnections, d.warmupS);
+  sent += warmRef.responses + warmSub.responses;
+  subjectSent += warmSub.responses;
+
+  const measure = async (connections: number, durationS: number, label: string): Promise<{ ref: KeyedLoad; sub: KeyedLoad }> => {
+    log(`  ${label}, ${durationS}s each key: reference ${durationS / 2}s, subject ${durationS}s, reference ${durationS / 2}s`);
+    const refTimes: number[] = [];
+    const s0 = await snapshot(target, upstream);
+    const r1 = await runLoad(reference.json, connections, durationS / 2, refTimes);
+    const s1 = await snapshot(target, upstream);
+    const sub = await runLoad(subject.json, connections, durationS);
+    const s2 = await snapshot(target, upstream);
+    const r2 = await runLoad(reference.json, connections, durationS / 2, refTimes);
+    const s3 = await snapshot(target, upstream);
+    sent += r1.responses + sub.responses + r2.responses;
+    subjectSent += sub.responses;
+    for (const [who, r] of [['reference', r1], ['subject', sub], ['reference', r2]] as const) {
+      if (r.non2xx || r.errors || r.timeouts) log(`  WARNING ${name} ${label} ${who}: ${r.non2xx} non-2xx, ${r.errors} errors, ${r.timeouts} timeouts`);
+    }
+    const refLoad = sumLoads(r1, r2, refTimes);
+    const window = (a: Snapshot, b: Snapshot, requests: number): ProfileWindow => ({ fromUs: a.target.monotonicUs, toUs: b.target.monotonicUs, requests });
+    return {
+      ref: { load: refLoad, cpu: sumPhases(phase(s0, s1, r1.responses), phase(s2, s3, r2.responses), refLoad.responses), windows: [window(s0, s1, r1.responses), window(s2, s3, r2.responses)] },
+      sub: { load: sub, cpu: phase(s1, s2, sub.responses), windows: [window(s1, s2, sub.responses)] },
+    };
+  };
+
+  const latency = await measure(1, d.latencyS, '1 connection');
+  const rps = await measure(d.rpsConnections, d.rpsS, `${d.rpsConnections} connections`);
+  return {
+    name,
+    description,
+    reference: { description: reference.description, latency: latency.ref, rps: rps.ref },
+    subject: { description: subject.description, latency: latency.sub, rps: rps.sub },
+    requestsSent: sent,
+    subjectRequestsSent: subjectSent,
+    measuredWindow: rps.sub.windows[0]!,
+    phaseWindows: { latency: latency.sub.windows[0]!, rps: rps.sub.windows[0]! },
   };
 }
