@@ -1,5 +1,6 @@
 import { GatewayError } from '../errors/gateway-error.js';
 import type { GuardedIncrement, Store } from '../storage/types.js';
+import { CounterBatcher } from './counter-batcher.js';
 import type { AccessPolicy } from './access-policy.js';
 import type { BudgetPeriod, PeriodWindow } from './budget-period.js';
 import { budgetCounters, increment, usdString, type BudgetCounters } from './budgets.js';
@@ -42,7 +43,11 @@ const PERIOD_WORD: Record<BudgetPeriod, string> = { daily: 'per day', weekly: 'p
  * instances cannot overspend between a check and a write.
  */
 export class LimitEnforcer {
-  constructor(private readonly deps: LimitEnforcerDeps) {}
+  private readonly counters: CounterBatcher;
+
+  constructor(private readonly deps: LimitEnforcerDeps) {
+    this.counters = new CounterBatcher(deps.store);
+  }
 
   /** Throws SF_ERR_BUDGET_EXCEEDED or SF_ERR_RATE_LIMITED (429) when the worst case does not fit. */
   async reserve(policy: AccessPolicy, worstCase: Consumption): Promise<Reservation> {
@@ -73,7 +78,7 @@ export class LimitEnforcer {
         slots.push({ kind: 'tokens', counters, limit: rule.tpm });
       }
     }
-    const result = await this.deps.store.guardedIncrement(entries);
+    const result = await this.counters.submit(entries);
     if (!result.ok) throw this.refusal(slots, entries, result.index, result.values, { tokens: worstCase.tokens, micros }, now);
     return {
       budgets,
@@ -95,7 +100,7 @@ export class LimitEnforcer {
       if (counters.rule.tpm !== null) entries.push(increment(counters.tokensKey, actual.tokens - reservation.reserved.tokens, counters.ttlMs));
     }
     if (entries.length === 0) return null;
-    const result = await this.deps.store.guardedIncrement(entries);
+    const result = await this.counters.submit(entries);
     return tightestBudget(reservation.budgets, entries, result.values);
   }
 

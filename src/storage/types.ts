@@ -66,6 +66,11 @@ export interface Store {
   incrCounter(key: string, delta: number, ttl_ms?: number): Promise<number>;
   /** Applies every increment or none: refused if any entry would exceed its limit. Atomic across instances. */
   guardedIncrement(entries: GuardedIncrement[]): Promise<GuardedIncrementResult>;
+  /**
+   * Several independent guarded increments, applied in order in one transaction (SQLite) or one
+   * round trip (Redis): each is all-or-nothing on its own, exactly as if made one after another.
+   */
+  guardedIncrementBatch(batches: GuardedIncrement[][]): Promise<GuardedIncrementResult[]>;
 
   // Entries that expire (cache entries, OAuth state, locks).
   setEntry(key: string, value: string, ttl_ms: number): Promise<void>;

@@ -174,6 +174,26 @@ export function storageContract(name: string, open: (scope?: string) => Promise<
         assert.deepEqual(await store.guardedIncrement([]), { ok: true, values: [] });
       });
 
+      test('a batch applies each set in order, each all-or-nothing on its own', async (t) => {
+        const store = await openFor(t);
+        const [x, y] = [`g-${uid()}`, `g-${uid()}`];
+        const results = await store.guardedIncrementBatch([
+          [{ key: x, delta: 6, limit: 10 }],
+          [{ key: x, delta: 6, limit: 10 }, { key: y, delta: 1 }],
+          [{ key: x, delta: 4, limit: 10 }, { key: y, delta: 2, limit: 5 }],
+          [],
+        ]);
+        assert.deepEqual(results, [
+          { ok: true, values: [6] },
+          { ok: false, index: 0, values: [6, 0] },
+          { ok: true, values: [10, 2] },
+          { ok: true, values: [] },
+        ]);
+        assert.equal(await store.getCounter(x), 10);
+        assert.equal(await store.getCounter(y), 2);
+        assert.deepEqual(await store.guardedIncrementBatch([]), []);
+      });
+
       test('reaching the limit exactly is allowed, going over is refused with the index', async (t) => {
         const store = await openFor(t);
         const [x, y] = [`g-${uid()}`, `g-${uid()}`];

@@ -135,9 +135,8 @@ export async function createSqliteStore(path: string, options: StoreOptions = {}
     return row?.value ?? 0;
   };
 
-  // IMMEDIATE takes the write lock before the reads, so no other connection or process can
-  // change a counter between the limit check and the increment.
-  const guarded = db.transaction((entries: GuardedIncrement[], at: number): GuardedIncrementResult => {
+  // Checks every limit before writing anything, so a refusal leaves no trace and needs no rollback.
+  const applyGuarded = (entries: GuardedIncrement[], at: number): GuardedIncrementResult => {
     const current = new Map<string, number>();
     const values: number[] = [];
     for (const [index, entry] of entries.entries()) {
@@ -153,7 +152,12 @@ export async function createSqliteStore(path: string, options: StoreOptions = {}
     // The new values were computed above under the write lock; the writes need not return them.
     for (const entry of entries) q.addToCounter.run({ key: entry.key, delta: entry.delta, expires_at: expiryOf(entry.ttl_ms, at), now: at });
     return { ok: true, values };
-  });
+  };
+  // IMMEDIATE takes the write lock before the reads, so no other connection or process can
+  // change a counter between the limit check and the increment.
+  const guarded = db.transaction(applyGuarded);
+  // One transaction for many: the lock and commit are most of a guarded increment's cost.
+  const guardedBatch = db.transaction((batches: GuardedIncrement[][], at: number) => batches.map((entries) => applyGuarded(entries, at)));
 
   const appendBatch = db.transaction((records: SpendRecord[]) => {
     // Inserted in (time, id) order so that the rowid breaks ties the way the Redis backend's
@@ -249,6 +253,15 @@ export async function createSqliteStore(path: string, options: StoreOptions = {}
         const result = guarded.immediate(entries, now());
         if (result.ok && entries.some((e) => e.ttl_ms !== undefined)) noteExpiringWrite();
         return result;
+      });
+    },
+
+    guardedIncrementBatch(batches) {
+      return call(() => {
+        for (const entries of batches) for (const entry of entries) checkInteger('delta', entry.delta);
+        const results = guardedBatch.immediate(batches, now());
+        if (batches.some((entries, i) => results[i]!.ok && entries.some((e) => e.ttl_ms !== undefined))) noteExpiringWrite();
+        return results;
       });
     },
 
