@@ -314,6 +314,9 @@ describe('load balancing and cooldowns', () => {
     await chat(a.url, 'pair');
     const failuresSeen = primary.requests.length;
     assert.equal(failuresSeen, 2, 'primary was tried until it tripped');
+    // The other instance hears of the trip through Redis pub/sub.
+    for (let i = 0; i < 100 && !b.gateway.routing.cooldowns.isCooling('primary/gpt-4o-mini'); i++) await new Promise((r) => setTimeout(r, 10));
+    assert.ok(b.gateway.routing.cooldowns.isCooling('primary/gpt-4o-mini'), 'the second instance learned of the cooldown within a second');
     // Now cooling: neither instance sends it anything.
     for (let i = 0; i < 4; i++) {
       assert.equal((await chat(a.url, 'pair')).headers['x-smartflow-route'], 'backup/gpt-4o-mini');

@@ -208,7 +208,8 @@ export function createRouteStage(deps: RouteStageDeps): Stage {
             last = gerr;
             const decision = decide(gerr, step.retryOn);
             if (decision === 'retry') {
-              cooldowns.recordFailure(d.id).catch((e: unknown) => ctx.log.warn({ err: e }, 'could not record a deployment failure'));
+              // Awaited: the next request on this instance must already see a tripped breaker.
+              await cooldowns.recordFailure(d.id).catch((e: unknown) => ctx.log.warn({ err: e }, 'could not record a deployment failure'));
             }
             if (decision !== 'retry' || attempt + 1 >= step.maxAttempts) break;
             const delay = retryDelay(step.retry, attempt, gerr, deps.now(), random);
