@@ -20,6 +20,8 @@ declare module 'autocannon' {
       timeout?: number;
       bailout?: number;
       workers?: number;
+      /** Called with each connection's Client (an EventEmitter: 'headers' with the parser's info, 'response' with the status). */
+      setupClient?: (client: EventEmitter) => void;
     }
 
     /** Autocannon's HDR-based statistics (latencies are recorded as whole milliseconds). */

@@ -29,8 +29,9 @@ const config = configSchema.parse({
   providers: {
     openai: { type: 'openai', base_url: `${options.upstreamUrl}/v1`, api_key: 'sk-bench-upstream' },
   },
-  models: [{ name: 'gpt-4o-mini', provider: 'openai', model: 'gpt-4o-mini' }],
+  models: [{ name: 'gpt-4o-mini', provider: 'openai', model: 'gpt-4o-mini' }, ...(options.extraModels ?? []).map((name) => ({ name, provider: 'openai', model: 'gpt-4o-mini' }))],
   logging: { level: options.level, access_log: options.accessLog },
+  ...(options.cache ? { cache: options.cache } : {}),
 });
 
 const gateway = await createGateway({ config, defaultMetrics: true });

@@ -1,3 +1,4 @@
+import type { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import autocannon from 'autocannon';
 import { Client } from 'undici';
@@ -30,6 +31,8 @@ export interface HttpTarget {
   path: string;
   headers: Record<string, string>;
   body: string;
+  /** Given to autocannon for each connection it opens (bench/cache.ts reads response headers with it). */
+  setupClient?: (client: EventEmitter) => void;
 }
 
 export interface LoadResult {
@@ -68,6 +71,7 @@ export async function runLoad(target: HttpTarget, connections: number, durationS
     pipelining: 1,
     duration: durationS,
     timeout: 10,
+    ...(target.setupClient ? { setupClient: target.setupClient } : {}),
   });
   instance.on('response', (_client: unknown, status: number, _bytes: number, ms: number) => {
     responses++;

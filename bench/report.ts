@@ -1,3 +1,4 @@
+import { CACHE_HIT_CPU_RATIO_OF_MISS, renderCache, type CacheScenarioResult, type CacheScenarioSkipped } from './cache.js';
 import type { KeyedLoad, ScenarioResult } from './scenario.js';
 import { BENCH_KEY_BUDGET, type VkeyScenarioResult, type VkeyScenarioSkipped } from './vkeys.js';
 
@@ -8,6 +9,8 @@ export const TARGETS = {
   addedTtftMs: 0.3,
   /** CPU a virtual key with a budget may add to the master key's figure, SQLite store, many connections. */
   vkeyAddedCpuUsSqlite: 40,
+  /** A cache hit's CPU per request below this fraction of a miss's through the fast upstream (same process, 1 and many connections). */
+  cacheHitCpuRatioOfMiss: CACHE_HIT_CPU_RATIO_OF_MISS,
 };
 
 export interface RunInfo {
@@ -43,6 +46,7 @@ export function renderMarkdown(
   passthrough: ScenarioResult,
   gateways: ScenarioResult[],
   vkeys: Array<VkeyScenarioResult | VkeyScenarioSkipped> = [],
+  cache?: CacheScenarioResult | CacheScenarioSkipped,
 ): string {
   const cols = [direct, ...extraBaselines, passthrough, ...gateways];
   const isProxied = new Set([passthrough, ...gateways]);
@@ -100,6 +104,7 @@ export function renderMarkdown(
     `Non-streaming \`POST /v1/chat/completions\` (~300-byte body: system + user message). Latency percentiles are computed from every response's own timing (autocannon's built-in percentiles are whole milliseconds). "Added" = pass-through or gateway − direct. pass/miss lists one verdict per gateway column, in column order. CPU per request = the process's own \`process.cpuUsage()\` delta over the phase ÷ responses. Phases: warm-up ${info.durations.warmupS} s at ${n} connections + ${info.durations.ttftWarmup} streams, 1 connection ${info.durations.latencyS} s, ${n} connections ${info.durations.rpsS} s, ${info.durations.ttftRequests} sequential streams.`,
     '',
     ...(vkeys.length ? renderVkeys(info, gateways.find((g) => g.name === 'gateway') ?? gateways[0], vkeys) : []),
+    ...(cache ? renderCache(info.durations, cache, gateways.find((g) => g.name === 'gateway') ?? gateways[0]) : []),
   ];
   return lines.join('\n');
 }

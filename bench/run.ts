@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { CACHE_GATEWAY_OPTIONS, runCacheScenario, type CacheScenarioResult, type CacheScenarioSkipped } from './cache.js';
 import { BenchChild, killAllChildren, killAllChildrenSync, pinSelf, tasksetAvailable } from './children.js';
 import type { HttpTarget } from './measure.js';
 import { summariseProfile } from './profile-summary.js';
@@ -28,8 +29,9 @@ import {
  * directly, through a bare node:http + undici pass-through (the floor of any Node.js proxy,
  * on the gateway's core) and through the gateway (twice: quiet logging, then access log on); then a
  * budgeted virtual key against the master key, on SQLite and on Redis (REDIS_URL, default
- * redis://127.0.0.1:6379; skipped when unreachable). Writes bench/results/<date>.json and, for
- * full runs, bench/results/latest.md.
+ * redis://127.0.0.1:6379; skipped when unreachable); then cache hits against misses through the
+ * upstream, on SQLite (bench/cache.ts). Writes bench/results/<date>.json and, for full runs,
+ * bench/results/latest.md.
  */
 
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
@@ -223,6 +225,33 @@ async function runVkeyScenario(
   }
 }
 
+const CACHE_DESCRIPTION = 'response cache: hit vs miss, SQLite';
+
+/**
+ * One gateway process (quiet logging) with caching on for the bench model and a second, uncached
+ * name for it; cache hits and misses measured alternately (bench/cache.ts). Throws when the hit
+ * load was not answered from the cache.
+ */
+async function runCacheRows(upstream: BenchChild, stamp: string, taskset: boolean): Promise<CacheScenarioResult> {
+  const name = 'cache';
+  const dataDir = mkdtempSync(join(tmpdir(), 'smartflow-bench-'));
+  tempDirs.add(dataDir);
+  const options: GatewayProcessOptions = { upstreamUrl: upstream.url, dataDir, level: 'warn', accessLog: false, ...CACHE_GATEWAY_OPTIONS };
+  const profile = cpuProf ? `${name}-${stamp}.cpuprofile` : undefined;
+  const nodeArgs = profile ? ['--cpu-prof', '--cpu-prof-dir', RESULTS_DIR] : [];
+  const gw = await startChild(name, 'gateway-process.ts', taskset ? 0 : null, { [GATEWAY_OPTIONS_ENV]: JSON.stringify(options) }, nodeArgs);
+  log(`${CACHE_DESCRIPTION}: ${gw.url} (pid ${gw.pid})`);
+  try {
+    const r = await runCacheScenario(name, CACHE_DESCRIPTION, gw, upstream, targets(gw.url, BENCH_MASTER_KEY).json, BENCH_MASTER_KEY, durations, log);
+    return profile ? { ...r, profile } : r;
+  } finally {
+    await stopChild(gw);
+    rmSync(dataDir, { recursive: true, force: true });
+    tempDirs.delete(dataDir);
+    if (profile) keepMainThreadProfile(gw.pid, profile);
+  }
+}
+
 async function main(): Promise<void> {
   const date = new Date();
   const revision = gitRevision();
@@ -288,18 +317,29 @@ async function main(): Promise<void> {
   }
 
   // Virtual key + budget, against the master key in the same process. A scenario that fails is
-  // reported as such and fails the run once the results are written.
+  // reported as such and fails the run once the results are written (the cache rows likewise).
   const vkeys: Array<VkeyScenarioResult | VkeyScenarioSkipped> = [];
-  const vkeyFailures: string[] = [];
+  const rowFailures: string[] = [];
   for (const s of VKEY_SCENARIOS) {
     try {
       vkeys.push(await runVkeyScenario(s, upstream, stamp, taskset));
     } catch (err) {
       const message = err instanceof Error ? err.message.split('\n')[0]! : String(err);
       log(`${s.description} FAILED: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-      vkeyFailures.push(`${s.description}: ${message}`);
+      rowFailures.push(`${s.description}: ${message}`);
       vkeys.push({ name: s.name, description: s.description, store: s.store, skipped: `failed (${message})` });
     }
+  }
+
+  // Response cache: hits against misses through the upstream, in one process.
+  let cache: CacheScenarioResult | CacheScenarioSkipped;
+  try {
+    cache = await runCacheRows(upstream, stamp, taskset);
+  } catch (err) {
+    const message = err instanceof Error ? err.message.split('\n')[0]! : String(err);
+    log(`${CACHE_DESCRIPTION} FAILED: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    rowFailures.push(`${CACHE_DESCRIPTION}: ${message}`);
+    cache = { name: 'cache', description: CACHE_DESCRIPTION, skipped: `failed (${message})` };
   }
   await stopChild(upstream);
 
@@ -315,15 +355,15 @@ async function main(): Promise<void> {
     cpuProf,
     durations: { ...durations },
   };
-  const markdown = renderMarkdown(info, direct, extraBaselines, passthrough, gateways, vkeys);
+  const markdown = renderMarkdown(info, direct, extraBaselines, passthrough, gateways, vkeys, cache);
   process.stdout.write(`\n${markdown}\n`);
 
   const suffix = quick ? '-quick' : cpuProf ? '-cpu-prof' : '';
   const jsonPath = join(RESULTS_DIR, `${stamp}${suffix}.json`);
-  writeFileSync(jsonPath, `${JSON.stringify({ info, targets: TARGETS, body: CHAT_BODY, direct, extraBaselines, passthrough, gateways, vkeys }, null, 2)}\n`);
+  writeFileSync(jsonPath, `${JSON.stringify({ info, targets: TARGETS, body: CHAT_BODY, direct, extraBaselines, passthrough, gateways, vkeys, cache }, null, 2)}\n`);
   log(`wrote ${jsonPath}`);
-  // Smoke and profiled runs, and runs whose virtual-key rows failed, do not replace the reference table.
-  if (!quick && !cpuProf && vkeyFailures.length === 0) {
+  // Smoke and profiled runs, and runs whose virtual-key or cache rows failed, do not replace the reference table.
+  if (!quick && !cpuProf && rowFailures.length === 0) {
     writeFileSync(join(RESULTS_DIR, 'latest.md'), markdown);
     log(`wrote ${join(RESULTS_DIR, 'latest.md')}`);
   }
@@ -332,6 +372,7 @@ async function main(): Promise<void> {
     const profiled = [
       ...gateways.map((g) => ({ profile: g.profile, description: g.description, window: g.measuredWindow })),
       ...vkeys.flatMap((v) => ('skipped' in v ? [] : [{ profile: v.profile, description: `${v.description}: the virtual key's ${durations.rpsConnections}-connection block`, window: v.measuredWindow }])),
+      ...('skipped' in cache ? [] : [{ profile: cache.profile, description: `${cache.description}: the hits' ${durations.rpsConnections}-connection block`, window: cache.measuredWindow }]),
     ];
     for (const g of profiled) {
       if (!g.profile) continue;
@@ -344,7 +385,7 @@ async function main(): Promise<void> {
       }
     }
   }
-  if (vkeyFailures.length) throw new Error(`virtual-key rows failed (results written without them):\n  ${vkeyFailures.join('\n  ')}`);
+  if (rowFailures.length) throw new Error(`virtual-key or cache rows failed (results written without them):\n  ${rowFailures.join('\n  ')}`);
 }
 
 main().then(
