@@ -4,9 +4,11 @@ import type { Logger } from 'pino';
 import { createCaching } from './cache/caching.js';
 import type { GatewayConfig } from './config/schema.js';
 import { GatewayError } from './errors/gateway-error.js';
+import type { ErrorSurface } from './errors/to-wire.js';
 import { sendError } from './http/error-response.js';
 import { registerJsonBodyParser } from './http/json-body.js';
 import { registerOpsRoutes } from './http/routes/health.js';
+import { registerAnthropicRoutes } from './http/routes/anthropic.js';
 import { registerOpenAIRoutes } from './http/routes/openai.js';
 import { registerSpendRoutes } from './http/routes/spend.js';
 import { registerAuditRoutes } from './http/routes/audit.js';
@@ -46,6 +48,11 @@ export interface AppDeps {
   isDraining?: () => boolean;
 }
 
+/** Anthropic clients on `/anthropic` read Anthropic error JSON; everyone else OpenAI's. */
+function surfaceOf(url: string): ErrorSurface {
+  return url.startsWith('/anthropic') ? 'anthropic' : 'openai';
+}
+
 /** A client-supplied request id is kept only if it is short and harmless in logs and headers. */
 const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -63,7 +70,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     },
     return503OnClosing: false,
     // Errors fastify raises before routing (a malformed URL) get the same shape as every other error.
-    frameworkErrors: (err, request, reply) => sendError(request, reply, err),
+    frameworkErrors: (err, request, reply) => sendError(request, reply, err, {}, surfaceOf(request.url)),
   });
 
   const isDraining = deps.isDraining ?? (() => false);
@@ -92,18 +99,19 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     // scrapes still answer: liveness must stay up, readiness reports the drain itself.
     if (isDraining() && !request.url.startsWith('/health/') && request.url !== '/metrics') {
       reply.header('connection', 'close');
-      sendError(request, reply, new GatewayError('SF_ERR_SHUTTING_DOWN'));
+      sendError(request, reply, new GatewayError('SF_ERR_SHUTTING_DOWN'), {}, surfaceOf(request.url));
       return;
     }
     done();
   });
 
-  app.setErrorHandler((err, request, reply) => sendError(request, reply, err));
+  app.setErrorHandler((err, request, reply) => sendError(request, reply, err, {}, surfaceOf(request.url)));
   app.setNotFoundHandler((request, reply) =>
-    sendError(request, reply, new GatewayError('SF_ERR_ROUTE_NOT_FOUND', { message: `No endpoint ${request.method} ${request.url.split('?')[0]!.slice(0, 200)}.` })),
+    sendError(request, reply, new GatewayError('SF_ERR_ROUTE_NOT_FOUND', { message: `No endpoint ${request.method} ${request.url.split('?')[0]!.slice(0, 200)}.` }), {}, surfaceOf(request.url)),
   );
 
   registerOpenAIRoutes(app, { pipeline, registry: deps.registry, authenticator: deps.authenticator });
+  registerAnthropicRoutes(app, { pipeline, registry: deps.registry, authenticator: deps.authenticator });
   registerSpendRoutes(app, { store: deps.store, spendLog: deps.spendLog, authenticator: deps.authenticator, keys: deps.access.keys, teams: deps.access.teams, now: deps.access.now });
   registerVirtualKeyRoutes(app, { authenticator: deps.authenticator, access: deps.access, store: deps.store });
   registerTeamRoutes(app, { authenticator: deps.authenticator, access: deps.access, store: deps.store });

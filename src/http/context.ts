@@ -3,6 +3,11 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Cancellation } from '../pipeline/cancellation.js';
 import type { GatewayContext, GatewayRequest } from '../pipeline/types.js';
 
+function queryOf(url: string): string {
+  const at = url.indexOf('?');
+  return at === -1 ? '' : url.slice(at);
+}
+
 /**
  * Builds the framework-free context for one request and ties its abort signal to the
  * client connection: a client that goes away cancels the upstream call.
@@ -16,8 +21,10 @@ export function createContext(request: FastifyRequest, reply: FastifyReply, oper
     startedHr: performance.now(),
     operation,
     rawBody: request.body,
+    rawQuery: queryOf(request.url),
     request: null,
     requestedModel: typeof body?.model === 'string' ? body.model : '',
+    longContext: false,
     stream: body?.stream === true,
     headers: request.headers,
     principal: null,

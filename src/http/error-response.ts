@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { GatewayError, toGatewayError } from '../errors/gateway-error.js';
-import { toOpenAIError } from '../errors/to-wire.js';
+import { renderError, type ErrorSurface } from '../errors/to-wire.js';
 
 /** Fastify's own error codes, mapped to ours. */
 const FASTIFY_CODES: Record<string, () => GatewayError> = {
@@ -26,12 +26,12 @@ function normaliseError(err: unknown): GatewayError {
 
 
 /** Sends an error with its status, its own headers (Retry-After ...) and the given extra headers. */
-export function sendError(request: FastifyRequest, reply: FastifyReply, err: unknown, headers: Record<string, string> = {}): FastifyReply {
+export function sendError(request: FastifyRequest, reply: FastifyReply, err: unknown, headers: Record<string, string> = {}, surface: ErrorSurface = 'openai'): FastifyReply {
   const gerr = normaliseError(err);
   if (gerr.codeName === 'SF_ERR_INTERNAL') request.log.error({ err }, 'unhandled error');
   return reply
     .code(gerr.status)
     .headers({ 'x-request-id': request.id, ...headers, ...gerr.headers })
     .type('application/json')
-    .send(JSON.stringify(toOpenAIError(gerr)));
+    .send(JSON.stringify(renderError(gerr, surface)));
 }

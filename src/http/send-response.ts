@@ -1,7 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { toGatewayError } from '../errors/gateway-error.js';
 import type { GatewayContext } from '../pipeline/types.js';
-import { toOpenAIError } from '../errors/to-wire.js';
+import { streamErrorFrame, type ErrorSurface } from '../errors/to-wire.js';
 import { sendError } from './error-response.js';
 
 const SSE_HEADERS = {
@@ -31,10 +31,10 @@ function drainedOrClosed(raw: NodeJS.WritableStream & { once: NodeJS.EventEmitte
  * error that arrives before any content still gets its real status code; an error after
  * that ends the stream with an error event and no [DONE].
  */
-export async function sendResponse(request: FastifyRequest, reply: FastifyReply, ctx: GatewayContext): Promise<void> {
+export async function sendResponse(request: FastifyRequest, reply: FastifyReply, ctx: GatewayContext, surface: ErrorSurface = 'openai'): Promise<void> {
   const response = ctx.response;
   if (!response) {
-    sendError(request, reply, new Error('pipeline produced no response'), ctx.responseHeaders);
+    sendError(request, reply, new Error('pipeline produced no response'), ctx.responseHeaders, surface);
     return;
   }
   if (response.kind === 'json') {
@@ -48,7 +48,7 @@ export async function sendResponse(request: FastifyRequest, reply: FastifyReply,
   try {
     first = await iterator.next();
   } catch (err) {
-    sendError(request, reply, err, ctx.responseHeaders);
+    sendError(request, reply, err, ctx.responseHeaders, surface);
     return;
   }
   reply.hijack();
@@ -64,7 +64,7 @@ export async function sendResponse(request: FastifyRequest, reply: FastifyReply,
   } catch (err) {
     const gerr = toGatewayError(err);
     if (gerr.codeName === 'SF_ERR_INTERNAL') request.log.error({ err }, 'stream failed');
-    if (!raw.destroyed) raw.write(`data: ${JSON.stringify(toOpenAIError(gerr))}\n\n`);
+    if (!raw.destroyed) raw.write(streamErrorFrame(gerr, surface));
   } finally {
     // Stops the upstream read (and records the request) when we left early.
     if (!result.done) await iterator.return?.(undefined).catch(() => undefined);

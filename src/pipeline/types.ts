@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { AccessPolicy } from '../keys/access-policy.js';
+import type { AnthropicMessagesRequest } from '../schemas/anthropic-requests.js';
 import type { GatewayError } from '../errors/gateway-error.js';
 import type { Cancellation } from './cancellation.js';
 import type { ProviderResponse } from '../providers/adapter.js';
@@ -37,7 +38,9 @@ export type IncomingHeaders = Record<string, string | string[] | undefined>;
 
 export type GatewayRequest =
   | { operation: 'chat'; body: OpenAIChatRequest }
-  | { operation: 'embeddings'; body: OpenAIEmbeddingsRequest };
+  | { operation: 'embeddings'; body: OpenAIEmbeddingsRequest }
+  /** Anthropic's Messages API, passed through natively (`/anthropic/v1/messages`); `query` is the client's query string. */
+  | { operation: 'messages'; body: AnthropicMessagesRequest; query: string };
 
 /**
  * Everything one request carries through the pipeline. Framework-free: stages never see
@@ -52,10 +55,14 @@ export interface GatewayContext {
   readonly operation: GatewayRequest['operation'];
   /** The body as received; validated into `request` by the validate-request stage. */
   readonly rawBody: unknown;
+  /** The URL's query string with its `?` ('' when none): native passthrough keeps it (`?beta=true`). */
+  readonly rawQuery: string;
   /** Null until validated: only stages after validate-request may rely on it. */
   request: GatewayRequest | null;
-  /** The model name the client asked for ('' when absent or not a string). */
+  /** The model name the client asked for ('' when absent or not a string), without a `[1m]` suffix once resolved. */
   requestedModel: string;
+  /** The client asked for the 1M-token context window (a `[1m]` model suffix). */
+  longContext: boolean;
   stream: boolean;
   readonly headers: IncomingHeaders;
   principal: Principal | null;

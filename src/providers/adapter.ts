@@ -13,6 +13,8 @@ export interface ProviderCall {
   forwardedHeaders: Record<string, string>;
   /** Overrides the provider's timeout_ms (a fallback-chain target's own timeout). */
   timeoutMs?: number;
+  /** The client's query string (`?beta=true`), for native passthrough calls. */
+  query?: string;
 }
 
 /**
@@ -28,6 +30,8 @@ export type ProviderResponse =
 export interface ProviderAdapter {
   readonly type: string;
   chat(body: OpenAIChatRequest, call: ProviderCall): Promise<ProviderResponse>;
+  /** Anthropic's Messages API, natively: the body and answer pass through unchanged (Anthropic providers only). */
+  messages?(body: Record<string, unknown>, call: ProviderCall): Promise<ProviderResponse>;
   /** Absent when the provider has no embeddings API. */
   embeddings?(body: OpenAIEmbeddingsRequest, call: ProviderCall): Promise<ProviderResponse & { kind: 'json' }>;
   close(): Promise<void>;

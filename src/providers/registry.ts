@@ -1,12 +1,13 @@
 import type { GatewayConfig, ModelSettings } from '../config/schema.js';
 import { MODEL_CATALOGUE, type ModelPrice } from '../spend/pricing.js';
 import type { ProviderAdapter } from './adapter.js';
+import { createNativeForward, createNativeMessages, type NativeForwardRequest } from './anthropic/native.js';
 import { anthropicTranslator } from './anthropic/translator.js';
 import { createDemoAdapter } from './demo/adapter.js';
 import { createHeaderForwarder, type HeaderForwarder } from './forward-headers.js';
 import { geminiEmbeddingsTranslator } from './gemini/embeddings-translator.js';
 import { geminiTranslator } from './gemini/translator.js';
-import type { HttpTransport } from './http-transport.js';
+import type { HttpTransport, UpstreamResponse } from './http-transport.js';
 import { createOpenAIAdapter } from './openai/adapter.js';
 import { createTranslatedAdapter } from './translated-adapter.js';
 import type { ProviderConfig } from './types.js';
@@ -37,6 +38,10 @@ export interface ProviderRegistry {
   /** One explicit deployment (a fallback-chain target): a configured entry for it if there is one, else the catalogue's prices. */
   deploymentFor(providerName: string, upstreamModel: string): ModelDeployment | undefined;
   hasProvider(name: string): boolean;
+  /** The first configured provider of a type (what `/anthropic/*` forwards to), if any. */
+  firstOfType(type: ProviderConfig['type']): ProviderConfig | undefined;
+  /** Forwards any request to an Anthropic provider's API unchanged but for the key. */
+  anthropicForward(providerName: string): ((req: NativeForwardRequest) => Promise<UpstreamResponse>) | undefined;
   /** Every model a client can name (config and catalogue entries for configured providers). */
   listModels(): ModelDeployment[];
   adapter(providerName: string): ProviderAdapter;
@@ -171,6 +176,11 @@ export function createProviderRegistry(config: GatewayConfig, transport: HttpTra
       }
     }
     if (!found && MODEL_CATALOGUE[name]) found = fromCatalogue(name, undefined, name, 'catalogue');
+    // Model families the catalogue does not list yet still have an obvious home.
+    if (!found && SAFE_MODEL_ID.test(name)) {
+      const family = /^claude-/.test(name) ? byType.get('anthropic') : /^gemini-/.test(name) ? byType.get('gemini') : undefined;
+      if (family) found = fromCatalogue(name, family, name, 'catalogue');
+    }
     // Bounded memo: model names come from clients, so cap what they can make us remember.
     if (resolved.size < 10_000) resolved.set(name, found);
     return found;
@@ -210,6 +220,11 @@ export function createProviderRegistry(config: GatewayConfig, transport: HttpTra
     resolveGroup,
     deploymentFor,
     hasProvider: (name) => providers.has(name),
+    firstOfType: (type) => byType.get(type),
+    anthropicForward(name) {
+      const provider = providers.get(name);
+      return provider?.type === 'anthropic' ? createNativeForward(provider, transport) : undefined;
+    },
     listModels,
     adapter(name) {
       const a = adapters.get(name);
@@ -228,7 +243,7 @@ function createAdapter(provider: ProviderConfig, transport: HttpTransport): Prov
     case 'openai':
       return createOpenAIAdapter(provider, transport);
     case 'anthropic':
-      return createTranslatedAdapter('anthropic', provider, transport, anthropicTranslator);
+      return { ...createTranslatedAdapter('anthropic', provider, transport, anthropicTranslator), messages: createNativeMessages(provider, transport) };
     case 'gemini':
       return createTranslatedAdapter('gemini', provider, transport, geminiTranslator, geminiEmbeddingsTranslator);
     case 'demo':

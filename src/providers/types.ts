@@ -149,7 +149,7 @@ export interface ProviderConfig {
 
 /** An HTTP request to an upstream, produced by a pure translator; the adapter adds nothing but transport. */
 export interface UpstreamRequest {
-  method: 'GET' | 'POST';
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'HEAD';
   /** Full URL. */
   url: string;
   headers: Record<string, string>;

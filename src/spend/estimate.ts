@@ -1,5 +1,6 @@
 import type { GatewayRequest } from '../pipeline/types.js';
 import type { OpenAIMessage } from '../providers/types.js';
+import type { AnthropicMessagesRequest } from '../schemas/anthropic-requests.js';
 
 /** The most a request can use, reserved against budgets and token rate limits before it is sent. */
 export interface WorstCase {
@@ -40,6 +41,27 @@ function messageTokens(message: OpenAIMessage): number {
   return tokens;
 }
 
+/** Tokens of an Anthropic content block list (or string): text by size, images and documents at the flat rate. */
+function blockTokens(content: unknown): number {
+  if (typeof content === 'string') return textTokens(content);
+  if (!Array.isArray(content)) return 0;
+  let tokens = 0;
+  for (const block of content as Array<{ type?: unknown; text?: unknown }>) {
+    if (block.type === 'text' && typeof block.text === 'string') tokens += textTokens(block.text);
+    else if (block.type === 'image' || block.type === 'document') tokens += TOKENS_PER_IMAGE;
+    else tokens += textTokens(JSON.stringify(block));
+  }
+  return tokens;
+}
+
+/** Anthropic Messages: input by size as for chat, output exactly `max_tokens` (which Anthropic requires). */
+function messagesWorstCase(body: AnthropicMessagesRequest): WorstCase {
+  let inputTokens = TOKENS_PER_REPLY + blockTokens(body.system);
+  for (const message of body.messages) inputTokens += TOKENS_PER_MESSAGE + blockTokens(message.content);
+  if (body['tools'] !== undefined) inputTokens += textTokens(JSON.stringify(body['tools']));
+  return { inputTokens, outputTokens: body.max_tokens };
+}
+
 /**
  * An upper bound on the tokens a request may use: input estimated from its size, output from
  * `max_completion_tokens` / `max_tokens`, else the model's output limit, times `n` choices.
@@ -58,6 +80,7 @@ export function worstCaseTokens(request: GatewayRequest, modelOutputLimit: numbe
     }
     return { inputTokens, outputTokens: 0 };
   }
+  if (request.operation === 'messages') return messagesWorstCase(request.body);
   const body = request.body;
   let inputTokens = TOKENS_PER_REPLY;
   for (const message of body.messages) inputTokens += messageTokens(message);

@@ -141,7 +141,7 @@ function splitJson(json: string): string[] {
   return pieces;
 }
 
-function streamEvents(body: any, id: string, answer: Answer, input: number): Array<{ event: string; data: string }> {
+function streamEvents(body: any, id: string, answer: Answer, input: number, steering: Steering): Array<{ event: string; data: string }> {
   const events: Array<{ event: string; data: string }> = [];
   const add = (data: any): void => {
     events.push({ event: data.type, data: JSON.stringify(data) });
@@ -150,7 +150,7 @@ function streamEvents(body: any, id: string, answer: Answer, input: number): Arr
     type: 'message_start',
     message: {
       id, type: 'message', role: 'assistant', model: body.model, content: [], stop_reason: null, stop_sequence: null,
-      usage: { input_tokens: input, cache_creation_input_tokens: 0, cache_read_input_tokens: 0, output_tokens: 1 },
+      usage: { input_tokens: input, cache_creation_input_tokens: steering.cacheWriteTokens ?? 0, cache_read_input_tokens: steering.cacheReadTokens ?? 0, output_tokens: 1 },
     },
   });
   answer.blocks.forEach((block, index) => {
@@ -200,13 +200,13 @@ export async function startFakeAnthropic(): Promise<FakeUpstream> {
     const answer = decide(req.body, `toolu_fake_${String(seq).padStart(4, '0')}`);
     const input = inputTokens(req.body);
     if (req.body.stream === true) {
-      await sendSse(res, streamEvents(req.body, id, answer, input), steering);
+      await sendSse(res, streamEvents(req.body, id, answer, input, steering), steering);
       return;
     }
     sendJson(res, 200, {
       id, type: 'message', role: 'assistant', model: req.body.model, content: answer.blocks,
       stop_reason: answer.stopReason, stop_sequence: answer.stopSequence,
-      usage: { input_tokens: input, cache_creation_input_tokens: 0, cache_read_input_tokens: 0, output_tokens: answer.outputTokens },
+      usage: { input_tokens: input, cache_creation_input_tokens: steering.cacheWriteTokens ?? 0, cache_read_input_tokens: steering.cacheReadTokens ?? 0, output_tokens: answer.outputTokens },
     }, { 'request-id': `req_fake_${String(seq).padStart(4, '0')}` });
   });
 }

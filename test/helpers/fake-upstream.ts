@@ -23,6 +23,9 @@ export interface Steering {
   errorMessage?: string;
   /** Provider-specific error type/code sent with an error status (e.g. `context_length_exceeded`). */
   errorCode?: string;
+  /** Prompt-cache tokens to report in usage (Anthropic: cache_read_input_tokens / cache_creation_input_tokens). */
+  cacheReadTokens?: number;
+  cacheWriteTokens?: number;
 }
 
 export interface RecordedRequest {
@@ -77,6 +80,10 @@ export function readSteering(req: IncomingMessage): Steering {
   if (msg !== undefined) s.errorMessage = msg;
   const code = header(req, 'x-fake-error-code');
   if (code !== undefined) s.errorCode = code;
+  const cacheRead = num(header(req, 'x-fake-cache-read-tokens'));
+  if (cacheRead !== undefined) s.cacheReadTokens = cacheRead;
+  const cacheWrite = num(header(req, 'x-fake-cache-write-tokens'));
+  if (cacheWrite !== undefined) s.cacheWriteTokens = cacheWrite;
   return s;
 }
 

@@ -29,7 +29,7 @@ interface SemanticRef {
 const noUsage = (): Usage => ({ input_tokens: 0, cached_input_tokens: 0, output_tokens: 0 });
 
 /** The request with the `cache` object taken out of its body. */
-function stripped(request: GatewayRequest): GatewayRequest {
+function stripped(request: Exclude<GatewayRequest, { operation: 'messages' }>): GatewayRequest {
   return request.operation === 'chat' ? { operation: 'chat', body: withoutCacheControls(request.body) } : { operation: 'embeddings', body: withoutCacheControls(request.body) };
 }
 
@@ -126,6 +126,8 @@ export function createCacheStage(deps: CacheStageDeps): Stage {
       const request = ctx.request;
       const deployment = ctx.deployment;
       if (!request || !deployment) throw new GatewayError('SF_ERR_INTERNAL', { message: 'The cache stage ran before the request was validated and resolved.' });
+      // Native Anthropic passthrough answers in Anthropic's format, which the cache does not store or replay.
+      if (request.operation === 'messages') return next();
       // A fallback chain is one model to its callers, whichever target answers (or is cooling down).
       const model = ctx.plan?.chainId ?? deployment.name;
       const enabled = cachingEnabled(deps.config, model, ctx.principal?.policy?.cache ?? null);

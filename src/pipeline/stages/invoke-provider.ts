@@ -1,4 +1,5 @@
 import { GatewayError } from '../../errors/gateway-error.js';
+import { anthropicClientHeaders, withLongContextBeta } from '../../providers/anthropic/client-headers.js';
 import type { ProviderRegistry } from '../../providers/registry.js';
 import type { Stage } from '../types.js';
 
@@ -12,16 +13,24 @@ export function createInvokeProviderStage(registry: ProviderRegistry): Stage {
       if (!deployment || !request) throw new GatewayError('SF_ERR_INTERNAL', { message: 'invoke-provider ran before the request was validated and resolved.' });
       const adapter = registry.adapter(deployment.provider.name);
       ctx.responseHeaders['x-smartflow-provider'] = deployment.provider.name;
+      let forwardedHeaders = registry.forwarder(deployment.provider.name).pick(ctx.headers);
+      if (request.operation === 'messages') forwardedHeaders = { ...forwardedHeaders, ...anthropicClientHeaders(ctx.headers) };
+      if (ctx.longContext && deployment.provider.type === 'anthropic') forwardedHeaders = withLongContextBeta(forwardedHeaders);
       const call = {
         requestedModel: ctx.requestedModel,
         upstreamModel: deployment.upstreamModel,
         signal: ctx.abort,
-        forwardedHeaders: registry.forwarder(deployment.provider.name).pick(ctx.headers),
+        forwardedHeaders,
         ...(ctx.attemptTimeoutMs !== undefined ? { timeoutMs: ctx.attemptTimeoutMs } : {}),
       };
       let response;
       if (request.operation === 'chat') {
         response = await adapter.chat(request.body, call);
+      } else if (request.operation === 'messages') {
+        if (!adapter.messages) {
+          throw new GatewayError('SF_ERR_OPERATION_UNSUPPORTED', { message: `The model "${deployment.name}" is not served by Anthropic; /anthropic passes requests to Anthropic only.`, param: 'model' });
+        }
+        response = await adapter.messages(request.body, { ...call, query: request.query });
       } else {
         if (!adapter.embeddings) {
           throw new GatewayError('SF_ERR_OPERATION_UNSUPPORTED', { message: `The provider "${deployment.provider.name}" has no embeddings API.`, param: 'model' });

@@ -1,5 +1,6 @@
 import { GatewayError } from '../../errors/gateway-error.js';
 import { invalidRequest } from '../../errors/from-zod.js';
+import { anthropicMessagesSchema } from '../../schemas/anthropic-requests.js';
 import { chatRequestSchema, embeddingsRequestSchema, NULLABLE_TOP_LEVEL } from '../../schemas/openai-requests.js';
 import type { OpenAIChatRequest, OpenAIEmbeddingsRequest } from '../../providers/types.js';
 import type { Stage } from '../types.js';
@@ -25,7 +26,11 @@ export function createValidateRequestStage(): Stage {
         throw new GatewayError('SF_ERR_INVALID_REQUEST', { message: 'The request body must be a JSON object.' });
       }
       const body = withoutNulls(raw as Record<string, unknown>);
-      if (ctx.operation === 'chat') {
+      if (ctx.operation === 'messages') {
+        const parsed = anthropicMessagesSchema.safeParse(raw);
+        if (!parsed.success) throw invalidRequest(parsed.error);
+        ctx.request = { operation: 'messages', body: parsed.data, query: ctx.rawQuery };
+      } else if (ctx.operation === 'chat') {
         const parsed = chatRequestSchema.safeParse(body);
         if (!parsed.success) throw invalidRequest(parsed.error);
         ctx.request = { operation: 'chat', body: parsed.data as OpenAIChatRequest };

@@ -6,7 +6,7 @@ import { translateAnthropicToOpenAI } from './translate-response.js';
 import { createAnthropicStreamTranslator } from './translate-stream.js';
 
 /** The Messages API version this translator speaks; a provider's `headers` may override it. */
-const ANTHROPIC_VERSION = '2023-06-01';
+export const ANTHROPIC_VERSION = '2023-06-01';
 
 /**
  * The Anthropic Messages API translator. `base_url` is the API root without `/v1`

@@ -1,0 +1,74 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { GatewayError } from '../../errors/gateway-error.js';
+import type { Authenticator } from '../../keys/authenticator.js';
+import { Cancellation } from '../../pipeline/cancellation.js';
+import type { GatewayContext } from '../../pipeline/types.js';
+import { anthropicClientHeaders } from '../../providers/anthropic/client-headers.js';
+import type { ProviderRegistry } from '../../providers/registry.js';
+import { createContext } from '../context.js';
+import { sendError } from '../error-response.js';
+import { sendResponse } from '../send-response.js';
+
+export interface AnthropicRoutesDeps {
+  pipeline: (ctx: GatewayContext) => Promise<void>;
+  registry: ProviderRegistry;
+  authenticator: Authenticator;
+}
+
+const PASSTHROUGH = { 'x-smartflow-passthrough': 'anthropic' };
+/** Response headers of a forwarded answer that describe its body; hop-by-hop and length headers are the server's business. */
+const KEPT_RESPONSE_HEADERS = ['content-type', 'request-id', 'retry-after', 'anthropic-ratelimit-requests-remaining', 'anthropic-ratelimit-tokens-remaining'];
+
+/**
+ * `/anthropic/*`: Anthropic's API for Claude Code and Anthropic SDKs (`ANTHROPIC_BASE_URL=<gateway>/anthropic`).
+ * `POST /v1/messages` runs the whole pipeline (keys, budgets, rate limits, chains, spend log)
+ * with the body passed through natively; any other path is forwarded as is with the provider's
+ * key. Errors are Anthropic error JSON.
+ */
+export function registerAnthropicRoutes(app: FastifyInstance, deps: AnthropicRoutesDeps): void {
+  // Claude Code probes the base URL before it starts.
+  app.route({ method: ['GET', 'HEAD'], url: '/anthropic', handler: async (_request, reply) => reply.headers(PASSTHROUGH).send({ status: 'ok', api: 'anthropic' }) });
+
+  app.post('/anthropic/v1/messages', async (request: FastifyRequest, reply: FastifyReply) => {
+    const ctx = createContext(request, reply, 'messages');
+    Object.assign(ctx.responseHeaders, PASSTHROUGH);
+    try {
+      await deps.pipeline(ctx);
+    } catch (err) {
+      return sendError(request, reply, err, ctx.responseHeaders, 'anthropic');
+    }
+    await sendResponse(request, reply, ctx, 'anthropic');
+  });
+
+  app.all('/anthropic/*', async (request: FastifyRequest<{ Params: { '*': string } }>, reply: FastifyReply) => {
+    try {
+      await deps.authenticator.authenticate(request.headers);
+      const provider = deps.registry.firstOfType('anthropic');
+      const forward = provider ? deps.registry.anthropicForward(provider.name) : undefined;
+      if (!forward) throw new GatewayError('SF_ERR_MODEL_NOT_FOUND', { message: 'No Anthropic provider is configured on this gateway.' });
+      const path = `/${request.params['*']}`;
+      if (path.split('/').includes('..')) throw new GatewayError('SF_ERR_ROUTE_NOT_FOUND');
+      const at = request.url.indexOf('?');
+      const abort = new Cancellation();
+      reply.raw.once('close', () => {
+        if (!reply.raw.writableFinished) abort.cancel();
+      });
+      const res = await forward({
+        method: request.method as 'GET',
+        path,
+        query: at === -1 ? '' : request.url.slice(at),
+        body: request.body === undefined ? undefined : JSON.stringify(request.body),
+        forwardedHeaders: anthropicClientHeaders(request.headers),
+        signal: abort,
+      });
+      const headers: Record<string, string> = { ...PASSTHROUGH };
+      for (const name of KEPT_RESPONSE_HEADERS) {
+        const value = res.headers[name];
+        if (typeof value === 'string') headers[name] = value;
+      }
+      return reply.code(res.status).headers(headers).send(res.body);
+    } catch (err) {
+      return sendError(request, reply, err, PASSTHROUGH, 'anthropic');
+    }
+  });
+}
