@@ -111,6 +111,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   );
 
   registerOpenAIRoutes(app, { pipeline, registry: deps.registry, authenticator: deps.authenticator });
+  registerOpenAIRoutes(app, { pipeline, registry: deps.registry, authenticator: deps.authenticator }, { prefixes: ['/cursor/v1', '/cursor'], surface: 'cursor' });
   registerAnthropicRoutes(app, { pipeline, registry: deps.registry, authenticator: deps.authenticator });
   registerSpendRoutes(app, { store: deps.store, spendLog: deps.spendLog, authenticator: deps.authenticator, keys: deps.access.keys, teams: deps.access.teams, now: deps.access.now });
   registerVirtualKeyRoutes(app, { authenticator: deps.authenticator, access: deps.access, store: deps.store });

@@ -12,7 +12,7 @@ function queryOf(url: string): string {
  * Builds the framework-free context for one request and ties its abort signal to the
  * client connection: a client that goes away cancels the upstream call.
  */
-export function createContext(request: FastifyRequest, reply: FastifyReply, operation: GatewayRequest['operation']): GatewayContext {
+export function createContext(request: FastifyRequest, reply: FastifyReply, operation: GatewayRequest['operation'], surface: GatewayContext['surface'] = 'openai'): GatewayContext {
   const body = request.body as { model?: unknown; stream?: unknown } | null | undefined;
   const abort = new Cancellation();
   const ctx: GatewayContext = {
@@ -20,6 +20,7 @@ export function createContext(request: FastifyRequest, reply: FastifyReply, oper
     startedAt: Date.now(),
     startedHr: performance.now(),
     operation,
+    surface,
     rawBody: request.body,
     rawQuery: queryOf(request.url),
     request: null,

@@ -53,6 +53,8 @@ export interface GatewayContext {
   /** performance.now() at arrival (for latency). */
   readonly startedHr: number;
   readonly operation: GatewayRequest['operation'];
+  /** Which API the client called: `/v1`, `/cursor` (unknown models go to the default OpenAI-compatible provider) or `/anthropic`. */
+  readonly surface: 'openai' | 'cursor' | 'anthropic';
   /** The body as received; validated into `request` by the validate-request stage. */
   readonly rawBody: unknown;
   /** The URL's query string with its `?` ('' when none): native passthrough keeps it (`?beta=true`). */

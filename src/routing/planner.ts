@@ -50,6 +50,13 @@ export class RoutePlanner {
     return { chainId: chain?.id ?? null, steps: warm.length > 0 ? warm : steps, streamResume: chain?.stream_resume ?? false };
   }
 
+  /** A model name the gateway does not know, sent as is to the first OpenAI-compatible provider (Cursor's default). */
+  planOnDefaultProvider(model: string): RoutePlan | undefined {
+    const provider = this.deps.registry.firstOfType('openai');
+    const deployment = provider ? this.deps.registry.deploymentFor(provider.name, model) : undefined;
+    return deployment ? { chainId: null, steps: [{ ...this.plainStep(), deployment }], streamResume: false } : undefined;
+  }
+
   private plainStep(): Omit<RouteStep, 'deployment'> {
     const retry = this.deps.config.retry;
     return { maxAttempts: retry.max_attempts ?? 1, timeoutMs: undefined, retry, retryOn: this.defaultRetryOn };

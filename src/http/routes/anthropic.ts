@@ -30,7 +30,7 @@ export function registerAnthropicRoutes(app: FastifyInstance, deps: AnthropicRou
   app.route({ method: ['GET', 'HEAD'], url: '/anthropic', handler: async (_request, reply) => reply.headers(PASSTHROUGH).send({ status: 'ok', api: 'anthropic' }) });
 
   app.post('/anthropic/v1/messages', async (request: FastifyRequest, reply: FastifyReply) => {
-    const ctx = createContext(request, reply, 'messages');
+    const ctx = createContext(request, reply, 'messages', 'anthropic');
     Object.assign(ctx.responseHeaders, PASSTHROUGH);
     try {
       await deps.pipeline(ctx);

@@ -33,15 +33,29 @@ function modelEntry(d: ModelDeployment) {
   };
 }
 
-/** The OpenAI-compatible surface: /v1/chat/completions, /v1/embeddings, /v1/models, and the same without /v1. */
-export function registerOpenAIRoutes(app: FastifyInstance, deps: OpenAIRoutesDeps): void {
+/** `X-Smartflow-Passthrough` names the provider family that answered: anthropic, openai or google. */
+function passthroughName(ctx: GatewayContext): string {
+  const type = ctx.deployment?.provider.type;
+  return type === 'anthropic' ? 'anthropic' : type === 'gemini' ? 'google' : 'openai';
+}
+
+/**
+ * The OpenAI-compatible surface: /v1/chat/completions, /v1/embeddings, /v1/models, and the same
+ * without /v1. With `surface: 'cursor'` the same under /cursor for Cursor's base-URL override:
+ * model names the gateway does not know go to the default OpenAI-compatible provider, and every
+ * answer says which provider family served it.
+ */
+export function registerOpenAIRoutes(app: FastifyInstance, deps: OpenAIRoutesDeps, options: { prefixes: string[]; surface: 'openai' | 'cursor' } = { prefixes: ['/v1', ''], surface: 'openai' }): void {
+  const cursor = options.surface === 'cursor';
   const handle = (operation: 'chat' | 'embeddings') => async (request: FastifyRequest, reply: FastifyReply) => {
-    const ctx = createContext(request, reply, operation);
+    const ctx = createContext(request, reply, operation, options.surface);
     try {
       await deps.pipeline(ctx);
     } catch (err) {
+      if (cursor) ctx.responseHeaders['x-smartflow-passthrough'] = passthroughName(ctx);
       return sendError(request, reply, err, ctx.responseHeaders);
     }
+    if (cursor) ctx.responseHeaders['x-smartflow-passthrough'] = passthroughName(ctx);
     await sendResponse(request, reply, ctx);
   };
 
@@ -54,6 +68,7 @@ export function registerOpenAIRoutes(app: FastifyInstance, deps: OpenAIRoutesDep
     }
     const policy = principal.policy;
     const models = deps.registry.listModels().filter((d) => !policy || policy.allowModel(d.name));
+    if (cursor) reply.header('x-smartflow-passthrough', 'openai');
     return reply.send({ object: 'list', data: models.map(modelEntry) });
   };
 
@@ -70,7 +85,7 @@ export function registerOpenAIRoutes(app: FastifyInstance, deps: OpenAIRoutesDep
     }
   };
 
-  for (const prefix of ['/v1', '']) {
+  for (const prefix of options.prefixes) {
     app.post(`${prefix}/chat/completions`, handle('chat'));
     app.post(`${prefix}/embeddings`, handle('embeddings'));
     app.get(`${prefix}/models`, listModels);

@@ -18,7 +18,7 @@ export function createResolveModelStage(planner: RoutePlanner): Stage {
         ctx.requestedModel = ctx.requestedModel.slice(0, -LONG_CONTEXT_SUFFIX.length);
         ctx.longContext = true;
       }
-      const plan = planner.plan(ctx.requestedModel);
+      const plan = planner.plan(ctx.requestedModel) ?? (ctx.surface === 'cursor' ? planner.planOnDefaultProvider(ctx.requestedModel) : undefined);
       if (!plan) {
         throw new GatewayError('SF_ERR_MODEL_NOT_FOUND', { message: `The model "${ctx.requestedModel.slice(0, 200)}" does not exist on this gateway. GET /v1/models lists the models you can use.`, param: 'model' });
       }
