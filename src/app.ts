@@ -88,7 +88,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     createBudgetStage({ limits: deps.access.limits, defaultMaxOutputTokens: deps.config.budgets.default_max_output_tokens }),
     createCacheStage({ config: deps.config.cache, cache: caching.cache, semantic: caching.semantic, now: deps.access.now }),
     createRouteStage({ balancer: deps.routing.balancer, cooldowns: deps.routing.cooldowns, now: deps.access.now }),
-    createInvokeProviderStage(deps.registry),
+    createInvokeProviderStage(deps.registry, { allowAnthropicByok: deps.config.passthrough.anthropic.allow_byok }),
   ]);
 
   // Callback style on purpose: an async hook costs a promise and a microtask on every request.
@@ -112,7 +112,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
 
   registerOpenAIRoutes(app, { pipeline, registry: deps.registry, authenticator: deps.authenticator });
   registerOpenAIRoutes(app, { pipeline, registry: deps.registry, authenticator: deps.authenticator }, { prefixes: ['/cursor/v1', '/cursor'], surface: 'cursor' });
-  registerAnthropicRoutes(app, { pipeline, registry: deps.registry, authenticator: deps.authenticator });
+  registerAnthropicRoutes(app, { pipeline, registry: deps.registry, authenticator: deps.authenticator, allowByok: deps.config.passthrough.anthropic.allow_byok });
   registerSpendRoutes(app, { store: deps.store, spendLog: deps.spendLog, authenticator: deps.authenticator, keys: deps.access.keys, teams: deps.access.teams, now: deps.access.now });
   registerVirtualKeyRoutes(app, { authenticator: deps.authenticator, access: deps.access, store: deps.store });
   registerTeamRoutes(app, { authenticator: deps.authenticator, access: deps.access, store: deps.store });

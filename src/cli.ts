@@ -111,7 +111,7 @@ async function demo(values: { port?: string; host?: string }): Promise<number> {
   const gateway = await createGateway({ config });
   const url = await gateway.listen();
   const budgetKey = await gateway.access.keys.create(
-    { alias: 'demo-budget', models: ['demo-chat-metered'], max_budget: 0.002, budget_period: 'daily', tags: ['demo'], metadata: {} },
+    { alias: 'demo-budget', models: ['demo-chat-metered'], max_budget: 0.002, budget_period: 'daily', tags: ['demo'], metadata: {}, allow_byok: false },
     'demo',
   );
   process.stdout.write(`${formatWalkthrough(url, DEMO_MASTER_KEY, { id: budgetKey.record.id, key: budgetKey.key })}\n`);

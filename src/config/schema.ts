@@ -85,6 +85,16 @@ export const configSchema = z.strictObject({
       fallback_chains: z.array(chainSchema).default([]),
     })
     .prefault({}),
+  passthrough: z
+    .strictObject({
+      anthropic: z
+        .strictObject({
+          /** Callers on /anthropic may send their own Anthropic key in x-api-key (with a gateway key as Bearer). */
+          allow_byok: z.boolean().default(false),
+        })
+        .prefault({}),
+    })
+    .prefault({}),
   budgets: z
     .strictObject({
       /** IANA time zone in which daily, weekly and monthly budget periods start at midnight. */

@@ -29,6 +29,8 @@ export interface AccessPolicy {
   rates: readonly RateRule[];
   /** The key's response-cache switch; null follows the config. */
   cache: boolean | null;
+  /** Callers with this key may send their own Anthropic key on /anthropic. */
+  allowByok: boolean;
   /**
    * Equal for keys whose policies shape answers alike (today: their model lists and their team's).
    * The semantic cache never serves one key an answer stored for a key with another fingerprint.
@@ -57,6 +59,7 @@ export function policyFor(key: VirtualKeyRecord, team: TeamRecord | null): Acces
     budgets: Object.freeze(budgets),
     rates: Object.freeze(rates),
     cache: key.cache ?? null,
+    allowByok: key.allow_byok ?? false,
     fingerprint: fingerprintOf(key, team),
   });
 }

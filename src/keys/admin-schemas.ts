@@ -30,6 +30,7 @@ export const createKeySchema = z.strictObject({
   tags: tags.default([]),
   metadata: metadata.default({}),
   cache: z.boolean().optional(),
+  allow_byok: z.boolean().default(false),
   expires_at: time.optional(),
 });
 
@@ -45,6 +46,7 @@ export const updateKeySchema = z.strictObject({
   tags: tags.optional(),
   metadata: metadata.optional(),
   cache: z.boolean().nullable().optional(),
+  allow_byok: z.boolean().optional(),
   expires_at: time.nullable().optional(),
 });
 

@@ -21,6 +21,8 @@ export interface VirtualKeyRecord {
   metadata: Record<string, unknown>;
   /** Response caching for this key: true or false overrides the config; null (or absent in keys made before caching) follows it. */
   cache?: boolean | null;
+  /** Lets this key's callers send their own Anthropic key on /anthropic (absent in keys made before BYOK: not allowed). */
+  allow_byok?: boolean;
   expires_at: number | null;
   created_at: number;
   created_by: string;

@@ -15,6 +15,8 @@ export interface ProviderCall {
   timeoutMs?: number;
   /** The client's query string (`?beta=true`), for native passthrough calls. */
   query?: string;
+  /** The caller's own provider key (BYOK), used instead of the provider's. */
+  apiKeyOverride?: string;
 }
 
 /**

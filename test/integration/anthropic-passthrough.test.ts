@@ -124,6 +124,23 @@ describe('/anthropic passthrough with the official Anthropic SDK', () => {
     });
   });
 
+  test('BYOK: the caller\'s own Anthropic key goes upstream only for keys allowed to', async () => {
+    const body = { model: 'claude-haiku-4-5', max_tokens: 20, messages: [{ role: 'user', content: 'hi' }] };
+    const send = (gatewayKey: string) =>
+      call(`${gw.url}/anthropic/v1/messages`, { headers: { authorization: `Bearer ${gatewayKey}`, 'x-api-key': 'sk-ant-callers-own-key', 'content-type': 'application/json' }, body });
+    const plain = await call(`${gw.url}/api/enterprise/vkeys`, { headers: authHeaders(), body: {} });
+    const byok = await call(`${gw.url}/api/enterprise/vkeys`, { headers: authHeaders(), body: { allow_byok: true } });
+    assert.equal(byok.json.allow_byok, true);
+    fake.reset();
+    assert.equal((await send(plain.json.key)).status, 200);
+    assert.equal(fake.requests[0]!.headers['x-api-key'], 'sk-ant-upstream-secret', 'not allowed: the provider key is used');
+    assert.equal((await send(byok.json.key)).status, 200);
+    assert.equal(fake.requests[1]!.headers['x-api-key'], 'sk-ant-callers-own-key');
+    const counted = await call(`${gw.url}/anthropic/v1/messages/count_tokens`, { headers: { authorization: `Bearer ${byok.json.key}`, 'x-api-key': 'sk-ant-callers-own-key', 'content-type': 'application/json' }, body: { model: 'claude-haiku-4-5', messages: body.messages } });
+    assert.equal(counted.status, 200);
+    assert.equal(fake.requests[2]!.headers['x-api-key'], 'sk-ant-callers-own-key');
+  });
+
   test('a virtual key is charged per Anthropic usage, cache reads and writes included', async () => {
     const created = await call(`${gw.url}/api/enterprise/vkeys`, { headers: authHeaders(), body: { max_budget: 10 } });
     const keyClient = new Anthropic({ baseURL: `${gw.url}/anthropic`, apiKey: created.json.key, maxRetries: 0, defaultHeaders: { 'x-fake-cache-read-tokens': '1000', 'x-fake-cache-write-tokens': '2000' } });

@@ -3,7 +3,7 @@ import { GatewayError } from '../../errors/gateway-error.js';
 import type { Authenticator } from '../../keys/authenticator.js';
 import { Cancellation } from '../../pipeline/cancellation.js';
 import type { GatewayContext } from '../../pipeline/types.js';
-import { anthropicClientHeaders } from '../../providers/anthropic/client-headers.js';
+import { anthropicClientHeaders, callerAnthropicKey } from '../../providers/anthropic/client-headers.js';
 import type { ProviderRegistry } from '../../providers/registry.js';
 import { createContext } from '../context.js';
 import { sendError } from '../error-response.js';
@@ -13,6 +13,8 @@ export interface AnthropicRoutesDeps {
   pipeline: (ctx: GatewayContext) => Promise<void>;
   registry: ProviderRegistry;
   authenticator: Authenticator;
+  /** passthrough.anthropic.allow_byok */
+  allowByok: boolean;
 }
 
 const PASSTHROUGH = { 'x-smartflow-passthrough': 'anthropic' };
@@ -42,7 +44,7 @@ export function registerAnthropicRoutes(app: FastifyInstance, deps: AnthropicRou
 
   app.all('/anthropic/*', async (request: FastifyRequest<{ Params: { '*': string } }>, reply: FastifyReply) => {
     try {
-      await deps.authenticator.authenticate(request.headers);
+      const principal = await deps.authenticator.authenticate(request.headers);
       const provider = deps.registry.firstOfType('anthropic');
       const forward = provider ? deps.registry.anthropicForward(provider.name) : undefined;
       if (!forward) throw new GatewayError('SF_ERR_MODEL_NOT_FOUND', { message: 'No Anthropic provider is configured on this gateway.' });
@@ -59,6 +61,7 @@ export function registerAnthropicRoutes(app: FastifyInstance, deps: AnthropicRou
         query: at === -1 ? '' : request.url.slice(at),
         body: request.body === undefined ? undefined : JSON.stringify(request.body),
         forwardedHeaders: anthropicClientHeaders(request.headers),
+        apiKeyOverride: callerAnthropicKey(request.headers, principal, deps.allowByok),
         signal: abort,
       });
       const headers: Record<string, string> = { ...PASSTHROUGH };

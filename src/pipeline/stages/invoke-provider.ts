@@ -1,10 +1,10 @@
 import { GatewayError } from '../../errors/gateway-error.js';
-import { anthropicClientHeaders, withLongContextBeta } from '../../providers/anthropic/client-headers.js';
+import { anthropicClientHeaders, callerAnthropicKey, withLongContextBeta } from '../../providers/anthropic/client-headers.js';
 import type { ProviderRegistry } from '../../providers/registry.js';
 import type { Stage } from '../types.js';
 
 /** Calls the deployment's provider adapter: translate, send through undici, translate back. */
-export function createInvokeProviderStage(registry: ProviderRegistry): Stage {
+export function createInvokeProviderStage(registry: ProviderRegistry, options: { allowAnthropicByok: boolean }): Stage {
   return {
     name: 'invoke-provider',
     async run(ctx) {
@@ -30,7 +30,8 @@ export function createInvokeProviderStage(registry: ProviderRegistry): Stage {
         if (!adapter.messages) {
           throw new GatewayError('SF_ERR_OPERATION_UNSUPPORTED', { message: `The model "${deployment.name}" is not served by Anthropic; /anthropic passes requests to Anthropic only.`, param: 'model' });
         }
-        response = await adapter.messages(request.body, { ...call, query: request.query });
+        const apiKeyOverride = callerAnthropicKey(ctx.headers, ctx.principal, options.allowAnthropicByok);
+        response = await adapter.messages(request.body, { ...call, query: request.query, ...(apiKeyOverride !== undefined ? { apiKeyOverride } : {}) });
       } else {
         if (!adapter.embeddings) {
           throw new GatewayError('SF_ERR_OPERATION_UNSUPPORTED', { message: `The provider "${deployment.provider.name}" has no embeddings API.`, param: 'model' });

@@ -1,4 +1,5 @@
-import type { IncomingHeaders } from '../../pipeline/types.js';
+import { isVirtualKey } from '../../keys/key-material.js';
+import type { IncomingHeaders, Principal } from '../../pipeline/types.js';
 
 /** The beta flag that unlocks Claude's 1M-token context window (what a `[1m]` model suffix asks for). */
 export const LONG_CONTEXT_BETA = 'context-1m-2025-08-07';
@@ -11,6 +12,22 @@ export function anthropicClientHeaders(headers: IncomingHeaders): Record<string,
     out[name] = Array.isArray(value) ? value.join(',') : value;
   }
   return out;
+}
+
+/**
+ * Bring your own key: with a gateway key as `Authorization: Bearer` and an Anthropic key in
+ * `x-api-key`, the caller's key goes upstream instead of the provider's, when the gateway
+ * (`passthrough.anthropic.allow_byok`) or the caller's virtual key (`allow_byok`) allows it.
+ * Spend and budgets still count against the gateway key.
+ */
+export function callerAnthropicKey(headers: IncomingHeaders, principal: Principal | null, allowedGlobally: boolean): string | undefined {
+  if (!principal || !(allowedGlobally || principal.policy?.allowByok === true)) return undefined;
+  const auth = headers.authorization;
+  const own = headers['x-api-key'];
+  if (typeof auth !== 'string' || typeof own !== 'string' || own === '') return undefined;
+  const bearer = /^Bearer\s+(\S+)\s*$/i.exec(auth)?.[1];
+  if (bearer === undefined || bearer === own || isVirtualKey(own)) return undefined;
+  return own;
 }
 
 /** Adds the 1M-context beta to `anthropic-beta` unless the client already listed it. */

@@ -14,10 +14,11 @@ import { ANTHROPIC_VERSION } from './translator.js';
  * Anthropic byte for byte), then the provider's key in place of whatever the client
  * authenticated with, then the provider's configured headers.
  */
-export function nativeHeaders(provider: ProviderConfig, forwarded: Record<string, string>): Record<string, string> {
-  const headers: Record<string, string> = { 'anthropic-version': ANTHROPIC_VERSION, ...forwarded };
-  if (provider.api_key !== undefined && provider.api_key !== '') headers['x-api-key'] = provider.api_key;
-  return { ...headers, ...provider.headers };
+export function nativeHeaders(provider: ProviderConfig, forwarded: Record<string, string>, apiKeyOverride?: string): Record<string, string> {
+  const headers: Record<string, string> = { 'anthropic-version': ANTHROPIC_VERSION, ...forwarded, ...provider.headers };
+  const key = apiKeyOverride ?? provider.api_key;
+  if (key !== undefined && key !== '') headers['x-api-key'] = key;
+  return headers;
 }
 
 /** Usage from a stream: message_start carries the input side, message_delta the running output count. */
@@ -45,7 +46,7 @@ function streamUsage(event: string | undefined, data: unknown, usage: Usage): Us
 export function createNativeMessages(provider: ProviderConfig, transport: HttpTransport) {
   return async function messages(body: Record<string, unknown>, call: ProviderCall): Promise<ProviderResponse> {
     const url = `${provider.base_url}/v1/messages${call.query ?? ''}`;
-    const headers = { ...nativeHeaders(provider, call.forwardedHeaders), 'content-type': 'application/json' };
+    const headers = { ...nativeHeaders(provider, call.forwardedHeaders, call.apiKeyOverride), 'content-type': 'application/json' };
     const res = await transport.send({ method: 'POST', url, headers, body: JSON.stringify({ ...body, model: call.upstreamModel }) }, call.signal, call.timeoutMs ?? provider.timeout_ms);
     if (res.status >= 400) throw anthropicError(res.status, await readText(res, call.signal), res.headers);
     if (body['stream'] !== true) {
@@ -81,13 +82,14 @@ export interface NativeForwardRequest {
   query: string;
   body: string | undefined;
   forwardedHeaders: Record<string, string>;
+  apiKeyOverride: string | undefined;
   signal: CancelSignal;
 }
 
 /** Forwards a request to the provider with its key; the answer comes back untouched. */
 export function createNativeForward(provider: ProviderConfig, transport: HttpTransport) {
   return (req: NativeForwardRequest): Promise<UpstreamResponse> => {
-    const headers = nativeHeaders(provider, req.forwardedHeaders);
+    const headers = nativeHeaders(provider, req.forwardedHeaders, req.apiKeyOverride);
     if (req.body !== undefined) headers['content-type'] = 'application/json';
     return transport.send(
       { method: req.method, url: `${provider.base_url}${req.path}${req.query}`, headers, ...(req.body !== undefined ? { body: req.body } : {}) },
