@@ -13,7 +13,8 @@ const KEY_VERSION = 'smartflow-cache/1';
 /** What a cache key is computed from. */
 export interface CacheKeyInput {
   namespace: string;
-  operation: 'chat' | 'embeddings';
+  /** `chat`, `embeddings`, or for native Anthropic answers `messages:json` / `messages:sse` (they are replayed verbatim, so each form has its own entries). */
+  operation: 'chat' | 'embeddings' | 'messages:json' | 'messages:sse';
   /** The resolved model name (the deployment's name), not the alias the client used. */
   model: string;
   /** The validated request body; credentials never live here (they are headers). */

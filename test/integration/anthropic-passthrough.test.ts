@@ -161,3 +161,36 @@ describe('/anthropic passthrough with the official Anthropic SDK', () => {
     assert.equal(budget.json.reserved, 0);
   });
 });
+
+test('/anthropic answers are cached and replayed verbatim, each form under its own key', async () => {
+  const fake = await startFakeAnthropic();
+  const gw = await startTestGateway({
+    providers: { anthropic: { type: 'anthropic', base_url: fake.url, api_key: 'sk-ant-upstream-secret' } },
+    cache: { models: { 'claude-haiku-4-5': { enabled: true } } },
+    logging: { level: 'warn' },
+  });
+  try {
+    const client = new Anthropic({ baseURL: `${gw.url}/anthropic`, apiKey: MASTER_KEY, maxRetries: 0 });
+    const params = { model: 'claude-haiku-4-5', max_tokens: 50, messages: [{ role: 'user' as const, content: 'Cache me' }] };
+    const first = await client.messages.create(params).withResponse();
+    const second = await client.messages.create(params).withResponse();
+    assert.equal(first.response.headers.get('x-smartflow-cache'), 'STORED');
+    assert.equal(second.response.headers.get('x-smartflow-cache'), 'HIT');
+    assert.deepEqual(second.data, first.data, 'the JSON answer is replayed as it was');
+    assert.equal(fake.requests.length, 1);
+
+    const streamed = await client.messages.stream(params).finalMessage();
+    assert.equal(fake.requests.length, 2, 'a stream request does not take the JSON entry');
+    const raw = await call(`${gw.url}/anthropic/v1/messages`, { headers: { 'x-api-key': MASTER_KEY, 'content-type': 'application/json' }, body: { ...params, stream: true } });
+    assert.equal(raw.headers['x-smartflow-cache'], 'HIT');
+    assert.match(raw.text, /^event: message_start$/m);
+    assert.match(raw.text, /^event: message_stop$/m);
+    assert.doesNotMatch(raw.text, /\[DONE\]/);
+    const replayed = await client.messages.stream(params).finalMessage();
+    assert.deepEqual(replayed.content, streamed.content);
+    assert.equal(fake.requests.length, 2);
+  } finally {
+    await gw.close();
+    await fake.close();
+  }
+});

@@ -28,8 +28,13 @@ interface SemanticRef {
 
 const noUsage = (): Usage => ({ input_tokens: 0, cached_input_tokens: 0, output_tokens: 0 });
 
+async function* verbatim(frames: readonly string[]): AsyncGenerator<string> {
+  yield* frames;
+}
+
 /** The request with the `cache` object taken out of its body. */
-function stripped(request: Exclude<GatewayRequest, { operation: 'messages' }>): GatewayRequest {
+function stripped(request: GatewayRequest): GatewayRequest {
+  if (request.operation === 'messages') return { ...request, body: withoutCacheControls(request.body) };
   return request.operation === 'chat' ? { operation: 'chat', body: withoutCacheControls(request.body) } : { operation: 'embeddings', body: withoutCacheControls(request.body) };
 }
 
@@ -57,6 +62,12 @@ export function createCacheStage(deps: CacheStageDeps): Stage {
   function serve(ctx: GatewayContext, outcome: CacheOutcome, entry: CacheEntry, similarity?: number): boolean {
     const body = ctx.request?.body;
     const sameForm = (entry.answer.kind === 'sse') === ctx.stream;
+    if (ctx.request?.operation === 'messages') {
+      // Anthropic's format is replayed exactly as it was received, in the form it was received.
+      if (!sameForm) return false;
+      ctx.response = entry.answer.kind === 'json' ? { kind: 'json', status: 200, body: undefined, text: entry.answer.text, usage: noUsage() } : { kind: 'stream', status: 200, frames: verbatim(entry.answer.frames), usage: noUsage };
+      return hit(ctx, outcome, entry, similarity);
+    }
     // Converting between JSON and a stream keeps content, tool calls and usage, not logprobs.
     if (!sameForm && body?.logprobs === true) return false;
     let replay;
@@ -70,6 +81,10 @@ export function createCacheStage(deps: CacheStageDeps): Stage {
       replay.kind === 'json'
         ? { kind: 'json', status: 200, body: undefined, text: replay.text, usage: noUsage() }
         : { kind: 'stream', status: 200, frames: replay.frames, usage: noUsage };
+    return hit(ctx, outcome, entry, similarity);
+  }
+
+  function hit(ctx: GatewayContext, outcome: CacheOutcome, entry: CacheEntry, similarity: number | undefined): true {
     outcome.status = 'hit';
     outcome.key = entry.key;
     outcome.savedCostMicros = entry.costMicros;
@@ -107,9 +122,11 @@ export function createCacheStage(deps: CacheStageDeps): Stage {
     let size = 0;
     let tooLarge = false;
     let done = false;
+    const anthropic = ctx.request?.operation === 'messages';
     for await (const frame of frames) {
-      if (frame === SSE_DONE) done = true;
-      else if (!tooLarge && !isUsageOnlyFrame(frame)) {
+      // Anthropic streams end with message_stop and carry usage in their own events, all kept.
+      if (anthropic ? frame.startsWith('event: message_stop') : frame === SSE_DONE) done = true;
+      if (frame !== SSE_DONE && !tooLarge && (anthropic || !isUsageOnlyFrame(frame))) {
         size += frame.length;
         tooLarge = size > deps.config.max_entry_bytes;
         if (tooLarge) kept.length = 0;
@@ -126,8 +143,6 @@ export function createCacheStage(deps: CacheStageDeps): Stage {
       const request = ctx.request;
       const deployment = ctx.deployment;
       if (!request || !deployment) throw new GatewayError('SF_ERR_INTERNAL', { message: 'The cache stage ran before the request was validated and resolved.' });
-      // Native Anthropic passthrough answers in Anthropic's format, which the cache does not store or replay.
-      if (request.operation === 'messages') return next();
       // A fallback chain is one model to its callers, whichever target answers (or is cooling down).
       const model = ctx.plan?.chainId ?? deployment.name;
       const enabled = cachingEnabled(deps.config, model, ctx.principal?.policy?.cache ?? null);
@@ -140,7 +155,8 @@ export function createCacheStage(deps: CacheStageDeps): Stage {
       const plan = planCaching(deps.config, model, controls);
 
       const body = forwarded.body;
-      const keyInput: CacheKeyInput = { namespace: plan.namespace, operation: request.operation, model, body };
+      const operation = request.operation === 'messages' ? (ctx.stream ? 'messages:sse' : 'messages:json') : request.operation;
+      const keyInput: CacheKeyInput = { namespace: plan.namespace, operation, model, body };
       const key = cacheKey(keyInput);
       const outcome: CacheOutcome = { status: plan.lookup ? 'miss' : 'bypass', key, savedCostMicros: 0 };
       ctx.cache = outcome;
