@@ -10,6 +10,7 @@ import { registerJsonBodyParser } from './http/json-body.js';
 import { registerOpsRoutes } from './http/routes/health.js';
 import { registerAnthropicRoutes } from './http/routes/anthropic.js';
 import { registerOpenAIRoutes } from './http/routes/openai.js';
+import { registerResponsesRoutes } from './http/routes/responses.js';
 import { registerSpendRoutes } from './http/routes/spend.js';
 import { registerAuditRoutes } from './http/routes/audit.js';
 import { registerCacheRoutes } from './http/routes/cache.js';
@@ -113,6 +114,8 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   registerOpenAIRoutes(app, { pipeline, registry: deps.registry, authenticator: deps.authenticator });
   registerOpenAIRoutes(app, { pipeline, registry: deps.registry, authenticator: deps.authenticator }, { prefixes: ['/cursor/v1', '/cursor'], surface: 'cursor' });
   registerAnthropicRoutes(app, { pipeline, registry: deps.registry, authenticator: deps.authenticator, allowByok: deps.config.passthrough.anthropic.allow_byok });
+  registerResponsesRoutes(app, { pipeline }, { paths: ['/v1/responses', '/responses'], surface: 'openai' });
+  registerResponsesRoutes(app, { pipeline }, { paths: ['/cursor/v1/responses', '/cursor/responses'], surface: 'cursor' });
   registerSpendRoutes(app, { store: deps.store, spendLog: deps.spendLog, authenticator: deps.authenticator, keys: deps.access.keys, teams: deps.access.teams, now: deps.access.now });
   registerVirtualKeyRoutes(app, { authenticator: deps.authenticator, access: deps.access, store: deps.store });
   registerTeamRoutes(app, { authenticator: deps.authenticator, access: deps.access, store: deps.store });

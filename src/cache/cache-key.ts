@@ -13,8 +13,12 @@ const KEY_VERSION = 'smartflow-cache/1';
 /** What a cache key is computed from. */
 export interface CacheKeyInput {
   namespace: string;
-  /** `chat`, `embeddings`, or for native Anthropic answers `messages:json` / `messages:sse` (they are replayed verbatim, so each form has its own entries). */
-  operation: 'chat' | 'embeddings' | 'messages:json' | 'messages:sse';
+  /**
+   * `chat`, `embeddings`, or for native Anthropic answers `messages:json` / `messages:sse` and for
+   * Responses API answers `responses:json` / `responses:sse` (they are replayed verbatim, so each
+   * form has its own entries).
+   */
+  operation: 'chat' | 'embeddings' | 'messages:json' | 'messages:sse' | 'responses:json' | 'responses:sse';
   /** The resolved model name (the deployment's name), not the alias the client used. */
   model: string;
   /** The validated request body; credentials never live here (they are headers). */

@@ -4,6 +4,7 @@ import type { AnthropicMessagesRequest } from '../schemas/anthropic-requests.js'
 import type { GatewayError } from '../errors/gateway-error.js';
 import type { Cancellation } from './cancellation.js';
 import type { ProviderResponse } from '../providers/adapter.js';
+import type { ResponsesState } from '../providers/responses/prepare.js';
 import type { ModelDeployment } from '../providers/registry.js';
 import type { RoutePlan } from '../routing/planner.js';
 import type { SpendAttempt } from '../spend/spend-record.js';
@@ -61,6 +62,11 @@ export interface GatewayContext {
   readonly rawQuery: string;
   /** Null until validated: only stages after validate-request may rely on it. */
   request: GatewayRequest | null;
+  /**
+   * Set by the Responses API route (`/v1/responses`): the request runs as `chat` and is answered
+   * in Responses format, natively by OpenAI-compatible providers (docs/responses.md).
+   */
+  responses?: ResponsesState;
   /** The model name the client asked for ('' when absent or not a string), without a `[1m]` suffix once resolved. */
   requestedModel: string;
   /** The client asked for the 1M-token context window (a `[1m]` model suffix). */

@@ -34,6 +34,12 @@ export interface ProviderAdapter {
   chat(body: OpenAIChatRequest, call: ProviderCall): Promise<ProviderResponse>;
   /** Anthropic's Messages API, natively: the body and answer pass through unchanged (Anthropic providers only). */
   messages?(body: Record<string, unknown>, call: ProviderCall): Promise<ProviderResponse>;
+  /**
+   * The OpenAI Responses API, natively (OpenAI-compatible providers): the body passes through with
+   * the model replaced, and the answer is a Response (JSON) or Responses events (stream). Absent
+   * when the gateway serves `/v1/responses` for the provider by translating to and from chat.
+   */
+  responses?(body: Record<string, unknown>, call: ProviderCall): Promise<ProviderResponse>;
   /** Absent when the provider has no embeddings API. */
   embeddings?(body: OpenAIEmbeddingsRequest, call: ProviderCall): Promise<ProviderResponse & { kind: 'json' }>;
   close(): Promise<void>;

@@ -22,10 +22,13 @@ const message = z.looseObject({
   tool_call_id: z.string().optional(),
 });
 
+/** A function tool's name; the Responses API schema checks its tools against the same rule. */
+export const toolName = z.string().regex(/^[a-zA-Z0-9_.-]{1,128}$/, 'tool names are 1-128 letters, digits, "_", "." or "-"');
+
 const tool = z.looseObject({
   type: z.literal('function'),
   function: z.looseObject({
-    name: z.string().regex(/^[a-zA-Z0-9_.-]{1,128}$/, 'tool names are 1-128 letters, digits, "_", "." or "-"'),
+    name: toolName,
     description: z.string().optional(),
     parameters: z.record(z.string(), z.unknown()).optional(),
     strict: z.boolean().nullish(),

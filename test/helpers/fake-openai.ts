@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
+import { responses } from './fake-openai-responses.js';
 import { fakeAnswer, fakeTokens, sendJson, sendSse, splitForStream, startFakeServer, type FakeUpstream, type RecordedRequest, type Steering } from './fake-upstream.js';
 
 /**
  * A fake OpenAI-compatible upstream speaking the real wire format: /v1/chat/completions
- * (JSON and SSE, tool calls, stream_options.include_usage), /v1/embeddings (bag-of-words
+ * (JSON and SSE, tool calls, stream_options.include_usage), /v1/responses (fake-openai-responses.ts), /v1/embeddings (bag-of-words
  * vectors for `words-*` models), /v1/models, and OpenAI error bodies. Steered as described in
  * fake-upstream.ts.
  */
@@ -122,6 +123,7 @@ export async function startFakeOpenAI(options: { apiKey?: string } = {}): Promis
     if (s.status !== undefined && s.status >= 400) return sendError(res, s, s.status);
     const path = req.url.split('?')[0];
     if (req.method === 'POST' && path === '/v1/chat/completions') return chat(req, s, res);
+    if (req.method === 'POST' && path === '/v1/responses') return responses(req, s, res);
     if (req.method === 'POST' && path === '/v1/embeddings') return embeddings(req, res);
     if (req.method === 'GET' && path === '/v1/models') return sendJson(res, 200, { object: 'list', data: [{ id: 'gpt-4o-mini', object: 'model', created: 0, owned_by: 'openai' }] });
     return sendError(res, { errorMessage: `Unknown path ${path}` }, 404);

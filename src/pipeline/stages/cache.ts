@@ -62,8 +62,8 @@ export function createCacheStage(deps: CacheStageDeps): Stage {
   function serve(ctx: GatewayContext, outcome: CacheOutcome, entry: CacheEntry, similarity?: number): boolean {
     const body = ctx.request?.body;
     const sameForm = (entry.answer.kind === 'sse') === ctx.stream;
-    if (ctx.request?.operation === 'messages') {
-      // Anthropic's format is replayed exactly as it was received, in the form it was received.
+    if (ctx.request?.operation === 'messages' || ctx.responses) {
+      // Anthropic's format, and Responses API answers, are replayed exactly as they were stored, in the form they were stored.
       if (!sameForm) return false;
       ctx.response = entry.answer.kind === 'json' ? { kind: 'json', status: 200, body: undefined, text: entry.answer.text, usage: noUsage() } : { kind: 'stream', status: 200, frames: verbatim(entry.answer.frames), usage: noUsage };
       return hit(ctx, outcome, entry, similarity);
@@ -155,8 +155,9 @@ export function createCacheStage(deps: CacheStageDeps): Stage {
       const plan = planCaching(deps.config, model, controls);
 
       const body = forwarded.body;
-      const operation = request.operation === 'messages' ? (ctx.stream ? 'messages:sse' : 'messages:json') : request.operation;
-      const keyInput: CacheKeyInput = { namespace: plan.namespace, operation, model, body };
+      const operation = request.operation === 'messages' ? (ctx.stream ? 'messages:sse' : 'messages:json') : ctx.responses ? (ctx.stream ? 'responses:sse' : 'responses:json') : request.operation;
+      // A Responses request is keyed by its own body: its chat translation leaves out what only native providers read.
+      const keyInput: CacheKeyInput = { namespace: plan.namespace, operation, model, body: ctx.responses?.body ?? body };
       const key = cacheKey(keyInput);
       const outcome: CacheOutcome = { status: plan.lookup ? 'miss' : 'bypass', key, savedCostMicros: 0 };
       ctx.cache = outcome;
@@ -176,7 +177,9 @@ export function createCacheStage(deps: CacheStageDeps): Stage {
       let semanticRef: SemanticRef | undefined;
       if (semantic && chatBody && (plan.lookup || plan.store)) {
         const vector = await semantic.embed(ctx, chatBody);
-        if (vector) semanticRef = { scope: semanticScope(keyInput, ctx.principal?.policy?.fingerprint ?? 'master'), vector };
+        // The Responses API's prompt is `input` and `instructions`: compared by meaning, so not part of the scope.
+        const scopeInput = ctx.responses ? { ...keyInput, body: { ...keyInput.body, input: undefined, instructions: undefined } } : keyInput;
+        if (vector) semanticRef = { scope: semanticScope(scopeInput, ctx.principal?.policy?.fingerprint ?? 'master'), vector };
       }
       if (plan.lookup && semantic && semanticRef) {
         const near = await cache.nearest(plan.namespace, semanticRef.scope, semanticRef.vector).catch((err: unknown) => {

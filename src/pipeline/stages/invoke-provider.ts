@@ -1,6 +1,7 @@
 import { GatewayError } from '../../errors/gateway-error.js';
 import { anthropicClientHeaders, callerAnthropicKey, withLongContextBeta } from '../../providers/anthropic/client-headers.js';
 import type { ProviderRegistry } from '../../providers/registry.js';
+import { invokeResponses } from '../../providers/responses/invoke.js';
 import type { Stage } from '../types.js';
 
 /** Calls the deployment's provider adapter: translate, send through undici, translate back. */
@@ -25,7 +26,7 @@ export function createInvokeProviderStage(registry: ProviderRegistry, options: {
       };
       let response;
       if (request.operation === 'chat') {
-        response = await adapter.chat(request.body, call);
+        response = ctx.responses ? await invokeResponses(adapter, deployment, ctx.responses, request.body, call) : await adapter.chat(request.body, call);
       } else if (request.operation === 'messages') {
         if (!adapter.messages) {
           throw new GatewayError('SF_ERR_OPERATION_UNSUPPORTED', { message: `The model "${deployment.name}" is not served by Anthropic; /anthropic passes requests to Anthropic only.`, param: 'model' });

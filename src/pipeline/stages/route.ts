@@ -142,7 +142,8 @@ export function createRouteStage(deps: RouteStageDeps): Stage {
     const request = ctx.request;
     async function* frames(): AsyncGenerator<string> {
       let partial = '';
-      let resumable = request?.operation === 'chat';
+      // A Responses stream cannot take a prefill: the next target would start a second response.
+      let resumable = request?.operation === 'chat' && !ctx.responses;
       let attemptStartedHr = startedHr;
       for (;;) {
         try {

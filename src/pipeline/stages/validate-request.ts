@@ -3,6 +3,7 @@ import { invalidRequest } from '../../errors/from-zod.js';
 import { anthropicMessagesSchema } from '../../schemas/anthropic-requests.js';
 import { chatRequestSchema, embeddingsRequestSchema, NULLABLE_TOP_LEVEL } from '../../schemas/openai-requests.js';
 import type { OpenAIChatRequest, OpenAIEmbeddingsRequest } from '../../providers/types.js';
+import { prepareResponses } from '../../providers/responses/prepare.js';
 import type { Stage } from '../types.js';
 
 function withoutNulls(body: Record<string, unknown>): Record<string, unknown> {
@@ -26,7 +27,11 @@ export function createValidateRequestStage(): Stage {
         throw new GatewayError('SF_ERR_INVALID_REQUEST', { message: 'The request body must be a JSON object.' });
       }
       const body = withoutNulls(raw as Record<string, unknown>);
-      if (ctx.operation === 'messages') {
+      if (ctx.responses) {
+        const { chat, state } = prepareResponses(raw as Record<string, unknown>);
+        ctx.responses = state;
+        ctx.request = { operation: 'chat', body: chat };
+      } else if (ctx.operation === 'messages') {
         const parsed = anthropicMessagesSchema.safeParse(raw);
         if (!parsed.success) throw invalidRequest(parsed.error);
         ctx.request = { operation: 'messages', body: parsed.data, query: ctx.rawQuery };

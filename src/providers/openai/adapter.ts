@@ -5,6 +5,8 @@ import type { HttpTransport } from '../http-transport.js';
 import type { OpenAIChatRequest, OpenAIEmbeddingsRequest, OpenAIUsage, ProviderConfig, Usage } from '../types.js';
 import { parseUpstreamJson, readSseEvents, readText, SSE_DONE } from '../upstream-stream.js';
 import { openaiError, openaiErrorFromPayload } from './errors.js';
+import { createNativeResponses } from './responses.js';
+import { jsonText, openAIUpstream } from './upstream.js';
 
 /** A chunk carrying usage has `"usage": {`; `"usage":null` on other chunks does not match. Spacing varies by server. */
 const USAGE_MARK = /"usage"\s*:\s*\{/;
@@ -12,29 +14,13 @@ const FINISH_MARK = /"finish_reason"\s*:\s*"/;
 /** Present in error events (`"error"` inside content is escaped, so it cannot match). */
 const ERROR_MARK = '"error"';
 
-/** A cheap sanity check before bytes are forwarded unparsed: a JSON object, not an HTML error page. */
-function jsonText(text: string): string {
-  const t = text.trim();
-  if (t.charCodeAt(0) !== 123 || t.charCodeAt(t.length - 1) !== 125) throw new GatewayError('SF_ERR_UPSTREAM_BAD_RESPONSE');
-  return text;
-}
-
-function upstreamHeaders(provider: ProviderConfig, call: ProviderCall): Record<string, string> {
-  const headers: Record<string, string> = { 'content-type': 'application/json', ...call.forwardedHeaders, ...provider.headers };
-  if (provider.api_key) {
-    if (provider.auth_header === 'api-key') headers['api-key'] = provider.api_key;
-    else headers.authorization = `Bearer ${provider.api_key}`;
-  }
-  return headers;
-}
-
 /**
  * Any OpenAI-compatible server (OpenAI, Azure OpenAI, vLLM, Ollama, LM Studio ...). Bodies
  * pass through untouched except for the model name and, on streams, a request for usage.
  */
 export function createOpenAIAdapter(provider: ProviderConfig, transport: HttpTransport): ProviderAdapter {
-  const base = provider.base_url.replace(/\/+$/, '');
-  const query = provider.query && Object.keys(provider.query).length ? `?${new URLSearchParams(provider.query).toString()}` : '';
+  const upstream = openAIUpstream(provider);
+  const { base, query } = upstream;
 
   async function chat(body: OpenAIChatRequest, call: ProviderCall): Promise<ProviderResponse> {
     const stream = body.stream === true;
@@ -42,7 +28,7 @@ export function createOpenAIAdapter(provider: ProviderConfig, transport: HttpTra
     const upstreamBody: OpenAIChatRequest = { ...body, model: call.upstreamModel };
     if (stream) upstreamBody.stream_options = { ...body.stream_options, include_usage: true };
     const res = await transport.send(
-      { method: 'POST', url: `${base}/chat/completions${query}`, headers: upstreamHeaders(provider, call), body: JSON.stringify(upstreamBody) },
+      { method: 'POST', url: `${base}/chat/completions${query}`, headers: upstream.headers(call), body: JSON.stringify(upstreamBody) },
       call.signal,
       call.timeoutMs ?? provider.timeout_ms,
     );
@@ -90,7 +76,7 @@ export function createOpenAIAdapter(provider: ProviderConfig, transport: HttpTra
 
   async function embeddings(body: OpenAIEmbeddingsRequest, call: ProviderCall): Promise<ProviderResponse & { kind: 'json' }> {
     const res = await transport.send(
-      { method: 'POST', url: `${base}/embeddings${query}`, headers: upstreamHeaders(provider, call), body: JSON.stringify({ ...body, model: call.upstreamModel }) },
+      { method: 'POST', url: `${base}/embeddings${query}`, headers: upstream.headers(call), body: JSON.stringify({ ...body, model: call.upstreamModel }) },
       call.signal,
       call.timeoutMs ?? provider.timeout_ms,
     );
@@ -99,5 +85,5 @@ export function createOpenAIAdapter(provider: ProviderConfig, transport: HttpTra
     return { kind: 'json', status: res.status, body: undefined, text: jsonText(text), usage: usageFromOpenAIText(text) };
   }
 
-  return { type: 'openai', chat, embeddings, close: async () => undefined };
+  return { type: 'openai', chat, embeddings, responses: createNativeResponses(upstream, transport, provider.timeout_ms), close: async () => undefined };
 }

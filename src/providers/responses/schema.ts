@@ -185,8 +185,8 @@ const responsesRequestSchema = z.looseObject({
   store: z.boolean().nullish(),
   background: z.boolean().nullish(),
   previous_response_id: z.string().nullish(),
-  conversation: z.unknown(),
-  prompt: z.unknown(),
+  conversation: z.unknown().optional(),
+  prompt: z.unknown().optional(),
 });
 
 export type ResponsesRequest = z.output<typeof responsesRequestSchema>;

@@ -1,0 +1,57 @@
+import { GatewayError } from '../../errors/gateway-error.js';
+import type { ProviderCall, ProviderResponse } from '../adapter.js';
+import type { HttpTransport } from '../http-transport.js';
+import { usageFromResponses } from '../responses/response-object.js';
+import type { Usage } from '../types.js';
+import { parseUpstreamJson, readSseEvents, readText, SSE_DONE } from '../upstream-stream.js';
+import { isRecord } from '../wire-utils.js';
+import { openaiError, openaiErrorFromPayload } from './errors.js';
+import { jsonText, type OpenAIUpstream } from './upstream.js';
+
+/** Events after which a Responses stream has nothing more to say. */
+const TERMINAL = new Set(['response.completed', 'response.incomplete']);
+
+/**
+ * The OpenAI Responses API, natively: `POST {base}/responses` with the client's body (model
+ * replaced by the deployment's), the answer passed back as received. JSON answers are forwarded
+ * as text; streams event by event, ending with `data: [DONE]` (the pipeline's clean-end marker,
+ * which the Responses route does not send on) after response.completed or response.incomplete.
+ * An upstream `response.failed` or `error` event ends the stream as a GatewayError, so the
+ * request is recorded as failed and the client gets the gateway's error events.
+ */
+export function createNativeResponses(upstream: OpenAIUpstream, transport: HttpTransport, timeoutMs: number) {
+  return async function responses(body: Record<string, unknown>, call: ProviderCall): Promise<ProviderResponse> {
+    const res = await transport.send(
+      { method: 'POST', url: `${upstream.base}/responses${upstream.query}`, headers: upstream.headers(call), body: JSON.stringify({ ...body, model: call.upstreamModel }) },
+      call.signal,
+      call.timeoutMs ?? timeoutMs,
+    );
+    if (res.status >= 400) throw openaiError(res.status, await readText(res, call.signal), res.headers);
+
+    if (body['stream'] !== true) {
+      const text = jsonText(await readText(res, call.signal));
+      const parsed = parseUpstreamJson(text);
+      return { kind: 'json', status: res.status, body: undefined, text, usage: usageFromResponses(isRecord(parsed) ? parsed['usage'] : undefined) };
+    }
+
+    let usage: Usage = usageFromResponses(undefined);
+    async function* frames(): AsyncGenerator<string> {
+      for await (const event of readSseEvents(res, call.signal)) {
+        const data = parseUpstreamJson(event.data);
+        const type = isRecord(data) ? data['type'] : undefined;
+        if (!isRecord(data) || typeof type !== 'string') throw new GatewayError('SF_ERR_UPSTREAM_BAD_RESPONSE', { message: 'The provider sent a Responses stream event without a type.' });
+        if (type === 'error') throw openaiErrorFromPayload(502, data);
+        const response = isRecord(data['response']) ? data['response'] : undefined;
+        if (type === 'response.failed') throw openaiErrorFromPayload(502, response && isRecord(response['error']) ? response['error'] : undefined);
+        yield `event: ${type}\ndata: ${event.data}\n\n`;
+        if (TERMINAL.has(type)) {
+          usage = usageFromResponses(response?.['usage']);
+          yield SSE_DONE;
+          return;
+        }
+      }
+      throw new GatewayError('SF_ERR_STREAM_INTERRUPTED');
+    }
+    return { kind: 'stream', status: res.status, frames: frames(), usage: () => usage };
+  };
+}
