@@ -192,7 +192,7 @@ const responsesRequestSchema = z.looseObject({
 export type ResponsesRequest = z.output<typeof responsesRequestSchema>;
 
 /** Why a field the gateway cannot honour is refused: each needs state or work at OpenAI. */
-const STATEFUL_FIELDS: Array<[keyof ResponsesRequest, (v: unknown) => boolean, string]> = [
+const STATEFUL_FIELDS: Array<[string, (v: unknown) => boolean, string]> = [
   ['previous_response_id', (v) => v != null, 'the gateway keeps no conversation state: send the whole conversation in "input" (with "store": false)'],
   ['conversation', (v) => v != null, 'the gateway keeps no conversation state: send the whole conversation in "input"'],
   ['store', (v) => v === true, 'the gateway does not store responses, so they cannot be retrieved or continued later: leave "store" out or set it to false'],
@@ -205,12 +205,13 @@ const STATEFUL_FIELDS: Array<[keyof ResponsesRequest, (v: unknown) => boolean, s
  * features the gateway refuses (conversation state, stored prompts, background mode, hosted tools).
  */
 export function parseResponsesRequest(body: Record<string, unknown>): ResponsesRequest {
+  // Refusals first: a request built around a stored prompt or an earlier response may well lack `input`.
+  for (const [field, refused, why] of STATEFUL_FIELDS) {
+    if (refused(body[field])) throw new GatewayError('SF_ERR_INVALID_REQUEST', { message: `${field} is not supported: ${why}.`, param: field });
+  }
   const parsed = responsesRequestSchema.safeParse(body);
   if (!parsed.success) throw invalidRequest(parsed.error);
   const request = parsed.data;
-  for (const [field, refused, why] of STATEFUL_FIELDS) {
-    if (refused(request[field])) throw new GatewayError('SF_ERR_INVALID_REQUEST', { message: `${field} is not supported: ${why}.`, param: field });
-  }
   if (Array.isArray(request.input) && request.input.length === 0) throw new GatewayError('SF_ERR_INVALID_REQUEST', { message: 'input must contain at least one item.', param: 'input' });
   return request;
 }

@@ -54,13 +54,13 @@ export function translateResponsesToChat(req: ResponsesRequest): ResponsesAsChat
         return { type: 'refusal', refusal: p.refusal };
       case 'input_image':
         if (typeof p.image_url !== 'string') {
-          note(`${param}.file_id`, 'images given by file_id live in OpenAI\'s file store');
+          note(`${param}.file_id`, 'images given by file_id (they live in OpenAI\'s file store)');
           return null;
         }
         return { type: 'image_url', image_url: { url: p.image_url, ...(p.detail && CHAT_DETAIL.has(p.detail) ? { detail: p.detail as 'low' | 'high' | 'auto' } : {}) } };
       case 'input_file':
         if (typeof p.file_data !== 'string') {
-          note(param, 'files given by file_id or file_url (rather than file_data) are fetched by OpenAI');
+          note(param, 'files given by file_id or file_url rather than file_data (OpenAI fetches them)');
           return null;
         }
         return { type: 'file', file: { file_data: p.file_data, ...(typeof p.filename === 'string' ? { filename: p.filename } : {}) } };
