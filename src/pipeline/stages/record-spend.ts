@@ -61,6 +61,8 @@ export function createRecordSpendStage(deps: RecordSpendDeps): Stage {
     const ttftMs = ctx.firstByteHr === null ? null : ctx.firstByteHr - ctx.startedHr;
     const model = ctx.requestedModel;
     const provider = d?.provider.name ?? 'none';
+    // Responses API requests run as chat; the log and the metrics still say which API was called.
+    const operation = ctx.responses ? 'responses' : ctx.operation;
     spendLog.record({
       id: ctx.id,
       time: ctx.startedAt,
@@ -70,7 +72,7 @@ export function createRecordSpendStage(deps: RecordSpendDeps): Stage {
       model,
       provider: d?.provider.name ?? null,
       upstream_model: d?.upstreamModel ?? null,
-      operation: ctx.operation,
+      operation,
       stream: ctx.stream,
       input_tokens: ctx.usage.input_tokens,
       cached_input_tokens: ctx.usage.cached_input_tokens,
@@ -87,8 +89,8 @@ export function createRecordSpendStage(deps: RecordSpendDeps): Stage {
     });
     const modelLabel = labelFor(d ? model : 'unknown');
     metrics.inFlight.value--;
-    metrics.requests.inc({ model: modelLabel, provider, status: String(ctx.status), operation: ctx.operation });
-    metrics.latency.observe({ model: modelLabel, provider, operation: ctx.operation }, latencyMs / 1000);
+    metrics.requests.inc({ model: modelLabel, provider, status: String(ctx.status), operation });
+    metrics.latency.observe({ model: modelLabel, provider, operation }, latencyMs / 1000);
     if (ttftMs !== null) metrics.ttft.observe({ model: modelLabel, provider }, ttftMs / 1000);
     if (d) {
       if (ctx.usage.input_tokens) metrics.tokens.inc({ model: modelLabel, provider, type: 'input' }, ctx.usage.input_tokens);
