@@ -175,13 +175,14 @@ describe('POST /v1/responses through the openai SDK', () => {
     });
   }
 
-  test('errors are OpenAI error JSON: unknown model, no key, and an upstream error with its status', async () => {
+  test('errors are OpenAI error JSON: unknown model, no key, no stored responses to retrieve, and an upstream error with its status', async () => {
     const unknown = await call(`${gw.url}/responses`, { headers: authHeaders(), body: { model: 'no-such-model', input: 'hi' } });
     assert.equal(unknown.status, 404);
     assert.equal(unknown.json.error.code, 'model_not_found');
     const anonymous = await call(`${gw.url}/v1/responses`, { headers: { 'content-type': 'application/json' }, body: { model: 'gpt-4o-mini', input: 'hi' } });
     assert.equal(anonymous.status, 401);
     assert.equal(anonymous.json.error.code, 'missing_api_key');
+    await assert.rejects(client.responses.retrieve('resp_123'), (err: unknown) => err instanceof OpenAI.NotFoundError && err.code === 'route_not_found');
     await assert.rejects(client.responses.create({ model: 'claude-sonnet-4-5', input: 'hi' }, { headers: { 'x-fake-status': '429', 'x-fake-retry-after': '3' } }), (err: unknown) => {
       assert.ok(err instanceof OpenAI.RateLimitError);
       assert.equal(err.headers.get('retry-after'), '3');

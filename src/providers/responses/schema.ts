@@ -12,6 +12,14 @@ import { isRecord } from '../wire-utils.js';
  * upstreams, refused when the chosen provider is translated.
  */
 
+/** Parses `value` with `schema` inside another schema's transform, its issues reported at their own paths. */
+function parseWithin<T extends z.ZodType>(schema: T, value: unknown, ctx: z.RefinementCtx): z.output<T> {
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  for (const issue of parsed.error.issues) ctx.addIssue({ code: 'custom', message: issue.message, path: issue.path });
+  return z.NEVER;
+}
+
 /** A string, or an array of `item`s; unlike z.union, a bad element is reported at its own path. */
 function stringOr<T extends z.ZodType>(item: T, what: string) {
   const array = z.array(item);
@@ -21,10 +29,7 @@ function stringOr<T extends z.ZodType>(item: T, what: string) {
       ctx.addIssue({ code: 'custom', message: `expected a string or an array of ${what}` });
       return z.NEVER;
     }
-    const parsed = array.safeParse(value);
-    if (parsed.success) return parsed.data;
-    for (const issue of parsed.error.issues) ctx.addIssue({ code: 'custom', message: issue.message, path: issue.path });
-    return z.NEVER;
+    return parseWithin(array, value, ctx);
   });
 }
 
@@ -80,16 +85,16 @@ const ITEM_SCHEMAS = {
   reasoning: reasoningItem,
 } as const;
 
+/** A content part of a message (or of a function_call_output), as parsed. */
 export type ResponsesContentPart = z.output<typeof contentPart>;
-export type ResponsesMessageItem = z.output<typeof messageItem>;
 
 /** An input item of a type only OpenAI-compatible upstreams take (custom_tool_call, shell_call ...). */
-export interface NativeOnlyItem {
+interface NativeOnlyItem {
   type: 'native';
   itemType: string;
 }
 
-export type ResponsesInputItem = z.output<(typeof ITEM_SCHEMAS)[keyof typeof ITEM_SCHEMAS]> | NativeOnlyItem;
+type ResponsesInputItem = z.output<(typeof ITEM_SCHEMAS)[keyof typeof ITEM_SCHEMAS]> | NativeOnlyItem;
 
 const inputItem = z.unknown().transform((value, ctx): ResponsesInputItem => {
   if (!isRecord(value)) {
@@ -108,10 +113,7 @@ const inputItem = z.unknown().transform((value, ctx): ResponsesInputItem => {
   }
   const schema = ITEM_SCHEMAS[type as keyof typeof ITEM_SCHEMAS];
   if (!schema) return { type: 'native', itemType: type };
-  const parsed = schema.safeParse({ ...value, type });
-  if (parsed.success) return parsed.data;
-  for (const issue of parsed.error.issues) ctx.addIssue({ code: 'custom', message: issue.message, path: issue.path });
-  return z.NEVER;
+  return parseWithin(schema, { ...value, type }, ctx);
 });
 
 const functionTool = z.looseObject({
@@ -125,19 +127,15 @@ const functionTool = z.looseObject({
 /** Tools the client runs itself, which OpenAI-compatible upstreams take as they are. */
 const CLIENT_TOOL_TYPES = new Set(['custom', 'local_shell', 'shell', 'apply_patch']);
 
-export interface NativeOnlyTool {
+/** A client-run tool type only OpenAI-compatible upstreams take. */
+interface NativeOnlyTool {
   type: 'native';
   toolType: string;
 }
 
 const tool = z.unknown().transform((value, ctx): z.output<typeof functionTool> | NativeOnlyTool => {
   const type = isRecord(value) ? value['type'] : undefined;
-  if (type === 'function') {
-    const parsed = functionTool.safeParse(value);
-    if (parsed.success) return parsed.data;
-    for (const issue of parsed.error.issues) ctx.addIssue({ code: 'custom', message: issue.message, path: issue.path });
-    return z.NEVER;
-  }
+  if (type === 'function') return parseWithin(functionTool, value, ctx);
   if (typeof type === 'string' && CLIENT_TOOL_TYPES.has(type)) return { type: 'native', toolType: type };
   // Hosted tools run, and are billed, at the provider (web search, file search, code
   // interpreter, image generation, remote MCP): the gateway can neither meter nor translate them.
@@ -189,6 +187,7 @@ const responsesRequestSchema = z.looseObject({
   prompt: z.unknown().optional(),
 });
 
+/** A parsed Responses request: the fields the gateway reads typed, input items and tools sorted into what can be translated and what cannot. */
 export type ResponsesRequest = z.output<typeof responsesRequestSchema>;
 
 /** Why a field the gateway cannot honour is refused: each needs state or work at OpenAI. */
