@@ -17,6 +17,8 @@ export const providerSchema = z.strictObject({
   /** Query parameters on every upstream URL (Azure OpenAI's api-version). */
   query: z.record(z.string(), z.string()).default({}),
   timeout_ms: z.number().int().positive().default(600_000),
+  /** OpenAI-compatible providers: `native` sends /v1/responses requests to the provider's own /responses; `chat` translates them to chat completions (servers without a Responses API: older vLLM, Ollama). */
+  responses_api: z.enum(['native', 'chat']).default('native'),
 });
 
 export const modelSchema = z.strictObject({

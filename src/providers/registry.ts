@@ -99,6 +99,7 @@ export function createProviderRegistry(config: GatewayConfig, transport: HttpTra
       auth_header: p.auth_header,
       query: p.query,
       timeout_ms: p.timeout_ms,
+      responses_api: p.responses_api,
     };
     providers.set(name, provider);
     forwarders.set(name, createHeaderForwarder(p.forward_headers));

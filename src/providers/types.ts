@@ -145,6 +145,8 @@ export interface ProviderConfig {
   /** Query string parameters added to OpenAI-compatible upstream URLs (Azure OpenAI's api-version). */
   query?: Record<string, string> | undefined;
   timeout_ms: number;
+  /** OpenAI-compatible providers: how /v1/responses requests reach them (their own /responses, or translated to chat). */
+  responses_api: 'native' | 'chat';
 }
 
 /** An HTTP request to an upstream, produced by a pure translator; the adapter adds nothing but transport. */

@@ -123,7 +123,7 @@ test('toUpstreamRequest: URL without trailing slash, auth and version headers, p
     api_key: 'sk-ant-test',
     headers: { 'anthropic-beta': 'prompt-caching-2024-07-31' },
     forward_headers: [],
-    timeout_ms: 60_000,
+    timeout_ms: 60_000, responses_api: 'native',
   };
   const req: OpenAIChatRequest = { model: 'claude', messages: [{ role: 'user', content: 'Hi' }] };
   const up = anthropicTranslator.toUpstreamRequest(req, 'claude-sonnet-4-5', provider);

@@ -28,7 +28,7 @@ const GOLDEN_PROVIDER: ProviderConfig = {
   api_key: 'test-gemini-key',
   headers: {},
   forward_headers: [],
-  timeout_ms: 30000,
+  timeout_ms: 30000, responses_api: 'native',
 };
 
 function errorSummary(err: unknown): Record<string, unknown> {

@@ -31,7 +31,7 @@ describe('native Responses API call golden cases', () => {
 
   before(async () => {
     fake = await startFakeServer((_req, _steering, res) => answer(res));
-    adapter = createOpenAIAdapter({ name: 'openai', type: 'openai', base_url: `${fake.url}/v1/`, api_key: 'sk-up', headers: { 'openai-organization': 'org-1' }, forward_headers: [], timeout_ms: 5000 }, transport);
+    adapter = createOpenAIAdapter({ name: 'openai', type: 'openai', base_url: `${fake.url}/v1/`, api_key: 'sk-up', headers: { 'openai-organization': 'org-1' }, forward_headers: [], timeout_ms: 5000, responses_api: 'native' }, transport);
   });
   after(async () => {
     await transport.close();

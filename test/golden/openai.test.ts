@@ -28,7 +28,7 @@ describe('openai-compatible adapter golden cases', () => {
       res.end(UPSTREAM_JSON);
       return undefined;
     });
-    adapter = createOpenAIAdapter({ name: 'azure', type: 'openai', base_url: `${fake.url}/openai/deployments/d1`, api_key: 'azure-key', headers: { 'x-extra': '1' }, forward_headers: [], auth_header: 'api-key', timeout_ms: 5000, query: { 'api-version': '2024-10-21' } }, transport);
+    adapter = createOpenAIAdapter({ name: 'azure', type: 'openai', base_url: `${fake.url}/openai/deployments/d1`, api_key: 'azure-key', headers: { 'x-extra': '1' }, forward_headers: [], auth_header: 'api-key', timeout_ms: 5000, responses_api: 'native', query: { 'api-version': '2024-10-21' } }, transport);
   });
   after(async () => {
     await transport.close();
@@ -76,7 +76,7 @@ describe('openai-compatible adapter golden cases', () => {
       res.end('<html>proxy login</html>');
     });
     const t = new HttpTransport();
-    const a = createOpenAIAdapter({ name: 'p', type: 'openai', base_url: html.url, headers: {}, forward_headers: [], timeout_ms: 5000 }, t);
+    const a = createOpenAIAdapter({ name: 'p', type: 'openai', base_url: html.url, headers: {}, forward_headers: [], timeout_ms: 5000, responses_api: 'native' }, t);
     await assert.rejects(a.chat({ model: 'x', messages: [{ role: 'user', content: 'q' }] }, call('x')), (e: { status: number; wireCode: string }) => e.status === 502 && e.wireCode === 'upstream_bad_response');
     await t.close();
     await html.close();

@@ -224,3 +224,21 @@ describe('POST /v1/responses through the openai SDK', () => {
     assert.equal(plain.headers['x-smartflow-passthrough'], undefined, 'only /cursor adds it');
   });
 });
+
+test('responses_api: chat sends /v1/responses to an OpenAI-compatible server as chat completions (servers without a Responses API)', async () => {
+  const fake = await startFakeOpenAI();
+  const gw = await startTestGateway({
+    providers: { vllm: { type: 'openai', base_url: `${fake.url}/v1`, api_key: 'sk-vllm', responses_api: 'chat' } },
+    models: [{ name: 'local-llama', provider: 'vllm', model: 'llama-3.1-8b' }],
+    logging: { level: 'warn' },
+  });
+  try {
+    const client = new OpenAI({ apiKey: MASTER_KEY, baseURL: `${gw.url}/v1`, maxRetries: 0 });
+    const response = await client.responses.create({ model: 'local-llama', input: 'Hello there' });
+    assert.ok(response.output_text.length > 0);
+    assert.deepEqual(fake.requests.map((r) => r.url), ['/v1/chat/completions']);
+  } finally {
+    await gw.close();
+    await fake.close();
+  }
+});

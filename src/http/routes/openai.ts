@@ -4,6 +4,7 @@ import type { Authenticator } from '../../keys/authenticator.js';
 import type { GatewayContext } from '../../pipeline/types.js';
 import type { ModelDeployment, ProviderRegistry } from '../../providers/registry.js';
 import { createContext } from '../context.js';
+import { passthroughName } from '../passthrough.js';
 import { sendError } from '../error-response.js';
 import { sendResponse } from '../send-response.js';
 
@@ -31,12 +32,6 @@ function modelEntry(d: ModelDeployment) {
       ...(d.maxOutputTokens ? { max_output_tokens: d.maxOutputTokens } : {}),
     },
   };
-}
-
-/** `X-Smartflow-Passthrough` names the provider family that answered: anthropic, openai or google. */
-function passthroughName(ctx: GatewayContext): string {
-  const type = ctx.deployment?.provider.type;
-  return type === 'anthropic' ? 'anthropic' : type === 'gemini' ? 'google' : 'openai';
 }
 
 /**

@@ -85,5 +85,7 @@ export function createOpenAIAdapter(provider: ProviderConfig, transport: HttpTra
     return { kind: 'json', status: res.status, body: undefined, text: jsonText(text), usage: usageFromOpenAIText(text) };
   }
 
-  return { type: 'openai', chat, embeddings, responses: createNativeResponses(upstream, transport, provider.timeout_ms), close: async () => undefined };
+  const adapter: ProviderAdapter = { type: 'openai', chat, embeddings, close: async () => undefined };
+  if (provider.responses_api === 'native') adapter.responses = createNativeResponses(upstream, transport, provider.timeout_ms);
+  return adapter;
 }

@@ -8,7 +8,7 @@ import type { OpenAIChatChunk, OpenAIChatRequest, ProviderConfig, SseEvent } fro
 const HEADERS = { 'content-type': 'application/json', 'x-api-key': 'sk-ant-fake', 'anthropic-version': '2023-06-01' };
 
 function provider(url: string): ProviderConfig {
-  return { name: 'anthropic', type: 'anthropic', base_url: url, api_key: 'sk-ant-fake', headers: {}, forward_headers: [], timeout_ms: 5000 };
+  return { name: 'anthropic', type: 'anthropic', base_url: url, api_key: 'sk-ant-fake', headers: {}, forward_headers: [], timeout_ms: 5000, responses_api: 'native' };
 }
 
 /** Minimal SSE parser: blocks separated by a blank line, `event:` and `data:` lines. */

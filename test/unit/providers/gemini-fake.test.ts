@@ -9,7 +9,7 @@ import type { OpenAIChatChunk, OpenAIChatRequest, ProviderConfig, SseEvent, Upst
 const CREATED = 1700000000;
 
 function providerFor(fake: FakeUpstream, apiKey = 'fake-key'): ProviderConfig {
-  return { name: 'gemini', type: 'gemini', base_url: `${fake.url}/`, api_key: apiKey, headers: {}, forward_headers: [], timeout_ms: 5000 };
+  return { name: 'gemini', type: 'gemini', base_url: `${fake.url}/`, api_key: apiKey, headers: {}, forward_headers: [], timeout_ms: 5000, responses_api: 'native' };
 }
 
 async function send(up: UpstreamRequest, extra: Record<string, string> = {}): Promise<Response> {
