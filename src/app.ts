@@ -54,6 +54,13 @@ function surfaceOf(url: string): ErrorSurface {
   return url.startsWith('/anthropic') ? 'anthropic' : 'openai';
 }
 
+/** Errors raised before a passthrough route's handler (a malformed body) still say which surface answered. */
+function passthroughHeaders(url: string): Record<string, string> {
+  if (url.startsWith('/anthropic')) return { 'x-smartflow-passthrough': 'anthropic' };
+  if (url.startsWith('/cursor')) return { 'x-smartflow-passthrough': 'openai' };
+  return {};
+}
+
 /** A client-supplied request id is kept only if it is short and harmless in logs and headers. */
 const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -71,7 +78,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     },
     return503OnClosing: false,
     // Errors fastify raises before routing (a malformed URL) get the same shape as every other error.
-    frameworkErrors: (err, request, reply) => sendError(request, reply, err, {}, surfaceOf(request.url)),
+    frameworkErrors: (err, request, reply) => sendError(request, reply, err, passthroughHeaders(request.url), surfaceOf(request.url)),
   });
 
   const isDraining = deps.isDraining ?? (() => false);
@@ -106,9 +113,9 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     done();
   });
 
-  app.setErrorHandler((err, request, reply) => sendError(request, reply, err, {}, surfaceOf(request.url)));
+  app.setErrorHandler((err, request, reply) => sendError(request, reply, err, passthroughHeaders(request.url), surfaceOf(request.url)));
   app.setNotFoundHandler((request, reply) =>
-    sendError(request, reply, new GatewayError('SF_ERR_ROUTE_NOT_FOUND', { message: `No endpoint ${request.method} ${request.url.split('?')[0]!.slice(0, 200)}.` }), {}, surfaceOf(request.url)),
+    sendError(request, reply, new GatewayError('SF_ERR_ROUTE_NOT_FOUND', { message: `No endpoint ${request.method} ${request.url.split('?')[0]!.slice(0, 200)}.` }), passthroughHeaders(request.url), surfaceOf(request.url)),
   );
 
   registerOpenAIRoutes(app, { pipeline, registry: deps.registry, authenticator: deps.authenticator });

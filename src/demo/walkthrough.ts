@@ -66,6 +66,14 @@ function demoWalkthrough(url: string, key: string, budgetKey: DemoBudgetKey): Wa
       title: 'A fallback chain: its first target is down (tried twice, with backoff), the demo model answers. See x-smartflow-attempts and x-smartflow-route',
       command: `curl -si ${url}/v1/chat/completions ${auth} ${json} -d ${q(JSON.stringify({ model: 'demo-resilient', messages: [{ role: 'user', content: 'Are you there?' }] }))}`,
     },
+    {
+      title: 'The OpenAI Responses API (what Codex CLI speaks), answered by the demo model through the translation layer',
+      command: `curl -s ${url}/v1/responses ${auth} ${json} -d ${q(JSON.stringify({ model: 'demo-chat', input: 'Hello from the Responses API' }))}`,
+    },
+    {
+      title: 'Cursor\'s base URL is <gateway>/cursor: the same OpenAI API, and X-Smartflow-Passthrough names the provider family that answered',
+      command: `curl -si ${url}/cursor/chat/completions ${auth} ${json} -d ${q(JSON.stringify({ model: 'demo-chat', messages: [{ role: 'user', content: 'Hello from Cursor' }] }))}`,
+    },
     { title: 'The spend log: every request above, with tokens, cost and latency', command: `curl -s ${q(`${url}/api/spend/logs?limit=10`)} ${auth}` },
     { title: 'Prometheus metrics', command: `curl -s ${url}/metrics` },
     { title: 'Readiness (store reachable)', command: `curl -s ${url}/health/readiness` },

@@ -112,6 +112,10 @@ describe('/anthropic passthrough with the official Anthropic SDK', () => {
     assert.equal(noKey.status, 401);
     assert.equal(noKey.json.type, 'error');
     assert.equal(noKey.json.error.type, 'authentication_error');
+    const malformed = await call(`${gw.url}/anthropic/v1/messages`, { headers: { 'x-api-key': MASTER_KEY, 'content-type': 'application/json' }, body: '{"model": ' });
+    assert.equal(malformed.status, 400);
+    assert.equal(malformed.json.type, 'error');
+    assert.equal(malformed.headers['x-smartflow-passthrough'], 'anthropic');
     const invalid = await call(`${gw.url}/anthropic/v1/messages`, { headers: { 'x-api-key': MASTER_KEY, 'content-type': 'application/json' }, body: { model: 'claude-haiku-4-5', max_tokens: 10, messages: [] } });
     assert.equal(invalid.status, 400);
     assert.equal(invalid.json.error.type, 'invalid_request_error');

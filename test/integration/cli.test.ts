@@ -167,9 +167,15 @@ describe('smartflow CLI', () => {
     assert.match(outputs[12]!, /^x-smartflow-attempts: 3\r?$/m);
     assert.match(outputs[12]!, /^x-smartflow-route: demo\/demo-chat\r?$/m);
     assert.match(outputs[12]!, /^x-smartflow-fallback-chain: demo-resilient\r?$/m);
-    assert.ok((JSON.parse(outputs[13]!) as { data: unknown[] }).data.length >= 5);
-    assert.match(outputs[14]!, /smartflow_requests_total/);
-    assert.equal((JSON.parse(outputs[15]!) as { status: string }).status, 'ok');
+    const response = JSON.parse(outputs[13]!) as { object: string; status: string; output: Array<{ type: string; content?: Array<{ text: string }> }> };
+    assert.equal(response.object, 'response');
+    assert.equal(response.status, 'completed');
+    assert.match(response.output.find((o) => o.type === 'message')?.content?.[0]?.text ?? '', /Hello from the Responses API/);
+    assert.match(outputs[14]!, /^x-smartflow-passthrough: openai\r?$/m);
+    assert.match(outputs[14]!, /Demo echo: Hello from Cursor/);
+    assert.ok((JSON.parse(outputs[15]!) as { data: unknown[] }).data.length >= 5);
+    assert.match(outputs[16]!, /smartflow_requests_total/);
+    assert.equal((JSON.parse(outputs[17]!) as { status: string }).status, 'ok');
     demo.child.kill('SIGINT');
     assert.equal(await demo.exited, 0);
   });
