@@ -4,6 +4,8 @@ export type BalanceStrategy = 'weighted' | 'round_robin' | 'least_in_flight' | '
 
 /** How much one new latency sample moves the average (exponentially weighted). */
 const EWMA_ALPHA = 0.3;
+/** Deployment ids come partly from clients (`provider/anything`): latency is kept for this many at most. */
+const MAX_TRACKED = 10_000;
 
 /**
  * Orders the deployments of a model group for one request: the first is the pick, the rest are
@@ -42,9 +44,13 @@ export class Balancer {
 
   /** It ended; `latencyMs` (time to the answer's first byte) only for successes. */
   finished(id: string, latencyMs: number | null): void {
-    this.inFlight.set(id, Math.max(0, (this.inFlight.get(id) ?? 1) - 1));
+    const left = (this.inFlight.get(id) ?? 1) - 1;
+    // Idle entries go, so the map holds only deployments with requests in flight.
+    if (left <= 0) this.inFlight.delete(id);
+    else this.inFlight.set(id, left);
     if (latencyMs === null) return;
     const previous = this.latencyMs.get(id);
+    if (previous === undefined && this.latencyMs.size >= MAX_TRACKED) return;
     this.latencyMs.set(id, previous === undefined ? latencyMs : previous + EWMA_ALPHA * (latencyMs - previous));
   }
 

@@ -18,6 +18,12 @@ export interface AnthropicRoutesDeps {
 }
 
 const PASSTHROUGH = { 'x-smartflow-passthrough': 'anthropic' };
+/** Endpoints that cost nothing, forwarded for every key; anything else bypasses budgets and model lists, so only admin keys may use it. */
+const FREE_ENDPOINTS: Array<[method: string, path: RegExp]> = [
+  ['POST', /^\/v1\/messages\/count_tokens$/],
+  ['GET', /^\/v1\/models$/],
+  ['GET', /^\/v1\/models\/[A-Za-z0-9._:@-]+$/],
+];
 /** Response headers of a forwarded answer that describe its body; hop-by-hop and length headers are the server's business. */
 const KEPT_RESPONSE_HEADERS = ['content-type', 'request-id', 'retry-after', 'anthropic-ratelimit-requests-remaining', 'anthropic-ratelimit-tokens-remaining'];
 
@@ -45,11 +51,17 @@ export function registerAnthropicRoutes(app: FastifyInstance, deps: AnthropicRou
   app.all('/anthropic/*', async (request: FastifyRequest<{ Params: { '*': string } }>, reply: FastifyReply) => {
     try {
       const principal = await deps.authenticator.authenticate(request.headers);
+      const path = `/${request.params['*']}`;
+      const normalized = path.replace(/\/{2,}/g, '/').replace(/\/$/, '');
+      // Spellings of the messages endpoint must not slip past the pipeline into the raw forward.
+      if (path.split('/').includes('..') || normalized === '/v1/messages') throw new GatewayError('SF_ERR_ROUTE_NOT_FOUND', { message: `No endpoint ${request.method} /anthropic${path.slice(0, 200)}; messages go to POST /anthropic/v1/messages.` });
+      const free = FREE_ENDPOINTS.some(([method, pattern]) => method === request.method && pattern.test(path));
+      if (!free && !principal.isAdmin) {
+        throw new GatewayError('SF_ERR_FORBIDDEN', { message: `${request.method} /anthropic${path.slice(0, 200)} would be forwarded without budgets or model checks, so it needs an admin key. Virtual keys may use /v1/messages, /v1/messages/count_tokens and /v1/models.` });
+      }
       const provider = deps.registry.firstOfType('anthropic');
       const forward = provider ? deps.registry.anthropicForward(provider.name) : undefined;
       if (!forward) throw new GatewayError('SF_ERR_MODEL_NOT_FOUND', { message: 'No Anthropic provider is configured on this gateway.' });
-      const path = `/${request.params['*']}`;
-      if (path.split('/').includes('..')) throw new GatewayError('SF_ERR_ROUTE_NOT_FOUND');
       const at = request.url.indexOf('?');
       const abort = new Cancellation();
       reply.raw.once('close', () => {

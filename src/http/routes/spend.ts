@@ -11,12 +11,17 @@ import { sendError } from '../error-response.js';
 import { parseInput } from '../parse.js';
 import { requireAdmin } from '../plugins/require-admin.js';
 
+/** Largest time JavaScript dates (and both stores) can hold: 8.64e15 ms, the year 275760. */
+const MAX_TIME = 8.64e15;
+
 /** A time as epoch milliseconds or an ISO-8601 string. */
-const time = z.union([
-  z.string().regex(/^\d+$/).transform(Number),
-  z.iso.datetime({ offset: true }).transform((s) => Date.parse(s)),
-  z.iso.date().transform((s) => Date.parse(`${s}T00:00:00Z`)),
-]);
+const time = z
+  .union([
+    z.string().regex(/^\d{1,16}$/, 'a time is epoch milliseconds or an ISO 8601 date or date-time').transform(Number),
+    z.iso.datetime({ offset: true }).transform((s) => Date.parse(s)),
+    z.iso.date().transform((s) => Date.parse(`${s}T00:00:00Z`)),
+  ])
+  .pipe(z.number().int().min(0).max(MAX_TIME, 'the time is out of range'));
 
 const spendQuerySchema = z.strictObject({
   from: time.optional(),

@@ -19,31 +19,34 @@ function consumed(usage: Usage, ctx: GatewayContext): Consumption {
   return { tokens: usage.input_tokens + usage.output_tokens, micros: requestCostMicros(ctx, usage) };
 }
 
-function isEmpty(usage: Usage): boolean {
-  return usage.input_tokens === 0 && usage.output_tokens === 0;
-}
-
 /**
- * A stream cut off before the provider reported usage (the client went away, the upstream
- * broke) was still billed by the provider. Charging nothing would let a client that always
- * disconnects just before the end spend for free, so such streams are charged the input
- * estimate and one token per content frame delivered.
+ * A stream cut off before the provider reported its final usage (the client went away, the
+ * upstream broke) was still billed by the provider. Charging only what was reported so far
+ * (nothing for OpenAI, one output token for Anthropic, whose message_start counts just the input)
+ * would let a client that always disconnects just before the end spend almost for free, so an
+ * unfinished stream is charged at least the input estimate and one output token per frame delivered.
  */
 function withEstimatedUsage(response: Extract<ProviderResponse, { kind: 'stream' }>, worst: WorstCase): Extract<ProviderResponse, { kind: 'stream' }> {
   let frames = 0;
+  let finished = false;
   async function* counted(): AsyncGenerator<string> {
     for await (const frame of response.frames) {
       frames += 1;
       yield frame;
     }
+    finished = true;
   }
   return {
     ...response,
     frames: counted(),
     usage() {
       const reported = response.usage();
-      if (!isEmpty(reported) || frames === 0) return reported;
-      return { input_tokens: worst.inputTokens, cached_input_tokens: 0, output_tokens: frames };
+      if (finished || frames === 0) return reported;
+      return {
+        ...reported,
+        input_tokens: reported.input_tokens > 0 ? reported.input_tokens : worst.inputTokens,
+        output_tokens: Math.max(reported.output_tokens, frames),
+      };
     },
   };
 }

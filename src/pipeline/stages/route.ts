@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { GatewayError, toGatewayError } from '../../errors/gateway-error.js';
 import type { ModelDeployment } from '../../providers/registry.js';
+import { worstCaseTokens } from '../../spend/estimate.js';
 import { costMicros } from '../../spend/pricing.js';
 import type { ProviderResponse } from '../../providers/adapter.js';
 import type { Balancer } from '../../routing/balancer.js';
@@ -44,9 +45,17 @@ async function withFirstFrame(response: StreamResponse): Promise<StreamResponse>
   return { ...response, frames: frames() };
 }
 
-/** What a broken stream had cost by the time it broke, as far as the provider reported it. */
-function costOfBroken(response: StreamResponse, deployment: ModelDeployment): number {
-  return costMicros(response.usage(), deployment.price);
+/**
+ * What a broken stream had cost by the time it broke. The provider rarely reports usage before
+ * the end, so what it did not report is estimated: the input from the request's size, one
+ * output token per frame delivered (as the budget stage does for abandoned streams).
+ */
+function costOfBroken(response: StreamResponse, deployment: ModelDeployment, estimatedInput: number, frames: number): number {
+  const reported = response.usage();
+  return costMicros(
+    { ...reported, input_tokens: reported.input_tokens > 0 ? reported.input_tokens : estimatedInput, output_tokens: Math.max(reported.output_tokens, frames) },
+    deployment.price,
+  );
 }
 
 /** Calls `onEnd` once when the stream ends however it ends. */
@@ -145,9 +154,11 @@ export function createRouteStage(deps: RouteStageDeps): Stage {
       // A Responses stream cannot take a prefill: the next target would start a second response.
       let resumable = request?.operation === 'chat' && !ctx.responses;
       let attemptStartedHr = startedHr;
+      let frameCount = 0;
       for (;;) {
         try {
           for await (const frame of current.frames) {
+            frameCount += 1;
             const content = resumable ? contentOf(frame) : '';
             if (content === null) resumable = false;
             else partial += content;
@@ -159,7 +170,9 @@ export function createRouteStage(deps: RouteStageDeps): Stage {
           if (!resumable || later.length === 0 || ctx.abort.aborted || request?.operation !== 'chat') throw gerr;
           const broken = ctx.deployment!;
           failed(ctx, gerr, attemptStartedHr);
-          ctx.failedAttempts[ctx.failedAttempts.length - 1]!.cost_micros = costOfBroken(current, broken);
+          const estimatedInput = worstCaseTokens(ctx.request ?? request, 0).inputTokens;
+          ctx.failedAttempts[ctx.failedAttempts.length - 1]!.cost_micros = costOfBroken(current, broken, estimatedInput, frameCount);
+          frameCount = 0;
           ctx.request = { operation: 'chat', body: { ...request.body, messages: [...request.body.messages, { role: 'assistant', content: partial }] } };
           attemptStartedHr = performance.now();
           const resumed = await firstThatStreams(ctx, next, later);
