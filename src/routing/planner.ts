@@ -15,6 +15,8 @@ export interface RouteStep {
   timeoutMs: number | undefined;
   retry: RetryPolicy;
   retryOn: ReadonlySet<number | string>;
+  /** The deployment shares its group with others: its load (in flight, latency) feeds the balancer. */
+  balanced: boolean;
 }
 
 /** The ordered deployments one request may use. */
@@ -35,6 +37,11 @@ const CHAIN_DEFAULT_ATTEMPTS = 3;
  */
 export class RoutePlanner {
   private readonly defaultRetryOn: ReadonlySet<number | string>;
+  /**
+   * Plans of plain models served by one deployment, which never change: reused rather than rebuilt
+   * on every request. Bounded, as model names come from clients.
+   */
+  private readonly single = new Map<string, RoutePlan>();
 
   constructor(
     private readonly deps: { config: GatewayConfig['routing']; registry: ProviderRegistry; chains: ChainRegistry; balancer: Balancer; cooldowns: Cooldowns; random?: () => number },
@@ -44,8 +51,17 @@ export class RoutePlanner {
 
   plan(model: string): RoutePlan | undefined {
     const chain = this.deps.chains.forModel(model);
+    if (!chain) {
+      const reused = this.single.get(model);
+      if (reused) return reused;
+    }
     const steps = chain ? this.chainSteps(chain, new Set()) : this.groupSteps(model, this.plainStep());
     if (steps.length === 0) return undefined;
+    if (!chain && steps.length === 1) {
+      const plan: RoutePlan = Object.freeze({ chainId: null, steps, streamResume: false });
+      if (this.single.size < 10_000) this.single.set(model, plan);
+      return plan;
+    }
     const warm = steps.filter((s) => !this.deps.cooldowns.isCooling(s.deployment.id));
     return { chainId: chain?.id ?? null, steps: warm.length > 0 ? warm : steps, streamResume: chain?.stream_resume ?? false };
   }
@@ -54,18 +70,19 @@ export class RoutePlanner {
   planOnDefaultProvider(model: string): RoutePlan | undefined {
     const provider = this.deps.registry.firstOfType('openai');
     const deployment = provider ? this.deps.registry.deploymentFor(provider.name, model) : undefined;
-    return deployment ? { chainId: null, steps: [{ ...this.plainStep(), deployment }], streamResume: false } : undefined;
+    return deployment ? { chainId: null, steps: [{ ...this.plainStep(), deployment, balanced: false }], streamResume: false } : undefined;
   }
 
-  private plainStep(): Omit<RouteStep, 'deployment'> {
+  private plainStep(): Omit<RouteStep, 'deployment' | 'balanced'> {
     const retry = this.deps.config.retry;
     return { maxAttempts: retry.max_attempts ?? 1, timeoutMs: undefined, retry, retryOn: this.defaultRetryOn };
   }
 
-  private groupSteps(model: string, step: Omit<RouteStep, 'deployment'>): RouteStep[] {
+  private groupSteps(model: string, step: Omit<RouteStep, 'deployment' | 'balanced'>): RouteStep[] {
     const group = this.deps.registry.resolveGroup(model);
     const strategy = this.deps.config.groups[model]?.strategy ?? this.deps.config.strategy;
-    return this.deps.balancer.order(model, group, strategy).map((deployment) => ({ ...step, deployment }));
+    const balanced = group.length > 1;
+    return this.deps.balancer.order(model, group, strategy).map((deployment) => ({ ...step, deployment, balanced }));
   }
 
   private chainSteps(chain: FallbackChain, walking: Set<string>): RouteStep[] {
@@ -82,7 +99,7 @@ export class RoutePlanner {
         if (inner) steps.push(...this.chainSteps(inner, walking));
       } else if (target.provider !== undefined) {
         const deployment = this.deps.registry.deploymentFor(target.provider, target.model!);
-        if (deployment) steps.push({ ...step, deployment });
+        if (deployment) steps.push({ ...step, deployment, balanced: false });
       } else {
         steps.push(...this.groupSteps(target.model!, step));
       }

@@ -200,7 +200,8 @@ export function createRouteStage(deps: RouteStageDeps): Stage {
           ctx.response = null;
           ctx.usage = { input_tokens: 0, cached_input_tokens: 0, output_tokens: 0 };
           const startedHr = performance.now();
-          balancer.started(d.id);
+          // Only deployments that share a group need their load tracked: nothing chooses between the others.
+          if (step.balanced) balancer.started(d.id);
           try {
             await next();
             let response = ctx.response as ProviderResponse | null;
@@ -209,12 +210,12 @@ export function createRouteStage(deps: RouteStageDeps): Stage {
             ctx.responseHeaders['x-smartflow-attempts'] = String(ctx.failedAttempts.length + 1);
             ctx.responseHeaders['x-smartflow-route'] = d.id;
             if (response?.kind === 'stream') {
-              const ended = onStreamEnd(response, () => balancer.finished(d.id, latency));
+              const ended = step.balanced ? onStreamEnd(response, () => balancer.finished(d.id, latency)) : response;
               ctx.response = plan.streamResume ? resumable(ctx, next, ended, plan.steps.slice(index + 1), startedHr) : ended;
-            } else balancer.finished(d.id, latency);
+            } else if (step.balanced) balancer.finished(d.id, latency);
             return;
           } catch (err) {
-            balancer.finished(d.id, null);
+            if (step.balanced) balancer.finished(d.id, null);
             const gerr = toGatewayError(err);
             // The client left: nobody is waiting for another attempt.
             if (ctx.abort.aborted || gerr.codeName === 'SF_ERR_CLIENT_CLOSED') throw gerr;
