@@ -2,15 +2,14 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Redis } from 'ioredis';
 import { request } from 'undici';
 import { authHeaders, fakeProviders, MASTER_KEY, startTestGateway, type TestGateway } from '../helpers/build-app.js';
 import { startFakeOpenAI } from '../helpers/fake-openai.js';
 import type { FakeUpstream } from '../helpers/fake-upstream.js';
 import { call, type Res } from '../helpers/http.js';
+import { flushRedisPrefix, REDIS_URL } from '../helpers/redis.js';
 import { chatWith, createKey, createTeam } from '../helpers/vkeys.js';
 
-const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
 /**
  * Prices chosen so the arithmetic is readable. The test request ("hi", max_tokens 5) reserves
@@ -55,17 +54,6 @@ function assertBudgetRefusal(res: Res, period: 'calendar' | 'lifetime' = 'calend
 /** Fires `count` chat requests at once, spread over the given gateways in turn. */
 function burst(urls: string[], key: string, count: number): Promise<Res[]> {
   return Promise.all(Array.from({ length: count }, (_, i) => chatWith(urls[i % urls.length]!, key, 'metered')));
-}
-
-async function flushRedisPrefix(prefix: string): Promise<void> {
-  const redis = new Redis(REDIS_URL);
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
-    cursor = next;
-    if (keys.length) await redis.unlink(...keys);
-  } while (cursor !== '0');
-  await redis.quit();
 }
 
 describe('hard budgets under concurrency', () => {

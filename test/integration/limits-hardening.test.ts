@@ -7,6 +7,7 @@ import { startFakeAnthropic } from '../helpers/fake-anthropic.js';
 import type { FakeUpstream } from '../helpers/fake-upstream.js';
 import { call } from '../helpers/http.js';
 import { createKey } from '../helpers/vkeys.js';
+import { flushRedisPrefix, REDIS_URL } from '../helpers/redis.js';
 
 /** Review reproductions: each test asserts the CORRECT behaviour and fails today. */
 describe('limits cannot be bypassed', () => {
@@ -65,7 +66,8 @@ describe('limits cannot be bypassed', () => {
   });
 
   test('spend API on Redis: an out-of-range epoch is a 400, not a 500', async () => {
-    const redis = await startTestGateway({ providers: { demo: { type: 'demo' } }, store: { type: 'redis', url: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', prefix: `sf-test-limits-${Date.now()}:` }, logging: { level: 'fatal' } });
+    const prefix = `sf-test-limits-${Date.now()}:`;
+    const redis = await startTestGateway({ providers: { demo: { type: 'demo' } }, store: { type: 'redis', url: REDIS_URL, prefix }, logging: { level: 'fatal' } });
     try {
       for (const path of ['/api/spend/keys?from=99999999999999999999', '/api/spend/logs?from=99999999999999999999']) {
         const res = await call(`${redis.url}${path}`, { headers: authHeaders() });
@@ -74,6 +76,7 @@ describe('limits cannot be bypassed', () => {
       }
     } finally {
       await redis.close();
+      await flushRedisPrefix(prefix);
     }
   });
 

@@ -1,13 +1,12 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { Redis } from 'ioredis';
 import OpenAI from 'openai';
 import { startFakeOpenAI } from '../helpers/fake-openai.js';
 import type { FakeUpstream } from '../helpers/fake-upstream.js';
 import { authHeaders, fakeProviders, MASTER_KEY, startTestGateway, type TestGateway } from '../helpers/build-app.js';
+import { flushRedisPrefix, REDIS_URL } from '../helpers/redis.js';
 
-const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
 /** Two gateway instances on one Redis behave as one gateway for the spend log. */
 describe('gateways on the Redis store', () => {
@@ -29,14 +28,7 @@ describe('gateways on the Redis store', () => {
   after(async () => {
     await Promise.all([a?.close(), b?.close()]);
     await fake.close();
-    const redis = new Redis(REDIS_URL);
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
-      cursor = next;
-      if (keys.length) await redis.unlink(...keys);
-    } while (cursor !== '0');
-    await redis.quit();
+    await flushRedisPrefix(prefix);
   });
 
   test('readiness reports the Redis store', async () => {

@@ -1,15 +1,14 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { Redis } from 'ioredis';
 import { request } from 'undici';
 import { authHeaders, MASTER_KEY, startTestGateway, type TestGateway } from '../helpers/build-app.js';
 import { startFakeAnthropic } from '../helpers/fake-anthropic.js';
 import { startFakeOpenAI } from '../helpers/fake-openai.js';
 import type { FakeUpstream } from '../helpers/fake-upstream.js';
 import { call, type Res } from '../helpers/http.js';
+import { flushRedisPrefix, REDIS_URL } from '../helpers/redis.js';
 
-const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
 /** Two OpenAI-compatible upstreams (`primary`, `backup`) and an Anthropic one. */
 function providers(primary: FakeUpstream, backup: FakeUpstream, anthropic: FakeUpstream): Record<string, unknown> {
@@ -299,10 +298,7 @@ describe('load balancing and cooldowns', () => {
     t.after(async () => {
       await a.close();
       await b.close();
-      const redis = new Redis(REDIS_URL);
-      const keys = await redis.keys(`${prefix}*`);
-      if (keys.length) await redis.del(...keys);
-      await redis.quit();
+      await flushRedisPrefix(prefix);
     });
     primary.reset();
     backup.reset();
@@ -352,10 +348,7 @@ describe('the chains API', () => {
     await a.close();
     await b.close();
     await Promise.all([primary.close(), anthropic.close()]);
-    const redis = new Redis(REDIS_URL);
-    const keys = await redis.keys(`${prefix}*`);
-    if (keys.length) await redis.del(...keys);
-    await redis.quit();
+    await flushRedisPrefix(prefix);
   });
   const api = (gw: TestGateway, path = '') => `${gw.url}/api/routing/fallback-chains${path}`;
 
