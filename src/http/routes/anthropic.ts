@@ -7,7 +7,7 @@ import { anthropicClientHeaders, callerAnthropicKey } from '../../providers/anth
 import type { ProviderRegistry } from '../../providers/registry.js';
 import { createContext } from '../context.js';
 import { sendError } from '../error-response.js';
-import { sendResponse } from '../send-response.js';
+import { answerThroughPipeline } from '../run-pipeline.js';
 
 export interface AnthropicRoutesDeps {
   pipeline: (ctx: GatewayContext) => Promise<void>;
@@ -39,13 +39,7 @@ export function registerAnthropicRoutes(app: FastifyInstance, deps: AnthropicRou
 
   app.post('/anthropic/v1/messages', async (request: FastifyRequest, reply: FastifyReply) => {
     const ctx = createContext(request, reply, 'messages', 'anthropic');
-    Object.assign(ctx.responseHeaders, PASSTHROUGH);
-    try {
-      await deps.pipeline(ctx);
-    } catch (err) {
-      return sendError(request, reply, err, ctx.responseHeaders, 'anthropic');
-    }
-    await sendResponse(request, reply, ctx, 'anthropic');
+    await answerThroughPipeline(request, reply, ctx, deps.pipeline, { surface: 'anthropic', passthrough: () => 'anthropic' });
   });
 
   app.all('/anthropic/*', async (request: FastifyRequest<{ Params: { '*': string } }>, reply: FastifyReply) => {

@@ -6,7 +6,7 @@ import type { ModelDeployment, ProviderRegistry } from '../../providers/registry
 import { createContext } from '../context.js';
 import { passthroughName } from '../passthrough.js';
 import { sendError } from '../error-response.js';
-import { sendResponse } from '../send-response.js';
+import { answerThroughPipeline } from '../run-pipeline.js';
 
 export interface OpenAIRoutesDeps {
   pipeline: (ctx: GatewayContext) => Promise<void>;
@@ -44,14 +44,7 @@ export function registerOpenAIRoutes(app: FastifyInstance, deps: OpenAIRoutesDep
   const cursor = options.surface === 'cursor';
   const handle = (operation: 'chat' | 'embeddings') => async (request: FastifyRequest, reply: FastifyReply) => {
     const ctx = createContext(request, reply, operation, options.surface);
-    try {
-      await deps.pipeline(ctx);
-    } catch (err) {
-      if (cursor) ctx.responseHeaders['x-smartflow-passthrough'] = passthroughName(ctx);
-      return sendError(request, reply, err, ctx.responseHeaders);
-    }
-    if (cursor) ctx.responseHeaders['x-smartflow-passthrough'] = passthroughName(ctx);
-    await sendResponse(request, reply, ctx);
+    await answerThroughPipeline(request, reply, ctx, deps.pipeline, { surface: 'openai', ...(cursor ? { passthrough: passthroughName } : {}) });
   };
 
   const listModels = async (request: FastifyRequest, reply: FastifyReply) => {

@@ -1,10 +1,9 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { GatewayContext } from '../../pipeline/types.js';
 import { createContext } from '../context.js';
-import { sendError } from '../error-response.js';
 import { passthroughName } from '../passthrough.js';
 import { responsesClientFrames } from '../responses-stream.js';
-import { sendResponse } from '../send-response.js';
+import { answerThroughPipeline } from '../run-pipeline.js';
 
 export interface ResponsesRoutesDeps {
   pipeline: (ctx: GatewayContext) => Promise<void>;
@@ -29,15 +28,13 @@ export function registerResponsesRoutes(app: FastifyInstance, deps: ResponsesRou
   const handle = async (request: FastifyRequest, reply: FastifyReply) => {
     const ctx = createContext(request, reply, 'chat', options.surface);
     ctx.responses = { body: null, untranslatable: null };
-    try {
-      await deps.pipeline(ctx);
-    } catch (err) {
-      if (cursor) ctx.responseHeaders['x-smartflow-passthrough'] = passthroughName(ctx);
-      return sendError(request, reply, err, ctx.responseHeaders);
-    }
-    if (cursor) ctx.responseHeaders['x-smartflow-passthrough'] = passthroughName(ctx);
-    if (ctx.response?.kind === 'stream') ctx.response = { ...ctx.response, frames: responsesClientFrames(ctx.response.frames, ctx.log) };
-    await sendResponse(request, reply, ctx);
+    await answerThroughPipeline(request, reply, ctx, deps.pipeline, {
+      surface: 'openai',
+      ...(cursor ? { passthrough: passthroughName } : {}),
+      adapt: (c) => {
+        if (c.response?.kind === 'stream') c.response = { ...c.response, frames: responsesClientFrames(c.response.frames, c.log) };
+      },
+    });
   };
   for (const path of options.paths) app.post(path, handle);
 }
