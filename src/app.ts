@@ -124,8 +124,8 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   registerResponsesRoutes(app, { pipeline }, { paths: ['/v1/responses', '/responses'], surface: 'openai' });
   registerResponsesRoutes(app, { pipeline }, { paths: ['/cursor/v1/responses', '/cursor/responses'], surface: 'cursor' });
   registerSpendRoutes(app, { store: deps.store, spendLog: deps.spendLog, authenticator: deps.authenticator, keys: deps.access.keys, teams: deps.access.teams, now: deps.access.now });
-  registerVirtualKeyRoutes(app, { authenticator: deps.authenticator, access: deps.access, store: deps.store });
-  registerTeamRoutes(app, { authenticator: deps.authenticator, access: deps.access, store: deps.store });
+  registerVirtualKeyRoutes(app, { authenticator: deps.authenticator, access: deps.access });
+  registerTeamRoutes(app, { authenticator: deps.authenticator, access: deps.access });
   registerAuditRoutes(app, { authenticator: deps.authenticator, audit: deps.access.audit });
   registerRoutingRoutes(app, { authenticator: deps.authenticator, chains: deps.routing.chains, audit: deps.access.audit });
   registerCacheRoutes(app, { authenticator: deps.authenticator, cache: caching.cache, audit: deps.access.audit });

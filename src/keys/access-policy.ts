@@ -1,7 +1,7 @@
 import { hash } from 'node:crypto';
 import type { BudgetPeriod } from './budget-period.js';
 import { compileModelMatcher } from './model-patterns.js';
-import type { TeamRecord, VirtualKeyRecord } from './records.js';
+import type { LimitSettings, TeamRecord, VirtualKeyRecord } from './records.js';
 
 /** One budget that applies to a request: the key's own or its team's. */
 export interface BudgetRule {
@@ -43,17 +43,22 @@ function fingerprintOf(key: VirtualKeyRecord, team: TeamRecord | null): string {
   return hash('sha256', JSON.stringify([[...key.models].sort(), team ? [...team.models].sort() : null]), 'hex');
 }
 
+/** The budget a key's or team's settings define. */
+export function budgetRule(scope: BudgetRule['scope'], s: LimitSettings): BudgetRule {
+  return { scope, id: s.id, maxMicros: s.max_budget_micros, period: s.budget_period, generation: s.budget_generation };
+}
+
+/** Its rate limits, or null when it has none. */
+function rateRule(scope: RateRule['scope'], s: LimitSettings): RateRule | null {
+  return s.rpm === null && s.tpm === null ? null : { scope, id: s.id, rpm: s.rpm, tpm: s.tpm };
+}
+
 /** A key in a team is limited by both: the model must pass both lists, and both budgets must fit. */
 export function policyFor(key: VirtualKeyRecord, team: TeamRecord | null): AccessPolicy {
   const keyModels = compileModelMatcher(key.models);
   const teamModels = team ? compileModelMatcher(team.models) : null;
-  const budgets: BudgetRule[] = [{ scope: 'key', id: key.id, maxMicros: key.max_budget_micros, period: key.budget_period, generation: key.budget_generation }];
-  const rates: RateRule[] = [];
-  if (key.rpm !== null || key.tpm !== null) rates.push({ scope: 'key', id: key.id, rpm: key.rpm, tpm: key.tpm });
-  if (team) {
-    budgets.push({ scope: 'team', id: team.id, maxMicros: team.max_budget_micros, period: team.budget_period, generation: team.budget_generation });
-    if (team.rpm !== null || team.tpm !== null) rates.push({ scope: 'team', id: team.id, rpm: team.rpm, tpm: team.tpm });
-  }
+  const budgets = [budgetRule('key', key), ...(team ? [budgetRule('team', team)] : [])];
+  const rates = [rateRule('key', key), team ? rateRule('team', team) : null].filter((r): r is RateRule => r !== null);
   return Object.freeze({
     allowModel: (model: string) => (keyModels === null || keyModels(model)) && (teamModels === null || teamModels(model)),
     budgets: Object.freeze(budgets),

@@ -4,7 +4,10 @@ import { TeamService } from '../identity/teams.js';
 import type { RequestLog } from '../pipeline/types.js';
 import type { Store } from '../storage/types.js';
 import { createPeriodClock, type BudgetPeriod, type PeriodWindow } from './budget-period.js';
+import { budgetRule, type BudgetRule } from './access-policy.js';
+import { reportBudget, type BudgetReport } from './budget-report.js';
 import { LimitEnforcer } from './limits.js';
+import type { LimitSettings } from './records.js';
 import { VirtualKeyResolver } from './virtual-key-resolver.js';
 import { VirtualKeyService } from './virtual-keys.js';
 
@@ -19,6 +22,8 @@ export interface Access {
   windowOf: (period: BudgetPeriod, now: number) => PeriodWindow;
   now: () => number;
   timezone: string;
+  /** A key's or team's budget in its current period, as the admin API reports it. */
+  budgetOf(scope: BudgetRule['scope'], settings: LimitSettings): Promise<BudgetReport>;
   close(): Promise<void>;
 }
 
@@ -41,5 +46,17 @@ export async function createAccess(deps: { store: Store; config: GatewayConfig; 
   const periods = createPeriodClock(config.budgets.timezone);
   const windowOf = (period: BudgetPeriod, at: number): PeriodWindow => periods.window(period, at);
   const limits = new LimitEnforcer({ store, now, windowOf });
-  return { keys, teams, audit, limits, resolver, windowOf, now, timezone: config.budgets.timezone, close: () => resolver.close() };
+  const timezone = config.budgets.timezone;
+  return {
+    keys,
+    teams,
+    audit,
+    limits,
+    resolver,
+    windowOf,
+    now,
+    timezone,
+    budgetOf: (scope, settings) => reportBudget(store, budgetRule(scope, settings), windowOf, now(), timezone),
+    close: () => resolver.close(),
+  };
 }

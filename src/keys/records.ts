@@ -1,14 +1,8 @@
 import type { BudgetPeriod } from './budget-period.js';
 
-/** A virtual key as stored. The key itself is never stored: only its SHA-256. Money in micro-USD, times in epoch ms. */
-export interface VirtualKeyRecord {
+/** What keys and teams both carry: a model list, a budget and rate limits. Money in micro-USD. */
+export interface LimitSettings {
   id: string;
-  alias: string | null;
-  key_hash: string;
-  /** `sk-sf-AbCd…`: enough to recognise a key, useless to an attacker. */
-  key_preview: string;
-  team_id: string | null;
-  user_id: string | null;
   /** Allowed model names or `*` patterns; empty allows every model. */
   models: string[];
   max_budget_micros: number | null;
@@ -17,6 +11,16 @@ export interface VirtualKeyRecord {
   budget_generation: number;
   rpm: number | null;
   tpm: number | null;
+}
+
+/** A virtual key as stored. The key itself is never stored: only its SHA-256. Times in epoch ms. */
+export interface VirtualKeyRecord extends LimitSettings {
+  alias: string | null;
+  key_hash: string;
+  /** `sk-sf-AbCd…`: enough to recognise a key, useless to an attacker. */
+  key_preview: string;
+  team_id: string | null;
+  user_id: string | null;
   tags: string[];
   metadata: Record<string, unknown>;
   /** Response caching for this key: true or false overrides the config; null (or absent in keys made before caching) follows it. */
@@ -32,15 +36,8 @@ export interface VirtualKeyRecord {
 }
 
 /** A team: a budget, rate limits and a model list shared by its keys. */
-export interface TeamRecord {
-  id: string;
+export interface TeamRecord extends LimitSettings {
   name: string;
-  models: string[];
-  max_budget_micros: number | null;
-  budget_period: BudgetPeriod;
-  budget_generation: number;
-  rpm: number | null;
-  tpm: number | null;
   metadata: Record<string, unknown>;
   created_at: number;
   updated_at: number;

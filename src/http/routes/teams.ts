@@ -1,18 +1,14 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Access } from '../../keys/access.js';
-import type { BudgetRule } from '../../keys/access-policy.js';
 import { createTeamSchema, pageQuerySchema, updateTeamSchema } from '../../keys/admin-schemas.js';
 import type { Authenticator } from '../../keys/authenticator.js';
-import { reportBudget } from '../../keys/budget-report.js';
 import type { TeamRecord } from '../../keys/records.js';
-import type { Store } from '../../storage/types.js';
 import { objectBody, parseInput, resourceId } from '../parse.js';
 import { requireAdmin } from '../plugins/require-admin.js';
 
 export interface TeamRoutesDeps {
   authenticator: Authenticator;
   access: Access;
-  store: Store;
 }
 
 function teamView(t: TeamRecord) {
@@ -31,17 +27,13 @@ function teamView(t: TeamRecord) {
   };
 }
 
-function teamRule(t: TeamRecord): BudgetRule {
-  return { scope: 'team', id: t.id, maxMicros: t.max_budget_micros, period: t.budget_period, generation: t.budget_generation };
-}
-
 /** Admin API for teams: /api/teams. */
 export function registerTeamRoutes(app: FastifyInstance, deps: TeamRoutesDeps): void {
   const { access } = deps;
   const admin = { preHandler: requireAdmin(deps.authenticator) };
   const adminAction = { ...admin, config: { allowEmptyBody: true } };
   const actor = (request: FastifyRequest): string => request.principal?.id ?? 'unknown';
-  const budgetOf = (t: TeamRecord) => reportBudget(deps.store, teamRule(t), access.windowOf, access.now(), access.timezone);
+  const budgetOf = (t: TeamRecord) => access.budgetOf('team', t);
 
   app.post('/api/teams', admin, async (request, reply) => {
     const input = parseInput(createTeamSchema, objectBody(request.body));

@@ -1,18 +1,14 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Access } from '../../keys/access.js';
-import type { BudgetRule } from '../../keys/access-policy.js';
 import { createKeySchema, pageQuerySchema, updateKeySchema } from '../../keys/admin-schemas.js';
 import type { Authenticator } from '../../keys/authenticator.js';
-import { reportBudget } from '../../keys/budget-report.js';
 import type { VirtualKeyRecord } from '../../keys/records.js';
-import type { Store } from '../../storage/types.js';
 import { objectBody, parseInput, resourceId } from '../parse.js';
 import { requireAdmin } from '../plugins/require-admin.js';
 
 export interface VirtualKeyRoutesDeps {
   authenticator: Authenticator;
   access: Access;
-  store: Store;
 }
 
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
@@ -45,17 +41,13 @@ export function keyView(r: VirtualKeyRecord, now: number) {
   };
 }
 
-function keyRule(r: VirtualKeyRecord): BudgetRule {
-  return { scope: 'key', id: r.id, maxMicros: r.max_budget_micros, period: r.budget_period, generation: r.budget_generation };
-}
-
 /** Admin API for virtual keys: /api/enterprise/vkeys. */
 export function registerVirtualKeyRoutes(app: FastifyInstance, deps: VirtualKeyRoutesDeps): void {
   const { access } = deps;
   const admin = { preHandler: requireAdmin(deps.authenticator) };
   const adminAction = { ...admin, config: { allowEmptyBody: true } };
   const actor = (request: FastifyRequest): string => request.principal?.id ?? 'unknown';
-  const budgetOf = (r: VirtualKeyRecord) => reportBudget(deps.store, keyRule(r), access.windowOf, access.now(), access.timezone);
+  const budgetOf = (r: VirtualKeyRecord) => access.budgetOf('key', r);
 
   app.post('/api/enterprise/vkeys', admin, async (request, reply) => {
     const input = parseInput(createKeySchema, objectBody(request.body));
@@ -88,10 +80,7 @@ export function registerVirtualKeyRoutes(app: FastifyInstance, deps: VirtualKeyR
     let team = null;
     if (record.team_id !== null) {
       const t = await access.teams.get(record.team_id);
-      if (t) {
-        const rule: BudgetRule = { scope: 'team', id: t.id, maxMicros: t.max_budget_micros, period: t.budget_period, generation: t.budget_generation };
-        team = { team_id: t.id, ...(await reportBudget(deps.store, rule, access.windowOf, access.now(), access.timezone)) };
-      }
+      if (t) team = { team_id: t.id, ...(await access.budgetOf('team', t)) };
     }
     return { object: 'budget', key_id: record.id, ...key, team };
   });
