@@ -1,5 +1,5 @@
 import { ConfigError } from '../config/load.js';
-import type { RequestLog } from '../pipeline/types.js';
+import type { RequestLog } from '../core/request-log.js';
 import type { ProviderRegistry } from '../providers/registry.js';
 import type { SpendLog } from '../spend/spend-log.js';
 import type { Store } from '../storage/types.js';

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { invalidRequest } from '../errors/from-zod.js';
 import { GatewayError } from '../errors/gateway-error.js';
-import type { IncomingHeaders } from '../pipeline/types.js';
+import type { IncomingHeaders } from '../core/request-log.js';
 import { cacheNamespace, NAMESPACE_PATTERN, NAMESPACE_RULE, type CacheConfig } from './cache-config.js';
 
 /** The namespace of requests that name none. */
@@ -85,14 +85,6 @@ export function readCacheControls(body: Readonly<Record<string, unknown>>, heade
     ttlSeconds: c.ttl ?? controls.ttlSeconds,
     namespace: c.namespace ?? controls.namespace,
   };
-}
-
-/** The body without its `cache` object: providers must never see it (OpenAI rejects unknown fields). */
-export function withoutCacheControls<T extends Record<string, unknown>>(body: T): T {
-  if (!('cache' in body)) return body;
-  const copy = { ...body };
-  delete copy.cache;
-  return copy;
 }
 
 /** What the cache does for one request. */

@@ -1,4 +1,4 @@
-import type { RequestLog } from '../pipeline/types.js';
+import type { RequestLog } from '../core/request-log.js';
 import type { Store } from '../storage/types.js';
 import type { CacheConfig } from './cache-config.js';
 import type { CachedVector, CacheEntry } from './cache-entry.js';

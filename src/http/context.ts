@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { Cancellation } from '../pipeline/cancellation.js';
+import { Cancellation } from '../core/cancellation.js';
 import type { GatewayContext, GatewayRequest } from '../pipeline/types.js';
 
 function queryOf(url: string): string {

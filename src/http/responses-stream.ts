@@ -1,5 +1,5 @@
 import { toGatewayError } from '../errors/gateway-error.js';
-import type { RequestLog } from '../pipeline/types.js';
+import type { RequestLog } from '../core/request-log.js';
 import { failureEvents, responsesFrame } from '../providers/responses/events.js';
 import { SSE_DONE } from '../providers/upstream-stream.js';
 

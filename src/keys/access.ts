@@ -1,7 +1,7 @@
 import { AuditLog } from '../audit/audit-log.js';
 import type { GatewayConfig } from '../config/schema.js';
 import { TeamService } from '../identity/teams.js';
-import type { RequestLog } from '../pipeline/types.js';
+import type { RequestLog } from '../core/request-log.js';
 import type { Store } from '../storage/types.js';
 import { createPeriodClock, type BudgetPeriod, type PeriodWindow } from './budget-period.js';
 import { budgetRule, type BudgetRule } from './access-policy.js';

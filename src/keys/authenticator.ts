@@ -1,6 +1,7 @@
 import { hash, timingSafeEqual } from 'node:crypto';
 import { GatewayError } from '../errors/gateway-error.js';
-import type { IncomingHeaders, Principal } from '../pipeline/types.js';
+import type { IncomingHeaders } from '../core/request-log.js';
+import type { Principal } from './principal.js';
 import { isVirtualKey } from './key-material.js';
 import type { VirtualKeyResolver } from './virtual-key-resolver.js';
 

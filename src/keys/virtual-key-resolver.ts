@@ -1,7 +1,7 @@
 import { GatewayError } from '../errors/gateway-error.js';
 import type { TeamService } from '../identity/teams.js';
-import type { RequestLog } from '../pipeline/types.js';
-import type { Principal } from '../pipeline/types.js';
+import type { RequestLog } from '../core/request-log.js';
+import type { Principal } from './principal.js';
 import type { Store, Unsubscribe } from '../storage/types.js';
 import { policyFor } from './access-policy.js';
 import { hashVirtualKey } from './key-material.js';

@@ -1,8 +1,8 @@
-import type { Logger } from 'pino';
-import type { AccessPolicy } from '../keys/access-policy.js';
+import type { IncomingHeaders, RequestLog } from '../core/request-log.js';
+import type { Principal } from '../keys/principal.js';
 import type { AnthropicMessagesRequest } from '../schemas/anthropic-requests.js';
 import type { GatewayError } from '../errors/gateway-error.js';
-import type { Cancellation } from './cancellation.js';
+import type { Cancellation } from '../core/cancellation.js';
 import type { ProviderResponse } from '../providers/adapter.js';
 import type { ResponsesState } from '../providers/responses/prepare.js';
 import type { ModelDeployment } from '../providers/registry.js';
@@ -10,20 +10,6 @@ import type { RoutePlan } from '../routing/planner.js';
 import type { SpendAttempt } from '../spend/spend-record.js';
 import type { OpenAIChatRequest, OpenAIEmbeddingsRequest, Usage } from '../providers/types.js';
 
-/** The per-request logger (pino child with the request id). */
-export type RequestLog = Pick<Logger, 'trace' | 'debug' | 'info' | 'warn' | 'error'>;
-
-/** Who is calling: the master key (an admin, unlimited) or a virtual key with its policy. */
-export interface Principal {
-  /** Stable id for logs and the spend log: `master` or the key id. */
-  id: string;
-  kind: 'master' | 'virtual_key';
-  keyId: string | null;
-  teamId: string | null;
-  isAdmin: boolean;
-  /** Models, budgets and rate limits; null means unrestricted (the master key). */
-  policy: AccessPolicy | null;
-}
 
 /** What the response cache did with a request (docs/caching.md). */
 export interface CacheOutcome {
@@ -34,8 +20,6 @@ export interface CacheOutcome {
   /** On a hit, what the answer cost when the provider made it. */
   savedCostMicros: number;
 }
-
-export type IncomingHeaders = Record<string, string | string[] | undefined>;
 
 export type GatewayRequest =
   | { operation: 'chat'; body: OpenAIChatRequest }

@@ -1,4 +1,4 @@
-import type { CancelSignal } from '../pipeline/cancellation.js';
+import type { CancelSignal } from '../core/cancellation.js';
 import type { OpenAIChatRequest, OpenAIEmbeddingsRequest, Usage } from './types.js';
 
 /** What a route hands an adapter for one upstream call. */

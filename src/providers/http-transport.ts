@@ -1,6 +1,6 @@
 import { Pool, errors as undiciErrors, type Dispatcher } from 'undici';
 import { GatewayError } from '../errors/gateway-error.js';
-import type { CancelSignal } from '../pipeline/cancellation.js';
+import type { CancelSignal } from '../core/cancellation.js';
 import type { UpstreamRequest } from './types.js';
 
 export interface UpstreamResponse {

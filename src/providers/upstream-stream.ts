@@ -1,5 +1,5 @@
 import { GatewayError } from '../errors/gateway-error.js';
-import type { CancelSignal } from '../pipeline/cancellation.js';
+import type { CancelSignal } from '../core/cancellation.js';
 import { SseParser } from './sse-parser.js';
 import type { SseEvent } from './types.js';
 import type { UpstreamResponse } from './http-transport.js';

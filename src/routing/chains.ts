@@ -1,5 +1,5 @@
 import { GatewayError } from '../errors/gateway-error.js';
-import type { RequestLog } from '../pipeline/types.js';
+import type { RequestLog } from '../core/request-log.js';
 import type { ProviderRegistry } from '../providers/registry.js';
 import type { Store, Unsubscribe } from '../storage/types.js';
 import type { FallbackChain } from './chain-schema.js';

@@ -1,4 +1,4 @@
-import type { RequestLog } from '../pipeline/types.js';
+import type { RequestLog } from '../core/request-log.js';
 import type { Store, Unsubscribe } from '../storage/types.js';
 
 export interface CooldownSettings {

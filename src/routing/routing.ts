@@ -1,5 +1,5 @@
 import type { GatewayConfig } from '../config/schema.js';
-import type { RequestLog } from '../pipeline/types.js';
+import type { RequestLog } from '../core/request-log.js';
 import type { ProviderRegistry } from '../providers/registry.js';
 import type { Store } from '../storage/types.js';
 import { Balancer } from './balancer.js';

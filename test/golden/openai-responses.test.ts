@@ -3,7 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import type { ProviderAdapter } from '../../src/providers/adapter.js';
 import { HttpTransport } from '../../src/providers/http-transport.js';
 import { createOpenAIAdapter } from '../../src/providers/openai/adapter.js';
-import { Cancellation } from '../../src/pipeline/cancellation.js';
+import { Cancellation } from '../../src/core/cancellation.js';
 import { sendJson, sendSse, startFakeServer, type FakeUpstream } from '../helpers/fake-upstream.js';
 
 /**

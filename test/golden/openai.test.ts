@@ -4,7 +4,7 @@ import { HttpTransport } from '../../src/providers/http-transport.js';
 import { createOpenAIAdapter } from '../../src/providers/openai/adapter.js';
 import type { ProviderAdapter } from '../../src/providers/adapter.js';
 import type { OpenAIChatRequest } from '../../src/providers/types.js';
-import { Cancellation } from '../../src/pipeline/cancellation.js';
+import { Cancellation } from '../../src/core/cancellation.js';
 import { startFakeServer, sendSse, type FakeUpstream } from '../helpers/fake-upstream.js';
 
 /**

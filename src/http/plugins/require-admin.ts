@@ -1,7 +1,7 @@
 import type { FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
 import { GatewayError } from '../../errors/gateway-error.js';
 import type { Authenticator } from '../../keys/authenticator.js';
-import type { Principal } from '../../pipeline/types.js';
+import type { Principal } from '../../keys/principal.js';
 import { sendError } from '../error-response.js';
 
 declare module 'fastify' {

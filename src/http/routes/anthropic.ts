@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { GatewayError } from '../../errors/gateway-error.js';
 import type { Authenticator } from '../../keys/authenticator.js';
-import { Cancellation } from '../../pipeline/cancellation.js';
+import { Cancellation } from '../../core/cancellation.js';
 import type { GatewayContext } from '../../pipeline/types.js';
 import { anthropicClientHeaders, callerAnthropicKey } from '../../providers/anthropic/client-headers.js';
 import type { ProviderRegistry } from '../../providers/registry.js';

@@ -1,7 +1,8 @@
 import type { CacheConfig } from '../../cache/cache-config.js';
 import type { CachedAnswer, CacheEntry } from '../../cache/cache-entry.js';
 import { cacheKey, semanticScope, type CacheKeyInput } from '../../cache/cache-key.js';
-import { cachingEnabled, planCaching, readCacheControls, withoutCacheControls, type CachePlan } from '../../cache/controls.js';
+import { cachingEnabled, planCaching, readCacheControls, type CachePlan } from '../../cache/controls.js';
+import { withoutCacheControls } from '../../schemas/gateway-fields.js';
 import type { ResponseCache } from '../../cache/response-cache.js';
 import type { SemanticCache } from '../../cache/semantic-cache.js';
 import { isUsageOnlyFrame, replayAnswer } from '../../cache/sse-replay.js';

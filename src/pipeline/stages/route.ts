@@ -8,7 +8,7 @@ import type { Balancer } from '../../routing/balancer.js';
 import type { Cooldowns } from '../../routing/cooldown.js';
 import type { RouteStep } from '../../routing/planner.js';
 import { decide, retryDelay } from '../../routing/retry.js';
-import { pause } from '../cancellation.js';
+import { pause } from '../../core/cancellation.js';
 import type { GatewayContext, Stage } from '../types.js';
 
 type StreamResponse = Extract<ProviderResponse, { kind: 'stream' }>;

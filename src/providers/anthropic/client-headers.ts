@@ -1,5 +1,6 @@
 import { isVirtualKey } from '../../keys/key-material.js';
-import type { IncomingHeaders, Principal } from '../../pipeline/types.js';
+import type { IncomingHeaders } from '../../core/request-log.js';
+import type { Principal } from '../../keys/principal.js';
 
 /** The beta flag that unlocks Claude's 1M-token context window (what a `[1m]` model suffix asks for). */
 export const LONG_CONTEXT_BETA = 'context-1m-2025-08-07';

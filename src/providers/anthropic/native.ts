@@ -2,7 +2,7 @@ import { isRecord } from '../wire-utils.js';
 import type { ProviderCall, ProviderResponse } from '../adapter.js';
 import type { HttpTransport, UpstreamResponse } from '../http-transport.js';
 import type { ProviderConfig, UpstreamRequest, Usage } from '../types.js';
-import type { CancelSignal } from '../../pipeline/cancellation.js';
+import type { CancelSignal } from '../../core/cancellation.js';
 import { parseUpstreamJson, readSseEvents, readText } from '../upstream-stream.js';
 import { GatewayError } from '../../errors/gateway-error.js';
 import { anthropicError, anthropicStreamError } from './errors.js';

@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { pause } from '../../pipeline/cancellation.js';
+import { pause } from '../../core/cancellation.js';
 import type { ProviderAdapter, ProviderCall, ProviderResponse } from '../adapter.js';
 import type { OpenAIChatChunk, OpenAIChatCompletion, OpenAIChatRequest, OpenAIEmbeddingsRequest, OpenAIMessage, OpenAITool, OpenAIToolCall, Usage } from '../types.js';
 import { SSE_DONE, sseFrame } from '../upstream-stream.js';

@@ -1,4 +1,4 @@
-import { withoutCacheControls } from '../../cache/controls.js';
+import { withoutCacheControls } from '../../schemas/gateway-fields.js';
 import type { OpenAIChatRequest } from '../types.js';
 import { parseResponsesRequest } from './schema.js';
 import { translateResponsesToChat, type Untranslatable } from './translate-request.js';

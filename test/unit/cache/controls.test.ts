@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { cacheConfigSchema } from '../../../src/cache/cache-config.js';
-import { cachingEnabled, planCaching, readCacheControls, withoutCacheControls, type CacheControls } from '../../../src/cache/controls.js';
+import { cachingEnabled, planCaching, readCacheControls, type CacheControls } from '../../../src/cache/controls.js';
+import { withoutCacheControls } from '../../../src/schemas/gateway-fields.js';
 import { GatewayError } from '../../../src/errors/gateway-error.js';
 
 const none: CacheControls = { noCache: false, noStore: false, ttlSeconds: undefined, namespace: undefined };

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { GatewayError } from '../../../src/errors/gateway-error.js';
 import { responsesClientFrames } from '../../../src/http/responses-stream.js';
-import type { RequestLog } from '../../../src/pipeline/types.js';
+import type { RequestLog } from '../../../src/core/request-log.js';
 
 const frame = (type: string, seq: number, fields: Record<string, unknown> = {}) => `event: ${type}\ndata: ${JSON.stringify({ type, sequence_number: seq, ...fields })}\n\n`;
 const CREATED = frame('response.created', 0, { response: { id: 'resp_1', object: 'response', status: 'in_progress', output: [], usage: null } });

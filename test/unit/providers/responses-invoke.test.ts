@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Cancellation } from '../../../src/pipeline/cancellation.js';
+import { Cancellation } from '../../../src/core/cancellation.js';
 import type { ProviderAdapter, ProviderResponse } from '../../../src/providers/adapter.js';
 import type { ModelDeployment } from '../../../src/providers/registry.js';
 import { invokeResponses } from '../../../src/providers/responses/invoke.js';
