@@ -7,6 +7,7 @@ import { GatewayError } from './errors/gateway-error.js';
 import type { ErrorSurface } from './errors/to-wire.js';
 import { sendError } from './http/error-response.js';
 import { registerJsonBodyParser } from './http/json-body.js';
+import { authenticatedScope } from './http/plugins/authenticate.js';
 import { registerOpsRoutes } from './http/routes/health.js';
 import { registerAnthropicRoutes } from './http/routes/anthropic.js';
 import { registerOpenAIRoutes } from './http/routes/openai.js';
@@ -123,12 +124,15 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   registerAnthropicRoutes(app, { pipeline, registry: deps.registry, authenticator: deps.authenticator, allowByok: deps.config.passthrough.anthropic.allow_byok });
   registerResponsesRoutes(app, { pipeline }, { paths: ['/v1/responses', '/responses'], surface: 'openai' });
   registerResponsesRoutes(app, { pipeline }, { paths: ['/cursor/v1/responses', '/cursor/responses'], surface: 'cursor' });
-  registerSpendRoutes(app, { store: deps.store, spendLog: deps.spendLog, authenticator: deps.authenticator, keys: deps.access.keys, teams: deps.access.teams, now: deps.access.now });
-  registerVirtualKeyRoutes(app, { authenticator: deps.authenticator, access: deps.access });
-  registerTeamRoutes(app, { authenticator: deps.authenticator, access: deps.access });
-  registerAuditRoutes(app, { authenticator: deps.authenticator, audit: deps.access.audit });
-  registerRoutingRoutes(app, { authenticator: deps.authenticator, chains: deps.routing.chains, audit: deps.access.audit });
-  registerCacheRoutes(app, { authenticator: deps.authenticator, cache: caching.cache, audit: deps.access.audit });
+  // Every admin API lives in one scope: the master key (later an admin role) or 401/403.
+  authenticatedScope(app, { authenticator: deps.authenticator, admin: true }, (admin) => {
+    registerSpendRoutes(admin, { store: deps.store, spendLog: deps.spendLog, keys: deps.access.keys, teams: deps.access.teams, now: deps.access.now });
+    registerVirtualKeyRoutes(admin, { access: deps.access });
+    registerTeamRoutes(admin, { access: deps.access });
+    registerAuditRoutes(admin, { audit: deps.access.audit });
+    registerRoutingRoutes(admin, { chains: deps.routing.chains, audit: deps.access.audit });
+    registerCacheRoutes(admin, { cache: caching.cache, audit: deps.access.audit });
+  });
   // A semantic cache whose embedding model cannot embed stops the start; listen() then closes what is open.
   app.addHook('onReady', caching.verify);
   registerOpsRoutes(app, { store: deps.store, metrics: deps.metrics, isDraining });

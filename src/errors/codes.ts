@@ -15,6 +15,7 @@ export const ERROR_CODES = {
   SF_ERR_BUDGET_EXCEEDED: { status: 429, type: 'insufficient_quota', code: 'budget_exceeded', message: 'The budget for this key or its team does not cover this request.' },
   SF_ERR_RATE_LIMITED: { status: 429, type: 'rate_limit_error', code: 'rate_limit_exceeded', message: 'This key or its team sent more requests or tokens than its rate limit allows.' },
   SF_ERR_NOT_FOUND: { status: 404, type: 'invalid_request_error', code: 'not_found', message: 'No such resource.' },
+  SF_ERR_CONFLICT: { status: 409, type: 'invalid_request_error', code: 'conflict', message: 'The resource was changed by another request at the same time; read it again and retry.' },
   SF_ERR_INVALID_JSON: { status: 400, type: 'invalid_request_error', code: 'invalid_json', message: 'The request body is not valid JSON.' },
   SF_ERR_INVALID_REQUEST: { status: 400, type: 'invalid_request_error', code: 'invalid_request', message: 'The request is not valid.' },
   SF_ERR_UNSUPPORTED_MEDIA_TYPE: { status: 415, type: 'invalid_request_error', code: 'unsupported_media_type', message: 'The request body must be application/json.' },

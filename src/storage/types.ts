@@ -1,9 +1,16 @@
 import type { SpendPage, SpendQuery, SpendRecord, SpendSummaryQuery, SpendSummaryRow } from '../spend/spend-record.js';
 
+/** A document with the version of its last write (1 after creation, +1 on each write). */
+export interface VersionedDoc<T> {
+  doc: T;
+  version: number;
+}
+
 /** A stored JSON document with its id. */
 export interface StoredDoc<T> {
   id: string;
   doc: T;
+  version: number;
 }
 
 export interface ListOptions {
@@ -53,7 +60,19 @@ export interface Store {
 
   // Documents by collection (keys, teams, chains, servers ...). Collections and ids are free-form strings.
   getDoc<T>(collection: string, id: string): Promise<T | undefined>;
+  /** The document with its version, for a compare-and-set write. */
+  getVersionedDoc<T>(collection: string, id: string): Promise<VersionedDoc<T> | undefined>;
+  /**
+   * Unconditional upsert (bumps the version). Only for documents written once or by one writer;
+   * documents that admins and sync jobs change go through compareAndSetDoc (storage/update-doc.ts).
+   */
   putDoc<T>(collection: string, id: string, doc: T): Promise<void>;
+  /**
+   * Writes the document only if its stored version is still `expectedVersion` (0: only if no
+   * document has this id). Returns the new version, or null when another writer came first.
+   * Atomic across instances.
+   */
+  compareAndSetDoc<T>(collection: string, id: string, doc: T, expectedVersion: number): Promise<number | null>;
   /** Insert only if no document has this id; returns false when one exists. */
   createDoc<T>(collection: string, id: string, doc: T): Promise<boolean>;
   deleteDoc(collection: string, id: string): Promise<boolean>;

@@ -73,9 +73,49 @@ export function storageContract(name: string, open: (scope?: string) => Promise<
         assert.equal(await store.createDoc(col, 'k', { v: 2 }), false);
         assert.deepEqual(await store.getDoc(col, 'k'), { v: 1 });
         const page = await store.listDocs(col);
-        assert.deepEqual(page.items, [{ id: 'k', doc: { v: 1 } }]);
+        assert.deepEqual(page.items, [{ id: 'k', doc: { v: 1 }, version: 1 }]);
         await store.deleteDoc(col, 'k');
         assert.equal(await store.createDoc(col, 'k', { v: 3 }), true);
+      });
+
+      test('versions: 1 at creation, +1 on every write, reported by get and list', async (t) => {
+        const store = await openFor(t);
+        const col = `docs-${uid()}`;
+        assert.equal(await store.getVersionedDoc(col, 'v'), undefined);
+        assert.equal(await store.createDoc(col, 'v', { n: 1 }), true);
+        assert.deepEqual(await store.getVersionedDoc(col, 'v'), { doc: { n: 1 }, version: 1 });
+        await store.putDoc(col, 'v', { n: 2 });
+        assert.deepEqual(await store.getVersionedDoc(col, 'v'), { doc: { n: 2 }, version: 2 });
+        await store.putDoc(col, 'fresh', { n: 0 });
+        assert.deepEqual((await store.listDocs(col)).items.map((i) => [i.id, i.version]), [['fresh', 1], ['v', 2]]);
+        await store.deleteDoc(col, 'v');
+        await store.putDoc(col, 'v', { n: 3 });
+        assert.equal((await store.getVersionedDoc(col, 'v'))?.version, 1, 'a deleted document starts over');
+      });
+
+      test('compareAndSetDoc writes only over the expected version', async (t) => {
+        const store = await openFor(t);
+        const col = `docs-${uid()}`;
+        assert.equal(await store.compareAndSetDoc(col, 'c', { n: 1 }, 1), null, 'no document: only version 0 matches');
+        assert.equal(await store.compareAndSetDoc(col, 'c', { n: 1 }, 0), 1, 'version 0 creates');
+        assert.equal(await store.compareAndSetDoc(col, 'c', { n: 9 }, 0), null, 'version 0 does not overwrite');
+        assert.equal(await store.compareAndSetDoc(col, 'c', { n: 2 }, 1), 2);
+        assert.equal(await store.compareAndSetDoc(col, 'c', { n: 3 }, 1), null, 'a stale version is refused');
+        assert.deepEqual(await store.getVersionedDoc(col, 'c'), { doc: { n: 2 }, version: 2 });
+        await store.putDoc(col, 'c', { n: 4 });
+        assert.equal(await store.compareAndSetDoc(col, 'c', { n: 5 }, 2), null, 'an unconditional write moves the version too');
+        assert.equal((await store.listDocs(col)).items.length, 1);
+      });
+
+      test('50 concurrent compare-and-sets on one version from two instances: exactly one wins', async (t) => {
+        const [a, b] = [await openFor(t), await openFor(t)];
+        const col = `docs-${uid()}`;
+        await a.createDoc(col, 'race', { winner: null });
+        const results = await Promise.all(Array.from({ length: 50 }, (_, i) => (i % 2 === 0 ? a : b).compareAndSetDoc(col, 'race', { winner: i }, 1)));
+        const winners = results.flatMap((v, i) => (v === null ? [] : [i]));
+        assert.equal(winners.length, 1);
+        assert.equal(results[winners[0]!], 2);
+        assert.deepEqual(await b.getVersionedDoc(col, 'race'), { doc: { winner: winners[0] }, version: 2 });
       });
 
       test('listDocs orders by id and pages with a cursor', async (t) => {

@@ -7,6 +7,7 @@ import { anthropicClientHeaders, callerAnthropicKey } from '../../providers/anth
 import type { ProviderRegistry } from '../../providers/registry.js';
 import { createContext } from '../context.js';
 import { sendError } from '../error-response.js';
+import { authenticatedScope, principalOf } from '../plugins/authenticate.js';
 import { answerThroughPipeline } from '../run-pipeline.js';
 
 export interface AnthropicRoutesDeps {
@@ -42,9 +43,9 @@ export function registerAnthropicRoutes(app: FastifyInstance, deps: AnthropicRou
     await answerThroughPipeline(request, reply, ctx, deps.pipeline, { surface: 'anthropic', passthrough: () => 'anthropic' });
   });
 
-  app.all('/anthropic/*', async (request: FastifyRequest<{ Params: { '*': string } }>, reply: FastifyReply) => {
+  authenticatedScope(app, { authenticator: deps.authenticator, admin: false }, (scope) => scope.all('/anthropic/*', async (request: FastifyRequest<{ Params: { '*': string } }>, reply: FastifyReply) => {
     try {
-      const principal = await deps.authenticator.authenticate(request.headers);
+      const principal = principalOf(request);
       const path = `/${request.params['*']}`;
       const normalized = path.replace(/\/{2,}/g, '/').replace(/\/$/, '');
       // Spellings of the messages endpoint must not slip past the pipeline into the raw forward.
@@ -79,5 +80,5 @@ export function registerAnthropicRoutes(app: FastifyInstance, deps: AnthropicRou
     } catch (err) {
       return sendError(request, reply, err, PASSTHROUGH, 'anthropic');
     }
-  });
+  }));
 }

@@ -1,47 +1,40 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { AuditLog } from '../../audit/audit-log.js';
 import { cacheNamespace } from '../../cache/cache-config.js';
 import { CACHE_KEY_PATTERN } from '../../cache/cache-key.js';
 import type { ResponseCache } from '../../cache/response-cache.js';
 import { GatewayError } from '../../errors/gateway-error.js';
-import type { Authenticator } from '../../keys/authenticator.js';
 import { parseInput } from '../parse.js';
-import { requireAdmin } from '../plugins/require-admin.js';
+import { ACTION_WITHOUT_BODY, actorOf } from '../plugins/authenticate.js';
 
 /** What the cache admin API needs. */
 export interface CacheRoutesDeps {
-  authenticator: Authenticator;
   cache: ResponseCache;
   audit: AuditLog;
 }
 
 const namespaceQuery = z.strictObject({ namespace: cacheNamespace });
 
-/** The cache admin API: invalidate one answer by its key, or a namespace; statistics. Master key only. */
+/** The cache admin API (inside the admin scope): invalidate one answer by its key, or a namespace; statistics. */
 export function registerCacheRoutes(app: FastifyInstance, deps: CacheRoutesDeps): void {
-  const admin = { preHandler: requireAdmin(deps.authenticator) };
-  // DELETE carries no payload, but clients often send their usual JSON content type anyway.
-  const adminDelete = { ...admin, config: { allowEmptyBody: true } };
-  const actor = (request: FastifyRequest): string => request.principal?.id ?? 'unknown';
-
-  app.delete<{ Params: { key: string } }>('/api/cache/:key', adminDelete, async (request) => {
+  app.delete<{ Params: { key: string } }>('/api/cache/:key', ACTION_WITHOUT_BODY, async (request) => {
     const { key } = request.params;
     if (!CACHE_KEY_PATTERN.test(key) || !(await deps.cache.delete(key))) {
       throw new GatewayError('SF_ERR_NOT_FOUND', { message: `No cached answer with key "${key.slice(0, 100)}".` });
     }
-    await deps.audit.record({ actor: actor(request), action: 'cache.delete', target_type: 'cache_entry', target_id: key, details: {} });
+    await deps.audit.record({ actor: actorOf(request), action: 'cache.delete', target_type: 'cache_entry', target_id: key, details: {} });
     return { object: 'cache.entry', key, deleted: true };
   });
 
-  app.delete('/api/cache', adminDelete, async (request) => {
+  app.delete('/api/cache', ACTION_WITHOUT_BODY, async (request) => {
     const { namespace } = parseInput(namespaceQuery, request.query ?? {});
     const deleted = await deps.cache.deleteNamespace(namespace);
-    await deps.audit.record({ actor: actor(request), action: 'cache.delete_namespace', target_type: 'cache_namespace', target_id: namespace, details: { deleted } });
+    await deps.audit.record({ actor: actorOf(request), action: 'cache.delete_namespace', target_type: 'cache_namespace', target_id: namespace, details: { deleted } });
     return { object: 'cache.namespace', namespace, deleted };
   });
 
-  app.get('/api/cache/stats', admin, async () => {
+  app.get('/api/cache/stats', async () => {
     const stats = await deps.cache.stats();
     const lookups = stats.hits + stats.misses;
     return { object: 'cache.stats', ...stats, hit_rate: lookups === 0 ? null : stats.hits / lookups };

@@ -5,7 +5,7 @@ import type { GatewayContext } from '../../pipeline/types.js';
 import type { ModelDeployment, ProviderRegistry } from '../../providers/registry.js';
 import { createContext } from '../context.js';
 import { passthroughName } from '../passthrough.js';
-import { sendError } from '../error-response.js';
+import { authenticatedScope, principalOf } from '../plugins/authenticate.js';
 import { answerThroughPipeline } from '../run-pipeline.js';
 
 export interface OpenAIRoutesDeps {
@@ -48,36 +48,31 @@ export function registerOpenAIRoutes(app: FastifyInstance, deps: OpenAIRoutesDep
   };
 
   const listModels = async (request: FastifyRequest, reply: FastifyReply) => {
-    let principal;
-    try {
-      principal = await deps.authenticator.authenticate(request.headers);
-    } catch (err) {
-      return sendError(request, reply, err);
-    }
-    const policy = principal.policy;
+    const { policy } = principalOf(request);
     const models = deps.registry.listModels().filter((d) => !policy || policy.allowModel(d.name));
     if (cursor) reply.header('x-smartflow-passthrough', 'openai');
     return reply.send({ object: 'list', data: models.map(modelEntry) });
   };
 
   const getModel = async (request: FastifyRequest<{ Params: { '*': string } }>, reply: FastifyReply) => {
-    try {
-      const { policy } = await deps.authenticator.authenticate(request.headers);
-      const name = request.params['*'];
-      const d = deps.registry.resolveModel(name);
-      // A model the key may not use does not exist as far as that key is concerned.
-      if (!d || (policy && !policy.allowModel(name) && !policy.allowModel(d.name))) throw new GatewayError('SF_ERR_MODEL_NOT_FOUND', { message: `The model "${name.slice(0, 200)}" does not exist on this gateway.`, param: 'model' });
-      return reply.send(modelEntry(d));
-    } catch (err) {
-      return sendError(request, reply, err);
-    }
+    const { policy } = principalOf(request);
+    const name = request.params['*'];
+    const d = deps.registry.resolveModel(name);
+    // A model the key may not use does not exist as far as that key is concerned.
+    if (!d || (policy && !policy.allowModel(name) && !policy.allowModel(d.name))) throw new GatewayError('SF_ERR_MODEL_NOT_FOUND', { message: `The model "${name.slice(0, 200)}" does not exist on this gateway.`, param: 'model' });
+    if (cursor) reply.header('x-smartflow-passthrough', 'openai');
+    return reply.send(modelEntry(d));
   };
 
   for (const prefix of options.prefixes) {
     app.post(`${prefix}/chat/completions`, handle('chat'));
     app.post(`${prefix}/embeddings`, handle('embeddings'));
-    app.get(`${prefix}/models`, listModels);
-    // Wildcard: model names such as "openai/gpt-4o" contain slashes.
-    app.get(`${prefix}/models/*`, getModel);
   }
+  authenticatedScope(app, { authenticator: deps.authenticator, admin: false }, (scope) => {
+    for (const prefix of options.prefixes) {
+      scope.get(`${prefix}/models`, listModels);
+      // Wildcard: model names such as "openai/gpt-4o" contain slashes.
+      scope.get(`${prefix}/models/*`, getModel);
+    }
+  });
 }

@@ -1,6 +1,5 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import type { Authenticator } from '../../keys/authenticator.js';
 import { invalidRequest } from '../../errors/from-zod.js';
 import type { SpendLog } from '../../spend/spend-log.js';
 import type { TeamService } from '../../identity/teams.js';
@@ -9,7 +8,6 @@ import type { SpendQuery, SpendSummaryRow } from '../../spend/spend-record.js';
 import type { Store } from '../../storage/types.js';
 import { sendError } from '../error-response.js';
 import { parseInput } from '../parse.js';
-import { requireAdmin } from '../plugins/require-admin.js';
 
 /** Largest time JavaScript dates (and both stores) can hold: 8.64e15 ms, the year 275760. */
 const MAX_TIME = 8.64e15;
@@ -44,7 +42,6 @@ const summaryQuerySchema = z.strictObject({
 export interface SpendRoutesDeps {
   store: Store;
   spendLog: SpendLog;
-  authenticator: Authenticator;
   keys: VirtualKeyService;
   teams: TeamService;
   now: () => number;
@@ -63,10 +60,8 @@ function summaryView(row: SpendSummaryRow) {
   };
 }
 
-/** Admin read access to the spend log: rows, and totals per key and per team. */
+/** Admin read access to the spend log (inside the admin scope): rows, and totals per key and per team. */
 export function registerSpendRoutes(app: FastifyInstance, deps: SpendRoutesDeps): void {
-  const admin = { preHandler: requireAdmin(deps.authenticator) };
-
   const summarize = async (groupBy: 'key' | 'team', rawQuery: unknown) => {
     const q = parseInput(summaryQuerySchema, rawQuery ?? {});
     // Summaries scan the log: without bounds, the last 30 days rather than all history.
@@ -75,7 +70,7 @@ export function registerSpendRoutes(app: FastifyInstance, deps: SpendRoutesDeps)
     return deps.store.summarizeSpend({ group_by: groupBy, from, ...(q.to !== undefined ? { to: q.to } : {}) });
   };
 
-  app.get('/api/spend/keys', admin, async (request) => {
+  app.get('/api/spend/keys', async (request) => {
     const rows = await summarize('key', request.query);
     const records = await Promise.all(rows.map((row) => (row.id === null ? undefined : deps.keys.get(row.id))));
     return {
@@ -84,13 +79,13 @@ export function registerSpendRoutes(app: FastifyInstance, deps: SpendRoutesDeps)
     };
   });
 
-  app.get('/api/spend/teams', admin, async (request) => {
+  app.get('/api/spend/teams', async (request) => {
     const rows = await summarize('team', request.query);
     const teams = await Promise.all(rows.map((row) => (row.id === null ? undefined : deps.teams.get(row.id))));
     return { object: 'list', data: rows.map((row, i) => ({ team_id: row.id, name: teams[i]?.name ?? null, ...summaryView(row) })) };
   });
 
-  app.get('/api/spend/logs', admin, async (request, reply) => {
+  app.get('/api/spend/logs', async (request, reply) => {
     const parsed = spendQuerySchema.safeParse(request.query ?? {});
     if (!parsed.success) return sendError(request, reply, invalidRequest(parsed.error));
     const q = parsed.data;

@@ -23,34 +23,67 @@ export class LuaScript {
   }
 }
 
-/** KEYS: hash, id index. ARGV: id, json. Inserts only a new id; returns 1 if inserted. */
+/*
+ * Documents live in three structures changed together by these scripts: a hash of JSON by id,
+ * a sorted set of ids (for paging) and a hash of versions by id. A document written before
+ * versions existed has no version entry and counts as version 1.
+ */
+
+/** KEYS: docs, id index, versions. ARGV: id, json. Inserts only a new id; returns 1 if inserted. */
 export const CREATE_DOC = new LuaScript(`
 if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 1 then
   redis.call('ZADD', KEYS[2], 0, ARGV[1])
+  redis.call('HSET', KEYS[3], ARGV[1], 1)
   return 1
 end
 return 0`);
 
-/** KEYS: hash, id index. ARGV: id, json. */
+/** KEYS: docs, id index, versions. ARGV: id, json. Upserts and bumps the version. */
 export const PUT_DOC = new LuaScript(`
+local version = 1
+if redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) == 0 then
+  version = tonumber(redis.call('HGET', KEYS[3], ARGV[1]) or '1') + 1
+end
+redis.call('ZADD', KEYS[2], 0, ARGV[1])
+redis.call('HSET', KEYS[3], ARGV[1], version)
+return version`);
+
+/**
+ * KEYS: docs, id index, versions. ARGV: id, json, expected version (0: must not exist).
+ * Returns the new version, or 0 when the stored version differs.
+ */
+export const COMPARE_AND_SET_DOC = new LuaScript(`
+local current = 0
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then
+  current = tonumber(redis.call('HGET', KEYS[3], ARGV[1]) or '1')
+end
+if current ~= tonumber(ARGV[3]) then return 0 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 redis.call('ZADD', KEYS[2], 0, ARGV[1])
-return 1`);
+redis.call('HSET', KEYS[3], ARGV[1], current + 1)
+return current + 1`);
 
-/** KEYS: hash, id index. ARGV: id. Returns 1 if a document went. */
+/** KEYS: docs, versions. ARGV: id. Returns {json, version} or {} when absent. */
+export const GET_VERSIONED_DOC = new LuaScript(`
+local json = redis.call('HGET', KEYS[1], ARGV[1])
+if not json then return {} end
+return {json, redis.call('HGET', KEYS[2], ARGV[1]) or '1'}`);
+
+/** KEYS: docs, id index, versions. ARGV: id. Returns 1 if a document went. */
 export const DELETE_DOC = new LuaScript(`
 local n = redis.call('HDEL', KEYS[1], ARGV[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('HDEL', KEYS[3], ARGV[1])
 return n`);
 
 /**
- * KEYS: hash, id index. ARGV: lexical start ('-' or '(' .. last id), count.
- * Returns {ids, docs}: reading both in one script keeps a page consistent with concurrent writes.
+ * KEYS: docs, id index, versions. ARGV: lexical start ('-' or '(' .. last id), count.
+ * Returns {ids, docs, versions}: reading all in one script keeps a page consistent with concurrent writes.
  */
 export const LIST_DOCS = new LuaScript(`
 local ids = redis.call('ZRANGEBYLEX', KEYS[2], ARGV[1], '+', 'LIMIT', 0, tonumber(ARGV[2]))
-if #ids == 0 then return {{}, {}} end
-return {ids, redis.call('HMGET', KEYS[1], unpack(ids))}`);
+if #ids == 0 then return {{}, {}, {}} end
+return {ids, redis.call('HMGET', KEYS[1], unpack(ids)), redis.call('HMGET', KEYS[3], unpack(ids))}`);
 
 /** KEYS: counter. ARGV: delta, ttl_ms. The TTL is set only when this call creates the counter. */
 export const INCR_WITH_TTL = new LuaScript(`
@@ -101,4 +134,4 @@ for i = 1, n do out[i + 2] = values[i] end
 return out`);
 
 /** Every script the store uses, loaded at connect so the first calls need no NOSCRIPT round trip. */
-export const ALL_SCRIPTS = [CREATE_DOC, PUT_DOC, DELETE_DOC, LIST_DOCS, INCR_WITH_TTL, GUARDED_INCREMENT];
+export const ALL_SCRIPTS = [CREATE_DOC, PUT_DOC, COMPARE_AND_SET_DOC, GET_VERSIONED_DOC, DELETE_DOC, LIST_DOCS, INCR_WITH_TTL, GUARDED_INCREMENT];

@@ -3,7 +3,7 @@ import { GatewayError } from '../../errors/gateway-error.js';
 import { addToMeasure } from '../entry-measure.js';
 import type { DocPage, EntryMeasure, GuardedIncrement, GuardedIncrementResult, ListOptions, Store, StoreOptions } from '../types.js';
 import { createErrorMapper, secretsOf } from './errors.js';
-import { ALL_SCRIPTS, CREATE_DOC, DELETE_DOC, GUARDED_INCREMENT, INCR_WITH_TTL, LIST_DOCS, PUT_DOC } from './lua.js';
+import { ALL_SCRIPTS, COMPARE_AND_SET_DOC, CREATE_DOC, GET_VERSIONED_DOC, DELETE_DOC, GUARDED_INCREMENT, INCR_WITH_TTL, LIST_DOCS, PUT_DOC } from './lua.js';
 import { SubscriberFanout } from './pubsub.js';
 import { appendSpendRecords, querySpendRecords, summarizeSpendRecords } from './spend-stream.js';
 
@@ -87,6 +87,8 @@ export async function createRedisStore(url: string, options: StoreOptions = {}):
   const fanout = new SubscriberFanout(subscriber);
   const docKey = (collection: string): string => `${prefix}doc:${collection}`;
   const indexKey = (collection: string): string => `${prefix}docidx:${collection}`;
+  const versionKey = (collection: string): string => `${prefix}docver:${collection}`;
+  const docKeys = (collection: string): string[] => [docKey(collection), indexKey(collection), versionKey(collection)];
   const counterKey = (key: string): string => `${prefix}ctr:${key}`;
   const entryKey = (key: string): string => `${prefix}ent:${key}`;
   const channelKey = (channel: string): string => `${prefix}ch:${channel}`;
@@ -125,31 +127,43 @@ export async function createRedisStore(url: string, options: StoreOptions = {}):
         return json === null ? undefined : (JSON.parse(json) as T);
       });
     },
+    getVersionedDoc<T>(collection: string, id: string) {
+      return guard(async () => {
+        const reply = (await GET_VERSIONED_DOC.run(client, [docKey(collection), versionKey(collection)], [id])) as [string, string] | [];
+        return reply.length === 0 ? undefined : { doc: JSON.parse(reply[0]) as T, version: Number(reply[1]) };
+      });
+    },
     putDoc<T>(collection: string, id: string, doc: T) {
       return guard(async () => {
-        await PUT_DOC.run(client, [docKey(collection), indexKey(collection)], [id, JSON.stringify(doc)]);
+        await PUT_DOC.run(client, docKeys(collection), [id, JSON.stringify(doc)]);
+      });
+    },
+    compareAndSetDoc<T>(collection: string, id: string, doc: T, expectedVersion: number) {
+      return guard(async () => {
+        const version = Number(await COMPARE_AND_SET_DOC.run(client, docKeys(collection), [id, JSON.stringify(doc), expectedVersion]));
+        return version === 0 ? null : version;
       });
     },
     createDoc<T>(collection: string, id: string, doc: T) {
       return guard(async () => {
-        const created = await CREATE_DOC.run(client, [docKey(collection), indexKey(collection)], [id, JSON.stringify(doc)]);
+        const created = await CREATE_DOC.run(client, docKeys(collection), [id, JSON.stringify(doc)]);
         return created === 1;
       });
     },
     deleteDoc(collection, id) {
-      return guard(async () => (await DELETE_DOC.run(client, [docKey(collection), indexKey(collection)], [id])) === 1);
+      return guard(async () => (await DELETE_DOC.run(client, docKeys(collection), [id])) === 1);
     },
     listDocs<T>(collection: string, options: ListOptions = {}) {
       return guard(async (): Promise<DocPage<T>> => {
         const limit = Math.min(MAX_PAGE, Math.max(1, Math.floor(options.limit ?? 100)));
         const start = options.cursor === undefined ? '-' : `(${options.cursor}`;
-        const reply = await LIST_DOCS.run(client, [docKey(collection), indexKey(collection)], [start, limit + 1]);
-        const [ids, docs] = Array.isArray(reply) ? (reply as [string[], Array<string | null>]) : [[], []];
+        const reply = await LIST_DOCS.run(client, docKeys(collection), [start, limit + 1]);
+        const [ids, docs, versions] = Array.isArray(reply) ? (reply as [string[], Array<string | null>, Array<string | null>]) : [[], [], []];
         const items: DocPage<T>['items'] = [];
         for (const [i, id] of ids.slice(0, limit).entries()) {
           const json = docs[i];
           // Both structures change in one script, so a gap means someone else edited our keys.
-          if (typeof json === 'string') items.push({ id, doc: JSON.parse(json) as T });
+          if (typeof json === 'string') items.push({ id, doc: JSON.parse(json) as T, version: Number(versions[i] ?? 1) });
         }
         return { items, next_cursor: ids.length > limit ? (ids[limit - 1] ?? null) : null };
       });

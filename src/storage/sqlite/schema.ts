@@ -10,6 +10,7 @@ CREATE TABLE IF NOT EXISTS docs (
   collection TEXT NOT NULL,
   id TEXT NOT NULL,
   doc TEXT NOT NULL,
+  version INTEGER NOT NULL DEFAULT 1,
   PRIMARY KEY (collection, id)
 ) WITHOUT ROWID;
 
@@ -67,10 +68,13 @@ const ADDED_SPEND_COLUMNS: Array<[name: string, definition: string]> = [
   ['attempts', 'TEXT'],
 ];
 
-function addMissingColumns(db: BetterSqlite3.Database): void {
-  const present = new Set((db.prepare('PRAGMA table_info(spend_log)').all() as Array<{ name: string }>).map((c) => c.name));
-  for (const [name, definition] of ADDED_SPEND_COLUMNS) {
-    if (!present.has(name)) db.exec(`ALTER TABLE spend_log ADD COLUMN ${name} ${definition}`);
+/** Document columns added after the first release: compare-and-set writes need the version. */
+const ADDED_DOC_COLUMNS: Array<[name: string, definition: string]> = [['version', 'INTEGER NOT NULL DEFAULT 1']];
+
+function addMissingColumns(db: BetterSqlite3.Database, table: string, columns: Array<[name: string, definition: string]>): void {
+  const present = new Set((db.prepare(`PRAGMA table_info(${table})`).all() as Array<{ name: string }>).map((c) => c.name));
+  for (const [name, definition] of columns) {
+    if (!present.has(name)) db.exec(`ALTER TABLE ${table} ADD COLUMN ${name} ${definition}`);
   }
 }
 
@@ -82,5 +86,6 @@ export function initSchema(db: BetterSqlite3.Database, busyTimeoutMs: number): v
   // NORMAL is durable across application crashes in WAL mode; only an OS crash can lose the last commits.
   db.pragma('synchronous = NORMAL');
   db.exec(DDL);
-  addMissingColumns(db);
+  addMissingColumns(db, 'spend_log', ADDED_SPEND_COLUMNS);
+  addMissingColumns(db, 'docs', ADDED_DOC_COLUMNS);
 }

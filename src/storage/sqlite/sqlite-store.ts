@@ -72,16 +72,18 @@ export async function createSqliteStore(path: string, options: StoreOptions = {}
 
   const q = {
     getDoc: db.prepare<[string, string], { doc: string }>('SELECT doc FROM docs WHERE collection = ? AND id = ?'),
+    getVersionedDoc: db.prepare<[string, string], { doc: string; version: number }>('SELECT doc, version FROM docs WHERE collection = ? AND id = ?'),
     putDoc: db.prepare<[string, string, string]>(
-      'INSERT INTO docs (collection, id, doc) VALUES (?, ?, ?) ON CONFLICT (collection, id) DO UPDATE SET doc = excluded.doc',
+      'INSERT INTO docs (collection, id, doc) VALUES (?, ?, ?) ON CONFLICT (collection, id) DO UPDATE SET doc = excluded.doc, version = docs.version + 1',
     ),
+    replaceDoc: db.prepare<[string, string, string, number]>('UPDATE docs SET doc = ?, version = version + 1 WHERE collection = ? AND id = ? AND version = ?'),
     createDoc: db.prepare<[string, string, string]>('INSERT INTO docs (collection, id, doc) VALUES (?, ?, ?) ON CONFLICT DO NOTHING'),
     deleteDoc: db.prepare<[string, string]>('DELETE FROM docs WHERE collection = ? AND id = ?'),
-    listDocs: db.prepare<[string, number], { id: string; doc: string }>(
-      'SELECT id, doc FROM docs WHERE collection = ? ORDER BY id LIMIT ?',
+    listDocs: db.prepare<[string, number], { id: string; doc: string; version: number }>(
+      'SELECT id, doc, version FROM docs WHERE collection = ? ORDER BY id LIMIT ?',
     ),
-    listDocsAfter: db.prepare<[string, string, number], { id: string; doc: string }>(
-      'SELECT id, doc FROM docs WHERE collection = ? AND id > ? ORDER BY id LIMIT ?',
+    listDocsAfter: db.prepare<[string, string, number], { id: string; doc: string; version: number }>(
+      'SELECT id, doc, version FROM docs WHERE collection = ? AND id > ? ORDER BY id LIMIT ?',
     ),
     getCounter: db.prepare<[string, number], { value: number }>(
       'SELECT value FROM counters WHERE key = ? AND (expires_at IS NULL OR expires_at > ?)',
@@ -209,9 +211,22 @@ export async function createSqliteStore(path: string, options: StoreOptions = {}
         return row === undefined ? undefined : (JSON.parse(row.doc) as T);
       });
     },
+    getVersionedDoc<T>(collection: string, id: string) {
+      return call(() => {
+        const row = q.getVersionedDoc.get(collection, id);
+        return row === undefined ? undefined : { doc: JSON.parse(row.doc) as T, version: row.version };
+      });
+    },
     putDoc<T>(collection: string, id: string, doc: T) {
       return call(() => {
         q.putDoc.run(collection, id, JSON.stringify(doc));
+      });
+    },
+    compareAndSetDoc<T>(collection: string, id: string, doc: T, expectedVersion: number) {
+      return call(() => {
+        const json = JSON.stringify(doc);
+        if (expectedVersion === 0) return q.createDoc.run(collection, id, json).changes === 1 ? 1 : null;
+        return q.replaceDoc.run(json, collection, id, expectedVersion).changes === 1 ? expectedVersion + 1 : null;
       });
     },
     createDoc<T>(collection: string, id: string, doc: T) {
@@ -230,7 +245,7 @@ export async function createSqliteStore(path: string, options: StoreOptions = {}
         const more = rows.length > limit;
         if (more) rows.length = limit;
         return {
-          items: rows.map((row) => ({ id: row.id, doc: JSON.parse(row.doc) as T })),
+          items: rows.map((row) => ({ id: row.id, doc: JSON.parse(row.doc) as T, version: row.version })),
           next_cursor: more ? (rows[rows.length - 1]?.id ?? null) : null,
         };
       });
