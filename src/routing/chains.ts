@@ -1,4 +1,5 @@
 import { GatewayError } from '../errors/gateway-error.js';
+import { updateDoc } from '../storage/update-doc.js';
 import type { RequestLog } from '../core/request-log.js';
 import type { ProviderRegistry } from '../providers/registry.js';
 import type { Store, Unsubscribe } from '../storage/types.js';
@@ -90,7 +91,8 @@ export class ChainRegistry {
   async replace(chain: FallbackChain): Promise<StoredChain> {
     const current = this.requireApiChain(chain.id);
     this.check(chain);
-    await this.deps.store.putDoc(COLLECTION, chain.id, chain);
+    // Compare-and-set, so a replace racing a delete cannot bring the chain back.
+    if (!(await updateDoc(this.deps.store, COLLECTION, chain.id, () => chain))) throw new GatewayError('SF_ERR_NOT_FOUND', { message: `No fallback chain with id "${chain.id}".` });
     await this.changed();
     return { ...current, chain };
   }
