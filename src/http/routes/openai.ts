@@ -12,6 +12,8 @@ export interface OpenAIRoutesDeps {
   pipeline: (ctx: GatewayContext) => Promise<void>;
   registry: ProviderRegistry;
   authenticator: Authenticator;
+  /** The gateway's clock, for the time a request arrived. */
+  now: () => number;
 }
 
 /** The model entry /v1/models shows: OpenAI's fields plus a `smartflow` block with routing and prices. */
@@ -43,7 +45,7 @@ function modelEntry(d: ModelDeployment) {
 export function registerOpenAIRoutes(app: FastifyInstance, deps: OpenAIRoutesDeps, options: { prefixes: string[]; surface: 'openai' | 'cursor' } = { prefixes: ['/v1', ''], surface: 'openai' }): void {
   const cursor = options.surface === 'cursor';
   const handle = (operation: 'chat' | 'embeddings') => async (request: FastifyRequest, reply: FastifyReply) => {
-    const ctx = createContext(request, reply, operation, options.surface);
+    const ctx = createContext(request, reply, deps.now, operation, options.surface);
     await answerThroughPipeline(request, reply, ctx, deps.pipeline, { surface: 'openai', ...(cursor ? { passthrough: passthroughName } : {}) });
   };
 

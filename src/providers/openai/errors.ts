@@ -34,7 +34,9 @@ export function openaiErrorFromPayload(status: number, payload: OpenAIErrorPaylo
     return new GatewayError('SF_ERR_CONTEXT_LENGTH_EXCEEDED', { status, message, param, upstreamType: type, upstreamCode: code, retryable: false });
   }
   if (status === 429) {
-    return new GatewayError('SF_ERR_UPSTREAM_RATE_LIMITED', { status, message, param, upstreamType: type, upstreamCode: code ?? null, headers: extraHeaders });
+    // `insufficient_quota` is a 429 too, but the account is out of credit: waiting does not fix it.
+    const retryable = code !== 'insufficient_quota' && type !== 'insufficient_quota';
+    return new GatewayError('SF_ERR_UPSTREAM_RATE_LIMITED', { status, message, param, upstreamType: type, upstreamCode: code ?? null, headers: extraHeaders, retryable });
   }
   return new GatewayError('SF_ERR_UPSTREAM_ERROR', { status, message, param, upstreamType: type, upstreamCode: code ?? null, headers: extraHeaders });
 }
