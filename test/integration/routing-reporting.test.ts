@@ -131,7 +131,7 @@ describe('what the attempts list and the final error say', () => {
     primary.queue.push({ status: 500 });
     const failed = await chat(gw, 'pair');
     assert.equal(failed.status, 500);
-    assert.match(failed.json.error.message, /anthropic\/claude-haiku-4-5 skipped: cooling down until 2026-06-01T12:00:30\.000Z; primary\/gpt-4o-mini -> 500/);
+    assert.match(failed.json.error.message, /\(1 attempt failed, 1 target skipped: anthropic\/claude-haiku-4-5 skipped: cooling down until 2026-06-01T12:00:30\.000Z; primary\/gpt-4o-mini -> 500/);
     const failedRow = await spendRow(gw, String(failed.headers['x-request-id']));
     assert.equal(failedRow.attempts.length, 2);
     assert.equal(failedRow.attempts[0].skipped, 'cooling down until 2026-06-01T12:00:30.000Z');

@@ -46,8 +46,10 @@ function exhausted(last: GatewayError, ctx: GatewayContext): GatewayError {
   const calls = callsMade(ctx);
   if (calls < 2 && calls === ctx.failedAttempts.length) return last;
   const tried = ctx.failedAttempts.map((a) => `${a.provider}/${a.upstream_model} ${a.skipped !== undefined ? `skipped: ${a.skipped}` : `-> ${a.status}${a.error_code ? ` ${a.error_code}` : ''}`}`);
+  const skipped = ctx.failedAttempts.length - calls;
+  const summary = `${calls === 1 ? '1 attempt' : `all ${calls} attempts`} failed${skipped > 0 ? `, ${skipped} ${skipped === 1 ? 'target' : 'targets'} skipped` : ''}`;
   return new GatewayError(last.codeName, {
-    message: `${last.message} (all ${calls} ${calls === 1 ? 'attempt' : 'attempts'} failed: ${tried.join('; ')})`,
+    message: `${last.message} (${summary}: ${tried.join('; ')})`,
     status: last.status,
     param: last.param,
     retryable: last.retryable,
