@@ -119,11 +119,11 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     sendError(request, reply, new GatewayError('SF_ERR_ROUTE_NOT_FOUND', { message: `No endpoint ${request.method} ${request.url.split('?')[0]!.slice(0, 200)}.` }), passthroughHeaders(request.url), surfaceOf(request.url)),
   );
 
-  registerOpenAIRoutes(app, { pipeline, registry: deps.registry, authenticator: deps.authenticator });
-  registerOpenAIRoutes(app, { pipeline, registry: deps.registry, authenticator: deps.authenticator }, { prefixes: ['/cursor/v1', '/cursor'], surface: 'cursor' });
-  registerAnthropicRoutes(app, { pipeline, registry: deps.registry, authenticator: deps.authenticator, allowByok: deps.config.passthrough.anthropic.allow_byok });
-  registerResponsesRoutes(app, { pipeline }, { paths: ['/v1/responses', '/responses'], surface: 'openai' });
-  registerResponsesRoutes(app, { pipeline }, { paths: ['/cursor/v1/responses', '/cursor/responses'], surface: 'cursor' });
+  registerOpenAIRoutes(app, { pipeline, registry: deps.registry, chains: deps.routing.chains, authenticator: deps.authenticator, now: deps.access.now });
+  registerOpenAIRoutes(app, { pipeline, registry: deps.registry, chains: deps.routing.chains, authenticator: deps.authenticator, now: deps.access.now }, { prefixes: ['/cursor/v1', '/cursor'], surface: 'cursor' });
+  registerAnthropicRoutes(app, { pipeline, registry: deps.registry, authenticator: deps.authenticator, allowByok: deps.config.passthrough.anthropic.allow_byok, now: deps.access.now });
+  registerResponsesRoutes(app, { pipeline, now: deps.access.now }, { paths: ['/v1/responses', '/responses'], surface: 'openai' });
+  registerResponsesRoutes(app, { pipeline, now: deps.access.now }, { paths: ['/cursor/v1/responses', '/cursor/responses'], surface: 'cursor' });
   // Every admin API lives in one scope: the master key (later an admin role) or 401/403.
   authenticatedScope(app, { authenticator: deps.authenticator, admin: true }, (admin) => {
     registerSpendRoutes(admin, { store: deps.store, spendLog: deps.spendLog, keys: deps.access.keys, teams: deps.access.teams, now: deps.access.now });
@@ -135,6 +135,6 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   });
   // A semantic cache whose embedding model cannot embed stops the start; listen() then closes what is open.
   app.addHook('onReady', caching.verify);
-  registerOpsRoutes(app, { store: deps.store, metrics: deps.metrics, isDraining });
+  registerOpsRoutes(app, { store: deps.store, metrics: deps.metrics, isDraining, metricsSettings: deps.config.metrics, authenticator: deps.authenticator });
   return app;
 }

@@ -38,32 +38,57 @@ export interface Gateway {
   close(): Promise<void>;
 }
 
+/**
+ * Closes what start-up opened, newest first (the store last: the others flush into it). A start
+ * that fails half-way closes what it had opened, so Redis connections and connection pools do
+ * not keep the process alive after the error.
+ */
+class OpenResources {
+  private readonly closers: Array<() => Promise<void>> = [];
+
+  add<T>(resource: T, close: (r: T) => Promise<void>): T {
+    this.closers.push(() => close(resource));
+    return resource;
+  }
+
+  async closeAll(log: Logger): Promise<void> {
+    for (const close of this.closers.splice(0).reverse()) {
+      await close().catch((err: unknown) => log.error({ err }, 'could not close a resource'));
+    }
+  }
+}
+
 /** config -> store -> providers -> app. Everything a running gateway is made of, wired in one place. */
 export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const { config } = options;
   if (!config.master_key) throw new Error('master_key is required (set SMARTFLOW_MASTER_KEY or master_key in smartflow.yaml)');
   const logger = options.logger ?? createLogger({ level: config.logging.level });
   const now = options.now ?? Date.now;
-  const store = await createStore(config.store, { now, ...options.storeOptions });
+  const open = new OpenResources();
   const metrics = createMetrics({ defaultMetrics: options.defaultMetrics ?? true });
-  const transport = new HttpTransport();
-  const registry = createProviderRegistry(config, transport);
-  const spendLog = new SpendLog(store, logger, {
-    flushIntervalMs: config.spend_log.flush_interval_ms,
-    batchSize: config.spend_log.batch_size,
-    maxBuffer: config.spend_log.max_buffer,
-    onDrop: (n) => metrics.spendLogDropped.inc(n),
-  });
-  const access = await createAccess({ store, config, now, log: logger });
+  let store: Store;
+  let registry: ProviderRegistry;
+  let spendLog: SpendLog;
+  let access: Access;
   let routing: Routing;
   try {
-    routing = await createRouting({ config, store, registry, now, log: logger });
+    store = open.add(await createStore(config.store, { now, ...options.storeOptions }), (s) => s.close());
+    const transport = open.add(new HttpTransport(), (t) => t.close());
+    registry = open.add(createProviderRegistry(config, transport), (r) => r.close());
+    spendLog = open.add(
+      new SpendLog(store, logger, {
+        flushIntervalMs: config.spend_log.flush_interval_ms,
+        batchSize: config.spend_log.batch_size,
+        maxBuffer: config.spend_log.max_buffer,
+        onDrop: (n) => metrics.spendLogDropped.inc(n),
+      }),
+      (l) => l.close(),
+    );
+    access = open.add(await createAccess({ store, config, now, log: logger }), (a) => a.close());
+    // A chain in smartflow.yaml that points nowhere throws here: the error is all the user sees.
+    routing = open.add(await createRouting({ config, store, registry, now, log: logger }), (r) => r.close());
   } catch (err) {
-    // A chain in smartflow.yaml that points nowhere: stop cleanly so the error is all the user sees.
-    await access.close();
-    await registry.close();
-    await transport.close();
-    await store.close();
+    await open.closeAll(logger);
     throw err;
   }
   let draining = false;
@@ -98,12 +123,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       } finally {
         clearTimeout(grace);
         clearInterval(sweep);
-        await spendLog.close();
-        await access.close();
-        await routing.close();
-        await registry.close();
-        await transport.close();
-        await store.close();
+        await open.closeAll(logger);
       }
     })();
     return closing;

@@ -115,6 +115,10 @@ function configFromEnv(env: NodeJS.ProcessEnv): Record<string, unknown> {
 function applyEnvOverrides(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): void {
   if (env.SMARTFLOW_MASTER_KEY && raw.master_key === undefined) raw.master_key = env.SMARTFLOW_MASTER_KEY;
   if (env.REDIS_URL && raw.store === undefined) raw.store = { type: 'redis', url: env.REDIS_URL };
+  if (env.SMARTFLOW_METRICS_TOKEN) {
+    const metrics = (raw.metrics ?? {}) as Record<string, unknown>;
+    if (metrics.token === undefined) raw.metrics = { ...metrics, token: env.SMARTFLOW_METRICS_TOKEN };
+  }
 }
 
 /** Cross-field rules the schema cannot express: every model names a configured provider. */

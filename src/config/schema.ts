@@ -115,6 +115,16 @@ export const configSchema = z.strictObject({
     .prefault({}),
   /** Response caching (docs/caching.md). */
   cache: cacheConfigSchema.prefault({}),
+  /** Who may read GET /metrics (docs/observability.md). */
+  metrics: z
+    .strictObject({
+      /** `open`: anyone; `master_key`: admins only; `token`: the metrics token, and admins. Unset: `token` when a token is set, else `master_key`. */
+      auth: z.enum(['open', 'master_key', 'token']).optional(),
+      /** A bearer token only for reading metrics (also SMARTFLOW_METRICS_TOKEN), so a scraper needs no admin key. */
+      token: z.string().min(16, 'the metrics token must be at least 16 characters').optional(),
+    })
+    .prefault({})
+    .refine((m) => m.auth !== 'token' || m.token !== undefined, { message: 'auth "token" needs metrics.token (or SMARTFLOW_METRICS_TOKEN)', path: ['token'] }),
   logging: z
     .strictObject({
       level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

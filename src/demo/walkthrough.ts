@@ -75,7 +75,7 @@ function demoWalkthrough(url: string, key: string, budgetKey: DemoBudgetKey): Wa
       command: `curl -si ${url}/cursor/chat/completions ${auth} ${json} -d ${q(JSON.stringify({ model: 'demo-chat', messages: [{ role: 'user', content: 'Hello from Cursor' }] }))}`,
     },
     { title: 'The spend log: every request above, with tokens, cost and latency', command: `curl -s ${q(`${url}/api/spend/logs?limit=10`)} ${auth}` },
-    { title: 'Prometheus metrics', command: `curl -s ${url}/metrics` },
+    { title: 'Prometheus metrics (admins, or a scraper with metrics.token)', command: `curl -s ${url}/metrics ${auth}` },
     { title: 'Readiness (store reachable)', command: `curl -s ${url}/health/readiness` },
   ];
 }

@@ -10,15 +10,17 @@ function queryOf(url: string): string {
 
 /**
  * Builds the framework-free context for one request and ties its abort signal to the
- * client connection: a client that goes away cancels the upstream call.
+ * client connection: a client that goes away cancels the upstream call. `now` is the gateway's
+ * clock (tests pass a controllable one), so the spend log's time agrees with budget periods.
  */
-export function createContext(request: FastifyRequest, reply: FastifyReply, operation: GatewayRequest['operation'], surface: GatewayContext['surface'] = 'openai'): GatewayContext {
+export function createContext(request: FastifyRequest, reply: FastifyReply, now: () => number, operation: GatewayRequest['operation'], surface: GatewayContext['surface'] = 'openai'): GatewayContext {
   const body = request.body as { model?: unknown; stream?: unknown } | null | undefined;
   const abort = new Cancellation();
+  const startedHr = performance.now();
   const ctx: GatewayContext = {
     id: request.id,
-    startedAt: Date.now(),
-    startedHr: performance.now(),
+    startedAt: now(),
+    startedHr,
     operation,
     surface,
     rawBody: request.body,
@@ -32,6 +34,7 @@ export function createContext(request: FastifyRequest, reply: FastifyReply, oper
     plan: null,
     deployment: null,
     attemptTimeoutMs: undefined,
+    attemptStartedHr: startedHr,
     failedAttempts: [],
     response: null,
     usage: { input_tokens: 0, cached_input_tokens: 0, output_tokens: 0 },

@@ -1,4 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { withFirstFrame } from '../core/first-frame.js';
 import { toGatewayError } from '../errors/gateway-error.js';
 import type { GatewayContext } from '../pipeline/types.js';
 import { streamErrorFrame, type ErrorSurface } from '../errors/to-wire.js';
@@ -43,10 +44,9 @@ export async function sendResponse(request: FastifyRequest, reply: FastifyReply,
     return;
   }
 
-  const iterator = response.frames[Symbol.asyncIterator]();
-  let first: IteratorResult<string>;
+  let frames: AsyncIterableIterator<string>;
   try {
-    first = await iterator.next();
+    frames = await withFirstFrame(response.frames);
   } catch (err) {
     sendError(request, reply, err, ctx.responseHeaders, surface);
     return;
@@ -54,20 +54,21 @@ export async function sendResponse(request: FastifyRequest, reply: FastifyReply,
   reply.hijack();
   const raw = reply.raw;
   raw.writeHead(response.status, { ...SSE_HEADERS, ...ctx.responseHeaders });
-  let result = first;
+  let done = false;
   try {
-    while (!result.done) {
+    for (let result = await frames.next(); !result.done; result = await frames.next()) {
       if (raw.destroyed) break;
       if (!raw.write(result.value)) await drainedOrClosed(raw);
-      result = await iterator.next();
     }
+    done = !raw.destroyed;
   } catch (err) {
+    done = true;
     const gerr = toGatewayError(err);
     if (gerr.codeName === 'SF_ERR_INTERNAL') request.log.error({ err }, 'stream failed');
     if (!raw.destroyed) raw.write(streamErrorFrame(gerr, surface));
   } finally {
     // Stops the upstream read (and records the request) when we left early.
-    if (!result.done) await iterator.return?.(undefined).catch(() => undefined);
+    if (!done) await frames.return?.().catch(() => undefined);
     raw.end();
   }
 }

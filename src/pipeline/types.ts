@@ -64,7 +64,9 @@ export interface GatewayContext {
   deployment: ModelDeployment | null;
   /** The current attempt's timeout, when its route step overrides the provider's. */
   attemptTimeoutMs: number | undefined;
-  /** Attempts that failed before the current one (retries, fallbacks). */
+  /** performance.now() when the current attempt started, so each attempt's latency leaves out earlier attempts and backoff waits. */
+  attemptStartedHr: number;
+  /** Attempts that failed before the current one (retries, fallbacks), and targets skipped for cooling down. */
   readonly failedAttempts: SpendAttempt[];
   response: ProviderResponse | null;
   /** Final usage; for streams it is filled when the stream ends. */

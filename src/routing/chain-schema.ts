@@ -12,7 +12,8 @@ export const retryCondition = z.union([
   z.enum(['connection_error', 'timeout'], 'retry_on holds statuses (400-599), "connection_error" or "timeout"'),
 ]);
 
-export const DEFAULT_RETRY_ON: Array<z.infer<typeof retryCondition>> = [408, 429, 500, 502, 503, 504, 'connection_error', 'timeout'];
+/** 529 is Anthropic's "overloaded": the commonest transient failure there is. */
+export const DEFAULT_RETRY_ON: Array<z.infer<typeof retryCondition>> = [408, 429, 500, 502, 503, 504, 529, 'connection_error', 'timeout'];
 
 export const retryPolicySchema = z.strictObject({
   /** Attempts per target, the first included. */

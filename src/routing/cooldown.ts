@@ -45,11 +45,16 @@ export class Cooldowns {
   }
 
   isCooling(id: string): boolean {
+    return this.coolingUntil(id) !== undefined;
+  }
+
+  /** When the deployment's cooldown ends (epoch ms), or undefined when it is not cooling down. */
+  coolingUntil(id: string): number | undefined {
     const until = this.until.get(id);
-    if (until === undefined) return false;
-    if (until > this.deps.now()) return true;
+    if (until === undefined) return undefined;
+    if (until > this.deps.now()) return until;
     this.until.delete(id);
-    return false;
+    return undefined;
   }
 
   /** Counts a retryable failure; trips the breaker on the failure that reaches the threshold. */

@@ -19,11 +19,22 @@ export interface RouteStep {
   balanced: boolean;
 }
 
+/** A deployment of the plan left out because it is cooling down. */
+export interface SkippedStep {
+  deployment: ModelDeployment;
+  /** When its cooldown ends, epoch ms. */
+  until: number;
+  /** Where it stood: the index in `steps` of the step it came before (`steps.length` when it came last). */
+  before: number;
+}
+
 /** The ordered deployments one request may use. */
 export interface RoutePlan {
   /** The fallback chain walked, or null for a plain model name (or model group). */
   chainId: string | null;
   steps: RouteStep[];
+  /** Deployments left out for cooling down, so the attempts list and the final error can name them. */
+  skipped: SkippedStep[];
   streamResume: boolean;
 }
 
@@ -58,19 +69,27 @@ export class RoutePlanner {
     const steps = chain ? this.chainSteps(chain, new Set()) : this.groupSteps(model, this.plainStep());
     if (steps.length === 0) return undefined;
     if (!chain && steps.length === 1) {
-      const plan: RoutePlan = Object.freeze({ chainId: null, steps, streamResume: false });
+      const plan: RoutePlan = Object.freeze({ chainId: null, steps, skipped: [], streamResume: false });
       if (this.single.size < 10_000) this.single.set(model, plan);
       return plan;
     }
-    const warm = steps.filter((s) => !this.deps.cooldowns.isCooling(s.deployment.id));
-    return { chainId: chain?.id ?? null, steps: warm.length > 0 ? warm : steps, streamResume: chain?.stream_resume ?? false };
+    const warm: RouteStep[] = [];
+    const skipped: SkippedStep[] = [];
+    for (const step of steps) {
+      const until = this.deps.cooldowns.coolingUntil(step.deployment.id);
+      if (until === undefined) warm.push(step);
+      else skipped.push({ deployment: step.deployment, until, before: warm.length });
+    }
+    // Every deployment cooling down: try them anyway, as an answer is better than a certain error.
+    if (warm.length === 0) return { chainId: chain?.id ?? null, steps, skipped: [], streamResume: chain?.stream_resume ?? false };
+    return { chainId: chain?.id ?? null, steps: warm, skipped, streamResume: chain?.stream_resume ?? false };
   }
 
   /** A model name the gateway does not know, sent as is to the first OpenAI-compatible provider (Cursor's default). */
   planOnDefaultProvider(model: string): RoutePlan | undefined {
     const provider = this.deps.registry.firstOfType('openai');
     const deployment = provider ? this.deps.registry.deploymentFor(provider.name, model) : undefined;
-    return deployment ? { chainId: null, steps: [{ ...this.plainStep(), deployment, balanced: false }], streamResume: false } : undefined;
+    return deployment ? { chainId: null, steps: [{ ...this.plainStep(), deployment, balanced: false }], skipped: [], streamResume: false } : undefined;
   }
 
   private plainStep(): Omit<RouteStep, 'deployment' | 'balanced'> {

@@ -1,24 +1,24 @@
 import type { GatewayError } from '../errors/gateway-error.js';
 import type { RetryCondition, RetryPolicy } from './chain-schema.js';
 
-/** What to do after a failed attempt: try the same target again, or move on to the next one. */
-export type RetryDecision = 'retry' | 'next';
-
 /** The retry conditions as a set, with the two status-less failures named by their error codes. */
 export function compileRetryOn(conditions: readonly RetryCondition[]): ReadonlySet<number | string> {
   return new Set(conditions);
 }
 
 /**
- * Retryable errors (by default 408, 429, 5xx, connection errors, timeouts) are retried on the same
- * target; anything else (400, 401, 403, 404, 422, a context-length error) moves on at once. The
- * decision comes from the error's code and status, never from its message.
+ * The one retry rule. An error says itself whether another try could fix it (`retryable`: set by
+ * the provider's error mapper; false for bad credentials, a prompt too long for the model, and
+ * other 4xx); `retry_on` then says which of those the operator wants retried, by status (408,
+ * 429, 5xx, Anthropic's 529 by default) or by kind (`connection_error`, `timeout`). A retryable
+ * failure is retried on the same target and counts toward the deployment's cooldown; anything
+ * else moves on to the next target at once. Never decided from an error's message.
  */
-export function decide(err: GatewayError, retryOn: ReadonlySet<number | string>): RetryDecision {
-  if (err.codeName === 'SF_ERR_CONTEXT_LENGTH_EXCEEDED' || err.codeName === 'SF_ERR_UPSTREAM_AUTH') return 'next';
-  if (err.codeName === 'SF_ERR_UPSTREAM_UNREACHABLE') return retryOn.has('connection_error') ? 'retry' : 'next';
-  if (err.codeName === 'SF_ERR_UPSTREAM_TIMEOUT') return retryOn.has('timeout') ? 'retry' : 'next';
-  return retryOn.has(err.status) ? 'retry' : 'next';
+export function isRetryable(err: GatewayError, retryOn: ReadonlySet<number | string>): boolean {
+  if (!err.retryable) return false;
+  if (err.codeName === 'SF_ERR_UPSTREAM_UNREACHABLE') return retryOn.has('connection_error');
+  if (err.codeName === 'SF_ERR_UPSTREAM_TIMEOUT') return retryOn.has('timeout');
+  return retryOn.has(err.status);
 }
 
 /** Retry-After (seconds or an HTTP date) or retry-after-ms, in milliseconds; undefined when absent or unreadable. */

@@ -35,14 +35,18 @@ export interface SpendRecord {
   attempts: SpendAttempt[] | null;
 }
 
-/** One call to a provider within a request that retried or fell back. */
+/** One call to a provider within a request that retried or fell back, or a target it skipped. */
 export interface SpendAttempt {
   provider: string;
   upstream_model: string;
+  /** The attempt's HTTP status (or its error's); 0 for a skipped target, which was not called. */
   status: number;
   error_code: string | null;
+  /** This attempt's own time, without the waits between attempts. */
   latency_ms: number;
   cost_micros: number;
+  /** Why the target was not called: `cooling down until <ISO time>`. Absent for calls made. */
+  skipped?: string;
 }
 
 export interface SpendQuery {

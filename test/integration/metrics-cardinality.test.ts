@@ -13,7 +13,7 @@ test('client-chosen model names cannot grow metric labels without bound', async 
   const send = (model: string) =>
     gw.gateway.app.inject({ method: 'POST', url: '/v1/chat/completions', headers: authHeaders(), payload: { model, messages: [{ role: 'user', content: 'x' }] } });
   for (let i = 0; i < 510; i++) assert.equal((await send(`openai/model-${i}`)).statusCode, 200);
-  const metrics = (await gw.gateway.app.inject({ method: 'GET', url: '/metrics' })).body;
+  const metrics = (await gw.gateway.app.inject({ method: 'GET', url: '/metrics', headers: authHeaders() })).body;
   const labels = new Set([...metrics.matchAll(/smartflow_requests_total\{model="([^"]+)"/g)].map((m) => m[1]));
   assert.equal(labels.size, 501, 'at most 500 names plus "other"');
   assert.ok(labels.has('other'));

@@ -52,7 +52,7 @@ function metricValue(text: string, name: string, labels: Record<string, string> 
 }
 
 async function scrape(gwUrl: string): Promise<string> {
-  const res = await call(`${gwUrl}/metrics`);
+  const res = await call(`${gwUrl}/metrics`, { headers: authHeaders() });
   assert.equal(res.status, 200);
   assert.match(String(res.headers['content-type']), /^text\/plain/);
   return res.text;

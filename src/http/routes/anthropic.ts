@@ -16,6 +16,8 @@ export interface AnthropicRoutesDeps {
   authenticator: Authenticator;
   /** passthrough.anthropic.allow_byok */
   allowByok: boolean;
+  /** The gateway's clock, for the time a request arrived. */
+  now: () => number;
 }
 
 const PASSTHROUGH = { 'x-smartflow-passthrough': 'anthropic' };
@@ -39,7 +41,7 @@ export function registerAnthropicRoutes(app: FastifyInstance, deps: AnthropicRou
   app.route({ method: ['GET', 'HEAD'], url: '/anthropic', handler: async (_request, reply) => reply.headers(PASSTHROUGH).send({ status: 'ok', api: 'anthropic' }) });
 
   app.post('/anthropic/v1/messages', async (request: FastifyRequest, reply: FastifyReply) => {
-    const ctx = createContext(request, reply, 'messages', 'anthropic');
+    const ctx = createContext(request, reply, deps.now, 'messages', 'anthropic');
     await answerThroughPipeline(request, reply, ctx, deps.pipeline, { surface: 'anthropic', passthrough: () => 'anthropic' });
   });
 

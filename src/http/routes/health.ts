@@ -1,15 +1,21 @@
 import type { FastifyInstance } from 'fastify';
+import type { GatewayConfig } from '../../config/schema.js';
+import type { Authenticator } from '../../keys/authenticator.js';
 import type { GatewayMetrics } from '../../metrics/metrics.js';
 import type { Store } from '../../storage/types.js';
+import { metricsAccess } from '../metrics-access.js';
 
 export interface OpsRoutesDeps {
   store: Store;
   metrics: GatewayMetrics;
   /** True once shutdown began: readiness fails so load balancers stop sending traffic. */
   isDraining: () => boolean;
+  /** Who may read /metrics. */
+  metricsSettings: GatewayConfig['metrics'];
+  authenticator: Authenticator;
 }
 
-/** Liveness, readiness and Prometheus metrics. Unauthenticated, as probes and scrapers expect. */
+/** Liveness and readiness (unauthenticated, as probes expect) and Prometheus metrics (as `metrics.auth` says). */
 export function registerOpsRoutes(app: FastifyInstance, deps: OpsRoutesDeps): void {
   app.get('/health/liveness', async () => ({ status: 'ok' }));
 
@@ -24,7 +30,7 @@ export function registerOpsRoutes(app: FastifyInstance, deps: OpsRoutesDeps): vo
     }
   });
 
-  app.get('/metrics', async (_request, reply) => {
+  app.get('/metrics', { preHandler: metricsAccess(deps.metricsSettings, deps.authenticator) }, async (_request, reply) => {
     const text = await deps.metrics.registry.metrics();
     return reply.type(deps.metrics.registry.contentType).send(text);
   });

@@ -7,6 +7,8 @@ import { answerThroughPipeline } from '../run-pipeline.js';
 
 export interface ResponsesRoutesDeps {
   pipeline: (ctx: GatewayContext) => Promise<void>;
+  /** The gateway's clock, for the time a request arrived. */
+  now: () => number;
 }
 
 export interface ResponsesRoutesOptions {
@@ -26,7 +28,7 @@ export interface ResponsesRoutesOptions {
 export function registerResponsesRoutes(app: FastifyInstance, deps: ResponsesRoutesDeps, options: ResponsesRoutesOptions): void {
   const cursor = options.surface === 'cursor';
   const handle = async (request: FastifyRequest, reply: FastifyReply) => {
-    const ctx = createContext(request, reply, 'chat', options.surface);
+    const ctx = createContext(request, reply, deps.now, 'chat', options.surface);
     ctx.responses = { body: null, untranslatable: null };
     await answerThroughPipeline(request, reply, ctx, deps.pipeline, {
       surface: 'openai',

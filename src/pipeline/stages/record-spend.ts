@@ -16,7 +16,8 @@ function attemptsOf(ctx: GatewayContext, latencyMs: number): SpendAttempt[] | nu
   const d = ctx.deployment;
   // No attempt answered: the failures are the whole story (the route stage recorded the last one too).
   if (ctx.responseHeaders['x-smartflow-route'] === undefined) return ctx.failedAttempts.length > 1 ? ctx.failedAttempts : null;
-  const earlier = ctx.failedAttempts.reduce((sum, a) => sum + a.latency_ms, 0);
+  // Its own time: from its start, so neither earlier attempts nor the waits between them count.
+  const ownMs = latencyMs - (ctx.attemptStartedHr - ctx.startedHr);
   return [
     ...ctx.failedAttempts,
     {
@@ -24,7 +25,7 @@ function attemptsOf(ctx: GatewayContext, latencyMs: number): SpendAttempt[] | nu
       upstream_model: d?.upstreamModel ?? '',
       status: ctx.status,
       error_code: ctx.error ? ctx.error.wireCode : null,
-      latency_ms: Math.max(0, Math.round((latencyMs - earlier) * 1000) / 1000),
+      latency_ms: Math.max(0, Math.round(ownMs * 1000) / 1000),
       cost_micros: costMicros(ctx.usage, d?.price),
     },
   ];

@@ -1,17 +1,14 @@
 import { performance } from 'node:perf_hooks';
+import { withFirstFrame } from '../../core/first-frame.js';
 import { GatewayError, toGatewayError } from '../../errors/gateway-error.js';
-import type { ModelDeployment } from '../../providers/registry.js';
-import { worstCaseTokens } from '../../spend/estimate.js';
-import { costMicros } from '../../spend/pricing.js';
 import type { ProviderResponse } from '../../providers/adapter.js';
 import type { Balancer } from '../../routing/balancer.js';
 import type { Cooldowns } from '../../routing/cooldown.js';
-import type { RouteStep } from '../../routing/planner.js';
-import { decide, retryDelay } from '../../routing/retry.js';
+import type { RouteStep, SkippedStep } from '../../routing/planner.js';
+import { isRetryable, retryDelay } from '../../routing/retry.js';
 import { pause } from '../../core/cancellation.js';
+import { resumableStream, type StreamResponse } from '../stream-resume.js';
 import type { GatewayContext, Stage } from '../types.js';
-
-type StreamResponse = Extract<ProviderResponse, { kind: 'stream' }>;
 
 export interface RouteStageDeps {
   balancer: Balancer;
@@ -20,42 +17,9 @@ export interface RouteStageDeps {
   random?: () => number;
 }
 
-/**
- * Pulls a stream's first frame before the stream is handed on. An upstream that fails before
- * sending anything fails here, where falling over to the next target is still invisible to the
- * client; send-response pulls the first frame before writing the status line anyway, so this
- * adds no latency.
- */
-async function withFirstFrame(response: StreamResponse): Promise<StreamResponse> {
-  const iterator = response.frames[Symbol.asyncIterator]();
-  const first = await iterator.next();
-  async function* frames(): AsyncGenerator<string> {
-    let done = false;
-    try {
-      let step = first;
-      while (!step.done) {
-        yield step.value;
-        step = await iterator.next();
-      }
-      done = true;
-    } finally {
-      if (!done) await iterator.return?.();
-    }
-  }
-  return { ...response, frames: frames() };
-}
-
-/**
- * What a broken stream had cost by the time it broke. The provider rarely reports usage before
- * the end, so what it did not report is estimated: the input from the request's size, one
- * output token per frame delivered (as the budget stage does for abandoned streams).
- */
-function costOfBroken(response: StreamResponse, deployment: ModelDeployment, estimatedInput: number, frames: number): number {
-  const reported = response.usage();
-  return costMicros(
-    { ...reported, input_tokens: reported.input_tokens > 0 ? reported.input_tokens : estimatedInput, output_tokens: Math.max(reported.output_tokens, frames) },
-    deployment.price,
-  );
+/** The stream with its first frame already pulled: a failure before it still allows a fallback. */
+async function primed(response: StreamResponse): Promise<StreamResponse> {
+  return { ...response, frames: await withFirstFrame(response.frames) };
 }
 
 /** Calls `onEnd` once when the stream ends however it ends. */
@@ -70,25 +34,22 @@ function onStreamEnd(response: StreamResponse, onEnd: () => void): StreamRespons
   return { ...response, frames: frames() };
 }
 
-/** The text a chat chunk frame adds to the answer; null when the frame carries a tool call (which a prefill cannot continue). */
-function contentOf(frame: string): string | null {
-  if (!frame.startsWith('data: {')) return '';
-  if (frame.includes('"tool_calls"')) return null;
-  try {
-    const chunk = JSON.parse(frame.slice(6)) as { choices?: Array<{ delta?: { content?: unknown } }> };
-    const content = chunk.choices?.[0]?.delta?.content;
-    return typeof content === 'string' ? content : '';
-  } catch {
-    return '';
-  }
+/** Upstream calls made so far: skipped targets are listed with the attempts but were not called. */
+function callsMade(ctx: GatewayContext): number {
+  let calls = 0;
+  for (const a of ctx.failedAttempts) if (a.skipped === undefined) calls += 1;
+  return calls;
 }
 
 /** The error a request ends with when every attempt failed: the last one, with what was tried. */
 function exhausted(last: GatewayError, ctx: GatewayContext): GatewayError {
-  const tried = ctx.failedAttempts.map((a) => `${a.provider}/${a.upstream_model} -> ${a.status}${a.error_code ? ` ${a.error_code}` : ''}`);
-  if (tried.length < 2) return last;
+  const calls = callsMade(ctx);
+  if (calls < 2 && calls === ctx.failedAttempts.length) return last;
+  const tried = ctx.failedAttempts.map((a) => `${a.provider}/${a.upstream_model} ${a.skipped !== undefined ? `skipped: ${a.skipped}` : `-> ${a.status}${a.error_code ? ` ${a.error_code}` : ''}`}`);
+  const skipped = ctx.failedAttempts.length - calls;
+  const summary = `${calls === 1 ? '1 attempt' : `all ${calls} attempts`} failed${skipped > 0 ? `, ${skipped} ${skipped === 1 ? 'target' : 'targets'} skipped` : ''}`;
   return new GatewayError(last.codeName, {
-    message: `${last.message} (all ${tried.length} attempts failed: ${tried.join('; ')})`,
+    message: `${last.message} (${summary}: ${tried.join('; ')})`,
     status: last.status,
     param: last.param,
     retryable: last.retryable,
@@ -109,80 +70,49 @@ export function createRouteStage(deps: RouteStageDeps): Stage {
   const random = deps.random ?? Math.random;
   const { balancer, cooldowns } = deps;
 
-  function failed(ctx: GatewayContext, err: GatewayError, startedHr: number): void {
+  function begin(ctx: GatewayContext, step: RouteStep): void {
+    ctx.deployment = step.deployment;
+    ctx.attemptTimeoutMs = step.timeoutMs;
+    ctx.attemptStartedHr = performance.now();
+  }
+
+  function failed(ctx: GatewayContext, err: GatewayError): void {
     const d = ctx.deployment!;
     ctx.failedAttempts.push({
       provider: d.provider.name,
       upstream_model: d.upstreamModel,
       status: err.status,
       error_code: err.wireCode,
-      latency_ms: Math.round((performance.now() - startedHr) * 1000) / 1000,
+      latency_ms: Math.round((performance.now() - ctx.attemptStartedHr) * 1000) / 1000,
       cost_micros: 0,
     });
+  }
+
+  /** Names the targets the plan left out, where they stood, so the attempts list and the final error show them. */
+  function recordSkipped(ctx: GatewayContext, skipped: readonly SkippedStep[], before: number): void {
+    for (const s of skipped) {
+      if (s.before !== before) continue;
+      const d = s.deployment;
+      const skippedBecause = `cooling down until ${new Date(s.until).toISOString()}`;
+      ctx.failedAttempts.push({ provider: d.provider.name, upstream_model: d.upstreamModel, status: 0, error_code: null, latency_ms: 0, cost_micros: 0, skipped: skippedBecause });
+    }
   }
 
   /** Takes steps off the front of `steps` until one answers with a first frame; records the failures. */
   async function firstThatStreams(ctx: GatewayContext, next: () => Promise<void>, steps: RouteStep[]): Promise<StreamResponse | null> {
     for (let step = steps.shift(); step !== undefined; step = steps.shift()) {
-      const startedHr = performance.now();
-      ctx.deployment = step.deployment;
-      ctx.attemptTimeoutMs = step.timeoutMs;
+      begin(ctx, step);
       try {
         await next();
         const response = ctx.response as ProviderResponse | null;
-        if (response?.kind === 'stream') return await withFirstFrame(response);
+        if (response?.kind === 'stream') return await primed(response);
       } catch (err) {
         const gerr = toGatewayError(err);
         if (ctx.abort.aborted) throw gerr;
-        failed(ctx, gerr, startedHr);
+        failed(ctx, gerr);
       }
     }
     return null;
-  }
-
-  /**
-   * `stream_resume`: when the stream breaks after content went out, the next targets are asked
-   * to continue it, with the text so far as an assistant prefill. The client sees one stream; an
-   * SSE comment line marks where it was resumed (SDKs ignore comments). Answers that were making a
-   * tool call are not resumed: half a tool call cannot be prefilled.
-   */
-  function resumable(ctx: GatewayContext, next: () => Promise<void>, first: StreamResponse, later: RouteStep[], startedHr: number): StreamResponse {
-    let current = first;
-    const request = ctx.request;
-    async function* frames(): AsyncGenerator<string> {
-      let partial = '';
-      // A Responses stream cannot take a prefill: the next target would start a second response.
-      let resumable = request?.operation === 'chat' && !ctx.responses;
-      let attemptStartedHr = startedHr;
-      let frameCount = 0;
-      for (;;) {
-        try {
-          for await (const frame of current.frames) {
-            frameCount += 1;
-            const content = resumable ? contentOf(frame) : '';
-            if (content === null) resumable = false;
-            else partial += content;
-            yield frame;
-          }
-          return;
-        } catch (err) {
-          const gerr = toGatewayError(err);
-          if (!resumable || later.length === 0 || ctx.abort.aborted || request?.operation !== 'chat') throw gerr;
-          const broken = ctx.deployment!;
-          failed(ctx, gerr, attemptStartedHr);
-          const estimatedInput = worstCaseTokens(ctx.request ?? request, 0).inputTokens;
-          ctx.failedAttempts[ctx.failedAttempts.length - 1]!.cost_micros = costOfBroken(current, broken, estimatedInput, frameCount);
-          frameCount = 0;
-          ctx.request = { operation: 'chat', body: { ...request.body, messages: [...request.body.messages, { role: 'assistant', content: partial }] } };
-          attemptStartedHr = performance.now();
-          const resumed = await firstThatStreams(ctx, next, later);
-          if (!resumed) throw gerr;
-          yield `: smartflow stream_resume: ${broken.id} broke after ${partial.length} characters; continued on ${ctx.deployment!.id}\n\n`;
-          current = resumed;
-        }
-      }
-    }
-    return { ...first, frames: frames(), usage: () => current.usage() };
   }
 
   return {
@@ -193,25 +123,24 @@ export function createRouteStage(deps: RouteStageDeps): Stage {
       if (plan.chainId !== null) ctx.responseHeaders['x-smartflow-fallback-chain'] = plan.chainId;
       let last: GatewayError | null = null;
       for (const [index, step] of plan.steps.entries()) {
+        recordSkipped(ctx, plan.skipped, index);
         const d = step.deployment;
         for (let attempt = 0; attempt < step.maxAttempts; attempt++) {
-          ctx.deployment = d;
-          ctx.attemptTimeoutMs = step.timeoutMs;
+          begin(ctx, step);
           ctx.response = null;
           ctx.usage = { input_tokens: 0, cached_input_tokens: 0, output_tokens: 0 };
-          const startedHr = performance.now();
           // Only deployments that share a group need their load tracked: nothing chooses between the others.
           if (step.balanced) balancer.started(d.id);
           try {
             await next();
             let response = ctx.response as ProviderResponse | null;
-            if (response?.kind === 'stream') response = await withFirstFrame(response);
-            const latency = performance.now() - startedHr;
-            ctx.responseHeaders['x-smartflow-attempts'] = String(ctx.failedAttempts.length + 1);
+            if (response?.kind === 'stream') response = await primed(response);
+            const latency = performance.now() - ctx.attemptStartedHr;
+            ctx.responseHeaders['x-smartflow-attempts'] = String(callsMade(ctx) + 1);
             ctx.responseHeaders['x-smartflow-route'] = d.id;
             if (response?.kind === 'stream') {
               const ended = step.balanced ? onStreamEnd(response, () => balancer.finished(d.id, latency)) : response;
-              ctx.response = plan.streamResume ? resumable(ctx, next, ended, plan.steps.slice(index + 1), startedHr) : ended;
+              ctx.response = plan.streamResume ? resumableStream(ctx, ended, plan.steps.slice(index + 1), (later) => firstThatStreams(ctx, next, later)) : ended;
             } else if (step.balanced) balancer.finished(d.id, latency);
             return;
           } catch (err) {
@@ -219,21 +148,22 @@ export function createRouteStage(deps: RouteStageDeps): Stage {
             const gerr = toGatewayError(err);
             // The client left: nobody is waiting for another attempt.
             if (ctx.abort.aborted || gerr.codeName === 'SF_ERR_CLIENT_CLOSED') throw gerr;
-            failed(ctx, gerr, startedHr);
+            failed(ctx, gerr);
             last = gerr;
-            const decision = decide(gerr, step.retryOn);
-            if (decision === 'retry') {
+            const retry = isRetryable(gerr, step.retryOn);
+            if (retry) {
               // Awaited: the next request on this instance must already see a tripped breaker.
               await cooldowns.recordFailure(d.id).catch((e: unknown) => ctx.log.warn({ err: e }, 'could not record a deployment failure'));
             }
-            if (decision !== 'retry' || attempt + 1 >= step.maxAttempts) break;
+            if (!retry || attempt + 1 >= step.maxAttempts) break;
             const delay = retryDelay(step.retry, attempt, gerr, deps.now(), random);
             if (delay === null) break;
             if (delay > 0) await pause(delay, ctx.abort);
           }
         }
       }
-      ctx.responseHeaders['x-smartflow-attempts'] = String(ctx.failedAttempts.length);
+      recordSkipped(ctx, plan.skipped, plan.steps.length);
+      ctx.responseHeaders['x-smartflow-attempts'] = String(callsMade(ctx));
       throw exhausted(last ?? new GatewayError('SF_ERR_INTERNAL', { message: 'The route plan had no deployment to try.' }), ctx);
     },
   };

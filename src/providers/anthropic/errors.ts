@@ -1,4 +1,5 @@
 import { GatewayError } from '../../errors/gateway-error.js';
+import { scrubAccountIds } from '../scrub-account-ids.js';
 import { headerValue, isRecord } from '../wire-utils.js';
 
 /**
@@ -35,7 +36,7 @@ function parseEnvelope(body: unknown): { type?: string; message?: string } {
   const message = body['error']['message'];
   return {
     ...(typeof type === 'string' ? { type } : {}),
-    ...(typeof message === 'string' && message !== '' ? { message } : {}),
+    ...(typeof message === 'string' && message !== '' ? { message: scrubAccountIds(message) } : {}),
   };
 }
 

@@ -1,4 +1,5 @@
 import { GatewayError } from '../../errors/gateway-error.js';
+import { scrubAccountIds } from '../scrub-account-ids.js';
 import { headerValue, isRecord } from '../wire-utils.js';
 
 /** Google's error envelope: `{ error: { code, message, status, details } }`. */
@@ -17,14 +18,6 @@ function parseGoogleError(parsed: unknown): GoogleErrorBody | undefined {
   const root = Array.isArray(parsed) ? (parsed[0] as unknown) : parsed;
   if (!isRecord(root) || !isRecord(root['error'])) return undefined;
   return root['error'];
-}
-
-/**
- * Google puts the caller's API key into some error messages (request URLs with `?key=`), and
- * gateway errors reach clients and logs, so anything key-shaped is masked.
- */
-function redactKeys(message: string): string {
-  return message.replace(/key=[^&\s"'<>)]+/gi, 'key=[REDACTED]').replace(/AIza[0-9A-Za-z_-]{20,}/g, '[REDACTED]');
 }
 
 /** RetryInfo's `retryDelay` ("12s", "0.5s") -> whole seconds for a Retry-After header, rounded up. */
@@ -55,7 +48,8 @@ export function geminiError(status: number, bodyText: string, headers: Record<st
   }
   const err = parseGoogleError(parsed);
   const rawMessage = typeof err?.message === 'string' && err.message !== '' ? err.message : undefined;
-  const message = rawMessage === undefined ? `Gemini returned HTTP ${status}.` : redactKeys(rawMessage);
+  // Google puts the gateway's API key into some messages (request URLs with `?key=`): masked with the account ids.
+  const message = rawMessage === undefined ? `Gemini returned HTTP ${status}.` : scrubAccountIds(rawMessage);
   const upstreamType = typeof err?.status === 'string' && err.status !== '' ? err.status.toLowerCase() : undefined;
 
   const outHeaders: Record<string, string> = {};

@@ -1,4 +1,5 @@
 import { GatewayError } from '../../errors/gateway-error.js';
+import { scrubAccountIds } from '../scrub-account-ids.js';
 import { headerValue } from '../wire-utils.js';
 
 interface OpenAIErrorPayload {
@@ -20,7 +21,7 @@ function passHeaders(headers: Record<string, string | string[] | undefined>): Re
 
 /** An OpenAI-style error object (from a JSON body or an in-stream error event) as a GatewayError, status preserved. */
 export function openaiErrorFromPayload(status: number, payload: OpenAIErrorPayload | undefined, headers: Record<string, string | string[] | undefined> = {}): GatewayError {
-  const message = typeof payload?.message === 'string' && payload.message ? payload.message : `Upstream returned ${status}.`;
+  const message = typeof payload?.message === 'string' && payload.message ? scrubAccountIds(payload.message) : `Upstream returned ${status}.`;
   const type = typeof payload?.type === 'string' ? payload.type : undefined;
   const code = typeof payload?.code === 'string' ? payload.code : undefined;
   const param = typeof payload?.param === 'string' ? payload.param : null;
@@ -34,7 +35,9 @@ export function openaiErrorFromPayload(status: number, payload: OpenAIErrorPaylo
     return new GatewayError('SF_ERR_CONTEXT_LENGTH_EXCEEDED', { status, message, param, upstreamType: type, upstreamCode: code, retryable: false });
   }
   if (status === 429) {
-    return new GatewayError('SF_ERR_UPSTREAM_RATE_LIMITED', { status, message, param, upstreamType: type, upstreamCode: code ?? null, headers: extraHeaders });
+    // `insufficient_quota` is a 429 too, but the account is out of credit: waiting does not fix it.
+    const retryable = code !== 'insufficient_quota' && type !== 'insufficient_quota';
+    return new GatewayError('SF_ERR_UPSTREAM_RATE_LIMITED', { status, message, param, upstreamType: type, upstreamCode: code ?? null, headers: extraHeaders, retryable });
   }
   return new GatewayError('SF_ERR_UPSTREAM_ERROR', { status, message, param, upstreamType: type, upstreamCode: code ?? null, headers: extraHeaders });
 }

@@ -96,6 +96,14 @@ models:
     assert.equal(config.master_key, 'sk-master-abcdef');
   });
 
+  test('SMARTFLOW_METRICS_TOKEN sets the metrics token the file does not set; auth "token" without one is refused', () => {
+    const fromEnv = loadConfig({ path: file(`metrics: { auth: token }\n`), env: { SMARTFLOW_METRICS_TOKEN: 'metrics-token-from-env-0123' } });
+    assert.deepEqual(fromEnv.config.metrics, { auth: 'token', token: 'metrics-token-from-env-0123' });
+    const fromFile = loadConfig({ path: file(`metrics: { token: metrics-token-from-file-0123 }\n`), env: { SMARTFLOW_METRICS_TOKEN: 'metrics-token-from-env-0123' } });
+    assert.equal(fromFile.config.metrics.token, 'metrics-token-from-file-0123');
+    assert.match(loadError(file(`metrics: { auth: token }\n`)), /metrics\.token: auth "token" needs metrics\.token/);
+  });
+
   test('REDIS_URL selects the Redis store when the file does not choose one', () => {
     const { config } = loadConfig({ path: file(`providers: {}\n`), env: { REDIS_URL: 'redis://127.0.0.1:6379' } });
     assert.deepEqual(config.store, { type: 'redis', url: 'redis://127.0.0.1:6379', prefix: 'sf:' });
