@@ -41,6 +41,7 @@ export class TeamService {
       rpm: input.rpm ?? null,
       tpm: input.tpm ?? null,
       metadata: input.metadata,
+      cache_namespace: input.cache_namespace ?? null,
       created_at: now,
       updated_at: now,
     };
@@ -61,6 +62,7 @@ export class TeamService {
     if (input.rpm !== undefined) team.rpm = input.rpm;
     if (input.tpm !== undefined) team.tpm = input.tpm;
     if (input.metadata !== undefined) team.metadata = input.metadata;
+    if (input.cache_namespace !== undefined) team.cache_namespace = input.cache_namespace;
     await this.deps.store.putDoc(COLLECTIONS.teams, id, team);
     await this.announce(id);
     await this.deps.audit.record({ actor, action: 'team.update', target_type: 'team', target_id: id, details: { fields: Object.keys(input) } });
