@@ -1,7 +1,7 @@
 import { answerBytes, cosine, type CachedVector, type CacheEntry } from './cache-entry.js';
 import { splitNamespace, withinNamespace } from './cache-owner.js';
 import { liveNames, registerUse, type OwnerNamespaces } from './namespace-registry.js';
-import type { CacheStats, NamespaceStats, ResponseCache, ResponseCacheDeps } from './response-cache.js';
+import { hasActivity, type CacheStats, type NamespaceStats, type ResponseCache, type ResponseCacheDeps } from './response-cache.js';
 
 /** Semantic comparison groups kept; the oldest group goes first. */
 const MAX_VECTOR_GROUPS = 10_000;
@@ -139,7 +139,7 @@ export function createMemoryCache(deps: ResponseCacheDeps): ResponseCache {
     async stats(): Promise<CacheStats> {
       sweepExpired();
       sweepNamespaces(now());
-      const namespaces = [...rows.values()].map((r) => ({ ...r })).sort((a, b) => (a.namespace < b.namespace ? -1 : 1));
+      const namespaces = [...rows.values()].filter(hasActivity).map((r) => ({ ...r })).sort((a, b) => (a.namespace < b.namespace ? -1 : 1));
       return {
         backend: 'memory',
         hits: namespaces.reduce((n, r) => n + r.hits, 0),

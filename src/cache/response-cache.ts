@@ -14,6 +14,11 @@ export interface NamespaceStats {
   bytes: number;
 }
 
+/** Namespaces registered but with nothing to report (no lookups, no live entries) are left out of the statistics. */
+export function hasActivity(row: NamespaceStats): boolean {
+  return row.hits + row.misses + row.entries > 0;
+}
+
 /** What GET /api/cache/stats reports (plus the hit rate). */
 export interface CacheStats {
   backend: 'memory' | 'store';

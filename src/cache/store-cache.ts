@@ -2,7 +2,7 @@ import type { Usage } from '../providers/types.js';
 import { answerBytes, cosine, type CachedAnswer, type CachedVector } from './cache-entry.js';
 import { namespaceOf } from './cache-owner.js';
 import { liveNames, parseOwnerNamespaces, registerUse, type OwnerNamespaces } from './namespace-registry.js';
-import type { CacheStats, NamespaceStats, ResponseCache, ResponseCacheDeps } from './response-cache.js';
+import { hasActivity, type CacheStats, type NamespaceStats, type ResponseCache, type ResponseCacheDeps } from './response-cache.js';
 
 /**
  * Store layout. Namespaces and keys contain no `:`, so prefixes never overlap, and an owner's
@@ -161,13 +161,14 @@ export function createStoreCache(deps: ResponseCacheDeps): ResponseCache {
       await Promise.all(pending);
       const [names, sizes] = await Promise.all([registeredNamespaces(), store.measureEntries(ENTRY_PREFIX)]);
       const all = [...new Set([...names, ...sizes.keys()])].sort();
-      const namespaces: NamespaceStats[] = await Promise.all(
+      const rows: NamespaceStats[] = await Promise.all(
         all.map(async (namespace) => {
           const [hits, misses] = await Promise.all([store.getCounter(`cache:hits:${namespace}`), store.getCounter(`cache:misses:${namespace}`)]);
           const size = sizes.get(namespace);
           return { namespace, hits, misses, entries: size?.entries ?? 0, bytes: size?.bytes ?? 0 };
         }),
       );
+      const namespaces = rows.filter(hasActivity);
       return {
         backend: 'store',
         hits: namespaces.reduce((n, r) => n + r.hits, 0),
