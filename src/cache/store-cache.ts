@@ -19,6 +19,8 @@ const entryKey = (namespace: string, key: string): string => `${ENTRY_PREFIX}${n
 const pointerKey = (key: string): string => `cache:k:${key}`;
 const vectorsPrefix = (namespace: string): string => `cache:v:${namespace}:`;
 const ownerKey = (owner: string): string => `${OWNER_PREFIX}${owner}`;
+/** Earlier versions kept one permanent document per namespace ever named here; they are removed at start. */
+const LEGACY_NAMESPACE_DOCS = 'cache_namespaces';
 /** Claims this instance remembers; cleared when full, since claiming again is harmless. */
 const MAX_REMEMBERED = 10_000;
 
@@ -71,6 +73,15 @@ export function createStoreCache(deps: ResponseCacheDeps): ResponseCache {
     const tracked = work.catch((err: unknown) => log.warn({ err }, what)).finally(() => pending.delete(tracked));
     pending.add(tracked);
   }
+
+  async function dropLegacyNamespaceDocs(): Promise<void> {
+    for (;;) {
+      const page = await store.listDocs(LEGACY_NAMESPACE_DOCS, { limit: 1_000 });
+      const deleted = await Promise.all(page.items.map((item) => store.deleteDoc(LEGACY_NAMESPACE_DOCS, item.id)));
+      if (!deleted.includes(true)) return;
+    }
+  }
+  background(dropLegacyNamespaceDocs(), 'could not remove the cache namespace documents of an earlier version');
 
   async function readOwner(owner: string): Promise<OwnerNamespaces | undefined> {
     const raw = await store.getEntry(ownerKey(owner));

@@ -8,6 +8,7 @@ import type { FakeUpstream } from '../helpers/fake-upstream.js';
 import { call, type Res } from '../helpers/http.js';
 import { flushRedisPrefix, REDIS_URL } from '../helpers/redis.js';
 import { createKey } from '../helpers/vkeys.js';
+import { createStore } from '../../src/storage/index.js';
 
 /**
  * Clients name namespaces freely; they must not grow the store, the statistics or the memory
@@ -79,11 +80,14 @@ describe('cache namespaces are bounded', () => {
     });
   }
 
-  test('Redis: nothing the junk leaves is permanent, and it is bounded', async (t) => {
+  test('Redis: nothing the junk leaves is permanent, and it is bounded; the permanent documents of earlier versions are removed at start', async (t) => {
     const prefix = `sf-test-cache-ns-${randomUUID()}:`;
+    const earlier = await createStore({ type: 'redis', url: REDIS_URL, prefix });
+    for (let i = 0; i < 3; i++) await earlier.createDoc('cache_namespaces', `old-${i}`, { namespace: `old-${i}` });
     const gw = await startTestGateway({ store: { type: 'redis', url: REDIS_URL, prefix }, providers: fakeProviders({ openai: fake.url }), models: [MODEL], cache: { enabled: true, namespaces: LIMITS }, logging: { level: 'warn' } });
     const redis = new Redis(REDIS_URL);
     t.after(async () => {
+      await earlier.close();
       await gw.close();
       await flushRedisPrefix(prefix);
       await redis.quit();
@@ -91,6 +95,7 @@ describe('cache namespaces are bounded', () => {
 
     await sendJunk(gw);
     assert.equal((await namespaces(gw)).length, LIMITS.max_per_owner);
+    assert.deepEqual((await earlier.listDocs('cache_namespaces')).items, []);
     const cacheKeys = (await redis.keys(`${prefix}*`)).filter((k) => k.includes('cache'));
     const ttls = await Promise.all(cacheKeys.map((k) => redis.pttl(k)));
     const permanent = cacheKeys.filter((_, i) => ttls[i]! < 0);
