@@ -95,7 +95,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     createResolveModelStage(deps.routing.planner),
     createAuthorizeModelStage(),
     createBudgetStage({ limits: deps.access.limits, defaultMaxOutputTokens: deps.config.budgets.default_max_output_tokens }),
-    createCacheStage({ config: deps.config.cache, cache: caching.cache, semantic: caching.semantic, now: deps.access.now }),
+    createCacheStage({ config: deps.config.cache, cache: caching.cache, semantic: caching.semantic, now: deps.access.now, allowAnthropicByok: deps.config.passthrough.anthropic.allow_byok }),
     createRouteStage({ balancer: deps.routing.balancer, cooldowns: deps.routing.cooldowns, now: deps.access.now }),
     createInvokeProviderStage(deps.registry, { allowAnthropicByok: deps.config.passthrough.anthropic.allow_byok }),
   ]);

@@ -9,6 +9,10 @@ export const NAMESPACE_RULE = 'a namespace is 1-64 letters, digits, ".", "_" or 
 /** A namespace as config, headers and the admin API accept it. */
 export const cacheNamespace = z.string().regex(NAMESPACE_PATTERN, NAMESPACE_RULE);
 
+/** Who shares cache entries when no admin pinned a namespace: a key's team (or the key, without one), each key, or every caller. */
+export const CACHE_SCOPES = ['team', 'key', 'global'] as const;
+export type CacheScope = (typeof CACHE_SCOPES)[number];
+
 const MIB = 1024 * 1024;
 
 const semanticSchema = z.strictObject({
@@ -53,6 +57,17 @@ export const cacheConfigSchema = z.strictObject({
       }),
     )
     .default({}),
+  /** The owner of an entry when no admin pinned one (docs/caching.md#who-shares-an-entry). */
+  scope: z.enum(CACHE_SCOPES, 'cache.scope must be one of team, key, global').default('team'),
+  /** Client-named namespaces are bounded: each owner may use this many, each forgotten this long after its last use. */
+  namespaces: z
+    .strictObject({
+      /** A namespace's registration and its hit and miss counters expire this long after they were last refreshed. */
+      ttl_seconds: z.number().int().positive().max(31_536_000).default(604_800),
+      /** Namespaces a client may name inside one owner at once; requests naming another are not cached. */
+      max_per_owner: z.number().int().positive().max(100_000).default(100),
+    })
+    .prefault({}),
   semantic: semanticSchema.optional(),
 });
 

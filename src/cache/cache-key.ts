@@ -8,7 +8,7 @@ import { hash } from 'node:crypto';
 const NOT_IN_KEY = new Set(['model', 'cache', 'stream', 'stream_options', 'user', 'metadata', 'store']);
 
 /** Bumped when the key derivation changes, so old entries stop matching instead of matching wrongly. */
-const KEY_VERSION = 'smartflow-cache/1';
+const KEY_VERSION = 'smartflow-cache/2';
 
 /** What a cache key is computed from. */
 export interface CacheKeyInput {
@@ -23,6 +23,8 @@ export interface CacheKeyInput {
   model: string;
   /** The validated request body; credentials never live here (they are headers). */
   body: Readonly<Record<string, unknown>>;
+  /** What else reaches the provider and can change the answer (key-context.ts); empty for most requests. */
+  context: Readonly<Record<string, string>>;
 }
 
 /**
@@ -47,12 +49,13 @@ function keyFields(body: Readonly<Record<string, unknown>>, alsoLeaveOut?: strin
 }
 
 /**
- * The exact-match key: SHA-256 (hex) over the namespace, the operation, the resolved model and
- * every output-affecting field of the body (messages or input, tools, sampling parameters ...).
- * This is the value of `x-smartflow-cache-key` and of `DELETE /api/cache/{key}`.
+ * The exact-match key: SHA-256 (hex) over the namespace, the operation, the resolved model, the
+ * request context (headers and query the provider sees) and every output-affecting field of the
+ * body (messages or input, tools, sampling parameters ...). This is the value of
+ * `x-smartflow-cache-key` and of `DELETE /api/cache/{key}`.
  */
 export function cacheKey(input: CacheKeyInput): string {
-  return hash('sha256', canonicalJson([KEY_VERSION, input.namespace, input.operation, input.model, keyFields(input.body)]), 'hex');
+  return hash('sha256', canonicalJson([KEY_VERSION, input.namespace, input.operation, input.model, input.context, keyFields(input.body)]), 'hex');
 }
 
 /**
@@ -62,7 +65,7 @@ export function cacheKey(input: CacheKeyInput): string {
  * key whose policy differs.
  */
 export function semanticScope(input: CacheKeyInput, policyFingerprint: string): string {
-  return hash('sha256', canonicalJson([KEY_VERSION, 'semantic', input.namespace, input.operation, input.model, policyFingerprint, keyFields(input.body, 'messages')]), 'hex');
+  return hash('sha256', canonicalJson([KEY_VERSION, 'semantic', input.namespace, input.operation, input.model, input.context, policyFingerprint, keyFields(input.body, 'messages')]), 'hex');
 }
 
 /** What `x-smartflow-cache-key` values look like; anything else cannot name an entry. */

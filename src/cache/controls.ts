@@ -3,9 +3,7 @@ import { invalidRequest } from '../errors/from-zod.js';
 import { GatewayError } from '../errors/gateway-error.js';
 import type { IncomingHeaders } from '../core/request-log.js';
 import { cacheNamespace, NAMESPACE_PATTERN, NAMESPACE_RULE, type CacheConfig } from './cache-config.js';
-
-/** The namespace of requests that name none. */
-const DEFAULT_NAMESPACE = 'default';
+import { namespaceOf } from './cache-owner.js';
 
 /** What one request asks of the cache, from its body's `cache` object and its headers. */
 export interface CacheControls {
@@ -15,6 +13,7 @@ export interface CacheControls {
   noStore: boolean;
   /** How long to keep this answer; 0 keeps nothing. Undefined: the configured TTL. */
   ttlSeconds: number | undefined;
+  /** Narrows the owner's namespace; never reaches another owner's. */
   namespace: string | undefined;
 }
 
@@ -89,6 +88,11 @@ export function readCacheControls(body: Readonly<Record<string, unknown>>, heade
 
 /** What the cache does for one request. */
 export interface CachePlan {
+  /** Who the entries belong to (cache-owner.ts), decided by the server. */
+  owner: string;
+  /** The client's namespace inside the owner, if it named one. */
+  narrowed: string | undefined;
+  /** Where entries are looked up and stored: the owner's, or the client's inside it. */
   namespace: string;
   /** Look for a cached answer (false with no-cache). */
   lookup: boolean;
@@ -107,11 +111,13 @@ export function cachingEnabled(config: CacheConfig, model: string, keySetting: b
   return explicit.includes(false) ? false : explicit.includes(true) ? true : config.enabled;
 }
 
-/** How a request that is cached is cached: its controls over the model's and the config's defaults. */
-export function planCaching(config: CacheConfig, model: string, controls: CacheControls): CachePlan {
+/** How a request that is cached is cached, for an owner: its controls over the model's and the config's defaults. */
+export function planCaching(config: CacheConfig, model: string, controls: CacheControls, owner: string): CachePlan {
   const ttlSeconds = Math.min(controls.ttlSeconds ?? config.models[model]?.ttl_seconds ?? config.default_ttl_seconds, config.max_ttl_seconds);
   return {
-    namespace: controls.namespace ?? DEFAULT_NAMESPACE,
+    owner,
+    narrowed: controls.namespace,
+    namespace: namespaceOf(owner, controls.namespace),
     lookup: !controls.noCache,
     store: !controls.noStore && ttlSeconds > 0,
     ttlSeconds,

@@ -1,9 +1,8 @@
 import { answerBytes, cosine, type CachedVector, type CacheEntry } from './cache-entry.js';
-import type { CacheStats, NamespaceStats, ResponseCache, ResponseCacheDeps } from './response-cache.js';
+import { splitNamespace, withinNamespace } from './cache-owner.js';
+import { liveNames, registerUse, type OwnerNamespaces } from './namespace-registry.js';
+import { hasActivity, type CacheStats, type NamespaceStats, type ResponseCache, type ResponseCacheDeps } from './response-cache.js';
 
-/** Namespaces are client-chosen: past this many, new ones share one statistics row. */
-const MAX_NAMESPACE_ROWS = 10_000;
-const OTHER_NAMESPACES = '(other)';
 /** Semantic comparison groups kept; the oldest group goes first. */
 const MAX_VECTOR_GROUPS = 10_000;
 
@@ -17,24 +16,44 @@ interface Held {
 /**
  * The single-instance backend: a Map in least-recently-used order, bounded by the bytes of the
  * answers it holds. Expired entries are dropped when met (and before statistics are reported).
+ * Statistics rows live as long as their namespace is registered or holds entries.
  */
 export function createMemoryCache(deps: ResponseCacheDeps): ResponseCache {
   const { config, now } = deps;
   const maxBytes = config.memory.max_bytes;
   const maxCandidates = config.semantic?.max_candidates ?? 0;
+  const limits = { ttlMs: config.namespaces.ttl_seconds * 1000, maxPerOwner: config.namespaces.max_per_owner };
+  // Forgotten namespaces are swept at most this often, so a claim stays cheap.
+  const sweepEveryMs = Math.min(limits.ttlMs, 60_000);
   // Map iteration order is insertion order: re-inserting on every hit keeps the least recently used first.
   const entries = new Map<string, Held>();
   const rows = new Map<string, NamespaceStats>();
+  const owners = new Map<string, OwnerNamespaces>();
   const groups = new Map<string, CachedVector[]>();
   let totalBytes = 0;
+  let sweptAt = now();
 
   function rowFor(namespace: string): NamespaceStats {
     let row = rows.get(namespace);
-    if (row) return row;
-    const label = rows.size >= MAX_NAMESPACE_ROWS ? OTHER_NAMESPACES : namespace;
-    row = rows.get(label) ?? { namespace: label, hits: 0, misses: 0, entries: 0, bytes: 0 };
-    rows.set(label, row);
+    if (!row) {
+      row = { namespace, hits: 0, misses: 0, entries: 0, bytes: 0 };
+      rows.set(namespace, row);
+    }
     return row;
+  }
+
+  function registered(namespace: string, at: number): boolean {
+    const { owner, name } = splitNamespace(namespace);
+    const doc = owners.get(owner);
+    if (!doc || doc.seen + limits.ttlMs <= at) return false;
+    return name === undefined || liveNames(doc, at, limits.ttlMs).has(name);
+  }
+
+  /** Forgets expired registrations, and the statistics of namespaces that are neither registered nor hold entries. */
+  function sweepNamespaces(at: number): void {
+    sweptAt = at;
+    for (const [owner, doc] of owners) if (doc.seen + limits.ttlMs <= at) owners.delete(owner);
+    for (const [namespace, row] of rows) if (row.entries === 0 && !registered(namespace, at)) rows.delete(namespace);
   }
 
   function remove(key: string, held: Held): void {
@@ -53,6 +72,15 @@ export function createMemoryCache(deps: ResponseCacheDeps): ResponseCache {
 
   return {
     backend: 'memory',
+
+    async claim(owner, name) {
+      const at = now();
+      if (at - sweptAt >= sweepEveryMs) sweepNamespaces(at);
+      const next = registerUse(owners.get(owner), name, at, limits);
+      if (!next) return false;
+      owners.set(owner, next);
+      return true;
+    },
 
     async get(namespace, key) {
       const held = entries.get(key);
@@ -94,12 +122,11 @@ export function createMemoryCache(deps: ResponseCacheDeps): ResponseCache {
       const at = now();
       let deleted = 0;
       for (const [key, held] of entries) {
-        if (held.entry.namespace !== namespace) continue;
+        if (!withinNamespace(held.entry.namespace, namespace)) continue;
         if (held.entry.expiresAt > at) deleted++;
         remove(key, held);
       }
-      const prefix = groupKey(namespace, '');
-      for (const key of groups.keys()) if (key.startsWith(prefix)) groups.delete(key);
+      for (const key of groups.keys()) if (withinNamespace(key.slice(0, key.indexOf('\n')), namespace)) groups.delete(key);
       return deleted;
     },
 
@@ -111,7 +138,8 @@ export function createMemoryCache(deps: ResponseCacheDeps): ResponseCache {
 
     async stats(): Promise<CacheStats> {
       sweepExpired();
-      const namespaces = [...rows.values()].map((r) => ({ ...r })).sort((a, b) => (a.namespace < b.namespace ? -1 : 1));
+      sweepNamespaces(now());
+      const namespaces = [...rows.values()].filter(hasActivity).map((r) => ({ ...r })).sort((a, b) => (a.namespace < b.namespace ? -1 : 1));
       return {
         backend: 'memory',
         hits: namespaces.reduce((n, r) => n + r.hits, 0),

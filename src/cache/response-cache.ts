@@ -14,6 +14,11 @@ export interface NamespaceStats {
   bytes: number;
 }
 
+/** Namespaces registered but with nothing to report (no lookups, no live entries) are left out of the statistics. */
+export function hasActivity(row: NamespaceStats): boolean {
+  return row.hits + row.misses + row.entries > 0;
+}
+
 /** What GET /api/cache/stats reports (plus the hit rate). */
 export interface CacheStats {
   backend: 'memory' | 'store';
@@ -30,16 +35,23 @@ export interface CacheStats {
  * Where cached answers live: an in-memory LRU bounded by bytes (one instance) or the gateway's
  * store (Redis: shared by every instance). Both honour the gateway clock for expiry. Storage
  * failures reject; the cache stage treats them as misses, never as failed requests.
+ * Namespaces are `{owner}` or `{owner}/{name}` (cache-owner.ts).
  */
 export interface ResponseCache {
   readonly backend: 'memory' | 'store';
+  /**
+   * Registers a use of the owner's own namespace (`name` undefined) or of one a client named
+   * inside it, before anything is looked up, counted or stored there. False when the name is new
+   * and the owner already holds `cache.namespaces.max_per_owner` others.
+   */
+  claim(owner: string, name: string | undefined): Promise<boolean>;
   /** The live entry under `key` in `namespace`, or undefined. */
   get(namespace: string, key: string): Promise<CacheEntry | undefined>;
   /** Stores the entry until its expiresAt; false when it is larger than `max_entry_bytes`. */
   set(entry: CacheEntry): Promise<boolean>;
   /** Deletes the entry with this key, whatever its namespace; false when there was none. */
   delete(key: string): Promise<boolean>;
-  /** Deletes every entry (and semantic vector) of a namespace; returns how many entries went. */
+  /** Deletes every entry (and semantic vector) of a namespace and of the namespaces narrowed inside it; returns how many entries went. */
   deleteNamespace(namespace: string): Promise<number>;
   /** Counts a lookup for the statistics; never waits and never fails the request. */
   recordLookup(namespace: string, hit: boolean): void;

@@ -18,8 +18,8 @@ const SEMANTIC_CACHE_PRINCIPAL = 'semantic-cache';
 export interface SemanticCache {
   /** Cosine similarity at or above which a cached answer is served. */
   readonly threshold: number;
-  /** Whether requests for this model in this namespace get semantic lookups. */
-  appliesTo(namespace: string, model: string): boolean;
+  /** Whether requests for this model get semantic lookups, given the namespace a client named and the one an admin pinned (if any). */
+  appliesTo(namespaces: ReadonlyArray<string | undefined>, model: string): boolean;
   /**
    * The embedding of the request's prompt, or undefined when the prompt cannot be compared
    * (non-text parts, longer than max_prompt_chars) or the embedding call failed.
@@ -113,7 +113,7 @@ export function createSemanticCache(deps: SemanticCacheDeps): SemanticCache {
 
   return {
     threshold: config.threshold,
-    appliesTo: (namespace, model) => namespaces.has(namespace) || models.has(model),
+    appliesTo: (names, model) => models.has(model) || names.some((n) => n !== undefined && namespaces.has(n)),
     async embed(ctx, body) {
       const text = promptText(body);
       if (text === undefined || text.length > config.max_prompt_chars) return undefined;

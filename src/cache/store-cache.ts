@@ -1,21 +1,28 @@
 import type { Usage } from '../providers/types.js';
 import { answerBytes, cosine, type CachedAnswer, type CachedVector } from './cache-entry.js';
-import type { CacheStats, NamespaceStats, ResponseCache, ResponseCacheDeps } from './response-cache.js';
+import { namespaceOf } from './cache-owner.js';
+import { liveNames, parseOwnerNamespaces, registerUse, type OwnerNamespaces } from './namespace-registry.js';
+import { hasActivity, type CacheStats, type NamespaceStats, type ResponseCache, type ResponseCacheDeps } from './response-cache.js';
 
 /**
- * Store layout. Namespaces and keys contain no `:`, so prefixes never overlap:
+ * Store layout. Namespaces and keys contain no `:`, so prefixes never overlap, and an owner's
+ * namespaces are exactly its own and those starting with `{owner}/`. Everything expires:
  *   cache:e:{namespace}:{key}    the entry
  *   cache:k:{key}                the entry's namespace, so DELETE /api/cache/{key} finds it
  *   cache:v:{namespace}:{scope}  a semantic comparison group's vectors
- *   counters cache:hits:{namespace}, cache:misses:{namespace}; docs cache_namespaces/{namespace}
+ *   cache:o:{owner}              the owner's registered namespaces (namespace-registry.ts)
+ *   counters cache:hits:{namespace}, cache:misses:{namespace}
  */
 const ENTRY_PREFIX = 'cache:e:';
+const OWNER_PREFIX = 'cache:o:';
 const entryKey = (namespace: string, key: string): string => `${ENTRY_PREFIX}${namespace}:${key}`;
 const pointerKey = (key: string): string => `cache:k:${key}`;
 const vectorsPrefix = (namespace: string): string => `cache:v:${namespace}:`;
-const NAMESPACES = 'cache_namespaces';
-/** Namespaces this instance has registered; cleared when full, since registering again is harmless. */
-const MAX_REGISTERED = 10_000;
+const ownerKey = (owner: string): string => `${OWNER_PREFIX}${owner}`;
+/** Earlier versions kept one permanent document per namespace ever named here; they are removed at start. */
+const LEGACY_NAMESPACE_DOCS = 'cache_namespaces';
+/** Claims this instance remembers; cleared when full, since claiming again is harmless. */
+const MAX_REMEMBERED = 10_000;
 
 interface StoredEntry {
   v: 1;
@@ -53,7 +60,12 @@ function decodeVector(s: string): Float32Array {
 export function createStoreCache(deps: ResponseCacheDeps): ResponseCache {
   const { config, store, now, log } = deps;
   const maxCandidates = config.semantic?.max_candidates ?? 0;
-  const registered = new Set<string>();
+  const limits = { ttlMs: config.namespaces.ttl_seconds * 1000, maxPerOwner: config.namespaces.max_per_owner };
+  // A claim is trusted this long before it is written again: one store write per namespace and
+  // instance per interval, not per request. Concurrent claims of one owner from two instances can
+  // drop one registration (read-modify-write), which only delays its statistics until the next claim.
+  const reclaimAfterMs = Math.min(limits.ttlMs / 10, 60_000);
+  const claimed = new Map<string, number>();
   // Statistics writes are not awaited by requests; stats() waits for this instance's.
   const pending = new Set<Promise<unknown>>();
 
@@ -62,11 +74,30 @@ export function createStoreCache(deps: ResponseCacheDeps): ResponseCache {
     pending.add(tracked);
   }
 
-  function register(namespace: string): void {
-    if (registered.has(namespace)) return;
-    if (registered.size >= MAX_REGISTERED) registered.clear();
-    registered.add(namespace);
-    background(store.createDoc(NAMESPACES, namespace, { namespace }), 'could not register a cache namespace');
+  async function dropLegacyNamespaceDocs(): Promise<void> {
+    for (;;) {
+      const page = await store.listDocs(LEGACY_NAMESPACE_DOCS, { limit: 1_000 });
+      const deleted = await Promise.all(page.items.map((item) => store.deleteDoc(LEGACY_NAMESPACE_DOCS, item.id)));
+      if (!deleted.includes(true)) return;
+    }
+  }
+  background(dropLegacyNamespaceDocs(), 'could not remove the cache namespace documents of an earlier version');
+
+  async function readOwner(owner: string): Promise<OwnerNamespaces | undefined> {
+    const raw = await store.getEntry(ownerKey(owner));
+    return raw === undefined ? undefined : parseOwnerNamespaces(raw);
+  }
+
+  /** Every namespace a live registration names: owners and the names inside them. Bounded by owners times the per-owner limit. */
+  async function registeredNamespaces(): Promise<string[]> {
+    const owners = [...(await store.measureEntries(OWNER_PREFIX)).keys()];
+    const at = now();
+    const docs = await Promise.all(owners.map((owner) => readOwner(owner)));
+    return owners.flatMap((owner, i) => {
+      const doc = docs[i];
+      if (!doc || doc.seen + limits.ttlMs <= at) return [];
+      return [owner, ...[...liveNames(doc, at, limits.ttlMs).keys()].map((name) => namespaceOf(owner, name))];
+    });
   }
 
   async function readVectors(namespace: string, scope: string): Promise<StoredVectors['items']> {
@@ -76,19 +107,21 @@ export function createStoreCache(deps: ResponseCacheDeps): ResponseCache {
     return parsed.v === 1 && Array.isArray(parsed.items) ? parsed.items : [];
   }
 
-  async function allNamespaces(): Promise<string[]> {
-    const names: string[] = [];
-    let cursor: string | undefined;
-    do {
-      const page = await store.listDocs<{ namespace: string }>(NAMESPACES, { limit: 1_000, ...(cursor ? { cursor } : {}) });
-      for (const item of page.items) names.push(item.id);
-      cursor = page.next_cursor ?? undefined;
-    } while (cursor);
-    return names;
-  }
-
   return {
     backend: 'store',
+
+    async claim(owner, name) {
+      const namespace = namespaceOf(owner, name);
+      const at = now();
+      const last = claimed.get(namespace);
+      if (last !== undefined && at - last < reclaimAfterMs) return true;
+      const next = registerUse(await readOwner(owner), name, at, limits);
+      if (!next) return false;
+      await store.setEntry(ownerKey(owner), JSON.stringify(next), limits.ttlMs);
+      if (claimed.size >= MAX_REMEMBERED) claimed.clear();
+      claimed.set(namespace, at);
+      return true;
+    },
 
     async get(namespace, key) {
       const raw = await store.getEntry(entryKey(namespace, key));
@@ -113,7 +146,6 @@ export function createStoreCache(deps: ResponseCacheDeps): ResponseCache {
         expires_at: entry.expiresAt,
       };
       await Promise.all([store.setEntry(entryKey(entry.namespace, entry.key), JSON.stringify(stored), ttl), store.setEntry(pointerKey(entry.key), entry.namespace, ttl)]);
-      register(entry.namespace);
       return true;
     },
 
@@ -125,26 +157,29 @@ export function createStoreCache(deps: ResponseCacheDeps): ResponseCache {
     },
 
     async deleteNamespace(namespace) {
-      const [deleted] = await Promise.all([store.deleteEntriesByPrefix(`${ENTRY_PREFIX}${namespace}:`), store.deleteEntriesByPrefix(vectorsPrefix(namespace))]);
-      return deleted;
+      // `{namespace}:` is the namespace's own, `{namespace}/` every namespace narrowed inside it.
+      const prefixes = [`${ENTRY_PREFIX}${namespace}:`, `${ENTRY_PREFIX}${namespace}/`, vectorsPrefix(namespace), `cache:v:${namespace}/`];
+      const [own, narrowed] = await Promise.all(prefixes.map((p) => store.deleteEntriesByPrefix(p)));
+      return own! + narrowed!;
     },
 
     recordLookup(namespace, hit) {
-      background(store.incrCounter(`cache:${hit ? 'hits' : 'misses'}:${namespace}`, 1), 'could not count a cache lookup');
-      register(namespace);
+      // Counters expire like registrations: a namespace nobody uses leaves nothing behind.
+      background(store.incrCounter(`cache:${hit ? 'hits' : 'misses'}:${namespace}`, 1, limits.ttlMs), 'could not count a cache lookup');
     },
 
     async stats(): Promise<CacheStats> {
       await Promise.all(pending);
-      const [names, sizes] = await Promise.all([allNamespaces(), store.measureEntries(ENTRY_PREFIX)]);
+      const [names, sizes] = await Promise.all([registeredNamespaces(), store.measureEntries(ENTRY_PREFIX)]);
       const all = [...new Set([...names, ...sizes.keys()])].sort();
-      const namespaces: NamespaceStats[] = await Promise.all(
+      const rows: NamespaceStats[] = await Promise.all(
         all.map(async (namespace) => {
           const [hits, misses] = await Promise.all([store.getCounter(`cache:hits:${namespace}`), store.getCounter(`cache:misses:${namespace}`)]);
           const size = sizes.get(namespace);
           return { namespace, hits, misses, entries: size?.entries ?? 0, bytes: size?.bytes ?? 0 };
         }),
       );
+      const namespaces = rows.filter(hasActivity);
       return {
         backend: 'store',
         hits: namespaces.reduce((n, r) => n + r.hits, 0),

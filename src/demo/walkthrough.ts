@@ -26,7 +26,7 @@ function demoWalkthrough(url: string, key: string, budgetKey: DemoBudgetKey): Wa
   const json = `-H 'Content-Type: application/json'`;
   const cachedQuestion = { model: 'demo-chat', messages: [{ role: 'user', content: 'What does the cache do?' }] };
   // The key the gateway will show: the walkthrough computes it the same way, so the DELETE below works as printed.
-  const cachedKey = cacheKey({ namespace: 'default', operation: 'chat', model: 'demo-chat', body: cachedQuestion });
+  const cachedKey = cacheKey({ namespace: 'master', operation: 'chat', model: 'demo-chat', body: cachedQuestion, context: {} });
   const weatherTool = { type: 'function', function: { name: 'get_weather', description: 'Current weather for a city', parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] } } };
   return [
     { title: 'List the models (the demo ones are owned_by "smartflow-demo")', command: `curl -s ${url}/v1/models ${auth}` },

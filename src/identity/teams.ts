@@ -26,6 +26,7 @@ function applyTeamUpdate(current: TeamRecord, input: UpdateTeamInput, now: numbe
   if (input.rpm !== undefined) team.rpm = input.rpm;
   if (input.tpm !== undefined) team.tpm = input.tpm;
   if (input.metadata !== undefined) team.metadata = input.metadata;
+  if (input.cache_namespace !== undefined) team.cache_namespace = input.cache_namespace;
   return team;
 }
 
@@ -64,6 +65,7 @@ export class TeamService {
       rpm: input.rpm ?? null,
       tpm: input.tpm ?? null,
       metadata: input.metadata,
+      cache_namespace: input.cache_namespace ?? null,
       created_at: now,
       updated_at: now,
     };

@@ -31,6 +31,8 @@ export interface AccessPolicy {
   cache: boolean | null;
   /** Callers with this key may send their own Anthropic key on /anthropic. */
   allowByok: boolean;
+  /** An admin's pin of the cache namespace: the key's, else its team's; null follows `cache.scope`. */
+  cacheNamespace: string | null;
   /**
    * Equal for keys whose policies shape answers alike (today: their model lists and their team's).
    * The semantic cache never serves one key an answer stored for a key with another fingerprint.
@@ -65,6 +67,7 @@ export function policyFor(key: VirtualKeyRecord, team: TeamRecord | null): Acces
     rates: Object.freeze(rates),
     cache: key.cache ?? null,
     allowByok: key.allow_byok ?? false,
+    cacheNamespace: key.cache_namespace ?? team?.cache_namespace ?? null,
     fingerprint: fingerprintOf(key, team),
   });
 }

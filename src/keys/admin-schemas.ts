@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { cacheNamespace } from '../cache/cache-config.js';
 
 /** zod schemas for the virtual-key and team admin APIs. Money is USD on the wire, micro-USD inside. */
 
@@ -30,6 +31,7 @@ export const createKeySchema = z.strictObject({
   tags: tags.default([]),
   metadata: metadata.default({}),
   cache: z.boolean().optional(),
+  cache_namespace: cacheNamespace.optional(),
   allow_byok: z.boolean().default(false),
   expires_at: time.optional(),
 });
@@ -46,6 +48,7 @@ export const updateKeySchema = z.strictObject({
   tags: tags.optional(),
   metadata: metadata.optional(),
   cache: z.boolean().nullable().optional(),
+  cache_namespace: cacheNamespace.nullable().optional(),
   allow_byok: z.boolean().optional(),
   expires_at: time.nullable().optional(),
 });
@@ -59,6 +62,7 @@ export const createTeamSchema = z.strictObject({
   rpm: perMinute.optional(),
   tpm: perMinute.optional(),
   metadata: metadata.default({}),
+  cache_namespace: cacheNamespace.optional(),
 });
 
 export const updateTeamSchema = z.strictObject({
@@ -69,6 +73,7 @@ export const updateTeamSchema = z.strictObject({
   rpm: perMinute.nullable().optional(),
   tpm: perMinute.nullable().optional(),
   metadata: metadata.optional(),
+  cache_namespace: cacheNamespace.nullable().optional(),
 });
 
 export const pageQuerySchema = z.strictObject({

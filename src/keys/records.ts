@@ -27,6 +27,8 @@ export interface VirtualKeyRecord extends LimitSettings {
   cache?: boolean | null;
   /** Lets this key's callers send their own Anthropic key on /anthropic (absent in keys made before BYOK: not allowed). */
   allow_byok?: boolean;
+  /** An admin's pin of this key's cache namespace, over its team's and `cache.scope` (absent in keys made before pins: none). */
+  cache_namespace?: string | null;
   expires_at: number | null;
   created_at: number;
   created_by: string;
@@ -39,6 +41,8 @@ export interface VirtualKeyRecord extends LimitSettings {
 export interface TeamRecord extends LimitSettings {
   name: string;
   metadata: Record<string, unknown>;
+  /** An admin's pin of the cache namespace of the team's keys, over `cache.scope` (absent in teams made before pins: none). */
+  cache_namespace?: string | null;
   created_at: number;
   updated_at: number;
 }

@@ -36,6 +36,7 @@ function applyKeyUpdate(current: VirtualKeyRecord, input: UpdateKeyInput, now: n
   if (input.tags !== undefined) next.tags = input.tags;
   if (input.metadata !== undefined) next.metadata = input.metadata;
   if (input.cache !== undefined) next.cache = input.cache;
+  if (input.cache_namespace !== undefined) next.cache_namespace = input.cache_namespace;
   if (input.allow_byok !== undefined) next.allow_byok = input.allow_byok;
   if (input.expires_at !== undefined) next.expires_at = input.expires_at;
   return next;
@@ -93,6 +94,7 @@ export class VirtualKeyService {
       tags: input.tags,
       metadata: input.metadata,
       cache: input.cache ?? null,
+      cache_namespace: input.cache_namespace ?? null,
       allow_byok: input.allow_byok,
       expires_at: input.expires_at ?? null,
       created_at: now,

@@ -185,7 +185,8 @@ test('/anthropic answers are cached and replayed verbatim, each form under its o
 
     const streamed = await client.messages.stream(params).finalMessage();
     assert.equal(fake.requests.length, 2, 'a stream request does not take the JSON entry');
-    const raw = await call(`${gw.url}/anthropic/v1/messages`, { headers: { 'x-api-key': MASTER_KEY, 'content-type': 'application/json' }, body: { ...params, stream: true } });
+    // The SDK's anthropic-version is part of the key: the same header finds its entry.
+    const raw = await call(`${gw.url}/anthropic/v1/messages`, { headers: { 'x-api-key': MASTER_KEY, 'content-type': 'application/json', 'anthropic-version': String(fake.requests[1]!.headers['anthropic-version']) }, body: { ...params, stream: true } });
     assert.equal(raw.headers['x-smartflow-cache'], 'HIT');
     assert.match(raw.text, /^event: message_start$/m);
     assert.match(raw.text, /^event: message_stop$/m);

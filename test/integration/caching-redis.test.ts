@@ -89,16 +89,16 @@ describe('response cache shared by two instances on Redis', () => {
     for (const gw of [a, b]) {
       const stats = await call(`${gw.url}/api/cache/stats`, { headers: authHeaders() });
       assert.equal(stats.json.backend, 'store');
-      const row = stats.json.namespaces.find((n: any) => n.namespace === 'fleet');
+      const row = stats.json.namespaces.find((n: any) => n.namespace === 'master/fleet');
       assert.deepEqual({ hits: row.hits, misses: row.misses, entries: row.entries }, { hits: 2, misses: 2, entries: 2 });
       // The store holds each answer with its metadata: more than the answer text, not much more.
       const answers = Buffer.byteLength(one.text) + Buffer.byteLength(two.text);
       assert.ok(row.bytes > answers && row.bytes < answers + 1_000, `${row.bytes} bytes for ${answers} bytes of answers`);
     }
-    const del = await call(`${b.url}/api/cache?namespace=fleet`, { method: 'DELETE', headers: authHeaders() });
+    const del = await call(`${b.url}/api/cache?namespace=master/fleet`, { method: 'DELETE', headers: authHeaders() });
     assert.equal(del.json.deleted, 2);
     assert.equal((await ask(a, 'fleet one', ns)).headers['x-smartflow-cache'], 'STORED');
     const after = await call(`${a.url}/api/cache/stats`, { headers: authHeaders() });
-    assert.equal(after.json.namespaces.find((n: any) => n.namespace === 'fleet').entries, 1);
+    assert.equal(after.json.namespaces.find((n: any) => n.namespace === 'master/fleet').entries, 1);
   });
 });

@@ -4,7 +4,7 @@ import { authHeaders, fakeProviders, startTestGateway, type TestGateway } from '
 import { startFakeOpenAI, wordsVector } from '../helpers/fake-openai.js';
 import type { FakeUpstream } from '../helpers/fake-upstream.js';
 import { call, type Res } from '../helpers/http.js';
-import { createKey } from '../helpers/vkeys.js';
+import { createKey, createTeam } from '../helpers/vkeys.js';
 
 const MODELS = [
   { name: 'm', provider: 'openai', model: 'gpt-4o-mini', input_cost_per_mtok: 10, output_cost_per_mtok: 20 },
@@ -95,9 +95,11 @@ describe('semantic cache', () => {
     const hotter = await ask('Tell me which river flows through Paris?', { namespace: 'faq', extra: { temperature: 1.5 } });
     assert.equal(hotter.headers['x-smartflow-cache'], 'STORED', 'another temperature is another comparison group');
 
-    const alike1 = await createKey(gw.url, { models: ['m'] });
-    const alike2 = await createKey(gw.url, { models: ['m'] });
-    const wider = await createKey(gw.url, { models: ['m', 'm-semantic'] });
+    // One team: the owner is the same, so only the policy keeps them apart.
+    await createTeam(gw.url, { id: 'one-team', name: 'One team' });
+    const alike1 = await createKey(gw.url, { team_id: 'one-team', models: ['m'] });
+    const alike2 = await createKey(gw.url, { team_id: 'one-team', models: ['m'] });
+    const wider = await createKey(gw.url, { team_id: 'one-team', models: ['m', 'm-semantic'] });
     const stored = await ask('Which river flows through Rome?', { namespace: 'faq', key: alike1.key });
     assert.equal(stored.headers['x-smartflow-cache'], 'STORED');
     const other = await ask('Tell me which river flows through Rome?', { namespace: 'faq', key: wider.key });
@@ -107,7 +109,7 @@ describe('semantic cache', () => {
     assert.equal(same.headers['x-smartflow-cache'], 'HIT', 'a key with the same policy');
     assert.equal(same.headers['x-smartflow-cache-key'], stored.headers['x-smartflow-cache-key']);
     const exact = await ask('Which river flows through Rome?', { namespace: 'faq', key: wider.key });
-    assert.equal(exact.headers['x-smartflow-cache'], 'HIT', 'exact matches are shared by every key');
+    assert.equal(exact.headers['x-smartflow-cache'], 'HIT', 'exact matches are shared by every key of the owner');
   });
 
   test('the embedding calls are in the spend log, as the gateway\'s own, not any key\'s', async () => {

@@ -214,7 +214,7 @@ describe('response cache', () => {
     assert.equal((await call(`${gw.url}/api/cache/not-a-key`, { method: 'DELETE', headers: authHeaders() })).status, 404);
   });
 
-  test('DELETE /api/cache?namespace= removes one namespace; the cache admin API needs the master key', async () => {
+  test('DELETE /api/cache?namespace= removes one namespace (the master key owns what it named); the cache admin API needs the master key', async () => {
     const ns = { body: { cache: { namespace: 'doomed' } } };
     const [p1, p2, p3] = [fresh('ns one'), fresh('ns two'), fresh('ns other')];
     cacheOf(await ask(gw, p1, ns));
@@ -222,7 +222,7 @@ describe('response cache', () => {
     cacheOf(await ask(gw, p3));
 
     const { key } = await createKey(gw.url);
-    for (const [method, path] of [['DELETE', '/api/cache?namespace=doomed'], ['GET', '/api/cache/stats'], ['DELETE', `/api/cache/${'0'.repeat(64)}`]] as const) {
+    for (const [method, path] of [['DELETE', '/api/cache?namespace=master/doomed'], ['GET', '/api/cache/stats'], ['DELETE', `/api/cache/${'0'.repeat(64)}`]] as const) {
       const res = await call(`${gw.url}${path}`, { method, headers: authHeaders(key) });
       assert.equal(res.status, 403, `${method} ${path}`);
     }
@@ -230,12 +230,12 @@ describe('response cache', () => {
     assert.equal(missing.status, 400);
     assert.equal(missing.json.error.param, 'namespace');
 
-    const del = await call(`${gw.url}/api/cache?namespace=doomed`, { method: 'DELETE', headers: authHeaders() });
-    assert.deepEqual(del.json, { object: 'cache.namespace', namespace: 'doomed', deleted: 2 });
+    const del = await call(`${gw.url}/api/cache?namespace=master/doomed`, { method: 'DELETE', headers: authHeaders() });
+    assert.deepEqual(del.json, { object: 'cache.namespace', namespace: 'master/doomed', deleted: 2 });
     assert.equal(cacheOf(await ask(gw, p1, ns)).status, 'STORED');
     assert.equal(cacheOf(await ask(gw, p3)).status, 'HIT');
     const audit = await call(`${gw.url}/api/audit`, { headers: authHeaders() });
-    assert.ok(audit.json.data.some((e: any) => e.action === 'cache.delete_namespace' && e.target_id === 'doomed' && e.details.deleted === 2));
+    assert.ok(audit.json.data.some((e: any) => e.action === 'cache.delete_namespace' && e.target_id === 'master/doomed' && e.details.deleted === 2));
   });
 
   test('GET /api/cache/stats: hits, misses, entries and bytes per namespace', async () => {
@@ -251,9 +251,9 @@ describe('response cache', () => {
     assert.equal(stats.status, 200);
     assert.equal(stats.json.object, 'cache.stats');
     assert.equal(stats.json.backend, 'memory');
-    const row = stats.json.namespaces.find((n: any) => n.namespace === 'counted');
+    const row = stats.json.namespaces.find((n: any) => n.namespace === 'master/counted');
     // The bypass neither hit nor missed; its answer replaced p2's, which differs only in its random id.
-    assert.deepEqual(row, { namespace: 'counted', hits: 2, misses: 2, entries: 2, bytes: Buffer.byteLength(a.text) + Buffer.byteLength(b.text) });
+    assert.deepEqual(row, { namespace: 'master/counted', hits: 2, misses: 2, entries: 2, bytes: Buffer.byteLength(a.text) + Buffer.byteLength(b.text) });
     const totals = stats.json.namespaces.reduce((s: any, n: any) => ({ hits: s.hits + n.hits, entries: s.entries + n.entries }), { hits: 0, entries: 0 });
     assert.equal(stats.json.hits, totals.hits);
     assert.equal(stats.json.entries, totals.entries);

@@ -1,8 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { AuditLog } from '../../audit/audit-log.js';
-import { cacheNamespace } from '../../cache/cache-config.js';
 import { CACHE_KEY_PATTERN } from '../../cache/cache-key.js';
+import { ownedNamespace } from '../../cache/cache-owner.js';
 import type { ResponseCache } from '../../cache/response-cache.js';
 import { GatewayError } from '../../errors/gateway-error.js';
 import { parseInput } from '../parse.js';
@@ -14,7 +14,7 @@ export interface CacheRoutesDeps {
   audit: AuditLog;
 }
 
-const namespaceQuery = z.strictObject({ namespace: cacheNamespace });
+const namespaceQuery = z.strictObject({ namespace: ownedNamespace });
 
 /** The cache admin API (inside the admin scope): invalidate one answer by its key, or a namespace; statistics. */
 export function registerCacheRoutes(app: FastifyInstance, deps: CacheRoutesDeps): void {

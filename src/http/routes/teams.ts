@@ -21,6 +21,7 @@ function teamView(t: TeamRecord, version: number) {
     rpm: t.rpm,
     tpm: t.tpm,
     metadata: t.metadata,
+    cache_namespace: t.cache_namespace ?? null,
     created_at: new Date(t.created_at).toISOString(),
     updated_at: new Date(t.updated_at).toISOString(),
   };

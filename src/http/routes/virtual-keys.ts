@@ -31,6 +31,7 @@ function keyView(r: VirtualKeyRecord, version: number, now: number) {
     tags: r.tags,
     metadata: r.metadata,
     cache: r.cache ?? null,
+    cache_namespace: r.cache_namespace ?? null,
     allow_byok: r.allow_byok ?? false,
     expires_at: iso(r.expires_at),
     created_at: iso(r.created_at),

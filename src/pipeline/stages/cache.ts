@@ -1,7 +1,10 @@
 import type { CacheConfig } from '../../cache/cache-config.js';
 import type { CachedAnswer, CacheEntry } from '../../cache/cache-entry.js';
 import { cacheKey, semanticScope, type CacheKeyInput } from '../../cache/cache-key.js';
+import { cacheOwner } from '../../cache/cache-owner.js';
 import { cachingEnabled, planCaching, readCacheControls, type CachePlan } from '../../cache/controls.js';
+import { keyContext } from '../../cache/key-context.js';
+import { callerAnthropicKey } from '../../providers/anthropic/client-headers.js';
 import { withoutCacheControls } from '../../schemas/gateway-fields.js';
 import type { ResponseCache } from '../../cache/response-cache.js';
 import type { SemanticCache } from '../../cache/semantic-cache.js';
@@ -19,6 +22,8 @@ export interface CacheStageDeps {
   semantic: SemanticCache | null;
   /** The gateway clock: TTLs and `age`. */
   now: () => number;
+  /** passthrough.anthropic.allow_byok: whether callers' own Anthropic keys may replace the provider's. */
+  allowAnthropicByok: boolean;
 }
 
 /** Where a semantic hit's vector goes once its answer is stored. */
@@ -49,6 +54,16 @@ function stripped(request: GatewayRequest): GatewayRequest {
  */
 export function createCacheStage(deps: CacheStageDeps): Stage {
   const { cache } = deps;
+
+  /** Registers the namespace's use; false when the owner holds too many. A store failure admits it: lookups then fail as misses. */
+  async function claim(ctx: GatewayContext, plan: CachePlan): Promise<boolean> {
+    try {
+      return await cache.claim(plan.owner, plan.narrowed);
+    } catch (err) {
+      ctx.log.warn({ err }, 'could not register a cache namespace');
+      return true;
+    }
+  }
 
   async function find(ctx: GatewayContext, namespace: string, key: string): Promise<CacheEntry | undefined> {
     try {
@@ -152,22 +167,32 @@ export function createCacheStage(deps: CacheStageDeps): Stage {
       const controls = readCacheControls(request.body, enabled ? ctx.headers : {});
       const forwarded = 'cache' in request.body ? stripped(request) : request;
       ctx.request = forwarded;
-      if (!enabled) return next();
-      const plan = planCaching(deps.config, model, controls);
+      const principal = ctx.principal;
+      if (!enabled || !principal) return next();
+      const nativeAnthropic = request.operation === 'messages';
+      const ownProviderKey = nativeAnthropic ? callerAnthropicKey(ctx.headers, principal, deps.allowAnthropicByok) : undefined;
+      const owner = cacheOwner(deps.config.scope, principal, ownProviderKey !== undefined);
+      const plan = planCaching(deps.config, model, controls, owner);
 
       const body = forwarded.body;
-      const operation = request.operation === 'messages' ? (ctx.stream ? 'messages:sse' : 'messages:json') : ctx.responses ? (ctx.stream ? 'responses:sse' : 'responses:json') : request.operation;
+      const operation = nativeAnthropic ? (ctx.stream ? 'messages:sse' : 'messages:json') : ctx.responses ? (ctx.stream ? 'responses:sse' : 'responses:json') : request.operation;
+      const context = keyContext({ nativeAnthropic, headers: ctx.headers, query: nativeAnthropic ? request.query : '', longContext: ctx.longContext, ownProviderKey });
       // A Responses request is keyed by its own body: its chat translation leaves out what only native providers read.
-      const keyInput: CacheKeyInput = { namespace: plan.namespace, operation, model, body: ctx.responses?.body ?? body };
+      const keyInput: CacheKeyInput = { namespace: plan.namespace, operation, model, body: ctx.responses?.body ?? body, context };
       const key = cacheKey(keyInput);
-      const outcome: CacheOutcome = { status: plan.lookup ? 'miss' : 'bypass', key, savedCostMicros: 0 };
+      // A namespace over its owner's limit is neither looked up, counted nor stored.
+      const admitted = (!plan.lookup && !plan.store) || (await claim(ctx, plan));
+      const lookup = plan.lookup && admitted;
+      const outcome: CacheOutcome = { status: lookup ? 'miss' : 'bypass', key, savedCostMicros: 0 };
       ctx.cache = outcome;
       ctx.responseHeaders['x-smartflow-cache-key'] = key;
-      ctx.responseHeaders['x-smartflow-cache'] = plan.lookup ? 'MISS' : 'BYPASS';
+      ctx.responseHeaders['x-smartflow-cache'] = lookup ? 'MISS' : 'BYPASS';
+      if (!admitted) return next();
 
       // Only chat prompts are compared by meaning; embeddings inputs match exactly or not at all.
       const chatBody = forwarded.operation === 'chat' ? forwarded.body : null;
-      const semantic = chatBody && deps.semantic?.appliesTo(plan.namespace, model) ? deps.semantic : null;
+      const pin = owner.startsWith('pin/') ? owner.slice('pin/'.length) : undefined;
+      const semantic = chatBody && deps.semantic?.appliesTo([plan.narrowed, pin], model) ? deps.semantic : null;
       if (plan.lookup) {
         const entry = await find(ctx, plan.namespace, key);
         if (entry && serve(ctx, outcome, entry)) {

@@ -3,10 +3,11 @@ import { describe, test } from 'node:test';
 import { cacheKey, canonicalJson, semanticScope, type CacheKeyInput } from '../../../src/cache/cache-key.js';
 
 const base: CacheKeyInput = {
-  namespace: 'default',
+  namespace: 'team/acme',
   operation: 'chat',
   model: 'gpt-4o-mini',
   body: { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'What is the capital of Peru?' }] },
+  context: {},
 };
 
 const withBody = (extra: Record<string, unknown>): CacheKeyInput => ({ ...base, body: { ...base.body, ...extra } });
@@ -47,9 +48,10 @@ describe('cacheKey', () => {
     }
   });
 
-  test('namespace, model and operation are part of the key', () => {
+  test('namespace, model, operation and the request context are part of the key', () => {
     const key = cacheKey(base);
-    assert.notEqual(cacheKey({ ...base, namespace: 'team-a' }), key);
+    assert.notEqual(cacheKey({ ...base, namespace: 'team/acme/faq' }), key);
+    assert.notEqual(cacheKey({ ...base, context: { 'header:anthropic-beta': 'a' } }), key);
     assert.notEqual(cacheKey({ ...base, model: 'gpt-4o' }), key);
     assert.notEqual(cacheKey({ ...base, operation: 'embeddings' }), key);
   });
@@ -71,6 +73,7 @@ describe('semanticScope', () => {
     assert.notEqual(semanticScope(withBody({ temperature: 1 }), 'p1'), scope);
     assert.notEqual(semanticScope({ ...base, namespace: 'other' }, 'p1'), scope);
     assert.notEqual(semanticScope({ ...base, model: 'gpt-4o' }, 'p1'), scope);
+    assert.notEqual(semanticScope({ ...base, context: { long_context: 'true' } }, 'p1'), scope);
     assert.notEqual(semanticScope(base, 'p2'), scope);
     assert.notEqual(scope, cacheKey(base));
   });

@@ -70,20 +70,21 @@ describe('planCaching and cachingEnabled', () => {
   const config = cacheConfigSchema.parse({ enabled: true, default_ttl_seconds: 100, max_ttl_seconds: 1000, models: { slow: { ttl_seconds: 500 }, never: { enabled: false }, always: { enabled: true } } });
   const off = cacheConfigSchema.parse({ enabled: false, models: { always: { enabled: true }, never: { enabled: false } } });
 
-  test('defaults: lookup and store in the default namespace with the default TTL', () => {
-    assert.deepEqual(planCaching(config, 'm', none), { namespace: 'default', lookup: true, store: true, ttlSeconds: 100 });
+  test('defaults: lookup and store in the owner\'s namespace with the default TTL; a client namespace narrows inside the owner', () => {
+    assert.deepEqual(planCaching(config, 'm', none, 'team/acme'), { owner: 'team/acme', narrowed: undefined, namespace: 'team/acme', lookup: true, store: true, ttlSeconds: 100 });
+    assert.equal(planCaching(config, 'm', { ...none, namespace: 'faq' }, 'team/acme').namespace, 'team/acme/faq');
   });
 
   test('the request TTL over the model TTL over the default, capped at max_ttl_seconds', () => {
-    assert.equal(planCaching(config, 'slow', none).ttlSeconds, 500);
-    assert.equal(planCaching(config, 'slow', { ...none, ttlSeconds: 20 }).ttlSeconds, 20);
-    assert.equal(planCaching(config, 'm', { ...none, ttlSeconds: 99_999 }).ttlSeconds, 1000);
+    assert.equal(planCaching(config, 'slow', none, 'master').ttlSeconds, 500);
+    assert.equal(planCaching(config, 'slow', { ...none, ttlSeconds: 20 }, 'master').ttlSeconds, 20);
+    assert.equal(planCaching(config, 'm', { ...none, ttlSeconds: 99_999 }, 'master').ttlSeconds, 1000);
   });
 
   test('no-cache skips the lookup, no-store and a TTL of 0 skip the store', () => {
-    assert.equal(planCaching(config, 'm', { ...none, noCache: true }).lookup, false);
-    assert.equal(planCaching(config, 'm', { ...none, noStore: true }).store, false);
-    assert.equal(planCaching(config, 'm', { ...none, ttlSeconds: 0 }).store, false);
+    assert.equal(planCaching(config, 'm', { ...none, noCache: true }, 'master').lookup, false);
+    assert.equal(planCaching(config, 'm', { ...none, noStore: true }, 'master').store, false);
+    assert.equal(planCaching(config, 'm', { ...none, ttlSeconds: 0 }, 'master').store, false);
   });
 
   test('a key or model that says no wins; either saying yes turns caching on when the config is off', () => {

@@ -53,27 +53,48 @@ describe('memory cache', () => {
     assert.equal((await cache.stats()).entries, 0);
   });
 
-  test('delete by key, delete a namespace, and per-namespace statistics', async () => {
+  test('delete by key, delete a namespace with the namespaces narrowed inside it, and per-namespace statistics', async () => {
     const { cache } = setup();
-    await cache.set(entry('a', 'aaaa', { namespace: 'x' }));
-    await cache.set(entry('b', 'bb', { namespace: 'x' }));
-    await cache.set(entry('c', 'c'));
-    cache.recordLookup('x', true);
-    cache.recordLookup('x', false);
-    cache.recordLookup('default', false);
+    for (const name of [undefined, 'x']) assert.equal(await cache.claim('master', name), true);
+    await cache.set(entry('a', 'aaaa', { namespace: 'master/x' }));
+    await cache.set(entry('b', 'bb', { namespace: 'master/x' }));
+    await cache.set(entry('c', 'c', { namespace: 'master' }));
+    await cache.set(entry('d', 'd', { namespace: 'team/t' }));
+    cache.recordLookup('master/x', true);
+    cache.recordLookup('master/x', false);
+    cache.recordLookup('master', false);
     let stats = await cache.stats();
     assert.deepEqual(stats.namespaces, [
-      { namespace: 'default', hits: 0, misses: 1, entries: 1, bytes: 1 },
-      { namespace: 'x', hits: 1, misses: 1, entries: 2, bytes: 6 },
+      { namespace: 'master', hits: 0, misses: 1, entries: 1, bytes: 1 },
+      { namespace: 'master/x', hits: 1, misses: 1, entries: 2, bytes: 6 },
+      { namespace: 'team/t', hits: 0, misses: 0, entries: 1, bytes: 1 },
     ]);
-    assert.equal(await cache.delete('c'), true);
-    assert.equal(await cache.delete('c'), false);
-    assert.equal(await cache.deleteNamespace('x'), 2);
+    assert.equal(await cache.delete('d'), true);
+    assert.equal(await cache.delete('d'), false);
+    assert.equal(await cache.deleteNamespace('master'), 3);
     stats = await cache.stats();
     assert.equal(stats.entries, 0);
     assert.equal(stats.bytes, 0);
-    assert.equal(stats.hits, 1);
+    assert.equal(stats.hits, 1, 'the registered namespaces keep their counts');
     assert.equal(stats.misses, 2);
+    assert.deepEqual(stats.namespaces.map((n) => n.namespace), ['master', 'master/x'], 'team/t was never registered and holds nothing now');
+  });
+
+  test('an owner holds at most max_per_owner client namespaces; each is forgotten, with its statistics, ttl_seconds after its last use', async () => {
+    const { cache, advance } = setup({ namespaces: { max_per_owner: 2, ttl_seconds: 100 } });
+    assert.equal(await cache.claim('team/t', 'a'), true);
+    assert.equal(await cache.claim('team/t', 'b'), true);
+    assert.equal(await cache.claim('team/t', 'c'), false, 'a third name is refused');
+    assert.equal(await cache.claim('team/t', undefined), true, 'the owner\'s own namespace does not count');
+    assert.equal(await cache.claim('team/u', 'c'), true, 'another owner has its own limit');
+    cache.recordLookup('team/t/a', false);
+    advance(60_000);
+    assert.equal(await cache.claim('team/t', 'a'), true, 'used again: remembered longer');
+    advance(40_000);
+    assert.equal(await cache.claim('team/t', 'c'), true, 'b was forgotten, which frees a place');
+    assert.equal(await cache.claim('team/t', 'd'), false);
+    advance(100_000);
+    assert.deepEqual((await cache.stats()).namespaces, [], 'nothing used for ttl_seconds is left');
   });
 
   test('nearest: the most similar live vector of the group, never one whose answer is gone', async () => {
