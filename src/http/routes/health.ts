@@ -3,7 +3,7 @@ import type { GatewayConfig } from '../../config/schema.js';
 import type { Authenticator } from '../../keys/authenticator.js';
 import type { GatewayMetrics } from '../../metrics/metrics.js';
 import type { Store } from '../../storage/types.js';
-import { metricsAccess } from '../metrics-access.js';
+import { authenticatedScope } from '../plugins/authenticate.js';
 
 export interface OpsRoutesDeps {
   store: Store;
@@ -13,6 +13,11 @@ export interface OpsRoutesDeps {
   /** Who may read /metrics. */
   metricsSettings: GatewayConfig['metrics'];
   authenticator: Authenticator;
+}
+
+/** `metrics.auth` as configured, or the default: the token when one is set, else admins only. */
+function metricsAuthOf(settings: GatewayConfig['metrics']): 'open' | 'master_key' | 'token' {
+  return settings.auth ?? (settings.token !== undefined ? 'token' : 'master_key');
 }
 
 /** Liveness and readiness (unauthenticated, as probes expect) and Prometheus metrics (as `metrics.auth` says). */
@@ -30,8 +35,14 @@ export function registerOpsRoutes(app: FastifyInstance, deps: OpsRoutesDeps): vo
     }
   });
 
-  app.get('/metrics', { preHandler: metricsAccess(deps.metricsSettings, deps.authenticator) }, async (_request, reply) => {
-    const text = await deps.metrics.registry.metrics();
-    return reply.type(deps.metrics.registry.contentType).send(text);
-  });
+  // The metrics name every model and provider and what each cost, so they are open only when the
+  // operator says so; a scraper gets its own token rather than the master key.
+  const serveMetrics = (scope: FastifyInstance) =>
+    scope.get('/metrics', async (_request, reply) => {
+      const text = await deps.metrics.registry.metrics();
+      return reply.type(deps.metrics.registry.contentType).send(text);
+    });
+  const auth = metricsAuthOf(deps.metricsSettings);
+  if (auth === 'open') serveMetrics(app);
+  else authenticatedScope(app, { authenticator: deps.authenticator, admin: true, ...(auth === 'token' && deps.metricsSettings.token !== undefined ? { token: deps.metricsSettings.token } : {}) }, serveMetrics);
 }
