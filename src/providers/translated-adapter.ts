@@ -1,7 +1,8 @@
 import { GatewayError } from '../errors/gateway-error.js';
 import type { ProviderAdapter, ProviderCall, ProviderResponse } from './adapter.js';
 import type { HttpTransport } from './http-transport.js';
-import type { ChatTranslator, OpenAIChatChunk, OpenAIChatRequest, OpenAIEmbeddingsRequest, ProviderConfig, UpstreamRequest, Usage } from './types.js';
+import { isUsageOnlyChunk } from '../spend/usage.js';
+import type { ChatTranslator, OpenAIChatRequest, OpenAIEmbeddingsRequest, ProviderConfig, UpstreamRequest, Usage } from './types.js';
 import { parseUpstreamJson, readSseEvents, readText, SSE_DONE, sseFrame } from './upstream-stream.js';
 
 /** Embeddings support for a translated provider: request builder and response reader. */
@@ -10,10 +11,6 @@ export interface EmbeddingsTranslator {
   fromUpstreamResponse(body: unknown, model: string, inputTokens: number, encodingFormat: 'float' | 'base64'): { body: unknown; usage: Usage };
   /** Estimated input tokens when the provider reports none. */
   estimateInputTokens(req: OpenAIEmbeddingsRequest): number;
-}
-
-function isUsageOnly(chunk: OpenAIChatChunk): boolean {
-  return chunk.choices.length === 0 && chunk.usage != null;
 }
 
 /**
@@ -45,7 +42,7 @@ export function createTranslatedAdapter(
     async function* frames(): AsyncGenerator<string> {
       for await (const event of readSseEvents(res, call.signal)) {
         for (const chunk of st.push(event)) {
-          if (!clientWantsUsage && isUsageOnly(chunk)) continue;
+          if (!clientWantsUsage && isUsageOnlyChunk(chunk)) continue;
           yield sseFrame(chunk);
         }
         if (st.finished) {

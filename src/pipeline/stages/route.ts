@@ -1,8 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { GatewayError, toGatewayError } from '../../errors/gateway-error.js';
-import type { ModelDeployment } from '../../providers/registry.js';
-import { worstCaseTokens } from '../../spend/estimate.js';
 import { costMicros } from '../../spend/pricing.js';
+import { unfinishedStreamUsage } from '../../spend/usage.js';
 import type { ProviderResponse } from '../../providers/adapter.js';
 import type { Balancer } from '../../routing/balancer.js';
 import type { Cooldowns } from '../../routing/cooldown.js';
@@ -43,19 +42,6 @@ async function withFirstFrame(response: StreamResponse): Promise<StreamResponse>
     }
   }
   return { ...response, frames: frames() };
-}
-
-/**
- * What a broken stream had cost by the time it broke. The provider rarely reports usage before
- * the end, so what it did not report is estimated: the input from the request's size, one
- * output token per frame delivered (as the budget stage does for abandoned streams).
- */
-function costOfBroken(response: StreamResponse, deployment: ModelDeployment, estimatedInput: number, frames: number): number {
-  const reported = response.usage();
-  return costMicros(
-    { ...reported, input_tokens: reported.input_tokens > 0 ? reported.input_tokens : estimatedInput, output_tokens: Math.max(reported.output_tokens, frames) },
-    deployment.price,
-  );
 }
 
 /** Calls `onEnd` once when the stream ends however it ends. */
@@ -170,8 +156,7 @@ export function createRouteStage(deps: RouteStageDeps): Stage {
           if (!resumable || later.length === 0 || ctx.abort.aborted || request?.operation !== 'chat') throw gerr;
           const broken = ctx.deployment!;
           failed(ctx, gerr, attemptStartedHr);
-          const estimatedInput = worstCaseTokens(ctx.request ?? request, 0).inputTokens;
-          ctx.failedAttempts[ctx.failedAttempts.length - 1]!.cost_micros = costOfBroken(current, broken, estimatedInput, frameCount);
+          ctx.failedAttempts[ctx.failedAttempts.length - 1]!.cost_micros = costMicros(unfinishedStreamUsage(current.usage(), ctx.request ?? request, frameCount), broken.price);
           frameCount = 0;
           ctx.request = { operation: 'chat', body: { ...request.body, messages: [...request.body.messages, { role: 'assistant', content: partial }] } };
           attemptStartedHr = performance.now();
