@@ -2,8 +2,6 @@ import { GatewayError } from '../../errors/gateway-error.js';
 import type { RoutePlan } from '../../routing/planner.js';
 import type { GatewayContext, Stage } from '../types.js';
 
-/** OpenAI's documented maximum for `n`. */
-const MAX_CHOICES = 128;
 /**
  * The output limit assumed for a model whose limit is unknown: above anything a model writes in
  * one answer, and low enough that a worst-case cost stays an exact integer.
@@ -28,8 +26,8 @@ function requestedLimits(ctx: GatewayContext): Array<[field: string, value: unkn
 }
 
 /**
- * Refuses token limits above what the model can write, and more than 128 choices, with a 400
- * naming the field. Without it `max_tokens: 9007199254740991` made the reserved worst case an
+ * Refuses token limits above what the model can write with a 400 naming the field (the request
+ * schema already caps `n` at 128). Without it `max_tokens: 9007199254740991` made the reserved worst case an
  * inexact number that the counter store rejects; the provider would refuse such a request anyway.
  */
 export function createOutputLimitsStage(): Stage {
@@ -45,12 +43,6 @@ export function createOutputLimitsStage(): Stage {
             message: `${field} is ${value}, above the ${limit} output tokens "${ctx.requestedModel.slice(0, 200)}" can write.`,
             param: field,
           });
-        }
-      }
-      if (ctx.request.operation === 'chat') {
-        const n = ctx.request.body.n;
-        if (typeof n === 'number' && n > MAX_CHOICES) {
-          throw new GatewayError('SF_ERR_INVALID_REQUEST', { message: `n is ${n}; at most ${MAX_CHOICES} choices can be asked for.`, param: 'n' });
         }
       }
       await next();
