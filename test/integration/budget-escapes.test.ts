@@ -81,6 +81,9 @@ describe('money: a budget must never be escaped', () => {
         assert.match(res.json.error.message, new RegExp(model));
         assert.match(res.json.error.message, /budgets\.default_price/);
       }
+      const viaCursor = await call(`${gw.url}/cursor/v1/chat/completions`, { headers: authHeaders(key), body: { model: 'my-finetune-x', max_tokens: 5, messages: [{ role: 'user', content: 'hi' }] } });
+      assert.equal(viaCursor.status, 400, viaCursor.text);
+      assert.equal(viaCursor.json.error.code, 'model_unpriced');
       const native = await anthropicCall(gw, key, { model: 'claude-unlisted-9', max_tokens: 5, messages: [{ role: 'user', content: 'hi' }] });
       assert.equal(native.status, 400, native.text);
       assert.equal(native.json.error.type, 'invalid_request_error');
