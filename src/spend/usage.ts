@@ -78,14 +78,31 @@ export function isUsageOnlyChunk(chunk: { choices?: unknown; usage?: unknown }):
 /** The answer's text in an OpenAI chat chunk or completion: content, reasoning, refusals and tool-call arguments (JSON-escaped). */
 const ANSWER_FIELD = /"(?:content|reasoning_content|refusal|arguments)"\s*:\s*"((?:[^"\\]|\\.)*)"/g;
 
+/** The answer's text in a Responses API output item list: output text, reasoning summaries and function-call arguments. */
+const RESPONSES_ANSWER_FIELD = /"(?:text|arguments)"\s*:\s*"((?:[^"\\]|\\.)*)"/g;
+
 /**
  * UTF-8 bytes of the answer text in a piece of OpenAI-format JSON (a stream chunk or a whole
  * completion), read as escaped: an escape counts at least as much as the character it stands for.
  */
-export function answerBytes(json: string): number {
+export function answerBytes(json: string, field: RegExp = ANSWER_FIELD): number {
   let bytes = 0;
-  for (const m of json.matchAll(ANSWER_FIELD)) bytes += Buffer.byteLength(m[1]!, 'utf8');
+  for (const m of json.matchAll(field)) bytes += Buffer.byteLength(m[1]!, 'utf8');
   return bytes;
+}
+
+/**
+ * The usage of a Responses API answer whose server reported none: the prompt (instructions,
+ * input, tools) and the answer's `outputBytes` by the 2-bytes-a-token rule, marked as estimated.
+ */
+export function estimatedResponsesUsage(body: Record<string, unknown>, outputBytes: number): Usage {
+  const prompt = JSON.stringify([body['instructions'] ?? null, body['input'] ?? null, body['tools'] ?? null]);
+  return { input_tokens: Math.ceil(Buffer.byteLength(prompt, 'utf8') / BYTES_PER_TOKEN), cached_input_tokens: 0, output_tokens: Math.ceil(outputBytes / BYTES_PER_TOKEN), estimated: true };
+}
+
+/** UTF-8 bytes of the answer in a Responses API `output` item list. */
+export function responsesAnswerBytes(output: unknown): number {
+  return output === undefined ? 0 : answerBytes(JSON.stringify(output), RESPONSES_ANSWER_FIELD);
 }
 
 /**

@@ -140,7 +140,7 @@ describe('money: a budget must never be escaped', () => {
       assert.ok(budget.spent > 0, 'the budget was charged');
     });
 
-    test('a stream that ignores include_usage is charged by the estimate of what it streamed', async () => {
+    test('a stream that ignores include_usage, and a native Responses answer without usage, are charged by the estimate of what was streamed', async () => {
       const { id, key } = await createKey(gw.url, { max_budget: 1 });
       const res = await streamText(`${gw.url}/v1/chat/completions`, { ...authHeaders(key), 'x-fake-no-usage': '1' }, {
         model: 'metered', stream: true, max_tokens: 50, messages: [{ role: 'user', content: 'stream me an answer to count' }],
@@ -152,6 +152,13 @@ describe('money: a budget must never be escaped', () => {
       // "Echo: stream me an answer to count" is 34 bytes: at least 17 output tokens by the 2-bytes rule.
       assert.ok(row.output_tokens >= 17, JSON.stringify(row));
       assert.ok(row.cost_micros > 0);
+      for (const stream of [false, true]) {
+        const answer = await streamText(`${gw.url}/v1/responses`, { ...authHeaders(key), 'x-fake-no-usage': '1' }, { model: 'metered', stream, input: 'a Responses answer to count' });
+        assert.equal(answer.status, 200, answer.text);
+      }
+      const responsesRows = (await spendRows(gw, id)).filter((r) => r.operation === 'responses');
+      assert.equal(responsesRows.length, 2);
+      for (const r of responsesRows) assert.ok(r.usage_estimated === true && r.output_tokens > 0 && r.cost_micros > 0, `a Responses answer without usage is estimated: ${JSON.stringify(r)}`);
       const reported = await chatWith(gw.url, key, 'metered');
       assert.equal(reported.status, 200);
       const rows = await spendRows(gw, id);
