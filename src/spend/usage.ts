@@ -127,9 +127,11 @@ export function estimatedEmbeddingsUsage(body: OpenAIEmbeddingsRequest): Usage {
  * so it is charged at least the input estimate and one output token per frame delivered.
  */
 export function unfinishedStreamUsage(reported: Usage, request: GatewayRequest, frames: number): Usage {
+  if (reported.input_tokens > 0 && reported.output_tokens >= frames) return reported;
   return {
     ...reported,
     input_tokens: reported.input_tokens > 0 ? reported.input_tokens : estimatedInputTokens(request),
     output_tokens: Math.max(reported.output_tokens, frames),
+    estimated: true,
   };
 }
