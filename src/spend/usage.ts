@@ -1,4 +1,3 @@
-import type { GatewayRequest } from '../pipeline/types.js';
 import type { OpenAIChatRequest, OpenAIEmbeddingsRequest, OpenAIUsage, Usage } from '../providers/types.js';
 import { tokenCount } from '../providers/wire-utils.js';
 import { BYTES_PER_TOKEN, chatInputTokens, estimatedInputTokens } from './estimate.js';
@@ -126,7 +125,7 @@ export function estimatedEmbeddingsUsage(body: OpenAIEmbeddingsRequest): Usage {
  * input) would let a client that always disconnects just before the end spend almost for free,
  * so it is charged at least the input estimate and one output token per frame delivered.
  */
-export function unfinishedStreamUsage(reported: Usage, request: GatewayRequest, frames: number): Usage {
+export function unfinishedStreamUsage(reported: Usage, request: Parameters<typeof estimatedInputTokens>[0], frames: number): Usage {
   if (reported.input_tokens > 0 && reported.output_tokens >= frames) return reported;
   return {
     ...reported,
