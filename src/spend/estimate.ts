@@ -97,8 +97,20 @@ function capped(tokens: number, limit: number | undefined): number {
   return limit === undefined ? tokens : Math.min(tokens, limit);
 }
 
+/** Estimates by request body: a plan of several deployments asks once per deployment, and attachments are decoded to count pages. */
+const inputEstimates = new WeakMap<object, number>();
+
 /** An upper bound on a request's prompt tokens from its size (attachments by their bounds), before any cap by the context window. */
 export function estimatedInputTokens(request: GatewayRequest): number {
+  let tokens = inputEstimates.get(request.body);
+  if (tokens === undefined) {
+    tokens = inputTokensOf(request);
+    inputEstimates.set(request.body, tokens);
+  }
+  return tokens;
+}
+
+function inputTokensOf(request: GatewayRequest): number {
   if (request.operation === 'embeddings') {
     const input = request.body.input;
     if (typeof input === 'string') return textTokens(input);
