@@ -93,8 +93,12 @@ function serverToolCalls(tools: unknown, limits: WorstCaseLimits): Record<string
   return calls;
 }
 
+/** The bound of an attachment of unknown size when the model's context window is unknown too: above any mainstream model's window. */
+const UNKNOWN_WINDOW = 2_000_000;
+
 function capped(tokens: number, limit: number | undefined): number {
-  return limit === undefined ? tokens : Math.min(tokens, limit);
+  if (limit !== undefined) return Math.min(tokens, limit);
+  return Number.isFinite(tokens) ? tokens : UNKNOWN_WINDOW;
 }
 
 /** Estimates by request body: a plan of several deployments asks once per deployment, and attachments are decoded to count pages. */

@@ -171,7 +171,7 @@ describe('money: a budget must never be escaped', () => {
     before(async () => {
       gw = await startTestGateway({
         providers: { openai: OPENAI(openai.url), anthropic: ANTHROPIC(anthropic.url) },
-        models: [{ name: 'haiku', provider: 'anthropic', model: 'claude-haiku-4-5' }, { name: 'mini', provider: 'openai', model: 'gpt-4o-mini', input_cost_per_mtok: 1, output_cost_per_mtok: 5, context_window: 400_000 }],
+        models: [{ name: 'haiku', provider: 'anthropic', model: 'claude-haiku-4-5' }, { name: 'no-window', provider: 'openai', model: 'x-unknown', input_cost_per_mtok: 1, output_cost_per_mtok: 1 }, { name: 'mini', provider: 'openai', model: 'gpt-4o-mini', input_cost_per_mtok: 1, output_cost_per_mtok: 5, context_window: 400_000 }],
         logging: { level: 'warn' },
       });
     });
@@ -202,6 +202,11 @@ describe('money: a budget must never be escaped', () => {
         const budget = await settled(gw, id);
         assert.ok(budget.spent <= 0.1, `${path}: spent $${budget.spent} of $0.10 (statuses ${results.map((r) => r.status).join(',')})`);
       }
+      // A file the gateway cannot see (an uploaded file id) may fill the context window; unknown here, so a large bound.
+      const { key } = await createKey(gw.url, { max_budget: 0.1 });
+      const byId = await chatWith(gw.url, key, 'no-window', { messages: [{ role: 'user', content: [{ type: 'file', file: { file_id: 'file-abc' } }, { type: 'text', text: 'Summarise.' }] }] });
+      assert.equal(byId.status, 429, byId.text);
+      assert.equal(byId.json.error.code, 'budget_exceeded');
     });
   });
 
