@@ -4,8 +4,12 @@
  * reservations they then overran twentyfold, so documents and audio are bounded by their size.
  */
 
-/** Above what OpenAI (high detail), Anthropic (images are resized to ~1.15 MP) and Gemini bill for one image. */
-export const TOKENS_PER_IMAGE = 2_500;
+/**
+ * Above what any provider bills for one image, whatever its size, since each resizes large
+ * images to a cap: Anthropic about 1,600 tokens (1.15 MP), OpenAI up to 1,536 patches times the
+ * model's multiplier (2.46 for the nano models: ~3,780), Gemini 16 tiles of 258 (3072 x 3072).
+ */
+export const TOKENS_PER_IMAGE = 4_200;
 /**
  * Anthropic bills each PDF page as its text (1,500-3,000 tokens) plus an image of the page
  * (at most ~1,600): a page found in the file reserves the sum.
