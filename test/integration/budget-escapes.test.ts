@@ -5,6 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from 'undici';
 import { authHeaders, MASTER_KEY, startTestGateway, type TestGateway } from '../helpers/build-app.js';
 import { startFakeAnthropic } from '../helpers/fake-anthropic.js';
+import { startFakeGemini } from '../helpers/fake-gemini.js';
 import { startFakeOpenAI } from '../helpers/fake-openai.js';
 import type { FakeUpstream } from '../helpers/fake-upstream.js';
 import { call, type Res } from '../helpers/http.js';
@@ -122,10 +123,31 @@ describe('money: a budget must never be escaped', () => {
 
   describe('answers without usage', () => {
     let gw: TestGateway;
+    let gemini: FakeUpstream;
     before(async () => {
-      gw = await startTestGateway({ providers: { openai: OPENAI(openai.url) }, models: [METERED], logging: { level: 'warn' } });
+      gemini = await startFakeGemini();
+      gw = await startTestGateway({
+        providers: { openai: OPENAI(openai.url), google: { type: 'gemini', base_url: gemini.url, api_key: 'AIza-upstream-secret', forward_headers: ['x-fake-*'] } },
+        models: [METERED, { name: 'flash', provider: 'google', model: 'gemini-2.5-flash' }],
+        logging: { level: 'warn' },
+      });
     });
-    after(() => gw.close());
+    after(async () => {
+      await gw.close();
+      await gemini.close();
+    });
+
+    test('a translated answer without usage (Gemini without usageMetadata) is estimated too, JSON and streamed', async () => {
+      const { id, key } = await createKey(gw.url, { max_budget: 1 });
+      const json = await chatWith(gw.url, key, 'flash', { max_tokens: 50 }, { 'x-fake-no-usage': '1' });
+      assert.equal(json.status, 200, json.text);
+      assert.ok(Number(json.headers['x-smartflow-cost-micros']) > 0, 'charged');
+      const streamed = await streamText(`${gw.url}/v1/chat/completions`, { ...authHeaders(key), 'x-fake-no-usage': '1' }, { model: 'flash', stream: true, max_tokens: 50, messages: [{ role: 'user', content: 'hi there' }] });
+      assert.equal(streamed.status, 200);
+      const rows = await spendRows(gw, id);
+      assert.equal(rows.length, 2);
+      for (const r of rows) assert.ok(r.usage_estimated === true && r.input_tokens > 0 && r.output_tokens > 0 && r.cost_micros > 0, JSON.stringify(r));
+    });
 
     test('a JSON answer without usage is charged by the gateway estimate and the spend row says so', async () => {
       const { id, key } = await createKey(gw.url, { max_budget: 1 });
