@@ -214,6 +214,19 @@ describe('money: a budget must never be escaped', () => {
       for (const r of results.filter((x) => x.status !== 200)) assert.equal(r.json.error.type, 'rate_limit_error', r.text);
     });
 
+    test('a small PDF with many pages is reserved by its pages, not its bytes', async () => {
+      // 60 pages in ~4 KB: by size about 4k tokens, by Anthropic's per-page rule ~276k (capped at the 200k window).
+      const pages = Array.from({ length: 60 }, (_, i) => `${i + 4} 0 obj << /Type /Page /Parent 2 0 R >> endobj`).join('\n');
+      const manyPages = Buffer.from(`%PDF-1.7\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n2 0 obj << /Type /Pages /Count 60 >> endobj\n${pages}\n%%EOF`).toString('base64');
+      const { key } = await createKey(gw.url, { max_budget: 0.1 });
+      const document = { type: 'document', source: { type: 'base64', media_type: 'application/pdf', data: manyPages } };
+      const refused = await anthropicCall(gw, key, { model: 'haiku', max_tokens: 20, messages: [{ role: 'user', content: [document, { type: 'text', text: 'Summarise.' }] }] });
+      assert.equal(refused.status, 429, refused.text);
+      const few = Buffer.from('%PDF-1.7\n4 0 obj << /Type /Page >> endobj\n%%EOF').toString('base64');
+      const allowed = await anthropicCall(gw, key, { model: 'haiku', max_tokens: 20, messages: [{ role: 'user', content: [{ ...document, source: { ...document.source, data: few } }, { type: 'text', text: 'Summarise.' }] }] });
+      assert.equal(allowed.status, 200, allowed.text);
+    });
+
     test('a file part on /v1/chat/completions and an input_file on /v1/responses are reserved by their size', async () => {
       for (const [path, body] of [
         ['/v1/chat/completions', { model: 'mini', max_tokens: 20, messages: [{ role: 'user', content: [{ type: 'file', file: { filename: 'a.pdf', file_data: `data:application/pdf;base64,${pdf}` } }, { type: 'text', text: 'Summarise.' }] }] }],
