@@ -324,9 +324,14 @@ describe('money: a budget must never be escaped', () => {
       const plainTranslated = await chatWith(gw.url, MASTER_KEY, 'sonnet');
       assert.equal(Number(translated.headers['x-smartflow-cost-micros']), Number(plainTranslated.headers['x-smartflow-cost-micros']) + 10_000);
 
+      const translatedStream = await streamText(`${gw.url}/v1/chat/completions`, { ...authHeaders(key), 'x-fake-server-tool-use': 'web_search_requests=4' }, { model: 'sonnet', stream: true, max_tokens: 20, messages: [{ role: 'user', content: 'hi' }] });
+      assert.equal(translatedStream.status, 200);
+
       const rows = await spendRows(gw, id);
-      const streamRow = rows.find((r) => r.stream === true);
-      assert.ok(streamRow.cost_micros >= 20_000, `the streamed searches were billed: ${JSON.stringify(streamRow)}`);
+      const streamRows = rows.filter((r) => r.stream === true);
+      assert.equal(streamRows.length, 2);
+      assert.ok(streamRows.find((r) => r.operation === 'messages').cost_micros >= 20_000, `the native streamed searches were billed: ${JSON.stringify(streamRows)}`);
+      assert.ok(streamRows.find((r) => r.operation === 'chat').cost_micros >= 40_000, `the translated streamed searches were billed: ${JSON.stringify(streamRows)}`);
     });
 
     test('declared server tools are reserved in the worst case: max_uses, else budgets.max_server_tool_calls', async () => {
