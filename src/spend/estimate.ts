@@ -68,9 +68,9 @@ export function chatInputTokens(body: OpenAIChatRequest): number {
 /** Above any real `max_uses`; keeps a silly one from making the reservation an unsafe number. */
 const MAX_DECLARED_USES = 100_000;
 
-/** The server tool kind a tool type names: `web_search_20250305` and `web_search_preview` are both `web_search`. */
+/** The server tool kind a tool type names: `web_search_20250305`, `web_search_preview` and `web_search_preview_2025_03_11` are all `web_search`. */
 export function serverToolKind(type: string): string {
-  return type.replace(/_(\d{8}|preview)$/, '');
+  return type.replace(/_(\d{8}|\d{4}_\d{2}_\d{2})$/, '').replace(/_preview$/, '');
 }
 
 /**
