@@ -30,6 +30,7 @@ import { createBudgetStage } from './pipeline/stages/budget.js';
 import { createCacheStage } from './pipeline/stages/cache.js';
 import { createInvokeProviderStage } from './pipeline/stages/invoke-provider.js';
 import { createRecordSpendStage } from './pipeline/stages/record-spend.js';
+import { createOutputLimitsStage } from './pipeline/stages/output-limits.js';
 import { createResolveModelStage } from './pipeline/stages/resolve-model.js';
 import { createValidateRequestStage } from './pipeline/stages/validate-request.js';
 import type { ProviderRegistry } from './providers/registry.js';
@@ -94,7 +95,8 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     createValidateRequestStage(),
     createResolveModelStage(deps.routing.planner),
     createAuthorizeModelStage(),
-    createBudgetStage({ limits: deps.access.limits, defaultMaxOutputTokens: deps.config.budgets.default_max_output_tokens }),
+    createOutputLimitsStage(),
+    createBudgetStage({ limits: deps.access.limits, defaultMaxOutputTokens: deps.config.budgets.default_max_output_tokens, maxServerToolCalls: deps.config.budgets.max_server_tool_calls }),
     createCacheStage({ config: deps.config.cache, cache: caching.cache, semantic: caching.semantic, now: deps.access.now, allowAnthropicByok: deps.config.passthrough.anthropic.allow_byok }),
     createRouteStage({ balancer: deps.routing.balancer, cooldowns: deps.routing.cooldowns, now: deps.access.now }),
     createInvokeProviderStage(deps.registry, { allowAnthropicByok: deps.config.passthrough.anthropic.allow_byok }),

@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import type { GatewayContext } from '../pipeline/types.js';
 import type { ProviderAdapter } from '../providers/adapter.js';
 import type { ModelDeployment, ProviderRegistry } from '../providers/registry.js';
-import type { OpenAIChatRequest, OpenAIContentPart, OpenAIEmbeddingsResponse } from '../providers/types.js';
+import type { OpenAIChatRequest, OpenAIContentPart, OpenAIEmbeddingsResponse, Usage } from '../providers/types.js';
 import { costMicros } from '../spend/pricing.js';
 import type { SpendLog } from '../spend/spend-log.js';
 import type { SemanticCacheConfig } from './cache-config.js';
@@ -84,7 +84,7 @@ export function createSemanticCache(deps: SemanticCacheDeps): SemanticCache {
   const models = new Set(config.models);
   const namespaces = new Set(config.namespaces);
 
-  function record(ctx: GatewayContext, startedHr: number, status: number, usage: { input_tokens: number; cached_input_tokens: number; output_tokens: number }, errorCode: string | null): void {
+  function record(ctx: GatewayContext, startedHr: number, status: number, usage: Usage, errorCode: string | null): void {
     spendLog.record({
       id: ctx.id,
       time: deps.now(),
@@ -100,6 +100,7 @@ export function createSemanticCache(deps: SemanticCacheDeps): SemanticCache {
       cached_input_tokens: usage.cached_input_tokens,
       output_tokens: usage.output_tokens,
       cost_micros: costMicros(usage, deployment.price),
+      usage_estimated: usage.estimated === true,
       latency_ms: Math.round((performance.now() - startedHr) * 1000) / 1000,
       ttft_ms: null,
       status,

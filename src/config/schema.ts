@@ -5,6 +5,15 @@ import { chainSchema, DEFAULT_RETRY_ON, retryCondition, retryPolicySchema } from
 
 /** The shape of smartflow.yaml, with defaults. Every field a user can set is here and documented in docs/configuration.md. */
 
+/** Token prices for deployments that have none of their own (docs/virtual-keys.md, "Unpriced models"). */
+export const defaultPriceSchema = z.strictObject({
+  input_cost_per_mtok: z.number().nonnegative(),
+  output_cost_per_mtok: z.number().nonnegative(),
+});
+
+/** Server tool kinds (`web_search`, `web_fetch` ...) to USD per call. */
+const perCallPrices = z.record(z.string().regex(/^[a-z][a-z0-9_]{0,63}$/, 'a server tool kind such as web_search'), z.number().nonnegative());
+
 const providerName = z.string().regex(/^[a-z][a-z0-9_-]{0,62}$/, 'provider names are lower-case letters, digits, "-" or "_"');
 
 export const providerSchema = z.strictObject({
@@ -17,6 +26,8 @@ export const providerSchema = z.strictObject({
   /** Query parameters on every upstream URL (Azure OpenAI's api-version). */
   query: z.record(z.string(), z.string()).default({}),
   timeout_ms: z.number().int().positive().default(600_000),
+  /** Prices for this provider's models that have none (no `models` price, not in the catalogue); wins over `budgets.default_price`. */
+  default_price: defaultPriceSchema.optional(),
   /** OpenAI-compatible providers: `native` sends /v1/responses requests to the provider's own /responses; `chat` translates them to chat completions (servers without a Responses API: older vLLM, Ollama). */
   responses_api: z.enum(['native', 'chat']).default('native'),
 });
@@ -30,6 +41,18 @@ export const modelSchema = z.strictObject({
   output_cost_per_mtok: z.number().nonnegative().optional(),
   cached_input_cost_per_mtok: z.number().nonnegative().optional(),
   cache_write_cost_per_mtok: z.number().nonnegative().optional(),
+  /** Prices of the whole request once its prompt exceeds `threshold_tokens` (long-context tier); replaces the catalogue's tier. */
+  long_context: z
+    .strictObject({
+      threshold_tokens: z.number().int().positive(),
+      input_cost_per_mtok: z.number().nonnegative(),
+      output_cost_per_mtok: z.number().nonnegative(),
+      cached_input_cost_per_mtok: z.number().nonnegative().optional(),
+      cache_write_cost_per_mtok: z.number().nonnegative().optional(),
+    })
+    .optional(),
+  /** USD per call of billable server tools, by kind; merged over the catalogue's prices for the provider type. */
+  server_tool_cost_per_call: perCallPrices.optional(),
   max_output_tokens: z.number().int().positive().optional(),
   context_window: z.number().int().positive().optional(),
   description: z.string().optional(),
@@ -103,6 +126,13 @@ export const configSchema = z.strictObject({
       timezone: z.string().refine(isValidTimeZone, 'an IANA time zone such as UTC or Europe/Berlin').default('UTC'),
       /** Output tokens reserved for a request without max_tokens to a model whose output limit is unknown. */
       default_max_output_tokens: z.number().int().positive().default(4096),
+      /**
+       * Prices for deployments without one (a `provider/model` name or a catalogue family the
+       * catalogue does not list). Without it, budgeted keys are refused such models.
+       */
+      default_price: defaultPriceSchema.optional(),
+      /** Calls reserved per billable server tool a request declares without `max_uses`. */
+      max_server_tool_calls: z.number().int().positive().max(10_000).default(20),
     })
     .prefault({}),
   virtual_keys: z

@@ -13,6 +13,7 @@ export const ERROR_CODES = {
   SF_ERR_FORBIDDEN: { status: 403, type: 'permission_error', code: 'forbidden', message: 'This key may not perform this action.' },
   SF_ERR_MODEL_NOT_ALLOWED: { status: 403, type: 'permission_error', code: 'model_not_allowed', message: 'This key may not use this model.' },
   SF_ERR_BUDGET_EXCEEDED: { status: 429, type: 'insufficient_quota', code: 'budget_exceeded', message: 'The budget for this key or its team does not cover this request.' },
+  SF_ERR_MODEL_UNPRICED: { status: 400, type: 'invalid_request_error', code: 'model_unpriced', message: 'The model has no price, and this key has a budget: its cost could not be counted.' },
   SF_ERR_RATE_LIMITED: { status: 429, type: 'rate_limit_error', code: 'rate_limit_exceeded', message: 'This key or its team sent more requests or tokens than its rate limit allows.' },
   SF_ERR_NOT_FOUND: { status: 404, type: 'invalid_request_error', code: 'not_found', message: 'No such resource.' },
   SF_ERR_CONFLICT: { status: 409, type: 'invalid_request_error', code: 'conflict', message: 'The resource was changed by another request at the same time; read it again and retry.' },

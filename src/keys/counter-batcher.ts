@@ -33,11 +33,19 @@ export class CounterBatcher {
     const batch = this.queue;
     this.queue = [];
     this.scheduled = false;
+    let results;
     try {
-      const results = await this.store.guardedIncrementBatch(batch.map((p) => p.entries));
-      batch.forEach((p, i) => p.resolve(results[i]!));
+      results = await this.store.guardedIncrementBatch(batch.map((p) => p.entries));
     } catch (err) {
+      // The store itself failed: nothing in the batch was applied, and every caller hears why.
       for (const p of batch) p.reject(err);
+      return;
     }
+    // Each set fails on its own: one request's bad numbers must not fail the others of its turn.
+    batch.forEach((p, i) => {
+      const result = results[i]!;
+      if ('error' in result) p.reject(result.error);
+      else p.resolve(result);
+    });
   }
 }

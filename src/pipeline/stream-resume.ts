@@ -1,10 +1,9 @@
 import { performance } from 'node:perf_hooks';
 import { toGatewayError } from '../errors/gateway-error.js';
 import type { ProviderResponse } from '../providers/adapter.js';
-import type { ModelDeployment } from '../providers/registry.js';
 import type { RouteStep } from '../routing/planner.js';
-import { worstCaseTokens } from '../spend/estimate.js';
 import { costMicros } from '../spend/pricing.js';
+import { unfinishedStreamUsage } from '../spend/usage.js';
 import type { GatewayContext } from './types.js';
 
 export type StreamResponse = Extract<ProviderResponse, { kind: 'stream' }>;
@@ -15,19 +14,6 @@ export type StreamResponse = Extract<ProviderResponse, { kind: 'stream' }>;
  * attempt bookkeeping.
  */
 export type FirstThatStreams = (steps: RouteStep[]) => Promise<StreamResponse | null>;
-
-/**
- * What a broken stream had cost by the time it broke. The provider rarely reports usage before
- * the end, so what it did not report is estimated: the input from the request's size, one
- * output token per frame delivered (as the budget stage does for abandoned streams).
- */
-function costOfBroken(response: StreamResponse, deployment: ModelDeployment, estimatedInput: number, frames: number): number {
-  const reported = response.usage();
-  return costMicros(
-    { ...reported, input_tokens: reported.input_tokens > 0 ? reported.input_tokens : estimatedInput, output_tokens: Math.max(reported.output_tokens, frames) },
-    deployment.price,
-  );
-}
 
 /** The text a chat chunk frame adds to the answer; null when the frame carries a tool call (which a prefill cannot continue). */
 function contentOf(frame: string): string | null {
@@ -76,14 +62,13 @@ export function resumableStream(ctx: GatewayContext, first: StreamResponse, late
         if (!resumable || later.length === 0 || ctx.abort.aborted || request?.operation !== 'chat') throw gerr;
         const broken = ctx.deployment!;
         const brokenStartedHr = ctx.attemptStartedHr;
-        const estimatedInput = worstCaseTokens(ctx.request ?? request, 0).inputTokens;
         const brokenAttempt = {
           provider: broken.provider.name,
           upstream_model: broken.upstreamModel,
           status: gerr.status,
           error_code: gerr.wireCode,
           latency_ms: Math.round((performance.now() - brokenStartedHr) * 1000) / 1000,
-          cost_micros: costOfBroken(current, broken, estimatedInput, frameCount),
+          cost_micros: costMicros(unfinishedStreamUsage(current.usage(), ctx.request ?? request, frameCount), broken.price),
         };
         ctx.failedAttempts.push(brokenAttempt);
         frameCount = 0;

@@ -1,5 +1,5 @@
 import type { GatewayConfig, ModelSettings } from '../config/schema.js';
-import { MODEL_CATALOGUE, type ModelPrice } from '../spend/pricing.js';
+import { MODEL_CATALOGUE, SERVER_TOOL_PRICES, type ModelPrice } from '../spend/pricing.js';
 import type { ProviderAdapter } from './adapter.js';
 import { createNativeForward, createNativeMessages, type NativeForwardRequest } from './anthropic/native.js';
 import { anthropicTranslator } from './anthropic/translator.js';
@@ -20,6 +20,7 @@ export interface ModelDeployment {
   provider: ProviderConfig;
   upstreamModel: string;
   mode: 'chat' | 'embedding';
+  /** Undefined when neither the config, the catalogue nor a default price gives one: budgeted keys are refused it. */
   price: ModelPrice | undefined;
   maxOutputTokens: number | undefined;
   contextWindow: number | undefined;
@@ -69,18 +70,40 @@ function catalogueEntry(upstreamModel: string) {
   return MODEL_CATALOGUE[upstreamModel] ?? MODEL_CATALOGUE[upstreamModel.replace(/-\d{4}-?\d{2}-?\d{2}$|-\d{8}$|-latest$/, '')];
 }
 
+/** A provider type's per-call server tool prices with a model's own over them; undefined when there are none. */
+function perCallOf(type: ProviderConfig['type'], own: Record<string, number> | undefined): ModelPrice['per_call'] {
+  const base = type === 'demo' ? undefined : SERVER_TOOL_PRICES[type];
+  if (!base && !own) return undefined;
+  return { ...base, ...own };
+}
+
+/** Token prices plus the per-call prices of the provider type's server tools. */
+function withPerCall(price: ModelPrice, type: ProviderConfig['type'], own?: Record<string, number>): ModelPrice {
+  const perCall = perCallOf(type, own);
+  return perCall ? { ...price, per_call: perCall } : price;
+}
+
 /** Config prices over the catalogue's, field by field: overriding one price keeps the others. */
-function priceOf(m: ModelSettings): ModelPrice | undefined {
+function priceOf(m: ModelSettings, type: ProviderConfig['type'], fallback: ModelPrice | undefined): ModelPrice | undefined {
   const cat = catalogueEntry(m.model)?.price;
   const input = m.input_cost_per_mtok ?? cat?.input;
   const output = m.output_cost_per_mtok ?? cat?.output;
-  if (input === undefined && output === undefined) return undefined;
+  if (input === undefined && output === undefined) return fallback && withPerCall(fallback, type, m.server_tool_cost_per_call);
   const price: ModelPrice = { input: input ?? 0, output: output ?? 0 };
   const cachedInput = m.cached_input_cost_per_mtok ?? cat?.cached_input;
   const cacheWrite = m.cache_write_cost_per_mtok ?? cat?.cache_write;
   if (cachedInput !== undefined) price.cached_input = cachedInput;
   if (cacheWrite !== undefined) price.cache_write = cacheWrite;
-  return price;
+  const lc = m.long_context;
+  if (lc) {
+    price.long_context = { threshold_tokens: lc.threshold_tokens, input: lc.input_cost_per_mtok, output: lc.output_cost_per_mtok };
+    if (lc.cached_input_cost_per_mtok !== undefined) price.long_context.cached_input = lc.cached_input_cost_per_mtok;
+    if (lc.cache_write_cost_per_mtok !== undefined) price.long_context.cache_write = lc.cache_write_cost_per_mtok;
+  } else if (cat?.long_context && m.input_cost_per_mtok === undefined && m.output_cost_per_mtok === undefined) {
+    // The catalogue's tier belongs to the catalogue's base prices; overridden base prices do not inherit it.
+    price.long_context = cat.long_context;
+  }
+  return withPerCall(price, type, m.server_tool_cost_per_call);
 }
 
 export function createProviderRegistry(config: GatewayConfig, transport: HttpTransport): ProviderRegistry {
@@ -106,6 +129,13 @@ export function createProviderRegistry(config: GatewayConfig, transport: HttpTra
     adapters.set(name, createAdapter(provider, transport));
   }
 
+  /** What a deployment without a price of its own costs: its provider's default, else the gateway's, else nothing. */
+  const defaultPrices = new Map<string, ModelPrice | undefined>();
+  for (const [name, p] of Object.entries(config.providers)) {
+    const d = p.default_price ?? config.budgets.default_price;
+    defaultPrices.set(name, d && withPerCall({ input: d.input_cost_per_mtok, output: d.output_cost_per_mtok }, p.type));
+  }
+
   const groups = new Map<string, ModelDeployment[]>();
   for (const m of config.models) {
     const provider = providers.get(m.provider);
@@ -117,7 +147,7 @@ export function createProviderRegistry(config: GatewayConfig, transport: HttpTra
       provider,
       upstreamModel: m.model,
       mode: m.mode ?? cat?.mode ?? (/embed/i.test(m.model) ? 'embedding' : 'chat'),
-      price: priceOf(m),
+      price: priceOf(m, provider.type, defaultPrices.get(provider.name)),
       maxOutputTokens: m.max_output_tokens ?? cat?.max_output_tokens,
       contextWindow: m.context_window ?? cat?.context_window,
       description: m.description,
@@ -151,7 +181,7 @@ export function createProviderRegistry(config: GatewayConfig, transport: HttpTra
       provider: p,
       upstreamModel,
       mode: cat?.mode ?? (/embed/i.test(upstreamModel) ? 'embedding' : 'chat'),
-      price: cat?.price,
+      price: cat ? withPerCall(cat.price, p.type) : defaultPrices.get(p.name),
       maxOutputTokens: cat?.max_output_tokens,
       contextWindow: cat?.context_window,
       description: undefined,

@@ -1,7 +1,8 @@
 import { GatewayError } from '../errors/gateway-error.js';
 import type { ProviderAdapter, ProviderCall, ProviderResponse } from './adapter.js';
 import type { HttpTransport } from './http-transport.js';
-import type { ChatTranslator, OpenAIChatChunk, OpenAIChatRequest, OpenAIEmbeddingsRequest, ProviderConfig, UpstreamRequest, Usage } from './types.js';
+import { answerBytes, estimatedChatUsage, isUsageOnlyChunk } from '../spend/usage.js';
+import type { ChatTranslator, OpenAIChatRequest, OpenAIEmbeddingsRequest, ProviderConfig, UpstreamRequest, Usage } from './types.js';
 import { parseUpstreamJson, readSseEvents, readText, SSE_DONE, sseFrame } from './upstream-stream.js';
 
 /** Embeddings support for a translated provider: request builder and response reader. */
@@ -12,8 +13,9 @@ export interface EmbeddingsTranslator {
   estimateInputTokens(req: OpenAIEmbeddingsRequest): number;
 }
 
-function isUsageOnly(chunk: OpenAIChatChunk): boolean {
-  return chunk.choices.length === 0 && chunk.usage != null;
+/** Whether the upstream reported any usage: an answer is never free, so all zeros means none was reported. */
+function reported(usage: Usage): boolean {
+  return usage.input_tokens > 0 || usage.output_tokens > 0;
 }
 
 /**
@@ -37,16 +39,20 @@ export function createTranslatedAdapter(
     if (body.stream !== true) {
       const parsed = parseUpstreamJson(await readText(res, call.signal));
       const { completion, usage } = translator.fromUpstreamResponse(parsed, call.requestedModel, created, body);
-      return { kind: 'json', status: 200, body: completion, usage };
+      return { kind: 'json', status: 200, body: completion, usage: reported(usage) ? usage : estimatedChatUsage(body, answerBytes(JSON.stringify(completion))) };
     }
 
     const clientWantsUsage = body.stream_options?.include_usage === true;
     const st = translator.createStreamTranslator(call.requestedModel, created, body);
+    // Counted as the answer streams by, for an upstream that reports no usage.
+    let outputBytes = 0;
     async function* frames(): AsyncGenerator<string> {
       for await (const event of readSseEvents(res, call.signal)) {
         for (const chunk of st.push(event)) {
-          if (!clientWantsUsage && isUsageOnly(chunk)) continue;
-          yield sseFrame(chunk);
+          if (!clientWantsUsage && isUsageOnlyChunk(chunk)) continue;
+          const frame = sseFrame(chunk);
+          outputBytes += answerBytes(frame);
+          yield frame;
         }
         if (st.finished) {
           yield SSE_DONE;
@@ -55,7 +61,16 @@ export function createTranslatedAdapter(
       }
       throw new GatewayError('SF_ERR_STREAM_INTERRUPTED');
     }
-    return { kind: 'stream', status: 200, frames: frames(), usage: () => st.usage() };
+    return {
+      kind: 'stream',
+      status: 200,
+      frames: frames(),
+      usage() {
+        const usage = st.usage();
+        // Only a finished stream is estimated here: the budget stage charges unfinished ones by its own rule.
+        return !st.finished || reported(usage) ? usage : estimatedChatUsage(body, outputBytes);
+      },
+    };
   }
 
   const adapter: ProviderAdapter = { type, chat, close: async () => undefined };

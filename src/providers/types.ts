@@ -127,6 +127,13 @@ export interface Usage {
   output_tokens: number;
   /** Anthropic prompt-cache writes, billed above the input price; 0 elsewhere. */
   cache_creation_input_tokens?: number;
+  /**
+   * Hosted (server-side) tool calls the provider ran and bills per call, by kind: `web_search`,
+   * `web_fetch`, `code_execution`, `file_search` ... Priced by the model's `per_call` table.
+   */
+  server_tool_calls?: Record<string, number>;
+  /** True when the provider reported no usage and these counts are the gateway's own estimate. */
+  estimated?: boolean;
 }
 
 

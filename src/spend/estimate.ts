@@ -1,92 +1,152 @@
 import type { GatewayRequest } from '../pipeline/types.js';
-import type { OpenAIMessage } from '../providers/types.js';
-import type { AnthropicMessagesRequest } from '../schemas/anthropic-requests.js';
+import type { OpenAIChatRequest, OpenAIMessage } from '../providers/types.js';
+import { attachmentTokens } from './attachments.js';
 
 /** The most a request can use, reserved against budgets and token rate limits before it is sent. */
 export interface WorstCase {
   inputTokens: number;
   outputTokens: number;
+  /** Billable server tool calls it may make, by kind. */
+  serverToolCalls: Record<string, number>;
+}
+
+/** What bounds a request on the deployment it may go to. */
+export interface WorstCaseLimits {
+  /** Output tokens per choice when the request sets no limit. */
+  maxOutputTokens: number;
+  /** The model's context window (no prompt can be longer); undefined when unknown. */
+  inputLimit: number | undefined;
+  /** Calls reserved per billable server tool declared without `max_uses`. */
+  maxServerToolCalls: number;
+  /** Server tool kinds the deployment bills per call; tools of other kinds cost only their tokens. */
+  billableTools: ReadonlySet<string>;
 }
 
 /**
  * Tokenizers in use need at least two UTF-8 bytes per token on ordinary text (English runs at
  * about four, CJK at about three), so bytes / 2 stays above the real count without a tokenizer.
  */
-const BYTES_PER_TOKEN = 2;
+export const BYTES_PER_TOKEN = 2;
 /** Role markers and separators every chat format adds per message (OpenAI's is 3-4, plus the role). */
 const TOKENS_PER_MESSAGE = 8;
 /** The tokens that prime the assistant's reply. */
 const TOKENS_PER_REPLY = 3;
-/** Above what OpenAI, Anthropic and Gemini charge for one image at their largest size. */
-const TOKENS_PER_IMAGE = 2_500;
 
-function textTokens(text: string): number {
+export function textTokens(text: string): number {
   return Math.ceil(Buffer.byteLength(text, 'utf8') / BYTES_PER_TOKEN);
 }
 
-function messageTokens(message: OpenAIMessage): number {
-  let tokens = TOKENS_PER_MESSAGE;
-  const content = message.content;
-  if (typeof content === 'string') tokens += textTokens(content);
-  else if (Array.isArray(content)) {
-    for (const part of content) {
-      if (part.type === 'text' && typeof part.text === 'string') tokens += textTokens(part.text);
-      // A base64 image's size says nothing about its token count; providers bill images by dimensions.
-      else if (part.type === 'image_url' || part.type === 'image') tokens += TOKENS_PER_IMAGE;
-      else tokens += textTokens(JSON.stringify(part));
-    }
+/** Tokens of a content part list or Anthropic block list (or a string): attachments by their bound, the rest by size. */
+function contentTokens(content: unknown): number {
+  if (typeof content === 'string') return textTokens(content);
+  if (!Array.isArray(content)) return 0;
+  let tokens = 0;
+  for (const part of content as Array<Record<string, unknown>>) {
+    if (typeof part !== 'object' || part === null) continue;
+    if (part['type'] === 'text' && typeof part['text'] === 'string') tokens += textTokens(part['text']);
+    else tokens += attachmentTokens(part) ?? textTokens(JSON.stringify(part));
   }
+  return tokens;
+}
+
+function messageTokens(message: OpenAIMessage): number {
+  let tokens = TOKENS_PER_MESSAGE + contentTokens(message.content);
   if (message.tool_calls) tokens += textTokens(JSON.stringify(message.tool_calls));
   if (typeof message.name === 'string') tokens += textTokens(message.name);
   return tokens;
 }
 
-/** Tokens of an Anthropic content block list (or string): text by size, images and documents at the flat rate. */
-function blockTokens(content: unknown): number {
-  if (typeof content === 'string') return textTokens(content);
-  if (!Array.isArray(content)) return 0;
-  let tokens = 0;
-  for (const block of content as Array<{ type?: unknown; text?: unknown }>) {
-    if (block.type === 'text' && typeof block.text === 'string') tokens += textTokens(block.text);
-    else if (block.type === 'image' || block.type === 'document') tokens += TOKENS_PER_IMAGE;
-    else tokens += textTokens(JSON.stringify(block));
+/** An upper bound on a chat request's prompt tokens, before any cap by the context window. */
+export function chatInputTokens(body: OpenAIChatRequest): number {
+  let tokens = TOKENS_PER_REPLY;
+  for (const message of body.messages) tokens += messageTokens(message);
+  if (body.tools) tokens += textTokens(JSON.stringify(body.tools));
+  if (body.response_format) tokens += textTokens(JSON.stringify(body.response_format));
+  return tokens;
+}
+
+/** Above any real `max_uses`; keeps a silly one from making the reservation an unsafe number. */
+const MAX_DECLARED_USES = 100_000;
+
+/** The server tool kind a tool type names: `web_search_20250305`, `web_search_preview` and `web_search_preview_2025_03_11` are all `web_search`. */
+export function serverToolKind(type: string): string {
+  return type.replace(/_(\d{8}|\d{4}_\d{2}_\d{2})$/, '').replace(/_preview$/, '');
+}
+
+/**
+ * The billable server tools a request declares, each at its `max_uses` or the configured
+ * number of calls. Function and custom tools run on the client and cost only their tokens.
+ */
+function serverToolCalls(tools: unknown, limits: WorstCaseLimits): Record<string, number> {
+  const calls: Record<string, number> = {};
+  if (!Array.isArray(tools)) return calls;
+  for (const tool of tools as unknown[]) {
+    if (typeof tool !== 'object' || tool === null) continue;
+    const t = tool as Record<string, unknown>;
+    if (typeof t['type'] !== 'string') continue;
+    const kind = serverToolKind(t['type']);
+    if (!limits.billableTools.has(kind)) continue;
+    const maxUses = t['max_uses'];
+    const n = typeof maxUses === 'number' && Number.isSafeInteger(maxUses) && maxUses > 0 ? Math.min(maxUses, MAX_DECLARED_USES) : limits.maxServerToolCalls;
+    calls[kind] = (calls[kind] ?? 0) + n;
+  }
+  return calls;
+}
+
+/** The bound of an attachment of unknown size when the model's context window is unknown too: above any mainstream model's window. */
+const UNKNOWN_WINDOW = 2_000_000;
+
+function capped(tokens: number, limit: number | undefined): number {
+  if (limit !== undefined) return Math.min(tokens, limit);
+  return Number.isFinite(tokens) ? tokens : UNKNOWN_WINDOW;
+}
+
+/** Estimates by request body: a plan of several deployments asks once per deployment, and attachments are decoded to count pages. */
+const inputEstimates = new WeakMap<object, number>();
+
+/** An upper bound on a request's prompt tokens from its size (attachments by their bounds), before any cap by the context window. */
+export function estimatedInputTokens(request: GatewayRequest): number {
+  let tokens = inputEstimates.get(request.body);
+  if (tokens === undefined) {
+    tokens = inputTokensOf(request);
+    inputEstimates.set(request.body, tokens);
   }
   return tokens;
 }
 
-/** Anthropic Messages: input by size as for chat, output exactly `max_tokens` (which Anthropic requires). */
-function messagesWorstCase(body: AnthropicMessagesRequest): WorstCase {
-  let inputTokens = TOKENS_PER_REPLY + blockTokens(body.system);
-  for (const message of body.messages) inputTokens += TOKENS_PER_MESSAGE + blockTokens(message.content);
-  if (body['tools'] !== undefined) inputTokens += textTokens(JSON.stringify(body['tools']));
-  return { inputTokens, outputTokens: body.max_tokens };
+function inputTokensOf(request: GatewayRequest): number {
+  if (request.operation === 'embeddings') {
+    const input = request.body.input;
+    if (typeof input === 'string') return textTokens(input);
+    let tokens = 0;
+    for (const item of input) {
+      if (typeof item === 'string') tokens += textTokens(item);
+      else if (Array.isArray(item)) tokens += item.length;
+      else tokens += 1;
+    }
+    return tokens;
+  }
+  if (request.operation === 'messages') {
+    const body = request.body;
+    let tokens = TOKENS_PER_REPLY + contentTokens(body.system);
+    for (const message of body.messages) tokens += TOKENS_PER_MESSAGE + contentTokens(message.content);
+    if (body['tools'] !== undefined) tokens += textTokens(JSON.stringify(body['tools']));
+    return tokens;
+  }
+  return chatInputTokens(request.body);
 }
 
 /**
- * An upper bound on the tokens a request may use: input estimated from its size, output from
- * `max_completion_tokens` / `max_tokens`, else the model's output limit, times `n` choices.
+ * An upper bound on the tokens a request may use: input estimated from its size, never above
+ * the model's context window; output from `max_completion_tokens` / `max_tokens` (which
+ * Anthropic requires), else the model's output limit, times `n` choices; plus its server tool calls.
  */
-export function worstCaseTokens(request: GatewayRequest, modelOutputLimit: number): WorstCase {
-  if (request.operation === 'embeddings') {
-    const input = request.body.input;
-    let inputTokens = 0;
-    if (typeof input === 'string') inputTokens = textTokens(input);
-    else {
-      for (const item of input) {
-        if (typeof item === 'string') inputTokens += textTokens(item);
-        else if (Array.isArray(item)) inputTokens += item.length;
-        else inputTokens += 1;
-      }
-    }
-    return { inputTokens, outputTokens: 0 };
-  }
-  if (request.operation === 'messages') return messagesWorstCase(request.body);
+export function worstCaseTokens(request: GatewayRequest, limits: WorstCaseLimits): WorstCase {
+  const inputTokens = capped(estimatedInputTokens(request), limits.inputLimit);
+  if (request.operation === 'embeddings') return { inputTokens, outputTokens: 0, serverToolCalls: {} };
+  if (request.operation === 'messages') return { inputTokens, outputTokens: request.body.max_tokens, serverToolCalls: serverToolCalls(request.body['tools'], limits) };
   const body = request.body;
-  let inputTokens = TOKENS_PER_REPLY;
-  for (const message of body.messages) inputTokens += messageTokens(message);
-  if (body.tools) inputTokens += textTokens(JSON.stringify(body.tools));
-  if (body.response_format) inputTokens += textTokens(JSON.stringify(body.response_format));
-  const perChoice = body.max_completion_tokens ?? body.max_tokens ?? modelOutputLimit;
+  const perChoice = body.max_completion_tokens ?? body.max_tokens ?? limits.maxOutputTokens;
   const choices = typeof body.n === 'number' && body.n > 1 ? body.n : 1;
-  return { inputTokens, outputTokens: perChoice * choices };
+  return { inputTokens, outputTokens: perChoice * choices, serverToolCalls: serverToolCalls(body.tools, limits) };
 }

@@ -20,6 +20,11 @@ export interface SpendRecord {
   cached_input_tokens: number;
   output_tokens: number;
   cost_micros: number;
+  /**
+   * True when the provider reported no usage (an OpenAI-compatible server that omits it) and the
+   * token counts, and so the cost, are the gateway's own estimate (docs/observability.md).
+   */
+  usage_estimated: boolean;
   latency_ms: number;
   /** Time to first streamed byte; null for non-streaming requests and failures before the first byte. */
   ttft_ms: number | null;

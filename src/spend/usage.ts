@@ -1,5 +1,6 @@
-import type { OpenAIUsage, Usage } from '../providers/types.js';
+import type { OpenAIChatRequest, OpenAIEmbeddingsRequest, OpenAIUsage, Usage } from '../providers/types.js';
 import { tokenCount } from '../providers/wire-utils.js';
+import { BYTES_PER_TOKEN, chatInputTokens, estimatedInputTokens } from './estimate.js';
 
 const USAGE_KEY = '"usage":';
 const PROMPT_TOKENS = /"prompt_tokens"\s*:\s*(\d+)/;
@@ -9,9 +10,9 @@ const CACHED_TOKENS = /"cached_tokens"\s*:\s*(\d+)/;
 /**
  * The `usage` object of an OpenAI-format JSON answer, read without parsing the whole body:
  * the answer is forwarded as received, so usage is all the gateway needs from it. Falls back
- * to a full parse when the text does not look as expected.
+ * to a full parse when the text does not look as expected; undefined when there is no usage.
  */
-export function usageFromOpenAIText(text: string): Usage {
+export function usageFromOpenAIText(text: string): Usage | undefined {
   const at = text.lastIndexOf(USAGE_KEY);
   if (at !== -1) {
     let i = at + USAGE_KEY.length;
@@ -34,9 +35,10 @@ export function usageFromOpenAIText(text: string): Usage {
     }
   }
   try {
-    return usageFromOpenAI((JSON.parse(text) as { usage?: OpenAIUsage }).usage);
+    const usage = (JSON.parse(text) as { usage?: OpenAIUsage }).usage;
+    return usage && typeof usage === 'object' ? usageFromOpenAI(usage) : undefined;
   } catch {
-    return usageFromOpenAI(undefined);
+    return undefined;
   }
 }
 
@@ -64,5 +66,71 @@ export function usageFromOpenAI(u: Partial<OpenAIUsage> | null | undefined): Usa
     input_tokens: tokenCount(u.prompt_tokens),
     cached_input_tokens: tokenCount(details && typeof details === 'object' ? details.cached_tokens : 0),
     output_tokens: tokenCount(u.completion_tokens),
+  };
+}
+
+/** A chunk that carries only usage (no choices): the last one of a stream whose client asked for usage. */
+export function isUsageOnlyChunk(chunk: { choices?: unknown; usage?: unknown }): boolean {
+  return Array.isArray(chunk.choices) && chunk.choices.length === 0 && chunk.usage != null;
+}
+
+/** The answer's text in an OpenAI chat chunk or completion: content, reasoning, refusals and tool-call arguments (JSON-escaped). */
+const ANSWER_FIELD = /"(?:content|reasoning_content|refusal|arguments)"\s*:\s*"((?:[^"\\]|\\.)*)"/g;
+
+/** The answer's text in a Responses API output item list: output text, reasoning summaries and function-call arguments. */
+const RESPONSES_ANSWER_FIELD = /"(?:text|arguments)"\s*:\s*"((?:[^"\\]|\\.)*)"/g;
+
+/**
+ * UTF-8 bytes of the answer text in a piece of OpenAI-format JSON (a stream chunk or a whole
+ * completion), read as escaped: an escape counts at least as much as the character it stands for.
+ */
+export function answerBytes(json: string, field: RegExp = ANSWER_FIELD): number {
+  let bytes = 0;
+  for (const m of json.matchAll(field)) bytes += Buffer.byteLength(m[1]!, 'utf8');
+  return bytes;
+}
+
+/**
+ * The usage of a Responses API answer whose server reported none: the prompt (instructions,
+ * input, tools) and the answer's `outputBytes` by the 2-bytes-a-token rule, marked as estimated.
+ */
+export function estimatedResponsesUsage(body: Record<string, unknown>, outputBytes: number): Usage {
+  const prompt = JSON.stringify([body['instructions'] ?? null, body['input'] ?? null, body['tools'] ?? null]);
+  return { input_tokens: Math.ceil(Buffer.byteLength(prompt, 'utf8') / BYTES_PER_TOKEN), cached_input_tokens: 0, output_tokens: Math.ceil(outputBytes / BYTES_PER_TOKEN), estimated: true };
+}
+
+/** UTF-8 bytes of the answer in a Responses API `output` item list. */
+export function responsesAnswerBytes(output: unknown): number {
+  return output === undefined ? 0 : answerBytes(JSON.stringify(output), RESPONSES_ANSWER_FIELD);
+}
+
+/**
+ * The usage of an answer whose server reported none (older vLLM, Ollama, LM Studio, a stream
+ * that ignored include_usage): the gateway's own estimate of the prompt and of the answer's
+ * `outputBytes`, by the same upper-bound rule as reservations, and marked as estimated.
+ */
+export function estimatedChatUsage(body: OpenAIChatRequest, outputBytes: number): Usage {
+  return { input_tokens: chatInputTokens(body), cached_input_tokens: 0, output_tokens: Math.ceil(outputBytes / BYTES_PER_TOKEN), estimated: true };
+}
+
+/** The usage of embeddings whose server reported none: the input estimate, marked as estimated. */
+export function estimatedEmbeddingsUsage(body: OpenAIEmbeddingsRequest): Usage {
+  return { input_tokens: estimatedInputTokens({ operation: 'embeddings', body }), cached_input_tokens: 0, output_tokens: 0, estimated: true };
+}
+
+/**
+ * What a stream cut off before the provider reported its final usage is charged (the client went
+ * away, the upstream broke): it was still billed by the provider. Charging only what was reported
+ * so far (nothing for OpenAI, one output token for Anthropic, whose message_start counts just the
+ * input) would let a client that always disconnects just before the end spend almost for free,
+ * so it is charged at least the input estimate and one output token per frame delivered.
+ */
+export function unfinishedStreamUsage(reported: Usage, request: Parameters<typeof estimatedInputTokens>[0], frames: number): Usage {
+  if (reported.input_tokens > 0 && reported.output_tokens >= frames) return reported;
+  return {
+    ...reported,
+    input_tokens: reported.input_tokens > 0 ? reported.input_tokens : estimatedInputTokens(request),
+    output_tokens: Math.max(reported.output_tokens, frames),
+    estimated: true,
   };
 }

@@ -40,6 +40,9 @@ export type GuardedIncrementResult =
   /** `index` is the first entry whose limit would be exceeded; `values` are the unchanged current values. */
   | { ok: false; index: number; values: number[] };
 
+/** One set's outcome in a batch: its result, or the error that set alone failed with (an invalid number). */
+export type GuardedIncrementBatchResult = GuardedIncrementResult | { ok: false; error: Error };
+
 /** How many live entries a group holds and the bytes of their values. */
 export interface EntryMeasure {
   entries: number;
@@ -88,8 +91,10 @@ export interface Store {
   /**
    * Several independent guarded increments, applied in order in one transaction (SQLite) or one
    * round trip (Redis): each is all-or-nothing on its own, exactly as if made one after another.
+   * A set with an invalid number (not a safe integer) fails alone with `{ ok: false, error }`
+   * and changes nothing; the call itself rejects only when the store fails.
    */
-  guardedIncrementBatch(batches: GuardedIncrement[][]): Promise<GuardedIncrementResult[]>;
+  guardedIncrementBatch(batches: GuardedIncrement[][]): Promise<GuardedIncrementBatchResult[]>;
 
   // Entries that expire (cache entries, OAuth state, locks).
   setEntry(key: string, value: string, ttl_ms: number): Promise<void>;

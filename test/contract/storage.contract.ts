@@ -234,6 +234,23 @@ export function storageContract(name: string, open: (scope?: string) => Promise<
         assert.deepEqual(await store.guardedIncrementBatch([]), []);
       });
 
+      test('a set with a number that is not a safe integer fails alone; the rest of the batch applies', async (t) => {
+        const store = await openFor(t);
+        const [x, y] = [`g-${uid()}`, `g-${uid()}`];
+        const results = await store.guardedIncrementBatch([
+          [{ key: x, delta: 2, limit: 10 }],
+          [{ key: y, delta: 1 }, { key: x, delta: 9007199254740993, limit: 10 }],
+          [{ key: x, delta: 3 }, { key: y, delta: 1, limit: 1e300 }],
+          [{ key: y, delta: 5 }],
+        ]);
+        assert.deepEqual(results[0], { ok: true, values: [2] });
+        assert.ok('error' in results[1]! && results[1].error instanceof RangeError, 'an unsafe delta fails its own set');
+        assert.ok('error' in results[2]! && results[2].error instanceof RangeError, 'an unsafe limit fails its own set');
+        assert.deepEqual(results[3], { ok: true, values: [5] });
+        assert.equal(await store.getCounter(x), 2, 'nothing of the failed sets was applied');
+        assert.equal(await store.getCounter(y), 5);
+      });
+
       test('reaching the limit exactly is allowed, going over is refused with the index', async (t) => {
         const store = await openFor(t);
         const [x, y] = [`g-${uid()}`, `g-${uid()}`];

@@ -166,7 +166,7 @@ function streamEvents(body: any, id: string, answer: Answer, input: number, stee
     }
     add({ type: 'content_block_stop', index });
   });
-  add({ type: 'message_delta', delta: { stop_reason: answer.stopReason, stop_sequence: answer.stopSequence }, usage: { output_tokens: answer.outputTokens } });
+  add({ type: 'message_delta', delta: { stop_reason: answer.stopReason, stop_sequence: answer.stopSequence }, usage: { output_tokens: answer.outputTokens, ...(steering.serverToolUse ? { server_tool_use: steering.serverToolUse } : {}) } });
   add({ type: 'message_stop' });
   return events;
 }
@@ -198,7 +198,7 @@ export async function startFakeAnthropic(): Promise<FakeUpstream> {
     seq++;
     const id = `msg_fake_${String(seq).padStart(4, '0')}`;
     const answer = decide(req.body, `toolu_fake_${String(seq).padStart(4, '0')}`);
-    const input = inputTokens(req.body);
+    const input = steering.inputTokens ?? inputTokens(req.body);
     if (req.body.stream === true) {
       await sendSse(res, streamEvents(req.body, id, answer, input, steering), steering);
       return;
@@ -206,7 +206,10 @@ export async function startFakeAnthropic(): Promise<FakeUpstream> {
     sendJson(res, 200, {
       id, type: 'message', role: 'assistant', model: req.body.model, content: answer.blocks,
       stop_reason: answer.stopReason, stop_sequence: answer.stopSequence,
-      usage: { input_tokens: input, cache_creation_input_tokens: steering.cacheWriteTokens ?? 0, cache_read_input_tokens: steering.cacheReadTokens ?? 0, output_tokens: answer.outputTokens },
+      usage: {
+        input_tokens: input, cache_creation_input_tokens: steering.cacheWriteTokens ?? 0, cache_read_input_tokens: steering.cacheReadTokens ?? 0, output_tokens: answer.outputTokens,
+        ...(steering.serverToolUse ? { server_tool_use: steering.serverToolUse } : {}),
+      },
     }, { 'request-id': `req_fake_${String(seq).padStart(4, '0')}` });
   });
 }

@@ -136,15 +136,17 @@ function candidate(parts: Part[], extra: Record<string, unknown> = {}): Record<s
 async function handleGenerate(req: RecordedRequest, s: Steering, res: ServerResponse, model: string, stream: boolean, responseId: string): Promise<void> {
   const reply = fakeGeminiReply(req.body);
   const common = { modelVersion: model, responseId };
+  // x-fake-no-usage: an answer without usageMetadata.
+  const usage = s.noUsage ? {} : { usageMetadata: reply.usageMetadata };
   if (!stream) {
-    sendJson(res, 200, { candidates: [candidate(reply.parts, { finishReason: reply.finishReason })], usageMetadata: reply.usageMetadata, ...common });
+    sendJson(res, 200, { candidates: [candidate(reply.parts, { finishReason: reply.finishReason })], ...usage, ...common });
     return;
   }
   const pieces: Part[][] = reply.parts[0]?.text !== undefined ? splitForStream(reply.parts[0].text).map((text) => [{ text }]) : [reply.parts];
   const events = pieces.map((parts, i) => {
     const end = i === pieces.length - 1;
     const body = end
-      ? { candidates: [candidate(parts, { finishReason: reply.finishReason })], usageMetadata: reply.usageMetadata, ...common }
+      ? { candidates: [candidate(parts, { finishReason: reply.finishReason })], ...usage, ...common }
       : { candidates: [candidate(parts)], ...common };
     return { data: JSON.stringify(body) };
   });

@@ -65,7 +65,9 @@ export function responses(req: RecordedRequest, s: Steering, res: ServerResponse
     tools: body.tools ?? [],
     usage: u,
   });
-  if (!body.stream) return sendJson(res, 200, response('completed', output, usage));
+  // Servers that report no usage leave the field out (x-fake-no-usage).
+  const reported = s.noUsage ? undefined : usage;
+  if (!body.stream) return sendJson(res, 200, response('completed', output, reported));
 
   let seq = 0;
   const events: Array<{ event: string; data: string }> = [];
@@ -88,6 +90,6 @@ export function responses(req: RecordedRequest, s: Steering, res: ServerResponse
     }
     emit('response.output_item.done', { output_index, item });
   });
-  emit('response.completed', { response: response('completed', output, usage) });
+  emit('response.completed', { response: response('completed', output, reported) });
   return sendSse(res, events, s);
 }

@@ -51,7 +51,7 @@ function chat(req: RecordedRequest, s: Steering, res: Parameters<typeof sendJson
   const callTool = tool && last?.role === 'user' && body.tool_choice !== 'none';
   const text = last?.role === 'tool' ? `Tool said: ${typeof last.content === 'string' ? last.content : JSON.stringify(last.content)}` : fakeAnswer(lastUserText(body.messages ?? []));
   const args = JSON.stringify({ query: lastUserText(body.messages ?? []) });
-  const prompt = promptTokens(body);
+  const prompt = s.inputTokens ?? promptTokens(body);
   const completion = callTool ? fakeTokens(args) : fakeTokens(text);
   const usage = { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion, prompt_tokens_details: { cached_tokens: 0 } };
   const finish = callTool ? 'tool_calls' : 'stop';
@@ -60,10 +60,10 @@ function chat(req: RecordedRequest, s: Steering, res: Parameters<typeof sendJson
     const message = callTool
       ? { role: 'assistant', content: null, tool_calls: [{ id: 'call_fake_1', type: 'function', function: { name: tool.function.name, arguments: args } }], refusal: null }
       : { role: 'assistant', content: text, refusal: null };
-    sendJson(res, 200, { id, object: 'chat.completion', created, model, choices: [{ index: 0, message, logprobs: null, finish_reason: finish }], usage, system_fingerprint: 'fp_fake' });
+    sendJson(res, 200, { id, object: 'chat.completion', created, model, choices: [{ index: 0, message, logprobs: null, finish_reason: finish }], ...(s.noUsage ? {} : { usage }), system_fingerprint: 'fp_fake' });
     return;
   }
-  const includeUsage = body.stream_options?.include_usage === true;
+  const includeUsage = body.stream_options?.include_usage === true && !s.noUsage;
   const chunk = (delta: any, finish_reason: string | null = null) => ({
     id,
     object: 'chat.completion.chunk',

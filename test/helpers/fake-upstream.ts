@@ -26,6 +26,12 @@ export interface Steering {
   /** Prompt-cache tokens to report in usage (Anthropic: cache_read_input_tokens / cache_creation_input_tokens). */
   cacheReadTokens?: number;
   cacheWriteTokens?: number;
+  /** Report this many input tokens instead of the fake's own count (long-context prices). */
+  inputTokens?: number;
+  /** Answer without any usage, as older vLLM, Ollama and LM Studio do (OpenAI fake; JSON and streams). */
+  noUsage?: boolean;
+  /** Server tool calls to report (Anthropic `usage.server_tool_use`), e.g. `web_search_requests=3`. */
+  serverToolUse?: Record<string, number>;
 }
 
 export interface RecordedRequest {
@@ -84,6 +90,16 @@ export function readSteering(req: IncomingMessage): Steering {
   if (cacheRead !== undefined) s.cacheReadTokens = cacheRead;
   const cacheWrite = num(header(req, 'x-fake-cache-write-tokens'));
   if (cacheWrite !== undefined) s.cacheWriteTokens = cacheWrite;
+  const inputTokens = num(header(req, 'x-fake-input-tokens'));
+  if (inputTokens !== undefined) s.inputTokens = inputTokens;
+  if (header(req, 'x-fake-no-usage') === '1') s.noUsage = true;
+  const serverTools = header(req, 'x-fake-server-tool-use');
+  if (serverTools !== undefined) {
+    s.serverToolUse = Object.fromEntries(serverTools.split(',').map((pair) => {
+      const [name, count] = pair.split('=');
+      return [String(name).trim(), Number(count)];
+    }));
+  }
   return s;
 }
 

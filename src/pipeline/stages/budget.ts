@@ -3,30 +3,32 @@ import { usdString } from '../../keys/budgets.js';
 import type { Consumption, LimitEnforcer, Reservation } from '../../keys/limits.js';
 import type { ProviderResponse } from '../../providers/adapter.js';
 import type { Usage } from '../../providers/types.js';
-import { worstCaseTokens, type WorstCase } from '../../spend/estimate.js';
+import type { AccessPolicy } from '../../keys/access-policy.js';
+import type { RoutePlan } from '../../routing/planner.js';
+import { worstCaseTokens, type WorstCase, type WorstCaseLimits } from '../../spend/estimate.js';
+import { unfinishedStreamUsage } from '../../spend/usage.js';
 import { costMicros } from '../../spend/pricing.js';
 import { requestCostMicros } from '../../spend/request-cost.js';
 import type { ModelDeployment } from '../../providers/registry.js';
-import type { GatewayContext, Stage } from '../types.js';
+import type { GatewayContext, GatewayRequest, Stage } from '../types.js';
 
 export interface BudgetStageDeps {
   limits: LimitEnforcer;
   /** Output tokens reserved for a request without max_tokens to a model whose output limit is unknown. */
   defaultMaxOutputTokens: number;
+  /** Calls reserved per billable server tool a request declares without `max_uses`. */
+  maxServerToolCalls: number;
 }
+
+/** The context window of a model with a long-context tier: its prompts may reach it through the 1M beta. */
+const LONG_CONTEXT_WINDOW = 1_000_000;
 
 function consumed(usage: Usage, ctx: GatewayContext): Consumption {
   return { tokens: usage.input_tokens + usage.output_tokens, micros: requestCostMicros(ctx, usage) };
 }
 
-/**
- * A stream cut off before the provider reported its final usage (the client went away, the
- * upstream broke) was still billed by the provider. Charging only what was reported so far
- * (nothing for OpenAI, one output token for Anthropic, whose message_start counts just the input)
- * would let a client that always disconnects just before the end spend almost for free, so an
- * unfinished stream is charged at least the input estimate and one output token per frame delivered.
- */
-function withEstimatedUsage(response: Extract<ProviderResponse, { kind: 'stream' }>, worst: WorstCase): Extract<ProviderResponse, { kind: 'stream' }> {
+/** Charges an unfinished stream by the shared rule (spend/usage.ts): a stream that ends normally keeps what it reported. */
+function withEstimatedUsage(response: Extract<ProviderResponse, { kind: 'stream' }>, request: GatewayRequest): Extract<ProviderResponse, { kind: 'stream' }> {
   let frames = 0;
   let finished = false;
   async function* counted(): AsyncGenerator<string> {
@@ -41,20 +43,29 @@ function withEstimatedUsage(response: Extract<ProviderResponse, { kind: 'stream'
     frames: counted(),
     usage() {
       const reported = response.usage();
-      if (finished || frames === 0) return reported;
-      return {
-        ...reported,
-        input_tokens: reported.input_tokens > 0 ? reported.input_tokens : worst.inputTokens,
-        output_tokens: Math.max(reported.output_tokens, frames),
-      };
+      return finished || frames === 0 ? reported : unfinishedStreamUsage(reported, request, frames);
     },
   };
 }
 
 /** Anthropic bills prompt-cache writes above plain input: the dearer reading is the worst case. */
 function worstCostMicros(worst: WorstCase, deployment: ModelDeployment): number {
-  const asPlain = { input_tokens: worst.inputTokens, cached_input_tokens: 0, output_tokens: worst.outputTokens };
+  const asPlain: Usage = { input_tokens: worst.inputTokens, cached_input_tokens: 0, output_tokens: worst.outputTokens, server_tool_calls: worst.serverToolCalls };
   return Math.max(costMicros(asPlain, deployment.price), costMicros({ ...asPlain, cache_creation_input_tokens: worst.inputTokens }, deployment.price));
+}
+
+/** A budget with a limit cannot count a model without a price: refuse rather than let it run free. */
+function unpriced(policy: AccessPolicy, plan: RoutePlan): GatewayError | null {
+  if (!policy.budgets.some((b) => b.maxMicros !== null)) return null;
+  const step = plan.steps.find((s) => s.deployment.price === undefined);
+  if (!step) return null;
+  const d = step.deployment;
+  return new GatewayError('SF_ERR_MODEL_UNPRICED', {
+    message:
+      `The model "${d.name.slice(0, 200)}" (${d.id.slice(0, 200)}) has no price, so its cost cannot be counted against this key's budget. ` +
+      `An operator can price it in the gateway config (models[].input_cost_per_mtok and output_cost_per_mtok) or set a default price for unpriced models (budgets.default_price, or providers.${d.provider.name}.default_price).`,
+    param: 'model',
+  });
 }
 
 /**
@@ -64,6 +75,20 @@ function worstCostMicros(worst: WorstCase, deployment: ModelDeployment): number 
  */
 export function createBudgetStage(deps: BudgetStageDeps): Stage {
   const { limits } = deps;
+  const boundsOf = new WeakMap<ModelDeployment, WorstCaseLimits>();
+  function bounds(d: ModelDeployment): WorstCaseLimits {
+    let b = boundsOf.get(d);
+    if (!b) {
+      b = {
+        maxOutputTokens: d.maxOutputTokens ?? deps.defaultMaxOutputTokens,
+        inputLimit: d.price?.long_context ? Math.max(d.contextWindow ?? 0, LONG_CONTEXT_WINDOW) : d.contextWindow,
+        maxServerToolCalls: deps.maxServerToolCalls,
+        billableTools: new Set(Object.entries(d.price?.per_call ?? {}).filter(([, usd]) => usd > 0).map(([kind]) => kind)),
+      };
+      boundsOf.set(d, b);
+    }
+    return b;
+  }
 
   async function settle(ctx: GatewayContext, reservation: Reservation, actual: Consumption): Promise<number | null> {
     try {
@@ -84,11 +109,13 @@ export function createBudgetStage(deps: BudgetStageDeps): Stage {
       const request = ctx.request;
       const plan = ctx.plan;
       if (!plan || !request) throw new GatewayError('SF_ERR_INTERNAL', { message: 'The budget stage ran before the request was validated and resolved.' });
+      const refusal = unpriced(policy, plan);
+      if (refusal) throw refusal;
       // A fallback may land on a dearer deployment: reserve what the dearest one in the plan could cost.
-      let worst: WorstCase = { inputTokens: 0, outputTokens: 0 };
+      let worst: WorstCase = { inputTokens: 0, outputTokens: 0, serverToolCalls: {} };
       let micros = 0;
       for (const step of plan.steps) {
-        const w = worstCaseTokens(request, step.deployment.maxOutputTokens ?? deps.defaultMaxOutputTokens);
+        const w = worstCaseTokens(request, bounds(step.deployment));
         const m = worstCostMicros(w, step.deployment);
         if (w.inputTokens + w.outputTokens > worst.inputTokens + worst.outputTokens) worst = w;
         micros = Math.max(micros, m);
@@ -112,7 +139,7 @@ export function createBudgetStage(deps: BudgetStageDeps): Stage {
       // Headers of a stream leave before it ends: they carry the remaining budget after the
       // reservation, which is the lower (safe) figure.
       // A replay from the cache reports no usage because it used none: nothing to estimate.
-      const estimated = ctx.cache?.status === 'hit' ? response : withEstimatedUsage(response, worst);
+      const estimated = ctx.cache?.status === 'hit' ? response : withEstimatedUsage(response, request);
       async function* settling(): AsyncGenerator<string> {
         try {
           yield* estimated.frames;

@@ -79,6 +79,7 @@ export function createRecordSpendStage(deps: RecordSpendDeps): Stage {
       cached_input_tokens: ctx.usage.cached_input_tokens,
       output_tokens: ctx.usage.output_tokens,
       cost_micros: ctx.costMicros,
+      usage_estimated: ctx.usage.estimated === true,
       latency_ms: Math.round(latencyMs * 1000) / 1000,
       ttft_ms: ttftMs === null ? null : Math.round(ttftMs * 1000) / 1000,
       status: ctx.status,

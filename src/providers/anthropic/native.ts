@@ -28,12 +28,16 @@ function streamUsage(event: string | undefined, data: unknown, usage: Usage): Us
   if (event === 'message_delta' && isRecord(data['usage'])) {
     const delta = anthropicUsage({ ...data['usage'] });
     // message_delta repeats input counts only in newer API versions; keep what message_start said otherwise.
-    return {
+    const merged: Usage = {
       input_tokens: delta.input_tokens > 0 ? delta.input_tokens : usage.input_tokens,
       cached_input_tokens: delta.cached_input_tokens > 0 ? delta.cached_input_tokens : usage.cached_input_tokens,
       cache_creation_input_tokens: (delta.cache_creation_input_tokens ?? 0) > 0 ? delta.cache_creation_input_tokens! : (usage.cache_creation_input_tokens ?? 0),
       output_tokens: delta.output_tokens,
     };
+    // Server tool counts are running totals, like output_tokens.
+    const calls = delta.server_tool_calls ?? usage.server_tool_calls;
+    if (calls) merged.server_tool_calls = calls;
+    return merged;
   }
   return usage;
 }

@@ -20,12 +20,30 @@ export function anthropicUsage(u: unknown): Usage {
   const r = isRecord(u) ? u : {};
   const cacheRead = tokenCount(r['cache_read_input_tokens']);
   const cacheCreation = tokenCount(r['cache_creation_input_tokens']);
-  return {
+  const usage: Usage = {
     input_tokens: tokenCount(r['input_tokens']) + cacheRead + cacheCreation,
     cached_input_tokens: cacheRead,
     output_tokens: tokenCount(r['output_tokens']),
     cache_creation_input_tokens: cacheCreation,
   };
+  const calls = serverToolCalls(r['server_tool_use']);
+  if (calls) usage.server_tool_calls = calls;
+  return usage;
+}
+
+/**
+ * Anthropic's `server_tool_use` counts (`web_search_requests`, `web_fetch_requests` ...) as calls
+ * by kind (`web_search`, `web_fetch` ...), which the price table bills per call; undefined when none.
+ */
+function serverToolCalls(u: unknown): Record<string, number> | undefined {
+  if (!isRecord(u)) return undefined;
+  let calls: Record<string, number> | undefined;
+  for (const [field, value] of Object.entries(u)) {
+    const count = tokenCount(value);
+    if (count === 0 || !field.endsWith('_requests')) continue;
+    (calls ??= {})[field.slice(0, -'_requests'.length)] = count;
+  }
+  return calls;
 }
 
 /** Gateway Usage -> the OpenAI `usage` object clients see. */

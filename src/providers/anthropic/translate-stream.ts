@@ -75,7 +75,8 @@ class AnthropicStreamTranslator implements StreamTranslator {
 
   private mergeUsage(u: unknown): void {
     if (!isRecord(u)) return;
-    for (const [k, v] of Object.entries(u)) if (typeof v === 'number') this.raw[k] = v;
+    // Numbers are running totals; server_tool_use is an object of them (web_search_requests ...).
+    for (const [k, v] of Object.entries(u)) if (typeof v === 'number' || (k === 'server_tool_use' && isRecord(v))) this.raw[k] = v;
     this.current = anthropicUsage(this.raw);
   }
 

@@ -6,7 +6,7 @@ export const geminiEmbeddingsTranslator: EmbeddingsTranslator = {
   toUpstreamRequest: toGeminiEmbeddingsRequest,
   fromUpstreamResponse(body, model, inputTokens, encodingFormat) {
     const response = fromGeminiEmbeddingsResponse(body, model, inputTokens, encodingFormat);
-    return { body: response, usage: { input_tokens: response.usage.prompt_tokens, cached_input_tokens: 0, output_tokens: 0 } };
+    return { body: response, usage: { input_tokens: response.usage.prompt_tokens, cached_input_tokens: 0, output_tokens: 0, estimated: true } };
   },
   estimateInputTokens: (req) => estimateEmbeddingTokens(req.input),
 };

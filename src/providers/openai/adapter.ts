@@ -1,5 +1,5 @@
 import { GatewayError } from '../../errors/gateway-error.js';
-import { usageFromOpenAI, usageFromOpenAIText } from '../../spend/usage.js';
+import { answerBytes, estimatedChatUsage, estimatedEmbeddingsUsage, isUsageOnlyChunk, usageFromOpenAI, usageFromOpenAIText } from '../../spend/usage.js';
 import type { ProviderAdapter, ProviderCall, ProviderResponse } from '../adapter.js';
 import type { HttpTransport } from '../http-transport.js';
 import type { OpenAIChatRequest, OpenAIEmbeddingsRequest, OpenAIUsage, ProviderConfig, Usage } from '../types.js';
@@ -37,10 +37,13 @@ export function createOpenAIAdapter(provider: ProviderConfig, transport: HttpTra
     if (!stream) {
       // Forwarded as received: reading usage out of the text is all the gateway needs to do.
       const text = jsonText(await readText(res, call.signal));
-      return { kind: 'json', status: res.status, body: undefined, text, usage: usageFromOpenAIText(text) };
+      // A server that reports no usage is charged by the gateway's own count, never nothing.
+      return { kind: 'json', status: res.status, body: undefined, text, usage: usageFromOpenAIText(text) ?? estimatedChatUsage(body, answerBytes(text)) };
     }
 
-    let usage: Usage = usageFromOpenAI(undefined);
+    let usage: Usage | undefined;
+    // Counted as the answer streams by, for servers that ignore include_usage.
+    let outputBytes = 0;
     async function* frames(): AsyncGenerator<string> {
       let sawFinish = false;
       for await (const event of readSseEvents(res, call.signal)) {
@@ -59,8 +62,8 @@ export function createOpenAIAdapter(provider: ProviderConfig, transport: HttpTra
           const chunk = parseUpstreamJson(data) as { usage?: OpenAIUsage; choices?: unknown[] };
           usage = usageFromOpenAI(chunk.usage);
           // The usage-only chunk exists because the gateway asked for it; clients that did not ask must not see it.
-          if (!clientWantsUsage && Array.isArray(chunk.choices) && chunk.choices.length === 0) continue;
-        }
+          if (!clientWantsUsage && isUsageOnlyChunk(chunk)) continue;
+        } else if (usage === undefined) outputBytes += answerBytes(data);
         if (!sawFinish && FINISH_MARK.test(data)) sawFinish = true;
         yield `data: ${data}\n\n`;
       }
@@ -71,7 +74,7 @@ export function createOpenAIAdapter(provider: ProviderConfig, transport: HttpTra
       }
       throw new GatewayError('SF_ERR_STREAM_INTERRUPTED');
     }
-    return { kind: 'stream', status: res.status, frames: frames(), usage: () => usage };
+    return { kind: 'stream', status: res.status, frames: frames(), usage: () => usage ?? estimatedChatUsage(body, outputBytes) };
   }
 
   async function embeddings(body: OpenAIEmbeddingsRequest, call: ProviderCall): Promise<ProviderResponse & { kind: 'json' }> {
@@ -82,7 +85,7 @@ export function createOpenAIAdapter(provider: ProviderConfig, transport: HttpTra
     );
     const text = await readText(res, call.signal);
     if (res.status >= 400) throw openaiError(res.status, text, res.headers);
-    return { kind: 'json', status: res.status, body: undefined, text: jsonText(text), usage: usageFromOpenAIText(text) };
+    return { kind: 'json', status: res.status, body: undefined, text: jsonText(text), usage: usageFromOpenAIText(text) ?? estimatedEmbeddingsUsage(body) };
   }
 
   const adapter: ProviderAdapter = { type: 'openai', chat, embeddings, close: async () => undefined };

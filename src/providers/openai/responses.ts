@@ -4,9 +4,15 @@ import type { HttpTransport } from '../http-transport.js';
 import { usageFromResponses } from '../responses/response-object.js';
 import type { Usage } from '../types.js';
 import { parseUpstreamJson, readSseEvents, readText, SSE_DONE } from '../upstream-stream.js';
+import { estimatedResponsesUsage, responsesAnswerBytes } from '../../spend/usage.js';
 import { isRecord } from '../wire-utils.js';
 import { openaiError, openaiErrorFromPayload } from './errors.js';
 import { jsonText, type OpenAIUpstream } from './upstream.js';
+
+/** The answer's reported usage, or the gateway's estimate when the server reported none. */
+function reportedOrEstimated(body: Record<string, unknown>, answer: Record<string, unknown>): Usage {
+  return isRecord(answer['usage']) ? usageFromResponses(answer['usage']) : estimatedResponsesUsage(body, responsesAnswerBytes(answer['output']));
+}
 
 /** Events after which a Responses stream has nothing more to say. */
 const TERMINAL = new Set(['response.completed', 'response.incomplete']);
@@ -31,10 +37,12 @@ export function createNativeResponses(upstream: OpenAIUpstream, transport: HttpT
     if (body['stream'] !== true) {
       const text = jsonText(await readText(res, call.signal));
       const parsed = parseUpstreamJson(text);
-      return { kind: 'json', status: res.status, body: undefined, text, usage: usageFromResponses(isRecord(parsed) ? parsed['usage'] : undefined) };
+      return { kind: 'json', status: res.status, body: undefined, text, usage: reportedOrEstimated(body, isRecord(parsed) ? parsed : {}) };
     }
 
-    let usage: Usage = usageFromResponses(undefined);
+    let usage: Usage | undefined;
+    // Counted as the answer streams by, for servers that report no usage.
+    let outputBytes = 0;
     async function* frames(): AsyncGenerator<string> {
       for await (const event of readSseEvents(res, call.signal)) {
         const data = parseUpstreamJson(event.data);
@@ -44,14 +52,15 @@ export function createNativeResponses(upstream: OpenAIUpstream, transport: HttpT
         const response = isRecord(data['response']) ? data['response'] : undefined;
         if (type === 'response.failed') throw openaiErrorFromPayload(502, response && isRecord(response['error']) ? response['error'] : undefined);
         yield `event: ${type}\ndata: ${event.data}\n\n`;
+        if (typeof data['delta'] === 'string') outputBytes += Buffer.byteLength(data['delta'], 'utf8');
         if (TERMINAL.has(type)) {
-          usage = usageFromResponses(response?.['usage']);
+          if (response && isRecord(response['usage'])) usage = usageFromResponses(response['usage']);
           yield SSE_DONE;
           return;
         }
       }
       throw new GatewayError('SF_ERR_STREAM_INTERRUPTED');
     }
-    return { kind: 'stream', status: res.status, frames: frames(), usage: () => usage };
+    return { kind: 'stream', status: res.status, frames: frames(), usage: () => usage ?? estimatedResponsesUsage(body, outputBytes) };
   };
 }

@@ -1,7 +1,8 @@
 import { Redis, type RedisOptions } from 'ioredis';
 import { GatewayError } from '../../errors/gateway-error.js';
 import { addToMeasure } from '../entry-measure.js';
-import type { DocPage, EntryMeasure, GuardedIncrement, GuardedIncrementResult, ListOptions, Store, StoreOptions } from '../types.js';
+import { invalidIncrement } from '../invalid-increment.js';
+import type { DocPage, EntryMeasure, GuardedIncrement, GuardedIncrementBatchResult, GuardedIncrementResult, ListOptions, Store, StoreOptions } from '../types.js';
 import { createErrorMapper, secretsOf } from './errors.js';
 import { ALL_SCRIPTS, COMPARE_AND_SET_DOC, CREATE_DOC, GET_VERSIONED_DOC, DELETE_DOC, GUARDED_INCREMENT, INCR_WITH_TTL, LIST_DOCS, PUT_DOC } from './lua.js';
 import { SubscriberFanout } from './pubsub.js';
@@ -184,7 +185,15 @@ export async function createRedisStore(url: string, options: StoreOptions = {}):
     },
     guardedIncrementBatch(batches) {
       // ioredis writes commands issued together back to back on one connection: one round trip.
-      return guard(() => Promise.all(batches.map(guardedOne)));
+      // A set with a bad number fails alone: the others of the batch belong to other requests.
+      return guard(() =>
+        Promise.all(
+          batches.map((entries): Promise<GuardedIncrementBatchResult> | GuardedIncrementBatchResult => {
+            const error = invalidIncrement(entries);
+            return error ? { ok: false, error } : guardedOne(entries);
+          }),
+        ),
+      );
     },
 
     setEntry(key, value, ttl_ms) {

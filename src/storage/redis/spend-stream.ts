@@ -65,7 +65,10 @@ function recordOf(fields: string[]): SpendRecord | undefined {
   const json = index >= 0 && index % 2 === 0 ? fields[index + 1] : undefined;
   if (json === undefined) return undefined;
   try {
-    return JSON.parse(json) as SpendRecord;
+    const record = JSON.parse(json) as SpendRecord;
+    // Records written before the field existed were all reported usage.
+    record.usage_estimated ??= false;
+    return record;
   } catch {
     // An entry someone else wrote into our stream: skip it rather than fail the whole query.
     return undefined;

@@ -44,6 +44,7 @@ CREATE TABLE IF NOT EXISTS spend_log (
   cached_input_tokens INTEGER NOT NULL,
   output_tokens INTEGER NOT NULL,
   cost_micros INTEGER NOT NULL,
+  usage_estimated INTEGER NOT NULL DEFAULT 0,
   latency_ms INTEGER NOT NULL,
   ttft_ms INTEGER,
   status INTEGER NOT NULL,
@@ -66,6 +67,7 @@ const ADDED_SPEND_COLUMNS: Array<[name: string, definition: string]> = [
   ['saved_cost_micros', 'INTEGER NOT NULL DEFAULT 0'],
   ['fallback_chain', 'TEXT'],
   ['attempts', 'TEXT'],
+  ['usage_estimated', 'INTEGER NOT NULL DEFAULT 0'],
 ];
 
 /** Document columns added after the first release: compare-and-set writes need the version. */

@@ -4,7 +4,8 @@ import Database from 'better-sqlite3';
 import { GatewayError } from '../../errors/gateway-error.js';
 import type { SpendRecord } from '../../spend/spend-record.js';
 import { addToMeasure } from '../entry-measure.js';
-import type { DocPage, EntryMeasure, GuardedIncrement, GuardedIncrementResult, ListOptions, Store, StoreOptions } from '../types.js';
+import { invalidIncrement } from '../invalid-increment.js';
+import type { DocPage, EntryMeasure, GuardedIncrement, GuardedIncrementBatchResult, GuardedIncrementResult, ListOptions, Store, StoreOptions } from '../types.js';
 import { acquireLocalBus } from './local-bus.js';
 import { initSchema } from './schema.js';
 import { createSpendQuerier, INSERT_SPEND_SQL, spendParams } from './spend-sql.js';
@@ -273,10 +274,13 @@ export async function createSqliteStore(path: string, options: StoreOptions = {}
 
     guardedIncrementBatch(batches) {
       return call(() => {
-        for (const entries of batches) for (const entry of entries) checkInteger('delta', entry.delta);
-        const results = guardedBatch.immediate(batches, now());
-        if (batches.some((entries, i) => results[i]!.ok && entries.some((e) => e.ttl_ms !== undefined))) noteExpiringWrite();
-        return results;
+        // A set with a bad number fails alone: the others of the batch belong to other requests.
+        const invalid = batches.map((entries) => invalidIncrement(entries));
+        const valid = batches.filter((_, i) => invalid[i] === undefined);
+        const applied = guardedBatch.immediate(valid, now());
+        if (valid.some((entries, i) => applied[i]!.ok && entries.some((e) => e.ttl_ms !== undefined))) noteExpiringWrite();
+        let next = 0;
+        return invalid.map((error): GuardedIncrementBatchResult => (error === undefined ? applied[next++]! : { ok: false, error }));
       });
     },
 
