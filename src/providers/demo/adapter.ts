@@ -1,5 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { pause } from '../../core/cancellation.js';
+import { encodeEmbedding } from '../embedding-encoding.js';
 import type { ProviderAdapter, ProviderCall, ProviderResponse } from '../adapter.js';
 import type { OpenAIChatChunk, OpenAIChatCompletion, OpenAIChatRequest, OpenAIEmbeddingsRequest, OpenAIMessage, OpenAITool, OpenAIToolCall, Usage } from '../types.js';
 import { SSE_DONE, sseFrame } from '../upstream-stream.js';
@@ -121,7 +122,7 @@ export function createDemoAdapter(options: { chunkDelayMs?: number } = {}): Prov
     const input_tokens = inputs.reduce((s, t) => s + tokens(t), 0);
     const response = {
       object: 'list' as const,
-      data: inputs.map((text, index) => ({ object: 'embedding' as const, index, embedding: demoVector(text, dims) })),
+      data: inputs.map((text, index) => ({ object: 'embedding' as const, index, embedding: encodeEmbedding(demoVector(text, dims), body.encoding_format) })),
       model: call.requestedModel,
       usage: { prompt_tokens: input_tokens, total_tokens: input_tokens },
     };
