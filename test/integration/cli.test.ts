@@ -85,6 +85,19 @@ describe('smartflow CLI', () => {
     assert.ok(Date.now() - started < 10_000);
   });
 
+  test('demo on a busy port exits 1 promptly: its local upstreams do not keep the process alive', async () => {
+    const blocker = createServer();
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
+    cleanups.push(() => new Promise<void>((r) => blocker.close(() => r())));
+    const port = (blocker.address() as AddressInfo).port;
+    const err = (await run(process.execPath, [BIN, 'demo', '--port', String(port)], { cwd: mkdtempSync(join(tmpdir(), 'sf-demo-')), env: { PATH: process.env.PATH }, timeout: 15_000 }).catch((e: unknown) => e)) as {
+      code: number;
+      stderr: string;
+    };
+    assert.equal(err.code, 1, err.stderr);
+    assert.match(err.stderr, /address is already in use/);
+  });
+
   test('serve generates a master key file, serves, and drains in-flight requests on SIGTERM', async () => {
     const fake = await startFakeOpenAI();
     cleanups.push(() => fake.close());
