@@ -80,5 +80,7 @@ describe('the demo world through the official SDKs', () => {
     assert.ok(final.usage.output_tokens > 0);
     const tokens = await anthropic.messages.countTokens({ model: 'claude-haiku-4-5', messages: [{ role: 'user', content: 'Count me' }] });
     assert.ok(tokens.input_tokens > 0);
+    assert.equal((await anthropic.models.retrieve('claude-haiku-4-5')).id, 'claude-haiku-4-5');
+    assert.ok((await anthropic.models.list()).data.some((m) => m.id === 'claude-sonnet-4-5'));
   });
 });

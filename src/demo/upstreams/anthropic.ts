@@ -39,7 +39,7 @@ function sse(res: ServerResponse, event: Record<string, unknown> & { type: strin
 
 /**
  * A local Anthropic Messages API (`/v1/messages`, streamed or not, `/v1/messages/count_tokens`,
- * `/v1/models`) answered by the demo models, so `/anthropic` and the OpenAI-to-Anthropic translation
+ * `/v1/models`, `/v1/models/{id}`) answered by the demo models, so `/anthropic` and the OpenAI-to-Anthropic translation
  * can be tried without an Anthropic account. Any key is accepted.
  */
 export function startDemoAnthropic(options: { models: string[]; chunkDelayMs?: number }): Promise<DemoUpstream> {
@@ -49,6 +49,11 @@ export function startDemoAnthropic(options: { models: string[]; chunkDelayMs?: n
       const data = options.models.map((id) => ({ type: 'model', id, display_name: id, created_at: '2025-01-01T00:00:00Z' }));
       sendJson(res, 200, { data, has_more: false, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null });
       return;
+    }
+    const one = req.method === 'GET' ? /^\/v1\/models\/([^/]+)$/.exec(req.path) : null;
+    if (one && options.models.includes(decodeURIComponent(one[1]!))) {
+      const id = decodeURIComponent(one[1]!);
+      return sendJson(res, 200, { type: 'model', id, display_name: id, created_at: '2025-01-01T00:00:00Z' });
     }
     if (req.method !== 'POST' || (req.path !== '/v1/messages' && req.path !== '/v1/messages/count_tokens')) {
       return anthropicError(res, 404, `The demo Anthropic upstream has no ${req.method} ${req.path}.`);
