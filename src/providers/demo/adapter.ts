@@ -13,12 +13,13 @@ function textOf(content: OpenAIMessage['content']): string {
 }
 
 /** An OpenAI chat request as the demo brain sees it. */
-export function demoTurnOfOpenAI(body: OpenAIChatRequest): DemoTurn {
+function demoTurnOfOpenAI(body: OpenAIChatRequest): DemoTurn {
   const last = body.messages[body.messages.length - 1];
   return {
     promptText: body.messages.map((m) => textOf(m.content)).join('\n'),
     last: { kind: last?.role === 'tool' ? 'tool_result' : 'user', text: textOf(last?.content) },
-    tools: (body.tools ?? []).map((t) => ({ name: t.function.name, parameters: t.function.parameters })),
+    // Only function tools can be called back; other tool types pass by.
+    tools: (body.tools ?? []).filter((t) => t.function).map((t) => ({ name: t.function.name, parameters: t.function.parameters })),
     toolsForbidden: body.tool_choice === 'none',
   };
 }
