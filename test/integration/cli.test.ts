@@ -194,6 +194,8 @@ describe('smartflow CLI', () => {
     assert.equal((JSON.parse(out[8]!) as { error: { code: string } }).error.code, 'model_not_found');
     assert.match((JSON.parse(out[9]!) as { key: string }).key, /^sk-sf-/);
     assert.match(out[10]!, /"code":"budget_exceeded"/);
+    // What the walkthrough says about those five requests is what they do.
+    assert.match(demo.stdout(), /# 11\. .*five requests.*the first two are answered, the last three get 429 budget_exceeded/);
     const budget = JSON.parse(out[11]!) as { spent: number; remaining: number; max_budget: number };
     assert.equal(budget.max_budget, 0.0032);
     assert.ok(budget.spent > 0 && budget.remaining < budget.max_budget);
