@@ -5,6 +5,7 @@ import { createCaching } from './cache/caching.js';
 import type { GatewayConfig } from './config/schema.js';
 import { GatewayError } from './errors/gateway-error.js';
 import type { ErrorSurface } from './errors/to-wire.js';
+import { trackAllowedMethods } from './http/allowed-methods.js';
 import { sendError } from './http/error-response.js';
 import { registerJsonBodyParser } from './http/json-body.js';
 import { authenticatedScope } from './http/plugins/authenticate.js';
@@ -117,9 +118,15 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   });
 
   app.setErrorHandler((err, request, reply) => sendError(request, reply, err, passthroughHeaders(request.url), surfaceOf(request.url)));
-  app.setNotFoundHandler((request, reply) =>
-    sendError(request, reply, new GatewayError('SF_ERR_ROUTE_NOT_FOUND', { message: `No endpoint ${request.method} ${request.url.split('?')[0]!.slice(0, 200)}.` }), passthroughHeaders(request.url), surfaceOf(request.url)),
-  );
+  const allowedMethods = trackAllowedMethods(app);
+  app.setNotFoundHandler((request, reply) => {
+    const path = request.url.split('?')[0]!.slice(0, 200);
+    const allow = allowedMethods.of(path);
+    const err = allow.length
+      ? new GatewayError('SF_ERR_METHOD_NOT_ALLOWED', { message: `${request.method} is not allowed on ${path}; use ${allow.join(', ')}.`, headers: { allow: allow.join(', ') } })
+      : new GatewayError('SF_ERR_ROUTE_NOT_FOUND', { message: `No endpoint ${request.method} ${path}.` });
+    return sendError(request, reply, err, passthroughHeaders(request.url), surfaceOf(request.url));
+  });
 
   registerOpenAIRoutes(app, { pipeline, registry: deps.registry, chains: deps.routing.chains, authenticator: deps.authenticator, now: deps.access.now });
   registerOpenAIRoutes(app, { pipeline, registry: deps.registry, chains: deps.routing.chains, authenticator: deps.authenticator, now: deps.access.now }, { prefixes: ['/cursor/v1', '/cursor'], surface: 'cursor' });

@@ -1,9 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { ConfigError, loadConfig } from './config/load.js';
+import { ConfigError, loadConfig, masterKeyFromEnv } from './config/load.js';
 import { resolveMasterKey } from './config/master-key.js';
-import { configSchema, type GatewayConfig } from './config/schema.js';
+import type { GatewayConfig } from './config/schema.js';
 import { formatWalkthrough } from './demo/walkthrough.js';
+import { DEMO_BUDGET, startDemoWorld } from './demo/world.js';
 import { createGateway, type Gateway } from './main.js';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -12,7 +13,7 @@ const HELP = `smartflow ${VERSION} - an AI gateway for LLM providers, MCP server
 
 Usage:
   smartflow serve [--config FILE] [--port N] [--host H]   run the gateway (default command)
-  smartflow demo [--port N] [--host H]                     run a demo gateway with a local model; prints a walkthrough
+  smartflow demo [--port N] [--host H]                     run a demo gateway whose providers answer locally; prints a walkthrough
   smartflow --help | --version
 
 Options:
@@ -93,29 +94,28 @@ async function serve(values: { config?: string; port?: string; host?: string }):
 }
 
 async function demo(values: { port?: string; host?: string }): Promise<number> {
-  const config = configSchema.parse({
-    server: { host: values.host ?? '127.0.0.1', port: parsePort(values.port) ?? 4000 },
-    master_key: DEMO_MASTER_KEY,
-    store: { type: 'sqlite', path: ':memory:' },
-    // `down` points at a closed port: a provider that is always unreachable, for the fallback walkthrough.
-    providers: { demo: { type: 'demo' }, down: { type: 'openai', base_url: 'http://127.0.0.1:9/v1', api_key: 'demo-unused' } },
-    routing: {
-      fallback_chains: [{ id: 'demo-resilient', targets: [{ provider: 'down', model: 'gpt-4o-mini', max_retries: 1 }, { model: 'demo-chat' }], retry: { base_delay_ms: 100 } }],
-    },
-    // The demo model with pretend prices, so budgets have something to count.
-    models: [{ name: 'demo-chat-metered', provider: 'demo', model: 'demo-chat', input_cost_per_mtok: 10, output_cost_per_mtok: 30, max_output_tokens: 256, description: 'The demo model with pretend prices ($10 / $30 per million tokens), for trying budgets.' }],
-    logging: { level: 'warn', access_log: false },
-    // Caching for the free demo model only: the budget walkthrough needs its metered requests to reach the model.
-    cache: { models: { 'demo-chat': { enabled: true } } },
-  });
-  const gateway = await createGateway({ config });
-  const url = await gateway.listen();
+  const envKey = masterKeyFromEnv();
+  const masterKey = envKey ?? DEMO_MASTER_KEY;
+  const world = await startDemoWorld({ host: values.host ?? '127.0.0.1', port: parsePort(values.port) ?? 4000, masterKey });
+  let gateway: Gateway | undefined;
+  let url: string;
+  try {
+    gateway = await createGateway({ config: world.config });
+    url = await gateway.listen();
+  } catch (err) {
+    // The local upstreams would keep the process alive after the error is reported.
+    await gateway?.close();
+    await world.close();
+    throw err;
+  }
   const budgetKey = await gateway.access.keys.create(
-    { alias: 'demo-budget', models: ['demo-chat-metered'], max_budget: 0.002, budget_period: 'daily', tags: ['demo'], metadata: {}, allow_byok: false },
+    { alias: 'demo-budget', models: [DEMO_BUDGET.model], max_budget: DEMO_BUDGET.max_budget, budget_period: 'daily', tags: ['demo'], metadata: {}, allow_byok: false },
     'demo',
   );
-  process.stdout.write(`${formatWalkthrough(url, DEMO_MASTER_KEY, { id: budgetKey.record.id, key: budgetKey.key })}\n`);
-  return runUntilSignal(gateway);
+  process.stdout.write(`${formatWalkthrough(url, { fromEnv: envKey !== undefined, key: masterKey }, { id: budgetKey.record.id, key: budgetKey.key })}\n`);
+  const code = await runUntilSignal(gateway);
+  await world.close();
+  return code;
 }
 
 /** Entry point for bin/smartflow.js; returns the exit code. */

@@ -138,6 +138,11 @@ function referenceIssues(config: GatewayConfig): z.core.$ZodIssue[] {
   return issues;
 }
 
+/** The master key exported as SMARTFLOW_MASTER_KEY, if any (the demo honours it too). */
+export function masterKeyFromEnv(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  return env.SMARTFLOW_MASTER_KEY || undefined;
+}
+
 export function loadConfig(options: LoadOptions = {}): LoadedConfig {
   const env = options.env ?? process.env;
   const explicit = options.path ?? env.SMARTFLOW_CONFIG;

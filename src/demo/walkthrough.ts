@@ -1,4 +1,4 @@
-import { cacheKey } from '../cache/cache-key.js';
+import { DEMO_BUDGET, DEMO_CHAIN, DEMO_UNREACHABLE } from './world.js';
 
 /** One step of the printed demo walkthrough: a title and a shell command that works as printed. */
 export interface WalkthroughStep {
@@ -6,91 +6,97 @@ export interface WalkthroughStep {
   command: string;
 }
 
-function q(s: string): string {
-  return `'${s.replace(/'/g, `'\\''`)}'`;
-}
-
-/**
- * The curl commands `smartflow demo` prints. A test runs every one of them against a demo
- * gateway, so they stay true as features land. Later features append their own steps.
- */
-/** The virtual key the demo creates at start-up: a $0.002 daily budget on the metered demo model. */
+/** The virtual key the demo creates at start-up, with a small daily budget. */
 export interface DemoBudgetKey {
   id: string;
   key: string;
 }
 
-function demoWalkthrough(url: string, key: string, budgetKey: DemoBudgetKey): WalkthroughStep[] {
-  const auth = `-H ${q(`Authorization: Bearer ${key}`)}`;
-  const budgetAuth = `-H ${q(`Authorization: Bearer ${budgetKey.key}`)}`;
-  const json = `-H 'Content-Type: application/json'`;
-  const cachedQuestion = { model: 'demo-chat', messages: [{ role: 'user', content: 'What does the cache do?' }] };
-  // The key the gateway will show: the walkthrough computes it the same way, so the DELETE below works as printed.
-  const cachedKey = cacheKey({ namespace: 'master', operation: 'chat', model: 'demo-chat', body: cachedQuestion, context: {} });
-  const weatherTool = { type: 'function', function: { name: 'get_weather', description: 'Current weather for a city', parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] } } };
-  return [
-    { title: 'List the models (the demo ones are owned_by "smartflow-demo")', command: `curl -s ${url}/v1/models ${auth}` },
-    {
-      title: 'Chat completion',
-      command: `curl -s ${url}/v1/chat/completions ${auth} ${json} -d ${q(JSON.stringify({ model: 'demo-chat', messages: [{ role: 'user', content: 'Hello, Smartflow!' }] }))}`,
-    },
-    {
-      title: 'Streamed chat completion (server-sent events, word by word)',
-      command: `curl -sN ${url}/v1/chat/completions ${auth} ${json} -d ${q(JSON.stringify({ model: 'demo-chat', stream: true, stream_options: { include_usage: true }, messages: [{ role: 'user', content: 'Stream this answer' }] }))}`,
-    },
-    {
-      title: 'Tool calling: the demo model calls the first tool it is offered',
-      command: `curl -s ${url}/v1/chat/completions ${auth} ${json} -d ${q(JSON.stringify({ model: 'demo-chat', messages: [{ role: 'user', content: 'Paris' }], tools: [weatherTool] }))}`,
-    },
-    {
-      title: 'Embeddings',
-      command: `curl -s ${url}/v1/embeddings ${auth} ${json} -d ${q(JSON.stringify({ model: 'demo-embed', input: ['first text', 'second text'] }))}`,
-    },
-    { title: 'A clear error: unknown model (404, OpenAI error JSON)', command: `curl -s ${url}/v1/chat/completions ${auth} ${json} -d ${q(JSON.stringify({ model: 'no-such-model', messages: [{ role: 'user', content: 'hi' }] }))}` },
-    {
-      title: 'Create a virtual key (sk-sf-..., shown once) with a $5 monthly budget and 60 requests per minute',
-      command: `curl -s ${url}/api/enterprise/vkeys ${auth} ${json} -d ${q(JSON.stringify({ alias: 'my-app', max_budget: 5, budget_period: 'monthly', rpm: 60 }))}`,
-    },
-    {
-      title: 'The demo-budget key ($0.002 a day) makes five requests: its budget runs out and the last ones get 429 budget_exceeded',
-      command: `curl -s -w ${q('  [HTTP %{http_code}]\\n')} ${q(`${url}/v1/chat/completions?try=[1-5]`)} ${budgetAuth} ${json} -d ${q(JSON.stringify({ model: 'demo-chat-metered', max_tokens: 20, messages: [{ role: 'user', content: 'Spend a little of my budget' }] }))}`,
-    },
-    { title: 'The demo-budget key\'s budget: spent, reserved, remaining, resets_at', command: `curl -s ${url}/api/enterprise/vkeys/${budgetKey.id}/budget ${auth}` },
-    {
-      title: 'Response caching (on for demo-chat): the same question twice. The first answer is stored (STORED), the second comes from the cache (HIT, $0) under the same x-smartflow-cache-key',
-      command: `curl -si ${q(`${url}/v1/chat/completions?try=[1-2]`)} ${auth} ${json} -d ${q(JSON.stringify(cachedQuestion))} | grep -i '^x-smartflow-cache'`,
-    },
-    { title: 'Forget that answer: DELETE /api/cache/{key} with the key from the header', command: `curl -s -X DELETE ${url}/api/cache/${cachedKey} ${auth}` },
-    { title: 'Cache statistics: hits, misses, entries and bytes per namespace', command: `curl -s ${url}/api/cache/stats ${auth}` },
-    {
-      title: 'A fallback chain: its first target is down (tried twice, with backoff), the demo model answers. See x-smartflow-attempts and x-smartflow-route',
-      command: `curl -si ${url}/v1/chat/completions ${auth} ${json} -d ${q(JSON.stringify({ model: 'demo-resilient', messages: [{ role: 'user', content: 'Are you there?' }] }))}`,
-    },
-    {
-      title: 'The OpenAI Responses API (what Codex CLI speaks), answered by the demo model through the translation layer',
-      command: `curl -s ${url}/v1/responses ${auth} ${json} -d ${q(JSON.stringify({ model: 'demo-chat', input: 'Hello from the Responses API' }))}`,
-    },
-    {
-      title: 'Cursor\'s base URL is <gateway>/cursor: the same OpenAI API, and X-Smartflow-Passthrough names the provider family that answered',
-      command: `curl -si ${url}/cursor/chat/completions ${auth} ${json} -d ${q(JSON.stringify({ model: 'demo-chat', messages: [{ role: 'user', content: 'Hello from Cursor' }] }))}`,
-    },
-    { title: 'The spend log: every request above, with tokens, cost and latency', command: `curl -s ${q(`${url}/api/spend/logs?limit=10`)} ${auth}` },
-    { title: 'Prometheus metrics (admins, or a scraper with metrics.token)', command: `curl -s ${url}/metrics ${auth}` },
-    { title: 'Readiness (store reachable)', command: `curl -s ${url}/health/readiness` },
-  ];
+/** Where the demo's master key came from: an exported SMARTFLOW_MASTER_KEY, or the demo's own. */
+export interface DemoMasterKey {
+  fromEnv: boolean;
+  key: string;
 }
 
-export function formatWalkthrough(url: string, key: string, budgetKey: DemoBudgetKey): string {
-  const steps = demoWalkthrough(url, key, budgetKey);
+function q(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+const AUTH = `-H "Authorization: Bearer $SMARTFLOW_MASTER_KEY"`;
+const JSON_TYPE = `-H 'Content-Type: application/json'`;
+
+/**
+ * The commands `smartflow demo` prints, meant to be pasted one after another into one shell
+ * (the first may export the master key; a later one reuses a variable set before it). A test
+ * runs them all, in order, against a demo gateway, so they stay true as features land.
+ */
+export function demoWalkthrough(url: string, master: DemoMasterKey, budgetKey: DemoBudgetKey): WalkthroughStep[] {
+  const post = (path: string, body: unknown, flags = '-s') => `curl ${flags} ${url}${path} ${AUTH} ${JSON_TYPE} -d ${q(JSON.stringify(body))}`;
+  const user = (content: string) => [{ role: 'user', content }];
+  const cachedQuestion = { model: 'gpt-4o-mini', messages: user('What does the cache do?') };
+  const weatherTool = { type: 'function', function: { name: 'get_weather', description: 'Current weather for a city', parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] } } };
+  const budgetRequest = { model: DEMO_BUDGET.model, max_tokens: 20, messages: user('Spend a little of my budget') };
+  const steps: WalkthroughStep[] = [];
+  if (!master.fromEnv) {
+    steps.push({ title: 'The master key every command below uses (export your own SMARTFLOW_MASTER_KEY before starting the demo to use it instead)', command: `export SMARTFLOW_MASTER_KEY=${master.key}` });
+  }
+  steps.push(
+    { title: 'List the models: the catalogue of the openai, anthropic and gemini providers (each answered by a local demo upstream), and the failing "always-down"', command: `curl -s ${url}/v1/models ${AUTH}` },
+    { title: 'Chat completion from gpt-4o-mini (provider openai)', command: post('/v1/chat/completions', { model: 'gpt-4o-mini', messages: user('Hello, Smartflow!') }) },
+    { title: 'Claude through the OpenAI API: translated to Anthropic Messages and back', command: post('/v1/chat/completions', { model: 'claude-sonnet-4-5', messages: [{ role: 'system', content: 'Be brief.' }, ...user('Say hello in French.')] }) },
+    { title: 'Streamed from Gemini (server-sent events, word by word, usage at the end)', command: post('/v1/chat/completions', { model: 'gemini-2.5-flash', stream: true, stream_options: { include_usage: true }, messages: user('Count to five.') }, '-sN') },
+    { title: 'Tool calling: the demo models call the first tool they are offered', command: post('/v1/chat/completions', { model: 'gpt-4o-mini', messages: user('Paris'), tools: [weatherTool] }) },
+    { title: 'Embeddings', command: post('/v1/embeddings', { model: 'text-embedding-3-small', input: ['first text', 'second text'] }) },
+    {
+      title: 'Anthropic\'s own API, as Claude Code speaks it: /anthropic passes it through natively',
+      command: `curl -s ${url}/anthropic/v1/messages ${AUTH} -H 'anthropic-version: 2023-06-01' ${JSON_TYPE} -d ${q(JSON.stringify({ model: 'claude-haiku-4-5', max_tokens: 200, messages: user('Hello from Claude Code') }))}`,
+    },
+    { title: 'A clear error: unknown model (404, OpenAI error JSON)', command: post('/v1/chat/completions', { model: 'no-such-model', messages: user('hi') }) },
+    { title: 'Create a virtual key (sk-sf-..., shown once) with a $5 monthly budget and 60 requests per minute', command: post('/api/enterprise/vkeys', { alias: 'my-app', max_budget: 5, budget_period: 'monthly', rpm: 60 }) },
+    {
+      title: `The demo-budget key ($${DEMO_BUDGET.max_budget} a day, ${DEMO_BUDGET.model} at its list price) makes five requests. Each must fit its worst case (its input and max_tokens at the model's price) into what is left: the first two are answered, the last three get 429 budget_exceeded`,
+      command: `curl -s -w ${q('  [HTTP %{http_code}]\\n')} ${q(`${url}/v1/chat/completions?try=[1-5]`)} -H ${q(`Authorization: Bearer ${budgetKey.key}`)} ${JSON_TYPE} -d ${q(JSON.stringify(budgetRequest))}`,
+    },
+    { title: 'The demo-budget key\'s budget: spent, reserved, remaining, resets_at', command: `curl -s ${url}/api/enterprise/vkeys/${budgetKey.id}/budget ${AUTH}` },
+    {
+      title: 'Response caching (on for gpt-4o-mini in the demo): the same question twice. The first answer is stored (STORED), the second comes from the cache (HIT, $0) under the same x-smartflow-cache-key',
+      command: `curl -si ${q(`${url}/v1/chat/completions?try=[1-2]`)} ${AUTH} ${JSON_TYPE} -d ${q(JSON.stringify(cachedQuestion))} | grep -i '^x-smartflow-cache'`,
+    },
+    {
+      title: 'Forget that answer: ask once more to read its x-smartflow-cache-key, then DELETE /api/cache/{key}',
+      command: `KEY=$(curl -si ${url}/v1/chat/completions ${AUTH} ${JSON_TYPE} -d ${q(JSON.stringify(cachedQuestion))} | awk 'tolower($1) == "x-smartflow-cache-key:" {print $2}' | tr -d '\\r') && curl -s -X DELETE ${url}/api/cache/$KEY ${AUTH}`,
+    },
+    { title: 'Cache statistics: hits, misses, entries and bytes per namespace', command: `curl -s ${url}/api/cache/stats ${AUTH}` },
+    {
+      title: `A fallback chain: its first target, "${DEMO_UNREACHABLE.model}" on provider "${DEMO_UNREACHABLE.provider}" (${DEMO_UNREACHABLE.address}, nothing listens there), fails twice with backoff, then gpt-4o-mini answers. See x-smartflow-attempts and x-smartflow-route`,
+      command: post('/v1/chat/completions', { model: DEMO_CHAIN, messages: user('Are you there?') }, '-si'),
+    },
+    { title: 'The OpenAI Responses API (what Codex CLI speaks), answered by Claude through the translation layer', command: post('/v1/responses', { model: 'claude-sonnet-4-5', input: 'Hello from the Responses API' }) },
+    { title: 'Cursor\'s base URL is <gateway>/cursor: the same OpenAI API, and X-Smartflow-Passthrough names the provider family that answered', command: post('/cursor/chat/completions', { model: 'gpt-4o-mini', messages: user('Hello from Cursor') }, '-si') },
+    { title: 'The spend log: every request above, with tokens, cost and latency', command: `curl -s ${q(`${url}/api/spend/logs?limit=10`)} ${AUTH}` },
+    { title: 'Prometheus metrics (admins, or a scraper with metrics.token)', command: `curl -s ${url}/metrics ${AUTH}` },
+    { title: 'Readiness (store reachable)', command: `curl -s ${url}/health/readiness` },
+  );
+  return steps;
+}
+
+export function formatWalkthrough(url: string, master: DemoMasterKey, budgetKey: DemoBudgetKey): string {
   const lines = [
     `Smartflow demo gateway on ${url}`,
-    `Master key: ${key}   (demo only; the demo provider answers locally, no API key needed)`,
-    `Virtual key "demo-budget": ${budgetKey.key}   ($0.002 daily budget, model demo-chat-metered)`,
+    master.fromEnv ? 'Master key: $SMARTFLOW_MASTER_KEY (taken from your environment)' : `Master key: ${master.key}   (the demo's own; set SMARTFLOW_MASTER_KEY to choose another)`,
+    'Providers: openai, anthropic and gemini answer locally (demo upstreams speaking each API, no account needed);',
+    `  "${DEMO_UNREACHABLE.provider}" (model "${DEMO_UNREACHABLE.model}") fails on purpose, for the "${DEMO_CHAIN}" fallback chain.`,
+    `Virtual key "demo-budget": ${budgetKey.key}   ($${DEMO_BUDGET.max_budget} daily budget, model ${DEMO_BUDGET.model})`,
     '',
-    'Try these in another terminal:',
+    'Try these in another terminal, in order:',
     '',
   ];
-  steps.forEach((s, i) => lines.push(`# ${i + 1}. ${s.title}`, s.command, ''));
-  lines.push('With the openai SDK (Python or Node): base_url = ' + `${url}/v1, api_key = ${key}, model = "demo-chat".`, '', 'Press Ctrl+C to stop.');
+  demoWalkthrough(url, master, budgetKey).forEach((s, i) => lines.push(`# ${i + 1}. ${s.title}`, s.command, ''));
+  lines.push(
+    `With the openai SDK (Python or Node): base_url = ${url}/v1, api_key = ${master.fromEnv ? 'your SMARTFLOW_MASTER_KEY' : master.key}, model = "gpt-4o-mini" (or "claude-haiku-4-5", "gemini-2.5-flash").`,
+    `Claude Code: ANTHROPIC_BASE_URL=${url}/anthropic ANTHROPIC_AUTH_TOKEN=<the master key or a virtual key> claude`,
+    '',
+    'Press Ctrl+C to stop.',
+  );
   return lines.join('\n');
 }

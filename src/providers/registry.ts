@@ -227,8 +227,13 @@ export function createProviderRegistry(config: GatewayConfig, transport: HttpTra
   function deploymentFor(providerName: string, upstreamModel: string): ModelDeployment | undefined {
     const provider = providers.get(providerName);
     if (!provider) return undefined;
+    // The entry named exactly as the upstream model first: another name for the same model (a
+    // priced alias such as the demo's demo-chat-metered) must not lend it its prices.
+    const isIt = (d: ModelDeployment) => d.provider === provider && d.upstreamModel === upstreamModel;
+    const sameName = groups.get(upstreamModel)?.find(isIt);
+    if (sameName) return sameName;
     for (const group of groups.values()) {
-      const configuredEntry = group.find((d) => d.provider === provider && d.upstreamModel === upstreamModel);
+      const configuredEntry = group.find(isIt);
       if (configuredEntry) return configuredEntry;
     }
     if (provider.type === 'demo' || !SAFE_MODEL_ID.test(upstreamModel) || upstreamModel.split('/').includes('..')) return undefined;

@@ -7,6 +7,7 @@ import { promisify } from 'node:util';
 import { createServer, type AddressInfo } from 'node:net';
 import { after, describe, test } from 'node:test';
 import { startFakeOpenAI } from '../helpers/fake-openai.js';
+import { runShellSession } from '../helpers/shell-session.js';
 
 const BIN = new URL('../../bin/smartflow.js', import.meta.url).pathname;
 const run = promisify(execFile);
@@ -84,6 +85,19 @@ describe('smartflow CLI', () => {
     assert.ok(Date.now() - started < 10_000);
   });
 
+  test('demo on a busy port exits 1 promptly: its local upstreams do not keep the process alive', async () => {
+    const blocker = createServer();
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
+    cleanups.push(() => new Promise<void>((r) => blocker.close(() => r())));
+    const port = (blocker.address() as AddressInfo).port;
+    const err = (await run(process.execPath, [BIN, 'demo', '--port', String(port)], { cwd: mkdtempSync(join(tmpdir(), 'sf-demo-')), env: { PATH: process.env.PATH }, timeout: 15_000 }).catch((e: unknown) => e)) as {
+      code: number;
+      stderr: string;
+    };
+    assert.equal(err.code, 1, err.stderr);
+    assert.match(err.stderr, /address is already in use/);
+  });
+
   test('serve generates a master key file, serves, and drains in-flight requests on SIGTERM', async () => {
     const fake = await startFakeOpenAI();
     cleanups.push(() => fake.close());
@@ -127,55 +141,103 @@ describe('smartflow CLI', () => {
     assert.equal(await again.exited, 0);
   });
 
-  test('demo prints a walkthrough whose commands all work as printed', async () => {
+  /** The commands of a printed walkthrough, in order: every line that is neither a comment nor blank. */
+  function walkthroughCommands(stdout: string): string[] {
+    const body = stdout.slice(stdout.indexOf('Try these'), stdout.indexOf('With the openai SDK'));
+    return body.split('\n').slice(1).filter((l) => l.trim() !== '' && !l.startsWith('#'));
+  }
+
+  test('demo prints a walkthrough whose commands all work as printed, pasted in order into one shell', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'sf-demo-'));
     const demo = start(['demo', '--port', '0'], dir);
     cleanups.push(() => void demo.child.kill('SIGKILL'));
     await waitFor(/Press Ctrl\+C to stop\./, demo.stdout);
-    const commands = demo.stdout().split('\n').filter((l) => l.startsWith('curl '));
-    assert.ok(commands.length >= 8, `expected the walkthrough commands, got ${commands.length}`);
-    const outputs: string[] = [];
-    for (const cmd of commands) {
-      const { stdout } = await run('sh', ['-c', cmd]);
-      outputs.push(stdout);
+    const commands = walkthroughCommands(demo.stdout());
+    assert.equal(commands[0], 'export SMARTFLOW_MASTER_KEY=sk-demo-master-key', 'without an exported key the walkthrough exports the demo one first');
+    const results = await runShellSession(commands, { env: {}, cwd: dir });
+    const out = results.map((r) => r.stdout);
+    const expectedStatuses: Record<number, number[]> = { 8: [404], 10: [200, 200, 429, 429, 429] };
+    for (const [i, r] of results.entries()) {
+      assert.equal(r.exitCode, 0, `step ${i + 1} exit code: ${r.command}\n${r.stderr}`);
+      const expected = expectedStatuses[i];
+      if (expected) assert.deepEqual(r.statuses, expected, `step ${i + 1}: ${r.command}`);
+      else assert.ok(r.statuses.every((st) => st >= 200 && st < 300), `step ${i + 1} answered ${r.statuses.join(', ')}: ${r.command}\n${r.stdout.slice(0, 500)}`);
     }
-    const models = JSON.parse(outputs[0]!) as { data: Array<{ id: string; owned_by: string }> };
-    assert.ok(models.data.some((m) => m.id === 'demo-chat' && m.owned_by === 'smartflow-demo'));
-    assert.equal((JSON.parse(outputs[1]!) as { choices: Array<{ message: { content: string } }> }).choices[0]?.message.content, 'Demo echo: Hello, Smartflow!');
-    assert.match(outputs[2]!, /data: \[DONE\]/);
-    assert.equal((JSON.parse(outputs[3]!) as { choices: Array<{ finish_reason: string }> }).choices[0]?.finish_reason, 'tool_calls');
-    assert.equal((JSON.parse(outputs[4]!) as { data: unknown[] }).data.length, 2);
-    assert.equal((JSON.parse(outputs[5]!) as { error: { code: string } }).error.code, 'model_not_found');
-    assert.match((JSON.parse(outputs[6]!) as { key: string }).key, /^sk-sf-/);
-    const statuses = [...outputs[7]!.matchAll(/\[HTTP (\d{3})\]/g)].map((m) => m[1]);
-    assert.equal(statuses.length, 5);
-    assert.equal(statuses[0], '200');
-    assert.equal(statuses.at(-1), '429', 'the demo-budget key runs out of budget');
-    assert.match(outputs[7]!, /"code":"budget_exceeded"/);
-    const budget = JSON.parse(outputs[8]!) as { spent: number; remaining: number; max_budget: number };
-    assert.equal(budget.max_budget, 0.002);
+
+    // The world the docs describe: providers and models named as in the docs, the failing target explained.
+    const models = (JSON.parse(out[1]!) as { data: Array<{ id: string; owned_by: string; description?: string }> }).data;
+    const owner = (id: string) => models.find((m) => m.id === id)?.owned_by;
+    assert.equal(owner('gpt-4o-mini'), 'openai');
+    assert.equal(owner('text-embedding-3-small'), 'openai');
+    assert.equal(owner('claude-sonnet-4-5'), 'anthropic');
+    assert.equal(owner('claude-haiku-4-5'), 'anthropic');
+    assert.equal(owner('gemini-2.5-flash'), 'gemini');
+    const failing = models.filter((m) => m.owned_by === 'unreachable');
+    assert.deepEqual(failing.map((m) => m.id), ['always-down'], 'one failing model, not a dead copy of the catalogue');
+    assert.match(failing[0]!.description ?? '', /fails on purpose.*closed port.*demo-resilient/);
+    assert.ok(models.every((m) => m.description), 'every demo model says what answers it');
+
+    const content = (text: string) => (JSON.parse(text) as { choices: Array<{ message: { content: string } }> }).choices[0]?.message.content;
+    assert.equal(content(out[2]!), 'Demo echo: Hello, Smartflow!');
+    assert.equal(content(out[3]!), 'Demo echo: Say hello in French.', 'Claude through the demo Anthropic upstream');
+    assert.match(out[4]!, /"content":"Demo "/);
+    assert.match(out[4]!, /"usage":\{"prompt_tokens"/);
+    assert.match(out[4]!, /data: \[DONE\]/);
+    const tool = JSON.parse(out[5]!) as { choices: Array<{ finish_reason: string; message: { tool_calls: Array<{ function: { arguments: string } }> } }> };
+    assert.equal(tool.choices[0]?.finish_reason, 'tool_calls');
+    assert.deepEqual(JSON.parse(tool.choices[0]!.message.tool_calls[0]!.function.arguments), { city: 'Paris' });
+    const embeddings = JSON.parse(out[6]!) as { data: Array<{ embedding: number[] }> };
+    assert.deepEqual(embeddings.data.map((d) => d.embedding.length), [16, 16]);
+    const native = JSON.parse(out[7]!) as { type: string; content: Array<{ text: string }> };
+    assert.equal(native.type, 'message', '/anthropic answers in Anthropic\'s own format');
+    assert.equal(native.content[0]?.text, 'Demo echo: Hello from Claude Code');
+    assert.equal((JSON.parse(out[8]!) as { error: { code: string } }).error.code, 'model_not_found');
+    assert.match((JSON.parse(out[9]!) as { key: string }).key, /^sk-sf-/);
+    assert.match(out[10]!, /"code":"budget_exceeded"/);
+    // What the walkthrough says about those five requests is what they do.
+    assert.match(demo.stdout(), /# 11\. .*five requests.*the first two are answered, the last three get 429 budget_exceeded/);
+    const budget = JSON.parse(out[11]!) as { spent: number; remaining: number; max_budget: number };
+    assert.equal(budget.max_budget, 0.0032);
     assert.ok(budget.spent > 0 && budget.remaining < budget.max_budget);
-    const cacheHeaders = [...outputs[9]!.matchAll(/^x-smartflow-cache(-key)?: (\S+)/gim)].map((m) => [m[1] ? 'key' : 'status', m[2]]);
+    const cacheHeaders = [...out[12]!.matchAll(/^x-smartflow-cache(-key)?: (\S+)/gim)].map((m) => [m[1] ? 'key' : 'status', m[2]]);
     const keys = cacheHeaders.filter(([name]) => name === 'key').map(([, v]) => v);
     assert.deepEqual(cacheHeaders.filter(([name]) => name === 'status').map(([, v]) => v), ['STORED', 'HIT']);
     assert.equal(keys.length, 2);
     assert.equal(keys[0], keys[1]);
-    assert.deepEqual(JSON.parse(outputs[10]!), { object: 'cache.entry', key: keys[0], deleted: true });
-    const stats = JSON.parse(outputs[11]!) as { hits: number; entries: number };
-    assert.ok(stats.hits >= 1);
-    assert.match(outputs[12]!, /^HTTP\/1\.1 200/);
-    assert.match(outputs[12]!, /^x-smartflow-attempts: 3\r?$/m);
-    assert.match(outputs[12]!, /^x-smartflow-route: demo\/demo-chat\r?$/m);
-    assert.match(outputs[12]!, /^x-smartflow-fallback-chain: demo-resilient\r?$/m);
-    const response = JSON.parse(outputs[13]!) as { object: string; status: string; output: Array<{ type: string; content?: Array<{ text: string }> }> };
+    assert.deepEqual(JSON.parse(out[13]!), { object: 'cache.entry', key: keys[0], deleted: true });
+    assert.ok((JSON.parse(out[14]!) as { hits: number }).hits >= 2);
+    assert.match(out[15]!, /^x-smartflow-attempts: 3\r?$/m);
+    assert.match(out[15]!, /^x-smartflow-route: openai\/gpt-4o-mini\r?$/m);
+    assert.match(out[15]!, /^x-smartflow-fallback-chain: demo-resilient\r?$/m);
+    const response = JSON.parse(out[16]!) as { object: string; status: string; output: Array<{ type: string; content?: Array<{ text: string }> }> };
     assert.equal(response.object, 'response');
     assert.equal(response.status, 'completed');
     assert.match(response.output.find((o) => o.type === 'message')?.content?.[0]?.text ?? '', /Hello from the Responses API/);
-    assert.match(outputs[14]!, /^x-smartflow-passthrough: openai\r?$/m);
-    assert.match(outputs[14]!, /Demo echo: Hello from Cursor/);
-    assert.ok((JSON.parse(outputs[15]!) as { data: unknown[] }).data.length >= 5);
-    assert.match(outputs[16]!, /smartflow_requests_total/);
-    assert.equal((JSON.parse(outputs[17]!) as { status: string }).status, 'ok');
+    assert.match(out[17]!, /^x-smartflow-passthrough: openai\r?$/m);
+    assert.match(out[17]!, /Demo echo: Hello from Cursor/);
+    assert.ok((JSON.parse(out[18]!) as { data: unknown[] }).data.length >= 5);
+    assert.match(out[19]!, /smartflow_requests_total/);
+    assert.equal((JSON.parse(out[20]!) as { status: string }).status, 'ok');
+    assert.equal(results.length, 21);
+    demo.child.kill('SIGINT');
+    assert.equal(await demo.exited, 0);
+  });
+
+  test('demo honours an exported SMARTFLOW_MASTER_KEY and does not print it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sf-demo-'));
+    const own = 'sk-my-own-master-key-0123456789';
+    const demo = start(['demo', '--port', '0'], dir, { SMARTFLOW_MASTER_KEY: own });
+    cleanups.push(() => void demo.child.kill('SIGKILL'));
+    const [, url] = await waitFor(/demo gateway on (http:\/\/\S+)/, demo.stdout);
+    await waitFor(/Press Ctrl\+C to stop\./, demo.stdout);
+    assert.ok(!demo.stdout().includes(own), 'the key itself is not printed');
+    assert.match(demo.stdout(), /Master key: \$SMARTFLOW_MASTER_KEY \(taken from your environment\)/);
+    const commands = walkthroughCommands(demo.stdout());
+    assert.ok(!commands.some((c) => c.startsWith('export ')), 'no export of the demo key over the user\'s');
+    const [models] = await runShellSession([commands[0]!], { env: { SMARTFLOW_MASTER_KEY: own }, cwd: dir });
+    assert.deepEqual(models!.statuses, [200]);
+    const demoKey = await fetch(`${url}/v1/models`, { headers: { authorization: 'Bearer sk-demo-master-key' } });
+    assert.equal(demoKey.status, 401, 'the built-in demo key is not accepted when the user chose their own');
     demo.child.kill('SIGINT');
     assert.equal(await demo.exited, 0);
   });

@@ -165,6 +165,8 @@ describe('errors and validation on the OpenAI surface', () => {
       const big = JSON.stringify({ ...GOOD_BODY, messages: [{ role: 'user', content: 'x'.repeat(2000) }] });
       const res = await call(`${small.url}/v1/chat/completions`, { headers: authHeaders(), body: big });
       assertOpenAIError(res, 413, 'body_too_large');
+      // The client learns the limit and the operator learns which setting raises it.
+      assert.match(res.json.error.message, /1 KiB \(1024 bytes\).*server\.body_limit_bytes/);
     });
 
     test('body over body_limit_bytes (chunked, no content-length): 413 body_too_large', async () => {
@@ -244,6 +246,19 @@ describe('errors and validation on the OpenAI surface', () => {
       assertOpenAIError(await call(`${gw.url}/v2/chat/completions`, { headers: authHeaders(), body: JSON.stringify(GOOD_BODY) }), 404, 'route_not_found');
       // No credentials needed to learn that a route does not exist, and still the same shape.
       assertOpenAIError(await call(`${gw.url}/nothing/here?x=1`), 404, 'route_not_found');
+    });
+
+    test('a wrong method on a known path: 405 method_not_allowed with an Allow header', async () => {
+      const get = await call(`${gw.url}/v1/chat/completions`, { headers: authHeaders() });
+      assertOpenAIError(get, 405, 'method_not_allowed');
+      assert.equal(header(get, 'allow'), 'POST');
+      assert.match(get.json.error.message, /GET is not allowed on \/v1\/chat\/completions; use POST/);
+      // A path with a parameter, and several methods allowed on it.
+      const put = await call(`${gw.url}/api/enterprise/vkeys/vk_123`, { method: 'PUT', headers: authHeaders(), body: {} });
+      assertOpenAIError(put, 405, 'method_not_allowed');
+      assert.deepEqual(header(put, 'allow')?.split(', ').sort(), ['GET', 'HEAD', 'PATCH']);
+      // Without credentials too: which methods a path takes is no secret.
+      assertOpenAIError(await call(`${gw.url}/health/liveness`, { method: 'DELETE' }), 405, 'method_not_allowed');
     });
   });
 

@@ -43,7 +43,7 @@ function modelEntry(d: ModelDeployment, admin: boolean) {
 
 /** A model name that walks a fallback chain (the chain's id, or a name the chain binds). */
 function chainEntry(name: string, chainId: string) {
-  return { id: name, object: 'model', created: 0, owned_by: 'smartflow', smartflow: { fallback_chain: chainId } };
+  return { id: name, object: 'model', created: 0, owned_by: 'smartflow', description: `Fallback chain "${chainId}": each request tries its targets in order until one answers.`, smartflow: { fallback_chain: chainId } };
 }
 
 /**

@@ -25,7 +25,7 @@ export function createResolveModelStage(planner: RoutePlanner): Stage {
       const wrongMode = plan.steps.find((s) => s.deployment.mode !== MODE_FOR[ctx.operation]);
       if (wrongMode) {
         const d = wrongMode.deployment;
-        throw new GatewayError('SF_ERR_OPERATION_UNSUPPORTED', { message: `The model "${d.name}" is an ${d.mode} model and cannot serve ${ctx.operation}.`, param: 'model' });
+        throw new GatewayError('SF_ERR_OPERATION_UNSUPPORTED', { message: `The model "${d.name}" is ${d.mode === 'embedding' ? 'an embedding' : 'a chat'} model and cannot serve ${ctx.operation}.`, param: 'model' });
       }
       if (ctx.operation === 'messages') {
         const foreign = plan.steps.find((s) => s.deployment.provider.type !== 'anthropic');

@@ -1,4 +1,5 @@
 import { GatewayError } from '../../errors/gateway-error.js';
+import { encodeEmbedding } from '../embedding-encoding.js';
 import type { OpenAIEmbeddingsRequest, OpenAIEmbeddingsResponse, ProviderConfig, UpstreamRequest } from '../types.js';
 import { geminiBaseUrl, geminiHeaders, geminiModelPath } from './translator.js';
 
@@ -42,13 +43,6 @@ export function toGeminiEmbeddingsRequest(req: OpenAIEmbeddingsRequest, upstream
   };
 }
 
-/** OpenAI's base64 form: the float32 little-endian bytes of the vector. */
-function toBase64(values: number[]): string {
-  const buf = Buffer.alloc(values.length * 4);
-  values.forEach((v, i) => buf.writeFloatLE(v, i * 4));
-  return buf.toString('base64');
-}
-
 function vectors(body: unknown): number[][] {
   const embeddings = typeof body === 'object' && body !== null && 'embeddings' in body ? body.embeddings : undefined;
   if (!Array.isArray(embeddings)) {
@@ -78,7 +72,7 @@ export function fromGeminiEmbeddingsResponse(
     data: vectors(body).map((values, index) => ({
       object: 'embedding',
       index,
-      embedding: encodingFormat === 'base64' ? toBase64(values) : values,
+      embedding: encodeEmbedding(values, encodingFormat),
     })),
     model,
     usage: { prompt_tokens: inputTokens, total_tokens: inputTokens },

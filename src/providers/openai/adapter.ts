@@ -1,8 +1,9 @@
 import { GatewayError } from '../../errors/gateway-error.js';
 import { answerBytes, estimatedChatUsage, estimatedEmbeddingsUsage, isUsageOnlyChunk, usageFromOpenAI, usageFromOpenAIText } from '../../spend/usage.js';
 import type { ProviderAdapter, ProviderCall, ProviderResponse } from '../adapter.js';
+import { conformEmbeddings, embeddingsNeedConforming } from '../embedding-encoding.js';
 import type { HttpTransport } from '../http-transport.js';
-import type { OpenAIChatRequest, OpenAIEmbeddingsRequest, OpenAIUsage, ProviderConfig, Usage } from '../types.js';
+import type { OpenAIChatRequest, OpenAIEmbeddingsRequest, OpenAIEmbeddingsResponse, OpenAIUsage, ProviderConfig, Usage } from '../types.js';
 import { parseUpstreamJson, readSseEvents, readText, SSE_DONE } from '../upstream-stream.js';
 import { openaiError, openaiErrorFromPayload } from './errors.js';
 import { createNativeResponses } from './responses.js';
@@ -85,6 +86,10 @@ export function createOpenAIAdapter(provider: ProviderConfig, transport: HttpTra
     );
     const text = await readText(res, call.signal);
     if (res.status >= 400) throw openaiError(res.status, text, res.headers);
+    if (embeddingsNeedConforming(text, body.encoding_format)) {
+      const conformed = conformEmbeddings(parseUpstreamJson(text) as OpenAIEmbeddingsResponse, body.encoding_format);
+      return { kind: 'json', status: res.status, body: conformed, usage: usageFromOpenAIText(text) ?? estimatedEmbeddingsUsage(body) };
+    }
     return { kind: 'json', status: res.status, body: undefined, text: jsonText(text), usage: usageFromOpenAIText(text) ?? estimatedEmbeddingsUsage(body) };
   }
 
