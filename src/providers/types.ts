@@ -127,6 +127,8 @@ export interface Usage {
   output_tokens: number;
   /** Anthropic prompt-cache writes, billed above the input price; 0 elsewhere. */
   cache_creation_input_tokens?: number;
+  /** Hosted/server tool calls by kind (web_search, code_execution, …), priced per call. */
+  server_tool_calls?: Record<string, number>;
 }
 
 
@@ -182,8 +184,11 @@ export interface StreamTranslator {
  * timestamps passed in, so golden tests can pin every byte.
  */
 export interface ChatTranslator {
-  /** OpenAI request -> upstream HTTP request (URL, headers with auth, body). */
-  toUpstreamRequest(req: OpenAIChatRequest, upstreamModel: string, provider: ProviderConfig): UpstreamRequest;
+  /**
+   * OpenAI request -> upstream HTTP request (URL, headers with auth, body). What the provider has
+   * no equivalent for is left out and named in `dropped`, when given (docs/passthrough.md).
+   */
+  toUpstreamRequest(req: OpenAIChatRequest, upstreamModel: string, provider: ProviderConfig, dropped?: string[]): UpstreamRequest;
   /**
    * Upstream JSON body -> OpenAI chat completion plus usage. `model` is the name the client asked for;
    * `req` is the client's request, for translations that depend on it (emulated response_format).
