@@ -43,7 +43,8 @@ function demoAnswer(body: OpenAIChatRequest): DemoAnswer {
     return { content, toolCalls: [], usage: { input_tokens: input, cached_input_tokens: 0, output_tokens: tokens(content) } };
   }
   const userText = textOf(last?.content);
-  const tool = tools[0];
+  // Only function tools can be called here; hosted ones (web search) have no demo equivalent.
+  const tool = tools.find((t) => t.type === 'function');
   if (tool && body.tool_choice !== 'none') {
     const args = JSON.stringify(demoArguments(tool, userText));
     const id = `call_demo_${createHash('sha256').update(tool.function.name + args).digest('hex').slice(0, 12)}`;

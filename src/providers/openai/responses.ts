@@ -31,11 +31,13 @@ export function createNativeResponses(upstream: OpenAIUpstream, transport: HttpT
     if (body['stream'] !== true) {
       const text = jsonText(await readText(res, call.signal));
       const parsed = parseUpstreamJson(text);
-      return { kind: 'json', status: res.status, body: undefined, text, usage: usageFromResponses(isRecord(parsed) ? parsed['usage'] : undefined) };
+      return { kind: 'json', status: res.status, body: undefined, text, usage: usageFromResponses(parsed) };
     }
 
     let usage: Usage = usageFromResponses(undefined);
     async function* frames(): AsyncGenerator<string> {
+      // Finished items, for a server whose closing event leaves out the output it already streamed.
+      const items: unknown[] = [];
       for await (const event of readSseEvents(res, call.signal)) {
         const data = parseUpstreamJson(event.data);
         const type = isRecord(data) ? data['type'] : undefined;
@@ -43,9 +45,10 @@ export function createNativeResponses(upstream: OpenAIUpstream, transport: HttpT
         if (type === 'error') throw openaiErrorFromPayload(502, data);
         const response = isRecord(data['response']) ? data['response'] : undefined;
         if (type === 'response.failed') throw openaiErrorFromPayload(502, response && isRecord(response['error']) ? response['error'] : undefined);
+        if (type === 'response.output_item.done') items.push(data['item']);
         yield `event: ${type}\ndata: ${event.data}\n\n`;
         if (TERMINAL.has(type)) {
-          usage = usageFromResponses(response?.['usage']);
+          usage = usageFromResponses(response && Array.isArray(response['output']) ? response : { ...response, output: items });
           yield SSE_DONE;
           return;
         }

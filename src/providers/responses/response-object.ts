@@ -1,5 +1,6 @@
 import type { OpenAIUsage, Usage } from '../types.js';
 import { isRecord, tokenCount } from '../wire-utils.js';
+import type { ToolNames } from './translate-request.js';
 
 /** What a translated answer needs besides the chat answer itself: its ids, time, model and the request to echo. */
 export interface ResponseMeta {
@@ -11,6 +12,14 @@ export interface ResponseMeta {
   model: string;
   /** The client's Responses request body as sent: the answer echoes its settings, as OpenAI's does. */
   body: Readonly<Record<string, unknown>>;
+  /** Chat names of namespaced functions, so their calls come back under the namespace and name the client gave. */
+  toolNames?: ToolNames;
+}
+
+/** A function call's name fields as the client expects them: its own name, and its namespace when it had one. */
+export function callName(chatName: string, meta: ResponseMeta): { name: string; namespace?: string } {
+  const namespaced = meta.toolNames?.get(chatName);
+  return namespaced ? { name: namespaced.name, namespace: namespaced.namespace } : { name: chatName };
 }
 
 export interface ResponsesUsage {
@@ -103,9 +112,37 @@ export function responsesUsage(u: OpenAIUsage): ResponsesUsage {
   };
 }
 
-/** A Response's usage in the gateway's vocabulary: what native answers are charged by. */
-export function usageFromResponses(u: unknown): Usage {
-  const r = isRecord(u) ? u : {};
+/**
+ * Output items of the tools OpenAI runs, and bills per call, itself -> the kind the price table
+ * names (`server_tool_calls`). Client-run calls (function, custom, shell ...) cost only tokens.
+ */
+const HOSTED_CALL_KINDS: Readonly<Record<string, string>> = {
+  web_search_call: 'web_search',
+  file_search_call: 'file_search',
+  code_interpreter_call: 'code_interpreter',
+  image_generation_call: 'image_generation',
+};
+
+/** Hosted tool calls among a Response's output items, by kind; undefined when there are none. */
+export function serverToolCalls(output: unknown): Record<string, number> | undefined {
+  if (!Array.isArray(output)) return undefined;
+  let calls: Record<string, number> | undefined;
+  for (const item of output) {
+    const kind = isRecord(item) && typeof item['type'] === 'string' ? HOSTED_CALL_KINDS[item['type']] : undefined;
+    if (kind === undefined) continue;
+    calls ??= {};
+    calls[kind] = (calls[kind] ?? 0) + 1;
+  }
+  return calls;
+}
+
+/** A Response's usage in the gateway's vocabulary, with the hosted tool calls among its output: what native answers are charged by. */
+export function usageFromResponses(response: unknown): Usage {
+  const res = isRecord(response) ? response : {};
+  const r = isRecord(res['usage']) ? res['usage'] : {};
   const details = isRecord(r['input_tokens_details']) ? r['input_tokens_details'] : {};
-  return { input_tokens: tokenCount(r['input_tokens']), cached_input_tokens: tokenCount(details['cached_tokens']), output_tokens: tokenCount(r['output_tokens']) };
+  const usage: Usage = { input_tokens: tokenCount(r['input_tokens']), cached_input_tokens: tokenCount(details['cached_tokens']), output_tokens: tokenCount(r['output_tokens']) };
+  const calls = serverToolCalls(res['output']);
+  if (calls) usage.server_tool_calls = calls;
+  return usage;
 }

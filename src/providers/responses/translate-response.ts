@@ -1,6 +1,6 @@
 import { GatewayError } from '../../errors/gateway-error.js';
 import type { OpenAIChatCompletion, OpenAIFinishReason } from '../types.js';
-import { itemId, responseObject, responsesUsage, type ResponseMeta, type ResponseObject, type ResponseStatus, type ResponsesOutputItem } from './response-object.js';
+import { callName, itemId, responseObject, responsesUsage, type ResponseMeta, type ResponseObject, type ResponseStatus, type ResponsesOutputItem } from './response-object.js';
 
 /** How a chat answer ended, as a Response status and, when it stopped short, why. */
 export function responseEnd(finish: OpenAIFinishReason | null): { status: ResponseStatus; incomplete: ResponseObject['incomplete_details'] } {
@@ -36,7 +36,7 @@ export function translateChatToResponses(completion: OpenAIChatCompletion, meta:
     output.push({ type: 'message', id: itemId('msg', meta, output.length), status: itemStatus, role: 'assistant', content: [outputText(message.content)] });
   }
   for (const call of message.tool_calls ?? []) {
-    output.push({ type: 'function_call', id: itemId('fc', meta, output.length), call_id: call.id, name: call.function.name, arguments: call.function.arguments, status: 'completed' });
+    output.push({ type: 'function_call', id: itemId('fc', meta, output.length), call_id: call.id, ...callName(call.function.name, meta), arguments: call.function.arguments, status: 'completed' });
   }
   const response = responseObject(meta, status, output, completion.usage ? responsesUsage(completion.usage) : null);
   response.incomplete_details = incomplete;

@@ -1,7 +1,7 @@
 import { GatewayError } from '../../errors/gateway-error.js';
 import type { OpenAIChatChunk, OpenAIChunkToolCallDelta, OpenAIFinishReason } from '../types.js';
 import { EventSequence, type ResponsesEvent } from './events.js';
-import { itemId, responseObject, responsesUsage, type ResponseMeta, type ResponsesOutputItem, type ResponsesUsage } from './response-object.js';
+import { callName, itemId, responseObject, responsesUsage, type ResponseMeta, type ResponsesOutputItem, type ResponsesUsage } from './response-object.js';
 import { outputText, responseEnd } from './translate-response.js';
 
 /** The output item being streamed: a message's text, reasoning text, or one function call's arguments. */
@@ -58,7 +58,7 @@ export function createResponsesStreamTranslator(meta: ResponseMeta): ResponsesSt
     open = item;
     const at = { output_index: outputIndex };
     if (kind === 'call') {
-      events.push(seq.event('response.output_item.added', { ...at, item: { type: 'function_call', id: item.id, call_id: callId, name, arguments: '', status: 'in_progress' } }));
+      events.push(seq.event('response.output_item.added', { ...at, item: { type: 'function_call', id: item.id, call_id: callId, ...callName(name, meta), arguments: '', status: 'in_progress' } }));
     } else if (kind === 'message') {
       events.push(seq.event('response.output_item.added', { ...at, item: { type: 'message', id: item.id, status: 'in_progress', role: 'assistant', content: [] } }));
       events.push(seq.event('response.content_part.added', { item_id: item.id, ...at, content_index: 0, part: outputText('') }));
@@ -77,8 +77,9 @@ export function createResponsesStreamTranslator(meta: ResponseMeta): ResponsesSt
     let done: ResponsesOutputItem;
     const events: ResponsesEvent[] = [];
     if (item.kind === 'call') {
-      done = { type: 'function_call', id: item.id, call_id: item.callId, name: item.name, arguments: item.text, status };
-      events.push(seq.event('response.function_call_arguments.done', { ...ref, name: item.name, arguments: item.text }));
+      const names = callName(item.name, meta);
+      done = { type: 'function_call', id: item.id, call_id: item.callId, ...names, arguments: item.text, status };
+      events.push(seq.event('response.function_call_arguments.done', { ...ref, ...names, arguments: item.text }));
     } else if (item.kind === 'message') {
       const part = outputText(item.text);
       done = { type: 'message', id: item.id, status, role: 'assistant', content: [part] };
