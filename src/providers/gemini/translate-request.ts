@@ -123,6 +123,7 @@ function nameFromGeneratedId(id: string | undefined): string | undefined {
 
 function assistantParts(msg: OpenAIMessage, i: number, toolNames: Map<string, string>, dropped: string[]): GeminiRequestPart[] {
   const parts = contentParts(msg.content, `messages[${i}].content`, dropped);
+  let first = true;
   (msg.tool_calls ?? []).forEach((call: ToolCallWithSignature, j) => {
     // A call of a tool type chat knows and Gemini does not (a custom tool's) cannot be replayed.
     if (call.type !== undefined && call.type !== 'function') {
@@ -137,7 +138,8 @@ function assistantParts(msg: OpenAIMessage, i: number, toolNames: Map<string, st
     };
     // Only the first call of a step carries a signature (parallel calls share it).
     if (typeof signature === 'string') part.thoughtSignature = signature;
-    else if (j === 0) part.thoughtSignature = SKIP_THOUGHT_SIGNATURE;
+    else if (first) part.thoughtSignature = SKIP_THOUGHT_SIGNATURE;
+    first = false;
     parts.push(part);
   });
   return parts;

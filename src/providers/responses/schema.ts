@@ -220,7 +220,7 @@ const textFormat = oneOf({
 /** What the gateway reads of every Responses request, native or translated. */
 const gatewayFields = {
   model: z.string().min(1).max(256),
-  input: z.union([z.string(), z.array(z.looseObject({}))]),
+  input: z.union([z.string(), z.array(z.looseObject({}))], { error: 'expected a string or an array of input items' }),
   stream: z.boolean().nullish(),
   max_output_tokens: z.number().int().positive().nullish(),
 };
