@@ -331,7 +331,7 @@ export function translateOpenAIToAnthropic(req: OpenAIChatRequest, upstreamModel
 
   const system: Block[] = [];
   const messages = convertMessages(req.messages, system, dropped);
-  if (messages.length === 0) throw invalid('No message is left that Anthropic models can take: the request needs a user, assistant or tool message.', 'messages');
+  if (messages.length === 0) throw invalid('messages: no message is left that Anthropic models can take; the request needs a user, assistant or tool message.', 'messages');
   for (const key of Object.keys(req)) if (!READ_FIELDS.has(key)) dropped.push(key);
   if (req.response_format?.type === 'json_object') system.push({ type: 'text', text: JSON_OBJECT_INSTRUCTION });
 

@@ -300,7 +300,7 @@ function otherTool(tool: Record<string, unknown>, i: number, tools: Array<Record
  */
 export function translateOpenAIToGemini(req: OpenAIChatRequest, dropped: string[] = []): Record<string, unknown> {
   const { contents, system } = buildContents(req.messages, dropped);
-  if (contents.length === 0) throw invalid('No message is left that Gemini models can take: the request needs a user, assistant or tool message.', 'messages');
+  if (contents.length === 0) throw invalid('messages: no message is left that Gemini models can take; the request needs a user, assistant or tool message.', 'messages');
   for (const key of Object.keys(req)) if (!READ_FIELDS.has(key)) dropped.push(key);
   const body: Record<string, unknown> = { contents };
   if (system.length > 0) body['systemInstruction'] = { parts: system.map((text) => ({ text })) };
