@@ -26,6 +26,8 @@ export interface Steering {
   /** Prompt-cache tokens to report in usage (Anthropic: cache_read_input_tokens / cache_creation_input_tokens). */
   cacheReadTokens?: number;
   cacheWriteTokens?: number;
+  /** Answer with text even when tools are offered (coding agents always offer tools). */
+  noToolCall?: boolean;
 }
 
 export interface RecordedRequest {
@@ -84,6 +86,7 @@ export function readSteering(req: IncomingMessage): Steering {
   if (cacheRead !== undefined) s.cacheReadTokens = cacheRead;
   const cacheWrite = num(header(req, 'x-fake-cache-write-tokens'));
   if (cacheWrite !== undefined) s.cacheWriteTokens = cacheWrite;
+  if (header(req, 'x-fake-no-tool-call') !== undefined) s.noToolCall = true;
   return s;
 }
 
