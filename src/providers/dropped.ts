@@ -5,8 +5,6 @@
  * gateway answers with them in `x-smartflow-dropped`, so a client can see that its request was
  * served without them instead of being refused (docs/passthrough.md).
  */
-export type Dropped = string[];
-
 export const DROPPED_HEADER = 'x-smartflow-dropped';
 
 /** Headers have a size limit at every proxy on the way; past this many characters the rest is counted, not listed. */

@@ -1,7 +1,7 @@
 import { GatewayError } from '../../errors/gateway-error.js';
 import type { ProviderCall, ProviderResponse } from '../adapter.js';
 import type { HttpTransport } from '../http-transport.js';
-import { usageFromResponses } from '../responses/response-object.js';
+import { usageFromResponses, withServerToolCalls } from '../responses/response-object.js';
 import type { Usage } from '../types.js';
 import { parseUpstreamJson, readSseEvents, readText, SSE_DONE } from '../upstream-stream.js';
 import { isRecord } from '../wire-utils.js';
@@ -31,7 +31,7 @@ export function createNativeResponses(upstream: OpenAIUpstream, transport: HttpT
     if (body['stream'] !== true) {
       const text = jsonText(await readText(res, call.signal));
       const parsed = parseUpstreamJson(text);
-      return { kind: 'json', status: res.status, body: undefined, text, usage: usageFromResponses(parsed) };
+      return { kind: 'json', status: res.status, body: undefined, text, usage: isRecord(parsed) ? withServerToolCalls(usageFromResponses(parsed['usage']), parsed['output']) : usageFromResponses(undefined) };
     }
 
     let usage: Usage = usageFromResponses(undefined);
@@ -48,7 +48,7 @@ export function createNativeResponses(upstream: OpenAIUpstream, transport: HttpT
         if (type === 'response.output_item.done') items.push(data['item']);
         yield `event: ${type}\ndata: ${event.data}\n\n`;
         if (TERMINAL.has(type)) {
-          usage = usageFromResponses(response && Array.isArray(response['output']) ? response : { ...response, output: items });
+          usage = withServerToolCalls(usageFromResponses(response?.['usage']), Array.isArray(response?.['output']) ? response['output'] : items);
           yield SSE_DONE;
           return;
         }

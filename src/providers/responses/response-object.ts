@@ -124,7 +124,7 @@ const HOSTED_CALL_KINDS: Readonly<Record<string, string>> = {
 };
 
 /** Hosted tool calls among a Response's output items, by kind; undefined when there are none. */
-export function serverToolCalls(output: unknown): Record<string, number> | undefined {
+function serverToolCalls(output: unknown): Record<string, number> | undefined {
   if (!Array.isArray(output)) return undefined;
   let calls: Record<string, number> | undefined;
   for (const item of output) {
@@ -136,13 +136,15 @@ export function serverToolCalls(output: unknown): Record<string, number> | undef
   return calls;
 }
 
-/** A Response's usage in the gateway's vocabulary, with the hosted tool calls among its output: what native answers are charged by. */
-export function usageFromResponses(response: unknown): Usage {
-  const res = isRecord(response) ? response : {};
-  const r = isRecord(res['usage']) ? res['usage'] : {};
+/** A Response's usage in the gateway's vocabulary: what native answers are charged by. */
+export function usageFromResponses(u: unknown): Usage {
+  const r = isRecord(u) ? u : {};
   const details = isRecord(r['input_tokens_details']) ? r['input_tokens_details'] : {};
-  const usage: Usage = { input_tokens: tokenCount(r['input_tokens']), cached_input_tokens: tokenCount(details['cached_tokens']), output_tokens: tokenCount(r['output_tokens']) };
-  const calls = serverToolCalls(res['output']);
-  if (calls) usage.server_tool_calls = calls;
-  return usage;
+  return { input_tokens: tokenCount(r['input_tokens']), cached_input_tokens: tokenCount(details['cached_tokens']), output_tokens: tokenCount(r['output_tokens']) };
+}
+
+/** `usage` with the hosted tool calls among a Response's `output` items added, for per-call prices. */
+export function withServerToolCalls(usage: Usage, output: unknown): Usage {
+  const calls = serverToolCalls(output);
+  return calls ? { ...usage, server_tool_calls: calls } : usage;
 }
