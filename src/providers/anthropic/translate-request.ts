@@ -158,7 +158,7 @@ function parseArguments(args: unknown, param: string): Record<string, unknown> {
   return parsed;
 }
 
-function assistantBlocks(msg: OpenAIMessage, i: number, dropped: string[]): string | Block[] {
+function assistantBlocks(msg: OpenAIMessage, i: number, dropped: string[], droppedCalls: Set<string>): string | Block[] {
   const content = convertContent(msg.content, `messages[${i}].content`, dropped);
   const calls = msg.tool_calls ?? [];
   if (calls.length === 0) return content;
@@ -168,6 +168,7 @@ function assistantBlocks(msg: OpenAIMessage, i: number, dropped: string[]): stri
     // A call of a tool type chat knows and Anthropic does not (a custom tool's) cannot be replayed.
     if (isRecord(call) && call.type !== undefined && call.type !== 'function') {
       dropped.push(droppedEntry(`${param}.type`, call.type));
+      if (typeof call.id === 'string') droppedCalls.add(call.id);
       return;
     }
     if (!isRecord(call) || !isRecord(call.function) || typeof call.function.name !== 'string') {
@@ -218,6 +219,8 @@ function systemBlocks(msg: OpenAIMessage, i: number, dropped: string[]): Block[]
 
 function convertMessages(messages: OpenAIMessage[], system: Block[], dropped: string[]): AnthropicMessage[] {
   const turns: AnthropicMessage[] = [];
+  /** Ids of tool calls left out: their results must go too, or Anthropic finds a result without its call. */
+  const droppedCalls = new Set<string>();
   messages.forEach((msg, i) => {
     if (!isRecord(msg)) throw invalid(`messages[${i}] must be an object.`, `messages[${i}]`);
     switch (msg.role) {
@@ -230,12 +233,16 @@ function convertMessages(messages: OpenAIMessage[], system: Block[], dropped: st
         pushTurn(turns, { role: 'user', content: convertContent(msg.content, `messages[${i}].content`, dropped) });
         return;
       case 'assistant': {
-        const content = assistantBlocks(msg, i, dropped);
+        const content = assistantBlocks(msg, i, dropped, droppedCalls);
         // An empty assistant turn carries nothing and Anthropic rejects empty content.
         if (content.length > 0) pushTurn(turns, { role: 'assistant', content });
         return;
       }
       case 'tool':
+        if (typeof msg.tool_call_id === 'string' && droppedCalls.has(msg.tool_call_id)) {
+          dropped.push(droppedEntry(`messages[${i}].tool_call_id`, msg.tool_call_id));
+          return;
+        }
         pushTurn(turns, { role: 'user', content: [toolResultBlock(msg, i, dropped)] });
         return;
       default:

@@ -121,13 +121,14 @@ function nameFromGeneratedId(id: string | undefined): string | undefined {
   return id === undefined ? undefined : /^call_\d+_(.+)$/.exec(id)?.[1];
 }
 
-function assistantParts(msg: OpenAIMessage, i: number, toolNames: Map<string, string>, dropped: string[]): GeminiRequestPart[] {
+function assistantParts(msg: OpenAIMessage, i: number, toolNames: Map<string, string>, dropped: string[], droppedCalls: Set<string>): GeminiRequestPart[] {
   const parts = contentParts(msg.content, `messages[${i}].content`, dropped);
   let first = true;
   (msg.tool_calls ?? []).forEach((call: ToolCallWithSignature, j) => {
     // A call of a tool type chat knows and Gemini does not (a custom tool's) cannot be replayed.
     if (call.type !== undefined && call.type !== 'function') {
       dropped.push(droppedEntry(`messages[${i}].tool_calls[${j}].type`, call.type));
+      droppedCalls.add(call.id);
       return;
     }
     toolNames.set(call.id, call.function.name);
@@ -149,6 +150,8 @@ function buildContents(messages: OpenAIMessage[], dropped: string[]): { contents
   const contents: GeminiContent[] = [];
   const system: string[] = [];
   const toolNames = new Map<string, string>();
+  /** Ids of tool calls left out: their results go too. */
+  const droppedCalls = new Set<string>();
   const push = (role: GeminiContent['role'], parts: GeminiRequestPart[]): void => {
     if (parts.length === 0) return; // Gemini rejects turns without parts.
     const last = contents[contents.length - 1];
@@ -168,10 +171,14 @@ function buildContents(messages: OpenAIMessage[], dropped: string[]): { contents
         push('user', contentParts(msg.content, `messages[${i}].content`, dropped));
         break;
       case 'assistant':
-        push('model', assistantParts(msg, i, toolNames, dropped));
+        push('model', assistantParts(msg, i, toolNames, dropped, droppedCalls));
         break;
       case 'tool': {
         const id = msg.tool_call_id;
+        if (id !== undefined && droppedCalls.has(id)) {
+          dropped.push(droppedEntry(`messages[${i}].tool_call_id`, id));
+          break;
+        }
         const name = (id !== undefined ? toolNames.get(id) : undefined) ?? msg.name ?? nameFromGeneratedId(id);
         if (name === undefined) throw invalid('A tool message must answer an earlier assistant tool call.', `messages[${i}].tool_call_id`);
         push('user', [{ functionResponse: { name, response: toolResponse(msg.content) } }]);
