@@ -1,6 +1,6 @@
 import type { OpenAIUsage, Usage } from '../types.js';
 import { isRecord, tokenCount } from '../wire-utils.js';
-import type { ToolNames } from './translate-request.js';
+import type { ClientToolName, ToolNames } from './translate-request.js';
 
 /** What a translated answer needs besides the chat answer itself: its ids, time, model and the request to echo. */
 export interface ResponseMeta {
@@ -16,10 +16,25 @@ export interface ResponseMeta {
   toolNames?: ToolNames;
 }
 
-/** A function call's name fields as the client expects them: its own name, and its namespace when it had one. */
-export function callName(chatName: string, meta: ResponseMeta): { name: string; namespace?: string } {
-  const namespaced = meta.toolNames?.get(chatName);
-  return namespaced ? { name: namespaced.name, namespace: namespaced.namespace } : { name: chatName };
+/** The client's tool a chat tool call stands for: a namespaced or custom one, or a plain function of the same name. */
+export function clientTool(chatName: string, meta: ResponseMeta): ClientToolName {
+  return meta.toolNames?.get(chatName) ?? { name: chatName };
+}
+
+/** A call's name fields as the client expects them: its own name, and its namespace when it had one. */
+export function callNames(tool: ClientToolName): { name: string; namespace?: string } {
+  return tool.namespace === undefined ? { name: tool.name } : { name: tool.name, namespace: tool.namespace };
+}
+
+/** A custom tool's input from the arguments of the function it ran as; the arguments as they are when the model did not follow its one-string schema. */
+export function customInput(args: string): string {
+  try {
+    const parsed: unknown = JSON.parse(args);
+    if (isRecord(parsed) && typeof parsed['input'] === 'string') return parsed['input'];
+  } catch {
+    // Not JSON: the model wrote the input itself.
+  }
+  return args;
 }
 
 export interface ResponsesUsage {
@@ -63,7 +78,7 @@ export interface ResponseObject {
 }
 
 /** An item id: the item type's prefix, the response's hex part, and the item's output index. */
-export function itemId(prefix: 'msg' | 'fc' | 'rs', meta: ResponseMeta, outputIndex: number): string {
+export function itemId(prefix: 'msg' | 'fc' | 'ctc' | 'rs', meta: ResponseMeta, outputIndex: number): string {
   return `${prefix}_${meta.id.replace(/^resp_/, '')}_${outputIndex}`;
 }
 

@@ -102,6 +102,20 @@ const functionCallOutputItem = z.looseObject({
   output: stringOr(partOf(['input_text', 'input_image', 'input_file']), 'content parts'),
 });
 
+const customToolCallItem = z.looseObject({
+  type: z.literal('custom_tool_call'),
+  call_id: z.string().min(1),
+  name: z.string().min(1),
+  namespace: z.string().min(1).optional(),
+  input: z.string(),
+});
+
+const customToolCallOutputItem = z.looseObject({
+  type: z.literal('custom_tool_call_output'),
+  call_id: z.string().min(1),
+  output: stringOr(partOf(['input_text', 'input_image', 'input_file']), 'content parts'),
+});
+
 /** Reasoning from an earlier turn: passed to OpenAI-compatible upstreams, dropped for translated ones. */
 const reasoningItem = z.looseObject({ type: z.literal('reasoning') });
 
@@ -109,6 +123,8 @@ const ITEM_SCHEMAS = {
   message: messageItem,
   function_call: functionCallItem,
   function_call_output: functionCallOutputItem,
+  custom_tool_call: customToolCallItem,
+  custom_tool_call_output: customToolCallOutputItem,
   reasoning: reasoningItem,
 } as const;
 
@@ -147,21 +163,30 @@ const functionTool = z.looseObject({
   strict: z.boolean().nullish(),
 });
 
-/** A namespace: a named group of function tools (Codex's MCP servers and agent tools). */
+/** A custom tool: the model writes its input as free text, optionally in a grammar (Codex's apply_patch). */
+const customTool = z.looseObject({
+  type: z.literal('custom'),
+  name: toolName,
+  description: z.string().nullish(),
+  format: z.looseObject({ type: z.string(), syntax: z.string().optional(), definition: z.string().optional() }).nullish(),
+});
+
+/** A namespace: a named group of function and custom tools (Codex's MCP servers and agent tools). */
 const namespaceTool = z.looseObject({
   type: z.literal('namespace'),
   name: toolName,
   description: z.string().nullish(),
-  tools: z.array(z.unknown().transform((value, ctx): z.output<typeof functionTool> | OtherTool => {
+  tools: z.array(z.unknown().transform((value, ctx): z.output<typeof functionTool> | z.output<typeof customTool> | OtherTool => {
     const type = isRecord(value) ? value['type'] : undefined;
     if (type === 'function') return parseWithin(functionTool, value, ctx);
+    if (type === 'custom') return parseWithin(customTool, value, ctx);
     return { type: 'other', toolType: typeof type === 'string' ? type : '', raw: isRecord(value) ? value : {} };
   })),
 });
 
 /**
  * A tool of any other type: hosted ones (web_search, file_search, code_interpreter ...) and
- * client-run ones (custom, shell, apply_patch ...). Kept whole: a translation passes web search
+ * client-run ones (shell, apply_patch, local_shell ...). Kept whole: a translation passes web search
  * on for the provider's own search tool and drops the rest.
  */
 interface OtherTool {
@@ -170,9 +195,10 @@ interface OtherTool {
   raw: Record<string, unknown>;
 }
 
-const tool = z.unknown().transform((value, ctx): z.output<typeof functionTool> | z.output<typeof namespaceTool> | OtherTool => {
+const tool = z.unknown().transform((value, ctx): z.output<typeof functionTool> | z.output<typeof customTool> | z.output<typeof namespaceTool> | OtherTool => {
   const type = isRecord(value) ? value['type'] : undefined;
   if (type === 'function') return parseWithin(functionTool, value, ctx);
+  if (type === 'custom') return parseWithin(customTool, value, ctx);
   if (type === 'namespace') return parseWithin(namespaceTool, value, ctx);
   if (!isRecord(value) || typeof type !== 'string' || type === '') {
     ctx.addIssue({ code: 'custom', message: 'tools need a "type"', path: ['type'] });

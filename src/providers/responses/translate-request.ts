@@ -9,14 +9,33 @@ export interface Untranslatable {
   message: string;
 }
 
-/** A namespaced function as the client named it: chat has no namespaces, so it runs under a joined name. */
-export interface NamespacedName {
-  namespace: string;
+/**
+ * A tool as the client named it, where its chat function differs: a namespaced one (chat has no
+ * namespaces, so it runs under a joined name) or a custom one (chat has no free-text tools, so it
+ * runs as a function taking one string, `input`).
+ */
+export interface ClientToolName {
   name: string;
+  namespace?: string;
+  /** A custom tool: its calls go back as `custom_tool_call` items carrying `input`. */
+  custom?: true;
 }
 
-/** Chat tool names of namespaced functions -> their namespace and name, for answers to name calls as the client expects. */
-export type ToolNames = ReadonlyMap<string, NamespacedName>;
+/** Chat tool names -> the client's tools they stand for, for answers to name calls as the client expects. */
+export type ToolNames = ReadonlyMap<string, ClientToolName>;
+
+/** The one parameter a custom tool's function takes: the input the model would have written as free text. */
+const CUSTOM_PARAMETERS = {
+  type: 'object',
+  properties: { input: { type: 'string', description: 'The whole input of the tool, as free text.' } },
+  required: ['input'],
+};
+
+/** A custom tool's function description: its own, and the grammar its input must follow when it has one. */
+function customDescription(t: { description?: string | null; format?: { type: string; syntax?: string; definition?: string } | null }): string {
+  const grammar = t.format?.type === 'grammar' && t.format.definition ? `\n\nThe input must follow this ${t.format.syntax ?? ''} grammar:\n${t.format.definition}` : '';
+  return `${t.description ?? ''}${grammar}`.trim();
+}
 
 /** A Responses request as the chat request the pipeline runs, and what that translation left out. */
 export interface ResponsesAsChat {
@@ -92,11 +111,15 @@ export function translateResponsesToChat(req: ResponsesRequest): ResponsesAsChat
   };
   const dropped: string[] = [];
   const toolPaths: string[] = [];
-  const toolNames = new Map<string, NamespacedName>();
-  const taken = new Set((req.tools ?? []).flatMap((t) => (t.type === 'function' ? [t.name] : [])));
+  const toolNames = new Map<string, ClientToolName>();
+  const taken = new Set((req.tools ?? []).flatMap((t) => (t.type === 'function' || t.type === 'custom' ? [t.name] : [])));
   /** Namespace and name -> chat name, for calls in the history and the tools alike. */
   const chatNames = new Map<string, string>();
-  const chatName = (namespace: string, name: string): string => {
+  const chatName = (namespace: string | undefined, name: string, custom = false): string => {
+    if (namespace === undefined) {
+      if (custom) toolNames.set(name, { name, custom: true });
+      return name;
+    }
     const key = `${namespace}\0${name}`;
     let joined = chatNames.get(key);
     if (joined === undefined) {
@@ -104,7 +127,15 @@ export function translateResponsesToChat(req: ResponsesRequest): ResponsesAsChat
       chatNames.set(key, joined);
       toolNames.set(joined, { namespace, name });
     }
+    if (custom) toolNames.set(joined, { namespace, name, custom: true });
     return joined;
+  };
+  /** An assistant tool call, joined to the assistant turn before it: parallel calls, and a call right after the text that announced it, are one turn. */
+  const pushCall = (id: string, name: string, args: string) => {
+    const call = { id, type: 'function' as const, function: { name, arguments: args } };
+    const last = messages[messages.length - 1];
+    if (last?.role === 'assistant') last.tool_calls = [...(last.tool_calls ?? []), call];
+    else messages.push({ role: 'assistant', content: null, tool_calls: [call] });
   };
 
   function part(p: ResponsesContentPart, param: string): OpenAIContentPart | null {
@@ -156,16 +187,14 @@ export function translateResponsesToChat(req: ResponsesRequest): ResponsesAsChat
           }
           messages.push({ role: item.role as OpenAIMessage['role'], content: content(item.content, `${param}.content`) });
           return;
-        case 'function_call': {
-          const name = item.namespace === undefined ? item.name : chatName(item.namespace, item.name);
-          const call = { id: item.call_id, type: 'function' as const, function: { name, arguments: item.arguments } };
-          // Parallel calls, and a call right after the text that announced it, are one assistant turn.
-          const last = messages[messages.length - 1];
-          if (last?.role === 'assistant') last.tool_calls = [...(last.tool_calls ?? []), call];
-          else messages.push({ role: 'assistant', content: null, tool_calls: [call] });
+        case 'function_call':
+          pushCall(item.call_id, chatName(item.namespace, item.name), item.arguments);
           return;
-        }
+        case 'custom_tool_call':
+          pushCall(item.call_id, chatName(item.namespace, item.name, true), JSON.stringify({ input: item.input }));
+          return;
         case 'function_call_output':
+        case 'custom_tool_call_output':
           messages.push({ role: 'tool', tool_call_id: item.call_id, content: content(item.output, `${param}.output`) });
           return;
         case 'reasoning':
@@ -204,12 +233,18 @@ export function translateResponsesToChat(req: ResponsesRequest): ResponsesAsChat
       });
       toolPaths.push(path);
     };
+    const custom = (t: { name: string; description?: string | null; format?: { type: string; syntax?: string; definition?: string } | null }, namespace: string | undefined, path: string) => {
+      const description = customDescription(t);
+      fn({ name: t.name, parameters: CUSTOM_PARAMETERS, ...(description !== '' ? { description } : {}) }, chatName(namespace, t.name, true), path);
+    };
     req.tools.forEach((t, i) => {
       const path = `tools[${i}]`;
       if (t.type === 'function') fn(t, t.name, path);
+      else if (t.type === 'custom') custom(t, undefined, path);
       else if (t.type === 'namespace') {
         t.tools.forEach((inner, j) => {
           if (inner.type === 'function') fn(inner, chatName(t.name, inner.name), `${path}.tools[${j}]`);
+          else if (inner.type === 'custom') custom(inner, t.name, `${path}.tools[${j}]`);
           else dropped.push(droppedEntry(`${path}.tools[${j}].type`, inner.toolType));
         });
       } else if (t.toolType.startsWith('web_search')) {
