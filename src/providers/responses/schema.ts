@@ -228,7 +228,10 @@ function oneOf<S extends Record<string, z.ZodType>>(known: S) {
 
 const toolChoice = z.union([
   z.string().min(1),
-  oneOf({ function: z.looseObject({ type: z.literal('function'), name: z.string().min(1) }) }),
+  oneOf({
+    function: z.looseObject({ type: z.literal('function'), name: z.string().min(1) }),
+    custom: z.looseObject({ type: z.literal('custom'), name: z.string().min(1) }),
+  }),
 ]);
 
 const textFormat = oneOf({

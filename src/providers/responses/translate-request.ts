@@ -95,8 +95,9 @@ function joinedName(namespace: string, name: string, taken: Set<string>): string
  * translated providers (Anthropic, Gemini, demo): `instructions` becomes the system message,
  * input items become messages (function_call items become assistant tool calls, merged into the
  * assistant turn before them; function_call_output items become tool messages), function tools
- * and `tool_choice` take the chat shape, a namespace's functions become functions named
- * `{namespace}__{name}` (`toolNames` maps them back), `text.format` becomes `response_format`,
+ * and `tool_choice` take the chat shape, a custom tool becomes a function taking one string
+ * (`input`), a namespace's members become functions named `{namespace}__{name}` (`toolNames` maps
+ * both back; custom_tool_call items become tool calls too), `text.format` becomes `response_format`,
  * `max_output_tokens` becomes `max_tokens`. Web search tools go on to the provider's translator,
  * which maps them to its own search tool. Reasoning items from earlier turns are left out: they
  * are one model's hidden state. What chat has no equivalent for (other tool types, input items,
@@ -259,7 +260,8 @@ export function translateResponsesToChat(req: ResponsesRequest): ResponsesAsChat
   const choice = req.tool_choice;
   if (choice === 'none' || choice === 'auto' || choice === 'required') chat.tool_choice = choice;
   else if (typeof choice === 'string') dropped.push(droppedEntry('tool_choice', choice));
-  else if (choice?.type === 'function') chat.tool_choice = { type: 'function', function: { name: choice.name } };
+  // A custom tool runs as a function of its own name, so forcing it forces that function.
+  else if (choice?.type === 'function' || choice?.type === 'custom') chat.tool_choice = { type: 'function', function: { name: choice.name } };
   else if (choice) dropped.push(droppedEntry('tool_choice.type', choice.choiceType));
 
   const format = req.text?.format;
