@@ -53,7 +53,11 @@ function promptText(body: OpenAIChatRequest): string | undefined {
         text += t;
       }
     }
-    for (const tc of m.tool_calls ?? []) text += `\n[call ${tc.function.name}(${tc.function.arguments})]`;
+    for (const tc of m.tool_calls ?? []) {
+      // A call of a tool type the gateway does not know (a custom tool's) has no text form to compare.
+      if (!tc.function) return undefined;
+      text += `\n[call ${tc.function.name}(${tc.function.arguments})]`;
+    }
     lines.push(`${m.role}: ${text}`);
   }
   return lines.join('\n');

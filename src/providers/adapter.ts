@@ -25,9 +25,13 @@ export interface ProviderCall {
  * chunk format; they end with `data: [DONE]` only when the upstream finished cleanly and
  * throw a GatewayError when it broke.
  */
-export type ProviderResponse =
+export type ProviderResponse = (
   | { kind: 'json'; status: number; body: unknown; text?: string; usage: Usage }
-  | { kind: 'stream'; status: number; frames: AsyncIterable<string>; usage: () => Usage };
+  | { kind: 'stream'; status: number; frames: AsyncIterable<string>; usage: () => Usage }
+) & {
+  /** What the translation for this provider left out (`x-smartflow-dropped`); absent when nothing was. */
+  dropped?: readonly string[];
+};
 
 export interface ProviderAdapter {
   readonly type: string;

@@ -1,4 +1,6 @@
+import { invalidRequest } from '../errors/from-zod.js';
 import { GatewayError } from '../errors/gateway-error.js';
+import { translatedChatSchema } from '../schemas/openai-requests.js';
 import type { ProviderAdapter, ProviderCall, ProviderResponse } from './adapter.js';
 import type { HttpTransport } from './http-transport.js';
 import { answerBytes, estimatedChatUsage, isUsageOnlyChunk } from '../spend/usage.js';
@@ -31,7 +33,11 @@ export function createTranslatedAdapter(
 ): ProviderAdapter {
   async function chat(body: OpenAIChatRequest, call: ProviderCall): Promise<ProviderResponse> {
     const created = Math.floor(Date.now() / 1000);
-    const req = translator.toUpstreamRequest(body, call.upstreamModel, provider);
+    const checked = translatedChatSchema.safeParse(body);
+    if (!checked.success) throw invalidRequest(checked.error);
+    const dropped: string[] = [];
+    const req = translator.toUpstreamRequest(body, call.upstreamModel, provider, dropped);
+    const droppedField = dropped.length > 0 ? { dropped } : {};
     req.headers = { ...call.forwardedHeaders, ...req.headers };
     const res = await transport.send(req, call.signal, call.timeoutMs ?? provider.timeout_ms);
     if (res.status >= 400) throw translator.fromUpstreamError(res.status, await readText(res, call.signal), res.headers);
@@ -39,7 +45,7 @@ export function createTranslatedAdapter(
     if (body.stream !== true) {
       const parsed = parseUpstreamJson(await readText(res, call.signal));
       const { completion, usage } = translator.fromUpstreamResponse(parsed, call.requestedModel, created, body);
-      return { kind: 'json', status: 200, body: completion, usage: reported(usage) ? usage : estimatedChatUsage(body, answerBytes(JSON.stringify(completion))) };
+      return { kind: 'json', status: 200, body: completion, usage: reported(usage) ? usage : estimatedChatUsage(body, answerBytes(JSON.stringify(completion))), ...droppedField };
     }
 
     const clientWantsUsage = body.stream_options?.include_usage === true;
@@ -65,6 +71,7 @@ export function createTranslatedAdapter(
       kind: 'stream',
       status: 200,
       frames: frames(),
+      ...droppedField,
       usage() {
         const usage = st.usage();
         // Only a finished stream is estimated here: the budget stage charges unfinished ones by its own rule.

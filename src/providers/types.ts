@@ -189,8 +189,11 @@ export interface StreamTranslator {
  * timestamps passed in, so golden tests can pin every byte.
  */
 export interface ChatTranslator {
-  /** OpenAI request -> upstream HTTP request (URL, headers with auth, body). */
-  toUpstreamRequest(req: OpenAIChatRequest, upstreamModel: string, provider: ProviderConfig): UpstreamRequest;
+  /**
+   * OpenAI request -> upstream HTTP request (URL, headers with auth, body). What the provider has
+   * no equivalent for is left out and named in `dropped`, when given (docs/passthrough.md).
+   */
+  toUpstreamRequest(req: OpenAIChatRequest, upstreamModel: string, provider: ProviderConfig, dropped?: string[]): UpstreamRequest;
   /**
    * Upstream JSON body -> OpenAI chat completion plus usage. `model` is the name the client asked for;
    * `req` is the client's request, for translations that depend on it (emulated response_format).

@@ -54,6 +54,7 @@ export const SERVER_TOOL_PRICES: Readonly<Record<CatalogueModel['provider_type']
  */
 export const MODEL_CATALOGUE: Readonly<Record<string, CatalogueModel>> = {
   'gpt-5': { provider_type: 'openai', mode: 'chat', price: { input: 1.25, output: 10, cached_input: 0.125 }, max_output_tokens: 128_000, context_window: 400_000 },
+  'gpt-5-codex': { provider_type: 'openai', mode: 'chat', price: { input: 1.25, output: 10, cached_input: 0.125 }, max_output_tokens: 128_000, context_window: 400_000 },
   'gpt-5-mini': { provider_type: 'openai', mode: 'chat', price: { input: 0.25, output: 2, cached_input: 0.025 }, max_output_tokens: 128_000, context_window: 400_000 },
   'gpt-5-nano': { provider_type: 'openai', mode: 'chat', price: { input: 0.05, output: 0.4, cached_input: 0.005 }, max_output_tokens: 128_000, context_window: 400_000 },
   'gpt-4.1': { provider_type: 'openai', mode: 'chat', price: { input: 2, output: 8, cached_input: 0.5 }, max_output_tokens: 32_768, context_window: 1_047_576 },

@@ -29,6 +29,8 @@ interface GoldenCase {
   upstream_model?: string;
   request?: OpenAIChatRequest;
   expected_upstream?: Record<string, unknown>;
+  /** What the translation left out (`x-smartflow-dropped` entries); none when absent. */
+  expected_dropped?: string[];
   expected_request_error?: ExpectedError;
   upstream_response?: unknown;
   expected_response?: unknown;
@@ -75,7 +77,9 @@ for (const file of files) {
   test(`anthropic golden: ${file} (${c.name})`, () => {
     let checked = 0;
     if (c.request && c.expected_upstream) {
-      assert.deepEqual(translateOpenAIToAnthropic(c.request, c.upstream_model ?? DEFAULT_UPSTREAM_MODEL), c.expected_upstream);
+      const dropped: string[] = [];
+      assert.deepEqual(translateOpenAIToAnthropic(c.request, c.upstream_model ?? DEFAULT_UPSTREAM_MODEL, dropped), c.expected_upstream);
+      assert.deepEqual(dropped, c.expected_dropped ?? []);
       checked++;
     }
     if (c.request && c.expected_request_error) {

@@ -11,11 +11,12 @@ import type { OpenAIChatChunk, ProviderConfig, UpstreamRequest } from '../../src
 /**
  * Golden cases for the Gemini translation layer, one JSON file each under test/golden/gemini/.
  * `kind` selects what is checked:
- * - chat (default): request -> expected_upstream; upstream_response -> expected_response + expected_usage
+ * - chat (default): request -> expected_upstream (+ expected_dropped); upstream_response -> expected_response + expected_usage
  * - stream: request -> expected_upstream; upstream_events (objects are JSON-encoded, strings sent
  *   as-is) -> expected_chunks, expected_usage, expected_finished, and expected_error if one is thrown
  * - error: status + headers + body -> expected_error
  * - embeddings: request -> expected_upstream; upstream_response -> expected_response
+ * - request: request -> expected_body and expected_dropped (what the translation left out)
  * - request_error / embeddings_request_error: translating request throws expected_error
  */
 const CREATED = 1717171717;
@@ -74,8 +75,10 @@ for (const file of files) {
     const model: string = c.upstream_model ?? 'gemini-2.5-flash';
     switch (kind) {
       case 'chat': {
-        const up = geminiTranslator.toUpstreamRequest(c.request, model, provider(c));
+        const dropped: string[] = [];
+        const up = geminiTranslator.toUpstreamRequest(c.request, model, provider(c), dropped);
         assert.deepEqual(upstreamView(up), c.expected_upstream);
+        assert.deepEqual(dropped, c.expected_dropped ?? []);
         assert.ok(!up.url.includes(GOLDEN_PROVIDER.api_key ?? '-'), 'the key must never be in the URL');
         const { completion, usage } = geminiTranslator.fromUpstreamResponse(c.upstream_response, c.request.model, CREATED);
         assert.deepEqual(completion, c.expected_response);
@@ -114,6 +117,13 @@ for (const file of files) {
         assert.deepEqual(upstreamView(up), c.expected_upstream);
         const res = fromGeminiEmbeddingsResponse(c.upstream_response, c.request.model, estimateEmbeddingTokens(c.request.input), c.request.encoding_format);
         assert.deepEqual(res, c.expected_response);
+        break;
+      }
+      case 'request': {
+        const dropped: string[] = [];
+        const up = geminiTranslator.toUpstreamRequest(c.request, model, provider(c), dropped);
+        assert.deepEqual(upstreamView(up).body, c.expected_body);
+        assert.deepEqual(dropped, c.expected_dropped ?? []);
         break;
       }
       case 'request_error':

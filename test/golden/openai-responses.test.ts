@@ -123,6 +123,30 @@ describe('native Responses API call golden cases', () => {
     assert.equal((error as { codeName: string }).codeName, 'SF_ERR_UPSTREAM_BAD_RESPONSE');
   });
 
+  test('hosted tool calls the provider ran are counted by kind from the output, JSON and streamed, for per-call prices', async () => {
+    const output = [
+      { id: 'ws_1', type: 'web_search_call', status: 'completed', action: { type: 'search', query: 'a' } },
+      { id: 'ws_2', type: 'web_search_call', status: 'completed', action: { type: 'search', query: 'b' } },
+      { id: 'fs_1', type: 'file_search_call', status: 'completed', queries: ['c'] },
+      { id: 'ci_1', type: 'code_interpreter_call', status: 'completed' },
+      { id: 'fc_1', type: 'function_call', call_id: 'c1', name: 'f', arguments: '{}' },
+    ];
+    const usage = { input_tokens: 5, input_tokens_details: { cached_tokens: 0 }, output_tokens: 2, total_tokens: 7 };
+    const calls = { web_search: 2, file_search: 1, code_interpreter: 1 };
+    answer = (res) => sendJson(res, 200, { id: 'resp_3', object: 'response', status: 'completed', output, usage });
+    const json = await adapter.responses!({ model: 'codex', input: 'hi' }, call());
+    assert.equal(json.kind, 'json');
+    assert.deepEqual(json.usage, { input_tokens: 5, cached_input_tokens: 0, output_tokens: 2, server_tool_calls: calls });
+
+    const done = output.map((item, i) => event('response.output_item.done', { output_index: i, item }, i + 1));
+    // A server whose closing event leaves out the output: the items it streamed are counted.
+    answer = sse([CREATED, ...done, event('response.completed', { response: { id: 'resp_3', status: 'completed', usage } }, 9)]);
+    const streamed = await adapter.responses!({ model: 'codex', input: 'hi', stream: true }, call());
+    assert.equal(streamed.kind, 'stream');
+    await read(streamed.frames);
+    assert.deepEqual(streamed.usage(), { input_tokens: 5, cached_input_tokens: 0, output_tokens: 2, server_tool_calls: calls });
+  });
+
   test('an upstream error status keeps its status and OpenAI code; a 200 that is not JSON is a bad response', async () => {
     answer = (res) => sendJson(res, 400, { error: { message: 'Unsupported parameter: temperature', type: 'invalid_request_error', param: 'temperature', code: 'unsupported_parameter' } });
     await assert.rejects(adapter.responses!({ model: 'codex', input: 'hi' }, call()), (e: { status: number; wireCode: string; param: string }) => e.status === 400 && e.wireCode === 'unsupported_parameter' && e.param === 'temperature');

@@ -14,7 +14,8 @@ import { createResponsesStreamTranslator } from '../../src/providers/responses/t
 /**
  * Golden cases for the Responses API translation layer, one JSON file per case under
  * test/golden/responses. A case holds one of:
- * - request -> expected_chat + expected_untranslatable (the chat request and what it left out)
+ * - request -> expected_chat, expected_dropped (what chat has no equivalent for), expected_untranslatable
+ *   (content a translated provider cannot reach) and expected_tool_names (namespaced functions)
  * - request -> expected_error (the 400 the request gets)
  * - meta + completion -> expected_response (or expected_error)
  * - meta + chunks -> expected_events (or expected_error, thrown while pushing the chunks)
@@ -31,7 +32,9 @@ interface GoldenCase {
   request?: Record<string, unknown>;
   expected_chat?: unknown;
   expected_untranslatable?: unknown;
-  meta?: { id: string; created_at: number; model: string; body: Record<string, unknown> };
+  expected_dropped?: string[];
+  expected_tool_names?: Record<string, unknown>;
+  meta?: { id: string; created_at: number; model: string; body: Record<string, unknown>; tool_names?: Record<string, { namespace: string; name: string }> };
   completion?: OpenAIChatCompletion;
   expected_response?: unknown;
   chunks?: OpenAIChatChunk[];
@@ -59,7 +62,7 @@ function thrownBy(fn: () => unknown): unknown {
 
 function metaOf(c: GoldenCase): ResponseMeta {
   const m = c.meta!;
-  return { id: m.id, createdAt: m.created_at, model: m.model, body: m.body };
+  return { id: m.id, createdAt: m.created_at, model: m.model, body: m.body, ...(m.tool_names ? { toolNames: new Map(Object.entries(m.tool_names)) } : {}) };
 }
 
 const files = readdirSync(DIR).filter((f) => f.endsWith('.json')).sort();
@@ -78,9 +81,11 @@ for (const file of files) {
   test(`responses golden: ${file} (${c.name})`, () => {
     let checked = 0;
     if (c.request && c.expected_chat) {
-      const { chat, untranslatable } = translateResponsesToChat(parseResponsesRequest(c.request));
+      const { chat, untranslatable, dropped, toolNames } = translateResponsesToChat(parseResponsesRequest(c.request));
       assert.deepEqual(chat, c.expected_chat);
       assert.deepEqual(untranslatable, c.expected_untranslatable ?? null);
+      assert.deepEqual(dropped, c.expected_dropped ?? []);
+      assert.deepEqual(Object.fromEntries(toolNames), c.expected_tool_names ?? {});
       checked++;
     }
     if (c.request && c.expected_error) {

@@ -60,7 +60,7 @@ interface Answer {
   outputTokens: number;
 }
 
-function decide(body: any, toolUseId: string): Answer {
+function decide(body: any, toolUseId: string, steering: Steering): Answer {
   const messages: any[] = body.messages;
   const last = messages[messages.length - 1];
   const lastContent = last?.content;
@@ -70,7 +70,7 @@ function decide(body: any, toolUseId: string): Answer {
   const tools: any[] = Array.isArray(body.tools) ? body.tools : [];
   const choice = body.tool_choice;
 
-  if (last?.role === 'user' && toolResults.length === 0 && tools.length > 0 && choice?.type !== 'none') {
+  if (last?.role === 'user' && toolResults.length === 0 && tools.length > 0 && choice?.type !== 'none' && !steering.noToolCall) {
     const tool = (choice?.type === 'tool' ? tools.find((t) => t.name === choice.name) : undefined) ?? tools[0];
     const input = { query: userText };
     return {
@@ -197,7 +197,7 @@ export async function startFakeAnthropic(): Promise<FakeUpstream> {
 
     seq++;
     const id = `msg_fake_${String(seq).padStart(4, '0')}`;
-    const answer = decide(req.body, `toolu_fake_${String(seq).padStart(4, '0')}`);
+    const answer = decide(req.body, `toolu_fake_${String(seq).padStart(4, '0')}`, steering);
     const input = steering.inputTokens ?? inputTokens(req.body);
     if (req.body.stream === true) {
       await sendSse(res, streamEvents(req.body, id, answer, input, steering), steering);

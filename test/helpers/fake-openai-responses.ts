@@ -8,7 +8,8 @@ import { fakeAnswer, fakeTokens, sendJson, sendSse, splitForStream, type Recorde
  * `{"query": <last user text>}` when tools are offered to a user turn; `Tool said: <output>`
  * after a function_call_output. JSON, or SSE events with `event:` lines and sequence numbers.
  * A request with `reasoning` gets a reasoning item (with `encrypted_content` when `include` asks
- * for it) before the message, as reasoning models answer.
+ * for it) before the message, as reasoning models answer; one offering a web_search tool gets a
+ * `web_search_call` item before the answer, as OpenAI's hosted search adds one per search.
  */
 
 function partsText(content: unknown): string {
@@ -34,7 +35,9 @@ export function responses(req: RecordedRequest, s: Steering, res: ServerResponse
   const last = Array.isArray(input) ? input[input.length - 1] : undefined;
   const tool = (body.tools ?? []).find((t: any) => t.type === 'function');
   const lastIsUser = typeof input === 'string' || ((last?.type ?? 'message') === 'message' && last?.role === 'user');
-  const callTool = tool && lastIsUser && body.tool_choice !== 'none';
+  const callTool = tool && lastIsUser && body.tool_choice !== 'none' && !s.noToolCall;
+  // OpenAI runs its own web search before it answers, and bills it per call.
+  const searches = (body.tools ?? []).some((t: any) => typeof t?.type === 'string' && t.type.startsWith('web_search')) && !callTool;
   const userText = lastUserText(input);
   const text = last?.type === 'function_call_output' ? `Tool said: ${typeof last.output === 'string' ? last.output : JSON.stringify(last.output)}` : fakeAnswer(userText);
   const args = JSON.stringify({ query: userText });
@@ -47,6 +50,7 @@ export function responses(req: RecordedRequest, s: Steering, res: ServerResponse
     const encrypted = Array.isArray(body.include) && body.include.includes('reasoning.encrypted_content');
     output.push({ id: `rs_${hex}`, type: 'reasoning', summary: [], ...(encrypted ? { encrypted_content: `enc_${hex}` } : {}) });
   }
+  if (searches) output.push({ id: `ws_${hex}`, type: 'web_search_call', status: 'completed', action: { type: 'search', query: userText } });
   if (callTool) output.push({ id: `fc_${hex}`, type: 'function_call', status: 'completed', arguments: args, call_id: `call_${hex}`, name: tool.name });
   else output.push({ id: `msg_${hex}`, type: 'message', status: 'completed', role: 'assistant', content: [{ type: 'output_text', text, annotations: [], logprobs: [] }] });
 

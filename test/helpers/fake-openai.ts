@@ -48,7 +48,7 @@ function chat(req: RecordedRequest, s: Steering, res: Parameters<typeof sendJson
   const model = body.model;
   const last = body.messages?.[body.messages.length - 1];
   const tool = body.tools?.[0];
-  const callTool = tool && last?.role === 'user' && body.tool_choice !== 'none';
+  const callTool = tool && last?.role === 'user' && body.tool_choice !== 'none' && !s.noToolCall;
   const text = last?.role === 'tool' ? `Tool said: ${typeof last.content === 'string' ? last.content : JSON.stringify(last.content)}` : fakeAnswer(lastUserText(body.messages ?? []));
   const args = JSON.stringify({ query: lastUserText(body.messages ?? []) });
   const prompt = s.inputTokens ?? promptTokens(body);

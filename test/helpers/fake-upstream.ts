@@ -32,6 +32,8 @@ export interface Steering {
   noUsage?: boolean;
   /** Server tool calls to report (Anthropic `usage.server_tool_use`), e.g. `web_search_requests=3`. */
   serverToolUse?: Record<string, number>;
+  /** Answer with text even when tools are offered (coding agents always offer tools). */
+  noToolCall?: boolean;
 }
 
 export interface RecordedRequest {
@@ -100,6 +102,7 @@ export function readSteering(req: IncomingMessage): Steering {
       return [String(name).trim(), Number(count)];
     }));
   }
+  if (header(req, 'x-fake-no-tool-call') !== undefined) s.noToolCall = true;
   return s;
 }
 

@@ -186,15 +186,15 @@ describe('errors and validation on the OpenAI surface', () => {
       ['messages not an array', { model: 'gpt-4o-mini', messages: 'hi' }, 'messages'],
       ['messages missing', { model: 'gpt-4o-mini' }, 'messages'],
       ['empty messages', { model: 'gpt-4o-mini', messages: [] }, 'messages'],
-      ['temperature "hot"', { ...GOOD_BODY, temperature: 'hot' }, 'temperature'],
-      ['temperature out of range', { ...GOOD_BODY, temperature: 7 }, 'temperature'],
-      ['role "robot"', { model: 'gpt-4o-mini', messages: [{ role: 'robot', content: 'beep' }] }, 'messages[0].role'],
+      ['temperature "hot" for a translated model', { ...GOOD_BODY, model: 'leaky-gemini', temperature: 'hot' }, 'temperature'],
+      ['temperature out of range for a translated model', { ...GOOD_BODY, model: 'leaky-gemini', temperature: 7 }, 'temperature'],
+      ['only a role a translated model has no place for', { model: 'leaky-gemini', messages: [{ role: 'robot', content: 'beep' }] }, 'messages'],
       ['content of the second message a number', { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'a' }, { role: 'user', content: 42 }] }, 'messages[1].content'],
       ['model missing', { messages: [{ role: 'user', content: 'x' }] }, 'model'],
       ['model not a string', { model: 123, messages: [{ role: 'user', content: 'x' }] }, 'model'],
       ['stream not a boolean', { ...GOOD_BODY, stream: 'yes' }, 'stream'],
       ['max_tokens negative', { ...GOOD_BODY, max_tokens: -5 }, 'max_tokens'],
-      ['tool with a bad name', { ...GOOD_BODY, tools: [{ type: 'function', function: { name: 'bad name!' } }] }, 'tools[0].function.name'],
+      ['tool with a bad name for a translated model', { ...GOOD_BODY, model: 'leaky-gemini', tools: [{ type: 'function', function: { name: 'bad name!' } }] }, 'tools[0].function.name'],
     ];
     for (const [label, body, param] of cases) {
       test(`${label}: 400 invalid_request, param ${param}`, async () => {
@@ -204,6 +204,13 @@ describe('errors and validation on the OpenAI surface', () => {
         assert.ok(res.json.error.message.includes(param), `message names the field: ${res.json.error.message}`);
       });
     }
+
+    test('for a native model, what only the upstream reads is its business: an unknown role, temperature 7 and a tool named "bad name!" reach it as sent', async () => {
+      const body = { model: 'gpt-4o-mini', temperature: 7, messages: [{ role: 'robot', content: 'beep' }], tools: [{ type: 'function', function: { name: 'bad name!' } }] };
+      const res = await chat(body);
+      assert.equal(res.status, 200, res.text);
+      assert.deepEqual(openaiFake.requests.at(-1)!.body, body);
+    });
 
     test('nulls for optional fields are accepted', async () => {
       const res = await chat({ ...GOOD_BODY, temperature: null, stop: null, max_tokens: null, top_p: null, tools: null, tool_choice: null, response_format: null, seed: null, user: null, n: null, stream: null });
@@ -374,8 +381,8 @@ describe('errors and validation on the OpenAI surface', () => {
       () => chat('[1,2,3]'),
       () => chat('"just a string"'),
       () => chat({ model: 'gpt-4o-mini', messages: 'nope' }),
-      () => chat({ ...GOOD_BODY, temperature: 'hot' }),
-      () => chat({ model: 'gpt-4o-mini', messages: [{ role: 'robot', content: 'x' }] }),
+      () => chat({ ...GOOD_BODY, model: 'leaky-gemini', temperature: 'hot' }),
+      () => chat({ model: 'leaky-gemini', messages: [{ role: 'robot', content: 'x' }] }),
       () => chat({ ...GOOD_BODY, model: 'missing-model' }),
       () => chat({ ...GOOD_BODY, model: 'embed-model' }),
       () => call(`${gw.url}/v1/not-a-route`, { headers: authHeaders(), body: '{}' }),

@@ -146,12 +146,18 @@ describe('the Responses API through the pipeline', () => {
     assert.equal(final.status, 'completed');
   });
 
-  test('a fallback to a translated target refuses what it cannot translate, naming the field', async () => {
+  test('a fallback to a translated target serves without what it cannot translate, and says so in x-smartflow-dropped; a native attempt gets it all', async () => {
+    const body = { model: 'resp-chain', input: 'x', tools: [{ type: 'local_shell' }] };
+    const native = await call(`${gw.url}/v1/responses`, { headers: authHeaders(), body });
+    assert.equal(native.status, 200, native.text);
+    assert.equal(native.headers['x-smartflow-dropped'], undefined);
+    assert.deepEqual(openaiFake.requests.at(-1)!.body.tools, [{ type: 'local_shell' }]);
+
     openaiFake.queue.push({ status: 500 });
-    const res = await call(`${gw.url}/v1/responses`, { headers: authHeaders(), body: { model: 'resp-chain', input: 'x', tools: [{ type: 'local_shell' }] } });
-    assert.equal(res.status, 400, res.text);
-    assert.equal(res.json.error.code, 'operation_not_supported');
-    assert.equal(res.json.error.param, 'tools[0]');
-    assert.match(res.json.error.message, /all 2 attempts failed: openai\/gpt-4o-mini -> 500.*anthropic\/claude-haiku-4-5 -> 400 operation_not_supported/);
+    const fellOver = await call(`${gw.url}/v1/responses`, { headers: authHeaders(), body });
+    assert.equal(fellOver.status, 200, fellOver.text);
+    assert.equal(fellOver.json.output[0].content[0].text, 'Echo: x');
+    assert.equal(fellOver.headers['x-smartflow-dropped'], 'tools[0].type=local_shell');
+    assert.equal(anthropicFake.requests.at(-1)!.body.tools, undefined);
   });
 });

@@ -381,7 +381,12 @@ describe('the chains API', () => {
     const created = await call(api(a), { headers: authHeaders(), body: { id: 'live', targets: [{ provider: 'primary', model: 'gpt-4o-mini' }] } });
     assert.equal(created.status, 201, created.text);
     assert.equal(created.json.source, 'api');
+    // The other instance hears of the new chain over the store's pub/sub, within milliseconds.
     let res = await chat(b.url, 'live');
+    for (let i = 0; i < 100 && res.status === 404; i++) {
+      await new Promise((r) => setTimeout(r, 10));
+      res = await chat(b.url, 'live');
+    }
     assert.equal(res.status, 200, res.text);
     assert.equal(res.headers['x-smartflow-route'], 'primary/gpt-4o-mini');
 

@@ -29,7 +29,7 @@ export function registerResponsesRoutes(app: FastifyInstance, deps: ResponsesRou
   const cursor = options.surface === 'cursor';
   const handle = async (request: FastifyRequest, reply: FastifyReply) => {
     const ctx = createContext(request, reply, deps.now, 'chat', options.surface);
-    ctx.responses = { body: null, untranslatable: null };
+    ctx.responses = { body: null, translation: null };
     await answerThroughPipeline(request, reply, ctx, deps.pipeline, {
       surface: 'openai',
       ...(cursor ? { passthrough: passthroughName } : {}),

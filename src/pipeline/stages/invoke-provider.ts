@@ -1,5 +1,6 @@
 import { GatewayError } from '../../errors/gateway-error.js';
 import { anthropicClientHeaders, callerAnthropicKey, withLongContextBeta } from '../../providers/anthropic/client-headers.js';
+import { DROPPED_HEADER, droppedHeader } from '../../providers/dropped.js';
 import type { ProviderRegistry } from '../../providers/registry.js';
 import { invokeResponses } from '../../providers/responses/invoke.js';
 import type { Stage } from '../types.js';
@@ -39,6 +40,10 @@ export function createInvokeProviderStage(registry: ProviderRegistry, options: {
         }
         response = await adapter.embeddings(request.body, call);
       }
+      // Per attempt: a fallback target that served everything must not inherit an earlier target's list.
+      const dropped = droppedHeader(response.dropped ?? []);
+      if (dropped === undefined) delete ctx.responseHeaders[DROPPED_HEADER];
+      else ctx.responseHeaders[DROPPED_HEADER] = dropped;
       ctx.response = response;
       if (response.kind === 'json') ctx.usage = response.usage;
     },

@@ -1,6 +1,6 @@
 import { GatewayError } from '../../errors/gateway-error.js';
 import { invalidRequest } from '../../errors/from-zod.js';
-import { anthropicMessagesSchema } from '../../schemas/anthropic-requests.js';
+import { anthropicMessagesSchema, type AnthropicMessagesRequest } from '../../schemas/anthropic-requests.js';
 import { chatRequestSchema, embeddingsRequestSchema, NULLABLE_TOP_LEVEL } from '../../schemas/openai-requests.js';
 import type { OpenAIChatRequest, OpenAIEmbeddingsRequest } from '../../providers/types.js';
 import { prepareResponses } from '../../providers/responses/prepare.js';
@@ -34,11 +34,12 @@ export function createValidateRequestStage(): Stage {
       } else if (ctx.operation === 'messages') {
         const parsed = anthropicMessagesSchema.safeParse(raw);
         if (!parsed.success) throw invalidRequest(parsed.error);
-        ctx.request = { operation: 'messages', body: parsed.data, query: ctx.rawQuery };
+        // The body as the client sent it, not the parser's copy: a native upstream gets its fields in their order.
+        ctx.request = { operation: 'messages', body: raw as AnthropicMessagesRequest, query: ctx.rawQuery };
       } else if (ctx.operation === 'chat') {
         const parsed = chatRequestSchema.safeParse(body);
         if (!parsed.success) throw invalidRequest(parsed.error);
-        ctx.request = { operation: 'chat', body: parsed.data as OpenAIChatRequest };
+        ctx.request = { operation: 'chat', body: body as OpenAIChatRequest };
       } else {
         const parsed = embeddingsRequestSchema.safeParse(body);
         if (!parsed.success) throw invalidRequest(parsed.error);

@@ -1,5 +1,7 @@
 import { GatewayError } from '../../errors/gateway-error.js';
 import type { OpenAIChatRequest, OpenAIMessage, OpenAITool } from '../types.js';
+import { droppedEntry } from '../dropped.js';
+import { readWebSearchTool } from '../web-search-tool.js';
 import { isRecord } from '../wire-utils.js';
 
 /**
@@ -23,6 +25,28 @@ const JSON_OBJECT_INSTRUCTION = 'Respond with a single valid JSON object and not
 /** Anthropic's tool-name rule; OpenAI schema names follow the same alphabet. */
 const TOOL_NAME_RE = /^[a-zA-Z0-9_-]{1,64}$/;
 const DATA_URL_RE = /^data:([^;,]+);base64,(.*)$/s;
+/**
+ * Anthropic's own content block types, which clients that know them send in OpenAI requests
+ * (documents, search results, thinking replayed from an earlier turn). Any other type the
+ * translator does not know has no Anthropic meaning and is dropped, not sent to a 400.
+ */
+const ANTHROPIC_BLOCK_TYPES = new Set([
+  'text', 'image', 'document', 'search_result', 'tool_use', 'tool_result', 'thinking', 'redacted_thinking', 'server_tool_use',
+  'web_search_tool_result', 'web_fetch_tool_result', 'code_execution_tool_result', 'bash_code_execution_tool_result',
+  'text_editor_code_execution_tool_result', 'mcp_tool_use', 'mcp_tool_result', 'container_upload',
+]);
+/** Anthropic's versioned tool types (`web_search_20250305`, `bash_20250124` ...): sent by clients that know them, passed as they are. */
+const ANTHROPIC_TOOL_TYPE_RE = /_\d{8}$/;
+/** Anthropic's web search server tool, what OpenAI's web search tool becomes. */
+const ANTHROPIC_WEB_SEARCH = { type: 'web_search_20250305', name: 'web_search' };
+/**
+ * Chat request fields this translation reads (or the gateway consumed before it). Any other
+ * top-level field has no Anthropic equivalent and is named in `dropped`.
+ */
+const READ_FIELDS = new Set([
+  'model', 'messages', 'max_tokens', 'max_completion_tokens', 'n', 'tools', 'tool_choice', 'parallel_tool_calls', 'response_format',
+  'temperature', 'top_p', 'top_k', 'stop', 'user', 'thinking', 'stream', 'stream_options', 'cache',
+]);
 
 /** What the response side must know about the request it answers. */
 export interface AnthropicResponseOptions {
@@ -70,8 +94,8 @@ function mediaBlock(type: 'image' | 'document', url: string, param: string): Blo
   throw invalid(`${param} must be a base64 data URL or an http(s) URL.`, param);
 }
 
-/** One OpenAI content part -> one Anthropic block; null for parts that carry nothing (empty text). */
-function convertPart(part: unknown, param: string): Block | null {
+/** One OpenAI content part -> one Anthropic block; null for parts that carry nothing (empty text) or were dropped. */
+function convertPart(part: unknown, param: string, dropped: string[]): Block | null {
   if (!isRecord(part) || typeof part['type'] !== 'string') throw invalid(`${param} must be a content part object with a type.`, param);
   switch (part['type']) {
     case 'text':
@@ -97,18 +121,19 @@ function convertPart(part: unknown, param: string): Block | null {
     case 'input_audio':
       throw invalid('Audio input is not supported by Anthropic models.', param);
     default:
-      // Anthropic-native blocks (document, search_result, ...) sent by clients that know them.
-      return part;
+      if (ANTHROPIC_BLOCK_TYPES.has(part['type'])) return part;
+      dropped.push(droppedEntry(`${param}.type`, part['type']));
+      return null;
   }
 }
 
-function convertContent(content: OpenAIMessage['content'], param: string): string | Block[] {
+function convertContent(content: OpenAIMessage['content'], param: string, dropped: string[]): string | Block[] {
   if (content === undefined || content === null) return [];
   if (typeof content === 'string') return content;
   if (!Array.isArray(content)) throw invalid(`${param} must be a string or an array of content parts.`, param);
   const blocks: Block[] = [];
   content.forEach((part, j) => {
-    const block = convertPart(part, `${param}[${j}]`);
+    const block = convertPart(part, `${param}[${j}]`, dropped);
     if (block) blocks.push(block);
   });
   return blocks;
@@ -133,13 +158,19 @@ function parseArguments(args: unknown, param: string): Record<string, unknown> {
   return parsed;
 }
 
-function assistantBlocks(msg: OpenAIMessage, i: number): string | Block[] {
-  const content = convertContent(msg.content, `messages[${i}].content`);
+function assistantBlocks(msg: OpenAIMessage, i: number, dropped: string[], droppedCalls: Set<string>): string | Block[] {
+  const content = convertContent(msg.content, `messages[${i}].content`, dropped);
   const calls = msg.tool_calls ?? [];
   if (calls.length === 0) return content;
   const blocks = toBlocks(content);
   calls.forEach((call, j) => {
     const param = `messages[${i}].tool_calls[${j}]`;
+    // A call of a tool type chat knows and Anthropic does not (a custom tool's) cannot be replayed.
+    if (isRecord(call) && call.type !== undefined && call.type !== 'function') {
+      dropped.push(droppedEntry(`${param}.type`, call.type));
+      if (typeof call.id === 'string') droppedCalls.add(call.id);
+      return;
+    }
     if (!isRecord(call) || !isRecord(call.function) || typeof call.function.name !== 'string') {
       throw invalid(`${param}.function.name is required.`, `${param}.function.name`);
     }
@@ -150,12 +181,12 @@ function assistantBlocks(msg: OpenAIMessage, i: number): string | Block[] {
   return blocks;
 }
 
-function toolResultBlock(msg: OpenAIMessage, i: number): Block {
+function toolResultBlock(msg: OpenAIMessage, i: number, dropped: string[]): Block {
   if (typeof msg.tool_call_id !== 'string' || msg.tool_call_id === '') {
     throw invalid(`messages[${i}].tool_call_id is required for tool messages.`, `messages[${i}].tool_call_id`);
   }
   const block: Block = { type: 'tool_result', tool_use_id: msg.tool_call_id };
-  const content = convertContent(msg.content, `messages[${i}].content`);
+  const content = convertContent(msg.content, `messages[${i}].content`, dropped);
   if (content.length > 0) block['content'] = content;
   return block;
 }
@@ -177,8 +208,8 @@ function pushTurn(turns: AnthropicMessage[], turn: AnthropicMessage): void {
   last.content = turn.role === 'user' ? toolResultsFirst(merged) : merged;
 }
 
-function systemBlocks(msg: OpenAIMessage, i: number): Block[] {
-  const content = convertContent(msg.content, `messages[${i}].content`);
+function systemBlocks(msg: OpenAIMessage, i: number, dropped: string[]): Block[] {
+  const content = convertContent(msg.content, `messages[${i}].content`, dropped);
   const blocks = toBlocks(content);
   for (const b of blocks) {
     if (b['type'] !== 'text') throw invalid(`messages[${i}] (${msg.role}) may only contain text.`, `messages[${i}].content`);
@@ -186,55 +217,87 @@ function systemBlocks(msg: OpenAIMessage, i: number): Block[] {
   return blocks;
 }
 
-function convertMessages(messages: OpenAIMessage[], system: Block[]): AnthropicMessage[] {
+function convertMessages(messages: OpenAIMessage[], system: Block[], dropped: string[]): AnthropicMessage[] {
   const turns: AnthropicMessage[] = [];
+  /** Ids of tool calls left out: their results must go too, or Anthropic finds a result without its call. */
+  const droppedCalls = new Set<string>();
   messages.forEach((msg, i) => {
     if (!isRecord(msg)) throw invalid(`messages[${i}] must be an object.`, `messages[${i}]`);
     switch (msg.role) {
       case 'system':
       case 'developer':
         // Anthropic has one top-level system prompt; system messages anywhere are hoisted into it.
-        system.push(...systemBlocks(msg, i));
+        system.push(...systemBlocks(msg, i, dropped));
         return;
       case 'user':
-        pushTurn(turns, { role: 'user', content: convertContent(msg.content, `messages[${i}].content`) });
+        pushTurn(turns, { role: 'user', content: convertContent(msg.content, `messages[${i}].content`, dropped) });
         return;
       case 'assistant': {
-        const content = assistantBlocks(msg, i);
+        const content = assistantBlocks(msg, i, dropped, droppedCalls);
         // An empty assistant turn carries nothing and Anthropic rejects empty content.
         if (content.length > 0) pushTurn(turns, { role: 'assistant', content });
         return;
       }
       case 'tool':
-        pushTurn(turns, { role: 'user', content: [toolResultBlock(msg, i)] });
+        if (typeof msg.tool_call_id === 'string' && droppedCalls.has(msg.tool_call_id)) {
+          dropped.push(droppedEntry(`messages[${i}].tool_call_id`, msg.tool_call_id));
+          return;
+        }
+        pushTurn(turns, { role: 'user', content: [toolResultBlock(msg, i, dropped)] });
         return;
       default:
-        throw invalid(`messages[${i}].role '${String(msg.role)}' is not supported.`, `messages[${i}].role`);
+        // A role Anthropic has no place for (`function`, or one released after this code).
+        dropped.push(droppedEntry(`messages[${i}].role`, msg.role));
     }
   });
   return turns;
 }
 
-function convertTools(tools: OpenAITool[]): Block[] {
-  return tools.map((tool, i) => {
-    // Anthropic-native tools (web_search, bash, ...) pass through for clients that know them.
-    if (!isRecord(tool) || tool.type !== 'function') return tool as unknown as Block;
-    if (!isRecord(tool.function) || typeof tool.function.name !== 'string') throw invalid(`tools[${i}].function.name is required.`, `tools[${i}].function.name`);
-    const out: Block = { name: tool.function.name };
-    if (tool.function.description !== undefined) out['description'] = tool.function.description;
-    out['input_schema'] = tool.function.parameters ?? { type: 'object', properties: {} };
-    return out;
-  });
+/** A tool that is not a function: Anthropic's own (passed as is), OpenAI's web search (Anthropic's search tool), or dropped. */
+function convertOtherTool(tool: Record<string, unknown>, i: number, dropped: string[]): Block | null {
+  const type = tool['type'];
+  if (typeof type === 'string' && ANTHROPIC_TOOL_TYPE_RE.test(type)) return tool;
+  const search = readWebSearchTool(tool);
+  if (search === 'offline') {
+    dropped.push(`tools[${i}].external_web_access=false`);
+    return null;
+  }
+  if (search) {
+    return {
+      ...ANTHROPIC_WEB_SEARCH,
+      ...(search.allowedDomains ? { allowed_domains: search.allowedDomains } : {}),
+      ...(search.userLocation ? { user_location: { ...search.userLocation, type: 'approximate' } } : {}),
+    };
+  }
+  dropped.push(droppedEntry(`tools[${i}].type`, type));
+  return null;
 }
 
-function convertToolChoice(req: OpenAIChatRequest): Block | undefined {
+function convertTools(tools: OpenAITool[], dropped: string[]): Block[] {
+  const out: Block[] = [];
+  tools.forEach((tool, i) => {
+    if (!isRecord(tool) || tool.type !== 'function') {
+      const other = isRecord(tool) ? convertOtherTool(tool, i, dropped) : null;
+      if (other) out.push(other);
+      return;
+    }
+    if (!isRecord(tool.function) || typeof tool.function.name !== 'string') throw invalid(`tools[${i}].function.name is required.`, `tools[${i}].function.name`);
+    const fn: Block = { name: tool.function.name };
+    if (tool.function.description !== undefined) fn['description'] = tool.function.description;
+    fn['input_schema'] = tool.function.parameters ?? { type: 'object', properties: {} };
+    out.push(fn);
+  });
+  return out;
+}
+
+function convertToolChoice(req: OpenAIChatRequest, dropped: string[]): Block | undefined {
   const choice = req.tool_choice;
   let out: Block | undefined;
   if (choice === undefined || choice === 'auto') out = choice === undefined ? undefined : { type: 'auto' };
   else if (choice === 'required') out = { type: 'any' };
   else if (choice === 'none') return { type: 'none' };
   else if (isRecord(choice) && isRecord(choice.function) && typeof choice.function.name === 'string') out = { type: 'tool', name: choice.function.name };
-  else throw invalid('tool_choice must be none, auto, required or {type:"function", function:{name}}.', 'tool_choice');
+  else dropped.push(droppedEntry('tool_choice.type', isRecord(choice) ? choice['type'] : undefined));
   if (req['parallel_tool_calls'] === false) out = { ...(out ?? { type: 'auto' }), disable_parallel_tool_use: true };
   return out;
 }
@@ -260,17 +323,23 @@ function clampTemperature(t: number): number {
 /**
  * Builds the Anthropic Messages API body for an OpenAI chat request.
  *
- * OpenAI-only fields (seed, logprobs, frequency_penalty, presence_penalty, stream_options,
- * service_tier, ...) are dropped because Anthropic rejects unknown fields; `top_k` and
- * `thinking` (Anthropic-native) pass through. Throws SF_ERR_INVALID_REQUEST (with `param`)
- * for requests Anthropic cannot express, such as `n > 1` or tool-call arguments that are not JSON.
+ * What Anthropic has no equivalent for is left out and named in `dropped` (the gateway reports
+ * it in `x-smartflow-dropped`): OpenAI-only fields (seed, logprobs, frequency_penalty,
+ * service_tier, ...; Anthropic rejects unknown fields), roles other than system, developer,
+ * user, assistant and tool, content parts and tools of types neither OpenAI's known ones nor
+ * Anthropic's own, and tool_choice of another type. OpenAI's web search tool becomes Anthropic's
+ * `web_search` server tool; `top_k` and `thinking` (Anthropic-native) pass through. Throws
+ * SF_ERR_INVALID_REQUEST (with `param`) for requests Anthropic cannot serve at all, such as
+ * `n > 1`, tool-call arguments that are not JSON, or no message left to send.
  */
-export function translateOpenAIToAnthropic(req: OpenAIChatRequest, upstreamModel: string): Record<string, unknown> {
+export function translateOpenAIToAnthropic(req: OpenAIChatRequest, upstreamModel: string, dropped: string[] = []): Record<string, unknown> {
   if (!Array.isArray(req.messages)) throw invalid('messages must be an array.', 'messages');
   if (typeof req.n === 'number' && req.n > 1) throw invalid('Anthropic models return one choice per request; n must be 1.', 'n');
 
   const system: Block[] = [];
-  const messages = convertMessages(req.messages, system);
+  const messages = convertMessages(req.messages, system, dropped);
+  if (messages.length === 0) throw invalid('messages: no message is left that Anthropic models can take; the request needs a user, assistant or tool message.', 'messages');
+  for (const key of Object.keys(req)) if (!READ_FIELDS.has(key)) dropped.push(key);
   if (req.response_format?.type === 'json_object') system.push({ type: 'text', text: JSON_OBJECT_INSTRUCTION });
 
   const body: Record<string, unknown> = {
@@ -282,8 +351,8 @@ export function translateOpenAIToAnthropic(req: OpenAIChatRequest, upstreamModel
   else if (system.length > 0) body['system'] = system;
   body['messages'] = messages;
 
-  const tools = convertTools(req.tools ?? []);
-  let toolChoice = tools.length > 0 ? convertToolChoice(req) : undefined;
+  const tools = convertTools(req.tools ?? [], dropped);
+  let toolChoice = tools.length > 0 ? convertToolChoice(req, dropped) : undefined;
   const jsonTool = jsonSchemaToolName(req);
   if (jsonTool !== undefined) toolChoice = addJsonTool(req, jsonTool, tools, toolChoice);
   if (tools.length > 0) body['tools'] = tools;

@@ -15,7 +15,7 @@ export const ANTHROPIC_VERSION = '2023-06-01';
  * forced tool) come back as JSON content instead of a tool call.
  */
 export const anthropicTranslator: ChatTranslator = {
-  toUpstreamRequest(req: OpenAIChatRequest, upstreamModel: string, provider: ProviderConfig): UpstreamRequest {
+  toUpstreamRequest(req: OpenAIChatRequest, upstreamModel: string, provider: ProviderConfig, dropped?: string[]): UpstreamRequest {
     const headers: Record<string, string> = { 'content-type': 'application/json', 'anthropic-version': ANTHROPIC_VERSION };
     if (provider.api_key !== undefined && provider.api_key !== '') headers['x-api-key'] = provider.api_key;
     return {
@@ -23,7 +23,7 @@ export const anthropicTranslator: ChatTranslator = {
       url: `${provider.base_url.replace(/\/+$/, '')}/v1/messages`,
       // Provider headers last: they may pin another anthropic-version or add anthropic-beta.
       headers: { ...headers, ...provider.headers },
-      body: JSON.stringify(translateOpenAIToAnthropic(req, upstreamModel)),
+      body: JSON.stringify(translateOpenAIToAnthropic(req, upstreamModel, dropped)),
     };
   },
 

@@ -1,5 +1,7 @@
 import { GatewayError } from '../../errors/gateway-error.js';
 import type { OpenAIChatRequest, OpenAIContentPart, OpenAIMessage, OpenAITool, OpenAIToolCall, OpenAIToolChoice } from '../types.js';
+import { droppedEntry } from '../dropped.js';
+import { readWebSearchTool } from '../web-search-tool.js';
 import { isRecord } from '../wire-utils.js';
 
 /** One Gemini `Part`; only the members the gateway produces. */
@@ -59,7 +61,7 @@ function mediaPart(url: string, param: string): GeminiRequestPart {
   throw invalid('Image URLs must be https:// or base64 data: URLs.', param);
 }
 
-function contentParts(content: OpenAIMessage['content'], param: string): GeminiRequestPart[] {
+function contentParts(content: OpenAIMessage['content'], param: string, dropped: string[]): GeminiRequestPart[] {
   if (content === undefined || content === null) return [];
   if (typeof content === 'string') return content === '' ? [] : [{ text: content }];
   const parts: GeminiRequestPart[] = [];
@@ -79,8 +81,8 @@ function contentParts(content: OpenAIMessage['content'], param: string): GeminiR
     } else if (part.type === 'file' && isRecord(raw['file']) && typeof raw['file']['file_data'] === 'string') {
       parts.push(mediaPart(raw['file']['file_data'], `${p}.file.file_data`));
     } else {
-      // Silently dropping content would change the prompt's meaning; a clear 400 is kinder.
-      throw invalid(`Content part type "${part.type}" is not supported for Gemini models.`, p);
+      // A part Gemini has no equivalent for is left out, and the answer says so.
+      dropped.push(droppedEntry(`${p}.type`, part.type));
     }
   });
   return parts;
@@ -119,9 +121,16 @@ function nameFromGeneratedId(id: string | undefined): string | undefined {
   return id === undefined ? undefined : /^call_\d+_(.+)$/.exec(id)?.[1];
 }
 
-function assistantParts(msg: OpenAIMessage, i: number, toolNames: Map<string, string>): GeminiRequestPart[] {
-  const parts = contentParts(msg.content, `messages[${i}].content`);
+function assistantParts(msg: OpenAIMessage, i: number, toolNames: Map<string, string>, dropped: string[], droppedCalls: Set<string>): GeminiRequestPart[] {
+  const parts = contentParts(msg.content, `messages[${i}].content`, dropped);
+  let first = true;
   (msg.tool_calls ?? []).forEach((call: ToolCallWithSignature, j) => {
+    // A call of a tool type chat knows and Gemini does not (a custom tool's) cannot be replayed.
+    if (call.type !== undefined && call.type !== 'function') {
+      dropped.push(droppedEntry(`messages[${i}].tool_calls[${j}].type`, call.type));
+      droppedCalls.add(call.id);
+      return;
+    }
     toolNames.set(call.id, call.function.name);
     const args = parseArgs(call.function.arguments, `messages[${i}].tool_calls[${j}].function.arguments`);
     const signature = call.extra_content?.google?.thought_signature;
@@ -130,16 +139,19 @@ function assistantParts(msg: OpenAIMessage, i: number, toolNames: Map<string, st
     };
     // Only the first call of a step carries a signature (parallel calls share it).
     if (typeof signature === 'string') part.thoughtSignature = signature;
-    else if (j === 0) part.thoughtSignature = SKIP_THOUGHT_SIGNATURE;
+    else if (first) part.thoughtSignature = SKIP_THOUGHT_SIGNATURE;
+    first = false;
     parts.push(part);
   });
   return parts;
 }
 
-function buildContents(messages: OpenAIMessage[]): { contents: GeminiContent[]; system: string[] } {
+function buildContents(messages: OpenAIMessage[], dropped: string[]): { contents: GeminiContent[]; system: string[] } {
   const contents: GeminiContent[] = [];
   const system: string[] = [];
   const toolNames = new Map<string, string>();
+  /** Ids of tool calls left out: their results go too. */
+  const droppedCalls = new Set<string>();
   const push = (role: GeminiContent['role'], parts: GeminiRequestPart[]): void => {
     if (parts.length === 0) return; // Gemini rejects turns without parts.
     const last = contents[contents.length - 1];
@@ -156,20 +168,25 @@ function buildContents(messages: OpenAIMessage[]): { contents: GeminiContent[]; 
         break;
       }
       case 'user':
-        push('user', contentParts(msg.content, `messages[${i}].content`));
+        push('user', contentParts(msg.content, `messages[${i}].content`, dropped));
         break;
       case 'assistant':
-        push('model', assistantParts(msg, i, toolNames));
+        push('model', assistantParts(msg, i, toolNames, dropped, droppedCalls));
         break;
       case 'tool': {
         const id = msg.tool_call_id;
+        if (id !== undefined && droppedCalls.has(id)) {
+          dropped.push(droppedEntry(`messages[${i}].tool_call_id`, id));
+          break;
+        }
         const name = (id !== undefined ? toolNames.get(id) : undefined) ?? msg.name ?? nameFromGeneratedId(id);
         if (name === undefined) throw invalid('A tool message must answer an earlier assistant tool call.', `messages[${i}].tool_call_id`);
         push('user', [{ functionResponse: { name, response: toolResponse(msg.content) } }]);
         break;
       }
       default:
-        throw invalid(`Message role "${String(msg.role)}" is not supported.`, `messages[${i}].role`);
+        // A role Gemini has no place for (`function`, or one released after this code).
+        dropped.push(droppedEntry(`messages[${i}].role`, msg.role));
     }
   });
   return { contents, system };
@@ -235,8 +252,12 @@ function functionDeclaration(tool: OpenAITool): Record<string, unknown> {
   return decl;
 }
 
-function toolConfig(choice: OpenAIToolChoice): Record<string, unknown> {
-  if (typeof choice === 'object') return { functionCallingConfig: { mode: 'ANY', allowedFunctionNames: [choice.function.name] } };
+function toolConfig(choice: OpenAIToolChoice, dropped: string[]): Record<string, unknown> | undefined {
+  if (typeof choice === 'object') {
+    if (isRecord(choice.function) && typeof choice.function.name === 'string') return { functionCallingConfig: { mode: 'ANY', allowedFunctionNames: [choice.function.name] } };
+    dropped.push(droppedEntry('tool_choice.type', choice.type));
+    return undefined;
+  }
   const mode = choice === 'required' ? 'ANY' : choice === 'none' ? 'NONE' : 'AUTO';
   return { functionCallingConfig: { mode } };
 }
@@ -260,17 +281,46 @@ function generationConfig(req: OpenAIChatRequest): Record<string, unknown> {
 }
 
 /**
- * OpenAI chat request -> Gemini `generateContent` request body. Pure: no I/O, throws
- * GatewayError(SF_ERR_INVALID_REQUEST) for input Gemini cannot represent. OpenAI-only fields
- * (user, logit_bias, stream_options, ...) are dropped because Gemini rejects unknown fields.
+ * Chat request fields this translation reads (or the gateway consumed before it). Any other
+ * top-level field has no Gemini equivalent and is named in `dropped`.
  */
-export function translateOpenAIToGemini(req: OpenAIChatRequest): Record<string, unknown> {
-  const { contents, system } = buildContents(req.messages);
+const READ_FIELDS = new Set(['model', 'messages', 'tools', 'tool_choice', 'temperature', 'top_p', 'max_tokens', 'max_completion_tokens', 'stop', 'seed', 'n', 'response_format', 'stream', 'stream_options', 'cache']);
+
+/** A tool that is not a function: OpenAI's web search becomes Gemini's Google Search grounding; others are dropped. */
+function otherTool(tool: Record<string, unknown>, i: number, tools: Array<Record<string, unknown>>, dropped: string[]): void {
+  const search = readWebSearchTool(tool);
+  if (search === 'offline') dropped.push(`tools[${i}].external_web_access=false`);
+  else if (search) {
+    // Google Search grounding takes no domain or location settings.
+    if (search.allowedDomains) dropped.push(`tools[${i}].filters`);
+    if (search.userLocation) dropped.push(`tools[${i}].user_location`);
+    if (!tools.some((t) => 'google_search' in t)) tools.push({ google_search: {} });
+  } else dropped.push(droppedEntry(`tools[${i}].type`, tool['type']));
+}
+
+/**
+ * OpenAI chat request -> Gemini `generateContent` request body. Pure: no I/O, throws
+ * GatewayError(SF_ERR_INVALID_REQUEST) for input Gemini cannot represent (a data URL it cannot
+ * read, tool arguments that are not JSON). What Gemini has no equivalent for is left out and
+ * named in `dropped` (OpenAI-only fields such as user and logit_bias, which Gemini would reject;
+ * unknown roles, content parts and tool types); OpenAI's web search tool becomes `google_search`.
+ */
+export function translateOpenAIToGemini(req: OpenAIChatRequest, dropped: string[] = []): Record<string, unknown> {
+  const { contents, system } = buildContents(req.messages, dropped);
+  if (contents.length === 0) throw invalid('messages: no message is left that Gemini models can take; the request needs a user, assistant or tool message.', 'messages');
+  for (const key of Object.keys(req)) if (!READ_FIELDS.has(key)) dropped.push(key);
   const body: Record<string, unknown> = { contents };
   if (system.length > 0) body['systemInstruction'] = { parts: system.map((text) => ({ text })) };
-  const functions = (req.tools ?? []).filter((t) => t.type === 'function');
-  if (functions.length > 0) body['tools'] = [{ functionDeclarations: functions.map(functionDeclaration) }];
-  if (req.tool_choice !== undefined && functions.length > 0) body['toolConfig'] = toolConfig(req.tool_choice);
+  const functions: OpenAITool[] = [];
+  const tools: Array<Record<string, unknown>> = [];
+  (req.tools ?? []).forEach((t, i) => {
+    if (t.type === 'function') functions.push(t);
+    else otherTool(t as unknown as Record<string, unknown>, i, tools, dropped);
+  });
+  if (functions.length > 0) tools.unshift({ functionDeclarations: functions.map(functionDeclaration) });
+  if (tools.length > 0) body['tools'] = tools;
+  const config = req.tool_choice !== undefined && functions.length > 0 ? toolConfig(req.tool_choice, dropped) : undefined;
+  if (config) body['toolConfig'] = config;
   const cfg = generationConfig(req);
   if (Object.keys(cfg).length > 0) body['generationConfig'] = cfg;
   return body;

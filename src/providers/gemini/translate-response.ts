@@ -14,6 +14,8 @@ export interface GeminiCandidate {
   content?: { role?: string; parts?: GeminiPart[] };
   finishReason?: string;
   index?: number;
+  /** Present when the answer was grounded with Google Search (the `google_search` tool). */
+  groundingMetadata?: { webSearchQueries?: unknown[] };
 }
 
 export interface GeminiUsageMetadata {
@@ -49,6 +51,19 @@ export function mapFinishReason(reason: string, hasToolCalls: boolean): OpenAIFi
   if (reason === 'MAX_TOKENS') return 'length';
   if (FILTER_REASONS.has(reason)) return 'content_filter';
   return hasToolCalls ? 'tool_calls' : 'stop';
+}
+
+/**
+ * Whether the answer was grounded with Google Search: Google bills grounding per prompt that
+ * ran a search (`webSearchQueries`), which the price table charges per call as `google_search`.
+ */
+export function groundedWithSearch(candidates: readonly GeminiCandidate[] | undefined): boolean {
+  return (candidates ?? []).some((c) => Array.isArray(c.groundingMetadata?.webSearchQueries) && c.groundingMetadata.webSearchQueries.length > 0);
+}
+
+/** `usage` with one `google_search` call when the answer was grounded. */
+export function withGrounding(usage: Usage, grounded: boolean): Usage {
+  return grounded ? { ...usage, server_tool_calls: { google_search: 1 } } : usage;
 }
 
 /**
@@ -150,7 +165,7 @@ export function translateGeminiToOpenAI(body: unknown, model: string, created: n
     if (!blocked) throw new GatewayError('SF_ERR_UPSTREAM_BAD_RESPONSE', { message: 'Gemini returned no candidates.' });
     choices = [{ index: 0, message: { role: 'assistant', content: '' }, finish_reason: 'content_filter', logprobs: null }];
   }
-  const usage = mapUsage(res.usageMetadata);
+  const usage = withGrounding(mapUsage(res.usageMetadata), groundedWithSearch(candidates));
   const completion: OpenAIChatCompletion = {
     id: completionId(res, created),
     object: 'chat.completion',

@@ -5,6 +5,7 @@ import {
   asGeminiResponse,
   completionId,
   mapFinishReason,
+  groundedWithSearch,
   mapUsage,
   partsText,
   toOpenAIUsage,
@@ -13,6 +14,7 @@ import {
   type GeminiPart,
   type GeminiResponse,
   type GeminiUsageMetadata,
+  withGrounding,
 } from './translate-response.js';
 
 type Delta = OpenAIChatChunk['choices'][number]['delta'];
@@ -26,6 +28,8 @@ interface CandidateState {
 class GeminiStreamTranslator implements StreamTranslator {
   private id: string | undefined;
   private meta: GeminiUsageMetadata | undefined;
+  /** Grounding metadata comes with one of the fragments; the search is billed once per answer. */
+  private grounded = false;
   private readonly candidates = new Map<number, CandidateState>();
   private done = false;
 
@@ -39,7 +43,7 @@ class GeminiStreamTranslator implements StreamTranslator {
   }
 
   usage(): Usage {
-    return mapUsage(this.meta);
+    return withGrounding(mapUsage(this.meta), this.grounded);
   }
 
   push(event: SseEvent): OpenAIChatChunk[] {
@@ -56,6 +60,7 @@ class GeminiStreamTranslator implements StreamTranslator {
 
     const out: OpenAIChatChunk[] = [];
     const candidates = Array.isArray(res.candidates) ? res.candidates : [];
+    if (groundedWithSearch(candidates)) this.grounded = true;
     let sawFinish = false;
     candidates.forEach((candidate, position) => {
       const index = typeof candidate.index === 'number' ? candidate.index : position;

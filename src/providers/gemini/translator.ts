@@ -25,13 +25,13 @@ export function geminiHeaders(provider: ProviderConfig): Record<string, string> 
   return { ...headers, ...provider.headers };
 }
 
-function toUpstreamRequest(req: OpenAIChatRequest, upstreamModel: string, provider: ProviderConfig): UpstreamRequest {
+function toUpstreamRequest(req: OpenAIChatRequest, upstreamModel: string, provider: ProviderConfig, dropped?: string[]): UpstreamRequest {
   const method = req.stream === true ? 'streamGenerateContent?alt=sse' : 'generateContent';
   return {
     method: 'POST',
     url: `${geminiBaseUrl(provider)}/v1beta/models/${geminiModelPath(upstreamModel)}:${method}`,
     headers: geminiHeaders(provider),
-    body: JSON.stringify(translateOpenAIToGemini(req)),
+    body: JSON.stringify(translateOpenAIToGemini(req, dropped)),
   };
 }
 

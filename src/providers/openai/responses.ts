@@ -1,7 +1,7 @@
 import { GatewayError } from '../../errors/gateway-error.js';
 import type { ProviderCall, ProviderResponse } from '../adapter.js';
 import type { HttpTransport } from '../http-transport.js';
-import { usageFromResponses } from '../responses/response-object.js';
+import { usageFromResponses, withServerToolCalls } from '../responses/response-object.js';
 import type { Usage } from '../types.js';
 import { parseUpstreamJson, readSseEvents, readText, SSE_DONE } from '../upstream-stream.js';
 import { estimatedResponsesUsage, responsesAnswerBytes } from '../../spend/usage.js';
@@ -37,13 +37,15 @@ export function createNativeResponses(upstream: OpenAIUpstream, transport: HttpT
     if (body['stream'] !== true) {
       const text = jsonText(await readText(res, call.signal));
       const parsed = parseUpstreamJson(text);
-      return { kind: 'json', status: res.status, body: undefined, text, usage: reportedOrEstimated(body, isRecord(parsed) ? parsed : {}) };
+      return { kind: 'json', status: res.status, body: undefined, text, usage: isRecord(parsed) ? withServerToolCalls(reportedOrEstimated(body, parsed), parsed['output']) : reportedOrEstimated(body, {}) };
     }
 
     let usage: Usage | undefined;
     // Counted as the answer streams by, for servers that report no usage.
     let outputBytes = 0;
     async function* frames(): AsyncGenerator<string> {
+      // Finished items, for a server whose closing event leaves out the output it already streamed.
+      const items: unknown[] = [];
       for await (const event of readSseEvents(res, call.signal)) {
         const data = parseUpstreamJson(event.data);
         const type = isRecord(data) ? data['type'] : undefined;
@@ -51,10 +53,12 @@ export function createNativeResponses(upstream: OpenAIUpstream, transport: HttpT
         if (type === 'error') throw openaiErrorFromPayload(502, data);
         const response = isRecord(data['response']) ? data['response'] : undefined;
         if (type === 'response.failed') throw openaiErrorFromPayload(502, response && isRecord(response['error']) ? response['error'] : undefined);
+        if (type === 'response.output_item.done') items.push(data['item']);
         yield `event: ${type}\ndata: ${event.data}\n\n`;
         if (typeof data['delta'] === 'string') outputBytes += Buffer.byteLength(data['delta'], 'utf8');
         if (TERMINAL.has(type)) {
-          if (response && isRecord(response['usage'])) usage = usageFromResponses(response['usage']);
+          const output = Array.isArray(response?.['output']) ? response['output'] : items;
+          usage = withServerToolCalls(response && isRecord(response['usage']) ? usageFromResponses(response['usage']) : estimatedResponsesUsage(body, outputBytes), output);
           yield SSE_DONE;
           return;
         }

@@ -1,5 +1,6 @@
 import type { OpenAIUsage, Usage } from '../types.js';
 import { isRecord, tokenCount } from '../wire-utils.js';
+import type { ClientToolName, ToolNames } from './translate-request.js';
 
 /** What a translated answer needs besides the chat answer itself: its ids, time, model and the request to echo. */
 export interface ResponseMeta {
@@ -11,6 +12,29 @@ export interface ResponseMeta {
   model: string;
   /** The client's Responses request body as sent: the answer echoes its settings, as OpenAI's does. */
   body: Readonly<Record<string, unknown>>;
+  /** Chat names of namespaced functions, so their calls come back under the namespace and name the client gave. */
+  toolNames?: ToolNames;
+}
+
+/** The client's tool a chat tool call stands for: a namespaced or custom one, or a plain function of the same name. */
+export function clientTool(chatName: string, meta: ResponseMeta): ClientToolName {
+  return meta.toolNames?.get(chatName) ?? { name: chatName };
+}
+
+/** A call's name fields as the client expects them: its own name, and its namespace when it had one. */
+export function callNames(tool: ClientToolName): { name: string; namespace?: string } {
+  return tool.namespace === undefined ? { name: tool.name } : { name: tool.name, namespace: tool.namespace };
+}
+
+/** A custom tool's input from the arguments of the function it ran as; the arguments as they are when the model did not follow its one-string schema. */
+export function customInput(args: string): string {
+  try {
+    const parsed: unknown = JSON.parse(args);
+    if (isRecord(parsed) && typeof parsed['input'] === 'string') return parsed['input'];
+  } catch {
+    // Not JSON: the model wrote the input itself.
+  }
+  return args;
 }
 
 export interface ResponsesUsage {
@@ -54,7 +78,7 @@ export interface ResponseObject {
 }
 
 /** An item id: the item type's prefix, the response's hex part, and the item's output index. */
-export function itemId(prefix: 'msg' | 'fc' | 'rs', meta: ResponseMeta, outputIndex: number): string {
+export function itemId(prefix: 'msg' | 'fc' | 'ctc' | 'rs', meta: ResponseMeta, outputIndex: number): string {
   return `${prefix}_${meta.id.replace(/^resp_/, '')}_${outputIndex}`;
 }
 
@@ -103,9 +127,39 @@ export function responsesUsage(u: OpenAIUsage): ResponsesUsage {
   };
 }
 
+/**
+ * Output items of the tools OpenAI runs, and bills per call, itself -> the kind the price table
+ * names (`server_tool_calls`). Client-run calls (function, custom, shell ...) cost only tokens.
+ */
+const HOSTED_CALL_KINDS: Readonly<Record<string, string>> = {
+  web_search_call: 'web_search',
+  file_search_call: 'file_search',
+  code_interpreter_call: 'code_interpreter',
+  image_generation_call: 'image_generation',
+};
+
+/** Hosted tool calls among a Response's output items, by kind; undefined when there are none. */
+function serverToolCalls(output: unknown): Record<string, number> | undefined {
+  if (!Array.isArray(output)) return undefined;
+  let calls: Record<string, number> | undefined;
+  for (const item of output) {
+    const kind = isRecord(item) && typeof item['type'] === 'string' ? HOSTED_CALL_KINDS[item['type']] : undefined;
+    if (kind === undefined) continue;
+    calls ??= {};
+    calls[kind] = (calls[kind] ?? 0) + 1;
+  }
+  return calls;
+}
+
 /** A Response's usage in the gateway's vocabulary: what native answers are charged by. */
 export function usageFromResponses(u: unknown): Usage {
   const r = isRecord(u) ? u : {};
   const details = isRecord(r['input_tokens_details']) ? r['input_tokens_details'] : {};
   return { input_tokens: tokenCount(r['input_tokens']), cached_input_tokens: tokenCount(details['cached_tokens']), output_tokens: tokenCount(r['output_tokens']) };
+}
+
+/** `usage` with the hosted tool calls among a Response's `output` items added, for per-call prices. */
+export function withServerToolCalls(usage: Usage, output: unknown): Usage {
+  const calls = serverToolCalls(output);
+  return calls ? { ...usage, server_tool_calls: calls } : usage;
 }

@@ -1,16 +1,51 @@
-import type { OpenAIChatRequest, OpenAIContentPart, OpenAIMessage, OpenAITool } from '../types.js';
+import { createHash } from 'node:crypto';
+import { droppedEntry } from '../dropped.js';
+import type { OpenAIChatRequest, OpenAIContentPart, OpenAIMessage } from '../types.js';
 import type { ResponsesContentPart, ResponsesRequest } from './schema.js';
 
-/** The first part of a request that only an OpenAI-compatible upstream can take as it is. */
+/** Content a translated provider cannot reach (a file in OpenAI's file store): the request cannot be served without it. */
 export interface Untranslatable {
   param: string;
   message: string;
 }
 
-/** A Responses request as the chat request the pipeline runs, and what that translation had to leave out. */
+/**
+ * A tool as the client named it, where its chat function differs: a namespaced one (chat has no
+ * namespaces, so it runs under a joined name) or a custom one (chat has no free-text tools, so it
+ * runs as a function taking one string, `input`).
+ */
+export interface ClientToolName {
+  name: string;
+  namespace?: string;
+  /** A custom tool: its calls go back as `custom_tool_call` items carrying `input`. */
+  custom?: true;
+}
+
+/** Chat tool names -> the client's tools they stand for, for answers to name calls as the client expects. */
+export type ToolNames = ReadonlyMap<string, ClientToolName>;
+
+/** The one parameter a custom tool's function takes: the input the model would have written as free text. */
+const CUSTOM_PARAMETERS = {
+  type: 'object',
+  properties: { input: { type: 'string', description: 'The whole input of the tool, as free text.' } },
+  required: ['input'],
+};
+
+/** A custom tool's function description: its own, and the grammar its input must follow when it has one. */
+function customDescription(t: { description?: string | null; format?: { type: string; syntax?: string; definition?: string } | null }): string {
+  const grammar = t.format?.type === 'grammar' && t.format.definition ? `\n\nThe input must follow this ${t.format.syntax ?? ''} grammar:\n${t.format.definition}` : '';
+  return `${t.description ?? ''}${grammar}`.trim();
+}
+
+/** A Responses request as the chat request the pipeline runs, and what that translation left out. */
 export interface ResponsesAsChat {
   chat: OpenAIChatRequest;
+  /** What chat has no equivalent for, as `x-smartflow-dropped` entries (docs/responses.md). */
+  dropped: string[];
   untranslatable: Untranslatable | null;
+  /** The Responses path of each chat tool (`tools[4].tools[1]`), so a provider's drops name the client's field. */
+  toolPaths: string[];
+  toolNames: ToolNames;
 }
 
 /**
@@ -25,24 +60,83 @@ const RESPONSES_FIELDS = new Set([
   'truncation', 'context_management', 'moderation',
 ]);
 
+/**
+ * Responses-only fields with no chat equivalent that ask for something (extra output, a cache
+ * routing hint, a service tier): named in `dropped`. The rest of RESPONSES_FIELDS is translated,
+ * refused earlier, or (`store`, `stream_options`) the gateway's own business.
+ */
+const DROPPED_FIELDS = ['include', 'metadata', 'reasoning', 'prompt_cache_key', 'prompt_cache_retention', 'prompt_cache_options', 'safety_identifier', 'service_tier', 'top_logprobs', 'truncation', 'context_management', 'moderation'];
+
+/** Chat message roles; a Responses message with another role has no chat equivalent. */
+const CHAT_ROLES = new Set(['user', 'assistant', 'system', 'developer']);
+
 /** Image detail levels chat completions knows; Responses adds `original`, which means "no downscaling". */
 const CHAT_DETAIL = new Set(['low', 'high', 'auto']);
+
+/** Anthropic's rule for tool names, the strictest of the translated providers (Gemini: 64 characters too). */
+const MAX_TOOL_NAME = 64;
+
+/**
+ * The chat name of a namespaced function: `{namespace}__{name}`, reduced to the characters every
+ * provider takes; when that is too long or already taken, shortened and made unique by a hash.
+ */
+function joinedName(namespace: string, name: string, taken: Set<string>): string {
+  let joined = `${namespace}__${name}`.replace(/[^a-zA-Z0-9_-]/g, '_');
+  if (joined.length > MAX_TOOL_NAME || taken.has(joined)) {
+    const hash = createHash('sha256').update(`${namespace}\0${name}`).digest('hex').slice(0, 8);
+    joined = `${joined.slice(0, MAX_TOOL_NAME - 9)}_${hash}`;
+  }
+  taken.add(joined);
+  return joined;
+}
 
 /**
  * Translates a Responses API request into the chat-completions request the pipeline runs for
  * translated providers (Anthropic, Gemini, demo): `instructions` becomes the system message,
  * input items become messages (function_call items become assistant tool calls, merged into the
  * assistant turn before them; function_call_output items become tool messages), function tools
- * and `tool_choice` take the chat shape, `text.format` becomes `response_format`,
- * `max_output_tokens` becomes `max_tokens`. Reasoning items from earlier turns are dropped: they
- * are one model's hidden state and no translated provider can read them. Anything with no chat
- * equivalent is left out and reported as `untranslatable`, so a translated provider can refuse
- * the request while an OpenAI-compatible one serves it natively. Pure.
+ * and `tool_choice` take the chat shape, a custom tool becomes a function taking one string
+ * (`input`), a namespace's members become functions named `{namespace}__{name}` (`toolNames` maps
+ * both back; custom_tool_call items become tool calls too), `text.format` becomes `response_format`,
+ * `max_output_tokens` becomes `max_tokens`. Web search tools go on to the provider's translator,
+ * which maps them to its own search tool. Reasoning items from earlier turns are left out: they
+ * are one model's hidden state. What chat has no equivalent for (other tool types, input items,
+ * roles, content parts, tool_choice and format types, Responses-only fields) is left out and
+ * named in `dropped`; content the provider cannot reach (files by id or URL) is `untranslatable`.
+ * Pure.
  */
 export function translateResponsesToChat(req: ResponsesRequest): ResponsesAsChat {
   let untranslatable: Untranslatable | null = null;
   const note = (param: string, message: string) => {
     untranslatable ??= { param, message };
+  };
+  const dropped: string[] = [];
+  const toolPaths: string[] = [];
+  const toolNames = new Map<string, ClientToolName>();
+  const taken = new Set((req.tools ?? []).flatMap((t) => (t.type === 'function' || t.type === 'custom' ? [t.name] : [])));
+  /** Namespace and name -> chat name, for calls in the history and the tools alike. */
+  const chatNames = new Map<string, string>();
+  const chatName = (namespace: string | undefined, name: string, custom = false): string => {
+    if (namespace === undefined) {
+      if (custom) toolNames.set(name, { name, custom: true });
+      return name;
+    }
+    const key = `${namespace}\0${name}`;
+    let joined = chatNames.get(key);
+    if (joined === undefined) {
+      joined = joinedName(namespace, name, taken);
+      chatNames.set(key, joined);
+      toolNames.set(joined, { namespace, name });
+    }
+    if (custom) toolNames.set(joined, { namespace, name, custom: true });
+    return joined;
+  };
+  /** An assistant tool call, joined to the assistant turn before it: parallel calls, and a call right after the text that announced it, are one turn. */
+  const pushCall = (id: string, name: string, args: string) => {
+    const call = { id, type: 'function' as const, function: { name, arguments: args } };
+    const last = messages[messages.length - 1];
+    if (last?.role === 'assistant') last.tool_calls = [...(last.tool_calls ?? []), call];
+    else messages.push({ role: 'assistant', content: null, tool_calls: [call] });
   };
 
   function part(p: ResponsesContentPart, param: string): OpenAIContentPart | null {
@@ -64,6 +158,9 @@ export function translateResponsesToChat(req: ResponsesRequest): ResponsesAsChat
           return null;
         }
         return { type: 'file', file: { file_data: p.file_data, ...(typeof p.filename === 'string' ? { filename: p.filename } : {}) } };
+      case 'other':
+        dropped.push(droppedEntry(`${param}.type`, p.partType));
+        return null;
     }
   }
 
@@ -85,23 +182,26 @@ export function translateResponsesToChat(req: ResponsesRequest): ResponsesAsChat
       const param = `input[${i}]`;
       switch (item.type) {
         case 'message':
-          messages.push({ role: item.role, content: content(item.content, `${param}.content`) });
+          if (!CHAT_ROLES.has(item.role)) {
+            dropped.push(droppedEntry(`${param}.role`, item.role));
+            return;
+          }
+          messages.push({ role: item.role as OpenAIMessage['role'], content: content(item.content, `${param}.content`) });
           return;
-        case 'function_call': {
-          const call = { id: item.call_id, type: 'function' as const, function: { name: item.name, arguments: item.arguments } };
-          // Parallel calls, and a call right after the text that announced it, are one assistant turn.
-          const last = messages[messages.length - 1];
-          if (last?.role === 'assistant') last.tool_calls = [...(last.tool_calls ?? []), call];
-          else messages.push({ role: 'assistant', content: null, tool_calls: [call] });
+        case 'function_call':
+          pushCall(item.call_id, chatName(item.namespace, item.name), item.arguments);
           return;
-        }
+        case 'custom_tool_call':
+          pushCall(item.call_id, chatName(item.namespace, item.name, true), JSON.stringify({ input: item.input }));
+          return;
         case 'function_call_output':
+        case 'custom_tool_call_output':
           messages.push({ role: 'tool', tool_call_id: item.call_id, content: content(item.output, `${param}.output`) });
           return;
         case 'reasoning':
           return;
-        case 'native':
-          note(param, `input items of type "${item.itemType}"`);
+        case 'other':
+          dropped.push(droppedEntry(`${param}.type`, item.itemType));
           return;
       }
     });
@@ -121,31 +221,51 @@ export function translateResponsesToChat(req: ResponsesRequest): ResponsesAsChat
   if (req.user != null) chat.user = req.user;
 
   if (req.tools) {
-    const tools: OpenAITool[] = [];
-    req.tools.forEach((t, i) => {
-      if (t.type === 'native') {
-        note(`tools[${i}]`, `tools of type "${t.toolType}"`);
-        return;
-      }
+    const tools: Array<Record<string, unknown>> = [];
+    const fn = (t: { name: string; description?: string | null; parameters?: Record<string, unknown> | null; strict?: boolean | null }, name: string, path: string) => {
       tools.push({
         type: 'function',
         function: {
-          name: t.name,
+          name,
           ...(t.description != null ? { description: t.description } : {}),
           ...(t.parameters != null ? { parameters: t.parameters } : {}),
           ...(t.strict != null ? { strict: t.strict } : {}),
         },
       });
+      toolPaths.push(path);
+    };
+    const custom = (t: { name: string; description?: string | null; format?: { type: string; syntax?: string; definition?: string } | null }, namespace: string | undefined, path: string) => {
+      const description = customDescription(t);
+      fn({ name: t.name, parameters: CUSTOM_PARAMETERS, ...(description !== '' ? { description } : {}) }, chatName(namespace, t.name, true), path);
+    };
+    req.tools.forEach((t, i) => {
+      const path = `tools[${i}]`;
+      if (t.type === 'function') fn(t, t.name, path);
+      else if (t.type === 'custom') custom(t, undefined, path);
+      else if (t.type === 'namespace') {
+        t.tools.forEach((inner, j) => {
+          if (inner.type === 'function') fn(inner, chatName(t.name, inner.name), `${path}.tools[${j}]`);
+          else if (inner.type === 'custom') custom(inner, t.name, `${path}.tools[${j}]`);
+          else dropped.push(droppedEntry(`${path}.tools[${j}].type`, inner.toolType));
+        });
+      } else if (t.toolType.startsWith('web_search')) {
+        // The provider's translator knows its own search tool (Anthropic web_search, Gemini google_search).
+        tools.push(t.raw);
+        toolPaths.push(path);
+      } else dropped.push(droppedEntry(`${path}.type`, t.toolType));
     });
-    if (tools.length > 0) chat.tools = tools;
+    if (tools.length > 0) chat.tools = tools as unknown as OpenAIChatRequest['tools'];
   }
 
   const choice = req.tool_choice;
-  if (typeof choice === 'string') chat.tool_choice = choice;
-  else if (choice?.type === 'function') chat.tool_choice = { type: 'function', function: { name: choice.name } };
-  else if (choice) note('tool_choice', `tool_choice of type "${choice.type}"`);
+  if (choice === 'none' || choice === 'auto' || choice === 'required') chat.tool_choice = choice;
+  else if (typeof choice === 'string') dropped.push(droppedEntry('tool_choice', choice));
+  // A custom tool runs as a function of its own name, so forcing it forces that function.
+  else if (choice?.type === 'function' || choice?.type === 'custom') chat.tool_choice = { type: 'function', function: { name: choice.name } };
+  else if (choice) dropped.push(droppedEntry('tool_choice.type', choice.choiceType));
 
   const format = req.text?.format;
+  if (format?.type === 'other') dropped.push(droppedEntry('text.format.type', format.choiceType));
   if (format?.type === 'json_object') chat.response_format = { type: 'json_object' };
   else if (format?.type === 'json_schema') {
     chat.response_format = {
@@ -158,5 +278,8 @@ export function translateResponsesToChat(req: ResponsesRequest): ResponsesAsChat
       },
     };
   }
-  return { chat, untranslatable };
+  const text = req.text;
+  if (text && text['verbosity'] != null) dropped.push('text.verbosity');
+  for (const field of DROPPED_FIELDS) if (req[field] != null) dropped.push(field);
+  return { chat, dropped, untranslatable, toolPaths, toolNames };
 }

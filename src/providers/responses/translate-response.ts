@@ -1,6 +1,6 @@
 import { GatewayError } from '../../errors/gateway-error.js';
 import type { OpenAIChatCompletion, OpenAIFinishReason } from '../types.js';
-import { itemId, responseObject, responsesUsage, type ResponseMeta, type ResponseObject, type ResponseStatus, type ResponsesOutputItem } from './response-object.js';
+import { callNames, clientTool, customInput, itemId, responseObject, responsesUsage, type ResponseMeta, type ResponseObject, type ResponseStatus, type ResponsesOutputItem } from './response-object.js';
 
 /** How a chat answer ended, as a Response status and, when it stopped short, why. */
 export function responseEnd(finish: OpenAIFinishReason | null): { status: ResponseStatus; incomplete: ResponseObject['incomplete_details'] } {
@@ -17,7 +17,8 @@ export function outputText(text: string): { type: 'output_text'; text: string; a
 /**
  * A chat completion (from a translated provider) -> a Response: `reasoning_content` becomes a
  * reasoning item, the text a message item with one output_text part, each tool call a
- * function_call item whose `call_id` is the chat tool call id; `finish_reason` length or
+ * function_call item whose `call_id` is the chat tool call id (a custom tool's call a
+ * custom_tool_call item with its input; a namespaced tool's call with its namespace); `finish_reason` length or
  * content_filter makes the response `incomplete`. Only the first choice is used (the Responses
  * API has no `n`). Pure.
  */
@@ -36,7 +37,12 @@ export function translateChatToResponses(completion: OpenAIChatCompletion, meta:
     output.push({ type: 'message', id: itemId('msg', meta, output.length), status: itemStatus, role: 'assistant', content: [outputText(message.content)] });
   }
   for (const call of message.tool_calls ?? []) {
-    output.push({ type: 'function_call', id: itemId('fc', meta, output.length), call_id: call.id, name: call.function.name, arguments: call.function.arguments, status: 'completed' });
+    const tool = clientTool(call.function.name, meta);
+    if (tool.custom) {
+      output.push({ type: 'custom_tool_call', id: itemId('ctc', meta, output.length), call_id: call.id, ...callNames(tool), input: customInput(call.function.arguments), status: 'completed' });
+    } else {
+      output.push({ type: 'function_call', id: itemId('fc', meta, output.length), call_id: call.id, ...callNames(tool), arguments: call.function.arguments, status: 'completed' });
+    }
   }
   const response = responseObject(meta, status, output, completion.usage ? responsesUsage(completion.usage) : null);
   response.incomplete_details = incomplete;

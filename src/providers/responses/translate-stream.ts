@@ -1,12 +1,16 @@
 import { GatewayError } from '../../errors/gateway-error.js';
 import type { OpenAIChatChunk, OpenAIChunkToolCallDelta, OpenAIFinishReason } from '../types.js';
 import { EventSequence, type ResponsesEvent } from './events.js';
-import { itemId, responseObject, responsesUsage, type ResponseMeta, type ResponsesOutputItem, type ResponsesUsage } from './response-object.js';
+import { callNames, clientTool, customInput, itemId, responseObject, responsesUsage, type ResponseMeta, type ResponsesOutputItem, type ResponsesUsage } from './response-object.js';
 import { outputText, responseEnd } from './translate-response.js';
 
-/** The output item being streamed: a message's text, reasoning text, or one function call's arguments. */
+/**
+ * The output item being streamed: a message's text, reasoning text, one function call's arguments,
+ * or one custom tool call's (the arguments of the function it runs as, whose `input` is sent when
+ * the call is complete: a prefix of JSON is not a prefix of the input).
+ */
 interface OpenItem {
-  kind: 'message' | 'reasoning' | 'call';
+  kind: 'message' | 'reasoning' | 'call' | 'custom';
   outputIndex: number;
   id: string;
   /** The text so far, or the call's arguments so far. */
@@ -51,14 +55,17 @@ export function createResponsesStreamTranslator(meta: ResponseMeta): ResponsesSt
   function openItem(kind: OpenItem['kind'], callId = '', name = ''): { item: OpenItem; events: ResponsesEvent[] } {
     const events = close('completed');
     const outputIndex = output.length;
-    const prefix = kind === 'message' ? 'msg' : kind === 'reasoning' ? 'rs' : 'fc';
+    const prefix = kind === 'message' ? 'msg' : kind === 'reasoning' ? 'rs' : kind === 'custom' ? 'ctc' : 'fc';
+    const type = kind === 'call' ? 'function_call' : kind === 'custom' ? 'custom_tool_call' : kind;
     const item: OpenItem = { kind, outputIndex, id: itemId(prefix, meta, outputIndex), text: '', callId, name };
     // Reserve the index: the finished item replaces this placeholder when it closes.
-    output.push({ type: kind === 'call' ? 'function_call' : kind, id: item.id });
+    output.push({ type, id: item.id });
     open = item;
     const at = { output_index: outputIndex };
     if (kind === 'call') {
-      events.push(seq.event('response.output_item.added', { ...at, item: { type: 'function_call', id: item.id, call_id: callId, name, arguments: '', status: 'in_progress' } }));
+      events.push(seq.event('response.output_item.added', { ...at, item: { type, id: item.id, call_id: callId, ...callNames(clientTool(name, meta)), arguments: '', status: 'in_progress' } }));
+    } else if (kind === 'custom') {
+      events.push(seq.event('response.output_item.added', { ...at, item: { type, id: item.id, call_id: callId, ...callNames(clientTool(name, meta)), input: '', status: 'in_progress' } }));
     } else if (kind === 'message') {
       events.push(seq.event('response.output_item.added', { ...at, item: { type: 'message', id: item.id, status: 'in_progress', role: 'assistant', content: [] } }));
       events.push(seq.event('response.content_part.added', { item_id: item.id, ...at, content_index: 0, part: outputText('') }));
@@ -77,8 +84,14 @@ export function createResponsesStreamTranslator(meta: ResponseMeta): ResponsesSt
     let done: ResponsesOutputItem;
     const events: ResponsesEvent[] = [];
     if (item.kind === 'call') {
-      done = { type: 'function_call', id: item.id, call_id: item.callId, name: item.name, arguments: item.text, status };
-      events.push(seq.event('response.function_call_arguments.done', { ...ref, name: item.name, arguments: item.text }));
+      const names = callNames(clientTool(item.name, meta));
+      done = { type: 'function_call', id: item.id, call_id: item.callId, ...names, arguments: item.text, status };
+      events.push(seq.event('response.function_call_arguments.done', { ...ref, ...names, arguments: item.text }));
+    } else if (item.kind === 'custom') {
+      const input = customInput(item.text);
+      done = { type: 'custom_tool_call', id: item.id, call_id: item.callId, ...callNames(clientTool(item.name, meta)), input, status };
+      if (input !== '') events.push(seq.event('response.custom_tool_call_input.delta', { ...ref, delta: input }));
+      events.push(seq.event('response.custom_tool_call_input.done', { ...ref, input }));
     } else if (item.kind === 'message') {
       const part = outputText(item.text);
       done = { type: 'message', id: item.id, status, role: 'assistant', content: [part] };
@@ -113,7 +126,8 @@ export function createResponsesStreamTranslator(meta: ResponseMeta): ResponsesSt
     const events: ResponsesEvent[] = [];
     let item = calls.get(tc.index);
     if (!item) {
-      const opened = openItem('call', tc.id ?? '', tc.function?.name ?? '');
+      const name = tc.function?.name ?? '';
+      const opened = openItem(clientTool(name, meta).custom ? 'custom' : 'call', tc.id ?? '', name);
       item = opened.item;
       calls.set(tc.index, item);
       events.push(...opened.events);
@@ -124,7 +138,7 @@ export function createResponsesStreamTranslator(meta: ResponseMeta): ResponsesSt
     const delta = tc.function?.arguments;
     if (delta) {
       item.text += delta;
-      events.push(seq.event('response.function_call_arguments.delta', { item_id: item.id, output_index: item.outputIndex, delta }));
+      if (item.kind === 'call') events.push(seq.event('response.function_call_arguments.delta', { item_id: item.id, output_index: item.outputIndex, delta }));
     }
     return events;
   }

@@ -77,15 +77,33 @@ test('a translated stream becomes Responses event frames ending with the clean-e
   assert.equal(res.usage(), USAGE);
 });
 
-test('what only native providers take is refused for a translated one: 400 operation_not_supported naming the field and the provider', async () => {
-  const { chat, state } = prepareResponses({ model: 'claude-x', input: 'hi', tools: [{ type: 'function', name: 'f' }, { type: 'shell' }] });
+test('a tool chat has no equivalent for is dropped for a translated provider and named, with what the provider dropped, at the client\'s paths', async () => {
+  const { chat, state } = prepareResponses({ model: 'claude-x', input: 'hi', tools: [{ type: 'shell' }, { type: 'namespace', name: 'ns', description: 'd', tools: [{ type: 'function', name: 'f' }] }] });
+  const { adapter, asked } = stub({ kind: 'json', status: 200, body: COMPLETION, usage: USAGE, dropped: ['tools[0].type=x', 'frequency_penalty'] });
+  const res = await invokeResponses(adapter, deployment, state, chat, call);
+  assert.equal(asked.chat.length, 1);
+  assert.deepEqual(res.dropped, ['tools[0].type=shell', 'tools[1].tools[0].type=x', 'frequency_penalty']);
+});
+
+test('content only OpenAI can reach (an image by file_id) is refused for a translated provider: 400 operation_not_supported naming the field and the provider', async () => {
+  const { chat, state } = prepareResponses({ model: 'claude-x', input: [{ role: 'user', content: [{ type: 'input_image', file_id: 'file-1' }] }] });
   const { adapter, asked } = stub({ kind: 'json', status: 200, body: COMPLETION, usage: USAGE });
   await assert.rejects(invokeResponses(adapter, deployment, state, chat, call), (e: { status: number; wireCode: string; param: string; message: string }) => {
     assert.equal(e.status, 400);
     assert.equal(e.wireCode, 'operation_not_supported');
-    assert.equal(e.param, 'tools[1]');
-    assert.equal(e.message, 'tools[1]: tools of type "shell" cannot be translated for the anthropic provider "anthropic" that serves "claude-x"; only OpenAI-compatible providers take them (natively).');
+    assert.equal(e.param, 'input[0].content[0].file_id');
+    assert.match(e.message, /cannot be translated for the anthropic provider "anthropic" that serves "claude-x"/);
     return true;
   });
   assert.equal(asked.chat.length, 0, 'the provider is not called');
+});
+
+test('a malformed function tool is refused only where it is translated: native providers get the body as sent', async () => {
+  const { chat, state } = prepareResponses({ model: 'm', input: 'hi', tools: [{ type: 'function', name: 'bad name!' }] });
+  const translated = stub({ kind: 'json', status: 200, body: COMPLETION, usage: USAGE });
+  await assert.rejects(invokeResponses(translated.adapter, deployment, state, chat, call), (e: { status: number; param: string }) => e.status === 400 && e.param === 'tools[0].name');
+  const nativeAnswer: ProviderResponse = { kind: 'json', status: 200, body: undefined, text: '{}', usage: USAGE };
+  const native = stub({ kind: 'json', status: 200, body: COMPLETION, usage: USAGE }, nativeAnswer);
+  assert.equal(await invokeResponses(native.adapter, deployment, state, chat, call), nativeAnswer);
+  assert.deepEqual(native.asked.native[0]?.['tools'], [{ type: 'function', name: 'bad name!' }]);
 });
