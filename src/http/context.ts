@@ -1,7 +1,8 @@
 import { performance } from 'node:perf_hooks';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Cancellation } from '../core/cancellation.js';
-import type { GatewayContext, GatewayRequest } from '../pipeline/types.js';
+import type { GatewayContext } from '../pipeline/types.js';
+import type { GatewayRequest } from '../providers/gateway-request.js';
 
 function queryOf(url: string): string {
   const at = url.indexOf('?');

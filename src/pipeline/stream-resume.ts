@@ -44,8 +44,8 @@ export function resumableStream(ctx: GatewayContext, first: StreamResponse, late
   const request = ctx.request;
   async function* frames(): AsyncGenerator<string> {
     let partial = '';
-    // A Responses stream cannot take a prefill: the next target would start a second response.
-    let resumable = request?.operation === 'chat' && !ctx.responses;
+    // Only chat streams: a Responses stream cannot take a prefill (the next target would start a second response).
+    let resumable = request?.operation === 'chat';
     let frameCount = 0;
     for (;;) {
       try {

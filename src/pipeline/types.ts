@@ -1,14 +1,13 @@
 import type { IncomingHeaders, RequestLog } from '../core/request-log.js';
 import type { Principal } from '../keys/principal.js';
-import type { AnthropicMessagesRequest } from '../schemas/anthropic-requests.js';
 import type { GatewayError } from '../errors/gateway-error.js';
 import type { Cancellation } from '../core/cancellation.js';
 import type { ProviderResponse } from '../providers/adapter.js';
-import type { ResponsesState } from '../providers/responses/prepare.js';
+import type { GatewayRequest } from '../providers/gateway-request.js';
 import type { ModelDeployment } from '../providers/registry.js';
 import type { RoutePlan } from '../routing/planner.js';
 import type { SpendAttempt } from '../spend/spend-record.js';
-import type { OpenAIChatRequest, OpenAIEmbeddingsRequest, Usage } from '../providers/types.js';
+import type { Usage } from '../providers/types.js';
 
 
 /** What the response cache did with a request (docs/caching.md). */
@@ -20,12 +19,6 @@ export interface CacheOutcome {
   /** On a hit, what the answer cost when the provider made it. */
   savedCostMicros: number;
 }
-
-export type GatewayRequest =
-  | { operation: 'chat'; body: OpenAIChatRequest }
-  | { operation: 'embeddings'; body: OpenAIEmbeddingsRequest }
-  /** Anthropic's Messages API, passed through natively (`/anthropic/v1/messages`); `query` is the client's query string. */
-  | { operation: 'messages'; body: AnthropicMessagesRequest; query: string };
 
 /**
  * Everything one request carries through the pipeline. Framework-free: stages never see
@@ -46,11 +39,6 @@ export interface GatewayContext {
   readonly rawQuery: string;
   /** Null until validated: only stages after validate-request may rely on it. */
   request: GatewayRequest | null;
-  /**
-   * Set by the Responses API route (`/v1/responses`): the request runs as `chat` and is answered
-   * in Responses format, natively by OpenAI-compatible providers (docs/responses.md).
-   */
-  responses?: ResponsesState;
   /** The model name the client asked for ('' when absent or not a string), without a `[1m]` suffix once resolved. */
   requestedModel: string;
   /** The client asked for the 1M-token context window (a `[1m]` model suffix). */

@@ -1,4 +1,4 @@
-import type { GatewayRequest } from '../pipeline/types.js';
+import type { GatewayRequest } from '../providers/gateway-request.js';
 import type { OpenAIChatRequest, OpenAIMessage } from '../providers/types.js';
 import { attachmentTokens } from './attachments.js';
 

@@ -20,16 +20,15 @@ export interface ResponsesRoutesOptions {
 
 /**
  * `POST /v1/responses`, the OpenAI Responses API (docs/responses.md). The request runs through
- * the whole pipeline as a chat request (keys, budgets, rate limits, cache, fallback chains,
+ * the whole pipeline as operation `responses` (keys, budgets, rate limits, cache, fallback chains,
  * spend log); OpenAI-compatible providers get it natively, Anthropic, Gemini and the demo
- * provider through the chat translation, and the answer is a Response or Responses events
+ * provider through its chat translation, and the answer is a Response or Responses events
  * either way. Errors are OpenAI error JSON.
  */
 export function registerResponsesRoutes(app: FastifyInstance, deps: ResponsesRoutesDeps, options: ResponsesRoutesOptions): void {
   const cursor = options.surface === 'cursor';
   const handle = async (request: FastifyRequest, reply: FastifyReply) => {
-    const ctx = createContext(request, reply, deps.now, 'chat', options.surface);
-    ctx.responses = { body: null, translation: null };
+    const ctx = createContext(request, reply, deps.now, 'responses', options.surface);
     await answerThroughPipeline(request, reply, ctx, deps.pipeline, {
       surface: 'openai',
       ...(cursor ? { passthrough: passthroughName } : {}),

@@ -10,7 +10,8 @@ import { unfinishedStreamUsage } from '../../spend/usage.js';
 import { costMicros } from '../../spend/pricing.js';
 import { requestCostMicros } from '../../spend/request-cost.js';
 import type { ModelDeployment } from '../../providers/registry.js';
-import type { GatewayContext, GatewayRequest, Stage } from '../types.js';
+import type { GatewayRequest } from '../../providers/gateway-request.js';
+import type { GatewayContext, Stage } from '../types.js';
 
 export interface BudgetStageDeps {
   limits: LimitEnforcer;

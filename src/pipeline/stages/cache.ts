@@ -13,7 +13,8 @@ import { GatewayError } from '../../errors/gateway-error.js';
 import type { Usage } from '../../providers/types.js';
 import { SSE_DONE } from '../../providers/upstream-stream.js';
 import { costMicros } from '../../spend/pricing.js';
-import type { CacheOutcome, GatewayContext, GatewayRequest, Stage } from '../types.js';
+import type { GatewayRequest } from '../../providers/gateway-request.js';
+import type { CacheOutcome, GatewayContext, Stage } from '../types.js';
 
 export interface CacheStageDeps {
   config: CacheConfig;
@@ -40,8 +41,16 @@ async function* verbatim(frames: readonly string[]): AsyncGenerator<string> {
 
 /** The request with the `cache` object taken out of its body. */
 function stripped(request: GatewayRequest): GatewayRequest {
-  if (request.operation === 'messages') return { ...request, body: withoutCacheControls(request.body) };
-  return request.operation === 'chat' ? { operation: 'chat', body: withoutCacheControls(request.body) } : { operation: 'embeddings', body: withoutCacheControls(request.body) };
+  switch (request.operation) {
+    case 'chat':
+      return { operation: 'chat', body: withoutCacheControls(request.body) };
+    case 'embeddings':
+      return { operation: 'embeddings', body: withoutCacheControls(request.body) };
+    case 'messages':
+      return { ...request, body: withoutCacheControls(request.body) };
+    case 'responses':
+      return { ...request, body: withoutCacheControls(request.body) };
+  }
 }
 
 /**
@@ -78,7 +87,7 @@ export function createCacheStage(deps: CacheStageDeps): Stage {
   function serve(ctx: GatewayContext, outcome: CacheOutcome, entry: CacheEntry, similarity?: number): boolean {
     const body = ctx.request?.body;
     const sameForm = (entry.answer.kind === 'sse') === ctx.stream;
-    if (ctx.request?.operation === 'messages' || ctx.responses) {
+    if (ctx.request?.operation === 'messages' || ctx.request?.operation === 'responses') {
       // Anthropic's format, and Responses API answers, are replayed exactly as they were stored, in the form they were stored.
       if (!sameForm) return false;
       ctx.response = entry.answer.kind === 'json' ? { kind: 'json', status: 200, body: undefined, text: entry.answer.text, usage: noUsage() } : { kind: 'stream', status: 200, frames: verbatim(entry.answer.frames), usage: noUsage };
@@ -175,10 +184,11 @@ export function createCacheStage(deps: CacheStageDeps): Stage {
       const plan = planCaching(deps.config, model, controls, owner);
 
       const body = forwarded.body;
-      const operation = nativeAnthropic ? (ctx.stream ? 'messages:sse' : 'messages:json') : ctx.responses ? (ctx.stream ? 'responses:sse' : 'responses:json') : request.operation;
+      const form = ctx.stream ? 'sse' : 'json';
+      const operation = request.operation === 'messages' || request.operation === 'responses' ? (`${request.operation}:${form}` as const) : request.operation;
       const context = keyContext({ nativeAnthropic, headers: ctx.headers, query: nativeAnthropic ? request.query : '', longContext: ctx.longContext, ownProviderKey });
       // A Responses request is keyed by its own body: its chat translation leaves out what only native providers read.
-      const keyInput: CacheKeyInput = { namespace: plan.namespace, operation, model, body: ctx.responses?.body ?? body, context };
+      const keyInput: CacheKeyInput = { namespace: plan.namespace, operation, model, body: forwarded.operation === 'responses' ? forwarded.native.body : body, context };
       const key = cacheKey(keyInput);
       // A namespace over its owner's limit is neither looked up, counted nor stored.
       const admitted = (!plan.lookup && !plan.store) || (await claim(ctx, plan));
@@ -190,7 +200,7 @@ export function createCacheStage(deps: CacheStageDeps): Stage {
       if (!admitted) return next();
 
       // Only chat prompts are compared by meaning; embeddings inputs match exactly or not at all.
-      const chatBody = forwarded.operation === 'chat' ? forwarded.body : null;
+      const chatBody = forwarded.operation === 'chat' || forwarded.operation === 'responses' ? forwarded.body : null;
       const pin = owner.startsWith('pin/') ? owner.slice('pin/'.length) : undefined;
       const semantic = chatBody && deps.semantic?.appliesTo([plan.narrowed, pin], model) ? deps.semantic : null;
       if (plan.lookup) {
@@ -204,7 +214,7 @@ export function createCacheStage(deps: CacheStageDeps): Stage {
       if (semantic && chatBody && (plan.lookup || plan.store)) {
         const vector = await semantic.embed(ctx, chatBody);
         // The Responses API's prompt is `input` and `instructions`: compared by meaning, so not part of the scope.
-        const scopeInput = ctx.responses ? { ...keyInput, body: { ...keyInput.body, input: undefined, instructions: undefined } } : keyInput;
+        const scopeInput = forwarded.operation === 'responses' ? { ...keyInput, body: { ...keyInput.body, input: undefined, instructions: undefined } } : keyInput;
         if (vector) semanticRef = { scope: semanticScope(scopeInput, ctx.principal?.policy?.fingerprint ?? 'master'), vector };
       }
       if (plan.lookup && semantic && semanticRef) {

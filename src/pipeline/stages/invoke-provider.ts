@@ -27,7 +27,9 @@ export function createInvokeProviderStage(registry: ProviderRegistry, options: {
       };
       let response;
       if (request.operation === 'chat') {
-        response = ctx.responses ? await invokeResponses(adapter, deployment, ctx.responses, request.body, call) : await adapter.chat(request.body, call);
+        response = await adapter.chat(request.body, call);
+      } else if (request.operation === 'responses') {
+        response = await invokeResponses(adapter, deployment, request.native, request.body, call);
       } else if (request.operation === 'messages') {
         if (!adapter.messages) {
           throw new GatewayError('SF_ERR_OPERATION_UNSUPPORTED', { message: `The model "${deployment.name}" is not served by Anthropic; /anthropic passes requests to Anthropic only.`, param: 'model' });

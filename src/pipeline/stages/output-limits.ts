@@ -21,7 +21,7 @@ function requestedLimits(ctx: GatewayContext): Array<[field: string, value: unkn
   if (request.operation === 'embeddings') return [];
   if (request.operation === 'messages') return [['max_tokens', request.body.max_tokens]];
   // The Responses API's max_output_tokens arrives here as the chat request's max_tokens.
-  if (ctx.responses) return [['max_output_tokens', request.body.max_tokens]];
+  if (request.operation === 'responses') return [['max_output_tokens', request.body.max_tokens]];
   return [['max_tokens', request.body.max_tokens], ['max_completion_tokens', request.body.max_completion_tokens]];
 }
 

@@ -63,7 +63,7 @@ export function createRecordSpendStage(deps: RecordSpendDeps): Stage {
     const model = ctx.requestedModel;
     const provider = d?.provider.name ?? 'none';
     // Responses API requests run as chat; the log and the metrics still say which API was called.
-    const operation = ctx.responses ? 'responses' : ctx.operation;
+    const operation = ctx.operation;
     spendLog.record({
       id: ctx.id,
       time: ctx.startedAt,

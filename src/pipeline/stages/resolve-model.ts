@@ -1,8 +1,9 @@
 import { GatewayError } from '../../errors/gateway-error.js';
+import type { GatewayRequest } from '../../providers/gateway-request.js';
 import type { RoutePlanner } from '../../routing/planner.js';
 import type { Stage } from '../types.js';
 
-const MODE_FOR: Record<'chat' | 'embeddings' | 'messages', 'chat' | 'embedding'> = { chat: 'chat', embeddings: 'embedding', messages: 'chat' };
+const MODE_FOR: Record<GatewayRequest['operation'], 'chat' | 'embedding'> = { chat: 'chat', embeddings: 'embedding', messages: 'chat', responses: 'chat' };
 /** Claude Code's marker for the 1M-token context window, e.g. `claude-sonnet-4-5[1m]`. */
 const LONG_CONTEXT_SUFFIX = '[1m]';
 

@@ -27,10 +27,9 @@ export function createValidateRequestStage(): Stage {
         throw new GatewayError('SF_ERR_INVALID_REQUEST', { message: 'The request body must be a JSON object.' });
       }
       const body = withoutNulls(raw as Record<string, unknown>);
-      if (ctx.responses) {
+      if (ctx.operation === 'responses') {
         const { chat, state } = prepareResponses(raw as Record<string, unknown>);
-        ctx.responses = state;
-        ctx.request = { operation: 'chat', body: chat };
+        ctx.request = { operation: 'responses', body: chat, native: state };
       } else if (ctx.operation === 'messages') {
         const parsed = anthropicMessagesSchema.safeParse(raw);
         if (!parsed.success) throw invalidRequest(parsed.error);

@@ -8,9 +8,9 @@ import { translateResponsesToChat, type ResponsesAsChat } from './translate-requ
 export interface ResponsesState {
   /**
    * The body an OpenAI-compatible upstream receives natively: the client's, minus the gateway's
-   * `cache` controls, with `store: false`. Null until the validate-request stage has run.
+   * `cache` controls, with `store: false`.
    */
-  body: Record<string, unknown> | null;
+  body: Record<string, unknown>;
   /**
    * How translated providers serve it: the chat translation, or why there is none (a malformed
    * function tool, a file only OpenAI can read), which only a translated attempt answers with.
