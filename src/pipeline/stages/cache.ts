@@ -8,10 +8,10 @@ import { callerAnthropicKey } from '../../providers/anthropic/client-headers.js'
 import { withoutCacheControls } from '../../schemas/gateway-fields.js';
 import type { ResponseCache } from '../../cache/response-cache.js';
 import type { SemanticCache } from '../../cache/semantic-cache.js';
-import { isUsageOnlyFrame, replayAnswer } from '../../cache/sse-replay.js';
+import { captureStream } from '../../cache/capture-stream.js';
+import { cachedResponse } from '../../cache/cached-response.js';
 import { GatewayError } from '../../errors/gateway-error.js';
 import type { Usage } from '../../providers/types.js';
-import { SSE_DONE } from '../../providers/upstream-stream.js';
 import { costMicros } from '../../spend/pricing.js';
 import type { GatewayRequest } from '../../providers/gateway-request.js';
 import type { CacheOutcome, GatewayContext, Stage } from '../types.js';
@@ -31,12 +31,6 @@ export interface CacheStageDeps {
 interface SemanticRef {
   scope: string;
   vector: Float32Array;
-}
-
-const noUsage = (): Usage => ({ input_tokens: 0, cached_input_tokens: 0, output_tokens: 0 });
-
-async function* verbatim(frames: readonly string[]): AsyncGenerator<string> {
-  yield* frames;
 }
 
 /** The request with the `cache` object taken out of its body. */
@@ -85,27 +79,21 @@ export function createCacheStage(deps: CacheStageDeps): Stage {
 
   /** Answers from the entry; false when the cached answer cannot take the form the request wants. */
   function serve(ctx: GatewayContext, outcome: CacheOutcome, entry: CacheEntry, similarity?: number): boolean {
-    const body = ctx.request?.body;
-    const sameForm = (entry.answer.kind === 'sse') === ctx.stream;
-    if (ctx.request?.operation === 'messages' || ctx.request?.operation === 'responses') {
-      // Anthropic's format, and Responses API answers, are replayed exactly as they were stored, in the form they were stored.
-      if (!sameForm) return false;
-      ctx.response = entry.answer.kind === 'json' ? { kind: 'json', status: 200, body: undefined, text: entry.answer.text, usage: noUsage() } : { kind: 'stream', status: 200, frames: verbatim(entry.answer.frames), usage: noUsage };
-      return hit(ctx, outcome, entry, similarity);
-    }
-    // Converting between JSON and a stream keeps content, tool calls and usage, not logprobs.
-    if (!sameForm && body?.logprobs === true) return false;
-    let replay;
+    const request = ctx.request;
+    let response;
     try {
-      replay = replayAnswer(entry.answer, entry.usage, { stream: ctx.stream, includeUsage: ctx.request?.operation === 'chat' && ctx.request.body.stream_options?.include_usage === true });
+      response = cachedResponse(entry, {
+        verbatimOnly: request?.operation === 'messages' || request?.operation === 'responses',
+        stream: ctx.stream,
+        logprobs: request?.body.logprobs === true,
+        includeUsage: request?.operation === 'chat' && request.body.stream_options?.include_usage === true,
+      });
     } catch (err) {
       ctx.log.warn({ err }, 'a cached answer could not be replayed; treated as a miss');
       return false;
     }
-    ctx.response =
-      replay.kind === 'json'
-        ? { kind: 'json', status: 200, body: undefined, text: replay.text, usage: noUsage() }
-        : { kind: 'stream', status: 200, frames: replay.frames, usage: noUsage };
+    if (!response) return false;
+    ctx.response = response;
     return hit(ctx, outcome, entry, similarity);
   }
 
@@ -135,31 +123,6 @@ export function createCacheStage(deps: CacheStageDeps): Stage {
       ctx.log.warn({ err }, 'could not store an answer in the cache');
       return false;
     }
-  }
-
-  /**
-   * Passes every frame on as it arrives and keeps a copy; stores the copy only if the stream
-   * ended with [DONE] and the client was still there. The usage-only chunk is left out of the
-   * copy: a replay adds it for clients that ask for it.
-   */
-  async function* capture(ctx: GatewayContext, frames: AsyncIterable<string>, complete: (frames: string[]) => Promise<void>): AsyncGenerator<string> {
-    const kept: string[] = [];
-    let size = 0;
-    let tooLarge = false;
-    let done = false;
-    const anthropic = ctx.request?.operation === 'messages';
-    for await (const frame of frames) {
-      // Anthropic streams end with message_stop and carry usage in their own events, all kept.
-      if (anthropic ? frame.startsWith('event: message_stop') : frame === SSE_DONE) done = true;
-      if (frame !== SSE_DONE && !tooLarge && (anthropic || !isUsageOnlyFrame(frame))) {
-        size += frame.length;
-        tooLarge = size > deps.config.max_entry_bytes;
-        if (tooLarge) kept.length = 0;
-        else kept.push(frame);
-      }
-      yield frame;
-    }
-    if (done && !tooLarge && !ctx.abort.aborted) await complete(kept);
   }
 
   return {
@@ -248,8 +211,13 @@ export function createCacheStage(deps: CacheStageDeps): Stage {
       // The headers of a stream are gone before it ends: it stays MISS there; the spend log says `stored`.
       ctx.response = {
         ...response,
-        frames: capture(ctx, response.frames, async (frames) => {
-          if ((await save(ctx, plan, key, { kind: 'sse', frames }, response.usage(), semanticRef)) && outcome.status === 'miss') outcome.status = 'stored';
+        frames: captureStream(response.frames, {
+          nativeAnthropic,
+          maxEntryBytes: deps.config.max_entry_bytes,
+          aborted: () => ctx.abort.aborted,
+          complete: async (frames) => {
+            if ((await save(ctx, plan, key, { kind: 'sse', frames }, response.usage(), semanticRef)) && outcome.status === 'miss') outcome.status = 'stored';
+          },
         }),
       };
     },
