@@ -72,6 +72,9 @@ describe('Anthropic organization and workspace ids never reach a virtual key', (
     '/anthropic/v1/messages': (key: string) =>
       call(`${gw.url}/anthropic/v1/messages`, { headers: { 'x-api-key': key, 'content-type': 'application/json', 'anthropic-version': '2023-06-01' }, body: { model: 'claude-haiku-4-5', max_tokens: 5, messages: [{ role: 'user', content: 'hi' }] } }),
     '/v1/responses': (key: string) => call(`${gw.url}/v1/responses`, { headers: authHeaders(key), body: { model: 'claude-haiku-4-5', max_output_tokens: 5, input: 'hi' } }),
+    // A raw forward: the answer passes through untouched, but for account ids in an error.
+    '/anthropic/v1/messages/count_tokens': (key: string) =>
+      call(`${gw.url}/anthropic/v1/messages/count_tokens`, { headers: { 'x-api-key': key, 'content-type': 'application/json', 'anthropic-version': '2023-06-01' }, body: { model: 'claude-haiku-4-5', messages: [{ role: 'user', content: 'hi' }] } }),
   };
 
   for (const [surface, send] of Object.entries(ask)) {

@@ -6,6 +6,8 @@ import type { GatewayContext } from '../../pipeline/types.js';
 import type { ByokRule } from '../../providers/anthropic/byok.js';
 import { anthropicClientHeaders, callerAnthropicKey } from '../../providers/anthropic/client-headers.js';
 import type { ProviderRegistry } from '../../providers/registry.js';
+import { scrubAccountIds } from '../../providers/scrub-account-ids.js';
+import { readText } from '../../providers/upstream-stream.js';
 import { createContext } from '../context.js';
 import { sendError } from '../error-response.js';
 import { authenticatedScope, principalOf } from '../plugins/authenticate.js';
@@ -37,7 +39,8 @@ const KEPT_RESPONSE_HEADERS = ['content-type', 'request-id', 'retry-after', 'ant
  * `/anthropic/*`: Anthropic's API for Claude Code and Anthropic SDKs (`ANTHROPIC_BASE_URL=<gateway>/anthropic`).
  * `POST /v1/messages` runs the whole pipeline (keys, budgets, rate limits, chains, spend log)
  * with the body passed through natively; any other path is forwarded as is with the provider's
- * key (to the BYOK target with the caller's own key, when it brings one). Errors are Anthropic error JSON.
+ * key (to the BYOK target with the caller's own key, when it brings one), and comes back as is but
+ * for account ids in an error. Errors are Anthropic error JSON.
  */
 export function registerAnthropicRoutes(app: FastifyInstance, deps: AnthropicRoutesDeps): void {
   // Claude Code probes the base URL before it starts.
@@ -84,7 +87,9 @@ export function registerAnthropicRoutes(app: FastifyInstance, deps: AnthropicRou
         const value = res.headers[name];
         if (typeof value === 'string') headers[name] = value;
       }
-      return reply.code(res.status).headers(headers).send(res.body);
+      // An error's text names the operator's account (organization ids): masked like every other provider error.
+      const body = res.status >= 400 ? scrubAccountIds(await readText(res, abort)) : res.body;
+      return reply.code(res.status).headers(headers).send(body);
     } catch (err) {
       return sendError(request, reply, err, PASSTHROUGH, 'anthropic');
     }
