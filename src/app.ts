@@ -11,6 +11,7 @@ import { registerJsonBodyParser } from './http/json-body.js';
 import { authenticatedScope } from './http/plugins/authenticate.js';
 import { registerOpsRoutes } from './http/routes/health.js';
 import { registerAnthropicRoutes } from './http/routes/anthropic.js';
+import { createByokRule } from './providers/anthropic/byok.js';
 import { registerOpenAIRoutes } from './http/routes/openai.js';
 import { registerResponsesRoutes } from './http/routes/responses.js';
 import { registerSpendRoutes } from './http/routes/spend.js';
@@ -89,6 +90,8 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   app.removeContentTypeParser('text/plain');
   registerJsonBodyParser(app);
 
+  const byokSettings = deps.config.passthrough.anthropic;
+  const anthropicByok = createByokRule(byokSettings.byok_provider === undefined ? deps.registry.firstOfType('anthropic') : deps.registry.provider(byokSettings.byok_provider), byokSettings.byok_fallback);
   const caching = createCaching({ config: deps.config.cache, store: deps.store, registry: deps.registry, spendLog: deps.spendLog, now: deps.access.now, log: deps.logger });
   const pipeline = compose([
     createRecordSpendStage({ spendLog: deps.spendLog, metrics: deps.metrics, accessLog: deps.config.logging.access_log }),
@@ -100,7 +103,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     createBudgetStage({ limits: deps.access.limits, defaultMaxOutputTokens: deps.config.budgets.default_max_output_tokens, maxServerToolCalls: deps.config.budgets.max_server_tool_calls }),
     createCacheStage({ config: deps.config.cache, cache: caching.cache, semantic: caching.semantic, now: deps.access.now, allowAnthropicByok: deps.config.passthrough.anthropic.allow_byok }),
     createRouteStage({ balancer: deps.routing.balancer, cooldowns: deps.routing.cooldowns, now: deps.access.now }),
-    createInvokeProviderStage(deps.registry, { allowAnthropicByok: deps.config.passthrough.anthropic.allow_byok }),
+    createInvokeProviderStage(deps.registry, { allowAnthropicByok: byokSettings.allow_byok, anthropicByok }),
   ]);
 
   // Callback style on purpose: an async hook costs a promise and a microtask on every request.
@@ -130,7 +133,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
 
   registerOpenAIRoutes(app, { pipeline, registry: deps.registry, chains: deps.routing.chains, authenticator: deps.authenticator, now: deps.access.now });
   registerOpenAIRoutes(app, { pipeline, registry: deps.registry, chains: deps.routing.chains, authenticator: deps.authenticator, now: deps.access.now }, { prefixes: ['/cursor/v1', '/cursor'], surface: 'cursor' });
-  registerAnthropicRoutes(app, { pipeline, registry: deps.registry, authenticator: deps.authenticator, allowByok: deps.config.passthrough.anthropic.allow_byok, now: deps.access.now });
+  registerAnthropicRoutes(app, { pipeline, registry: deps.registry, authenticator: deps.authenticator, allowByok: byokSettings.allow_byok, byok: anthropicByok, now: deps.access.now });
   registerResponsesRoutes(app, { pipeline, now: deps.access.now }, { paths: ['/v1/responses', '/responses'], surface: 'openai' });
   registerResponsesRoutes(app, { pipeline, now: deps.access.now }, { paths: ['/cursor/v1/responses', '/cursor/responses'], surface: 'cursor' });
   // Every admin API lives in one scope: the master key (later an admin role) or 401/403.

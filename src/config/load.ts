@@ -121,7 +121,7 @@ function applyEnvOverrides(raw: Record<string, unknown>, env: NodeJS.ProcessEnv)
   }
 }
 
-/** Cross-field rules the schema cannot express: every model names a configured provider. */
+/** Cross-field rules the schema cannot express: every model names a configured provider, and the BYOK target an Anthropic one. */
 function referenceIssues(config: GatewayConfig): z.core.$ZodIssue[] {
   const issues: z.core.$ZodIssue[] = [];
   config.models.forEach((m, i) => {
@@ -135,6 +135,16 @@ function referenceIssues(config: GatewayConfig): z.core.$ZodIssue[] {
       });
     }
   });
+  const byokProvider = config.passthrough.anthropic.byok_provider;
+  if (byokProvider !== undefined && config.providers[byokProvider]?.type !== 'anthropic') {
+    const known = Object.entries(config.providers).filter(([, p]) => p.type === 'anthropic').map(([name]) => name);
+    issues.push({
+      code: 'custom',
+      path: ['passthrough', 'anthropic', 'byok_provider'],
+      message: `unknown Anthropic provider "${byokProvider}"${known.length ? ` (configured: ${known.join(', ')})` : ' (no Anthropic providers are configured)'}`,
+      input: byokProvider,
+    });
+  }
   return issues;
 }
 

@@ -116,6 +116,10 @@ export const configSchema = z.strictObject({
         .strictObject({
           /** Callers on /anthropic may send their own Anthropic key in x-api-key (with a gateway key as Bearer). */
           allow_byok: z.boolean().default(false),
+          /** The provider callers' own keys are meant for (default: the first `anthropic` provider); they go only to providers at its base_url. */
+          byok_provider: providerName.optional(),
+          /** A route target that may not receive a caller's own key: `skip` it, or call it with its own configured key (`provider_key`). */
+          byok_fallback: z.enum(['skip', 'provider_key']).default('skip'),
         })
         .prefault({}),
     })

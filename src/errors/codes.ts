@@ -11,6 +11,7 @@ export const ERROR_CODES = {
   SF_ERR_KEY_REVOKED: { status: 401, type: 'authentication_error', code: 'key_revoked', message: 'This API key has been revoked.' },
   SF_ERR_KEY_EXPIRED: { status: 401, type: 'authentication_error', code: 'key_expired', message: 'This API key has expired.' },
   SF_ERR_FORBIDDEN: { status: 403, type: 'permission_error', code: 'forbidden', message: 'This key may not perform this action.' },
+  SF_ERR_BYOK_NOT_ALLOWED: { status: 403, type: 'permission_error', code: 'byok_provider_not_allowed', message: 'The caller\'s own provider key may not be sent to this provider.' },
   SF_ERR_MODEL_NOT_ALLOWED: { status: 403, type: 'permission_error', code: 'model_not_allowed', message: 'This key may not use this model.' },
   SF_ERR_BUDGET_EXCEEDED: { status: 429, type: 'insufficient_quota', code: 'budget_exceeded', message: 'The budget for this key or its team does not cover this request.' },
   SF_ERR_MODEL_UNPRICED: { status: 400, type: 'invalid_request_error', code: 'model_unpriced', message: 'The model has no price, and this key has a budget: its cost could not be counted.' },

@@ -15,6 +15,11 @@ export interface GatewayErrorOptions {
   upstreamCode?: string | null;
   /** Response headers that must accompany the error (Retry-After, rate-limit headers). */
   headers?: Record<string, string>;
+  /**
+   * Set when the request never left the gateway for the current route target, with a short why:
+   * the route stage lists the target as skipped, not as a failed call, and moves on.
+   */
+  skipReason?: string;
 }
 
 /**
@@ -31,6 +36,7 @@ export class GatewayError extends Error {
   readonly upstreamType: string | undefined;
   readonly upstreamCode: string | null | undefined;
   readonly headers: Record<string, string>;
+  readonly skipReason: string | undefined;
 
   constructor(codeName: ErrorCodeName, options: GatewayErrorOptions = {}) {
     const spec = ERROR_CODES[codeName];
@@ -43,6 +49,7 @@ export class GatewayError extends Error {
     this.upstreamType = options.upstreamType;
     this.upstreamCode = options.upstreamCode;
     this.headers = options.headers ?? {};
+    this.skipReason = options.skipReason;
   }
 
   /** The code clients see: the provider's own code when it sent one, else ours. */

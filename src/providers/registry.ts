@@ -39,6 +39,8 @@ export interface ProviderRegistry {
   /** One explicit deployment (a fallback-chain target): a configured entry for it if there is one, else the catalogue's prices. */
   deploymentFor(providerName: string, upstreamModel: string): ModelDeployment | undefined;
   hasProvider(name: string): boolean;
+  /** A configured provider by name. */
+  provider(name: string): ProviderConfig | undefined;
   /** The first configured provider of a type (what `/anthropic/*` forwards to), if any. */
   firstOfType(type: ProviderConfig['type']): ProviderConfig | undefined;
   /** Forwards any request to an Anthropic provider's API unchanged but for the key. */
@@ -256,6 +258,7 @@ export function createProviderRegistry(config: GatewayConfig, transport: HttpTra
     resolveGroup,
     deploymentFor,
     hasProvider: (name) => providers.has(name),
+    provider: (name) => providers.get(name),
     firstOfType: (type) => byType.get(type),
     anthropicForward(name) {
       const provider = providers.get(name);

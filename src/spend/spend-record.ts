@@ -50,7 +50,7 @@ export interface SpendAttempt {
   /** This attempt's own time, without the waits between attempts. */
   latency_ms: number;
   cost_micros: number;
-  /** Why the target was not called: `cooling down until <ISO time>`. Absent for calls made. */
+  /** Why the target was not called: `cooling down until <ISO time>`, or that the caller's own key may not go to it. Absent for calls made. */
   skipped?: string;
 }
 

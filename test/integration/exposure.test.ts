@@ -5,6 +5,7 @@ import { startFakeAnthropic } from '../helpers/fake-anthropic.js';
 import { startFakeOpenAI } from '../helpers/fake-openai.js';
 import type { FakeUpstream } from '../helpers/fake-upstream.js';
 import { call } from '../helpers/http.js';
+import { createKey } from '../helpers/vkeys.js';
 
 /** Account details OpenAI, Anthropic and Azure write into their error messages. */
 const ORG = 'org-Q1w2E3r4T5y6U7i8O9p0AsDf';
@@ -43,6 +44,51 @@ describe('upstream error text reaches clients without account identifiers', () =
     assert.equal(res.json.error.type, 'overloaded_error');
     for (const secret of [ORG, KEY_FRAGMENT]) assert.ok(!res.text.includes(secret), `${secret} leaked: ${res.text}`);
   });
+});
+
+/** Anthropic names the organization (and sometimes workspace) by UUID in its rate-limit errors, in two shapes. */
+const ANTHROPIC_ORG = 'c26fc127-ba09-49d3-a086-a2f26380d5e7';
+const ANTHROPIC_WORKSPACE = 'wrkspc_01AbCdEfGhJkMnPqRsTvWxYz';
+const ANTHROPIC_MESSAGES = [
+  `This request would exceed the rate limit for your organization (${ANTHROPIC_ORG}) of 30,000 input tokens per minute. For details, refer to: https://docs.claude.com/en/api/rate-limits.`,
+  `This request would exceed your organization's rate limit of 30,000 input tokens per minute (org: ${ANTHROPIC_ORG}, model: claude-sonnet-4-5). For details, refer to: https://docs.claude.com/en/api/rate-limits.`,
+  `Workspace ${ANTHROPIC_WORKSPACE} of organization ${ANTHROPIC_ORG} has reached its spend limit.`,
+];
+
+describe('Anthropic organization and workspace ids never reach a virtual key', () => {
+  let anthropic: FakeUpstream;
+  let gw: TestGateway;
+  before(async () => {
+    anthropic = await startFakeAnthropic();
+    gw = await startTestGateway({ providers: fakeProviders({ anthropic: anthropic.url }), routing: { cooldown: { cooldown_ms: 0 } }, logging: { level: 'warn' } });
+  });
+  after(async () => {
+    await gw.close();
+    await anthropic.close();
+  });
+
+  const ask = {
+    '/v1/chat/completions': (key: string) => call(`${gw.url}/v1/chat/completions`, { headers: authHeaders(key), body: { model: 'claude-haiku-4-5', max_tokens: 5, messages: [{ role: 'user', content: 'hi' }] } }),
+    '/anthropic/v1/messages': (key: string) =>
+      call(`${gw.url}/anthropic/v1/messages`, { headers: { 'x-api-key': key, 'content-type': 'application/json', 'anthropic-version': '2023-06-01' }, body: { model: 'claude-haiku-4-5', max_tokens: 5, messages: [{ role: 'user', content: 'hi' }] } }),
+    '/v1/responses': (key: string) => call(`${gw.url}/v1/responses`, { headers: authHeaders(key), body: { model: 'claude-haiku-4-5', max_output_tokens: 5, input: 'hi' } }),
+    // A raw forward: the answer passes through untouched, but for account ids in an error.
+    '/anthropic/v1/messages/count_tokens': (key: string) =>
+      call(`${gw.url}/anthropic/v1/messages/count_tokens`, { headers: { 'x-api-key': key, 'content-type': 'application/json', 'anthropic-version': '2023-06-01' }, body: { model: 'claude-haiku-4-5', messages: [{ role: 'user', content: 'hi' }] } }),
+  };
+
+  for (const [surface, send] of Object.entries(ask)) {
+    test(`an Anthropic 429 on ${surface} keeps its meaning without the organization or workspace id`, async () => {
+      const { key } = await createKey(gw.url, {});
+      for (const message of ANTHROPIC_MESSAGES) {
+        anthropic.queue.push({ status: 429, errorMessage: message });
+        const res = await send(key);
+        assert.equal(res.status, 429, res.text);
+        assert.match(res.text, /rate limit|spend limit/);
+        for (const secret of [ANTHROPIC_ORG, ANTHROPIC_WORKSPACE]) assert.ok(!res.text.includes(secret), `${surface}: ${secret} leaked: ${res.text}`);
+      }
+    });
+  }
 });
 
 describe('who may read /metrics', () => {

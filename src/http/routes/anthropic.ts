@@ -3,8 +3,11 @@ import { GatewayError } from '../../errors/gateway-error.js';
 import type { Authenticator } from '../../keys/authenticator.js';
 import { Cancellation } from '../../core/cancellation.js';
 import type { GatewayContext } from '../../pipeline/types.js';
+import type { ByokRule } from '../../providers/anthropic/byok.js';
 import { anthropicClientHeaders, callerAnthropicKey } from '../../providers/anthropic/client-headers.js';
 import type { ProviderRegistry } from '../../providers/registry.js';
+import { scrubAccountIds } from '../../providers/scrub-account-ids.js';
+import { readText } from '../../providers/upstream-stream.js';
 import { createContext } from '../context.js';
 import { sendError } from '../error-response.js';
 import { authenticatedScope, principalOf } from '../plugins/authenticate.js';
@@ -16,6 +19,8 @@ export interface AnthropicRoutesDeps {
   authenticator: Authenticator;
   /** passthrough.anthropic.allow_byok */
   allowByok: boolean;
+  /** Which provider a caller's own Anthropic key may go to. */
+  byok: ByokRule;
   /** The gateway's clock, for the time a request arrived. */
   now: () => number;
 }
@@ -34,7 +39,8 @@ const KEPT_RESPONSE_HEADERS = ['content-type', 'request-id', 'retry-after', 'ant
  * `/anthropic/*`: Anthropic's API for Claude Code and Anthropic SDKs (`ANTHROPIC_BASE_URL=<gateway>/anthropic`).
  * `POST /v1/messages` runs the whole pipeline (keys, budgets, rate limits, chains, spend log)
  * with the body passed through natively; any other path is forwarded as is with the provider's
- * key. Errors are Anthropic error JSON.
+ * key (to the BYOK target with the caller's own key, when it brings one), and comes back as is but
+ * for account ids in an error. Errors are Anthropic error JSON.
  */
 export function registerAnthropicRoutes(app: FastifyInstance, deps: AnthropicRoutesDeps): void {
   // Claude Code probes the base URL before it starts.
@@ -56,9 +62,12 @@ export function registerAnthropicRoutes(app: FastifyInstance, deps: AnthropicRou
       if (!free && !principal.isAdmin) {
         throw new GatewayError('SF_ERR_FORBIDDEN', { message: `${request.method} /anthropic${path.slice(0, 200)} would be forwarded without budgets or model checks, so it needs an admin key. Virtual keys may use /v1/messages, /v1/messages/count_tokens and /v1/models.` });
       }
-      const provider = deps.registry.firstOfType('anthropic');
+      const own = callerAnthropicKey(request.headers, principal, deps.allowByok);
+      // A caller's own key is meant for the BYOK target, not for whichever Anthropic provider comes first.
+      const provider = (own === undefined ? undefined : deps.byok.target) ?? deps.registry.firstOfType('anthropic');
       const forward = provider ? deps.registry.anthropicForward(provider.name) : undefined;
-      if (!forward) throw new GatewayError('SF_ERR_MODEL_NOT_FOUND', { message: 'No Anthropic provider is configured on this gateway.' });
+      if (!provider || !forward) throw new GatewayError('SF_ERR_MODEL_NOT_FOUND', { message: 'No Anthropic provider is configured on this gateway.' });
+      const apiKeyOverride = deps.byok.keyFor(provider, own);
       const at = request.url.indexOf('?');
       const abort = new Cancellation();
       reply.raw.once('close', () => {
@@ -70,7 +79,7 @@ export function registerAnthropicRoutes(app: FastifyInstance, deps: AnthropicRou
         query: at === -1 ? '' : request.url.slice(at),
         body: request.body === undefined ? undefined : JSON.stringify(request.body),
         forwardedHeaders: anthropicClientHeaders(request.headers),
-        apiKeyOverride: callerAnthropicKey(request.headers, principal, deps.allowByok),
+        apiKeyOverride,
         signal: abort,
       });
       const headers: Record<string, string> = { ...PASSTHROUGH };
@@ -78,7 +87,9 @@ export function registerAnthropicRoutes(app: FastifyInstance, deps: AnthropicRou
         const value = res.headers[name];
         if (typeof value === 'string') headers[name] = value;
       }
-      return reply.code(res.status).headers(headers).send(res.body);
+      // An error's text names the operator's account (organization ids): masked like every other provider error.
+      const body = res.status >= 400 ? scrubAccountIds(await readText(res, abort)) : res.body;
+      return reply.code(res.status).headers(headers).send(body);
     } catch (err) {
       return sendError(request, reply, err, PASSTHROUGH, 'anthropic');
     }

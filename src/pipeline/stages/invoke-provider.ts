@@ -1,12 +1,20 @@
 import { GatewayError } from '../../errors/gateway-error.js';
+import type { ByokRule } from '../../providers/anthropic/byok.js';
 import { anthropicClientHeaders, callerAnthropicKey, withLongContextBeta } from '../../providers/anthropic/client-headers.js';
 import { DROPPED_HEADER, droppedHeader } from '../../providers/dropped.js';
 import type { ProviderRegistry } from '../../providers/registry.js';
 import { invokeResponses } from '../../providers/responses/invoke.js';
 import type { Stage } from '../types.js';
 
+export interface InvokeProviderOptions {
+  /** passthrough.anthropic.allow_byok */
+  allowAnthropicByok: boolean;
+  /** Which providers a caller's own Anthropic key may go to. */
+  anthropicByok: ByokRule;
+}
+
 /** Calls the deployment's provider adapter: translate, send through undici, translate back. */
-export function createInvokeProviderStage(registry: ProviderRegistry, options: { allowAnthropicByok: boolean }): Stage {
+export function createInvokeProviderStage(registry: ProviderRegistry, options: InvokeProviderOptions): Stage {
   return {
     name: 'invoke-provider',
     async run(ctx) {
@@ -34,7 +42,8 @@ export function createInvokeProviderStage(registry: ProviderRegistry, options: {
         if (!adapter.messages) {
           throw new GatewayError('SF_ERR_OPERATION_UNSUPPORTED', { message: `The model "${deployment.name}" is not served by Anthropic; /anthropic passes requests to Anthropic only.`, param: 'model' });
         }
-        const apiKeyOverride = callerAnthropicKey(ctx.headers, ctx.principal, options.allowAnthropicByok);
+        // Decided per attempt: a fallback target at another base_url must not get the caller's key.
+        const apiKeyOverride = options.anthropicByok.keyFor(deployment.provider, callerAnthropicKey(ctx.headers, ctx.principal, options.allowAnthropicByok));
         response = await adapter.messages(request.body, { ...call, query: request.query, ...(apiKeyOverride !== undefined ? { apiKeyOverride } : {}) });
       } else {
         if (!adapter.embeddings) {

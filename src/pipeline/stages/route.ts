@@ -44,10 +44,11 @@ function callsMade(ctx: GatewayContext): number {
 /** The error a request ends with when every attempt failed: the last one, with what was tried. */
 function exhausted(last: GatewayError, ctx: GatewayContext): GatewayError {
   const calls = callsMade(ctx);
-  if (calls < 2 && calls === ctx.failedAttempts.length) return last;
+  if (ctx.failedAttempts.length <= 1 || (calls < 2 && calls === ctx.failedAttempts.length)) return last;
   const tried = ctx.failedAttempts.map((a) => `${a.provider}/${a.upstream_model} ${a.skipped !== undefined ? `skipped: ${a.skipped}` : `-> ${a.status}${a.error_code ? ` ${a.error_code}` : ''}`}`);
   const skipped = ctx.failedAttempts.length - calls;
-  const summary = `${calls === 1 ? '1 attempt' : `all ${calls} attempts`} failed${skipped > 0 ? `, ${skipped} ${skipped === 1 ? 'target' : 'targets'} skipped` : ''}`;
+  const skippedText = `${skipped} ${skipped === 1 ? 'target' : 'targets'} skipped`;
+  const summary = calls === 0 ? skippedText : `${calls === 1 ? '1 attempt' : `all ${calls} attempts`} failed${skipped > 0 ? `, ${skippedText}` : ''}`;
   return new GatewayError(last.codeName, {
     message: `${last.message} (${summary}: ${tried.join('; ')})`,
     status: last.status,
@@ -76,8 +77,13 @@ export function createRouteStage(deps: RouteStageDeps): Stage {
     ctx.attemptStartedHr = performance.now();
   }
 
+  /** Records a failed call, or a target the gateway refused to call (the error's skipReason). */
   function failed(ctx: GatewayContext, err: GatewayError): void {
     const d = ctx.deployment!;
+    if (err.skipReason !== undefined) {
+      ctx.failedAttempts.push({ provider: d.provider.name, upstream_model: d.upstreamModel, status: 0, error_code: null, latency_ms: 0, cost_micros: 0, skipped: err.skipReason });
+      return;
+    }
     ctx.failedAttempts.push({
       provider: d.provider.name,
       upstream_model: d.upstreamModel,
@@ -149,7 +155,8 @@ export function createRouteStage(deps: RouteStageDeps): Stage {
             // The client left: nobody is waiting for another attempt.
             if (ctx.abort.aborted || gerr.codeName === 'SF_ERR_CLIENT_CLOSED') throw gerr;
             failed(ctx, gerr);
-            last = gerr;
+            // A skipped target says less about what went wrong than a call that failed before it.
+            if (gerr.skipReason === undefined || last === null) last = gerr;
             const retry = isRetryable(gerr, step.retryOn);
             if (retry) {
               // Awaited: the next request on this instance must already see a tripped breaker.

@@ -76,6 +76,13 @@ models:
     assert.match(msg, /:5: models\.0\.provider: unknown provider "opneai" \(configured: openai\)/);
   });
 
+  test('passthrough.anthropic.byok_provider must name an Anthropic provider', () => {
+    const providers = `providers:\n  anthropic: { type: anthropic }\n  openai: { type: openai }\n`;
+    assert.match(loadError(file(`${providers}passthrough:\n  anthropic: { byok_provider: anthropc }\n`)), /passthrough\.anthropic\.byok_provider: unknown Anthropic provider "anthropc" \(configured: anthropic\)/);
+    assert.match(loadError(file(`${providers}passthrough:\n  anthropic: { byok_provider: openai }\n`)), /byok_provider: unknown Anthropic provider "openai"/);
+    assert.equal(loadConfig({ path: file(`${providers}passthrough:\n  anthropic: { byok_provider: anthropic }\n`), env: {} }).config.passthrough.anthropic.byok_provider, 'anthropic');
+  });
+
   test('an unknown provider type is rejected', () => {
     assert.match(loadError(file(`providers:\n  x: { type: cohere }\n`)), /providers\.x\.type/);
   });
