@@ -68,8 +68,8 @@ describe('hard budgets under concurrency', () => {
     t.after(() => gw.close());
     const { id, key } = await createKey(gw.url, { max_budget: (10 * WORST_MICROS) / 1e6, budget_period: 'daily' });
     fake.reset();
-    // The upstream holds every answer long enough for all 200 reservations to arrive first.
-    fake.steer = { delayMs: 1500 };
+    // The upstream holds every answer long enough for all 200 reservations to arrive first, even on a busy machine.
+    fake.steer = { delayMs: 4000 };
     t.after(() => (fake.steer = {}));
 
     const results = await burst([gw.url], key, 200);
@@ -100,10 +100,16 @@ describe('hard budgets under concurrency', () => {
     });
     const { id, key } = await createKey(a.url, { max_budget: (10 * WORST_MICROS) / 1e6, budget_period: 'monthly' });
     fake.reset();
-    fake.steer = { delayMs: 1500 };
+    fake.steer = { delayMs: 4000 };
     t.after(() => (fake.steer = {}));
 
-    const results = await burst([a.url, b.url], key, 200);
+    // One request through each instance first, held at the slow upstream, so both instances hold
+    // a reservation before the burst (on a busy machine one instance could otherwise take all ten).
+    const firstA = chatWith(a.url, key, 'metered');
+    const firstB = chatWith(b.url, key, 'metered');
+    for (let i = 0; i < 200 && fake.requests.length < 2; i++) await sleep(10);
+    const rest = await burst([a.url, b.url], key, 198);
+    const results = [await firstA, await firstB, ...rest];
     const ok = results.filter((r) => r.status === 200);
     assert.equal(ok.length, 10);
     for (const res of results.filter((r) => r.status !== 200)) assertBudgetRefusal(res);
