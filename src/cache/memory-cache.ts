@@ -29,7 +29,9 @@ export function createMemoryCache(deps: ResponseCacheDeps): ResponseCache {
   const entries = new Map<string, Held>();
   const rows = new Map<string, NamespaceStats>();
   const owners = new Map<string, OwnerNamespaces>();
+  // Least recently added first, like the entries; their bytes share the answers' budget (see addVector).
   const groups = new Map<string, CachedVector[]>();
+  let vectorBytes = 0;
   let totalBytes = 0;
   let sweptAt = now();
 
@@ -69,6 +71,14 @@ export function createMemoryCache(deps: ResponseCacheDeps): ResponseCache {
   }
 
   const groupKey = (namespace: string, scope: string): string => `${namespace}\n${scope}`;
+  const bytesOf = (group: readonly CachedVector[]): number => group.reduce((n, v) => n + v.vector.byteLength, 0);
+
+  function dropGroup(key: string): void {
+    const group = groups.get(key);
+    if (!group) return;
+    vectorBytes -= bytesOf(group);
+    groups.delete(key);
+  }
 
   return {
     backend: 'memory',
@@ -126,7 +136,7 @@ export function createMemoryCache(deps: ResponseCacheDeps): ResponseCache {
         if (held.entry.expiresAt > at) deleted++;
         remove(key, held);
       }
-      for (const key of groups.keys()) if (withinNamespace(key.slice(0, key.indexOf('\n')), namespace)) groups.delete(key);
+      for (const key of [...groups.keys()]) if (withinNamespace(key.slice(0, key.indexOf('\n')), namespace)) dropGroup(key);
       return deleted;
     },
 
@@ -168,19 +178,21 @@ export function createMemoryCache(deps: ResponseCacheDeps): ResponseCache {
     async addVector(namespace, scope, item) {
       if (maxCandidates === 0) return;
       const key = groupKey(namespace, scope);
-      let group = groups.get(key);
-      if (!group) {
-        if (groups.size >= MAX_VECTOR_GROUPS) {
-          const oldest = groups.keys().next().value;
-          if (oldest !== undefined) groups.delete(oldest);
-        }
-        group = [];
-        groups.set(key, group);
-      }
+      const previous = groups.get(key) ?? [];
+      dropGroup(key);
       const at = now();
-      const kept = group.filter((v) => v.key !== item.key && v.expiresAt > at);
+      // Vectors whose answers expired or were evicted go too: a vector is only worth its answer.
+      const kept = previous.filter((v) => v.key !== item.key && v.expiresAt > at && entries.has(v.key));
       kept.push(item);
-      groups.set(key, kept.slice(-maxCandidates));
+      const group = kept.slice(-maxCandidates);
+      groups.set(key, group);
+      vectorBytes += bytesOf(group);
+      // Client-chosen scopes (every unknown body field makes one) must not grow memory past the
+      // cache's byte budget: the groups least recently added to go first.
+      for (const oldest of groups.keys()) {
+        if (oldest === key || (vectorBytes <= maxBytes && groups.size <= MAX_VECTOR_GROUPS)) break;
+        dropGroup(oldest);
+      }
     },
   };
 }

@@ -115,4 +115,17 @@ describe('memory cache', () => {
     advance(600);
     assert.equal(await cache.nearest('default', 's', v(1, 0)), undefined);
   });
+
+  test('semantic vectors share the byte budget: many client-made scopes cannot grow memory past max_bytes', async () => {
+    // 64-dimension vectors are 256 bytes; a 4 KiB budget holds 16 of them besides the answers.
+    const { cache } = setup({ memory: { max_bytes: 4096 }, semantic: { embedding_model: 'e', max_candidates: 4 } });
+    const vector = () => new Float32Array(64).fill(0.125);
+    await cache.set(entry('answer', 'x'));
+    for (let i = 0; i < 100; i++) await cache.addVector('default', `scope-${i}`, { key: 'answer', vector: vector(), expiresAt: 2_000_000 });
+    let live = 0;
+    for (let i = 0; i < 100; i++) if (await cache.nearest('default', `scope-${i}`, vector())) live += 1;
+    assert.ok(live > 0 && live <= 16, `${live} scopes still hold a vector`);
+    assert.ok(await cache.nearest('default', 'scope-99', vector()), 'the newest scope is kept');
+    assert.equal(await cache.nearest('default', 'scope-0', vector()), undefined, 'the oldest went first');
+  });
 });
