@@ -1,4 +1,5 @@
 import type { GatewayRequest } from '../providers/gateway-request.js';
+import type { ModelDeployment } from '../providers/registry.js';
 import type { OpenAIChatRequest, OpenAIMessage } from '../providers/types.js';
 import { attachmentTokens } from './attachments.js';
 
@@ -137,6 +138,22 @@ const UNKNOWN_WINDOW = 2_000_000;
 function capped(tokens: number, limit: number | undefined): number {
   if (limit !== undefined) return Math.min(tokens, limit);
   return Number.isFinite(tokens) ? tokens : UNKNOWN_WINDOW;
+}
+
+/** The context window of a model with a long-context tier: its prompts may reach it through the 1M beta. */
+const LONG_CONTEXT_WINDOW = 1_000_000;
+
+/** The longest prompt a deployment takes (its long-context tier included); undefined when unknown. */
+export function promptLimit(d: ModelDeployment): number | undefined {
+  return d.price?.long_context ? Math.max(d.contextWindow ?? 0, LONG_CONTEXT_WINDOW) : d.contextWindow;
+}
+
+/**
+ * The input estimate a charge uses when the provider reported none: never above the prompt
+ * limit (`limit`, when known), and an attachment of unknown size at most the largest window.
+ */
+export function chargedInputTokens(request: GatewayRequest, limit?: number): number {
+  return capped(estimatedInputTokens(request), limit);
 }
 
 /** Estimates by request body: a plan of several deployments asks once per deployment, and attachments are decoded to count pages. */
