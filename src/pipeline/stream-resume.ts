@@ -3,7 +3,8 @@ import { toGatewayError } from '../errors/gateway-error.js';
 import type { ProviderResponse } from '../providers/adapter.js';
 import type { RouteStep } from '../routing/planner.js';
 import { costMicros } from '../spend/pricing.js';
-import { unfinishedStreamUsage } from '../spend/usage.js';
+import { promptLimit } from '../spend/estimate.js';
+import { DeliveredAnswer, unfinishedStreamUsage } from '../spend/usage.js';
 import type { GatewayContext } from './types.js';
 
 export type StreamResponse = Extract<ProviderResponse, { kind: 'stream' }>;
@@ -46,11 +47,11 @@ export function resumableStream(ctx: GatewayContext, first: StreamResponse, late
     let partial = '';
     // Only chat streams: a Responses stream cannot take a prefill (the next target would start a second response).
     let resumable = request?.operation === 'chat';
-    let frameCount = 0;
+    let delivered = new DeliveredAnswer('chat');
     for (;;) {
       try {
         for await (const frame of current.frames) {
-          frameCount += 1;
+          delivered.add(frame);
           const content = resumable ? contentOf(frame) : '';
           if (content === null) resumable = false;
           else partial += content;
@@ -68,10 +69,10 @@ export function resumableStream(ctx: GatewayContext, first: StreamResponse, late
           status: gerr.status,
           error_code: gerr.wireCode,
           latency_ms: Math.round((performance.now() - brokenStartedHr) * 1000) / 1000,
-          cost_micros: costMicros(unfinishedStreamUsage(current.usage(), ctx.request ?? request, frameCount), broken.price),
+          cost_micros: costMicros(unfinishedStreamUsage(current.usage(), ctx.request ?? request, delivered, promptLimit(broken)), broken.price),
         };
         ctx.failedAttempts.push(brokenAttempt);
-        frameCount = 0;
+        delivered = new DeliveredAnswer('chat');
         ctx.request = { operation: 'chat', body: { ...request.body, messages: [...request.body.messages, { role: 'assistant', content: partial }] } };
         const resumed = await firstThatStreams(later);
         if (!resumed) {

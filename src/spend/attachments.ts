@@ -26,6 +26,11 @@ const TOKENS_PER_DOCUMENT_BYTE = 1;
  * Opus stream carries 750 bytes a second, so one token per 8 bytes stays above any of them.
  */
 const AUDIO_BYTES_PER_TOKEN = 8;
+/**
+ * Gemini bills video at about 300 tokens a second (258 per frame sampled at 1 fps, plus 32 for
+ * the sound): even a 10 kbit/s clip (1,250 bytes a second) stays under 4 bytes per token.
+ */
+const VIDEO_BYTES_PER_TOKEN = 4;
 /** Page objects in a PDF body (`/Type /Page`, not `/Pages`). */
 const PDF_PAGE = /\/Type\s*\/Page(?![a-zA-Z])/g;
 
@@ -58,6 +63,30 @@ function audioTokens(data: string): number {
   return Math.ceil(base64Bytes(data) / AUDIO_BYTES_PER_TOKEN);
 }
 
+/** The MIME type of a `data:` URL, lower-cased; '' when it names none. */
+function dataUrlMime(url: string): string {
+  const end = url.search(/[;,]/);
+  return end === -1 ? '' : url.slice(5, end).trim().toLowerCase();
+}
+
+/**
+ * An image part's URL by what it really carries. Gemini passes any data: URL's MIME type on (a
+ * PDF, audio or video sent as `image_url` is read as such), and fetches https URLs by their
+ * extension, so those are bounded like files; OpenAI and Anthropic refuse what is not an image.
+ */
+function imageUrlTokens(url: string): number {
+  if (url.startsWith('data:')) {
+    const mime = dataUrlMime(url);
+    if (mime === '' || mime.startsWith('image/')) return TOKENS_PER_IMAGE;
+    if (mime.startsWith('audio/')) return audioTokens(url);
+    if (mime.startsWith('video/')) return Math.ceil(base64Bytes(url) / VIDEO_BYTES_PER_TOKEN);
+    return documentTokens(url);
+  }
+  // The only non-image extension Gemini's URL parts recognise (providers/gemini/translate-request.ts).
+  if (/\.pdf$/i.test(url.split(/[?#]/, 1)[0] ?? '')) return UNKNOWN_SIZE;
+  return TOKENS_PER_IMAGE;
+}
+
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
@@ -74,7 +103,12 @@ function str(v: unknown): string | undefined {
  */
 export function attachmentTokens(part: Record<string, unknown>): number | undefined {
   const type = str(part['type']) ?? '';
-  if (type === 'image_url' || type === 'input_image' || type === 'image') return TOKENS_PER_IMAGE;
+  if (type === 'image_url' || type === 'input_image') {
+    const image = part['image_url'];
+    const url = isRecord(image) ? str(image['url']) : str(image);
+    return url === undefined ? TOKENS_PER_IMAGE : imageUrlTokens(url);
+  }
+  if (type === 'image') return TOKENS_PER_IMAGE;
   if (type === 'input_audio') {
     const audio = isRecord(part['input_audio']) ? part['input_audio'] : part;
     const data = str(audio['data']);

@@ -1,4 +1,5 @@
 import type { GatewayRequest } from '../providers/gateway-request.js';
+import type { ModelDeployment } from '../providers/registry.js';
 import type { OpenAIChatRequest, OpenAIMessage } from '../providers/types.js';
 import { attachmentTokens } from './attachments.js';
 
@@ -36,6 +37,32 @@ export function textTokens(text: string): number {
   return Math.ceil(Buffer.byteLength(text, 'utf8') / BYTES_PER_TOKEN);
 }
 
+/** Tokens of a JSON value the provider reads as text (tool definitions, schemas), by its size; 0 when absent. */
+function jsonTokens(value: unknown): number {
+  return value === undefined || value === null ? 0 : textTokens(JSON.stringify(value));
+}
+
+/**
+ * Tokens of prompt content of any shape (a tool result's blocks, a native input item): the
+ * attachments anywhere inside by their bounds, the rest by its JSON size. A document nested in
+ * a tool result is billed by its pages like one at the top level, so it is bounded the same way.
+ */
+function structuredTokens(value: unknown): number {
+  if (value === undefined || value === null) return 0;
+  let attachments = 0;
+  const json = JSON.stringify(value, (_key, v: unknown) => {
+    if (typeof v === 'object' && v !== null && !Array.isArray(v)) {
+      const bound = attachmentTokens(v as Record<string, unknown>);
+      if (bound !== undefined) {
+        attachments += bound;
+        return undefined;
+      }
+    }
+    return v;
+  });
+  return attachments + (json === undefined ? 0 : textTokens(json));
+}
+
 /** Tokens of a content part list or Anthropic block list (or a string): attachments by their bound, the rest by size. */
 function contentTokens(content: unknown): number {
   if (typeof content === 'string') return textTokens(content);
@@ -44,15 +71,19 @@ function contentTokens(content: unknown): number {
   for (const part of content as Array<Record<string, unknown>>) {
     if (typeof part !== 'object' || part === null) continue;
     if (part['type'] === 'text' && typeof part['text'] === 'string') tokens += textTokens(part['text']);
-    else tokens += attachmentTokens(part) ?? textTokens(JSON.stringify(part));
+    else tokens += structuredTokens(part);
   }
   return tokens;
 }
 
+/**
+ * A message's content, plus every other field it carries (tool calls, a legacy `function_call`,
+ * the name) by size: the provider reads them all as prompt.
+ */
 function messageTokens(message: OpenAIMessage): number {
-  let tokens = TOKENS_PER_MESSAGE + contentTokens(message.content);
-  if (message.tool_calls) tokens += textTokens(JSON.stringify(message.tool_calls));
-  if (typeof message.name === 'string') tokens += textTokens(message.name);
+  const { role: _role, content, ...rest } = message;
+  let tokens = TOKENS_PER_MESSAGE + contentTokens(content);
+  for (const value of Object.values(rest)) tokens += typeof value === 'string' ? textTokens(value) : jsonTokens(value);
   return tokens;
 }
 
@@ -60,9 +91,17 @@ function messageTokens(message: OpenAIMessage): number {
 export function chatInputTokens(body: OpenAIChatRequest): number {
   let tokens = TOKENS_PER_REPLY;
   for (const message of body.messages) tokens += messageTokens(message);
-  if (body.tools) tokens += textTokens(JSON.stringify(body.tools));
-  if (body.response_format) tokens += textTokens(JSON.stringify(body.response_format));
+  // `functions` is the legacy form of `tools`, still forwarded and billed alike.
+  tokens += jsonTokens(body.tools) + jsonTokens(body['functions']) + jsonTokens(body.response_format);
   return tokens;
+}
+
+/**
+ * An upper bound on a Responses API request's prompt tokens from the body the provider
+ * receives natively: items and tools its chat translation leaves out are billed all the same.
+ */
+function responsesInputTokens(body: Record<string, unknown>): number {
+  return TOKENS_PER_REPLY + structuredTokens(body['instructions']) + structuredTokens(body['input']) + jsonTokens(body['tools']) + jsonTokens(body['text']);
 }
 
 /** Above any real `max_uses`; keeps a silly one from making the reservation an unsafe number. */
@@ -101,6 +140,22 @@ function capped(tokens: number, limit: number | undefined): number {
   return Number.isFinite(tokens) ? tokens : UNKNOWN_WINDOW;
 }
 
+/** The context window of a model with a long-context tier: its prompts may reach it through the 1M beta. */
+const LONG_CONTEXT_WINDOW = 1_000_000;
+
+/** The longest prompt a deployment takes (its long-context tier included); undefined when unknown. */
+export function promptLimit(d: ModelDeployment): number | undefined {
+  return d.price?.long_context ? Math.max(d.contextWindow ?? 0, LONG_CONTEXT_WINDOW) : d.contextWindow;
+}
+
+/**
+ * The input estimate a charge uses when the provider reported none: never above the prompt
+ * limit (`limit`, when known), and an attachment of unknown size at most the largest window.
+ */
+export function chargedInputTokens(request: GatewayRequest, limit?: number): number {
+  return capped(estimatedInputTokens(request), limit);
+}
+
 /** Estimates by request body: a plan of several deployments asks once per deployment, and attachments are decoded to count pages. */
 const inputEstimates = new WeakMap<object, number>();
 
@@ -130,9 +185,12 @@ function inputTokensOf(request: GatewayRequest): number {
     const body = request.body;
     let tokens = TOKENS_PER_REPLY + contentTokens(body.system);
     for (const message of body.messages) tokens += TOKENS_PER_MESSAGE + contentTokens(message.content);
-    if (body['tools'] !== undefined) tokens += textTokens(JSON.stringify(body['tools']));
+    // MCP server definitions are expanded into tool definitions the model reads.
+    tokens += jsonTokens(body['tools']) + jsonTokens(body['mcp_servers']);
     return tokens;
   }
+  // Both bound the same prompt, but only the native body has what the translation drops: the larger is kept.
+  if (request.operation === 'responses') return Math.max(chatInputTokens(request.body), responsesInputTokens(request.native.body));
   return chatInputTokens(request.body);
 }
 

@@ -21,8 +21,9 @@ export interface SpendRecord {
   output_tokens: number;
   cost_micros: number;
   /**
-   * True when the provider reported no usage (an OpenAI-compatible server that omits it) and the
-   * token counts, and so the cost, are the gateway's own estimate (docs/observability.md).
+   * True when the provider reported no usage (a server that omits it, a stream cut off, a client
+   * that left before the answer) and the token counts, and so the cost, are the gateway's own
+   * estimate (docs/observability.md).
    */
   usage_estimated: boolean;
   latency_ms: number;

@@ -1,6 +1,8 @@
+import type { GatewayRequest } from '../providers/gateway-request.js';
+import type { AnthropicMessagesRequest } from '../schemas/anthropic-requests.js';
 import type { OpenAIChatRequest, OpenAIEmbeddingsRequest, OpenAIUsage, Usage } from '../providers/types.js';
 import { tokenCount } from '../providers/wire-utils.js';
-import { BYTES_PER_TOKEN, chatInputTokens, estimatedInputTokens } from './estimate.js';
+import { BYTES_PER_TOKEN, chargedInputTokens, estimatedInputTokens } from './estimate.js';
 
 const USAGE_KEY = '"usage":';
 const PROMPT_TOKENS = /"prompt_tokens"\s*:\s*(\d+)/;
@@ -80,6 +82,12 @@ const ANSWER_FIELD = /"(?:content|reasoning_content|refusal|arguments)"\s*:\s*"(
 /** The answer's text in a Responses API output item list: output text, reasoning summaries and function-call arguments. */
 const RESPONSES_ANSWER_FIELD = /"(?:text|arguments)"\s*:\s*"((?:[^"\\]|\\.)*)"/g;
 
+/** The answer's text in Responses stream events: every `*.delta` event carries its new text as `delta` (the `*.done` events repeat it). */
+const RESPONSES_DELTA_FIELD = /"delta"\s*:\s*"((?:[^"\\]|\\.)*)"/g;
+
+/** The answer's text in Anthropic Messages content blocks and stream deltas: text, thinking and tool input JSON. */
+const ANTHROPIC_ANSWER_FIELD = /"(?:text|thinking|partial_json)"\s*:\s*"((?:[^"\\]|\\.)*)"/g;
+
 /**
  * UTF-8 bytes of the answer text in a piece of OpenAI-format JSON (a stream chunk or a whole
  * completion), read as escaped: an escape counts at least as much as the character it stands for.
@@ -110,7 +118,25 @@ export function responsesAnswerBytes(output: unknown): number {
  * `outputBytes`, by the same upper-bound rule as reservations, and marked as estimated.
  */
 export function estimatedChatUsage(body: OpenAIChatRequest, outputBytes: number): Usage {
-  return { input_tokens: chatInputTokens(body), cached_input_tokens: 0, output_tokens: Math.ceil(outputBytes / BYTES_PER_TOKEN), estimated: true };
+  return { input_tokens: chargedInputTokens({ operation: 'chat', body }), cached_input_tokens: 0, output_tokens: Math.ceil(outputBytes / BYTES_PER_TOKEN), estimated: true };
+}
+
+/** UTF-8 bytes of the answer text in an Anthropic stream event (text, thinking and tool-input deltas). */
+export function anthropicAnswerBytes(json: string): number {
+  return answerBytes(json, ANTHROPIC_ANSWER_FIELD);
+}
+
+/**
+ * The usage of an Anthropic Messages answer whose server reported none, or only part of it (a
+ * proxy or local server speaking the API): the sides it did not report by the estimate rule of
+ * OpenAI-compatible servers, marked as estimated. `reported` is what it did report, if anything.
+ */
+export function estimatedMessagesUsage(body: Record<string, unknown>, outputBytes: number, reported?: { usage: Usage; input: boolean; output: boolean }): Usage {
+  const usage: Usage = reported ? { ...reported.usage } : { input_tokens: 0, cached_input_tokens: 0, output_tokens: 0 };
+  if (!reported?.input) usage.input_tokens = chargedInputTokens({ operation: 'messages', body: body as AnthropicMessagesRequest, query: '' });
+  if (!reported?.output) usage.output_tokens = Math.max(usage.output_tokens, Math.ceil(outputBytes / BYTES_PER_TOKEN));
+  usage.estimated = true;
+  return usage;
 }
 
 /** The usage of embeddings whose server reported none: the input estimate, marked as estimated. */
@@ -118,19 +144,50 @@ export function estimatedEmbeddingsUsage(body: OpenAIEmbeddingsRequest): Usage {
   return { input_tokens: estimatedInputTokens({ operation: 'embeddings', body }), cached_input_tokens: 0, output_tokens: 0, estimated: true };
 }
 
+/** What a stream delivered to the client: its frames, and the bytes of answer text in them, read in the client's wire format. */
+export class DeliveredAnswer {
+  frames = 0;
+  answerBytes = 0;
+  private readonly field: RegExp;
+
+  constructor(operation: GatewayRequest['operation']) {
+    this.field = operation === 'messages' ? ANTHROPIC_ANSWER_FIELD : operation === 'responses' ? RESPONSES_DELTA_FIELD : ANSWER_FIELD;
+  }
+
+  add(frame: string): void {
+    this.frames += 1;
+    this.answerBytes += answerBytes(frame, this.field);
+  }
+}
+
+/** Nothing delivered: a provider call that ended before its answer started. */
+const NOTHING_DELIVERED: Pick<DeliveredAnswer, 'frames' | 'answerBytes'> = { frames: 0, answerBytes: 0 };
+
 /**
  * What a stream cut off before the provider reported its final usage is charged (the client went
  * away, the upstream broke): it was still billed by the provider. Charging only what was reported
  * so far (nothing for OpenAI, one output token for Anthropic, whose message_start counts just the
  * input) would let a client that always disconnects just before the end spend almost for free,
- * so it is charged at least the input estimate and one output token per frame delivered.
+ * so it is charged at least the input estimate (within `inputLimit`, the deployment's prompt
+ * limit) and the answer delivered: its text by the 2-bytes-a-token rule, and at least one
+ * token per frame.
  */
-export function unfinishedStreamUsage(reported: Usage, request: Parameters<typeof estimatedInputTokens>[0], frames: number): Usage {
-  if (reported.input_tokens > 0 && reported.output_tokens >= frames) return reported;
+export function unfinishedStreamUsage(reported: Usage, request: GatewayRequest, delivered: Pick<DeliveredAnswer, 'frames' | 'answerBytes'>, inputLimit: number | undefined): Usage {
+  const output = Math.max(delivered.frames, Math.ceil(delivered.answerBytes / BYTES_PER_TOKEN));
+  if (reported.input_tokens > 0 && reported.output_tokens >= output) return reported;
   return {
     ...reported,
-    input_tokens: reported.input_tokens > 0 ? reported.input_tokens : estimatedInputTokens(request),
-    output_tokens: Math.max(reported.output_tokens, frames),
+    input_tokens: reported.input_tokens > 0 ? reported.input_tokens : chargedInputTokens(request, inputLimit),
+    output_tokens: Math.max(reported.output_tokens, output),
     estimated: true,
   };
+}
+
+/**
+ * What a provider call that ended before any answer came back is charged when the provider may
+ * have been working on it (the client went away, the gateway's timeout fired): the prompt was
+ * sent and is billed, so it is charged the input estimate, by the same rule as a cut stream.
+ */
+export function unansweredUsage(request: GatewayRequest, inputLimit: number | undefined): Usage {
+  return unfinishedStreamUsage({ input_tokens: 0, cached_input_tokens: 0, output_tokens: 0 }, request, NOTHING_DELIVERED, inputLimit);
 }

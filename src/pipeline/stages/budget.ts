@@ -5,8 +5,8 @@ import type { ProviderResponse } from '../../providers/adapter.js';
 import type { Usage } from '../../providers/types.js';
 import type { AccessPolicy } from '../../keys/access-policy.js';
 import type { RoutePlan } from '../../routing/planner.js';
-import { worstCaseTokens, type WorstCase, type WorstCaseLimits } from '../../spend/estimate.js';
-import { unfinishedStreamUsage } from '../../spend/usage.js';
+import { promptLimit, worstCaseTokens, type WorstCase, type WorstCaseLimits } from '../../spend/estimate.js';
+import { DeliveredAnswer, unfinishedStreamUsage } from '../../spend/usage.js';
 import { costMicros } from '../../spend/pricing.js';
 import { requestCostMicros } from '../../spend/request-cost.js';
 import type { ModelDeployment } from '../../providers/registry.js';
@@ -21,20 +21,21 @@ export interface BudgetStageDeps {
   maxServerToolCalls: number;
 }
 
-/** The context window of a model with a long-context tier: its prompts may reach it through the 1M beta. */
-const LONG_CONTEXT_WINDOW = 1_000_000;
-
 function consumed(usage: Usage, ctx: GatewayContext): Consumption {
   return { tokens: usage.input_tokens + usage.output_tokens, micros: requestCostMicros(ctx, usage) };
 }
 
-/** Charges an unfinished stream by the shared rule (spend/usage.ts): a stream that ends normally keeps what it reported. */
-function withEstimatedUsage(response: Extract<ProviderResponse, { kind: 'stream' }>, request: GatewayRequest): Extract<ProviderResponse, { kind: 'stream' }> {
-  let frames = 0;
+/**
+ * Charges an unfinished stream by the shared rule (spend/usage.ts), by what it delivered: a
+ * stream that ends normally keeps what it reported. One the client left before its first frame
+ * was sent still had the prompt at the provider, so it is charged at least the input estimate.
+ */
+function withEstimatedUsage(response: Extract<ProviderResponse, { kind: 'stream' }>, ctx: GatewayContext, request: GatewayRequest): Extract<ProviderResponse, { kind: 'stream' }> {
+  const delivered = new DeliveredAnswer(request.operation);
   let finished = false;
   async function* counted(): AsyncGenerator<string> {
     for await (const frame of response.frames) {
-      frames += 1;
+      delivered.add(frame);
       yield frame;
     }
     finished = true;
@@ -44,7 +45,7 @@ function withEstimatedUsage(response: Extract<ProviderResponse, { kind: 'stream'
     frames: counted(),
     usage() {
       const reported = response.usage();
-      return finished || frames === 0 ? reported : unfinishedStreamUsage(reported, request, frames);
+      return finished ? reported : unfinishedStreamUsage(reported, ctx.request ?? request, delivered, ctx.deployment ? promptLimit(ctx.deployment) : undefined);
     },
   };
 }
@@ -82,7 +83,7 @@ export function createBudgetStage(deps: BudgetStageDeps): Stage {
     if (!b) {
       b = {
         maxOutputTokens: d.maxOutputTokens ?? deps.defaultMaxOutputTokens,
-        inputLimit: d.price?.long_context ? Math.max(d.contextWindow ?? 0, LONG_CONTEXT_WINDOW) : d.contextWindow,
+        inputLimit: promptLimit(d),
         maxServerToolCalls: deps.maxServerToolCalls,
         billableTools: new Set(Object.entries(d.price?.per_call ?? {}).filter(([, usd]) => usd > 0).map(([kind]) => kind)),
       };
@@ -140,7 +141,7 @@ export function createBudgetStage(deps: BudgetStageDeps): Stage {
       // Headers of a stream leave before it ends: they carry the remaining budget after the
       // reservation, which is the lower (safe) figure.
       // A replay from the cache reports no usage because it used none: nothing to estimate.
-      const estimated = ctx.cache?.status === 'hit' ? response : withEstimatedUsage(response, request);
+      const estimated = ctx.cache?.status === 'hit' ? response : withEstimatedUsage(response, ctx, request);
       async function* settling(): AsyncGenerator<string> {
         try {
           yield* estimated.frames;

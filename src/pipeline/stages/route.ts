@@ -7,6 +7,9 @@ import type { Cooldowns } from '../../routing/cooldown.js';
 import type { RouteStep, SkippedStep } from '../../routing/planner.js';
 import { isRetryable, retryDelay } from '../../routing/retry.js';
 import { pause } from '../../core/cancellation.js';
+import { promptLimit } from '../../spend/estimate.js';
+import { costMicros } from '../../spend/pricing.js';
+import { unansweredUsage } from '../../spend/usage.js';
 import { resumableStream, type StreamResponse } from '../stream-resume.js';
 import type { GatewayContext, Stage } from '../types.js';
 
@@ -77,21 +80,34 @@ export function createRouteStage(deps: RouteStageDeps): Stage {
     ctx.attemptStartedHr = performance.now();
   }
 
-  /** Records a failed call, or a target the gateway refused to call (the error's skipReason). */
+  /**
+   * Records a failed call, or a target the gateway refused to call (the error's skipReason).
+   * Providers do not bill their error answers, but an attempt the gateway's timeout cut off had
+   * its prompt at the provider, which bills it: its input estimate.
+   */
   function failed(ctx: GatewayContext, err: GatewayError): void {
     const d = ctx.deployment!;
     if (err.skipReason !== undefined) {
       ctx.failedAttempts.push({ provider: d.provider.name, upstream_model: d.upstreamModel, status: 0, error_code: null, latency_ms: 0, cost_micros: 0, skipped: err.skipReason });
       return;
     }
+    const billed = err.codeName === 'SF_ERR_UPSTREAM_TIMEOUT' && ctx.request !== null;
     ctx.failedAttempts.push({
       provider: d.provider.name,
       upstream_model: d.upstreamModel,
       status: err.status,
       error_code: err.wireCode,
       latency_ms: Math.round((performance.now() - ctx.attemptStartedHr) * 1000) / 1000,
-      cost_micros: 0,
+      cost_micros: billed ? costMicros(unansweredUsage(ctx.request!, promptLimit(d)), d.price) : 0,
     });
+  }
+
+  /**
+   * The client left while the provider had the request and had not answered: the prompt is
+   * billed all the same, so the request is charged its input estimate rather than nothing.
+   */
+  function abandoned(ctx: GatewayContext): void {
+    if (ctx.request && ctx.deployment) ctx.usage = unansweredUsage(ctx.request, promptLimit(ctx.deployment));
   }
 
   /** Names the targets the plan left out, where they stood, so the attempts list and the final error show them. */
@@ -153,7 +169,10 @@ export function createRouteStage(deps: RouteStageDeps): Stage {
             if (step.balanced) balancer.finished(d.id, null);
             const gerr = toGatewayError(err);
             // The client left: nobody is waiting for another attempt.
-            if (ctx.abort.aborted || gerr.codeName === 'SF_ERR_CLIENT_CLOSED') throw gerr;
+            if (ctx.abort.aborted || gerr.codeName === 'SF_ERR_CLIENT_CLOSED') {
+              abandoned(ctx);
+              throw gerr;
+            }
             failed(ctx, gerr);
             // A skipped target says less about what went wrong than a call that failed before it.
             if (gerr.skipReason === undefined || last === null) last = gerr;

@@ -7,6 +7,7 @@ import { parseUpstreamJson, readSseEvents, readText } from '../upstream-stream.j
 import { GatewayError } from '../../errors/gateway-error.js';
 import { anthropicError, anthropicStreamError } from './errors.js';
 import { anthropicUsage } from './translate-response.js';
+import { anthropicAnswerBytes, estimatedMessagesUsage } from '../../spend/usage.js';
 import { ANTHROPIC_VERSION } from './translator.js';
 
 /**
@@ -46,6 +47,8 @@ function streamUsage(event: string | undefined, data: unknown, usage: Usage): Us
  * Anthropic's Messages API without translation, for `/anthropic/v1/messages`: the body goes up
  * with only `model` replaced by the deployment's upstream model, and the answer (JSON or the SSE
  * events) comes back as Anthropic sent it, while usage is read on the way for spend and budgets.
+ * A server that reports no usage (a proxy or local server speaking the API) is charged by the
+ * gateway's estimate of the prompt and of the answer it relayed, as OpenAI-compatible ones are.
  */
 export function createNativeMessages(provider: ProviderConfig, transport: HttpTransport) {
   return async function messages(body: Record<string, unknown>, call: ProviderCall): Promise<ProviderResponse> {
@@ -56,9 +59,16 @@ export function createNativeMessages(provider: ProviderConfig, transport: HttpTr
     if (body['stream'] !== true) {
       const text = await readText(res, call.signal);
       const parsed = parseUpstreamJson(text);
-      return { kind: 'json', status: res.status, body: undefined, text, usage: anthropicUsage(isRecord(parsed) ? parsed['usage'] : undefined) };
+      const reported = isRecord(parsed) && isRecord(parsed['usage']);
+      // Tool inputs are objects, not strings, in a whole message: its content's size bounds the answer.
+      const answer = reported || !isRecord(parsed) ? 0 : Buffer.byteLength(JSON.stringify(parsed['content'] ?? ''), 'utf8');
+      return { kind: 'json', status: res.status, body: undefined, text, usage: reported ? anthropicUsage(parsed['usage']) : estimatedMessagesUsage(body, answer) };
     }
     let usage: Usage = anthropicUsage(undefined);
+    // message_start reports the input side, message_delta the output: a server may leave out either.
+    let inputReported = false;
+    let outputReported = false;
+    let outputBytes = 0;
     async function* frames(): AsyncGenerator<string> {
       for await (const event of readSseEvents(res, call.signal)) {
         let data: unknown;
@@ -69,12 +79,20 @@ export function createNativeMessages(provider: ProviderConfig, transport: HttpTr
         }
         if (event.event === 'error') throw anthropicStreamError(data);
         usage = streamUsage(event.event, data, usage);
+        if (event.event === 'message_start' && isRecord(data) && isRecord(data['message']) && isRecord(data['message']['usage'])) inputReported = true;
+        else if (event.event === 'message_delta' && isRecord(data) && isRecord(data['usage'])) outputReported = true;
+        else if (event.event === 'content_block_delta') outputBytes += anthropicAnswerBytes(event.data);
         yield `${event.event ? `event: ${event.event}\n` : ''}data: ${event.data}\n\n`;
         if (event.event === 'message_stop') return;
       }
       throw new GatewayError('SF_ERR_STREAM_INTERRUPTED');
     }
-    return { kind: 'stream', status: res.status, frames: frames(), usage: () => usage };
+    return {
+      kind: 'stream',
+      status: res.status,
+      frames: frames(),
+      usage: () => (inputReported && outputReported ? usage : estimatedMessagesUsage(body, outputBytes, { usage, input: inputReported, output: outputReported })),
+    };
   };
 }
 
