@@ -21,6 +21,8 @@ import { registerTeamRoutes } from './http/routes/teams.js';
 import { registerVirtualKeyRoutes } from './http/routes/virtual-keys.js';
 import type { Access } from './keys/access.js';
 import { registerRoutingRoutes } from './http/routes/routing.js';
+import { registerMcpServerRoutes } from './http/routes/mcp-servers.js';
+import type { McpServerRegistry } from './mcp/registry.js';
 import { createRouteStage } from './pipeline/stages/route.js';
 import type { Routing } from './routing/routing.js';
 import type { Authenticator } from './keys/authenticator.js';
@@ -49,6 +51,7 @@ export interface AppDeps {
   authenticator: Authenticator;
   access: Access;
   routing: Routing;
+  mcpServers: McpServerRegistry;
   /** True once shutdown began. */
   isDraining?: () => boolean;
 }
@@ -144,6 +147,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     registerAuditRoutes(admin, { audit: deps.access.audit });
     registerRoutingRoutes(admin, { chains: deps.routing.chains, audit: deps.access.audit });
     registerCacheRoutes(admin, { cache: caching.cache, audit: deps.access.audit });
+    registerMcpServerRoutes(admin, { servers: deps.mcpServers, audit: deps.access.audit });
   });
   // A semantic cache whose embedding model cannot embed stops the start; listen() then closes what is open.
   app.addHook('onReady', caching.verify);

@@ -6,6 +6,7 @@ import type { GatewayConfig } from './config/schema.js';
 import { createAccess, type Access } from './keys/access.js';
 import { createAuthenticator } from './keys/authenticator.js';
 import { createRouting, type Routing } from './routing/routing.js';
+import { startMcpServerRegistry, type McpServerRegistry } from './mcp/registry.js';
 import { createLogger, type Logger } from './log/logger.js';
 import { createMetrics } from './metrics/metrics.js';
 import { HttpTransport } from './providers/http-transport.js';
@@ -31,6 +32,7 @@ export interface Gateway {
   spendLog: SpendLog;
   access: Access;
   routing: Routing;
+  mcpServers: McpServerRegistry;
   logger: Logger;
   /** Starts listening; resolves to the base URL (http://host:port). */
   listen(host?: string, port?: number): Promise<string>;
@@ -71,6 +73,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   let spendLog: SpendLog;
   let access: Access;
   let routing: Routing;
+  let mcpServers: McpServerRegistry;
   try {
     store = open.add(await createStore(config.store, { now, ...options.storeOptions }), (s) => s.close());
     const transport = open.add(new HttpTransport(), (t) => t.close());
@@ -87,6 +90,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     access = open.add(await createAccess({ store, config, now, log: logger }), (a) => a.close());
     // A chain in smartflow.yaml that points nowhere throws here: the error is all the user sees.
     routing = open.add(await createRouting({ config, store, registry, now, log: logger }), (r) => r.close());
+    mcpServers = open.add(await startMcpServerRegistry({ config, store, now, log: logger }), (r) => r.close());
   } catch (err) {
     await open.closeAll(logger);
     throw err;
@@ -102,6 +106,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     authenticator: createAuthenticator(config.master_key, access.resolver),
     access,
     routing,
+    mcpServers,
     isDraining: () => draining,
   });
 
@@ -136,6 +141,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     spendLog,
     access,
     routing,
+    mcpServers,
     logger,
     async listen(host = config.server.host, port = config.server.port) {
       try {

@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { isScalar, LineCounter, parseDocument, visit, type Document } from 'yaml';
 import type { z } from 'zod';
+import { mcpConfigIssues } from '../mcp/config-issues.js';
 import { configSchema, type GatewayConfig } from './schema.js';
 
 /** A config file problem, with the field path and (when known) the file line. */
@@ -115,13 +116,17 @@ function configFromEnv(env: NodeJS.ProcessEnv): Record<string, unknown> {
 function applyEnvOverrides(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): void {
   if (env.SMARTFLOW_MASTER_KEY && raw.master_key === undefined) raw.master_key = env.SMARTFLOW_MASTER_KEY;
   if (env.REDIS_URL && raw.store === undefined) raw.store = { type: 'redis', url: env.REDIS_URL };
+  if (env.SMARTFLOW_SECRET_KEY) {
+    const secrets = (raw.secrets ?? {}) as Record<string, unknown>;
+    if (secrets.key === undefined) raw.secrets = { ...secrets, key: env.SMARTFLOW_SECRET_KEY };
+  }
   if (env.SMARTFLOW_METRICS_TOKEN) {
     const metrics = (raw.metrics ?? {}) as Record<string, unknown>;
     if (metrics.token === undefined) raw.metrics = { ...metrics, token: env.SMARTFLOW_METRICS_TOKEN };
   }
 }
 
-/** Cross-field rules the schema cannot express: every model names a configured provider, and the BYOK target an Anthropic one. */
+/** Cross-field rules the schema cannot express: every model names a configured provider, the BYOK target an Anthropic one, and the MCP rules (mcp/config-issues.ts). */
 function referenceIssues(config: GatewayConfig): z.core.$ZodIssue[] {
   const issues: z.core.$ZodIssue[] = [];
   config.models.forEach((m, i) => {
@@ -145,6 +150,7 @@ function referenceIssues(config: GatewayConfig): z.core.$ZodIssue[] {
       input: byokProvider,
     });
   }
+  issues.push(...mcpConfigIssues(config));
   return issues;
 }
 

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { cacheConfigSchema } from '../cache/cache-config.js';
 import { isValidTimeZone } from '../keys/budget-period.js';
+import { configServerSchema, mcpConfigSchema } from '../mcp/server-schema.js';
 import { chainSchema, DEFAULT_RETRY_ON, retryCondition, retryPolicySchema } from '../routing/chain-schema.js';
 
 /** The shape of smartflow.yaml, with defaults. Every field a user can set is here and documented in docs/configuration.md. */
@@ -159,6 +160,16 @@ export const configSchema = z.strictObject({
     })
     .prefault({})
     .refine((m) => m.auth !== 'token' || m.token !== undefined, { message: 'auth "token" needs metrics.token (or SMARTFLOW_METRICS_TOKEN)', path: ['token'] }),
+  /** MCP servers declared here are read-only through the API (docs/mcp.md). */
+  mcp_servers: z.array(configServerSchema).default([]),
+  mcp: mcpConfigSchema.prefault({}),
+  /** Secrets at rest (MCP header and env values): AES-256-GCM under this key, else one derived from the master key. */
+  secrets: z
+    .strictObject({
+      /** 32 bytes as 64 hex digits or base64 (also SMARTFLOW_SECRET_KEY). */
+      key: z.string().min(1).optional(),
+    })
+    .prefault({}),
   logging: z
     .strictObject({
       level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

@@ -5,6 +5,7 @@ import { configSchema } from '../../../src/config/schema.js';
 import { createAccess } from '../../../src/keys/access.js';
 import { createAuthenticator } from '../../../src/keys/authenticator.js';
 import { createRouting } from '../../../src/routing/routing.js';
+import { startMcpServerRegistry } from '../../../src/mcp/registry.js';
 import { createLogger } from '../../../src/log/logger.js';
 import { createMetrics } from '../../../src/metrics/metrics.js';
 import { HttpTransport } from '../../../src/providers/http-transport.js';
@@ -22,6 +23,7 @@ test('while draining, new requests get 503 shutting_down in the OpenAI error sha
   const access = await createAccess({ store, config, now: Date.now, log: logger });
   const registry = createProviderRegistry(config, transport);
   const routing = await createRouting({ config, store, registry, now: Date.now, log: logger });
+  const mcpServers = await startMcpServerRegistry({ config, store, now: Date.now, log: logger });
   let draining = false;
   const app = buildApp({
     config,
@@ -33,6 +35,7 @@ test('while draining, new requests get 503 shutting_down in the OpenAI error sha
     authenticator: createAuthenticator(MASTER_KEY, access.resolver),
     access,
     routing,
+    mcpServers,
     isDraining: () => draining,
   });
   t.after(async () => {
@@ -40,6 +43,7 @@ test('while draining, new requests get 503 shutting_down in the OpenAI error sha
     await spendLog.close();
     await access.close();
     await routing.close();
+    await mcpServers.close();
     await transport.close();
     await store.close();
   });

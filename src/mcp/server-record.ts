@@ -1,0 +1,80 @@
+import { GatewayError } from '../errors/gateway-error.js';
+import type { McpTransport, UpdateServerInput } from './server-schema.js';
+
+/** What the API shows in place of every header and env value: the names are useful, the values may be credentials. */
+export const REDACTED = '[REDACTED]';
+
+export const SECRET_FIELDS = ['headers', 'env'] as const;
+export type SecretField = (typeof SECRET_FIELDS)[number];
+
+/** An MCP server as stored: optional fields absent when unset, `headers`/`env` values sealed (crypto/secret-box.ts). Times in epoch ms. */
+export interface McpServerRecord {
+  id: string;
+  alias: string;
+  transport: McpTransport;
+  command?: string;
+  args?: string[];
+  env?: Record<string, string>;
+  cwd?: string;
+  url?: string;
+  headers?: Record<string, string>;
+  allowed_tools?: string[];
+  denied_tools?: string[];
+  description?: string;
+  timeout_ms?: number;
+  created_at: number;
+  created_by: string;
+  updated_at: number;
+  /** Set by a delete before the record goes, so a PATCH racing it fails instead of bringing it back. */
+  deleted_at?: number;
+}
+
+type Sealer = (field: SecretField, name: string, value: string) => string;
+
+/**
+ * A new secret map: each value sealed, except `[REDACTED]`, which keeps the stored value of that
+ * name, so a client can send back what it read and change one header without knowing the others.
+ */
+function mergeSecrets(field: SecretField, current: Record<string, string> | undefined, input: Record<string, string>, seal: Sealer): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(input)) {
+    if (value === REDACTED) {
+      const kept = current?.[name];
+      if (kept === undefined) throw new GatewayError('SF_ERR_INVALID_REQUEST', { message: `${field}.${name}: "${REDACTED}" keeps a stored value, but there is none for this name`, param: `${field}.${name}` });
+      out[name] = kept;
+    } else {
+      out[name] = seal(field, name, value);
+    }
+  }
+  return out;
+}
+
+/**
+ * The record with a PATCH applied: null clears a field, a missing one keeps it. A pure function of
+ * the record (sealing aside), so a compare-and-set retry can apply it again to a newer record.
+ * Clearing `transport` infers it again (stdio with a command, else auto).
+ */
+export function applyServerUpdate(current: McpServerRecord, input: UpdateServerInput, now: number, seal: Sealer): McpServerRecord {
+  const next: McpServerRecord = { ...current, updated_at: now };
+  const set = <K extends 'command' | 'args' | 'cwd' | 'url' | 'allowed_tools' | 'denied_tools' | 'description' | 'timeout_ms'>(key: K) => {
+    const value = input[key];
+    if (value === null) delete next[key];
+    else if (value !== undefined) next[key] = value as McpServerRecord[K];
+  };
+  if (input.alias !== undefined) next.alias = input.alias;
+  set('command');
+  set('args');
+  set('cwd');
+  set('url');
+  set('allowed_tools');
+  set('denied_tools');
+  set('description');
+  set('timeout_ms');
+  for (const field of SECRET_FIELDS) {
+    const value = input[field];
+    if (value === null) delete next[field];
+    else if (value !== undefined) next[field] = mergeSecrets(field, current[field], value, seal);
+  }
+  if (input.transport !== undefined) next.transport = input.transport ?? (next.command !== undefined ? 'stdio' : 'auto');
+  return next;
+}

@@ -1,0 +1,118 @@
+import { z } from 'zod';
+
+/** zod schemas for MCP server definitions, shared by smartflow.yaml (`mcp_servers:`) and the admin API. */
+
+/** Short, stable, URL- and prefix-safe: no `_`, so the first `_` of `{alias}_{tool}` splits an aggregated tool name. */
+export const MCP_ALIAS = /^[a-z][a-z0-9-]{0,31}$/;
+export const mcpAlias = z.string().regex(MCP_ALIAS, 'an alias is 1-32 lower-case letters, digits or "-", starting with a letter');
+
+/** Generated ids (`mcp_…`) contain `_`, which no alias may: a path segment is one or the other. */
+export const mcpServerId = z.string().regex(/^mcp_[a-z0-9_-]{1,60}$/, 'a server id is "mcp_" and 1-60 lower-case letters, digits, "_" or "-"');
+
+export const MCP_TRANSPORTS = ['stdio', 'sse', 'streamable-http', 'auto'] as const;
+export type McpTransport = (typeof MCP_TRANSPORTS)[number];
+
+/** Tool names are `[A-Za-z0-9_.-]` by the spec's advice; `:` seen in the wild; `*` matches any run of characters. */
+export const toolPattern = z.string().regex(/^[A-Za-z0-9_.:*-]{1,128}$/, 'a tool name or pattern: 1-128 letters, digits, "_", ".", ":", "-" or "*"');
+
+const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, 'an environment variable name');
+/** Headers the transport itself owns; a static value would break the session or the framing. */
+const RESERVED_HEADERS = new Set(['host', 'content-length', 'content-type', 'accept', 'connection', 'transfer-encoding', 'mcp-session-id', 'mcp-protocol-version', 'last-event-id']);
+const headerName = z
+  .string()
+  .regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,128}$/, 'an HTTP header name')
+  .refine((h) => !RESERVED_HEADERS.has(h.toLowerCase()), 'this header is set by the MCP transport itself');
+const secretValue = z.string().max(8192).refine((v) => !/[\r\n\0]/.test(v), 'no line breaks or NUL');
+
+export const MCP_TIMEOUT_MS = { min: 100, max: 600_000, default: 60_000 } as const;
+
+const fields = {
+  alias: mcpAlias,
+  /** Omitted: `stdio` with a command, else `auto` (Streamable HTTP, falling back to SSE). */
+  transport: z.enum(MCP_TRANSPORTS, 'transport must be one of stdio, sse, streamable-http, auto').optional(),
+  command: z.string().min(1).max(4096).optional(),
+  args: z.array(z.string().max(4096)).max(100).optional(),
+  /** Values may be credentials: encrypted at rest, never shown by the API. */
+  env: z.record(envName, secretValue).optional(),
+  cwd: z.string().min(1).max(4096).optional(),
+  url: z.url({ protocol: /^https?$/, error: 'an http:// or https:// URL' }).max(2048).optional(),
+  /** Values may be credentials: encrypted at rest, never shown by the API. */
+  headers: z.record(headerName, secretValue).optional(),
+  allowed_tools: z.array(toolPattern).max(1000).optional(),
+  denied_tools: z.array(toolPattern).max(1000).optional(),
+  description: z.string().max(1000).optional(),
+  timeout_ms: z.number().int().min(MCP_TIMEOUT_MS.min).max(MCP_TIMEOUT_MS.max).optional(),
+};
+
+const STDIO_ONLY = ['command', 'args', 'env', 'cwd'] as const;
+const URL_ONLY = ['url', 'headers'] as const;
+
+/** The fields of a definition the cross-field rules read. */
+export type McpServerFields = { [K in keyof typeof fields]?: z.infer<(typeof fields)[K]> };
+
+/** The transport a definition ends up with. */
+export function transportOf(def: Pick<McpServerFields, 'transport' | 'command'>): McpTransport {
+  return def.transport ?? (def.command !== undefined ? 'stdio' : 'auto');
+}
+
+/**
+ * Rules across fields, each naming the field at fault: STDIO needs a command and takes no URL;
+ * the URL transports need a URL and take no process settings. Returns null when the definition holds.
+ */
+export function serverProblem(def: McpServerFields): { param: string; message: string } | null {
+  const transport = transportOf(def);
+  if (transport === 'stdio') {
+    if (def.command === undefined) return { param: 'command', message: 'a stdio server needs a command' };
+    for (const f of URL_ONLY) if (def[f] !== undefined) return { param: f, message: `"${f}" is for the URL transports, not stdio` };
+  } else {
+    if (def.url === undefined) return { param: 'url', message: `a ${transport} server needs a url` };
+    for (const f of STDIO_ONLY) if (def[f] !== undefined) return { param: f, message: `"${f}" is for stdio servers, not ${transport}` };
+  }
+  return null;
+}
+
+const crossFieldRules = (def: McpServerFields, ctx: z.core.$RefinementCtx) => {
+  const problem = serverProblem(def);
+  if (problem) ctx.addIssue({ code: 'custom', path: [problem.param], message: problem.message, input: def });
+};
+
+/** POST /api/mcp/servers. */
+export const createServerSchema = z.strictObject(fields).superRefine(crossFieldRules);
+
+/** A server in smartflow.yaml: the same fields, and an optional fixed id (default `mcp_cfg_<alias>`). */
+export const configServerSchema = z.strictObject({ ...fields, id: mcpServerId.optional() }).superRefine(crossFieldRules);
+
+/**
+ * PATCH /api/mcp/servers/{alias-or-id}: any field; null clears an optional one. The merged
+ * definition is checked again with the cross-field rules (registry.ts).
+ */
+export const updateServerSchema = z.strictObject({
+  alias: mcpAlias.optional(),
+  transport: fields.transport.unwrap().nullable().optional(),
+  command: fields.command.unwrap().nullable().optional(),
+  args: fields.args.unwrap().nullable().optional(),
+  env: fields.env.unwrap().nullable().optional(),
+  cwd: fields.cwd.unwrap().nullable().optional(),
+  url: fields.url.unwrap().nullable().optional(),
+  headers: fields.headers.unwrap().nullable().optional(),
+  allowed_tools: fields.allowed_tools.unwrap().nullable().optional(),
+  denied_tools: fields.denied_tools.unwrap().nullable().optional(),
+  description: fields.description.unwrap().nullable().optional(),
+  timeout_ms: fields.timeout_ms.unwrap().nullable().optional(),
+});
+
+/** `mcp:` in smartflow.yaml. */
+export const mcpConfigSchema = z.strictObject({
+  /** When set, a stdio server may only run one of these commands (exactly as written in `command`). */
+  stdio_allowed_commands: z.array(z.string().min(1).max(4096)).max(1000).optional(),
+});
+
+/** The id a config server gets unless it names one: stable across restarts. */
+export function configServerId(def: ConfigServerInput): string {
+  return def.id ?? `mcp_cfg_${def.alias}`;
+}
+
+export type CreateServerInput = z.infer<typeof createServerSchema>;
+export type ConfigServerInput = z.infer<typeof configServerSchema>;
+export type UpdateServerInput = z.infer<typeof updateServerSchema>;
+export type McpConfig = z.infer<typeof mcpConfigSchema>;
