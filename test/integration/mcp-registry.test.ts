@@ -273,6 +273,27 @@ for (const backend of ['sqlite', 'redis'] as const) {
       }
     });
 
+    test('values sealed under another secrets key are named as unreadable, never shown, and the server stays manageable', { skip: backend !== 'redis' && 'needs a store two gateways share' }, async () => {
+      const created = await api(a, '', { body: { alias: 'rekeyed', url: 'https://x.example/mcp', headers: { 'X-Token': 'rekeyed-secret-1' } } });
+      assert.equal(created.status, 201, created.text);
+      const c = await startTestGateway({ ...config, store: { type: 'redis', url: REDIS_URL, prefix }, secrets: { key: 'cd'.repeat(32) } });
+      try {
+        const seen = await api(c, '/rekeyed');
+        assert.equal(seen.status, 200, seen.text);
+        assert.deepEqual(seen.json.headers, { 'X-Token': '[REDACTED]' });
+        assert.deepEqual(seen.json.unreadable_secrets, ['headers.X-Token']);
+        assert.deepEqual(c.gateway.mcpServers.require('rekeyed').server.headers, {});
+        assert.match(c.logs.text, /MCP server secrets did not decrypt/);
+        assert.ok(!c.logs.text.includes('rekeyed-secret-1'));
+        const fixed = await api(c, '/rekeyed', { method: 'PATCH', body: { headers: { 'X-Token': 'rekeyed-secret-2' } } });
+        assert.equal(fixed.status, 200, fixed.text);
+        assert.equal(fixed.json.unreadable_secrets, undefined);
+        assert.equal(c.gateway.mcpServers.require('rekeyed').server.headers['X-Token'], 'rekeyed-secret-2');
+      } finally {
+        await c.close();
+      }
+    });
+
     test('only admins reach the registry', async () => {
       assert.equal((await call(`${a.url}/api/mcp/servers`)).status, 401);
       const key = await call(`${a.url}/api/enterprise/vkeys`, { headers: authHeaders(), body: {} });
