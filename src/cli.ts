@@ -109,7 +109,7 @@ async function demo(values: { port?: string; host?: string }): Promise<number> {
     throw err;
   }
   const budgetKey = await gateway.access.keys.create(
-    { alias: 'demo-budget', models: [DEMO_BUDGET.model], max_budget: DEMO_BUDGET.max_budget, budget_period: 'daily', tags: ['demo'], metadata: {}, allow_byok: false },
+    { alias: 'demo-budget', models: [DEMO_BUDGET.model], max_budget: DEMO_BUDGET.max_budget, budget_period: 'daily', tags: ['demo'], metadata: {}, allow_byok: false, mcp_servers: [], mcp_tools: [] },
     'demo',
   );
   process.stdout.write(`${formatWalkthrough(url, { fromEnv: envKey !== undefined, key: masterKey }, { id: budgetKey.record.id, key: budgetKey.key })}\n`);

@@ -27,6 +27,8 @@ function applyTeamUpdate(current: TeamRecord, input: UpdateTeamInput, now: numbe
   if (input.tpm !== undefined) team.tpm = input.tpm;
   if (input.metadata !== undefined) team.metadata = input.metadata;
   if (input.cache_namespace !== undefined) team.cache_namespace = input.cache_namespace;
+  if (input.mcp_servers !== undefined) team.mcp_servers = input.mcp_servers;
+  if (input.mcp_tools !== undefined) team.mcp_tools = input.mcp_tools;
   return team;
 }
 
@@ -66,6 +68,8 @@ export class TeamService {
       tpm: input.tpm ?? null,
       metadata: input.metadata,
       cache_namespace: input.cache_namespace ?? null,
+      mcp_servers: input.mcp_servers,
+      mcp_tools: input.mcp_tools,
       created_at: now,
       updated_at: now,
     };

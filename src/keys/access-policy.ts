@@ -1,5 +1,6 @@
 import { hash } from 'node:crypto';
 import type { BudgetPeriod } from './budget-period.js';
+import { compileMcpAccess, type McpServerRef } from './mcp-access.js';
 import { compileModelMatcher } from './model-patterns.js';
 import type { LimitSettings, TeamRecord, VirtualKeyRecord } from './records.js';
 
@@ -21,9 +22,13 @@ export interface RateRule {
   tpm: number | null;
 }
 
-/** What a virtual key may do, frozen when the key is loaded: models, budgets, rate limits. */
+/** What a virtual key may do, frozen when the key is loaded: models, MCP servers and tools, budgets, rate limits. */
 export interface AccessPolicy {
   allowModel(model: string): boolean;
+  /** The key's and its team's `mcp_servers` both name this server (by alias, id or `*`). */
+  allowMcpServer(server: McpServerRef): boolean;
+  /** The server is allowed and the key's and its team's `mcp_tools` both let this tool through. */
+  allowMcpTool(server: McpServerRef, tool: string): boolean;
   budgets: readonly BudgetRule[];
   /** Only rules with at least one limit. */
   rates: readonly RateRule[];
@@ -60,9 +65,13 @@ export function policyFor(key: VirtualKeyRecord, team: TeamRecord | null): Acces
   const keyModels = compileModelMatcher(key.models);
   const teamModels = team ? compileModelMatcher(team.models) : null;
   const budgets = [budgetRule('key', key), ...(team ? [budgetRule('team', team)] : [])];
+  const keyMcp = compileMcpAccess(key.mcp_servers, key.mcp_tools);
+  const teamMcp = team ? compileMcpAccess(team.mcp_servers, team.mcp_tools) : null;
   const rates = [rateRule('key', key), team ? rateRule('team', team) : null].filter((r): r is RateRule => r !== null);
   return Object.freeze({
     allowModel: (model: string) => (keyModels === null || keyModels(model)) && (teamModels === null || teamModels(model)),
+    allowMcpServer: (server: McpServerRef) => keyMcp.server(server) && (teamMcp === null || teamMcp.server(server)),
+    allowMcpTool: (server: McpServerRef, tool: string) => keyMcp.tool(server, tool) && (teamMcp === null || teamMcp.tool(server, tool)),
     budgets: Object.freeze(budgets),
     rates: Object.freeze(rates),
     cache: key.cache ?? null,

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { cacheNamespace } from '../cache/cache-config.js';
+import { MCP_SERVER_ENTRY, MCP_TOOL_ENTRY } from './mcp-access.js';
 
 /** zod schemas for the virtual-key and team admin APIs. Money is USD on the wire, micro-USD inside. */
 
@@ -10,6 +11,8 @@ export const teamId = z
   .string()
   .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'a team id is 1-64 letters, digits, ".", "_" or "-", starting with a letter or digit');
 const models = z.array(z.string().min(1).max(200)).max(1000);
+const mcpServers = z.array(z.string().regex(MCP_SERVER_ENTRY, 'an MCP server alias, a server id (mcp_…) or "*"')).max(1000);
+const mcpTools = z.array(z.string().regex(MCP_TOOL_ENTRY, 'a "server/tool" pattern: an alias, id or "*", "/", and a tool name that may hold "*"')).max(1000);
 const period = z.enum(['daily', 'weekly', 'monthly', 'lifetime'], 'budget_period must be one of daily, weekly, monthly, lifetime');
 const usd = z.number('max_budget must be a number of USD').finite().nonnegative('max_budget cannot be negative').max(1e9);
 const perMinute = z.number().int().positive().max(1e12);
@@ -34,6 +37,8 @@ export const createKeySchema = z.strictObject({
   cache_namespace: cacheNamespace.optional(),
   allow_byok: z.boolean().default(false),
   expires_at: time.optional(),
+  mcp_servers: mcpServers.default([]),
+  mcp_tools: mcpTools.default([]),
 });
 
 export const updateKeySchema = z.strictObject({
@@ -51,6 +56,8 @@ export const updateKeySchema = z.strictObject({
   cache_namespace: cacheNamespace.nullable().optional(),
   allow_byok: z.boolean().optional(),
   expires_at: time.nullable().optional(),
+  mcp_servers: mcpServers.optional(),
+  mcp_tools: mcpTools.optional(),
 });
 
 export const createTeamSchema = z.strictObject({
@@ -63,6 +70,8 @@ export const createTeamSchema = z.strictObject({
   tpm: perMinute.optional(),
   metadata: metadata.default({}),
   cache_namespace: cacheNamespace.optional(),
+  mcp_servers: mcpServers.default([]),
+  mcp_tools: mcpTools.default([]),
 });
 
 export const updateTeamSchema = z.strictObject({
@@ -74,6 +83,8 @@ export const updateTeamSchema = z.strictObject({
   tpm: perMinute.nullable().optional(),
   metadata: metadata.optional(),
   cache_namespace: cacheNamespace.nullable().optional(),
+  mcp_servers: mcpServers.optional(),
+  mcp_tools: mcpTools.optional(),
 });
 
 export const pageQuerySchema = z.strictObject({

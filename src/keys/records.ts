@@ -11,6 +11,10 @@ export interface LimitSettings {
   budget_generation: number;
   rpm: number | null;
   tpm: number | null;
+  /** MCP servers (aliases, ids or `*`); empty or absent (records made before MCP): none (keys/mcp-access.ts). */
+  mcp_servers?: string[];
+  /** `server/tool` patterns; empty or absent: every tool of the allowed servers. */
+  mcp_tools?: string[];
 }
 
 /** A virtual key as stored. The key itself is never stored: only its SHA-256. Times in epoch ms. */

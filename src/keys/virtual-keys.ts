@@ -39,6 +39,8 @@ function applyKeyUpdate(current: VirtualKeyRecord, input: UpdateKeyInput, now: n
   if (input.cache_namespace !== undefined) next.cache_namespace = input.cache_namespace;
   if (input.allow_byok !== undefined) next.allow_byok = input.allow_byok;
   if (input.expires_at !== undefined) next.expires_at = input.expires_at;
+  if (input.mcp_servers !== undefined) next.mcp_servers = input.mcp_servers;
+  if (input.mcp_tools !== undefined) next.mcp_tools = input.mcp_tools;
   return next;
 }
 
@@ -97,6 +99,8 @@ export class VirtualKeyService {
       cache_namespace: input.cache_namespace ?? null,
       allow_byok: input.allow_byok,
       expires_at: input.expires_at ?? null,
+      mcp_servers: input.mcp_servers,
+      mcp_tools: input.mcp_tools,
       created_at: now,
       created_by: actor,
       updated_at: now,

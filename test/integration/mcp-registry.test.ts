@@ -302,3 +302,54 @@ for (const backend of ['sqlite', 'redis'] as const) {
     });
   });
 }
+
+describe('MCP access fields on virtual keys and teams', () => {
+  let gw: TestGateway;
+  before(async () => {
+    gw = await startTestGateway({ logging: { level: 'warn' } });
+  });
+  after(() => gw.close());
+  const admin = (path: string, method: 'GET' | 'POST' | 'PATCH', body?: unknown) => call(`${gw.url}${path}`, { method, headers: authHeaders(), ...(body === undefined ? {} : { body }) });
+
+  test('the admin API takes, shows and checks mcp_servers and mcp_tools; the key policy applies them, by id across a rename', async () => {
+    const server = await admin('/api/mcp/servers', 'POST', { alias: 'tickets', url: 'https://x.example/mcp' });
+    assert.equal(server.status, 201, server.text);
+    const plain = await admin('/api/enterprise/vkeys', 'POST', {});
+    assert.deepEqual([plain.json.mcp_servers, plain.json.mcp_tools], [[], []], 'no MCP access by default');
+
+    const team = await admin('/api/teams', 'POST', { name: 'support', mcp_servers: ['*'], mcp_tools: ['*/list_*', 'tickets/get_ticket'] });
+    assert.equal(team.status, 201, team.text);
+    assert.deepEqual(team.json.mcp_servers, ['*']);
+    const created = await admin('/api/enterprise/vkeys', 'POST', { team_id: team.json.id, mcp_servers: [server.json.id], mcp_tools: [`${server.json.id}/*`] });
+    assert.equal(created.status, 201, created.text);
+    assert.deepEqual(created.json.mcp_servers, [server.json.id]);
+    assert.deepEqual(created.json.mcp_tools, [`${server.json.id}/*`]);
+
+    for (const [path, body, param] of [
+      ['/api/enterprise/vkeys', { mcp_servers: ['Not An Alias'] }, 'mcp_servers[0]'],
+      ['/api/enterprise/vkeys', { mcp_tools: ['no-slash'] }, 'mcp_tools[0]'],
+      ['/api/teams', { name: 'x', mcp_tools: ['a/b c'] }, 'mcp_tools[0]'],
+    ] as const) {
+      const res = await admin(path, 'POST', body);
+      assert.equal(res.status, 400, res.text);
+      assert.equal(res.json.error.param, param);
+    }
+
+    await admin(`/api/mcp/servers/tickets`, 'PATCH', { alias: 'tickets-v2' });
+    const ref = gw.gateway.mcpServers.require(server.json.id).server;
+    assert.equal(ref.alias, 'tickets-v2');
+    let policy = (await gw.gateway.access.resolver.resolve(created.json.key)).policy!;
+    assert.equal(policy.allowMcpServer(ref), true, 'listed by id: a rename keeps access');
+    assert.equal(policy.allowMcpTool(ref, 'list_tickets'), true);
+    assert.equal(policy.allowMcpTool(ref, 'close_ticket'), false, 'the team allows list_* and tickets/get_ticket only');
+    assert.equal(policy.allowMcpTool(ref, 'get_ticket'), false, 'the team named it by its old alias');
+
+    const patched = await admin(`/api/enterprise/vkeys/${created.json.id}`, 'PATCH', { mcp_servers: [] });
+    assert.equal(patched.status, 200, patched.text);
+    assert.deepEqual(patched.json.mcp_servers, []);
+    const teamPatched = await admin(`/api/teams/${team.json.id}`, 'PATCH', { mcp_tools: [] });
+    assert.deepEqual(teamPatched.json.mcp_tools, []);
+    policy = (await gw.gateway.access.resolver.resolve(created.json.key)).policy!;
+    assert.equal(policy.allowMcpServer(ref), false);
+  });
+});

@@ -22,6 +22,8 @@ function teamView(t: TeamRecord, version: number) {
     tpm: t.tpm,
     metadata: t.metadata,
     cache_namespace: t.cache_namespace ?? null,
+    mcp_servers: t.mcp_servers ?? [],
+    mcp_tools: t.mcp_tools ?? [],
     created_at: new Date(t.created_at).toISOString(),
     updated_at: new Date(t.updated_at).toISOString(),
   };

@@ -33,6 +33,8 @@ function keyView(r: VirtualKeyRecord, version: number, now: number) {
     cache: r.cache ?? null,
     cache_namespace: r.cache_namespace ?? null,
     allow_byok: r.allow_byok ?? false,
+    mcp_servers: r.mcp_servers ?? [],
+    mcp_tools: r.mcp_tools ?? [],
     expires_at: iso(r.expires_at),
     created_at: iso(r.created_at),
     created_by: r.created_by,

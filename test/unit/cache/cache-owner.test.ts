@@ -5,7 +5,7 @@ import type { Principal } from '../../../src/keys/principal.js';
 
 const master: Principal = { id: 'master', kind: 'master', keyId: null, teamId: null, isAdmin: true, policy: null };
 function key(teamId: string | null, pin: string | null = null): Principal {
-  const policy = { allowModel: () => true, budgets: [], rates: [], cache: null, allowByok: true, cacheNamespace: pin, fingerprint: 'f' };
+  const policy = { allowModel: () => true, allowMcpServer: () => true, allowMcpTool: () => true, budgets: [], rates: [], cache: null, allowByok: true, cacheNamespace: pin, fingerprint: 'f' };
   return { id: 'vk_1', kind: 'virtual_key', keyId: 'vk_1', teamId, isAdmin: false, policy };
 }
 
