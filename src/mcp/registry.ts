@@ -89,7 +89,15 @@ export class McpServerRegistry {
     this.configAliases = new Set(deps.configServers.map((s) => s.alias));
   }
 
+  /** Loads the servers; throws if smartflow.yaml declares a stdio command the allow-list refuses (a config built without loadConfig). */
   async start(): Promise<void> {
+    for (const [i, def] of this.deps.configServers.entries()) {
+      try {
+        this.checkCommand(transportOf(def), def.command);
+      } catch (err) {
+        throw new Error(`mcp_servers[${i}].${(err as GatewayError).message}`);
+      }
+    }
     await this.reload();
     this.unsubscribe = await this.deps.store.subscribe(CHANNEL, () => {
       this.reload().catch((err: unknown) => this.deps.log.error({ err }, 'could not reload MCP servers'));
@@ -142,12 +150,13 @@ export class McpServerRegistry {
     };
     // The alias is claimed first: a duplicate then leaves nothing behind.
     await this.claimAlias(record.alias, id);
+    let created = false;
     try {
-      await this.deps.store.createDoc(COLLECTION, id, record);
-    } catch (err) {
-      await this.releaseAlias(record.alias, id);
-      throw err;
+      created = await this.deps.store.createDoc(COLLECTION, id, record);
+    } finally {
+      if (!created) await this.releaseAlias(record.alias, id);
     }
+    if (!created) throw new GatewayError('SF_ERR_CONFLICT', { message: 'Two servers were given one id at once; retry.' });
     await this.changed();
     return this.require(id);
   }
@@ -201,7 +210,7 @@ export class McpServerRegistry {
    * Marks the record deleted with compare-and-set (so `If-Match` holds and a concurrent rename is
    * seen), releases the alias the record had at that moment, then removes it.
    */
-  async delete(ref: string, options: WriteOptions = {}): Promise<McpServer> {
+  async delete(ref: string, options: WriteOptions = {}): Promise<Pick<McpServer, 'id' | 'alias'>> {
     const current = await this.requireApiRecord(ref);
     const id = current.doc.id;
     const now = this.deps.now();
@@ -219,7 +228,7 @@ export class McpServerRegistry {
     await this.releaseAlias(result.after.alias, id);
     await this.deps.store.deleteDoc(COLLECTION, id);
     await this.changed();
-    return this.toServer(result.before).server;
+    return { id, alias: result.before.alias };
   }
 
   /** The stored record of an API server; config servers are refused, unknown ones are 404. */

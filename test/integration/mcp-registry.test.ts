@@ -226,6 +226,13 @@ for (const backend of ['sqlite', 'redis'] as const) {
       assert.equal(dup.json.error.param, 'alias');
     });
 
+    test('mcp.stdio_allowed_commands: a server in the config that breaks it stops the start', { skip: backend !== 'sqlite' && 'once is enough' }, async () => {
+      await assert.rejects(
+        startTestGateway({ mcp: { stdio_allowed_commands: ['npx'] }, mcp_servers: [{ alias: 'sh', command: 'bash' }] }),
+        /mcp_servers\[0\]\.command: "bash" is not in mcp\.stdio_allowed_commands/,
+      );
+    });
+
     test('mcp.stdio_allowed_commands: any other command is refused with 400 naming command', async () => {
       const refused = await api(a, '', { body: { alias: 'shell', command: 'bash', args: ['-c', 'id'] } });
       assert.equal(refused.status, 400, refused.text);
