@@ -23,6 +23,7 @@ import type { Access } from './keys/access.js';
 import { registerRoutingRoutes } from './http/routes/routing.js';
 import { registerMcpServerRoutes } from './http/routes/mcp-servers.js';
 import type { McpServerRegistry } from './mcp/registry.js';
+import type { UpstreamPool } from './mcp/upstream/upstream-pool.js';
 import { createRouteStage } from './pipeline/stages/route.js';
 import type { Routing } from './routing/routing.js';
 import type { Authenticator } from './keys/authenticator.js';
@@ -52,6 +53,7 @@ export interface AppDeps {
   access: Access;
   routing: Routing;
   mcpServers: McpServerRegistry;
+  mcpUpstreams: UpstreamPool;
   /** True once shutdown began. */
   isDraining?: () => boolean;
 }
@@ -147,7 +149,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     registerAuditRoutes(admin, { audit: deps.access.audit });
     registerRoutingRoutes(admin, { chains: deps.routing.chains, audit: deps.access.audit });
     registerCacheRoutes(admin, { cache: caching.cache, audit: deps.access.audit });
-    registerMcpServerRoutes(admin, { servers: deps.mcpServers, audit: deps.access.audit });
+    registerMcpServerRoutes(admin, { servers: deps.mcpServers, upstreams: deps.mcpUpstreams, audit: deps.access.audit });
   });
   // A semantic cache whose embedding model cannot embed stops the start; listen() then closes what is open.
   app.addHook('onReady', caching.verify);

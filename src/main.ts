@@ -7,6 +7,7 @@ import { createAccess, type Access } from './keys/access.js';
 import { createAuthenticator } from './keys/authenticator.js';
 import { createRouting, type Routing } from './routing/routing.js';
 import { startMcpServerRegistry, type McpServerRegistry } from './mcp/registry.js';
+import { UpstreamPool } from './mcp/upstream/upstream-pool.js';
 import { createLogger, type Logger } from './log/logger.js';
 import { createMetrics } from './metrics/metrics.js';
 import { HttpTransport } from './providers/http-transport.js';
@@ -33,6 +34,8 @@ export interface Gateway {
   access: Access;
   routing: Routing;
   mcpServers: McpServerRegistry;
+  /** Connections to the registered MCP servers (opened on first use). */
+  mcpUpstreams: UpstreamPool;
   logger: Logger;
   /** Starts listening; resolves to the base URL (http://host:port). */
   listen(host?: string, port?: number): Promise<string>;
@@ -74,6 +77,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   let access: Access;
   let routing: Routing;
   let mcpServers: McpServerRegistry;
+  let mcpUpstreams: UpstreamPool;
   try {
     store = open.add(await createStore(config.store, { now, ...options.storeOptions }), (s) => s.close());
     const transport = open.add(new HttpTransport(), (t) => t.close());
@@ -91,6 +95,8 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     // A chain in smartflow.yaml that points nowhere throws here: the error is all the user sees.
     routing = open.add(await createRouting({ config, store, registry, now, log: logger }), (r) => r.close());
     mcpServers = open.add(await startMcpServerRegistry({ config, store, now, log: logger }), (r) => r.close());
+    // Closed before the registry (newest first): stdio children get stdin EOF, then SIGTERM, then SIGKILL.
+    mcpUpstreams = open.add(new UpstreamPool({ registry: mcpServers, log: logger, now }), (p) => p.close());
   } catch (err) {
     await open.closeAll(logger);
     throw err;
@@ -107,6 +113,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     access,
     routing,
     mcpServers,
+    mcpUpstreams,
     isDraining: () => draining,
   });
 
@@ -142,6 +149,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     access,
     routing,
     mcpServers,
+    mcpUpstreams,
     logger,
     async listen(host = config.server.host, port = config.server.port) {
       try {

@@ -83,6 +83,7 @@ function invalid(param: string, message: string): GatewayError {
 export class McpServerRegistry {
   private snapshot: Snapshot = { byId: new Map(), byAlias: new Map() };
   private unsubscribe: Unsubscribe | null = null;
+  private readonly listeners = new Set<() => void>();
   private readonly configAliases: ReadonlySet<string>;
 
   constructor(private readonly deps: McpServerRegistryDeps) {
@@ -107,6 +108,14 @@ export class McpServerRegistry {
   async close(): Promise<void> {
     await this.unsubscribe?.();
     this.unsubscribe = null;
+  }
+
+  /** Called after every snapshot swap (a local write or one announced by another instance). */
+  onChange(listener: () => void): Unsubscribe {
+    this.listeners.add(listener);
+    return async () => {
+      this.listeners.delete(listener);
+    };
   }
 
   /** Every server, ordered by alias. */
@@ -293,6 +302,7 @@ export class McpServerRegistry {
       cursor = page.next_cursor ?? undefined;
     } while (cursor);
     this.snapshot = { byId, byAlias };
+    for (const listener of this.listeners) listener();
   }
 
   /** The record with its secrets opened; values that do not open are left out and named. */

@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AuditLog } from '../../audit/audit-log.js';
 import type { McpServerRegistry, StoredMcpServer } from '../../mcp/registry.js';
+import type { UpstreamPool } from '../../mcp/upstream/upstream-pool.js';
 import { REDACTED } from '../../mcp/server-record.js';
 import { createServerSchema, updateServerSchema } from '../../mcp/server-schema.js';
 import { etagOf, ifMatchVersion, objectBody, parseInput, resourceId } from '../parse.js';
@@ -46,8 +47,8 @@ function serverView(stored: StoredMcpServer) {
  * compare-and-set (`If-Match` makes them conditional) and apply on every instance within a second.
  * Audit entries name the fields changed, never their values.
  */
-export function registerMcpServerRoutes(app: FastifyInstance, deps: { servers: McpServerRegistry; audit: AuditLog }): void {
-  const { servers, audit } = deps;
+export function registerMcpServerRoutes(app: FastifyInstance, deps: { servers: McpServerRegistry; upstreams: UpstreamPool; audit: AuditLog }): void {
+  const { servers, upstreams, audit } = deps;
   const base = '/api/mcp/servers';
   const writeOptions = (request: FastifyRequest) => {
     const ifVersion = ifMatchVersion(request.headers);
@@ -69,6 +70,12 @@ export function registerMcpServerRoutes(app: FastifyInstance, deps: { servers: M
   });
 
   app.get<{ Params: { ref: string } }>(`${base}/:ref`, async (request, reply) => send(reply, servers.require(resourceId(request.params.ref, 'MCP server'))));
+
+  // A snapshot, never a probe: asking for health does not start a server nobody has used yet.
+  app.get<{ Params: { ref: string } }>(`${base}/:ref/health`, async (request) => {
+    const health = upstreams.health(resourceId(request.params.ref, 'MCP server'));
+    return { object: 'mcp_server_health', ...health, last_error_at: iso(health.last_error_at) };
+  });
 
   app.patch<{ Params: { ref: string } }>(`${base}/:ref`, async (request, reply) => {
     const input = parseInput(updateServerSchema, objectBody(request.body));

@@ -6,6 +6,7 @@ import { createAccess } from '../../../src/keys/access.js';
 import { createAuthenticator } from '../../../src/keys/authenticator.js';
 import { createRouting } from '../../../src/routing/routing.js';
 import { startMcpServerRegistry } from '../../../src/mcp/registry.js';
+import { UpstreamPool } from '../../../src/mcp/upstream/upstream-pool.js';
 import { createLogger } from '../../../src/log/logger.js';
 import { createMetrics } from '../../../src/metrics/metrics.js';
 import { HttpTransport } from '../../../src/providers/http-transport.js';
@@ -24,6 +25,7 @@ test('while draining, new requests get 503 shutting_down in the OpenAI error sha
   const registry = createProviderRegistry(config, transport);
   const routing = await createRouting({ config, store, registry, now: Date.now, log: logger });
   const mcpServers = await startMcpServerRegistry({ config, store, now: Date.now, log: logger });
+  const mcpUpstreams = new UpstreamPool({ registry: mcpServers, log: logger });
   let draining = false;
   const app = buildApp({
     config,
@@ -36,6 +38,7 @@ test('while draining, new requests get 503 shutting_down in the OpenAI error sha
     access,
     routing,
     mcpServers,
+    mcpUpstreams,
     isDraining: () => draining,
   });
   t.after(async () => {
@@ -43,6 +46,7 @@ test('while draining, new requests get 503 shutting_down in the OpenAI error sha
     await spendLog.close();
     await access.close();
     await routing.close();
+    await mcpUpstreams.close();
     await mcpServers.close();
     await transport.close();
     await store.close();

@@ -1,0 +1,119 @@
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { RequestLog } from '../../core/request-log.js';
+import type { McpServer } from '../registry.js';
+
+/** The wire a connection ended up on (`auto` resolves to one of the HTTP ones). */
+export type ConnectedTransport = 'stdio' | 'sse' | 'streamable-http';
+
+export interface UpstreamConnection {
+  client: Client;
+  transport: ConnectedTransport;
+  /** The child process of a stdio server; null otherwise. */
+  pid: number | null;
+  /** Ends the session (HTTP DELETE for Streamable HTTP; stdin close, SIGTERM, SIGKILL for stdio). */
+  close(): Promise<void>;
+}
+
+export interface ConnectOptions {
+  log: RequestLog;
+  /** Bounds the handshake (initialize) as server.timeout_ms bounds every later call. */
+  timeoutMs: number;
+}
+
+const CLIENT_INFO = { name: 'smartflow', version: '0.1.0' };
+
+/**
+ * The SDK's stdio transport starts from its own short list of inherited variables (PATH, HOME,
+ * USER, SHELL, TERM, LOGNAME), never the whole process environment: the gateway's provider keys
+ * must not reach a community tool server. The server's own `env` goes on top of that.
+ */
+function stdioTransport(server: McpServer, log: RequestLog): StdioClientTransport {
+  if (!server.command) throw new Error(`MCP server "${server.alias}" has no command`);
+  const transport = new StdioClientTransport({
+    command: server.command,
+    args: server.args,
+    env: server.env,
+    ...(server.cwd ? { cwd: server.cwd } : {}),
+    // Piped, never inherited: the gateway's stdout/stderr carry its own structured logs.
+    stderr: 'pipe',
+  });
+  let pending = '';
+  transport.stderr?.on('data', (chunk: Buffer) => {
+    const lines = (pending + chunk.toString('utf8')).split('\n');
+    pending = lines.pop() ?? '';
+    for (const line of lines) if (line.trim()) log.info({ mcp_server: server.alias, stderr: line.slice(0, 2000) }, 'mcp server stderr');
+  });
+  return transport;
+}
+
+function httpUrl(server: McpServer): URL {
+  if (!server.url) throw new Error(`MCP server "${server.alias}" has no url`);
+  return new URL(server.url);
+}
+
+async function open(client: Client, transport: StdioClientTransport | SSEClientTransport | StreamableHTTPClientTransport, timeoutMs: number): Promise<void> {
+  try {
+    await client.connect(transport, { timeout: timeoutMs });
+  } catch (err) {
+    await client.close().catch(() => undefined);
+    throw err;
+  }
+}
+
+async function connectStreamable(server: McpServer, timeoutMs: number): Promise<UpstreamConnection> {
+  const client = new Client(CLIENT_INFO);
+  const transport = new StreamableHTTPClientTransport(httpUrl(server), { requestInit: { headers: server.headers } });
+  await open(client, transport, timeoutMs);
+  return {
+    client,
+    transport: 'streamable-http',
+    pid: null,
+    async close() {
+      // The spec asks clients to end their session; servers may answer 405, which is fine.
+      await transport.terminateSession().catch(() => undefined);
+      await client.close();
+    },
+  };
+}
+
+async function connectSse(server: McpServer, timeoutMs: number): Promise<UpstreamConnection> {
+  const client = new Client(CLIENT_INFO);
+  const headers = server.headers;
+  const transport = new SSEClientTransport(httpUrl(server), {
+    requestInit: { headers },
+    // The GET that opens the stream goes through eventSourceInit, not requestInit.
+    eventSourceInit: { fetch: (url, init) => fetch(url, { ...init, headers: { ...(init?.headers as Record<string, string>), ...headers } }) },
+  });
+  await open(client, transport, timeoutMs);
+  return { client, transport: 'sse', pid: null, close: () => client.close() };
+}
+
+/**
+ * Opens an initialized client for one server. `auto` tries Streamable HTTP first and falls back
+ * to the 2024-11-05 HTTP+SSE transport when that fails, as the spec's backwards-compatibility
+ * section describes.
+ */
+export async function connectUpstream(server: McpServer, options: ConnectOptions): Promise<UpstreamConnection> {
+  switch (server.transport) {
+    case 'stdio': {
+      const client = new Client(CLIENT_INFO);
+      const transport = stdioTransport(server, options.log);
+      await open(client, transport, options.timeoutMs);
+      return { client, transport: 'stdio', pid: transport.pid, close: () => client.close() };
+    }
+    case 'sse':
+      return connectSse(server, options.timeoutMs);
+    case 'streamable-http':
+      return connectStreamable(server, options.timeoutMs);
+    case 'auto':
+      try {
+        return await connectStreamable(server, options.timeoutMs);
+      } catch (err) {
+        options.log.info({ mcp_server: server.alias, err: (err as Error).message }, 'streamable http failed, trying the legacy sse transport');
+        return connectSse(server, options.timeoutMs);
+      }
+  }
+}
