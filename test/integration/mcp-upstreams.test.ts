@@ -196,6 +196,39 @@ describe('MCP upstream connections (real servers over stdio, sse and streamable 
     assert.equal((await health('ev-sse')).restarts, 1);
   });
 
+  test('a restarted streamable http server: the next call re-initializes a session and succeeds', async () => {
+    assert.equal(textOf(await pool().callTool('ev-http', 'echo', { message: 'before' })), 'Echo: before');
+    const port = Number(new URL((await call(`${gw.url}/api/mcp/servers/ev-http`, { headers: authHeaders() })).json.url).port);
+    await stop(http);
+    http = await startEverything('streamableHttp', port);
+    assert.equal(textOf(await pool().callTool('ev-http', 'echo', { message: 'after' })), 'Echo: after');
+  });
+
+  test('a changed definition reconnects with it; errors in health carry no secrets', async () => {
+    const patched = await call(`${gw.url}/api/mcp/servers/ev-limited`, { method: 'PATCH', headers: authHeaders(), body: { denied_tools: ['get-sum'] } });
+    assert.equal(patched.status, 200, patched.text);
+    const names = (await pool().listTools('ev-limited')).tools.map((t) => t.name);
+    assert.ok(names.includes('get-env') && !names.includes('get-sum'), names.join(','));
+
+    const deadPort = await freePort();
+    const created = await call(`${gw.url}/api/mcp/servers`, {
+      headers: authHeaders(),
+      body: { alias: 'dead', transport: 'auto', url: `http://127.0.0.1:${deadPort}/mcp?token=query-secret-77`, headers: { authorization: 'Bearer header-secret-88' }, timeout_ms: 1000 },
+    });
+    assert.equal(created.status, 201, created.text);
+    await assert.rejects(pool().listTools('dead'), (err: unknown) => err instanceof McpError && /MCP server "dead"/.test(err.message) && !/secret/.test(err.message));
+    const h = await health('dead');
+    assert.equal(h.connected, false);
+    assert.ok(h.last_error);
+    assert.doesNotMatch(JSON.stringify(h), /query-secret|header-secret/);
+    assert.doesNotMatch(gw.logs.text, /query-secret|header-secret/);
+  });
+
+  test('stdio stderr reaches the log tagged with the alias', () => {
+    const lines = gw.logs.lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.msg === 'mcp server stderr');
+    assert.ok(lines.some((l) => l.mcp_server === 'ev-stdio'), 'a stderr line tagged ev-stdio');
+  });
+
   test('removing a server closes its connection (the stdio child exits); health of an unknown server is 404', async () => {
     const pid = pool().pid('files')!;
     assert.ok(pid);
@@ -210,5 +243,12 @@ describe('MCP upstream connections (real servers over stdio, sse and streamable 
       }
     });
     assert.equal((await call(`${gw.url}/api/mcp/servers/files/health`, { headers: authHeaders() })).status, 404);
+  });
+
+  test('gateway shutdown ends the stdio children', async () => {
+    const pid = pool().pid('ev-stdio')!;
+    assert.ok(pid);
+    await gw.close();
+    assert.throws(() => process.kill(pid, 0));
   });
 });

@@ -1,3 +1,4 @@
+import { StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { ErrorCode, McpError, ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import type { RequestLog } from '../../core/request-log.js';
@@ -185,7 +186,7 @@ class Upstream {
     if (!(err instanceof McpError) || err.code === ErrorCode.ConnectionClosed) this.lost(conn, err);
   }
 
-  private async request<T extends z.ZodType>(method: string, params: Record<string, unknown>, schema: T): Promise<z.infer<T>> {
+  private async request<T extends z.ZodType>(method: string, params: Record<string, unknown>, schema: T, retried = false): Promise<z.infer<T>> {
     let conn: UpstreamConnection;
     try {
       conn = await this.ensure();
@@ -197,6 +198,9 @@ class Upstream {
     } catch (err) {
       this.fail(err);
       this.afterFailure(conn, err);
+      // A Streamable HTTP server that forgot our session (restarted, expired) refused the request
+      // without running it: initialize a new session and send it once more.
+      if (!retried && err instanceof StreamableHTTPError && (err.code === 404 || err.code === 400)) return this.request(method, params, schema, true);
       throw this.mcpError(err);
     }
   }
