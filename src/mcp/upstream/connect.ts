@@ -4,6 +4,7 @@ import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { RequestLog } from '../../core/request-log.js';
 import type { McpServer } from '../registry.js';
+import { scrubSecrets } from './scrub.js';
 
 /** The wire a connection ended up on (`auto` resolves to one of the HTTP ones). */
 export type ConnectedTransport = 'stdio' | 'sse' | 'streamable-http';
@@ -112,7 +113,7 @@ export async function connectUpstream(server: McpServer, options: ConnectOptions
       try {
         return await connectStreamable(server, options.timeoutMs);
       } catch (err) {
-        options.log.info({ mcp_server: server.alias, err: (err as Error).message }, 'streamable http failed, trying the legacy sse transport');
+        options.log.info({ mcp_server: server.alias, err: scrubSecrets(err instanceof Error ? err.message : String(err), server) }, 'streamable http failed, trying the legacy sse transport');
         return connectSse(server, options.timeoutMs);
       }
   }

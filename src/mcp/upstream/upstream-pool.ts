@@ -4,6 +4,7 @@ import { z } from 'zod';
 import type { RequestLog } from '../../core/request-log.js';
 import type { McpServer, McpServerRegistry } from '../registry.js';
 import { connectUpstream, type ConnectedTransport, type UpstreamConnection } from './connect.js';
+import { scrubSecrets } from './scrub.js';
 import { compileToolFilter } from './tool-filter.js';
 
 /**
@@ -54,15 +55,6 @@ export interface UpstreamPoolOptions {
 const LATENCY_WINDOW = 100;
 const MAX_PAGES = 100;
 
-/** The server's credentials must not reach logs or the health endpoint through an error message. */
-function scrub(message: string, server: McpServer): string {
-  let out = message.replace(/(https?:\/\/[^\s"'?#]+)\?[^\s"']*/g, '$1?[REDACTED]');
-  for (const value of [...Object.values(server.headers), ...Object.values(server.env)]) {
-    if (value.length >= 4) out = out.split(value).join('[REDACTED]');
-  }
-  return out.slice(0, 500);
-}
-
 const stripPrefix = (message: string) => message.replace(/^MCP error -?\d+: /, '');
 
 /** One server's connection: connects lazily, reconnects with capped backoff, remembers its last good tool list. */
@@ -97,7 +89,7 @@ class Upstream {
   }
 
   private fail(err: unknown): void {
-    this.lastError = scrub(err instanceof Error ? stripPrefix(err.message) : String(err), this.server);
+    this.lastError = scrubSecrets(err instanceof Error ? stripPrefix(err.message) : String(err), this.server);
     this.lastErrorAt = this.opts.now();
   }
 
@@ -106,10 +98,10 @@ class Upstream {
     const alias = this.server.alias;
     if (err instanceof McpError) {
       if (err.code === ErrorCode.RequestTimeout) return new McpError(ErrorCode.RequestTimeout, `MCP server "${alias}" timed out after ${this.server.timeout_ms} ms`);
-      return new McpError(err.code, `MCP server "${alias}": ${scrub(stripPrefix(err.message), this.server)}`, err.data);
+      return new McpError(err.code, `MCP server "${alias}": ${scrubSecrets(stripPrefix(err.message), this.server)}`, err.data);
     }
     const message = err instanceof Error ? err.message : String(err);
-    return new McpError(ErrorCode.ConnectionClosed, `MCP server "${alias}" is unavailable: ${scrub(message, this.server)}`);
+    return new McpError(ErrorCode.ConnectionClosed, `MCP server "${alias}" is unavailable: ${scrubSecrets(message, this.server)}`);
   }
 
   /** The live client, connecting now if there is none (also during a backoff wait: a caller is waiting). */
@@ -272,7 +264,7 @@ class Upstream {
     if (conn) {
       conn.client.onclose = undefined;
       conn.client.onerror = undefined;
-      await conn.close().catch((err: unknown) => this.log.warn({ mcp_server: this.server.alias, err: scrub(String(err), this.server) }, 'could not close MCP server cleanly'));
+      await conn.close().catch((err: unknown) => this.log.warn({ mcp_server: this.server.alias, err: scrubSecrets(String(err), this.server) }, 'could not close MCP server cleanly'));
     }
   }
 }
