@@ -105,6 +105,14 @@ export const updateServerSchema = z.strictObject({
 export const mcpConfigSchema = z.strictObject({
   /** When set, a stdio server may only run one of these commands (exactly as written in `command`). */
   stdio_allowed_commands: z.array(z.string().min(1).max(4096)).max(1000).optional(),
+  /** Browser origins (`https://app.example.com`) allowed on `/mcp` besides the gateway's own host. */
+  allowed_origins: z.array(z.url().max(2048)).max(1000).default([]),
+  /** Live sessions of the `/mcp` endpoint per instance; the least recently used is closed when full. */
+  max_sessions: z.number().int().positive().max(1_000_000).default(1000),
+  /** Tools per `tools/list` page on `/mcp` (clients follow `nextCursor`). */
+  tools_page_size: z.number().int().positive().max(10_000).default(100),
+  /** A session unused this long is closed. */
+  session_idle_ms: z.number().int().positive().default(30 * 60_000),
 });
 
 /** The id a config server gets unless it names one: stable across restarts. */

@@ -1,0 +1,154 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { McpError, type Tool } from '@modelcontextprotocol/sdk/types.js';
+import { authHeaders, MASTER_KEY, startTestGateway, type TestGateway } from '../helpers/build-app.js';
+import { call } from '../helpers/http.js';
+
+const EVERYTHING = resolve('node_modules/@modelcontextprotocol/server-everything/dist/index.js');
+const FILESYSTEM = resolve('node_modules/@modelcontextprotocol/server-filesystem/dist/index.js');
+const INIT = { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } };
+const MCP_ACCEPT = { accept: 'application/json, text/event-stream', 'content-type': 'application/json' };
+
+const textOf = (result: Record<string, unknown>) => (result.content as Array<{ type: string; text?: string }>).map((c) => c.text ?? '').join('');
+
+async function connect(url: string, key: string): Promise<Client> {
+  const client = new Client({ name: 'smartflow-test', version: '1.0.0' });
+  await client.connect(new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers: { authorization: `Bearer ${key}` } } }));
+  return client;
+}
+
+/** Every tool, following nextCursor; also how many pages it took. */
+async function allTools(client: Client): Promise<{ tools: Tool[]; pages: number }> {
+  const tools: Tool[] = [];
+  let cursor: string | undefined;
+  let pages = 0;
+  do {
+    const page = await client.listTools(cursor === undefined ? {} : { cursor });
+    tools.push(...page.tools);
+    cursor = page.nextCursor;
+    pages += 1;
+  } while (cursor !== undefined);
+  return { tools, pages };
+}
+
+describe('the gateway MCP endpoint /mcp (real SDK client, real servers over stdio)', () => {
+  let gw: TestGateway;
+  let dir: string;
+  let limitedKey: string;
+  const clients: Client[] = [];
+  const open = async (path: string, key = MASTER_KEY) => {
+    const client = await connect(`${gw.url}${path}`, key);
+    clients.push(client);
+    return client;
+  };
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'sf-mcp-ep-'));
+    await writeFile(join(dir, 'hello.txt'), 'hello through the gateway\n');
+    gw = await startTestGateway({ mcp: { tools_page_size: 5, allowed_origins: ['https://inspector.example.com'] } });
+    const register = async (body: Record<string, unknown>) => {
+      const res = await call(`${gw.url}/api/mcp/servers`, { headers: authHeaders(), body });
+      assert.equal(res.status, 201, res.text);
+    };
+    await register({ alias: 'everything', command: process.execPath, args: [EVERYTHING, 'stdio'] });
+    await register({ alias: 'files', command: process.execPath, args: [FILESYSTEM, dir] });
+    const key = await call(`${gw.url}/api/enterprise/vkeys`, { headers: authHeaders(), body: { alias: 'mcp-limited', mcp_servers: ['everything'] } });
+    assert.equal(key.status, 201, key.text);
+    limitedKey = key.json.key;
+  });
+
+  after(async () => {
+    await Promise.all(clients.map((c) => c.close().catch(() => undefined)));
+    await gw?.close();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  test('/mcp with the master key: merged tools over several pages, prefixed; calls on both servers pass results through; ping', async () => {
+    const client = await open('/mcp');
+    const { tools, pages } = await allTools(client);
+    const names = tools.map((t) => t.name);
+    assert.ok(pages > 1, `page size 5 must give several pages, got ${pages}`);
+    assert.equal(new Set(names).size, names.length, 'no tool twice across pages');
+    assert.ok(names.includes('everything_echo'), names.join(','));
+    assert.ok(names.includes('files_read_text_file'), names.join(','));
+    assert.ok(names.every((n) => n.startsWith('everything_') || n.startsWith('files_')), names.join(','));
+    const echo = tools.find((t) => t.name === 'everything_echo')!;
+    assert.ok(echo.inputSchema.properties?.message, 'schemas pass through');
+
+    assert.equal(textOf(await client.callTool({ name: 'everything_echo', arguments: { message: 'hi gateway' } })), 'Echo: hi gateway');
+    const read = await client.callTool({ name: 'files_read_text_file', arguments: { path: join(dir, 'hello.txt') } });
+    assert.match(textOf(read), /hello through the gateway/);
+    const structured = await client.callTool({ name: 'everything_get-structured-content', arguments: { location: 'New York' } });
+    assert.ok(structured.structuredContent, JSON.stringify(structured));
+    await client.ping();
+
+    // An upstream failure is an MCP error naming the server, never an empty success.
+    const denied = await client.callTool({ name: 'files_read_text_file', arguments: { path: '/etc/passwd' } }).catch((err: unknown) => err);
+    if (denied instanceof McpError) assert.match(denied.message, /files/);
+    else assert.equal((denied as { isError?: boolean }).isError, true, JSON.stringify(denied));
+    await assert.rejects(client.callTool({ name: 'nosuch_echo', arguments: {} }), /no MCP server "nosuch"/);
+    // The upstream answers an unknown tool with an isError result: it comes back as it was sent.
+    const missing = await client.callTool({ name: 'everything_no-such-tool', arguments: {} });
+    assert.equal(missing.isError, true);
+    assert.match(textOf(missing), /no-such-tool not found/);
+  });
+
+  test('/mcp/{alias} serves one server with unprefixed names', async () => {
+    const client = await open('/mcp/files');
+    const names = (await allTools(client)).tools.map((t) => t.name);
+    assert.ok(names.includes('read_text_file'), names.join(','));
+    assert.ok(!names.some((n) => n.startsWith('files_') || n === 'echo'), names.join(','));
+    const read = await client.callTool({ name: 'read_text_file', arguments: { path: join(dir, 'hello.txt') } });
+    assert.match(textOf(read), /hello through the gateway/);
+    const unknown = await call(`${gw.url}/mcp/nosuch`, { headers: { ...authHeaders(), ...MCP_ACCEPT }, body: INIT });
+    assert.equal(unknown.status, 404, unknown.text);
+  });
+
+  test('a key limited to one server sees only its tools and is refused the other', async () => {
+    const client = await open('/mcp', limitedKey);
+    const names = (await allTools(client)).tools.map((t) => t.name);
+    assert.ok(names.includes('everything_echo'), names.join(','));
+    assert.ok(!names.some((n) => n.startsWith('files_')), names.join(','));
+    assert.equal(textOf(await client.callTool({ name: 'everything_echo', arguments: { message: 'ok' } })), 'Echo: ok');
+    await assert.rejects(client.callTool({ name: 'files_read_text_file', arguments: { path: join(dir, 'hello.txt') } }), /may not use MCP server "files"/);
+    const single = await call(`${gw.url}/mcp/files`, { headers: { ...authHeaders(limitedKey), ...MCP_ACCEPT }, body: INIT });
+    assert.equal(single.status, 403, single.text);
+    assert.match(single.text, /files/);
+  });
+
+  test('no key: 401 with WWW-Authenticate; foreign Origin: 403; allow-listed Origin passes; unknown session: 404; another key cannot use a session', async () => {
+    const noKey = await call(`${gw.url}/mcp`, { headers: MCP_ACCEPT, body: INIT });
+    assert.equal(noKey.status, 401);
+    assert.equal(noKey.headers['www-authenticate'], 'Bearer');
+    assert.ok(noKey.json.error, noKey.text);
+    const badKey = await call(`${gw.url}/mcp`, { headers: { ...MCP_ACCEPT, 'x-api-key': 'sk-wrong' }, body: INIT });
+    assert.equal(badKey.status, 401);
+
+    const foreign = await call(`${gw.url}/mcp`, { headers: { ...authHeaders(), ...MCP_ACCEPT, origin: 'https://evil.example.com' }, body: INIT });
+    assert.equal(foreign.status, 403, foreign.text);
+    const listed = await call(`${gw.url}/mcp`, { headers: { ...authHeaders(), ...MCP_ACCEPT, origin: 'https://inspector.example.com' }, body: INIT });
+    assert.equal(listed.status, 200, listed.text);
+    const own = await call(`${gw.url}/mcp`, { headers: { ...authHeaders(), ...MCP_ACCEPT, origin: gw.url }, body: INIT });
+    assert.equal(own.status, 200, own.text);
+    const sessionId = own.headers['mcp-session-id'];
+    assert.equal(typeof sessionId, 'string');
+
+    const ping = { jsonrpc: '2.0', id: 2, method: 'ping' };
+    const unknown = await call(`${gw.url}/mcp`, { headers: { ...authHeaders(), ...MCP_ACCEPT, 'mcp-session-id': 'no-such-session' }, body: ping });
+    assert.equal(unknown.status, 404, unknown.text);
+    const stolen = await call(`${gw.url}/mcp`, { headers: { ...authHeaders(limitedKey), ...MCP_ACCEPT, 'mcp-session-id': String(sessionId) }, body: ping });
+    assert.equal(stolen.status, 404, stolen.text);
+    const badVersion = await call(`${gw.url}/mcp`, { headers: { ...authHeaders(), ...MCP_ACCEPT, 'mcp-session-id': String(sessionId), 'mcp-protocol-version': '1999-01-01' }, body: ping });
+    assert.equal(badVersion.status, 400, badVersion.text);
+
+    const closed = await call(`${gw.url}/mcp`, { method: 'DELETE', headers: { ...authHeaders(), 'mcp-session-id': String(sessionId) } });
+    assert.equal(closed.status, 200, closed.text);
+    const afterDelete = await call(`${gw.url}/mcp`, { headers: { ...authHeaders(), ...MCP_ACCEPT, 'mcp-session-id': String(sessionId) }, body: ping });
+    assert.equal(afterDelete.status, 404, afterDelete.text);
+  });
+});
