@@ -142,7 +142,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   registerAnthropicRoutes(app, { pipeline, registry: deps.registry, authenticator: deps.authenticator, allowByok: byokSettings.allow_byok, byok: anthropicByok, now: deps.access.now });
   registerResponsesRoutes(app, { pipeline, now: deps.access.now }, { paths: ['/v1/responses', '/responses'], surface: 'openai' });
   registerResponsesRoutes(app, { pipeline, now: deps.access.now }, { paths: ['/cursor/v1/responses', '/cursor/responses'], surface: 'cursor' });
-  registerMcpRoutes(app, { authenticator: deps.authenticator, registry: deps.mcpServers, upstreams: deps.mcpUpstreams, config: deps.config.mcp, log: deps.logger, now: deps.access.now });
+  registerMcpRoutes(app, { authenticator: deps.authenticator, registry: deps.mcpServers, upstreams: deps.mcpUpstreams, config: deps.config.mcp, log: deps.logger, spendLog: deps.spendLog, now: deps.access.now });
   // Every admin API lives in one scope: the master key (later an admin role) or 401/403.
   authenticatedScope(app, { authenticator: deps.authenticator, admin: true }, (admin) => {
     registerSpendRoutes(admin, { store: deps.store, spendLog: deps.spendLog, keys: deps.access.keys, teams: deps.access.teams, now: deps.access.now });

@@ -40,6 +40,7 @@ describe('the gateway MCP endpoint /mcp (real SDK client, real servers over stdi
   let gw: TestGateway;
   let dir: string;
   let limitedKey: string;
+  let limitedKeyId: string;
   const clients: Client[] = [];
   const open = async (path: string, key = MASTER_KEY) => {
     const client = await connect(`${gw.url}${path}`, key);
@@ -60,6 +61,7 @@ describe('the gateway MCP endpoint /mcp (real SDK client, real servers over stdi
     const key = await call(`${gw.url}/api/enterprise/vkeys`, { headers: authHeaders(), body: { alias: 'mcp-limited', mcp_servers: ['everything'] } });
     assert.equal(key.status, 201, key.text);
     limitedKey = key.json.key;
+    limitedKeyId = key.json.id;
   });
 
   after(async () => {
@@ -119,6 +121,20 @@ describe('the gateway MCP endpoint /mcp (real SDK client, real servers over stdi
     const single = await call(`${gw.url}/mcp/files`, { headers: { ...authHeaders(limitedKey), ...MCP_ACCEPT }, body: INIT });
     assert.equal(single.status, 403, single.text);
     assert.match(single.text, /files/);
+
+    // Tool calls are in the spend log like LLM calls (operation mcp.call), the refused one as 403.
+    const logs = await call(`${gw.url}/api/spend/logs?key=${limitedKeyId}&limit=50`, { headers: authHeaders() });
+    assert.equal(logs.status, 200, logs.text);
+    const rows = (logs.json.data as Array<Record<string, unknown>>).filter((r) => r.operation === 'mcp.call');
+    const ok = rows.find((r) => r.model === 'everything_echo');
+    assert.ok(ok, JSON.stringify(logs.json.data));
+    assert.equal(ok.provider, 'everything');
+    assert.equal(ok.upstream_model, 'echo');
+    assert.equal(ok.status, 200);
+    assert.equal(typeof ok.latency_ms, 'number');
+    const refused = rows.find((r) => r.model === 'files_read_text_file');
+    assert.equal(refused?.status, 403, JSON.stringify(rows));
+    assert.equal(refused?.error_code, 'mcp_tool_denied');
   });
 
   test('no key: 401 with WWW-Authenticate; foreign Origin: 403; allow-listed Origin passes; unknown session: 404; another key cannot use a session', async () => {

@@ -13,6 +13,8 @@ import type { McpServerRegistry } from '../../mcp/registry.js';
 import type { UpstreamPool } from '../../mcp/upstream/upstream-pool.js';
 import { createOriginCheck } from '../../mcp/downstream/origin-check.js';
 import { authInfoFor, createSessionServer, type ToolCallRecord } from '../../mcp/downstream/session-server.js';
+import type { SpendLog } from '../../spend/spend-log.js';
+import { spendRecordOfToolCall } from '../../mcp/downstream/tool-call-spend.js';
 import { SessionTable } from '../../mcp/downstream/session-table.js';
 import { ToolCatalog, type EndpointScope } from '../../mcp/downstream/tool-catalog.js';
 
@@ -22,6 +24,7 @@ export interface McpRouteDeps {
   upstreams: UpstreamPool;
   config: McpConfig;
   log: RequestLog;
+  spendLog: SpendLog;
   now: () => number;
 }
 
@@ -52,8 +55,10 @@ export function registerMcpRoutes(app: FastifyInstance, deps: McpRouteDeps): voi
   // preClose, not onClose: open GET streams would otherwise hold app.close() until the grace period ends.
   app.addHook('preClose', async () => sessions.closeAll());
 
-  const onToolCall = (call: ToolCallRecord) =>
-    deps.log.info({ operation: 'mcp.call', key_id: call.principal.keyId, team_id: call.principal.teamId, mcp_server: call.serverAlias, tool: call.tool, status: call.status, latency_ms: call.latencyMs, ...(call.error ? { error: call.error } : {}) }, 'mcp tool call');
+  const onToolCall = (call: ToolCallRecord) => {
+    deps.spendLog.record(spendRecordOfToolCall(call));
+    if (call.status === 'error') deps.log.warn({ operation: 'mcp.call', mcp_server: call.serverAlias, tool: call.upstreamTool, err: call.error }, 'MCP tool call failed');
+  };
 
   app.register(async (scope) => {
     scope.addHook('onRequest', async (request) => {
@@ -81,26 +86,36 @@ export function registerMcpRoutes(app: FastifyInstance, deps: McpRouteDeps): voi
       const raw = request.raw as IncomingMessage & { auth?: AuthInfo };
       raw.auth = authInfoFor(principal);
 
+      const serve = async (transport: StreamableHTTPServerTransport) => {
+        reply.hijack();
+        try {
+          await transport.handleRequest(raw, reply.raw, request.body);
+        } catch (err) {
+          // The reply is hijacked: fastify's error handler can no longer answer for us.
+          deps.log.error({ err }, 'MCP transport failed a request');
+          if (!reply.raw.headersSent) reply.raw.writeHead(500, { 'content-type': 'application/json' }).end(JSON.stringify({ jsonrpc: '2.0', error: { code: -32603, message: 'Internal error' }, id: null }));
+          else reply.raw.end();
+        }
+      };
+
       if (sessionId !== undefined) {
         const session = sessions.touch(sessionId);
         const sameEndpoint = session && (session.scope.kind === 'all' ? endpoint.kind === 'all' : endpoint.kind === 'one' && endpoint.alias === session.scope.alias);
         // Another key presenting a session id learns nothing: the session does not exist for it.
         if (!session || !sameEndpoint || session.principalId !== principal.id) return rpcError(reply, 404, -32001, 'Session not found');
-        reply.hijack();
-        await session.transport.handleRequest(raw, reply.raw, request.body);
+        await serve(session.transport);
         return reply;
       }
       if (request.method !== 'POST') return rpcError(reply, 400, -32000, 'Bad Request: Mcp-Session-Id header is required');
 
-      const server = createSessionServer({ catalog, scope: endpoint, version: VERSION, pageSize: deps.config.tools_page_size, onToolCall });
+      const server = createSessionServer({ catalog, scope: endpoint, version: VERSION, pageSize: deps.config.tools_page_size, now: deps.now, onToolCall });
       const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
         sessionIdGenerator: randomUUID,
         onsessioninitialized: (id) => sessions.add({ id, transport, server, scope: endpoint, principalId: principal.id, lastUsed: deps.now() }),
         onsessionclosed: (id) => sessions.forget(id),
       });
       await server.connect(transport);
-      reply.hijack();
-      await transport.handleRequest(raw, reply.raw, request.body);
+      await serve(transport);
       // Anything but an initialize request leaves no session behind.
       if (transport.sessionId === undefined) await server.close();
       return reply;

@@ -3,7 +3,7 @@ import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
 import { CallToolRequestSchema, ListToolsRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import type { Principal } from '../../keys/principal.js';
 import { decodeCursor, encodeCursor } from './tool-cursor.js';
-import type { EndpointScope, ToolCatalog } from './tool-catalog.js';
+import { ToolAccessDenied, type EndpointScope, type ToolCatalog } from './tool-catalog.js';
 import { splitToolName } from './tool-names.js';
 
 /** The route authenticates every HTTP request and hands the principal to the handlers through the SDK's `authInfo`. */
@@ -23,7 +23,8 @@ export interface SessionServerOptions {
   version: string;
   /** Tools per `tools/list` page. */
   pageSize: number;
-  /** Told about every finished tool call (the spend log, metrics). */
+  now: () => number;
+  /** Told about every finished tool call (the spend log). */
   onToolCall?: (call: ToolCallRecord) => void;
 }
 
@@ -31,8 +32,14 @@ export interface ToolCallRecord {
   principal: Principal;
   /** The alias the tool name points at (it may not exist). */
   serverAlias: string | null;
+  /** The name the client called. */
   tool: string;
-  status: 'ok' | 'tool_error' | 'error';
+  /** The upstream's own name for it. */
+  upstreamTool: string;
+  /** `tool_error`: the tool answered `isError: true`; `denied`: the key may not use it; `error`: the call failed. */
+  status: 'ok' | 'tool_error' | 'denied' | 'error';
+  /** Epoch ms when the call arrived. */
+  startedAt: number;
   latencyMs: number;
   error: string | null;
 }
@@ -56,15 +63,16 @@ export function createSessionServer(options: SessionServerOptions): Server {
     // Progress tokens belong to this session; the upstream connection has its own.
     const { progressToken: _progress, ...meta } = _meta ?? {};
     const started = performance.now();
-    const serverAlias = scope.kind === 'one' ? scope.alias : (splitToolName(name)?.alias ?? null);
+    const startedAt = options.now();
+    const target = scope.kind === 'one' ? { alias: scope.alias, tool: name } : splitToolName(name);
     const record = (status: ToolCallRecord['status'], error: string | null) =>
-      options.onToolCall?.({ principal, serverAlias, tool: name, status, latencyMs: Math.round(performance.now() - started), error });
+      options.onToolCall?.({ principal, serverAlias: target?.alias ?? null, tool: name, upstreamTool: target?.tool ?? name, status, startedAt, latencyMs: Math.round(performance.now() - started), error });
     try {
       const { result } = await catalog.call(principal, scope, name, args, Object.keys(meta).length ? meta : undefined);
       record(result.isError === true ? 'tool_error' : 'ok', null);
       return result;
     } catch (err) {
-      record('error', err instanceof Error ? err.message : String(err));
+      record(err instanceof ToolAccessDenied ? 'denied' : 'error', err instanceof Error ? err.message : String(err));
       throw err;
     }
   });

@@ -14,7 +14,12 @@ export interface ToolCatalogDeps {
   log: RequestLog;
 }
 
-const denied = (what: string) => new McpError(ErrorCode.InvalidParams, `This key may not use ${what}.`);
+/** The caller's key or team may not use this server or tool (recorded as 403 in the spend log). */
+export class ToolAccessDenied extends McpError {
+  constructor(what: string) {
+    super(ErrorCode.InvalidParams, `This key may not use ${what}.`);
+  }
+}
 
 const allowsServer = (principal: Principal, server: McpServer) => principal.policy === null || principal.policy.allowMcpServer(server);
 const allowsTool = (principal: Principal, server: McpServer, tool: string) => principal.policy === null || principal.policy.allowMcpTool(server, tool);
@@ -68,8 +73,8 @@ export class ToolCatalog {
     if (!target) throw new McpError(ErrorCode.InvalidParams, `Unknown tool "${name}": tool names here are "{server alias}_{tool}".`);
     const server = this.deps.registry.get(target.alias)?.server;
     if (!server || server.alias !== target.alias) throw new McpError(ErrorCode.InvalidParams, `Unknown tool "${name}": there is no MCP server "${target.alias}".`);
-    if (!allowsServer(principal, server)) throw denied(`MCP server "${server.alias}"`);
-    if (!allowsTool(principal, server, target.tool)) throw denied(`tool "${target.tool}" of MCP server "${server.alias}"`);
+    if (!allowsServer(principal, server)) throw new ToolAccessDenied(`MCP server "${server.alias}"`);
+    if (!allowsTool(principal, server, target.tool)) throw new ToolAccessDenied(`tool "${target.tool}" of MCP server "${server.alias}"`);
     try {
       return { server, result: await this.deps.upstreams.callTool(server.id, target.tool, args, meta) };
     } catch (err) {
