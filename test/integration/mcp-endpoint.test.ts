@@ -168,3 +168,40 @@ describe('the gateway MCP endpoint /mcp (real SDK client, real servers over stdi
     assert.equal(afterDelete.status, 404, afterDelete.text);
   });
 });
+
+describe('/mcp sessions: bounded, idle ones expire, shutdown closes open streams', () => {
+  const initialize = async (url: string) => {
+    const res = await call(`${url}/mcp`, { headers: { ...authHeaders(), ...MCP_ACCEPT }, body: INIT });
+    assert.equal(res.status, 200, res.text);
+    return String(res.headers['mcp-session-id']);
+  };
+  const ping = (url: string, session: string) => call(`${url}/mcp`, { headers: { ...authHeaders(), ...MCP_ACCEPT, 'mcp-session-id': session, 'mcp-protocol-version': '2025-06-18' }, body: { jsonrpc: '2.0', id: 9, method: 'ping' } });
+
+  test('the least recently used session is closed when the table is full; idle sessions are closed', async () => {
+    const gw = await startTestGateway({ mcp: { max_sessions: 2, session_idle_ms: 400 } });
+    try {
+      const [a, b] = [await initialize(gw.url), await initialize(gw.url)];
+      assert.equal((await ping(gw.url, a)).status, 200, 'a is now the most recently used');
+      const c = await initialize(gw.url);
+      assert.equal((await ping(gw.url, b)).status, 404, 'b was the least recently used');
+      assert.equal((await ping(gw.url, a)).status, 200);
+      assert.equal((await ping(gw.url, c)).status, 200);
+      await new Promise((r) => setTimeout(r, 1000));
+      assert.equal((await ping(gw.url, a)).status, 404, 'idle sessions expire');
+      assert.equal((await ping(gw.url, c)).status, 404);
+    } finally {
+      await gw.close();
+    }
+  });
+
+  test('closing the gateway ends open GET streams at once', async () => {
+    const gw = await startTestGateway({ server: { shutdown_grace_ms: 20_000 } });
+    const session = await initialize(gw.url);
+    const stream = await fetch(`${gw.url}/mcp`, { headers: { ...authHeaders(), accept: 'text/event-stream', 'mcp-session-id': session, 'mcp-protocol-version': '2025-06-18' } });
+    assert.equal(stream.status, 200);
+    const started = Date.now();
+    await gw.close();
+    assert.ok(Date.now() - started < 5000, `close took ${Date.now() - started} ms`);
+    await stream.body?.cancel().catch(() => undefined);
+  });
+});
