@@ -118,6 +118,7 @@ describe('the gateway MCP endpoint /mcp (real SDK client, real servers over stdi
     assert.ok(!names.some((n) => n.startsWith('files_')), names.join(','));
     assert.equal(textOf(await client.callTool({ name: 'everything_echo', arguments: { message: 'ok' } })), 'Echo: ok');
     await assert.rejects(client.callTool({ name: 'files_read_text_file', arguments: { path: join(dir, 'hello.txt') } }), /may not use MCP server "files"/);
+    await assert.rejects(client.callTool({ name: 'nosuch_echo', arguments: {} }), /no MCP server "nosuch"/);
     const single = await call(`${gw.url}/mcp/files`, { headers: { ...authHeaders(limitedKey), ...MCP_ACCEPT }, body: INIT });
     assert.equal(single.status, 403, single.text);
     assert.match(single.text, /files/);
@@ -135,6 +136,7 @@ describe('the gateway MCP endpoint /mcp (real SDK client, real servers over stdi
     const refused = rows.find((r) => r.model === 'files_read_text_file');
     assert.equal(refused?.status, 403, JSON.stringify(rows));
     assert.equal(refused?.error_code, 'mcp_tool_denied');
+    assert.equal(rows.find((r) => r.model === 'nosuch_echo')?.status, 404, JSON.stringify(rows));
   });
 
   test('no key: 401 with WWW-Authenticate; foreign Origin: 403; allow-listed Origin passes; unknown session: 404; another key cannot use a session', async () => {

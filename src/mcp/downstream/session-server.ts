@@ -3,7 +3,7 @@ import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
 import { CallToolRequestSchema, ListToolsRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import type { Principal } from '../../keys/principal.js';
 import { decodeCursor, encodeCursor } from './tool-cursor.js';
-import { ToolAccessDenied, type EndpointScope, type ToolCatalog } from './tool-catalog.js';
+import { ToolAccessDenied, ToolNotFound, type EndpointScope, type ToolCatalog } from './tool-catalog.js';
 import { splitToolName } from './tool-names.js';
 
 /** The route authenticates every HTTP request and hands the principal to the handlers through the SDK's `authInfo`. */
@@ -36,8 +36,8 @@ export interface ToolCallRecord {
   tool: string;
   /** The upstream's own name for it. */
   upstreamTool: string;
-  /** `tool_error`: the tool answered `isError: true`; `denied`: the key may not use it; `error`: the call failed. */
-  status: 'ok' | 'tool_error' | 'denied' | 'error';
+  /** `tool_error`: the tool answered `isError: true`; `denied`: the key may not use it; `not_found`: no such server; `error`: the call failed. */
+  status: 'ok' | 'tool_error' | 'denied' | 'not_found' | 'error';
   /** Epoch ms when the call arrived. */
   startedAt: number;
   latencyMs: number;
@@ -72,7 +72,7 @@ export function createSessionServer(options: SessionServerOptions): Server {
       record(result.isError === true ? 'tool_error' : 'ok', null);
       return result;
     } catch (err) {
-      record(err instanceof ToolAccessDenied ? 'denied' : 'error', err instanceof Error ? err.message : String(err));
+      record(err instanceof ToolAccessDenied ? 'denied' : err instanceof ToolNotFound ? 'not_found' : 'error', err instanceof Error ? err.message : String(err));
       throw err;
     }
   });

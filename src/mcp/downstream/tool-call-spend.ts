@@ -6,6 +6,7 @@ const STATUS: Record<ToolCallRecord['status'], { status: number; error_code: str
   ok: { status: 200, error_code: null },
   tool_error: { status: 200, error_code: 'mcp_tool_error' },
   denied: { status: 403, error_code: 'mcp_tool_denied' },
+  not_found: { status: 404, error_code: 'mcp_tool_not_found' },
   error: { status: 502, error_code: 'mcp_upstream_error' },
 };
 

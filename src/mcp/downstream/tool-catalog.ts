@@ -14,6 +14,13 @@ export interface ToolCatalogDeps {
   log: RequestLog;
 }
 
+/** The tool name points at no registered server (recorded as 404 in the spend log). */
+export class ToolNotFound extends McpError {
+  constructor(message: string) {
+    super(ErrorCode.InvalidParams, message);
+  }
+}
+
 /** The caller's key or team may not use this server or tool (recorded as 403 in the spend log). */
 export class ToolAccessDenied extends McpError {
   constructor(what: string) {
@@ -70,9 +77,9 @@ export class ToolCatalog {
   /** Calls a tool by its scoped name; the upstream result comes back unchanged, failures as MCP errors naming the server. */
   async call(principal: Principal, scope: EndpointScope, name: string, args: Record<string, unknown> | undefined, meta: Record<string, unknown> | undefined): Promise<{ server: McpServer; result: UpstreamCallResult }> {
     const target = scope.kind === 'one' ? { alias: scope.alias, tool: name } : splitToolName(name);
-    if (!target) throw new McpError(ErrorCode.InvalidParams, `Unknown tool "${name}": tool names here are "{server alias}_{tool}".`);
+    if (!target) throw new ToolNotFound(`Unknown tool "${name}": tool names here are "{server alias}_{tool}".`);
     const server = this.deps.registry.get(target.alias)?.server;
-    if (!server || server.alias !== target.alias) throw new McpError(ErrorCode.InvalidParams, `Unknown tool "${name}": there is no MCP server "${target.alias}".`);
+    if (!server || server.alias !== target.alias) throw new ToolNotFound(`Unknown tool "${name}": there is no MCP server "${target.alias}".`);
     if (!allowsServer(principal, server)) throw new ToolAccessDenied(`MCP server "${server.alias}"`);
     if (!allowsTool(principal, server, target.tool)) throw new ToolAccessDenied(`tool "${target.tool}" of MCP server "${server.alias}"`);
     try {
