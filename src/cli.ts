@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { GATEWAY_VERSION } from './core/version.js';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig, masterKeyFromEnv } from './config/load.js';
 import { resolveMasterKey } from './config/master-key.js';
@@ -7,7 +7,7 @@ import { formatWalkthrough } from './demo/walkthrough.js';
 import { DEMO_BUDGET, startDemoWorld } from './demo/world.js';
 import { createGateway, type Gateway } from './main.js';
 
-const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+const VERSION = GATEWAY_VERSION;
 
 const HELP = `smartflow ${VERSION} - an AI gateway for LLM providers, MCP servers and A2A agents
 

@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
@@ -7,8 +6,9 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { McpConfig } from '../../mcp/server-schema.js';
 import { GatewayError } from '../../errors/gateway-error.js';
 import type { Authenticator } from '../../keys/authenticator.js';
-import type { Principal } from '../../keys/principal.js';
 import type { RequestLog } from '../../core/request-log.js';
+import { GATEWAY_VERSION } from '../../core/version.js';
+import { ACTION_WITHOUT_BODY, authenticatedScope, principalOf } from '../plugins/authenticate.js';
 import type { McpServerRegistry } from '../../mcp/registry.js';
 import type { UpstreamPool } from '../../mcp/upstream/upstream-pool.js';
 import { createOriginCheck } from '../../mcp/downstream/origin-check.js';
@@ -28,18 +28,11 @@ export interface McpRouteDeps {
   now: () => number;
 }
 
-const VERSION = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
-
 const SESSION_HEADER = 'mcp-session-id';
 
 /** JSON-RPC error bodies as the MCP SDK itself sends them for transport-level failures. */
 function rpcError(reply: FastifyReply, status: number, code: number, message: string): FastifyReply {
   return reply.code(status).type('application/json').send(JSON.stringify({ jsonrpc: '2.0', error: { code, message }, id: null }));
-}
-
-function principalOf(request: FastifyRequest): Principal {
-  if (!request.principal) throw new Error('MCP route without an authenticated principal');
-  return request.principal;
 }
 
 /**
@@ -60,14 +53,9 @@ export function registerMcpRoutes(app: FastifyInstance, deps: McpRouteDeps): voi
     if (call.status === 'error') deps.log.warn({ operation: 'mcp.call', mcp_server: call.serverAlias, tool: call.upstreamTool, err: call.error }, 'MCP tool call failed');
   };
 
-  app.register(async (scope) => {
+  authenticatedScope(app, { authenticator: deps.authenticator, admin: false }, (scope) => {
+    // After authentication (the scope's own hook runs first): strangers learn nothing, not even the Origin rule.
     scope.addHook('onRequest', async (request) => {
-      try {
-        request.principal = await deps.authenticator.authenticate(request.headers);
-      } catch (err) {
-        if (err instanceof GatewayError && err.status === 401) throw new GatewayError(err.codeName, { message: err.message, headers: { ...err.headers, 'www-authenticate': 'Bearer' } });
-        throw err;
-      }
       const origin = request.headers.origin;
       if (!originAllowed(typeof origin === 'string' ? origin : undefined, request.headers.host)) {
         throw new GatewayError('SF_ERR_FORBIDDEN', { message: 'This Origin may not use the MCP endpoint; add it to mcp.allowed_origins.' });
@@ -108,7 +96,7 @@ export function registerMcpRoutes(app: FastifyInstance, deps: McpRouteDeps): voi
       }
       if (request.method !== 'POST') return rpcError(reply, 400, -32000, 'Bad Request: Mcp-Session-Id header is required');
 
-      const server = createSessionServer({ catalog, scope: endpoint, version: VERSION, pageSize: deps.config.tools_page_size, now: deps.now, onToolCall });
+      const server = createSessionServer({ catalog, scope: endpoint, version: GATEWAY_VERSION, pageSize: deps.config.tools_page_size, now: deps.now, onToolCall });
       const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
         sessionIdGenerator: randomUUID,
         onsessioninitialized: (id) => sessions.add({ id, transport, server, scope: endpoint, principalId: principal.id, lastUsed: deps.now() }),
@@ -121,7 +109,7 @@ export function registerMcpRoutes(app: FastifyInstance, deps: McpRouteDeps): voi
       return reply;
     };
 
-    const routeOptions = { config: { allowEmptyBody: true } } as const;
+    const routeOptions = ACTION_WITHOUT_BODY;
     for (const method of ['POST', 'GET', 'DELETE'] as const) {
       scope.route({ method, url: '/mcp', ...routeOptions, handler: (request, reply) => handle(request, reply, { kind: 'all' }) });
       scope.route<{ Params: { alias: string } }>({ method, url: '/mcp/:alias', ...routeOptions, handler: (request, reply) => handle(request, reply, { kind: 'one', alias: request.params.alias }) });
