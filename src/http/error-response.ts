@@ -37,13 +37,16 @@ function normaliseError(err: unknown, request: FastifyRequest): GatewayError {
 }
 
 
+/** RFC 6750: a 401 names the scheme that would work (MCP clients read it before starting their auth). */
+const UNAUTHORIZED_HEADERS = { 'www-authenticate': 'Bearer' };
+
 /** Sends an error with its status, its own headers (Retry-After ...) and the given extra headers. */
 export function sendError(request: FastifyRequest, reply: FastifyReply, err: unknown, headers: Record<string, string> = {}, surface: ErrorSurface = 'openai'): FastifyReply {
   const gerr = normaliseError(err, request);
   if (gerr.codeName === 'SF_ERR_INTERNAL') request.log.error({ err }, 'unhandled error');
   return reply
     .code(gerr.status)
-    .headers({ 'x-request-id': request.id, ...headers, ...gerr.headers })
+    .headers({ 'x-request-id': request.id, ...(gerr.status === 401 ? UNAUTHORIZED_HEADERS : {}), ...headers, ...gerr.headers })
     .type('application/json')
     .send(JSON.stringify(renderError(gerr, surface)));
 }

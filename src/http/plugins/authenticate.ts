@@ -37,14 +37,7 @@ export function authenticatedScope(app: FastifyInstance, options: AuthenticatedS
         // Compared over digests: constant time whatever the lengths.
         if (presented !== undefined && timingSafeEqual(hash('sha256', presented, 'buffer'), tokenDigest)) return;
       }
-      let principal;
-      try {
-        principal = await options.authenticator.authenticate(request.headers);
-      } catch (err) {
-        // RFC 6750: a 401 says which scheme would work (MCP clients read it to start their auth).
-        if (err instanceof GatewayError && err.status === 401) throw new GatewayError(err.codeName, { message: err.message, headers: { ...err.headers, 'www-authenticate': 'Bearer' } });
-        throw err;
-      }
+      const principal = await options.authenticator.authenticate(request.headers);
       if (options.admin && !principal.isAdmin) throw new GatewayError('SF_ERR_FORBIDDEN', { message: 'This endpoint needs the master key or an admin role.' });
       request.principal = principal;
     });
