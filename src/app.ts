@@ -23,6 +23,9 @@ import type { Access } from './keys/access.js';
 import { registerRoutingRoutes } from './http/routes/routing.js';
 import { registerMcpServerRoutes } from './http/routes/mcp-servers.js';
 import { registerMcpRoutes } from './http/routes/mcp.js';
+import { registerMcpToolRoutes } from './http/routes/mcp-tools.js';
+import { createToolCallRecorder } from './mcp/downstream/tool-call-recorder.js';
+import { ToolCatalog } from './mcp/downstream/tool-catalog.js';
 import type { McpServerRegistry } from './mcp/registry.js';
 import type { UpstreamPool } from './mcp/upstream/upstream-pool.js';
 import { createRouteStage } from './pipeline/stages/route.js';
@@ -142,7 +145,13 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   registerAnthropicRoutes(app, { pipeline, registry: deps.registry, authenticator: deps.authenticator, allowByok: byokSettings.allow_byok, byok: anthropicByok, now: deps.access.now });
   registerResponsesRoutes(app, { pipeline, now: deps.access.now }, { paths: ['/v1/responses', '/responses'], surface: 'openai' });
   registerResponsesRoutes(app, { pipeline, now: deps.access.now }, { paths: ['/cursor/v1/responses', '/cursor/responses'], surface: 'cursor' });
-  registerMcpRoutes(app, { authenticator: deps.authenticator, registry: deps.mcpServers, upstreams: deps.mcpUpstreams, config: deps.config.mcp, log: deps.logger, spendLog: deps.spendLog, now: deps.access.now });
+  // One catalog for /mcp and the REST tool API: the same access checks, spend rows and metrics.
+  const onToolCall = createToolCallRecorder({ spendLog: deps.spendLog, metrics: deps.metrics.mcp, log: deps.logger });
+  const mcpCatalog = new ToolCatalog({ registry: deps.mcpServers, upstreams: deps.mcpUpstreams, log: deps.logger, onToolCall, now: deps.access.now });
+  deps.metrics.mcp.upstreams.sample = () => deps.mcpUpstreams.snapshots();
+  registerMcpRoutes(app, { authenticator: deps.authenticator, registry: deps.mcpServers, catalog: mcpCatalog, config: deps.config.mcp, log: deps.logger, now: deps.access.now });
+  // Any valid key (the key's MCP access decides); the rest of /api is admin-only, below.
+  authenticatedScope(app, { authenticator: deps.authenticator, admin: false }, (callers) => registerMcpToolRoutes(callers, { catalog: mcpCatalog }));
   // Every admin API lives in one scope: the master key (later an admin role) or 401/403.
   authenticatedScope(app, { authenticator: deps.authenticator, admin: true }, (admin) => {
     registerSpendRoutes(admin, { store: deps.store, spendLog: deps.spendLog, keys: deps.access.keys, teams: deps.access.teams, now: deps.access.now });

@@ -6,7 +6,7 @@ import { timeOrderedId } from '../keys/key-material.js';
 import type { Store, Unsubscribe, VersionedDoc } from '../storage/types.js';
 import { updateDoc, type WriteOptions } from '../storage/update-doc.js';
 import { applyServerUpdate, type McpServerRecord, type SecretField } from './server-record.js';
-import { configServerId, MCP_TIMEOUT_MS, serverProblem, transportOf, type ConfigServerInput, type CreateServerInput, type McpTransport, type UpdateServerInput } from './server-schema.js';
+import { configServerId, MCP_TIMEOUT_MS, serverProblem, transportOf, type ConfigServerInput, type CreateServerInput, type McpStartMode, type McpTransport, type UpdateServerInput } from './server-schema.js';
 
 const COLLECTION = 'mcp_servers';
 /** alias -> `{ id }`; createDoc on it makes an alias claim atomic across instances. */
@@ -29,6 +29,10 @@ export interface McpServer {
   denied_tools: string[];
   description: string | null;
   timeout_ms: number;
+  start: McpStartMode;
+  /** Null: never shut down for being idle. */
+  idle_timeout_ms: number | null;
+  log_payloads: boolean;
 }
 
 export interface StoredMcpServer {
@@ -153,6 +157,9 @@ export class McpServerRegistry {
       ...(input.denied_tools !== undefined ? { denied_tools: input.denied_tools } : {}),
       ...(input.description !== undefined ? { description: input.description } : {}),
       ...(input.timeout_ms !== undefined ? { timeout_ms: input.timeout_ms } : {}),
+      ...(input.start !== undefined ? { start: input.start } : {}),
+      ...(input.idle_timeout_ms !== undefined ? { idle_timeout_ms: input.idle_timeout_ms } : {}),
+      ...(input.log_payloads !== undefined ? { log_payloads: input.log_payloads } : {}),
       created_at: now,
       created_by: actor,
       updated_at: now,
@@ -337,6 +344,9 @@ export class McpServerRegistry {
         denied_tools: record.denied_tools ?? [],
         description: record.description ?? null,
         timeout_ms: record.timeout_ms ?? MCP_TIMEOUT_MS.default,
+        start: record.start ?? 'lazy',
+        idle_timeout_ms: record.idle_timeout_ms ?? null,
+        log_payloads: record.log_payloads ?? false,
       },
       source: 'api',
       created_at: record.created_at,
@@ -363,6 +373,9 @@ function configEntry(def: ConfigServerInput): StoredMcpServer {
       denied_tools: def.denied_tools ?? [],
       description: def.description ?? null,
       timeout_ms: def.timeout_ms ?? MCP_TIMEOUT_MS.default,
+      start: def.start ?? 'lazy',
+      idle_timeout_ms: def.idle_timeout_ms ?? null,
+      log_payloads: def.log_payloads ?? false,
     },
     source: 'config',
     version: null,

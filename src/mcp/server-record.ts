@@ -1,5 +1,5 @@
 import { GatewayError } from '../errors/gateway-error.js';
-import type { McpTransport, UpdateServerInput } from './server-schema.js';
+import type { McpStartMode, McpTransport, UpdateServerInput } from './server-schema.js';
 
 /** What the API shows in place of every header and env value: the names are useful, the values may be credentials. */
 export const REDACTED = '[REDACTED]';
@@ -22,6 +22,9 @@ export interface McpServerRecord {
   denied_tools?: string[];
   description?: string;
   timeout_ms?: number;
+  start?: McpStartMode;
+  idle_timeout_ms?: number;
+  log_payloads?: boolean;
   created_at: number;
   created_by: string;
   updated_at: number;
@@ -56,7 +59,7 @@ function mergeSecrets(field: SecretField, current: Record<string, string> | unde
  */
 export function applyServerUpdate(current: McpServerRecord, input: UpdateServerInput, now: number, seal: Sealer): McpServerRecord {
   const next: McpServerRecord = { ...current, updated_at: now };
-  const set = <K extends 'command' | 'args' | 'cwd' | 'url' | 'allowed_tools' | 'denied_tools' | 'description' | 'timeout_ms'>(key: K) => {
+  const set = <K extends 'command' | 'args' | 'cwd' | 'url' | 'allowed_tools' | 'denied_tools' | 'description' | 'timeout_ms' | 'start' | 'idle_timeout_ms' | 'log_payloads'>(key: K) => {
     const value = input[key];
     if (value === null) delete next[key];
     else if (value !== undefined) next[key] = value as McpServerRecord[K];
@@ -70,6 +73,9 @@ export function applyServerUpdate(current: McpServerRecord, input: UpdateServerI
   set('denied_tools');
   set('description');
   set('timeout_ms');
+  set('start');
+  set('idle_timeout_ms');
+  set('log_payloads');
   for (const field of SECRET_FIELDS) {
     const value = input[field];
     if (value === null) delete next[field];

@@ -25,6 +25,10 @@ const headerName = z
 const secretValue = z.string().max(8192).refine((v) => !/[\r\n\0]/.test(v), 'no line breaks or NUL');
 
 export const MCP_TIMEOUT_MS = { min: 100, max: 600_000, default: 60_000 } as const;
+/** Idle shutdown bounds: at least a second (tests), at most a day. */
+export const MCP_IDLE_TIMEOUT_MS = { min: 1000, max: 86_400_000 } as const;
+export const MCP_START_MODES = ['lazy', 'eager'] as const;
+export type McpStartMode = (typeof MCP_START_MODES)[number];
 
 const fields = {
   alias: mcpAlias,
@@ -42,6 +46,12 @@ const fields = {
   denied_tools: z.array(toolPattern).max(1000).optional(),
   description: z.string().max(1000).optional(),
   timeout_ms: z.number().int().min(MCP_TIMEOUT_MS.min).max(MCP_TIMEOUT_MS.max).optional(),
+  /** `lazy` (default): connect on first use; `eager`: connect as soon as the server is registered or the gateway starts. */
+  start: z.enum(MCP_START_MODES, 'start must be lazy or eager').optional(),
+  /** Unset: never. Otherwise a connection (a STDIO child) unused this long is closed, and opened again on the next call. */
+  idle_timeout_ms: z.number().int().min(MCP_IDLE_TIMEOUT_MS.min).max(MCP_IDLE_TIMEOUT_MS.max).optional(),
+  /** Write tool-call arguments and results to the log (redacted, size-capped). Off by default: they may hold personal data. */
+  log_payloads: z.boolean().optional(),
 };
 
 const STDIO_ONLY = ['command', 'args', 'env', 'cwd'] as const;
@@ -99,6 +109,9 @@ export const updateServerSchema = z.strictObject({
   denied_tools: fields.denied_tools.unwrap().nullable().optional(),
   description: fields.description.unwrap().nullable().optional(),
   timeout_ms: fields.timeout_ms.unwrap().nullable().optional(),
+  start: fields.start.unwrap().nullable().optional(),
+  idle_timeout_ms: fields.idle_timeout_ms.unwrap().nullable().optional(),
+  log_payloads: fields.log_payloads.unwrap().nullable().optional(),
 });
 
 /** `mcp:` in smartflow.yaml. */

@@ -39,6 +39,20 @@ export interface SpendRecord {
   fallback_chain: string | null;
   /** Every upstream attempt, when there was more than one (retries, fallbacks); null otherwise. */
   attempts: SpendAttempt[] | null;
+  /** MCP tool calls (operation `mcp.call`) only; absent on every other row. */
+  mcp?: SpendMcpCall;
+}
+
+/** What an MCP tool call row adds to the common columns. */
+export interface SpendMcpCall {
+  /** The server's stable id (`provider` holds its alias at the time of the call). */
+  server_id: string | null;
+  /** The call's `arguments` as JSON, in bytes. */
+  bytes_in: number;
+  /** The result as JSON, in bytes; 0 when the call failed. */
+  bytes_out: number;
+  /** The id of the HTTP request that carried the call (its `x-request-id`). */
+  trace_id: string;
 }
 
 /** One call to a provider within a request that retried or fell back, or a target it skipped. */

@@ -10,21 +10,18 @@ import type { RequestLog } from '../../core/request-log.js';
 import { GATEWAY_VERSION } from '../../core/version.js';
 import { ACTION_WITHOUT_BODY, authenticatedScope, principalOf } from '../plugins/authenticate.js';
 import type { McpServerRegistry } from '../../mcp/registry.js';
-import type { UpstreamPool } from '../../mcp/upstream/upstream-pool.js';
 import { createOriginCheck } from '../../mcp/downstream/origin-check.js';
-import { authInfoFor, createSessionServer, type ToolCallRecord } from '../../mcp/downstream/session-server.js';
-import type { SpendLog } from '../../spend/spend-log.js';
-import { spendRecordOfToolCall } from '../../mcp/downstream/tool-call-spend.js';
+import { authInfoFor, createSessionServer } from '../../mcp/downstream/session-server.js';
 import { SessionTable } from '../../mcp/downstream/session-table.js';
-import { ToolCatalog, type EndpointScope } from '../../mcp/downstream/tool-catalog.js';
+import type { EndpointScope, ToolCatalog } from '../../mcp/downstream/tool-catalog.js';
 
 export interface McpRouteDeps {
   authenticator: Authenticator;
   registry: McpServerRegistry;
-  upstreams: UpstreamPool;
+  /** Shared with the REST tool API, so both record calls the same way. */
+  catalog: ToolCatalog;
   config: McpConfig;
   log: RequestLog;
-  spendLog: SpendLog;
   now: () => number;
 }
 
@@ -42,16 +39,11 @@ function rpcError(reply: FastifyReply, status: number, code: number, message: st
  * again on every list and call. Sessions live in this instance's memory.
  */
 export function registerMcpRoutes(app: FastifyInstance, deps: McpRouteDeps): void {
-  const catalog = new ToolCatalog({ registry: deps.registry, upstreams: deps.upstreams, log: deps.log });
+  const { catalog } = deps;
   const sessions = new SessionTable({ maxSessions: deps.config.max_sessions, idleMs: deps.config.session_idle_ms, now: deps.now });
   const originAllowed = createOriginCheck(deps.config.allowed_origins);
   // preClose, not onClose: open GET streams would otherwise hold app.close() until the grace period ends.
   app.addHook('preClose', async () => sessions.closeAll());
-
-  const onToolCall = (call: ToolCallRecord) => {
-    deps.spendLog.record(spendRecordOfToolCall(call));
-    if (call.status === 'error') deps.log.warn({ operation: 'mcp.call', mcp_server: call.serverAlias, tool: call.upstreamTool, err: call.error }, 'MCP tool call failed');
-  };
 
   authenticatedScope(app, { authenticator: deps.authenticator, admin: false }, (scope) => {
     // After authentication (the scope's own hook runs first): strangers learn nothing, not even the Origin rule.
@@ -72,7 +64,7 @@ export function registerMcpRoutes(app: FastifyInstance, deps: McpRouteDeps): voi
       const sessionHeader = request.headers[SESSION_HEADER];
       const sessionId = typeof sessionHeader === 'string' ? sessionHeader : undefined;
       const raw = request.raw as IncomingMessage & { auth?: AuthInfo };
-      raw.auth = authInfoFor(principal);
+      raw.auth = authInfoFor(principal, request.id);
 
       const serve = async (transport: StreamableHTTPServerTransport) => {
         reply.hijack();
@@ -96,7 +88,7 @@ export function registerMcpRoutes(app: FastifyInstance, deps: McpRouteDeps): voi
       }
       if (request.method !== 'POST') return rpcError(reply, 400, -32000, 'Bad Request: Mcp-Session-Id header is required');
 
-      const server = createSessionServer({ catalog, scope: endpoint, version: GATEWAY_VERSION, pageSize: deps.config.tools_page_size, now: deps.now, onToolCall });
+      const server = createSessionServer({ catalog, scope: endpoint, version: GATEWAY_VERSION, pageSize: deps.config.tools_page_size });
       const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
         sessionIdGenerator: randomUUID,
         onsessioninitialized: (id) => sessions.add({ id, transport, server, scope: endpoint, principalId: principal.id, lastUsed: deps.now() }),

@@ -3,18 +3,24 @@ import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
 import { CallToolRequestSchema, ListToolsRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import type { Principal } from '../../keys/principal.js';
 import { decodeCursor, encodeCursor } from './tool-cursor.js';
-import { ToolAccessDenied, ToolNotFound, type EndpointScope, type ToolCatalog } from './tool-catalog.js';
-import { splitToolName } from './tool-names.js';
+import type { EndpointScope, ToolCaller, ToolCatalog } from './tool-catalog.js';
 
-/** The route authenticates every HTTP request and hands the principal to the handlers through the SDK's `authInfo`. */
-export function authInfoFor(principal: Principal): AuthInfo {
-  return { token: '', clientId: principal.id, scopes: [], extra: { principal } };
+/**
+ * The route authenticates every HTTP request and hands the principal, and the request id that
+ * traces the call, to the handlers through the SDK's `authInfo`.
+ */
+export function authInfoFor(principal: Principal, requestId: string): AuthInfo {
+  return { token: '', clientId: principal.id, scopes: [], extra: { principal, requestId } };
+}
+
+function callerOf(authInfo: AuthInfo | undefined): ToolCaller {
+  const principal = authInfo?.extra?.principal as Principal | undefined;
+  if (!principal) throw new Error('MCP request without an authenticated principal');
+  return { principal, traceId: String(authInfo?.extra?.requestId ?? '') };
 }
 
 function principalOf(authInfo: AuthInfo | undefined): Principal {
-  const principal = authInfo?.extra?.principal as Principal | undefined;
-  if (!principal) throw new Error('MCP request without an authenticated principal');
-  return principal;
+  return callerOf(authInfo).principal;
 }
 
 export interface SessionServerOptions {
@@ -23,25 +29,6 @@ export interface SessionServerOptions {
   version: string;
   /** Tools per `tools/list` page. */
   pageSize: number;
-  now: () => number;
-  /** Told about every finished tool call (the spend log). */
-  onToolCall?: (call: ToolCallRecord) => void;
-}
-
-export interface ToolCallRecord {
-  principal: Principal;
-  /** The alias the tool name points at (it may not exist). */
-  serverAlias: string | null;
-  /** The name the client called. */
-  tool: string;
-  /** The upstream's own name for it. */
-  upstreamTool: string;
-  /** `tool_error`: the tool answered `isError: true`; `denied`: the key may not use it; `not_found`: no such server; `error`: the call failed. */
-  status: 'ok' | 'tool_error' | 'denied' | 'not_found' | 'error';
-  /** Epoch ms when the call arrived. */
-  startedAt: number;
-  latencyMs: number;
-  error: string | null;
 }
 
 /** One SDK Server per session: tools/list and tools/call over the catalog; `ping` is the SDK's own. */
@@ -57,24 +44,13 @@ export function createSessionServer(options: SessionServerOptions): Server {
     return next < tools.length ? { tools: page, nextCursor: encodeCursor(next) } : { tools: page };
   });
 
+  // The catalog records every call (spend log, metrics), refused ones included.
   server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
-    const principal = principalOf(extra.authInfo);
     const { name, arguments: args, _meta } = request.params;
     // Progress tokens belong to this session; the upstream connection has its own.
     const { progressToken: _progress, ...meta } = _meta ?? {};
-    const started = performance.now();
-    const startedAt = options.now();
-    const target = scope.kind === 'one' ? { alias: scope.alias, tool: name } : splitToolName(name);
-    const record = (status: ToolCallRecord['status'], error: string | null) =>
-      options.onToolCall?.({ principal, serverAlias: target?.alias ?? null, tool: name, upstreamTool: target?.tool ?? name, status, startedAt, latencyMs: Math.round(performance.now() - started), error });
-    try {
-      const { result } = await catalog.call(principal, scope, name, args, Object.keys(meta).length ? meta : undefined);
-      record(result.isError === true ? 'tool_error' : 'ok', null);
-      return result;
-    } catch (err) {
-      record(err instanceof ToolAccessDenied ? 'denied' : err instanceof ToolNotFound ? 'not_found' : 'error', err instanceof Error ? err.message : String(err));
-      throw err;
-    }
+    const { result } = await catalog.call(callerOf(extra.authInfo), scope, name, args, Object.keys(meta).length ? meta : undefined);
+    return result;
   });
   return server;
 }

@@ -1,19 +1,21 @@
 import { randomUUID } from 'node:crypto';
 import type { SpendRecord } from '../../spend/spend-record.js';
-import type { ToolCallRecord } from './session-server.js';
+import type { ToolCallRecord } from './tool-call-record.js';
 
 const STATUS: Record<ToolCallRecord['status'], { status: number; error_code: string | null }> = {
   ok: { status: 200, error_code: null },
   tool_error: { status: 200, error_code: 'mcp_tool_error' },
   denied: { status: 403, error_code: 'mcp_tool_denied' },
   not_found: { status: 404, error_code: 'mcp_tool_not_found' },
+  timeout: { status: 504, error_code: 'mcp_upstream_timeout' },
   error: { status: 502, error_code: 'mcp_upstream_error' },
 };
 
 /**
  * A tool call as a spend-log row (operation `mcp.call`), in the columns LLM calls use: `model`
  * is the tool name as the client called it, `provider` the server alias, `upstream_model` the
- * upstream's own tool name. Arguments and results are never recorded.
+ * upstream's own tool name; `mcp` adds the server id, the sizes and the trace id. Arguments and
+ * results are never recorded here (a server's `log_payloads` writes them to the log).
  */
 export function spendRecordOfToolCall(call: ToolCallRecord): SpendRecord {
   return {
@@ -39,5 +41,6 @@ export function spendRecordOfToolCall(call: ToolCallRecord): SpendRecord {
     saved_cost_micros: 0,
     fallback_chain: null,
     attempts: null,
+    mcp: { server_id: call.serverId, bytes_in: call.bytesIn, bytes_out: call.bytesOut, trace_id: call.traceId },
   };
 }

@@ -2,7 +2,8 @@ import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
 import type { RequestLog } from '../../core/request-log.js';
 import type { Principal } from '../../keys/principal.js';
 import type { McpServer, McpServerRegistry } from '../registry.js';
-import type { UpstreamCallResult, UpstreamPool, UpstreamTool } from '../upstream/upstream-pool.js';
+import { ToolNotOffered, type UpstreamCallResult, type UpstreamPool, type UpstreamTool } from '../upstream/upstream-pool.js';
+import type { ToolCallRecorder, ToolCallStatus } from './tool-call-record.js';
 import { prefixedToolName, splitToolName } from './tool-names.js';
 
 /** What one downstream endpoint serves: every server the caller may use (`/mcp`) or one (`/mcp/{alias}`). */
@@ -12,6 +13,21 @@ export interface ToolCatalogDeps {
   registry: McpServerRegistry;
   upstreams: UpstreamPool;
   log: RequestLog;
+  /** Told about every call, whatever its outcome (spend log, metrics, payload log). */
+  onToolCall?: ToolCallRecorder;
+  now?: () => number;
+}
+
+/** Who asked: the caller's principal and the id of the HTTP request that carried the call. */
+export interface ToolCaller {
+  principal: Principal;
+  traceId: string;
+}
+
+/** The tools of one server a caller may use. */
+export interface ServerTools {
+  server: McpServer;
+  tools: UpstreamTool[];
 }
 
 /** The tool name points at no registered server (recorded as 404 in the spend log). */
@@ -30,11 +46,20 @@ export class ToolAccessDenied extends McpError {
 
 const allowsServer = (principal: Principal, server: McpServer) => principal.policy === null || principal.policy.allowMcpServer(server);
 const allowsTool = (principal: Principal, server: McpServer, tool: string) => principal.policy === null || principal.policy.allowMcpTool(server, tool);
+const jsonBytes = (value: unknown) => Buffer.byteLength(JSON.stringify(value) ?? '');
+
+function statusOf(err: unknown): ToolCallStatus {
+  if (err instanceof ToolAccessDenied) return 'denied';
+  if (err instanceof ToolNotFound) return 'not_found';
+  if (err instanceof McpError && err.code === ErrorCode.RequestTimeout) return 'timeout';
+  return 'error';
+}
 
 /**
- * The tools a caller sees through the gateway's own MCP endpoint, and the routing of its calls.
- * Access is checked on every list and every call against the caller's current policy (a key
- * changed or revoked mid-session takes effect on its next request).
+ * The tools a caller sees through the gateway's own MCP endpoint and the REST API, and the
+ * routing of their calls. Access is checked on every list and every call against the caller's
+ * current policy (a key changed or revoked mid-session takes effect on its next request), and
+ * every call is recorded the same way whichever surface it came through.
  */
 export class ToolCatalog {
   constructor(private readonly deps: ToolCatalogDeps) {}
@@ -57,14 +82,26 @@ export class ToolCatalog {
    * never listed its tools is left out (and logged) rather than failing the whole list.
    */
   async list(principal: Principal, scope: EndpointScope): Promise<UpstreamTool[]> {
-    const servers = this.servers(principal, scope);
+    const lists = await this.toolsOf(principal, this.servers(principal, scope));
+    return lists.flatMap(({ server, tools }) => (scope.kind === 'all' ? tools.map((t) => ({ ...t, name: prefixedToolName(server.alias, t.name) })) : tools));
+  }
+
+  /**
+   * The tools of every server the caller may use, or of one (alias or id) with `ref`, by server
+   * with their own names. `ref` naming no server is a 404, one the caller may not use a 403.
+   */
+  async listByServer(principal: Principal, ref?: string): Promise<ServerTools[]> {
+    if (ref === undefined) return this.toolsOf(principal, this.servers(principal, { kind: 'all' }));
+    return this.toolsOf(principal, [this.usableServer(principal, ref)]);
+  }
+
+  /** Each server's tools minus those the caller may not use; an unreachable server without a last list is left out (and logged). */
+  private async toolsOf(principal: Principal, servers: McpServer[]): Promise<ServerTools[]> {
     const lists = await Promise.all(
       servers.map(async (server) => {
         try {
           const { tools } = await this.deps.upstreams.listTools(server.id);
-          return tools
-            .filter((t) => allowsTool(principal, server, t.name))
-            .map((t) => (scope.kind === 'all' ? { ...t, name: prefixedToolName(server.alias, t.name) } : t));
+          return [{ server, tools: tools.filter((t) => allowsTool(principal, server, t.name)) }];
         } catch (err) {
           this.deps.log.warn({ mcp_server: server.alias, err: err instanceof Error ? err.message : String(err) }, 'MCP server left out of tools/list: unreachable');
           return [];
@@ -74,19 +111,84 @@ export class ToolCatalog {
     return lists.flat();
   }
 
-  /** Calls a tool by its scoped name; the upstream result comes back unchanged, failures as MCP errors naming the server. */
-  async call(principal: Principal, scope: EndpointScope, name: string, args: Record<string, unknown> | undefined, meta: Record<string, unknown> | undefined): Promise<{ server: McpServer; result: UpstreamCallResult }> {
-    const target = scope.kind === 'one' ? { alias: scope.alias, tool: name } : splitToolName(name);
-    if (!target) throw new ToolNotFound(`Unknown tool "${name}": tool names here are "{server alias}_{tool}".`);
-    const server = this.deps.registry.get(target.alias)?.server;
-    if (!server || server.alias !== target.alias) throw new ToolNotFound(`Unknown tool "${name}": there is no MCP server "${target.alias}".`);
+  /** A registered server by alias or id that the caller may use; typed errors otherwise (ToolNotFound, ToolAccessDenied). */
+  private usableServer(principal: Principal, ref: string): McpServer {
+    const server = this.deps.registry.get(ref)?.server;
+    if (!server) throw new ToolNotFound(`There is no MCP server "${ref.slice(0, 100)}".`);
     if (!allowsServer(principal, server)) throw new ToolAccessDenied(`MCP server "${server.alias}"`);
-    if (!allowsTool(principal, server, target.tool)) throw new ToolAccessDenied(`tool "${target.tool}" of MCP server "${server.alias}"`);
+    return server;
+  }
+
+  /** Calls a tool by its scoped name; the upstream result comes back unchanged, failures as MCP errors naming the server. */
+  call(caller: ToolCaller, scope: EndpointScope, name: string, args: Record<string, unknown> | undefined, meta: Record<string, unknown> | undefined): Promise<{ server: McpServer; result: UpstreamCallResult }> {
+    const target = scope.kind === 'one' ? { alias: scope.alias, tool: name } : splitToolName(name);
+    return this.recorded(caller, { alias: target?.alias ?? null, tool: name, upstreamTool: target?.tool ?? name }, args, () => {
+      if (!target) throw new ToolNotFound(`Unknown tool "${name}": tool names here are "{server alias}_{tool}".`);
+      const server = this.deps.registry.get(target.alias)?.server;
+      // An id is no alias here: a prefixed name or an endpoint path names a server by its alias.
+      if (!server || server.alias !== target.alias) throw new ToolNotFound(`Unknown tool "${name}": there is no MCP server "${target.alias}".`);
+      return { server, tool: target.tool, meta };
+    });
+  }
+
+  /** Calls a tool of a server named by alias or id (the REST API): a reference by id survives renames. */
+  callOnServer(caller: ToolCaller, ref: string, tool: string, args: Record<string, unknown> | undefined): Promise<{ server: McpServer; result: UpstreamCallResult }> {
+    const known = this.deps.registry.get(ref)?.server;
+    return this.recorded(caller, { alias: known?.alias ?? null, tool, upstreamTool: tool }, args, () => {
+      if (!known) throw new ToolNotFound(`There is no MCP server "${ref.slice(0, 100)}".`);
+      return { server: known, tool, meta: undefined };
+    });
+  }
+
+  /** Checks access, calls, and tells `onToolCall` how it went (also when the checks refused it). */
+  private async recorded(
+    caller: ToolCaller,
+    named: { alias: string | null; tool: string; upstreamTool: string },
+    args: Record<string, unknown> | undefined,
+    resolve: () => { server: McpServer; tool: string; meta: Record<string, unknown> | undefined },
+  ): Promise<{ server: McpServer; result: UpstreamCallResult }> {
+    const started = performance.now();
+    const startedAt = (this.deps.now ?? Date.now)();
+    let server: McpServer | null = null;
+    let result: UpstreamCallResult | null = null;
+    let failure: unknown = null;
     try {
-      return { server, result: await this.deps.upstreams.callTool(server.id, target.tool, args, meta) };
+      const target = resolve();
+      server = target.server;
+      const { principal } = caller;
+      if (!allowsServer(principal, server)) throw new ToolAccessDenied(`MCP server "${server.alias}"`);
+      if (!allowsTool(principal, server, target.tool)) throw new ToolAccessDenied(`tool "${target.tool}" of MCP server "${server.alias}"`);
+      result = await this.callUpstream(server, target.tool, args, target.meta);
+      return { server, result };
     } catch (err) {
+      failure = err;
+      throw err;
+    } finally {
+      this.deps.onToolCall?.({
+        principal: caller.principal,
+        serverAlias: server?.alias ?? named.alias,
+        serverId: server?.id ?? null,
+        tool: named.tool,
+        upstreamTool: named.upstreamTool,
+        status: failure !== null ? statusOf(failure) : result?.isError === true ? 'tool_error' : 'ok',
+        startedAt,
+        latencyMs: Math.round(performance.now() - started),
+        error: failure === null ? null : failure instanceof Error ? failure.message : String(failure),
+        bytesIn: jsonBytes(args ?? {}),
+        bytesOut: result === null ? 0 : jsonBytes(result),
+        traceId: caller.traceId,
+        ...(server?.log_payloads ? { payload: { arguments: args ?? {}, result } } : {}),
+      });
+    }
+  }
+
+  private async callUpstream(server: McpServer, tool: string, args: Record<string, unknown> | undefined, meta: Record<string, unknown> | undefined): Promise<UpstreamCallResult> {
+    try {
+      return await this.deps.upstreams.callTool(server.id, tool, args, meta);
+    } catch (err) {
+      if (err instanceof ToolNotOffered) throw new ToolNotFound(err.message.replace(/^MCP error -?\d+: /, ''));
       if (err instanceof McpError) throw err;
-      throw new McpError(ErrorCode.InternalError, `MCP server "${server.alias}" failed the call to "${target.tool}".`);
+      throw new McpError(ErrorCode.InternalError, `MCP server "${server.alias}" failed the call to "${tool}".`);
     }
   }
 }

@@ -57,7 +57,17 @@ const MAX_PAGES = 100;
 
 const stripPrefix = (message: string) => message.replace(/^MCP error -?\d+: /, '');
 
-/** One server's connection: connects lazily, reconnects with capped backoff, remembers its last good tool list. */
+/** The server's `allowed_tools`/`denied_tools` leave this tool out: as if it did not exist. */
+export class ToolNotOffered extends McpError {
+  constructor(alias: string, name: string) {
+    super(ErrorCode.InvalidParams, `Tool "${name}" is not available on MCP server "${alias}"`);
+  }
+}
+
+/**
+ * One server's connection: connects lazily (or at once, `start: eager`), reconnects with capped
+ * backoff, remembers its last good tool list, and closes when unused for `idle_timeout_ms`.
+ */
 class Upstream {
   state: UpstreamState = 'idle';
   private conn: UpstreamConnection | null = null;
@@ -72,6 +82,10 @@ class Upstream {
   private calls = 0;
   private readonly latencies: number[] = [];
   private readonly allows: (tool: string) => boolean;
+  private inFlight = 0;
+  private idleTimer: NodeJS.Timeout | null = null;
+  /** Closed for being idle: the next connection is a wake-up, not a restart. */
+  private idledOut = false;
 
   constructor(
     readonly server: McpServer,
@@ -117,7 +131,7 @@ class Upstream {
   private async open(): Promise<UpstreamConnection> {
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryTimer = null;
-    this.state = this.everConnected ? 'reconnecting' : 'connecting';
+    this.state = this.everConnected && !this.idledOut ? 'reconnecting' : 'connecting';
     let conn: UpstreamConnection;
     try {
       conn = await connectUpstream(this.server, { log: this.log, timeoutMs: this.server.timeout_ms });
@@ -132,7 +146,8 @@ class Upstream {
       await conn.close().catch(() => undefined);
       throw new Error('the connection was closed');
     }
-    if (this.everConnected) this.restarts += 1;
+    if (this.everConnected && !this.idledOut) this.restarts += 1;
+    this.idledOut = false;
     this.everConnected = true;
     this.attempt = 0;
     this.conn = conn;
@@ -147,7 +162,32 @@ class Upstream {
       this.log.debug({ mcp_server: this.server.alias }, 'mcp server tools changed');
     });
     this.log.info({ mcp_server: this.server.alias, transport: conn.transport, pid: conn.pid }, 'connected to MCP server');
+    this.armIdleTimer();
     return conn;
+  }
+
+  /** (Re)starts the idle countdown; only while nothing is in flight, so a long call is never cut. */
+  private armIdleTimer(): void {
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleTimer = null;
+    const ms = this.server.idle_timeout_ms;
+    if (ms === null || this.inFlight > 0 || !this.conn || this.isClosed()) return;
+    this.idleTimer = setTimeout(() => void this.idleOut(ms), ms);
+    this.idleTimer.unref();
+  }
+
+  /** Closes an unused connection gracefully (STDIO: stdin EOF, then signals); the next call opens a new one. */
+  private async idleOut(ms: number): Promise<void> {
+    this.idleTimer = null;
+    const conn = this.conn;
+    if (!conn || this.inFlight > 0 || this.isClosed()) return;
+    this.conn = null;
+    this.idledOut = true;
+    this.state = 'idle';
+    conn.client.onclose = undefined;
+    conn.client.onerror = undefined;
+    this.log.info({ mcp_server: this.server.alias, idle_timeout_ms: ms, pid: conn.pid }, 'stopping idle MCP server');
+    await conn.close().catch((err: unknown) => this.log.warn({ mcp_server: this.server.alias, err: scrubSecrets(String(err), this.server) }, 'could not close MCP server cleanly'));
   }
 
   /** The connection or process died: forget it, and reconnect (restart) after a backoff. */
@@ -178,7 +218,19 @@ class Upstream {
     if (!(err instanceof McpError) || err.code === ErrorCode.ConnectionClosed) this.lost(conn, err);
   }
 
-  private async request<T extends z.ZodType>(method: string, params: Record<string, unknown>, schema: T, retried = false): Promise<z.infer<T>> {
+  private async request<T extends z.ZodType>(method: string, params: Record<string, unknown>, schema: T): Promise<z.infer<T>> {
+    this.inFlight += 1;
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleTimer = null;
+    try {
+      return await this.send(method, params, schema);
+    } finally {
+      this.inFlight -= 1;
+      this.armIdleTimer();
+    }
+  }
+
+  private async send<T extends z.ZodType>(method: string, params: Record<string, unknown>, schema: T, retried = false): Promise<z.infer<T>> {
     let conn: UpstreamConnection;
     try {
       conn = await this.ensure();
@@ -192,12 +244,14 @@ class Upstream {
       this.afterFailure(conn, err);
       // A Streamable HTTP server that forgot our session (restarted, expired) refused the request
       // without running it: initialize a new session and send it once more.
-      if (!retried && err instanceof StreamableHTTPError && (err.code === 404 || err.code === 400)) return this.request(method, params, schema, true);
+      if (!retried && err instanceof StreamableHTTPError && (err.code === 404 || err.code === 400)) return this.send(method, params, schema, true);
       throw this.mcpError(err);
     }
   }
 
   async listTools(): Promise<ToolList> {
+    // Stopped for being idle: the list it gave is still its list; listing does not wake it.
+    if (this.idledOut && this.lastGood) return { tools: this.lastGood, stale: false };
     // While the server is away, callers get the last good list at once instead of waiting on it.
     if (!this.conn && this.lastGood && this.state !== 'idle') {
       this.ensure().catch(() => undefined);
@@ -221,7 +275,7 @@ class Upstream {
   }
 
   async callTool(name: string, args: Record<string, unknown> | undefined, meta?: Record<string, unknown>): Promise<UpstreamCallResult> {
-    if (!this.allows(name)) throw new McpError(ErrorCode.InvalidParams, `Tool "${name}" is not available on MCP server "${this.server.alias}"`);
+    if (!this.allows(name)) throw new ToolNotOffered(this.server.alias, name);
     const started = performance.now();
     try {
       return await this.request('tools/call', { name, arguments: args ?? {}, ...(meta ? { _meta: meta } : {}) }, callResultSchema);
@@ -250,6 +304,11 @@ class Upstream {
     };
   }
 
+  /** `start: eager`: connect now and list the tools, without waiting for a caller. Failures retry with backoff. */
+  start(): void {
+    this.listTools().catch(() => undefined);
+  }
+
   /** The process id of a stdio server (tests and operators use it to find the child). */
   get pid(): number | null {
     return this.conn?.pid ?? null;
@@ -259,6 +318,8 @@ class Upstream {
     this.state = 'closed';
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryTimer = null;
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleTimer = null;
     const conn = this.conn ?? (await this.connecting?.catch(() => null)) ?? null;
     this.conn = null;
     if (conn) {
@@ -286,6 +347,15 @@ export class UpstreamPool {
   constructor(private readonly options: UpstreamPoolOptions) {
     this.opts = { log: options.log, now: options.now ?? Date.now, backoffBaseMs: options.backoffBaseMs ?? 250, backoffMaxMs: options.backoffMaxMs ?? 30_000 };
     this.stopListening = options.registry.onChange(() => this.sync());
+    this.startEager();
+  }
+
+  /** Opens the connections of `start: eager` servers that have none (at start, and when one is registered or changed). */
+  private startEager(): void {
+    if (this.closed) return;
+    for (const { server } of this.options.registry.list()) {
+      if (server.start === 'eager' && !this.upstreams.has(server.id)) this.upstream(server.id).start();
+    }
   }
 
   private sync(): void {
@@ -295,6 +365,7 @@ export class UpstreamPool {
       this.upstreams.delete(id);
       void upstream.close();
     }
+    this.startEager();
   }
 
   private upstream(ref: string): Upstream {
@@ -322,6 +393,11 @@ export class UpstreamPool {
   /** A snapshot of one server's connection; a server not used yet reports `idle`. */
   health(ref: string): UpstreamHealth {
     return this.upstream(ref).health();
+  }
+
+  /** Health of every server with a connection object (used, or started eagerly), for metrics. */
+  snapshots(): UpstreamHealth[] {
+    return [...this.upstreams.values()].map((u) => u.health());
   }
 
   /** The child process id of a connected stdio server. */

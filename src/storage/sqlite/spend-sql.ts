@@ -2,12 +2,13 @@ import type BetterSqlite3 from 'better-sqlite3';
 import { GatewayError } from '../../errors/gateway-error.js';
 import type { SpendPage, SpendQuery, SpendRecord } from '../../spend/spend-record.js';
 
-/** A spend_log row as SQLite returns it (booleans are integers, attempts JSON text, plus the rowid). */
-interface SpendRow extends Omit<SpendRecord, 'stream' | 'usage_estimated' | 'attempts'> {
+/** A spend_log row as SQLite returns it (booleans are integers, attempts and mcp JSON text, plus the rowid). */
+interface SpendRow extends Omit<SpendRecord, 'stream' | 'usage_estimated' | 'attempts' | 'mcp'> {
   seq: number;
   stream: number;
   usage_estimated: number;
   attempts: string | null;
+  mcp: string | null;
 }
 
 type Params = Record<string, string | number | null>;
@@ -15,8 +16,8 @@ type Params = Record<string, string | number | null>;
 export const INSERT_SPEND_SQL = `
 INSERT INTO spend_log (id, time, principal, key_id, team_id, model, provider, upstream_model, operation,
   stream, input_tokens, cached_input_tokens, output_tokens, cost_micros, latency_ms, ttft_ms, status, error_code,
-  cache_status, saved_cost_micros, fallback_chain, attempts, usage_estimated)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+  cache_status, saved_cost_micros, fallback_chain, attempts, usage_estimated, mcp)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
 
 type SpendValues = Array<string | number | null>;
 
@@ -46,12 +47,19 @@ export function spendParams(r: SpendRecord): SpendValues {
     r.fallback_chain,
     r.attempts === null ? null : JSON.stringify(r.attempts),
     r.usage_estimated ? 1 : 0,
+    r.mcp === undefined ? null : JSON.stringify(r.mcp),
   ];
 }
 
 function toRecord(row: SpendRow): SpendRecord {
-  const { seq: _seq, stream, usage_estimated, attempts, ...rest } = row;
-  return { ...rest, stream: stream !== 0, usage_estimated: usage_estimated !== 0, attempts: attempts === null ? null : (JSON.parse(attempts) as SpendRecord['attempts']) };
+  const { seq: _seq, stream, usage_estimated, attempts, mcp, ...rest } = row;
+  return {
+    ...rest,
+    stream: stream !== 0,
+    usage_estimated: usage_estimated !== 0,
+    attempts: attempts === null ? null : (JSON.parse(attempts) as SpendRecord['attempts']),
+    ...(mcp === null ? {} : { mcp: JSON.parse(mcp) as SpendRecord['mcp'] }),
+  };
 }
 
 /** Keyset position: the (time, seq) of the last row of the previous page; seq (the rowid) breaks ties. */
