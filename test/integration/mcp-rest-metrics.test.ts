@@ -357,3 +357,15 @@ describe('MCP operations: REST tool API, recorded calls, metrics, payload loggin
     assert.equal(cleared.json.start, 'lazy');
   });
 });
+
+test('start: eager servers in smartflow.yaml connect when the gateway starts, and stop with it', async (t) => {
+  const gw = await startTestGateway({ mcp_servers: [stdio('cfg-eager', { start: 'eager' }), stdio('cfg-lazy')] });
+  t.after(() => gw.close());
+  const pool = gw.gateway.mcpUpstreams;
+  await until('cfg-eager connected', () => pool.health('cfg-eager').connected && pool.health('cfg-eager').tool_count !== null);
+  assert.equal(pool.health('cfg-lazy').state, 'idle');
+  const pid = pool.pid('cfg-eager')!;
+  assert.ok(alive(pid));
+  await gw.close();
+  await until('the eager child gone', () => !alive(pid));
+});
