@@ -92,6 +92,10 @@ describe('MCP operations: REST tool API, recorded calls, metrics, payload loggin
     const unknown = await tools('?server=nope');
     assert.equal(unknown.status, 404);
     assert.match(unknown.json.error.message, /"nope"/);
+    const down = await tools('?server=broken');
+    assert.equal(down.status, 502, down.text);
+    assert.equal(down.json.error.code, 'mcp_upstream_unavailable');
+    assert.match(down.json.error.message, /MCP server "broken"/);
     const badQuery = await tools('?colour=red');
     assert.equal(badQuery.status, 400);
     assert.equal(badQuery.json.error.param, 'colour');

@@ -88,11 +88,14 @@ export class ToolCatalog {
 
   /**
    * The tools of every server the caller may use, or of one (alias or id) with `ref`, by server
-   * with their own names. `ref` naming no server is a 404, one the caller may not use a 403.
+   * with their own names. `ref` naming no server is a ToolNotFound, one the caller may not use a
+   * ToolAccessDenied, and one asked for by name that cannot list its tools fails with its McpError.
    */
   async listByServer(principal: Principal, ref?: string): Promise<ServerTools[]> {
     if (ref === undefined) return this.toolsOf(principal, this.servers(principal, { kind: 'all' }));
-    return this.toolsOf(principal, [this.usableServer(principal, ref)]);
+    const server = this.usableServer(principal, ref);
+    const { tools } = await this.deps.upstreams.listTools(server.id);
+    return [{ server, tools: tools.filter((t) => allowsTool(principal, server, t.name)) }];
   }
 
   /** Each server's tools minus those the caller may not use; an unreachable server without a last list is left out (and logged). */

@@ -38,7 +38,7 @@ describe('tool-call payload redaction (log_payloads)', () => {
       ['AKIAIOSFODNN7EXAMPLE', '[REDACTED]'],
       ['jwt eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.sig', 'jwt [REDACTED]'],
     ];
-    for (const [input, expected] of cases) assert.equal(redactPayload({ text: input }).text, expected, input);
+    for (const [input, expected] of cases) assert.equal((redactPayload({ text: input }) as { text: string }).text, expected, input);
     // Ordinary text and short look-alikes stay.
     assert.equal(redactPayload('ask-me about risk-free tasks'), 'ask-me about risk-free tasks');
     assert.deepEqual(redactPayload(['sk-short', 42, null, true]), ['sk-short', 42, null, true]);
