@@ -136,6 +136,8 @@ class Upstream {
     try {
       conn = await connectUpstream(this.server, { log: this.log, timeoutMs: this.server.timeout_ms });
     } catch (err) {
+      // A wake-up that fails is a failure like any other: its list is stale, its recovery a restart.
+      this.idledOut = false;
       this.fail(err);
       this.log.warn({ mcp_server: this.server.alias, err: this.lastError }, 'could not connect to MCP server');
       this.scheduleReconnect();
