@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
 import { resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -33,10 +35,31 @@ const alive = (pid: number) => {
 
 const jsonBytes = (value: unknown) => Buffer.byteLength(JSON.stringify(value));
 
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as { port: number };
+  await new Promise((r) => server.close(r));
+  return port;
+}
+
+/** server-everything over Streamable HTTP as a child process, resolved once it listens. */
+async function startEverythingHttp(port: number): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [EVERYTHING, 'streamableHttp'], { env: { PATH: process.env.PATH ?? '', PORT: String(port) }, stdio: ['ignore', 'ignore', 'pipe'] });
+  child.stderr!.resume();
+  await until(`streamableHttp server on ${port}`, async () => {
+    const res = await fetch(`http://127.0.0.1:${port}/`, { signal: AbortSignal.timeout(500) });
+    await res.body?.cancel();
+    return true;
+  });
+  return child;
+}
+
 describe('MCP operations: REST tool API, recorded calls, metrics, payload logging, lifecycle (real servers)', () => {
   let gw: TestGateway;
   const ids: Record<string, string> = {};
   let limited: { id: string; key: string };
+  let httpServer: ChildProcess | undefined;
 
   const register = async (body: Record<string, unknown>) => {
     const res = await call(`${gw.url}/api/mcp/servers`, { headers: authHeaders(), body });
@@ -60,10 +83,14 @@ describe('MCP operations: REST tool API, recorded calls, metrics, payload loggin
     await register(stdio('ev'));
     await register(stdio('ev-log', { log_payloads: true }));
     await register({ alias: 'broken', command: process.execPath, args: ['-e', 'process.exit(3)'], timeout_ms: 2000 });
+    const port = await freePort();
+    httpServer = await startEverythingHttp(port);
+    await register({ alias: 'ev-http', transport: 'streamable-http', url: `http://127.0.0.1:${port}/mcp` });
     limited = await createKey(gw.url, { alias: 'rest-limited', mcp_servers: ['ev'], mcp_tools: ['ev/echo', 'ev/get-sum'] });
   });
   after(async () => {
     await gw?.close();
+    httpServer?.kill('SIGTERM');
   });
 
   test('GET /api/mcp/tools lists every tool with server alias, id, prefixed name and the schema passed through', async () => {
@@ -108,6 +135,9 @@ describe('MCP operations: REST tool API, recorded calls, metrics, payload loggin
     const structured = await callTool({ server: ids.ev, tool: 'get-structured-content', arguments: { location: 'New York' } });
     assert.equal(structured.status, 200, structured.text);
     assert.ok(structured.json.structuredContent, 'structuredContent passes through');
+    const overHttp = await callTool({ server: 'ev-http', tool: 'get-sum', arguments: { a: 20, b: 22 } });
+    assert.equal(overHttp.status, 200, overHttp.text);
+    assert.match(overHttp.json.content[0].text, /42/);
     // A tool error is a result, not an HTTP failure.
     const toolError = await callTool({ server: 'ev', tool: 'no-such-tool' });
     assert.equal(toolError.status, 200, toolError.text);
@@ -254,6 +284,8 @@ describe('MCP operations: REST tool API, recorded calls, metrics, payload loggin
 
     assert.equal(value(text, 'smartflow_mcp_upstream_connected{server="ev"}'), 1);
     assert.equal(value(text, 'smartflow_mcp_upstream_connected{server="broken"}'), 0);
+    assert.equal(value(text, 'smartflow_mcp_upstream_connected{server="ev-http"}'), 1);
+    assert.ok(value(text, 'smartflow_mcp_tool_calls_total{server="ev-http",status="ok"}') >= 1);
     assert.equal(value(text, 'smartflow_mcp_upstream_restarts_total{server="ev"}'), 0);
     const evTools = (await tools('?server=ev')).json.data.length;
     assert.equal(value(text, 'smartflow_mcp_upstream_tools{server="ev"}'), evTools);
