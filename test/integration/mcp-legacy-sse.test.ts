@@ -178,4 +178,15 @@ describe('legacy SSE sessions share the session table', () => {
       await gw.close().catch(() => undefined);
     }
   });
+
+  test('an idle legacy session is closed with its stream', async () => {
+    const gw = await startTestGateway({ mcp: { session_idle_ms: 300 } });
+    try {
+      const idle = await openStream(`${gw.url}/sse`, authHeaders());
+      await idle.ended; // nothing was posted: the sweep closes the stream
+      assert.equal((await call(`${gw.url}${idle.messagePath}`, { headers: authHeaders(), body: PING })).status, 404);
+    } finally {
+      await gw.close();
+    }
+  });
 });
