@@ -126,6 +126,17 @@ export const mcpConfigSchema = z.strictObject({
   tools_page_size: z.number().int().positive().max(10_000).default(100),
   /** A session unused this long is closed. */
   session_idle_ms: z.number().int().positive().default(30 * 60_000),
+  /**
+   * DNS-rebinding protection on the MCP endpoints: `loopback` checks `Host` on requests that
+   * arrive on a loopback address, `always` on every request, `off` never.
+   */
+  host_check: z.enum(['loopback', 'always', 'off']).default('loopback'),
+  /** Host names (no port; IPv6 in brackets) accepted besides localhost, 127.0.0.1 and [::1]. */
+  allowed_hosts: z.array(z.string().min(1).max(253).regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)$/, 'a host name without port')).max(1000).default([]),
+  /** Events a Streamable HTTP session keeps for clients that resume a stream with Last-Event-ID. */
+  resume_max_events: z.number().int().nonnegative().max(1_000_000).default(1000),
+  /** Bytes of those events per session. */
+  resume_max_bytes: z.number().int().nonnegative().max(1024 ** 3).default(1024 ** 2),
 });
 
 /** The id a config server gets unless it names one: stable across restarts. */

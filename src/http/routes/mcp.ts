@@ -10,10 +10,14 @@ import type { RequestLog } from '../../core/request-log.js';
 import { GATEWAY_VERSION } from '../../core/version.js';
 import { ACTION_WITHOUT_BODY, authenticatedScope, principalOf } from '../plugins/authenticate.js';
 import type { McpServerRegistry } from '../../mcp/registry.js';
+import { SessionEventStore } from '../../mcp/downstream/event-store.js';
+import { createHostCheck } from '../../mcp/downstream/host-check.js';
 import { createOriginCheck } from '../../mcp/downstream/origin-check.js';
 import { authInfoFor, createSessionServer } from '../../mcp/downstream/session-server.js';
-import { SessionTable } from '../../mcp/downstream/session-table.js';
+import { ownsSession, SessionTable } from '../../mcp/downstream/session-table.js';
 import type { EndpointScope, ToolCatalog } from '../../mcp/downstream/tool-catalog.js';
+import { registerLegacySseRoutes, type McpEndpointContext } from './mcp-legacy-sse.js';
+import { rpcError } from './mcp-rpc-error.js';
 
 export interface McpRouteDeps {
   authenticator: Authenticator;
@@ -27,27 +31,40 @@ export interface McpRouteDeps {
 
 const SESSION_HEADER = 'mcp-session-id';
 
-/** JSON-RPC error bodies as the MCP SDK itself sends them for transport-level failures. */
-function rpcError(reply: FastifyReply, status: number, code: number, message: string): FastifyReply {
-  return reply.code(status).type('application/json').send(JSON.stringify({ jsonrpc: '2.0', error: { code, message }, id: null }));
-}
-
 /**
  * The gateway's own MCP endpoint (Streamable HTTP): `/mcp` aggregates the tools of every server
- * the caller may use as `{alias}_{tool}`; `/mcp/{alias}` serves one server unprefixed. Every
- * HTTP request is authenticated and Origin-checked before the SDK sees it; access is checked
- * again on every list and call. Sessions live in this instance's memory.
+ * the caller may use as `{alias}_{tool}`; `/mcp/{alias}` serves one server unprefixed. The
+ * legacy HTTP+SSE transport (`/sse`) shares the session table and checks (mcp-legacy-sse.ts).
+ * Every HTTP request is authenticated and Host- and Origin-checked before the SDK sees it;
+ * access is checked again on every list and call. Sessions live in this instance's memory.
  */
 export function registerMcpRoutes(app: FastifyInstance, deps: McpRouteDeps): void {
   const { catalog } = deps;
   const sessions = new SessionTable({ maxSessions: deps.config.max_sessions, idleMs: deps.config.session_idle_ms, now: deps.now });
   const originAllowed = createOriginCheck(deps.config.allowed_origins);
+  const hostAllowed = createHostCheck(deps.config.host_check, deps.config.allowed_hosts);
   // preClose, not onClose: open GET streams would otherwise hold app.close() until the grace period ends.
   app.addHook('preClose', async () => sessions.closeAll());
 
+  const context: McpEndpointContext = {
+    sessions,
+    log: deps.log,
+    now: deps.now,
+    newServer: (scope) => createSessionServer({ catalog, scope, version: GATEWAY_VERSION, pageSize: deps.config.tools_page_size }),
+    checkEndpoint: (principal, endpoint) => {
+      if (endpoint.kind === 'all') return;
+      const server = deps.registry.get(endpoint.alias)?.server;
+      if (!server || server.alias !== endpoint.alias) throw new GatewayError('SF_ERR_NOT_FOUND', { message: `No MCP server "${endpoint.alias}".` });
+      if (principal.policy !== null && !principal.policy.allowMcpServer(server)) throw new GatewayError('SF_ERR_FORBIDDEN', { message: `This key may not use MCP server "${server.alias}".` });
+    },
+  };
+
   authenticatedScope(app, { authenticator: deps.authenticator, admin: false }, (scope) => {
-    // After authentication (the scope's own hook runs first): strangers learn nothing, not even the Origin rule.
+    // After authentication (the scope's own hook runs first): strangers learn nothing, not even the Host and Origin rules.
     scope.addHook('onRequest', async (request) => {
+      if (!hostAllowed(request.headers.host, request.socket.localAddress)) {
+        throw new GatewayError('SF_ERR_FORBIDDEN', { message: 'This Host may not use the MCP endpoint; add it to mcp.allowed_hosts.' });
+      }
       const origin = request.headers.origin;
       if (!originAllowed(typeof origin === 'string' ? origin : undefined, request.headers.host)) {
         throw new GatewayError('SF_ERR_FORBIDDEN', { message: 'This Origin may not use the MCP endpoint; add it to mcp.allowed_origins.' });
@@ -56,11 +73,7 @@ export function registerMcpRoutes(app: FastifyInstance, deps: McpRouteDeps): voi
 
     const handle = async (request: FastifyRequest, reply: FastifyReply, endpoint: EndpointScope) => {
       const principal = principalOf(request);
-      if (endpoint.kind === 'one') {
-        const server = deps.registry.get(endpoint.alias)?.server;
-        if (!server || server.alias !== endpoint.alias) throw new GatewayError('SF_ERR_NOT_FOUND', { message: `No MCP server "${endpoint.alias}".` });
-        if (principal.policy !== null && !principal.policy.allowMcpServer(server)) throw new GatewayError('SF_ERR_FORBIDDEN', { message: `This key may not use MCP server "${server.alias}".` });
-      }
+      context.checkEndpoint(principal, endpoint);
       const sessionHeader = request.headers[SESSION_HEADER];
       const sessionId = typeof sessionHeader === 'string' ? sessionHeader : undefined;
       const raw = request.raw as IncomingMessage & { auth?: AuthInfo };
@@ -80,18 +93,20 @@ export function registerMcpRoutes(app: FastifyInstance, deps: McpRouteDeps): voi
 
       if (sessionId !== undefined) {
         const session = sessions.touch(sessionId);
-        const sameEndpoint = session && (session.scope.kind === 'all' ? endpoint.kind === 'all' : endpoint.kind === 'one' && endpoint.alias === session.scope.alias);
         // Another key presenting a session id learns nothing: the session does not exist for it.
-        if (!session || !sameEndpoint || session.principalId !== principal.id) return rpcError(reply, 404, -32001, 'Session not found');
+        if (!ownsSession(session, 'streamable-http', endpoint, principal.id)) return rpcError(reply, 404, -32001, 'Session not found');
         await serve(session.transport);
         return reply;
       }
       if (request.method !== 'POST') return rpcError(reply, 400, -32000, 'Bad Request: Mcp-Session-Id header is required');
 
-      const server = createSessionServer({ catalog, scope: endpoint, version: GATEWAY_VERSION, pageSize: deps.config.tools_page_size });
+      const server = context.newServer(endpoint);
+      const { resume_max_events: maxEvents, resume_max_bytes: maxBytes } = deps.config;
       const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
         sessionIdGenerator: randomUUID,
-        onsessioninitialized: (id) => sessions.add({ id, transport, server, scope: endpoint, principalId: principal.id, lastUsed: deps.now() }),
+        // Per session, so it goes when the session goes.
+        ...(maxEvents > 0 ? { eventStore: new SessionEventStore({ maxEvents, maxBytes }) } : {}),
+        onsessioninitialized: (id) => sessions.add({ kind: 'streamable-http', id, transport, server, scope: endpoint, principalId: principal.id, lastUsed: deps.now() }),
         onsessionclosed: (id) => sessions.forget(id),
       });
       await server.connect(transport);
@@ -101,10 +116,10 @@ export function registerMcpRoutes(app: FastifyInstance, deps: McpRouteDeps): voi
       return reply;
     };
 
-    const routeOptions = ACTION_WITHOUT_BODY;
     for (const method of ['POST', 'GET', 'DELETE'] as const) {
-      scope.route({ method, url: '/mcp', ...routeOptions, handler: (request, reply) => handle(request, reply, { kind: 'all' }) });
-      scope.route<{ Params: { alias: string } }>({ method, url: '/mcp/:alias', ...routeOptions, handler: (request, reply) => handle(request, reply, { kind: 'one', alias: request.params.alias }) });
+      scope.route({ method, url: '/mcp', ...ACTION_WITHOUT_BODY, handler: (request, reply) => handle(request, reply, { kind: 'all' }) });
+      scope.route<{ Params: { alias: string } }>({ method, url: '/mcp/:alias', ...ACTION_WITHOUT_BODY, handler: (request, reply) => handle(request, reply, { kind: 'one', alias: request.params.alias }) });
     }
+    registerLegacySseRoutes(scope, context);
   });
 }

@@ -1,15 +1,24 @@
 import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
+import type { SSEServerTransport } from '@modelcontextprotocol/sdk/server/sse.js';
 import type { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import type { EndpointScope } from './tool-catalog.js';
 
-export interface DownstreamSession {
+/** A session's transport: Streamable HTTP (`/mcp`) or the legacy HTTP+SSE one (`/sse`); a session id only works on its own kind. */
+export type SessionTransport = { kind: 'streamable-http'; transport: StreamableHTTPServerTransport } | { kind: 'sse'; transport: SSEServerTransport };
+
+export type DownstreamSession = SessionTransport & {
   id: string;
-  transport: StreamableHTTPServerTransport;
   server: Server;
   scope: EndpointScope;
   /** The principal that opened the session: another key presenting its id gets a 404. */
   principalId: string;
   lastUsed: number;
+};
+
+/** A session id presented to an endpoint is only good for the transport, endpoint and principal that opened it. */
+export function ownsSession<K extends DownstreamSession['kind']>(session: DownstreamSession | undefined, kind: K, endpoint: EndpointScope, principalId: string): session is Extract<DownstreamSession, { kind: K }> {
+  if (!session || session.kind !== kind || session.principalId !== principalId) return false;
+  return session.scope.kind === 'all' ? endpoint.kind === 'all' : endpoint.kind === 'one' && endpoint.alias === session.scope.alias;
 }
 
 export interface SessionTableOptions {
@@ -20,7 +29,8 @@ export interface SessionTableOptions {
 
 /**
  * Live MCP sessions of this instance (sessions are not shared between instances: a load
- * balancer must keep a session on one instance, e.g. by the `Mcp-Session-Id` header). Bounded:
+ * balancer must keep a session on one instance, e.g. by the `Mcp-Session-Id` header). Both
+ * transports share it, so `mcp.max_sessions` bounds them together. Bounded:
  * when full, the least recently used session is closed; idle ones are closed by a sweep.
  */
 export class SessionTable {
@@ -56,7 +66,7 @@ export class SessionTable {
     return session;
   }
 
-  /** Forgets a session the transport already closed (DELETE). */
+  /** Forgets a session the transport already closed (DELETE, or a legacy SSE stream that ended). */
   forget(id: string): void {
     this.sessions.delete(id);
   }

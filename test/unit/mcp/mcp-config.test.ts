@@ -56,4 +56,17 @@ mcp_servers:
     const key = 'ab'.repeat(32);
     assert.equal(loadConfig({ path: file(`providers: {}\n`), env: { SMARTFLOW_SECRET_KEY: key } }).config.secrets.key, key);
   });
+
+  test('the MCP endpoint\'s Host check and resumption limits: safe defaults, mistakes named', () => {
+    const { config } = loadConfig({ path: file(`providers: {}\n`), env: {} });
+    assert.equal(config.mcp.host_check, 'loopback');
+    assert.deepEqual(config.mcp.allowed_hosts, []);
+    assert.equal(config.mcp.resume_max_events, 1000);
+    assert.equal(config.mcp.resume_max_bytes, 1024 * 1024);
+    const set = loadConfig({ path: file(`mcp:\n  host_check: always\n  allowed_hosts: [gateway.internal, "[::1]"]\n`), env: {} }).config.mcp;
+    assert.equal(set.host_check, 'always');
+    assert.deepEqual(set.allowed_hosts, ['gateway.internal', '[::1]']);
+    assert.match(loadError(`mcp:\n  host_check: sometimes\n`), /:2: mcp\.host_check/);
+    assert.match(loadError(`mcp:\n  allowed_hosts: ["gateway.internal:4000"]\n`), /:2: mcp\.allowed_hosts\.0: a host name without port/);
+  });
 });
