@@ -17,6 +17,8 @@ import type { SpendLog } from '../../spend/spend-log.js';
 import { spendRecordOfToolCall } from '../../mcp/downstream/tool-call-spend.js';
 import { SessionTable } from '../../mcp/downstream/session-table.js';
 import { ToolCatalog, type EndpointScope } from '../../mcp/downstream/tool-catalog.js';
+import { FeatureCatalog } from '../../mcp/downstream/feature-catalog.js';
+import { SessionEvents } from '../../mcp/downstream/session-events.js';
 
 export interface McpRouteDeps {
   authenticator: Authenticator;
@@ -43,6 +45,9 @@ function rpcError(reply: FastifyReply, status: number, code: number, message: st
  */
 export function registerMcpRoutes(app: FastifyInstance, deps: McpRouteDeps): void {
   const catalog = new ToolCatalog({ registry: deps.registry, upstreams: deps.upstreams, log: deps.log });
+  const features = new FeatureCatalog({ registry: deps.registry, upstreams: deps.upstreams, log: deps.log });
+  const events = new SessionEvents({ registry: deps.registry, upstreams: deps.upstreams, log: deps.log });
+  app.addHook('onClose', async () => events.close());
   const sessions = new SessionTable({ maxSessions: deps.config.max_sessions, idleMs: deps.config.session_idle_ms, now: deps.now });
   const originAllowed = createOriginCheck(deps.config.allowed_origins);
   // preClose, not onClose: open GET streams would otherwise hold app.close() until the grace period ends.
@@ -96,7 +101,7 @@ export function registerMcpRoutes(app: FastifyInstance, deps: McpRouteDeps): voi
       }
       if (request.method !== 'POST') return rpcError(reply, 400, -32000, 'Bad Request: Mcp-Session-Id header is required');
 
-      const server = createSessionServer({ catalog, scope: endpoint, version: GATEWAY_VERSION, pageSize: deps.config.tools_page_size, now: deps.now, onToolCall });
+      const server = createSessionServer({ catalog, features, events, principal, scope: endpoint, version: GATEWAY_VERSION, pageSize: deps.config.tools_page_size, now: deps.now, onToolCall });
       const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
         sessionIdGenerator: randomUUID,
         onsessioninitialized: (id) => sessions.add({ id, transport, server, scope: endpoint, principalId: principal.id, lastUsed: deps.now() }),

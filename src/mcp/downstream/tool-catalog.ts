@@ -2,11 +2,14 @@ import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
 import type { RequestLog } from '../../core/request-log.js';
 import type { Principal } from '../../keys/principal.js';
 import type { McpServer, McpServerRegistry } from '../registry.js';
-import type { UpstreamCallResult, UpstreamPool, UpstreamTool } from '../upstream/upstream-pool.js';
+import type { UpstreamCallOptions, UpstreamCallResult, UpstreamPool, UpstreamTool } from '../upstream/upstream-pool.js';
+import { ToolAccessDenied, ToolNotFound } from './downstream-errors.js';
+import { mapResultUris } from './resource-uris.js';
+import { allowsServer, serversInScope, type EndpointScope } from './scope-servers.js';
 import { prefixedToolName, splitToolName } from './tool-names.js';
 
-/** What one downstream endpoint serves: every server the caller may use (`/mcp`) or one (`/mcp/{alias}`). */
-export type EndpointScope = { kind: 'all' } | { kind: 'one'; alias: string };
+export { ToolAccessDenied, ToolNotFound } from './downstream-errors.js';
+export type { EndpointScope } from './scope-servers.js';
 
 export interface ToolCatalogDeps {
   registry: McpServerRegistry;
@@ -14,21 +17,6 @@ export interface ToolCatalogDeps {
   log: RequestLog;
 }
 
-/** The tool name points at no registered server (recorded as 404 in the spend log). */
-export class ToolNotFound extends McpError {
-  constructor(message: string) {
-    super(ErrorCode.InvalidParams, message);
-  }
-}
-
-/** The caller's key or team may not use this server or tool (recorded as 403 in the spend log). */
-export class ToolAccessDenied extends McpError {
-  constructor(what: string) {
-    super(ErrorCode.InvalidParams, `This key may not use ${what}.`);
-  }
-}
-
-const allowsServer = (principal: Principal, server: McpServer) => principal.policy === null || principal.policy.allowMcpServer(server);
 const allowsTool = (principal: Principal, server: McpServer, tool: string) => principal.policy === null || principal.policy.allowMcpTool(server, tool);
 
 /**
@@ -39,17 +27,8 @@ const allowsTool = (principal: Principal, server: McpServer, tool: string) => pr
 export class ToolCatalog {
   constructor(private readonly deps: ToolCatalogDeps) {}
 
-  /** The servers of a scope the caller may use, sorted by alias so pages are stable. */
   private servers(principal: Principal, scope: EndpointScope): McpServer[] {
-    if (scope.kind === 'one') {
-      const server = this.deps.registry.get(scope.alias)?.server;
-      return server && allowsServer(principal, server) ? [server] : [];
-    }
-    return this.deps.registry
-      .list()
-      .map((s) => s.server)
-      .filter((s) => allowsServer(principal, s))
-      .sort((a, b) => (a.alias < b.alias ? -1 : 1));
+    return serversInScope(this.deps.registry, principal, scope);
   }
 
   /**
@@ -74,8 +53,11 @@ export class ToolCatalog {
     return lists.flat();
   }
 
-  /** Calls a tool by its scoped name; the upstream result comes back unchanged, failures as MCP errors naming the server. */
-  async call(principal: Principal, scope: EndpointScope, name: string, args: Record<string, unknown> | undefined, meta: Record<string, unknown> | undefined): Promise<{ server: McpServer; result: UpstreamCallResult }> {
+  /**
+   * Calls a tool by its scoped name; the upstream result comes back unchanged (on `/mcp`, with the
+   * resource URIs it carries mapped so they route back), failures as MCP errors naming the server.
+   */
+  async call(principal: Principal, scope: EndpointScope, name: string, args: Record<string, unknown> | undefined, meta: Record<string, unknown> | undefined, options: UpstreamCallOptions = {}): Promise<{ server: McpServer; result: UpstreamCallResult }> {
     const target = scope.kind === 'one' ? { alias: scope.alias, tool: name } : splitToolName(name);
     if (!target) throw new ToolNotFound(`Unknown tool "${name}": tool names here are "{server alias}_{tool}".`);
     const server = this.deps.registry.get(target.alias)?.server;
@@ -83,7 +65,8 @@ export class ToolCatalog {
     if (!allowsServer(principal, server)) throw new ToolAccessDenied(`MCP server "${server.alias}"`);
     if (!allowsTool(principal, server, target.tool)) throw new ToolAccessDenied(`tool "${target.tool}" of MCP server "${server.alias}"`);
     try {
-      return { server, result: await this.deps.upstreams.callTool(server.id, target.tool, args, meta) };
+      const result = await this.deps.upstreams.callTool(server.id, target.tool, args, meta, options);
+      return { server, result: scope.kind === 'all' ? mapResultUris(server.alias, result) : result };
     } catch (err) {
       if (err instanceof McpError) throw err;
       throw new McpError(ErrorCode.InternalError, `MCP server "${server.alias}" failed the call to "${target.tool}".`);
