@@ -12,7 +12,7 @@ import {
 } from '@modelcontextprotocol/sdk/types.js';
 import type { Principal } from '../../keys/principal.js';
 import type { FeatureCatalog } from './feature-catalog.js';
-import { forwardingOptions, upstreamMeta } from './forwarding.js';
+import { forwarded, upstreamMeta } from './forwarding.js';
 import type { EndpointScope } from './scope-servers.js';
 import type { SessionEvents } from './session-events.js';
 import { decodeCursor, encodeCursor } from './tool-cursor.js';
@@ -51,15 +51,15 @@ export function registerSessionFeatures(server: Server, options: SessionFeatureO
   );
   server.setRequestHandler(ListPromptsRequestSchema, async (request, extra) => page(await features.listPrompts(who(extra), scope), request.params?.cursor, pageSize, 'prompts') as never);
   server.setRequestHandler(ReadResourceRequestSchema, async (request, extra) =>
-    (await features.readResource(who(extra), scope, request.params.uri, upstreamMeta(request.params._meta), forwardingOptions(extra))) as never,
+    (await forwarded(extra, (o) => features.readResource(who(extra), scope, request.params.uri, upstreamMeta(request.params._meta), o))) as never,
   );
   server.setRequestHandler(GetPromptRequestSchema, async (request, extra) =>
-    (await features.getPrompt(who(extra), scope, request.params.name, request.params.arguments, upstreamMeta(request.params._meta), forwardingOptions(extra))) as never,
+    (await forwarded(extra, (o) => features.getPrompt(who(extra), scope, request.params.name, request.params.arguments, upstreamMeta(request.params._meta), o))) as never,
   );
   server.setRequestHandler(CompleteRequestSchema, async (request, extra) => {
     const { _meta, ...params } = request.params;
     const meta = upstreamMeta(_meta);
-    return (await features.complete(who(extra), scope, { ...params, ...(meta ? { _meta: meta } : {}) }, forwardingOptions(extra))) as never;
+    return (await forwarded(extra, (o) => features.complete(who(extra), scope, { ...params, ...(meta ? { _meta: meta } : {}) }, o))) as never;
   });
 
   // The session's own level filters what it hears; the upstreams are asked for at least as much.

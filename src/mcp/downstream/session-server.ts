@@ -3,7 +3,7 @@ import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
 import { CallToolRequestSchema, ListToolsRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import type { Principal } from '../../keys/principal.js';
 import type { FeatureCatalog } from './feature-catalog.js';
-import { forwardingOptions, upstreamMeta } from './forwarding.js';
+import { forwarded, upstreamMeta } from './forwarding.js';
 import { registerSessionFeatures } from './session-features.js';
 import type { SessionEvents } from './session-events.js';
 import { decodeCursor, encodeCursor } from './tool-cursor.js';
@@ -83,7 +83,7 @@ export function createSessionServer(options: SessionServerOptions): Server {
     const record = (status: ToolCallRecord['status'], error: string | null) =>
       options.onToolCall?.({ principal, serverAlias: target?.alias ?? null, tool: name, upstreamTool: target?.tool ?? name, status, startedAt, latencyMs: Math.round(performance.now() - started), error });
     try {
-      const { result } = await catalog.call(principal, scope, name, args, upstreamMeta(_meta), forwardingOptions(extra));
+      const { result } = await forwarded(extra, (o) => catalog.call(principal, scope, name, args, upstreamMeta(_meta), o));
       record(result.isError === true ? 'tool_error' : 'ok', null);
       return result;
     } catch (err) {

@@ -3,6 +3,7 @@ import {
   ErrorCode,
   LoggingMessageNotificationSchema,
   McpError,
+  ProgressNotificationSchema,
   PromptListChangedNotificationSchema,
   ResourceListChangedNotificationSchema,
   ToolListChangedNotificationSchema,
@@ -108,6 +109,8 @@ export interface UpstreamPoolOptions {
 
 const LATENCY_WINDOW = 100;
 const MAX_PAGES = 100;
+/** The longest delay setTimeout takes (about 24.8 days). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 const stripPrefix = (message: string) => message.replace(/^MCP error -?\d+: /, '');
 
@@ -120,6 +123,9 @@ class Upstream {
   private attempt = 0;
   private everConnected = false;
   private readonly lastGood = new Map<ListKind, unknown[]>();
+  /** Progress sinks of requests in flight, by the progress token this connection gave them. */
+  private readonly progressSinks = new Map<string, (progress: Progress) => void>();
+  private progressTokens = 0;
   /** The level asked of the server (the most verbose any session wanted); sent again after a reconnect. */
   private logLevel: LoggingLevel | null = null;
   private lastError: string | null = null;
@@ -220,6 +226,12 @@ class Upstream {
     conn.client.setNotificationHandler(ResourceListChangedNotificationSchema, changed('resources'));
     conn.client.setNotificationHandler(PromptListChangedNotificationSchema, changed('prompts'));
     conn.client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => this.emit({ type: 'log', server: this.server, params: n.params }));
+    // Replaces the SDK's own progress routing, which forgets a request's handler the moment its
+    // response arrives and so drops a last progress notification sent just before the result.
+    conn.client.setNotificationHandler(ProgressNotificationSchema, (n) => {
+      const { progressToken, ...progress } = n.params;
+      this.progressSinks.get(String(progressToken))?.(progress);
+    });
   }
 
   /** The connection or process died: forget it, and reconnect (restart) after a backoff. */
@@ -261,9 +273,8 @@ class Upstream {
   private async request<T extends z.ZodType>(method: string, params: Record<string, unknown>, schema: T, options: UpstreamCallOptions = {}, retried = false): Promise<z.infer<T>> {
     const conn = await this.connection();
     try {
-      // Progress restarts the timeout: a long operation that keeps reporting is alive.
-      const requestOptions = { timeout: this.server.timeout_ms, signal: options.signal, ...(options.onprogress ? { onprogress: options.onprogress, resetTimeoutOnProgress: true } : {}) };
-      return (await conn.client.request({ method, params } as never, schema, requestOptions)) as z.infer<T>;
+      if (options.onprogress) return await this.requestWithProgress(conn, method, params, schema, options.onprogress, options.signal);
+      return (await conn.client.request({ method, params } as never, schema, { timeout: this.server.timeout_ms, signal: options.signal })) as z.infer<T>;
     } catch (err) {
       // The client gave up on it; the SDK already told the server. Not the server's failure.
       if (options.signal?.aborted) throw new McpError(ErrorCode.RequestTimeout, `The request to MCP server "${this.server.alias}" was cancelled by the client`);
@@ -273,6 +284,35 @@ class Upstream {
       // without running it: initialize a new session and send it once more.
       if (!retried && err instanceof StreamableHTTPError && (err.code === 404 || err.code === 400)) return this.request(method, params, schema, options, true);
       throw this.mcpError(err);
+    }
+  }
+
+  /**
+   * A request whose progress goes to `onprogress`, under a token of this connection. The timeout
+   * is the gateway's own and restarts with each progress notification: a long operation that
+   * keeps reporting is alive. Its firing cancels the request like the SDK's timeout would.
+   */
+  private async requestWithProgress<T extends z.ZodType>(conn: UpstreamConnection, method: string, params: Record<string, unknown>, schema: T, onprogress: (progress: Progress) => void, signal: AbortSignal | undefined): Promise<z.infer<T>> {
+    const token = `smartflow-${++this.progressTokens}`;
+    const timeout = new AbortController();
+    let timer: NodeJS.Timeout | undefined;
+    const arm = () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => timeout.abort(new McpError(ErrorCode.RequestTimeout, 'Request timed out')), this.server.timeout_ms);
+    };
+    this.progressSinks.set(token, (progress) => {
+      arm();
+      onprogress(progress);
+    });
+    arm();
+    try {
+      const meta = { ...(params._meta as Record<string, unknown> | undefined), progressToken: token };
+      // The SDK's own timer must not fire first: ours is the one progress restarts.
+      const request = { method, params: { ...params, _meta: meta } } as never;
+      return (await conn.client.request(request, schema, { timeout: MAX_TIMER_MS, signal: signal ? AbortSignal.any([signal, timeout.signal]) : timeout.signal })) as z.infer<T>;
+    } finally {
+      clearTimeout(timer);
+      this.progressSinks.delete(token);
     }
   }
 
