@@ -241,6 +241,12 @@ describe('/mcp beyond tools: resources, prompts, completion, logging, list_chang
       return seen.cancellations === 1 ? seen : undefined;
     });
     assert.equal(counts.finished, 0);
+    const row = await until('the cancelled call in the spend log', async () => {
+      const logs = await call(`${gw.url}/api/spend/logs?limit=200`, { headers: authHeaders() });
+      return (logs.json.data as Array<Record<string, unknown>>).find((r) => r.model === 'probe_wait-for-cancel');
+    });
+    assert.equal(row.status, 499);
+    assert.equal(row.error_code, 'mcp_call_cancelled');
     assert.equal(textOf(await client.callTool({ name: 'everything_echo', arguments: { message: 'still here' } })), 'Echo: still here');
   });
 

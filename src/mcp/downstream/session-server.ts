@@ -46,8 +46,8 @@ export interface ToolCallRecord {
   tool: string;
   /** The upstream's own name for it. */
   upstreamTool: string;
-  /** `tool_error`: the tool answered `isError: true`; `denied`: the key may not use it; `not_found`: no such server; `error`: the call failed. */
-  status: 'ok' | 'tool_error' | 'denied' | 'not_found' | 'error';
+  /** `tool_error`: the tool answered `isError: true`; `denied`: the key may not use it; `not_found`: no such server; `cancelled`: the client cancelled it; `error`: the call failed. */
+  status: 'ok' | 'tool_error' | 'denied' | 'not_found' | 'cancelled' | 'error';
   /** Epoch ms when the call arrived. */
   startedAt: number;
   latencyMs: number;
@@ -87,7 +87,8 @@ export function createSessionServer(options: SessionServerOptions): Server {
       record(result.isError === true ? 'tool_error' : 'ok', null);
       return result;
     } catch (err) {
-      record(err instanceof ToolAccessDenied ? 'denied' : err instanceof ToolNotFound ? 'not_found' : 'error', err instanceof Error ? err.message : String(err));
+      const status = err instanceof ToolAccessDenied ? 'denied' : err instanceof ToolNotFound ? 'not_found' : extra.signal.aborted ? 'cancelled' : 'error';
+      record(status, err instanceof Error ? err.message : String(err));
       throw err;
     }
   });
