@@ -257,13 +257,18 @@ describe('/mcp beyond tools: resources, prompts, completion, logging, list_chang
 
     await register({ alias: 'late', command: process.execPath, args: [EVERYTHING, 'stdio'] });
     await until('tools/list_changed after a registration', () => master.heard.tools >= 1 && master.heard.resources >= 1 && master.heard.prompts >= 1);
-    assert.ok((await master.client.listTools()).tools.length >= 0);
     const names = (await allPrompts(master.client)).items.map((p) => p.name);
     assert.ok(names.includes('late_args-prompt'), names.join(','));
 
-    const removed = await call(`${gw.url}/api/mcp/servers/late`, { method: 'DELETE', headers: authHeaders() });
+    // A rename is a change for the sessions of the old alias too.
+    const renamedSession = await open('/mcp/late');
+    const renamed = await call(`${gw.url}/api/mcp/servers/late`, { method: 'PATCH', headers: authHeaders(), body: { alias: 'later' } });
+    assert.equal(renamed.status, 200, renamed.text);
+    await until('list_changed after a rename', () => renamedSession.heard.tools >= 1 && master.heard.tools >= 2);
+
+    const removed = await call(`${gw.url}/api/mcp/servers/later`, { method: 'DELETE', headers: authHeaders() });
     assert.equal(removed.status, 200, removed.text);
-    await until('tools/list_changed after a removal', () => master.heard.tools >= 2);
+    await until('tools/list_changed after a removal', () => master.heard.tools >= 3);
 
     // The probe adds a prompt: its own prompts/list_changed reaches sessions that include it, and the list shows it.
     const before = { master: master.heard.prompts, single: single.heard.prompts };
