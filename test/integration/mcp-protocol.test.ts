@@ -231,6 +231,21 @@ describe('/mcp beyond tools: resources, prompts, completion, logging, list_chang
     assert.deepEqual(tokens, ['my-own-token', 'my-own-token']);
   });
 
+  test('progress restarts the server\'s timeout: a long call that reports lives on, a silent one times out naming the server', async () => {
+    await register({ alias: 'slow', command: process.execPath, args: [EVERYTHING, 'stdio'], timeout_ms: 1500 });
+    try {
+      const { client } = await open('/mcp');
+      const args = { duration: 3, steps: 6 };
+      const progress: Progress[] = [];
+      const result = await client.callTool({ name: 'slow_trigger-long-running-operation', arguments: args }, undefined, { onprogress: (p) => void progress.push(p), timeout: 30_000 });
+      assert.match(textOf(result), /completed/);
+      assert.equal(progress.length, 6);
+      await assert.rejects(client.callTool({ name: 'slow_trigger-long-running-operation', arguments: args }, undefined, { timeout: 30_000 }), /MCP server "slow" timed out after 1500 ms/);
+    } finally {
+      await call(`${gw.url}/api/mcp/servers/slow`, { method: 'DELETE', headers: authHeaders() });
+    }
+  });
+
   test('cancellation: a cancelled call ends at once and the upstream request is aborted; later calls work', async () => {
     const { client } = await open('/mcp');
     const controller = new AbortController();

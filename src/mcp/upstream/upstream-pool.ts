@@ -1,6 +1,7 @@
 import { StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import {
   ErrorCode,
+  LoggingLevelSchema,
   LoggingMessageNotificationSchema,
   McpError,
   ProgressNotificationSchema,
@@ -12,56 +13,16 @@ import {
   type Progress,
   type ServerCapabilities,
 } from '@modelcontextprotocol/sdk/types.js';
-import { z } from 'zod';
+import type { z } from 'zod';
 import type { RequestLog } from '../../core/request-log.js';
 import type { McpServer, McpServerRegistry } from '../registry.js';
 import { connectUpstream, type ConnectedTransport, type UpstreamConnection } from './connect.js';
 import { scrubSecrets } from './scrub.js';
 import { compileToolFilter } from './tool-filter.js';
+import { callResultSchema, LISTS, pageSchemas, type ItemList, type ItemOf, type ListKind, type ToolList, type UpstreamCallResult, type UpstreamPrompt, type UpstreamResource, type UpstreamResourceTemplate, type UpstreamResult, type UpstreamTool } from './upstream-lists.js';
+import { ProgressRouter } from './progress-router.js';
 
-/**
- * Loose on purpose: the gateway forwards tools and results it does not know field by field
- * (`_meta`, `outputSchema`, `structuredContent`, icons, content types added tomorrow), so it
- * checks only what it reads itself.
- */
-const toolSchema = z.looseObject({ name: z.string() });
-const resourceSchema = z.looseObject({ uri: z.string() });
-const resourceTemplateSchema = z.looseObject({ uriTemplate: z.string() });
-const promptSchema = z.looseObject({ name: z.string() });
-const callResultSchema = z.looseObject({});
-
-export type UpstreamTool = z.infer<typeof toolSchema>;
-export type UpstreamResource = z.infer<typeof resourceSchema>;
-export type UpstreamResourceTemplate = z.infer<typeof resourceTemplateSchema>;
-export type UpstreamPrompt = z.infer<typeof promptSchema>;
-export type UpstreamCallResult = z.infer<typeof callResultSchema>;
-/** A result the gateway forwards as it came (`resources/read`, `prompts/get`, `completion/complete`). */
-export type UpstreamResult = z.infer<typeof callResultSchema>;
-
-/** The lists a server can offer, each with the capability that announces it and the field that holds it. */
-const LISTS = {
-  tools: { method: 'tools/list', field: 'tools', capability: 'tools', item: toolSchema },
-  resources: { method: 'resources/list', field: 'resources', capability: 'resources', item: resourceSchema },
-  resourceTemplates: { method: 'resources/templates/list', field: 'resourceTemplates', capability: 'resources', item: resourceTemplateSchema },
-  prompts: { method: 'prompts/list', field: 'prompts', capability: 'prompts', item: promptSchema },
-} as const;
-export type ListKind = keyof typeof LISTS;
-type ItemOf<K extends ListKind> = z.infer<(typeof LISTS)[K]['item']>;
-const pageSchemas = new Map<ListKind, z.ZodType<Record<string, unknown> & { nextCursor?: string }>>(
-  (Object.keys(LISTS) as ListKind[]).map((kind) => [kind, z.looseObject({ [LISTS[kind].field]: z.array(LISTS[kind].item), nextCursor: z.string().optional() })]),
-);
-
-export interface ItemList<T> {
-  items: T[];
-  /** True when the server is unreachable and this is the last list it gave. */
-  stale: boolean;
-}
-
-export interface ToolList {
-  tools: UpstreamTool[];
-  /** True when the server is unreachable and this is the last list it gave. */
-  stale: boolean;
-}
+export { type ItemList, type ListKind, type ToolList, type UpstreamCallResult, type UpstreamPrompt, type UpstreamResource, type UpstreamResourceTemplate, type UpstreamResult, type UpstreamTool } from './upstream-lists.js';
 
 /** Per-call options a downstream request passes on: its cancellation and a sink for the upstream's progress. */
 export interface UpstreamCallOptions {
@@ -76,9 +37,8 @@ export type UpstreamEvent =
   | { type: 'list_changed'; server: McpServer; list: 'tools' | 'resources' | 'prompts' }
   | { type: 'log'; server: McpServer; params: LoggingMessageNotification['params'] };
 
-const LOG_LEVELS: readonly LoggingLevel[] = ['debug', 'info', 'notice', 'warning', 'error', 'critical', 'alert', 'emergency'];
 /** The more verbose of two levels. */
-const moreVerbose = (a: LoggingLevel | null, b: LoggingLevel): LoggingLevel => (a !== null && LOG_LEVELS.indexOf(a) < LOG_LEVELS.indexOf(b) ? a : b);
+const moreVerbose = (a: LoggingLevel | null, b: LoggingLevel): LoggingLevel => (a !== null && LoggingLevelSchema.options.indexOf(a) < LoggingLevelSchema.options.indexOf(b) ? a : b);
 
 export type UpstreamState = 'idle' | 'connecting' | 'connected' | 'reconnecting' | 'closed';
 
@@ -109,8 +69,6 @@ export interface UpstreamPoolOptions {
 
 const LATENCY_WINDOW = 100;
 const MAX_PAGES = 100;
-/** The longest delay setTimeout takes (about 24.8 days). */
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
 const stripPrefix = (message: string) => message.replace(/^MCP error -?\d+: /, '');
 
@@ -123,9 +81,7 @@ class Upstream {
   private attempt = 0;
   private everConnected = false;
   private readonly lastGood = new Map<ListKind, unknown[]>();
-  /** Progress sinks of requests in flight, by the progress token this connection gave them. */
-  private readonly progressSinks = new Map<string, (progress: Progress) => void>();
-  private progressTokens = 0;
+  private readonly progress = new ProgressRouter();
   /** The level asked of the server (the most verbose any session wanted); sent again after a reconnect. */
   private logLevel: LoggingLevel | null = null;
   private lastError: string | null = null;
@@ -226,12 +182,7 @@ class Upstream {
     conn.client.setNotificationHandler(ResourceListChangedNotificationSchema, changed('resources'));
     conn.client.setNotificationHandler(PromptListChangedNotificationSchema, changed('prompts'));
     conn.client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => this.emit({ type: 'log', server: this.server, params: n.params }));
-    // Replaces the SDK's own progress routing, which forgets a request's handler the moment its
-    // response arrives and so drops a last progress notification sent just before the result.
-    conn.client.setNotificationHandler(ProgressNotificationSchema, (n) => {
-      const { progressToken, ...progress } = n.params;
-      this.progressSinks.get(String(progressToken))?.(progress);
-    });
+    conn.client.setNotificationHandler(ProgressNotificationSchema, (n) => this.progress.deliver(n.params));
   }
 
   /** The connection or process died: forget it, and reconnect (restart) after a backoff. */
@@ -273,7 +224,7 @@ class Upstream {
   private async request<T extends z.ZodType>(method: string, params: Record<string, unknown>, schema: T, options: UpstreamCallOptions = {}, retried = false): Promise<z.infer<T>> {
     const conn = await this.connection();
     try {
-      if (options.onprogress) return await this.requestWithProgress(conn, method, params, schema, options.onprogress, options.signal);
+      if (options.onprogress) return await this.progress.request(conn.client, { method, params }, schema, { timeoutMs: this.server.timeout_ms, onprogress: options.onprogress, signal: options.signal });
       return (await conn.client.request({ method, params } as never, schema, { timeout: this.server.timeout_ms, signal: options.signal })) as z.infer<T>;
     } catch (err) {
       // The client gave up on it; the SDK already told the server. Not the server's failure.
@@ -284,35 +235,6 @@ class Upstream {
       // without running it: initialize a new session and send it once more.
       if (!retried && err instanceof StreamableHTTPError && (err.code === 404 || err.code === 400)) return this.request(method, params, schema, options, true);
       throw this.mcpError(err);
-    }
-  }
-
-  /**
-   * A request whose progress goes to `onprogress`, under a token of this connection. The timeout
-   * is the gateway's own and restarts with each progress notification: a long operation that
-   * keeps reporting is alive. Its firing cancels the request like the SDK's timeout would.
-   */
-  private async requestWithProgress<T extends z.ZodType>(conn: UpstreamConnection, method: string, params: Record<string, unknown>, schema: T, onprogress: (progress: Progress) => void, signal: AbortSignal | undefined): Promise<z.infer<T>> {
-    const token = `smartflow-${++this.progressTokens}`;
-    const timeout = new AbortController();
-    let timer: NodeJS.Timeout | undefined;
-    const arm = () => {
-      clearTimeout(timer);
-      timer = setTimeout(() => timeout.abort(new McpError(ErrorCode.RequestTimeout, 'Request timed out')), this.server.timeout_ms);
-    };
-    this.progressSinks.set(token, (progress) => {
-      arm();
-      onprogress(progress);
-    });
-    arm();
-    try {
-      const meta = { ...(params._meta as Record<string, unknown> | undefined), progressToken: token };
-      // The SDK's own timer must not fire first: ours is the one progress restarts.
-      const request = { method, params: { ...params, _meta: meta } } as never;
-      return (await conn.client.request(request, schema, { timeout: MAX_TIMER_MS, signal: signal ? AbortSignal.any([signal, timeout.signal]) : timeout.signal })) as z.infer<T>;
-    } finally {
-      clearTimeout(timer);
-      this.progressSinks.delete(token);
     }
   }
 
