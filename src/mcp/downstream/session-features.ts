@@ -44,6 +44,8 @@ const severity = (level: LoggingLevel) => LoggingLevelSchema.options.indexOf(lev
 export function registerSessionFeatures(server: Server, options: SessionFeatureOptions): void {
   const { features, scope, pageSize } = options;
   const who = (extra: { authInfo?: unknown }) => options.principalOf(extra.authInfo);
+  // Results go out as the servers sent them (checked loosely where they came in), not re-shaped
+  // to the SDK's types: hence the casts to the handlers' declared result types.
 
   server.setRequestHandler(ListResourcesRequestSchema, async (request, extra) => page(await features.listResources(who(extra), scope), request.params?.cursor, pageSize, 'resources') as never);
   server.setRequestHandler(ListResourceTemplatesRequestSchema, async (request, extra) =>
