@@ -149,7 +149,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   const onToolCall = createToolCallRecorder({ spendLog: deps.spendLog, metrics: deps.metrics.mcp, log: deps.logger });
   const mcpCatalog = new ToolCatalog({ registry: deps.mcpServers, upstreams: deps.mcpUpstreams, log: deps.logger, onToolCall, now: deps.access.now });
   deps.metrics.mcp.upstreams.sample = () => deps.mcpUpstreams.snapshots();
-  registerMcpRoutes(app, { authenticator: deps.authenticator, registry: deps.mcpServers, catalog: mcpCatalog, config: deps.config.mcp, log: deps.logger, now: deps.access.now });
+  registerMcpRoutes(app, { authenticator: deps.authenticator, registry: deps.mcpServers, catalog: mcpCatalog, upstreams: deps.mcpUpstreams, config: deps.config.mcp, log: deps.logger, now: deps.access.now });
   // Any valid key (the key's MCP access decides); the rest of /api is admin-only, below.
   authenticatedScope(app, { authenticator: deps.authenticator, admin: false }, (callers) => registerMcpToolRoutes(callers, { catalog: mcpCatalog }));
   // Every admin API lives in one scope: the master key (later an admin role) or 401/403.

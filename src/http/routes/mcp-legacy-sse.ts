@@ -16,7 +16,7 @@ export interface McpEndpointContext {
   sessions: SessionTable;
   log: RequestLog;
   now: () => number;
-  newServer: (scope: EndpointScope) => Server;
+  newServer: (scope: EndpointScope, principal: Principal) => Server;
   /** Throws the 404 (no such alias) or 403 (not this key's) for a one-server endpoint. */
   checkEndpoint: (principal: Principal, endpoint: EndpointScope) => void;
 }
@@ -34,7 +34,7 @@ export function registerLegacySseRoutes(scope: FastifyInstance, context: McpEndp
     context.checkEndpoint(principal, endpoint);
     reply.hijack();
     const transport = new SSEServerTransport(messagePath, reply.raw);
-    const server = context.newServer(endpoint);
+    const server = context.newServer(endpoint, principal);
     // Chained by server.connect(): the stream closing (client gone, idle expiry, shutdown) ends the session.
     transport.onclose = () => context.sessions.forget(transport.sessionId);
     // In the table before the endpoint event goes out, so the client's first POST finds it.

@@ -18,12 +18,16 @@ import { ownsSession, SessionTable } from '../../mcp/downstream/session-table.js
 import type { EndpointScope, ToolCatalog } from '../../mcp/downstream/tool-catalog.js';
 import { registerLegacySseRoutes, type McpEndpointContext } from './mcp-legacy-sse.js';
 import { rpcError } from './mcp-rpc-error.js';
+import { FeatureCatalog } from '../../mcp/downstream/feature-catalog.js';
+import { SessionEvents } from '../../mcp/downstream/session-events.js';
+import type { UpstreamPool } from '../../mcp/upstream/upstream-pool.js';
 
 export interface McpRouteDeps {
   authenticator: Authenticator;
   registry: McpServerRegistry;
   /** Shared with the REST tool API, so both record calls the same way. */
   catalog: ToolCatalog;
+  upstreams: UpstreamPool;
   config: McpConfig;
   log: RequestLog;
   now: () => number;
@@ -40,6 +44,9 @@ const SESSION_HEADER = 'mcp-session-id';
  */
 export function registerMcpRoutes(app: FastifyInstance, deps: McpRouteDeps): void {
   const { catalog } = deps;
+  const features = new FeatureCatalog({ registry: deps.registry, upstreams: deps.upstreams, log: deps.log });
+  const events = new SessionEvents({ registry: deps.registry, upstreams: deps.upstreams, log: deps.log });
+  app.addHook('onClose', async () => events.close());
   const sessions = new SessionTable({ maxSessions: deps.config.max_sessions, idleMs: deps.config.session_idle_ms, now: deps.now });
   const originAllowed = createOriginCheck(deps.config.allowed_origins);
   const hostAllowed = createHostCheck(deps.config.host_check, deps.config.allowed_hosts);
@@ -50,7 +57,7 @@ export function registerMcpRoutes(app: FastifyInstance, deps: McpRouteDeps): voi
     sessions,
     log: deps.log,
     now: deps.now,
-    newServer: (scope) => createSessionServer({ catalog, scope, version: GATEWAY_VERSION, pageSize: deps.config.tools_page_size }),
+    newServer: (scope, principal) => createSessionServer({ catalog, features, events, principal, scope, version: GATEWAY_VERSION, pageSize: deps.config.tools_page_size }),
     checkEndpoint: (principal, endpoint) => {
       if (endpoint.kind === 'all') return;
       const server = deps.registry.get(endpoint.alias)?.server;
@@ -100,7 +107,7 @@ export function registerMcpRoutes(app: FastifyInstance, deps: McpRouteDeps): voi
       }
       if (request.method !== 'POST') return rpcError(reply, 400, -32000, 'Bad Request: Mcp-Session-Id header is required');
 
-      const server = context.newServer(endpoint);
+      const server = context.newServer(endpoint, principal);
       const { resume_max_events: maxEvents, resume_max_bytes: maxBytes } = deps.config;
       const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
         sessionIdGenerator: randomUUID,

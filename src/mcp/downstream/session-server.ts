@@ -2,6 +2,10 @@ import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
 import { CallToolRequestSchema, ListToolsRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import type { Principal } from '../../keys/principal.js';
+import type { FeatureCatalog } from './feature-catalog.js';
+import { forwarded, upstreamMeta } from './forwarding.js';
+import { registerSessionFeatures } from './session-features.js';
+import type { SessionEvents } from './session-events.js';
 import { decodeCursor, encodeCursor } from './tool-cursor.js';
 import type { EndpointScope, ToolCaller, ToolCatalog } from './tool-catalog.js';
 
@@ -25,16 +29,29 @@ function principalOf(authInfo: AuthInfo | undefined): Principal {
 
 export interface SessionServerOptions {
   catalog: ToolCatalog;
+  /** Resources, prompts, completion, logging; without it the session serves tools only. */
+  features?: FeatureCatalog;
+  /** List changes and log messages of the servers in scope, heard as `principal` (with `features`). */
+  events?: SessionEvents;
+  /** The principal that opened the session (each request still carries its own). */
+  principal?: Principal;
   scope: EndpointScope;
   version: string;
-  /** Tools per `tools/list` page. */
+  /** Items per `tools/list` (and resources, templates, prompts) page. */
   pageSize: number;
 }
 
-/** One SDK Server per session: tools/list and tools/call over the catalog; `ping` is the SDK's own. */
+/**
+ * The capabilities a session announces. Resource subscriptions are not offered: the gateway does
+ * not relay `resources/updated` yet.
+ */
+const FULL_CAPABILITIES = { tools: { listChanged: true }, resources: { listChanged: true }, prompts: { listChanged: true }, completions: {}, logging: {} };
+
+/** One SDK Server per session: tools, resources, prompts, completion and logging over the catalogs; `ping` is the SDK's own. */
 export function createSessionServer(options: SessionServerOptions): Server {
   const { catalog, scope } = options;
-  const server = new Server({ name: scope.kind === 'one' ? `smartflow-${scope.alias}` : 'smartflow', version: options.version }, { capabilities: { tools: {} } });
+  const capabilities = options.features ? FULL_CAPABILITIES : { tools: {} };
+  const server = new Server({ name: scope.kind === 'one' ? `smartflow-${scope.alias}` : 'smartflow', version: options.version }, { capabilities });
 
   server.setRequestHandler(ListToolsRequestSchema, async (request, extra) => {
     const offset = decodeCursor(request.params?.cursor);
@@ -47,10 +64,9 @@ export function createSessionServer(options: SessionServerOptions): Server {
   // The catalog records every call (spend log, metrics), refused ones included.
   server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
     const { name, arguments: args, _meta } = request.params;
-    // Progress tokens belong to this session; the upstream connection has its own.
-    const { progressToken: _progress, ...meta } = _meta ?? {};
-    const { result } = await catalog.call(callerOf(extra.authInfo), scope, name, args, Object.keys(meta).length ? meta : undefined);
+    const { result } = await forwarded(extra, (o) => catalog.call(callerOf(extra.authInfo), scope, name, args, upstreamMeta(_meta), o));
     return result;
   });
+  if (options.features) registerSessionFeatures(server, { features: options.features, scope, pageSize: options.pageSize, principalOf: (authInfo) => principalOf(authInfo as AuthInfo | undefined), events: options.events, principal: options.principal });
   return server;
 }

@@ -3,9 +3,9 @@ import type { Principal } from '../../keys/principal.js';
 /**
  * `ok`; `tool_error`: the tool answered `isError: true`; `denied`: the key may not use it;
  * `not_found`: no such server or tool; `timeout`: the server did not answer within its
- * `timeout_ms`; `error`: any other failure (the server's error, an unreachable server).
+ * `timeout_ms`; `cancelled`: the client cancelled it; `error`: any other failure (the server's error, an unreachable server).
  */
-export type ToolCallStatus = 'ok' | 'tool_error' | 'denied' | 'not_found' | 'timeout' | 'error';
+export type ToolCallStatus = 'ok' | 'tool_error' | 'denied' | 'not_found' | 'timeout' | 'cancelled' | 'error';
 
 /** One finished tool call, from `/mcp` or the REST API: what the spend log, the metrics and the log are told. */
 export interface ToolCallRecord {

@@ -8,6 +8,8 @@ const STATUS: Record<ToolCallRecord['status'], { status: number; error_code: str
   denied: { status: 403, error_code: 'mcp_tool_denied' },
   not_found: { status: 404, error_code: 'mcp_tool_not_found' },
   timeout: { status: 504, error_code: 'mcp_upstream_timeout' },
+  // 499 as for an LLM request the client gave up on.
+  cancelled: { status: 499, error_code: 'mcp_call_cancelled' },
   error: { status: 502, error_code: 'mcp_upstream_error' },
 };
 

@@ -2,12 +2,15 @@ import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
 import type { RequestLog } from '../../core/request-log.js';
 import type { Principal } from '../../keys/principal.js';
 import type { McpServer, McpServerRegistry } from '../registry.js';
-import { ToolNotOffered, type UpstreamCallResult, type UpstreamPool, type UpstreamTool } from '../upstream/upstream-pool.js';
+import { ToolNotOffered, type UpstreamCallOptions, type UpstreamCallResult, type UpstreamPool, type UpstreamTool } from '../upstream/upstream-pool.js';
+import { ToolAccessDenied, ToolNotFound } from './downstream-errors.js';
+import { mapResultUris } from './resource-uris.js';
+import { allowsServer, serversInScope, type EndpointScope } from './scope-servers.js';
 import type { ToolCallRecorder, ToolCallStatus } from './tool-call-record.js';
 import { prefixedToolName, splitToolName } from './tool-names.js';
 
-/** What one downstream endpoint serves: every server the caller may use (`/mcp`) or one (`/mcp/{alias}`). */
-export type EndpointScope = { kind: 'all' } | { kind: 'one'; alias: string };
+export { ToolAccessDenied, ToolNotFound } from './downstream-errors.js';
+export type { EndpointScope } from './scope-servers.js';
 
 export interface ToolCatalogDeps {
   registry: McpServerRegistry;
@@ -30,27 +33,13 @@ export interface ServerTools {
   tools: UpstreamTool[];
 }
 
-/** The tool name points at no registered server (recorded as 404 in the spend log). */
-export class ToolNotFound extends McpError {
-  constructor(message: string) {
-    super(ErrorCode.InvalidParams, message);
-  }
-}
-
-/** The caller's key or team may not use this server or tool (recorded as 403 in the spend log). */
-export class ToolAccessDenied extends McpError {
-  constructor(what: string) {
-    super(ErrorCode.InvalidParams, `This key may not use ${what}.`);
-  }
-}
-
-const allowsServer = (principal: Principal, server: McpServer) => principal.policy === null || principal.policy.allowMcpServer(server);
 const allowsTool = (principal: Principal, server: McpServer, tool: string) => principal.policy === null || principal.policy.allowMcpTool(server, tool);
 const jsonBytes = (value: unknown) => Buffer.byteLength(JSON.stringify(value) ?? '');
 
-function statusOf(err: unknown): ToolCallStatus {
+function statusOf(err: unknown, cancelled: boolean): ToolCallStatus {
   if (err instanceof ToolAccessDenied) return 'denied';
   if (err instanceof ToolNotFound) return 'not_found';
+  if (cancelled) return 'cancelled';
   if (err instanceof McpError && err.code === ErrorCode.RequestTimeout) return 'timeout';
   return 'error';
 }
@@ -64,17 +53,8 @@ function statusOf(err: unknown): ToolCallStatus {
 export class ToolCatalog {
   constructor(private readonly deps: ToolCatalogDeps) {}
 
-  /** The servers of a scope the caller may use, sorted by alias so pages are stable. */
   private servers(principal: Principal, scope: EndpointScope): McpServer[] {
-    if (scope.kind === 'one') {
-      const server = this.deps.registry.get(scope.alias)?.server;
-      return server && allowsServer(principal, server) ? [server] : [];
-    }
-    return this.deps.registry
-      .list()
-      .map((s) => s.server)
-      .filter((s) => allowsServer(principal, s))
-      .sort((a, b) => (a.alias < b.alias ? -1 : 1));
+    return serversInScope(this.deps.registry, principal, scope);
   }
 
   /**
@@ -122,10 +102,14 @@ export class ToolCatalog {
     return server;
   }
 
-  /** Calls a tool by its scoped name; the upstream result comes back unchanged, failures as MCP errors naming the server. */
-  call(caller: ToolCaller, scope: EndpointScope, name: string, args: Record<string, unknown> | undefined, meta: Record<string, unknown> | undefined): Promise<{ server: McpServer; result: UpstreamCallResult }> {
+  /**
+   * Calls a tool by its scoped name; the upstream result comes back unchanged (on `/mcp`, with the
+   * resource URIs it carries mapped so they route back), failures as MCP errors naming the server.
+   */
+  call(caller: ToolCaller, scope: EndpointScope, name: string, args: Record<string, unknown> | undefined, meta: Record<string, unknown> | undefined, options: UpstreamCallOptions = {}): Promise<{ server: McpServer; result: UpstreamCallResult }> {
     const target = scope.kind === 'one' ? { alias: scope.alias, tool: name } : splitToolName(name);
-    return this.recorded(caller, { alias: target?.alias ?? null, tool: name, upstreamTool: target?.tool ?? name }, args, () => {
+    const how = { options, mapUris: scope.kind === 'all' };
+    return this.recorded(caller, { alias: target?.alias ?? null, tool: name, upstreamTool: target?.tool ?? name }, args, how, () => {
       if (!target) throw new ToolNotFound(`Unknown tool "${name}": tool names here are "{server alias}_{tool}".`);
       const server = this.deps.registry.get(target.alias)?.server;
       // An id is no alias here: a prefixed name or an endpoint path names a server by its alias.
@@ -137,7 +121,7 @@ export class ToolCatalog {
   /** Calls a tool of a server named by alias or id (the REST API): a reference by id survives renames. */
   callOnServer(caller: ToolCaller, ref: string, tool: string, args: Record<string, unknown> | undefined): Promise<{ server: McpServer; result: UpstreamCallResult }> {
     const known = this.deps.registry.get(ref)?.server;
-    return this.recorded(caller, { alias: known?.alias ?? null, tool, upstreamTool: tool }, args, () => {
+    return this.recorded(caller, { alias: known?.alias ?? null, tool, upstreamTool: tool }, args, { options: {}, mapUris: false }, () => {
       if (!known) throw new ToolNotFound(`There is no MCP server "${ref.slice(0, 100)}".`);
       return { server: known, tool, meta: undefined };
     });
@@ -148,6 +132,7 @@ export class ToolCatalog {
     caller: ToolCaller,
     named: { alias: string | null; tool: string; upstreamTool: string },
     args: Record<string, unknown> | undefined,
+    { options, mapUris }: { options: UpstreamCallOptions; mapUris: boolean },
     resolve: () => { server: McpServer; tool: string; meta: Record<string, unknown> | undefined },
   ): Promise<{ server: McpServer; result: UpstreamCallResult }> {
     const started = performance.now();
@@ -161,8 +146,8 @@ export class ToolCatalog {
       const { principal } = caller;
       if (!allowsServer(principal, server)) throw new ToolAccessDenied(`MCP server "${server.alias}"`);
       if (!allowsTool(principal, server, target.tool)) throw new ToolAccessDenied(`tool "${target.tool}" of MCP server "${server.alias}"`);
-      result = await this.callUpstream(server, target.tool, args, target.meta);
-      return { server, result };
+      result = await this.callUpstream(server, target.tool, args, target.meta, options);
+      return { server, result: mapUris ? mapResultUris(server.alias, result) : result };
     } catch (err) {
       failure = err;
       throw err;
@@ -173,7 +158,7 @@ export class ToolCatalog {
         serverId: server?.id ?? null,
         tool: named.tool,
         upstreamTool: named.upstreamTool,
-        status: failure !== null ? statusOf(failure) : result?.isError === true ? 'tool_error' : 'ok',
+        status: failure !== null ? statusOf(failure, options.signal?.aborted === true) : result?.isError === true ? 'tool_error' : 'ok',
         startedAt,
         latencyMs: Math.round(performance.now() - started),
         error: failure === null ? null : failure instanceof Error ? failure.message : String(failure),
@@ -185,9 +170,9 @@ export class ToolCatalog {
     }
   }
 
-  private async callUpstream(server: McpServer, tool: string, args: Record<string, unknown> | undefined, meta: Record<string, unknown> | undefined): Promise<UpstreamCallResult> {
+  private async callUpstream(server: McpServer, tool: string, args: Record<string, unknown> | undefined, meta: Record<string, unknown> | undefined, options: UpstreamCallOptions): Promise<UpstreamCallResult> {
     try {
-      return await this.deps.upstreams.callTool(server.id, tool, args, meta);
+      return await this.deps.upstreams.callTool(server.id, tool, args, meta, options);
     } catch (err) {
       if (err instanceof ToolNotOffered) throw new ToolNotFound(err.message.replace(/^MCP error -?\d+: /, ''));
       if (err instanceof McpError) throw err;

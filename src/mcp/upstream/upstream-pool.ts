@@ -1,29 +1,44 @@
 import { StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { ErrorCode, McpError, ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
-import { z } from 'zod';
+import {
+  ErrorCode,
+  LoggingLevelSchema,
+  LoggingMessageNotificationSchema,
+  McpError,
+  ProgressNotificationSchema,
+  PromptListChangedNotificationSchema,
+  ResourceListChangedNotificationSchema,
+  ToolListChangedNotificationSchema,
+  type LoggingLevel,
+  type LoggingMessageNotification,
+  type Progress,
+  type ServerCapabilities,
+} from '@modelcontextprotocol/sdk/types.js';
+import type { z } from 'zod';
 import type { RequestLog } from '../../core/request-log.js';
 import type { McpServer, McpServerRegistry } from '../registry.js';
 import { connectUpstream, type ConnectedTransport, type UpstreamConnection } from './connect.js';
 import { scrubSecrets } from './scrub.js';
 import { compileToolFilter } from './tool-filter.js';
+import { callResultSchema, LISTS, pageSchemas, type ItemList, type ItemOf, type ListKind, type ToolList, type UpstreamCallResult, type UpstreamPrompt, type UpstreamResource, type UpstreamResourceTemplate, type UpstreamResult, type UpstreamTool } from './upstream-lists.js';
+import { ProgressRouter } from './progress-router.js';
 
-/**
- * Loose on purpose: the gateway forwards tools and results it does not know field by field
- * (`_meta`, `outputSchema`, `structuredContent`, icons, content types added tomorrow), so it
- * checks only what it reads itself.
- */
-const toolSchema = z.looseObject({ name: z.string() });
-const listSchema = z.looseObject({ tools: z.array(toolSchema), nextCursor: z.string().optional() });
-const callResultSchema = z.looseObject({});
+export { type ItemList, type ListKind, type ToolList, type UpstreamCallResult, type UpstreamPrompt, type UpstreamResource, type UpstreamResourceTemplate, type UpstreamResult, type UpstreamTool } from './upstream-lists.js';
 
-export type UpstreamTool = z.infer<typeof toolSchema>;
-export type UpstreamCallResult = z.infer<typeof callResultSchema>;
-
-export interface ToolList {
-  tools: UpstreamTool[];
-  /** True when the server is unreachable and this is the last list it gave. */
-  stale: boolean;
+/** Per-call options a downstream request passes on: its cancellation and a sink for the upstream's progress. */
+export interface UpstreamCallOptions {
+  /** Aborting it cancels the upstream request (the SDK sends `notifications/cancelled`). */
+  signal?: AbortSignal;
+  /** Called with each progress notification of the upstream request; progress also restarts the timeout. */
+  onprogress?: (progress: Progress) => void;
 }
+
+/** Something a server said on its own: one of its lists changed, or a log message. */
+export type UpstreamEvent =
+  | { type: 'list_changed'; server: McpServer; list: 'tools' | 'resources' | 'prompts' }
+  | { type: 'log'; server: McpServer; params: LoggingMessageNotification['params'] };
+
+/** The more verbose of two levels. */
+const moreVerbose = (a: LoggingLevel | null, b: LoggingLevel): LoggingLevel => (a !== null && LoggingLevelSchema.options.indexOf(a) < LoggingLevelSchema.options.indexOf(b) ? a : b);
 
 export type UpstreamState = 'idle' | 'connecting' | 'connected' | 'reconnecting' | 'closed';
 
@@ -66,7 +81,7 @@ export class ToolNotOffered extends McpError {
 
 /**
  * One server's connection: connects lazily (or at once, `start: eager`), reconnects with capped
- * backoff, remembers its last good tool list, and closes when unused for `idle_timeout_ms`.
+ * backoff, remembers its last good lists, and closes when unused for `idle_timeout_ms`.
  */
 class Upstream {
   state: UpstreamState = 'idle';
@@ -75,7 +90,10 @@ class Upstream {
   private retryTimer: NodeJS.Timeout | null = null;
   private attempt = 0;
   private everConnected = false;
-  private lastGood: UpstreamTool[] | null = null;
+  private readonly lastGood = new Map<ListKind, unknown[]>();
+  private readonly progress = new ProgressRouter();
+  /** The level asked of the server (the most verbose any session wanted); sent again after a reconnect. */
+  private logLevel: LoggingLevel | null = null;
   private lastError: string | null = null;
   private lastErrorAt: number | null = null;
   private restarts = 0;
@@ -90,6 +108,7 @@ class Upstream {
   constructor(
     readonly server: McpServer,
     private readonly opts: Required<Omit<UpstreamPoolOptions, 'registry'>>,
+    private readonly emit: (event: UpstreamEvent) => void,
   ) {
     this.allows = compileToolFilter(server);
   }
@@ -160,9 +179,11 @@ class Upstream {
       // reconnect to a new session the client never initialized, so start over instead.
       if (conn.transport === 'sse') this.lost(conn, err);
     };
-    conn.client.setNotificationHandler(ToolListChangedNotificationSchema, () => {
-      this.log.debug({ mcp_server: this.server.alias }, 'mcp server tools changed');
-    });
+    this.listenTo(conn);
+    if (this.logLevel && conn.client.getServerCapabilities()?.logging) {
+      const level = this.logLevel;
+      conn.client.setLoggingLevel(level, { timeout: this.server.timeout_ms }).catch((err: unknown) => this.fail(err));
+    }
     this.log.info({ mcp_server: this.server.alias, transport: conn.transport, pid: conn.pid }, 'connected to MCP server');
     this.armIdleTimer();
     return conn;
@@ -190,6 +211,20 @@ class Upstream {
     conn.client.onerror = undefined;
     this.log.info({ mcp_server: this.server.alias, idle_timeout_ms: ms, pid: conn.pid }, 'stopping idle MCP server');
     await conn.close().catch((err: unknown) => this.log.warn({ mcp_server: this.server.alias, err: scrubSecrets(String(err), this.server) }, 'could not close MCP server cleanly'));
+  }
+
+  /** What the server says on its own: list changes refresh the remembered list before clients are told; log messages go on as they are. */
+  private listenTo(conn: UpstreamConnection): void {
+    const changed = (list: 'tools' | 'resources' | 'prompts') => () => {
+      this.log.debug({ mcp_server: this.server.alias, list }, 'mcp server list changed');
+      const refreshed = list === 'resources' ? Promise.all([this.list('resources'), this.list('resourceTemplates')]) : this.list(list);
+      void refreshed.catch(() => undefined).finally(() => this.emit({ type: 'list_changed', server: this.server, list }));
+    };
+    conn.client.setNotificationHandler(ToolListChangedNotificationSchema, changed('tools'));
+    conn.client.setNotificationHandler(ResourceListChangedNotificationSchema, changed('resources'));
+    conn.client.setNotificationHandler(PromptListChangedNotificationSchema, changed('prompts'));
+    conn.client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => this.emit({ type: 'log', server: this.server, params: n.params }));
+    conn.client.setNotificationHandler(ProgressNotificationSchema, (n) => this.progress.deliver(n.params));
   }
 
   /** The connection or process died: forget it, and reconnect (restart) after a backoff. */
@@ -220,67 +255,124 @@ class Upstream {
     if (!(err instanceof McpError) || err.code === ErrorCode.ConnectionClosed) this.lost(conn, err);
   }
 
-  private async request<T extends z.ZodType>(method: string, params: Record<string, unknown>, schema: T): Promise<z.infer<T>> {
+  private async connection(): Promise<UpstreamConnection> {
+    try {
+      return await this.ensure();
+    } catch (err) {
+      throw this.mcpError(err);
+    }
+  }
+
+  /** Counts the request in flight, so the idle countdown never cuts it. */
+  private async request<T extends z.ZodType>(method: string, params: Record<string, unknown>, schema: T, options: UpstreamCallOptions = {}): Promise<z.infer<T>> {
     this.inFlight += 1;
     if (this.idleTimer) clearTimeout(this.idleTimer);
     this.idleTimer = null;
     try {
-      return await this.send(method, params, schema);
+      return await this.send(method, params, schema, options);
     } finally {
       this.inFlight -= 1;
       this.armIdleTimer();
     }
   }
 
-  private async send<T extends z.ZodType>(method: string, params: Record<string, unknown>, schema: T, retried = false): Promise<z.infer<T>> {
-    let conn: UpstreamConnection;
+  private async send<T extends z.ZodType>(method: string, params: Record<string, unknown>, schema: T, options: UpstreamCallOptions, retried = false): Promise<z.infer<T>> {
+    const conn = await this.connection();
     try {
-      conn = await this.ensure();
+      if (options.onprogress) return await this.progress.request(conn.client, { method, params }, schema, { timeoutMs: this.server.timeout_ms, onprogress: options.onprogress, signal: options.signal });
+      return (await conn.client.request({ method, params } as never, schema, { timeout: this.server.timeout_ms, signal: options.signal })) as z.infer<T>;
     } catch (err) {
-      throw this.mcpError(err);
-    }
-    try {
-      return (await conn.client.request({ method, params } as never, schema, { timeout: this.server.timeout_ms })) as z.infer<T>;
-    } catch (err) {
+      // The client gave up on it; the SDK already told the server. Not the server's failure.
+      if (options.signal?.aborted) throw new McpError(ErrorCode.RequestTimeout, `The request to MCP server "${this.server.alias}" was cancelled by the client`);
       this.fail(err);
       this.afterFailure(conn, err);
       // A Streamable HTTP server that forgot our session (restarted, expired) refused the request
       // without running it: initialize a new session and send it once more.
-      if (!retried && err instanceof StreamableHTTPError && (err.code === 404 || err.code === 400)) return this.send(method, params, schema, true);
+      if (!retried && err instanceof StreamableHTTPError && (err.code === 404 || err.code === 400)) return this.send(method, params, schema, options, true);
       throw this.mcpError(err);
     }
   }
 
-  async listTools(): Promise<ToolList> {
+  /** Whether the connected server announced a capability (connecting first if needed). */
+  private async offers(capability: keyof ServerCapabilities): Promise<boolean> {
+    const conn = await this.connection();
+    return conn.client.getServerCapabilities()?.[capability] !== undefined;
+  }
+
+  /** A request for a capability the server did not announce is refused here, naming the server, instead of being sent. */
+  private async requireCapability(capability: keyof ServerCapabilities, what: string): Promise<void> {
+    if (!(await this.offers(capability))) throw new McpError(ErrorCode.MethodNotFound, `MCP server "${this.server.alias}" offers no ${what}`);
+  }
+
+  /** Every item of a list (every page); a server without the capability has none (tools are always asked for). */
+  async list<K extends ListKind>(kind: K): Promise<ItemList<ItemOf<K>>> {
+    const spec = LISTS[kind];
+    const remembered = this.lastGood.get(kind) as ItemOf<K>[] | undefined;
     // Stopped for being idle: the list it gave is still its list; listing does not wake it.
-    if (this.idledOut && this.lastGood) return { tools: this.lastGood, stale: false };
+    if (this.idledOut && remembered) return { items: remembered, stale: false };
     // While the server is away, callers get the last good list at once instead of waiting on it.
-    if (!this.conn && this.lastGood && this.state !== 'idle') {
+    if (!this.conn && remembered && this.state !== 'idle') {
       this.ensure().catch(() => undefined);
-      return { tools: this.lastGood, stale: true };
+      return { items: remembered, stale: true };
     }
     try {
-      const tools: UpstreamTool[] = [];
+      if (kind !== 'tools' && !(await this.offers(spec.capability))) return { items: [], stale: false };
+      const items: ItemOf<K>[] = [];
       let cursor: string | undefined;
       for (let page = 0; page < MAX_PAGES; page++) {
-        const res = await this.request('tools/list', cursor === undefined ? {} : { cursor }, listSchema);
-        tools.push(...res.tools);
+        const res = await this.request(spec.method, cursor === undefined ? {} : { cursor }, pageSchemas.get(kind)!);
+        items.push(...(res[spec.field] as ItemOf<K>[]));
         cursor = res.nextCursor;
         if (!cursor) break;
       }
-      this.lastGood = tools.filter((t) => this.allows(t.name));
-      return { tools: this.lastGood, stale: false };
+      const kept = kind === 'tools' ? items.filter((t) => this.allows((t as UpstreamTool).name)) : items;
+      this.lastGood.set(kind, kept);
+      return { items: kept, stale: false };
     } catch (err) {
-      if (this.lastGood) return { tools: this.lastGood, stale: true };
+      if (remembered) return { items: remembered, stale: true };
       throw err;
     }
   }
 
-  async callTool(name: string, args: Record<string, unknown> | undefined, meta?: Record<string, unknown>): Promise<UpstreamCallResult> {
+  async listTools(): Promise<ToolList> {
+    const { items, stale } = await this.list('tools');
+    return { tools: items, stale };
+  }
+
+  async readResource(uri: string, meta: Record<string, unknown> | undefined, options: UpstreamCallOptions): Promise<UpstreamResult> {
+    await this.requireCapability('resources', 'resources');
+    return this.request('resources/read', { uri, ...(meta ? { _meta: meta } : {}) }, callResultSchema, options);
+  }
+
+  async getPrompt(name: string, args: Record<string, string> | undefined, meta: Record<string, unknown> | undefined, options: UpstreamCallOptions): Promise<UpstreamResult> {
+    await this.requireCapability('prompts', 'prompts');
+    return this.request('prompts/get', { name, ...(args ? { arguments: args } : {}), ...(meta ? { _meta: meta } : {}) }, callResultSchema, options);
+  }
+
+  async complete(params: Record<string, unknown>, options: UpstreamCallOptions): Promise<UpstreamResult> {
+    await this.requireCapability('completions', 'completions');
+    return this.request('completion/complete', params, callResultSchema, options);
+  }
+
+  /**
+   * Raises the server's log verbosity to `level` if that is more verbose than what it was asked
+   * before. The connection is shared by every session, so each session filters for itself.
+   * A server without logging is left alone; one not connected yet is asked when it connects.
+   */
+  async setLogLevel(level: LoggingLevel): Promise<void> {
+    const wanted = moreVerbose(this.logLevel, level);
+    if (wanted === this.logLevel) return;
+    this.logLevel = wanted;
+    // Not connected: open() sends it when the server is first used, without starting it now.
+    if (!this.conn?.client.getServerCapabilities()?.logging) return;
+    await this.request('logging/setLevel', { level: wanted }, callResultSchema);
+  }
+
+  async callTool(name: string, args: Record<string, unknown> | undefined, meta: Record<string, unknown> | undefined, options: UpstreamCallOptions = {}): Promise<UpstreamCallResult> {
     if (!this.allows(name)) throw new ToolNotOffered(this.server.alias, name);
     const started = performance.now();
     try {
-      return await this.request('tools/call', { name, arguments: args ?? {}, ...(meta ? { _meta: meta } : {}) }, callResultSchema);
+      return await this.request('tools/call', { name, arguments: args ?? {}, ...(meta ? { _meta: meta } : {}) }, callResultSchema, options);
     } finally {
       this.calls += 1;
       this.latencies.push(performance.now() - started);
@@ -300,7 +392,7 @@ class Upstream {
       last_error: this.lastError,
       last_error_at: this.lastErrorAt,
       restarts: this.restarts,
-      tool_count: this.lastGood?.length ?? null,
+      tool_count: this.lastGood.get('tools')?.length ?? null,
       latency_p50_ms: sorted.length ? Math.round(sorted[Math.floor((sorted.length - 1) / 2)]! * 100) / 100 : null,
       calls: this.calls,
     };
@@ -344,6 +436,7 @@ export class UpstreamPool {
   private readonly upstreams = new Map<string, Upstream>();
   private readonly opts: Required<Omit<UpstreamPoolOptions, 'registry'>>;
   private readonly stopListening: () => Promise<void>;
+  private readonly listeners = new Set<(event: UpstreamEvent) => void>();
   private closed = false;
 
   constructor(private readonly options: UpstreamPoolOptions) {
@@ -376,7 +469,7 @@ export class UpstreamPool {
     let upstream = this.upstreams.get(server.id);
     if (!upstream || !sameDefinition(upstream.server, server)) {
       if (upstream) void upstream.close();
-      upstream = new Upstream(server, this.opts);
+      upstream = new Upstream(server, this.opts, (event) => this.emit(event));
       this.upstreams.set(server.id, upstream);
     }
     return upstream;
@@ -388,8 +481,55 @@ export class UpstreamPool {
   }
 
   /** Calls a tool; the result comes back as the server sent it. Failures are McpErrors naming the server. */
-  callTool(ref: string, name: string, args?: Record<string, unknown>, meta?: Record<string, unknown>): Promise<UpstreamCallResult> {
-    return this.upstream(ref).callTool(name, args, meta);
+  callTool(ref: string, name: string, args?: Record<string, unknown>, meta?: Record<string, unknown>, options?: UpstreamCallOptions): Promise<UpstreamCallResult> {
+    return this.upstream(ref).callTool(name, args, meta, options);
+  }
+
+  /** Resources, resource templates or prompts (every page); empty for a server that does not offer them; the last good list while it is away. */
+  listResources(ref: string): Promise<ItemList<UpstreamResource>> {
+    return this.upstream(ref).list('resources');
+  }
+
+  listResourceTemplates(ref: string): Promise<ItemList<UpstreamResourceTemplate>> {
+    return this.upstream(ref).list('resourceTemplates');
+  }
+
+  listPrompts(ref: string): Promise<ItemList<UpstreamPrompt>> {
+    return this.upstream(ref).list('prompts');
+  }
+
+  /** `resources/read`, `prompts/get`, `completion/complete`: results as the server sent them; a server without the capability gets an MCP error naming it (-32601). */
+  readResource(ref: string, uri: string, meta?: Record<string, unknown>, options: UpstreamCallOptions = {}): Promise<UpstreamResult> {
+    return this.upstream(ref).readResource(uri, meta, options);
+  }
+
+  getPrompt(ref: string, name: string, args?: Record<string, string>, meta?: Record<string, unknown>, options: UpstreamCallOptions = {}): Promise<UpstreamResult> {
+    return this.upstream(ref).getPrompt(name, args, meta, options);
+  }
+
+  complete(ref: string, params: Record<string, unknown>, options: UpstreamCallOptions = {}): Promise<UpstreamResult> {
+    return this.upstream(ref).complete(params, options);
+  }
+
+  /** Asks the server for log messages at `level` or above (never less verbose than another session asked for). */
+  setLogLevel(ref: string, level: LoggingLevel): Promise<void> {
+    return this.upstream(ref).setLogLevel(level);
+  }
+
+  /** Hears every server's own notifications (list changes, log messages); returns the way to stop. */
+  onEvent(listener: (event: UpstreamEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private emit(event: UpstreamEvent): void {
+    for (const listener of this.listeners) {
+      try {
+        listener(event);
+      } catch (err) {
+        this.opts.log.warn({ mcp_server: event.server.alias, err: err instanceof Error ? err.message : String(err) }, 'MCP event listener failed');
+      }
+    }
   }
 
   /** A snapshot of one server's connection; a server not used yet reports `idle`. */

@@ -1,0 +1,32 @@
+import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
+import type { ServerNotification, ServerRequest } from '@modelcontextprotocol/sdk/types.js';
+import type { UpstreamCallOptions } from '../upstream/upstream-pool.js';
+
+export type HandlerExtra = RequestHandlerExtra<ServerRequest, ServerNotification>;
+
+/**
+ * Runs a downstream request upstream: the client's cancellation (`notifications/cancelled` aborts
+ * `extra.signal`) cancels the upstream request, and the upstream's progress comes back under the
+ * token the client chose (the upstream connection uses its own tokens). The result waits for the
+ * progress notifications already on their way, so the last one cannot overtake it (a client drops
+ * progress that arrives after the result).
+ */
+export async function forwarded<T>(extra: HandlerExtra, run: (options: UpstreamCallOptions) => Promise<T>): Promise<T> {
+  const progressToken = extra._meta?.progressToken;
+  if (progressToken === undefined) return run({ signal: extra.signal });
+  let sent: Promise<unknown> = Promise.resolve();
+  const onprogress: UpstreamCallOptions['onprogress'] = (progress) => {
+    sent = sent.then(() => extra.sendNotification({ method: 'notifications/progress', params: { ...progress, progressToken } })).catch(() => undefined);
+  };
+  try {
+    return await run({ signal: extra.signal, onprogress });
+  } finally {
+    await sent;
+  }
+}
+
+/** A request's `_meta` for the upstream: everything but the progress token, which belongs to this session. */
+export function upstreamMeta(meta: Record<string, unknown> | undefined): Record<string, unknown> | undefined {
+  const { progressToken: _progress, ...rest } = meta ?? {};
+  return Object.keys(rest).length ? rest : undefined;
+}
