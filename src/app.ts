@@ -24,6 +24,8 @@ import { registerRoutingRoutes } from './http/routes/routing.js';
 import { registerMcpServerRoutes } from './http/routes/mcp-servers.js';
 import { registerMcpRoutes } from './http/routes/mcp.js';
 import type { McpServerRegistry } from './mcp/registry.js';
+import { ToolCatalog } from './mcp/downstream/tool-catalog.js';
+import type { ToolLoopDeps } from './http/tool-loop-answer.js';
 import type { UpstreamPool } from './mcp/upstream/upstream-pool.js';
 import { createRouteStage } from './pipeline/stages/route.js';
 import type { Routing } from './routing/routing.js';
@@ -137,11 +139,20 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     return sendError(request, reply, err, passthroughHeaders(request.url), surfaceOf(request.url));
   });
 
-  registerOpenAIRoutes(app, { pipeline, registry: deps.registry, chains: deps.routing.chains, authenticator: deps.authenticator, now: deps.access.now });
-  registerOpenAIRoutes(app, { pipeline, registry: deps.registry, chains: deps.routing.chains, authenticator: deps.authenticator, now: deps.access.now }, { prefixes: ['/cursor/v1', '/cursor'], surface: 'cursor' });
+  const toolLoop: ToolLoopDeps = {
+    authenticator: deps.authenticator,
+    registry: deps.mcpServers,
+    upstreams: deps.mcpUpstreams,
+    catalog: new ToolCatalog({ registry: deps.mcpServers, upstreams: deps.mcpUpstreams, log: deps.logger }),
+    spendLog: deps.spendLog,
+    maxSteps: deps.config.mcp.tool_loop_max_steps,
+    now: deps.access.now,
+  };
+  registerOpenAIRoutes(app, { pipeline, registry: deps.registry, chains: deps.routing.chains, authenticator: deps.authenticator, now: deps.access.now, toolLoop });
+  registerOpenAIRoutes(app, { pipeline, registry: deps.registry, chains: deps.routing.chains, authenticator: deps.authenticator, now: deps.access.now, toolLoop }, { prefixes: ['/cursor/v1', '/cursor'], surface: 'cursor' });
   registerAnthropicRoutes(app, { pipeline, registry: deps.registry, authenticator: deps.authenticator, allowByok: byokSettings.allow_byok, byok: anthropicByok, now: deps.access.now });
-  registerResponsesRoutes(app, { pipeline, now: deps.access.now }, { paths: ['/v1/responses', '/responses'], surface: 'openai' });
-  registerResponsesRoutes(app, { pipeline, now: deps.access.now }, { paths: ['/cursor/v1/responses', '/cursor/responses'], surface: 'cursor' });
+  registerResponsesRoutes(app, { pipeline, now: deps.access.now, toolLoop }, { paths: ['/v1/responses', '/responses'], surface: 'openai' });
+  registerResponsesRoutes(app, { pipeline, now: deps.access.now, toolLoop }, { paths: ['/cursor/v1/responses', '/cursor/responses'], surface: 'cursor' });
   registerMcpRoutes(app, { authenticator: deps.authenticator, registry: deps.mcpServers, upstreams: deps.mcpUpstreams, config: deps.config.mcp, log: deps.logger, spendLog: deps.spendLog, now: deps.access.now });
   // Every admin API lives in one scope: the master key (later an admin role) or 401/403.
   authenticatedScope(app, { authenticator: deps.authenticator, admin: true }, (admin) => {

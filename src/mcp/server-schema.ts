@@ -113,6 +113,8 @@ export const mcpConfigSchema = z.strictObject({
   tools_page_size: z.number().int().positive().max(10_000).default(100),
   /** A session unused this long is closed. */
   session_idle_ms: z.number().int().positive().default(30 * 60_000),
+  /** LLM calls one MCP tool loop may make (the first included) unless the request's `max_steps` says otherwise (docs/mcp.md, "Tool loop"). */
+  tool_loop_max_steps: z.number().int().min(1).max(100).default(10),
 });
 
 /** The id a config server gets unless it names one: stable across restarts. */

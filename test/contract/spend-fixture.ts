@@ -31,6 +31,8 @@ export function spendFixture(base = Date.now() - 30_000): SpendRecord[] {
     saved_cost_micros: i % 9 === 0 ? 777 : 0,
     fallback_chain: i % 10 === 0 ? 'main' : null,
     attempts: i % 10 === 0 ? [{ provider: 'openai', upstream_model: 'gpt-x-2025', status: 503, error_code: 'upstream_error', latency_ms: 12.5, cost_micros: 0 }] : null,
+    loop_id: i % 8 === 0 ? `loop-${i}` : null,
+    loop_step: i % 8 === 0 ? 1 + (i % 3) : null,
   }));
 }
 
@@ -59,6 +61,8 @@ export function spendRecord(fields: Pick<SpendRecord, 'id' | 'time'> & Partial<S
     saved_cost_micros: 0,
     fallback_chain: null,
     attempts: null,
+    loop_id: null,
+    loop_step: null,
     ...fields,
   };
 }

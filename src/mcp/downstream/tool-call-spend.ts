@@ -39,5 +39,7 @@ export function spendRecordOfToolCall(call: ToolCallRecord): SpendRecord {
     saved_cost_micros: 0,
     fallback_chain: null,
     attempts: null,
+    loop_id: null,
+    loop_step: null,
   };
 }
