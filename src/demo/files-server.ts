@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 
 /** The demo's MCP server: @modelcontextprotocol/server-filesystem over STDIO on a folder of its own. */
-export const DEMO_FILES = { alias: 'files', file: 'welcome.txt', text: 'Welcome to Smartflow! This line was read from the demo folder by the files MCP server.' } as const;
+export const DEMO_FILES = { alias: 'demo-files', file: 'welcome.txt', text: 'Welcome to Smartflow! This line was read from the demo folder by the demo-files MCP server.' } as const;
 
 export interface DemoFiles {
   /** The folder the server may read and write. */

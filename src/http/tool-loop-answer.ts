@@ -114,13 +114,14 @@ export async function answerWithToolLoop(request: FastifyRequest, reply: Fastify
 
   const channel = new FrameChannel();
   const seq: SequenceCounter = { next: 0 };
+  const chatStream: { id?: string } = {};
   let usage: unknown;
   type StreamAnswer = ChatStreamStep | ResponsesStreamStep;
   const runStep = async (stepBody: Body, step: number): Promise<LoopStep<StreamAnswer>> => {
     const ctx = await runPipelineStep(stepBody, step);
     const response = ctx.response;
     if (response?.kind !== 'stream') throw new GatewayError('SF_ERR_INTERNAL', { message: 'A streamed tool-loop step did not stream.' });
-    const filter = dialect === 'chat' ? new ChatStreamStep(isLoopTool, step === 1) : new ResponsesStreamStep(isLoopTool, step === 1, seq);
+    const filter = dialect === 'chat' ? new ChatStreamStep(isLoopTool, step === 1, chatStream) : new ResponsesStreamStep(isLoopTool, step === 1, seq);
     for await (const frame of response.frames) for (const out of filter.push(frame)) await channel.push(out);
     costMicros += ctx.costMicros;
     const stepUsage = filter instanceof ChatStreamStep ? filter.usage() : filter.response()?.['usage'];

@@ -215,9 +215,9 @@ describe('smartflow CLI', () => {
     assert.match(response.output.find((o) => o.type === 'message')?.content?.[0]?.text ?? '', /Hello from the Responses API/);
     assert.match(out[17]!, /^x-smartflow-passthrough: openai\r?$/m);
     assert.match(out[17]!, /Demo echo: Hello from Cursor/);
-    // MCP: the files server (server-filesystem over STDIO) reads the demo folder's file through /mcp ...
+    // MCP: the demo-files server (server-filesystem over STDIO) reads the demo folder's file through /mcp ...
     assert.match(out[18]!, /"text":"Welcome to Smartflow! This line was read from the demo folder/);
-    assert.match(demo.stdout(), /MCP server "files": @modelcontextprotocol\/server-filesystem over STDIO on \S+/);
+    assert.match(demo.stdout(), /MCP server "demo-files": @modelcontextprotocol\/server-filesystem over STDIO on \S+/);
     // ... and through the tool loop: the model asked for the file and answered from it, in two steps.
     assert.match(out[19]!, /^x-smartflow-mcp-steps: 2\r?$/m);
     assert.match(out[19]!, /"content":"The tool returned: Welcome to Smartflow! This line was read from the demo folder/);

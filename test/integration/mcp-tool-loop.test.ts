@@ -114,6 +114,8 @@ describe('MCP tool loop: chat completions and Responses call MCP tools through t
     assert.match(raw.text, /^: mcp tool ev_echo running$/m);
     assert.match(raw.text, /^: mcp tool ev_echo done in \d+ ms$/m);
     assert.equal(raw.text.match(/^data: \[DONE\]$/gm)?.length, 1);
+    const ids = new Set(raw.text.split('\n').filter((l) => l.startsWith('data: {')).map((l) => JSON.parse(l.slice(6)).id));
+    assert.equal(ids.size, 1, 'every chunk carries the first step\'s id');
     assert.equal(raw.text.match(/"finish_reason":"(stop|tool_calls)"/g)?.length, 1, 'only the last step finishes');
     const usageChunks = raw.text.split('\n').filter((l) => l.startsWith('data: {') && JSON.parse(l.slice(6)).usage);
     assert.equal(usageChunks.length, 1, 'one usage chunk, summed over the steps');

@@ -56,15 +56,22 @@ export class ChatStreamStep {
   private usageChunk: Record<string, unknown> | undefined;
   private content = '';
 
+  /**
+   * `stream.id` is the id of the client's stream: the first step's chunk id, which later steps'
+   * chunks take too, so the client sees one completion.
+   */
   constructor(
     private readonly isLoopTool: (name: string) => boolean,
     private readonly first: boolean,
+    private readonly stream: { id?: string },
   ) {}
 
   /** The frames to send the client now for one frame of the step. */
   push(frame: string): string[] {
-    const payload = framePayload(frame)?.data;
-    if (!payload) return frame === SSE_DONE ? [] : [frame];
+    const parsed = framePayload(frame)?.data;
+    if (!parsed) return frame === SSE_DONE ? [] : [frame];
+    if (typeof parsed['id'] === 'string') this.stream.id ??= parsed['id'];
+    const payload = this.stream.id === undefined ? parsed : { ...parsed, id: this.stream.id };
     const choices = Array.isArray(payload['choices']) ? (payload['choices'] as Array<Record<string, unknown>>) : [];
     if (choices.length === 0) {
       if (payload['usage']) this.usageChunk = payload;
