@@ -54,11 +54,21 @@ const comment = (text: string) => `: ${text}\n\n`;
  * then runs the tool loop with every LLM step through the whole pipeline (each step budgeted,
  * cached, routed and charged to the caller's key) and the tools through the ToolCatalog.
  */
-export async function answerWithToolLoop(request: FastifyRequest, reply: FastifyReply, outer: GatewayContext, pipeline: (ctx: GatewayContext) => Promise<void>, deps: ToolLoopDeps, dialect: Dialect): Promise<void> {
+export async function answerWithToolLoop(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  outer: GatewayContext,
+  pipeline: (ctx: GatewayContext) => Promise<void>,
+  deps: ToolLoopDeps,
+  dialect: Dialect,
+  /** Names the provider family for `X-Smartflow-Passthrough` (/cursor), from the latest step. */
+  passthrough?: (ctx: GatewayContext) => string,
+): Promise<void> {
   let setup;
   try {
     setup = await prepare(outer, deps, dialect);
   } catch (err) {
+    if (passthrough) outer.responseHeaders['x-smartflow-passthrough'] = passthrough(outer);
     sendError(request, reply, err, outer.responseHeaders, 'openai');
     return;
   }
@@ -73,6 +83,7 @@ export async function answerWithToolLoop(request: FastifyRequest, reply: Fastify
       await pipeline(ctx);
     } finally {
       Object.assign(outer.responseHeaders, ctx.responseHeaders);
+      if (passthrough) outer.responseHeaders['x-smartflow-passthrough'] = passthrough(ctx);
     }
     return ctx;
   };

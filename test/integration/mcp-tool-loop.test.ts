@@ -140,6 +140,8 @@ describe('MCP tool loop: chat completions and Responses call MCP tools through t
     assert.match(raw.text, /^: mcp tool ev_echo running$/m);
     assert.equal(raw.text.match(/^event: response\.completed$/gm)?.length, 1);
     assert.equal(raw.text.match(/^event: response\.created$/gm)?.length, 1);
+    const responseIds = [...raw.text.matchAll(/^event: response\.(created|completed)\ndata: (.*)$/gm)].map((m) => JSON.parse(m[2]!).response.id);
+    assert.equal(new Set(responseIds).size, 1, 'response.completed names the Response that response.created announced');
     assert.doesNotMatch(raw.text, /function_call_arguments/, 'MCP call events stay hidden');
     const seqs = [...raw.text.matchAll(/"sequence_number":(\d+)/g)].map((m) => Number(m[1]));
     assert.deepEqual(seqs, seqs.map((_, i) => i), 'one sequence across the steps');

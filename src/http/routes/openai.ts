@@ -60,7 +60,7 @@ export function registerOpenAIRoutes(app: FastifyInstance, deps: OpenAIRoutesDep
   const cursor = options.surface === 'cursor';
   const handle = (operation: 'chat' | 'embeddings') => async (request: FastifyRequest, reply: FastifyReply) => {
     const ctx = createContext(request, reply, deps.now, operation, options.surface);
-    if (operation === 'chat' && deps.toolLoop && hasMcpToolEntries(request.body)) return answerWithToolLoop(request, reply, ctx, deps.pipeline, deps.toolLoop, 'chat');
+    if (operation === 'chat' && deps.toolLoop && hasMcpToolEntries(request.body)) return answerWithToolLoop(request, reply, ctx, deps.pipeline, deps.toolLoop, 'chat', cursor ? passthroughName : undefined);
     await answerThroughPipeline(request, reply, ctx, deps.pipeline, { surface: 'openai', ...(cursor ? { passthrough: passthroughName } : {}) });
   };
 

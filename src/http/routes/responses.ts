@@ -33,7 +33,7 @@ export function registerResponsesRoutes(app: FastifyInstance, deps: ResponsesRou
   const cursor = options.surface === 'cursor';
   const handle = async (request: FastifyRequest, reply: FastifyReply) => {
     const ctx = createContext(request, reply, deps.now, 'responses', options.surface);
-    if (deps.toolLoop && hasMcpToolEntries(request.body)) return answerWithToolLoop(request, reply, ctx, deps.pipeline, deps.toolLoop, 'responses');
+    if (deps.toolLoop && hasMcpToolEntries(request.body)) return answerWithToolLoop(request, reply, ctx, deps.pipeline, deps.toolLoop, 'responses', cursor ? passthroughName : undefined);
     await answerThroughPipeline(request, reply, ctx, deps.pipeline, {
       surface: 'openai',
       ...(cursor ? { passthrough: passthroughName } : {}),

@@ -48,9 +48,10 @@ export function finalResponse(answers: Array<Record<string, unknown>>): Record<s
   return usage === undefined ? last : { ...last, usage };
 }
 
-/** Sequence numbers across the steps of one client stream. */
+/** Sequence numbers across the steps of one client stream, and the Response id its `response.created` announced. */
 export interface SequenceCounter {
   next: number;
+  responseId?: string;
 }
 
 function frameOf(type: string, data: Record<string, unknown>, seq: SequenceCounter): string {
@@ -84,6 +85,8 @@ export class ResponsesStreamStep {
       return [];
     }
     if ((type === 'response.created' || type === 'response.in_progress') && !this.first) return [];
+    const announced = (data['response'] as { id?: unknown } | undefined)?.id;
+    if (type === 'response.created' && typeof announced === 'string') this.seq.responseId ??= announced;
     const item = data['item'] as Item | undefined;
     if (type === 'response.output_item.added' && item?.['type'] === 'function_call' && this.isLoopTool(String(item['name'] ?? ''))) {
       if (typeof item['id'] === 'string') this.heldItems.add(item['id']);
@@ -114,7 +117,8 @@ export class ResponsesStreamStep {
   /** The events that end the client's stream: held-back calls when they go back to the client, then one `response.completed` with the summed usage. */
   closing(stop: LoopStop, usage: unknown): string[] {
     const out = stop === 'answered' ? [] : this.held.map((e) => frameOf(e.type, e.data, this.seq));
-    const response = { ...(this.completed ?? {}), ...(usage === undefined ? {} : { usage }) };
+    // The id the client saw in response.created, not the last step's own.
+    const response = { ...(this.completed ?? {}), ...(this.seq.responseId === undefined ? {} : { id: this.seq.responseId }), ...(usage === undefined ? {} : { usage }) };
     out.push(frameOf('response.completed', { type: 'response.completed', response }, this.seq));
     return out;
   }
