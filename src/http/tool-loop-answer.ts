@@ -5,14 +5,13 @@ import type { Authenticator } from '../keys/authenticator.js';
 import type { McpServerRegistry } from '../mcp/registry.js';
 import type { ToolCatalog } from '../mcp/downstream/tool-catalog.js';
 import type { UpstreamPool } from '../mcp/upstream/upstream-pool.js';
-import { ChatStreamStep, chatFunctionTools, chatStepOf, continueChat, finalChatCompletion } from '../mcp/tool-loop/chat-dialect.js';
+import { ChatStreamStep, chatFunctionTools, chatStepOf, chatTextOf, continueChat, finalChatCompletion } from '../mcp/tool-loop/chat-dialect.js';
 import { expandMcpTools, type LoopTool } from '../mcp/tool-loop/expand-tools.js';
 import { ResponsesStreamStep, continueResponses, finalResponse, responsesFunctionTools, responsesStepOf, type SequenceCounter } from '../mcp/tool-loop/responses-dialect.js';
 import { splitMcpToolEntries } from '../mcp/tool-loop/tool-entries.js';
 import { createLoopToolExecutor } from '../mcp/tool-loop/tool-executor.js';
 import { runToolLoop, type LoopStep, type LoopToolCall, type LoopToolResult } from '../mcp/tool-loop/tool-loop.js';
 import { sumUsage } from '../mcp/tool-loop/usage-sum.js';
-import type { OpenAIChatCompletion } from '../providers/types.js';
 import type { SpendLog } from '../spend/spend-log.js';
 import type { GatewayContext } from '../pipeline/types.js';
 import { createStepContext } from './context.js';
@@ -46,8 +45,8 @@ function firstBody(body: Body, rest: unknown[], tools: LoopTool[], dialect: Dial
   return all.length ? { ...without, tools: all } : without;
 }
 
-/** `: ...` lines: SSE comments that clients ignore and proxies see as traffic while a tool runs. */
-const comment = (text: string) => `: ${text}\n\n`;
+/** `: ...` lines: SSE comments that clients ignore and proxies see as traffic while a tool runs. Tool names come from servers: a line break must not start an event. */
+const comment = (text: string) => `: ${text.replace(/[\r\n]+/g, ' ')}\n\n`;
 
 /**
  * Answers a chat completion or Responses request whose tools include MCP entries: expands them,
@@ -77,6 +76,12 @@ export async function answerWithToolLoop(
   const isLoopTool = (name: string) => byName.has(name);
   const execute = createLoopToolExecutor({ catalog: deps.catalog, spendLog: deps.spendLog, principal, tools: byName, loopId: outer.id, now: deps.now });
   let costMicros = 0;
+  // What every step used, in the gateway's own terms (the client's usage is the providers' summed).
+  const addUsage = (ctx: GatewayContext) => {
+    const u = outer.usage;
+    outer.usage = { input_tokens: u.input_tokens + ctx.usage.input_tokens, cached_input_tokens: u.cached_input_tokens + ctx.usage.cached_input_tokens, output_tokens: u.output_tokens + ctx.usage.output_tokens };
+    costMicros += ctx.costMicros;
+  };
   const runPipelineStep = async (stepBody: Body, step: number): Promise<GatewayContext> => {
     const ctx = createStepContext(outer, stepBody, step, deps.now);
     try {
@@ -89,7 +94,7 @@ export async function answerWithToolLoop(
   };
 
   if (!outer.stream) {
-    const steps: GatewayContext[] = [];
+    let steps = 0;
     try {
       const outcome = await runToolLoop<Body, Body>({
         request: body,
@@ -98,24 +103,23 @@ export async function answerWithToolLoop(
         executeTool: execute,
         runStep: async (stepBody, step) => {
           const ctx = await runPipelineStep(stepBody, step);
-          steps.push(ctx);
-          costMicros += ctx.costMicros;
+          steps = step;
+          addUsage(ctx);
           const answer = jsonBody(ctx);
-          return dialect === 'chat' ? (chatStepOf(answer as unknown as OpenAIChatCompletion) as unknown as LoopStep<Body>) : responsesStepOf(answer);
+          return dialect === 'chat' ? chatStepOf(answer) : responsesStepOf(answer);
         },
         continueWith: (stepBody, step, results) =>
           dialect === 'chat'
-            ? continueChat(stepBody as Body & { messages: [] }, step.toolCalls, textContent(step.answer), results)
+            ? continueChat(stepBody, step.toolCalls, chatTextOf(step.answer), results)
             : continueResponses(stepBody, outputItems(step.answer), results),
       });
-      const final = dialect === 'chat' ? finalChatCompletion(outcome.answers as unknown as OpenAIChatCompletion[]) : finalResponse(outcome.answers);
-      const last = steps[steps.length - 1]!;
-      outer.response = { kind: 'json', status: 200, body: final, usage: last.usage };
+      const final = dialect === 'chat' ? finalChatCompletion(outcome.answers) : finalResponse(outcome.answers);
+      outer.response = { kind: 'json', status: 200, body: final, usage: outer.usage };
       outer.responseHeaders[STEPS_HEADER] = String(outcome.answers.length);
       outer.responseHeaders[STOP_HEADER] = outcome.stop;
       outer.responseHeaders['x-smartflow-cost-micros'] = String(costMicros);
     } catch (err) {
-      outer.responseHeaders[STEPS_HEADER] = String(steps.length);
+      outer.responseHeaders[STEPS_HEADER] = String(steps);
       sendError(request, reply, err, outer.responseHeaders, 'openai');
       return;
     }
@@ -134,7 +138,8 @@ export async function answerWithToolLoop(
     if (response?.kind !== 'stream') throw new GatewayError('SF_ERR_INTERNAL', { message: 'A streamed tool-loop step did not stream.' });
     const filter = dialect === 'chat' ? new ChatStreamStep(isLoopTool, step === 1, chatStream) : new ResponsesStreamStep(isLoopTool, step === 1, seq);
     for await (const frame of response.frames) for (const out of filter.push(frame)) await channel.push(out);
-    costMicros += ctx.costMicros;
+    // The stream has ended, so the record-spend stage has settled this step's usage and cost.
+    addUsage(ctx);
     const stepUsage = filter instanceof ChatStreamStep ? filter.usage() : filter.response()?.['usage'];
     usage = sumUsage(usage, stepUsage);
     return { answer: filter, toolCalls: filter.toolCalls() };
@@ -156,7 +161,7 @@ export async function answerWithToolLoop(
         executeTool,
         continueWith: (stepBody, step, results) =>
           step.answer instanceof ChatStreamStep
-            ? continueChat(stepBody as Body & { messages: [] }, step.toolCalls, step.answer.text(), results)
+            ? continueChat(stepBody, step.toolCalls, step.answer.text(), results)
             : continueResponses(stepBody, step.answer.output(), results),
       });
       const last = outcome.answers[outcome.answers.length - 1]!;
@@ -190,11 +195,6 @@ function jsonBody(ctx: GatewayContext): Body {
   if (response?.kind !== 'json') throw new GatewayError('SF_ERR_INTERNAL', { message: 'A tool-loop step did not answer with JSON.' });
   const body = response.body ?? (response.text === undefined ? undefined : JSON.parse(response.text));
   return (body ?? {}) as Body;
-}
-
-function textContent(completion: Body): string | null {
-  const content = (completion as unknown as OpenAIChatCompletion).choices?.[0]?.message?.content;
-  return typeof content === 'string' ? content : null;
 }
 
 function outputItems(response: Body): Body[] {

@@ -1,4 +1,4 @@
-import type { OpenAIChatCompletion, OpenAIMessage } from '../../providers/types.js';
+import type { OpenAIChatCompletion, OpenAIMessage, OpenAIToolCall } from '../../providers/types.js';
 import { SSE_DONE, sseFrame } from '../../providers/upstream-stream.js';
 import type { LoopTool } from './expand-tools.js';
 import type { LoopStep, LoopStop, LoopToolCall, LoopToolResult } from './tool-loop.js';
@@ -10,30 +10,41 @@ import { framePayload, sumUsage } from './usage-sum.js';
  * and one `tool` message per result.
  */
 
-type ChatBody = Record<string, unknown> & { messages: OpenAIMessage[] };
+type Body = Record<string, unknown>;
 
 export function chatFunctionTools(tools: LoopTool[]): unknown[] {
   return tools.map((t) => ({ type: 'function', function: { name: t.name, ...(t.description === undefined ? {} : { description: t.description }), parameters: t.parameters } }));
 }
 
-/** A non-streamed completion as one loop step. */
-export function chatStepOf(completion: OpenAIChatCompletion): LoopStep<OpenAIChatCompletion> {
-  const calls = completion.choices?.[0]?.message?.tool_calls ?? [];
+function firstMessage(completion: Body): { content?: unknown; tool_calls?: OpenAIToolCall[] } | undefined {
+  return (completion as Partial<OpenAIChatCompletion>).choices?.[0]?.message;
+}
+
+/** A non-streamed completion as one loop step (the first choice: the loop continues one conversation). */
+export function chatStepOf(completion: Body): LoopStep<Body> {
+  const calls = firstMessage(completion)?.tool_calls ?? [];
   return { answer: completion, toolCalls: calls.map((c) => ({ id: c.id, name: c.function.name, arguments: c.function.arguments })) };
 }
 
+/** The text of a non-streamed completion's answer, for the assistant turn of the next step. */
+export function chatTextOf(completion: Body): string | null {
+  const content = firstMessage(completion)?.content;
+  return typeof content === 'string' ? content : null;
+}
+
 /** The assistant turn that asked for the calls, then each call's result. */
-export function continueChat(body: ChatBody, calls: LoopToolCall[], content: string | null, results: LoopToolResult[]): ChatBody {
+export function continueChat(body: Body, calls: LoopToolCall[], content: string | null, results: LoopToolResult[]): Body {
+  const messages = Array.isArray(body['messages']) ? (body['messages'] as OpenAIMessage[]) : [];
   const assistant: OpenAIMessage = { role: 'assistant', content, tool_calls: calls.map((c) => ({ id: c.id, type: 'function', function: { name: c.name, arguments: c.arguments } })) };
   const tools: OpenAIMessage[] = results.map((r) => ({ role: 'tool', tool_call_id: r.callId, content: r.isError ? `Error: ${r.text}` : r.text }));
-  return { ...body, messages: [...body.messages, assistant, ...tools] };
+  return { ...body, messages: [...messages, assistant, ...tools] };
 }
 
 /** The loop's answer: the last step's completion with the usage of every step. */
-export function finalChatCompletion(answers: OpenAIChatCompletion[]): OpenAIChatCompletion {
+export function finalChatCompletion(answers: Body[]): Body {
   const last = answers[answers.length - 1]!;
-  const usage = answers.reduce<unknown>((sum, a) => sumUsage(sum, a.usage), undefined);
-  return usage === undefined ? last : { ...last, usage: usage as OpenAIChatCompletion['usage'] };
+  const usage = answers.reduce<unknown>((sum, a) => sumUsage(sum, a['usage']), undefined);
+  return usage === undefined ? last : { ...last, usage };
 }
 
 interface PendingCall {
