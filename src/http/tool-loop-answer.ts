@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { GatewayError } from '../errors/gateway-error.js';
+import { GatewayError, toGatewayError } from '../errors/gateway-error.js';
 import type { Authenticator } from '../keys/authenticator.js';
 import type { McpServerRegistry } from '../mcp/registry.js';
 import type { ToolCatalog } from '../mcp/downstream/tool-catalog.js';
@@ -68,6 +68,7 @@ export async function answerWithToolLoop(
     setup = await prepare(outer, deps, dialect);
   } catch (err) {
     if (passthrough) outer.responseHeaders['x-smartflow-passthrough'] = passthrough(outer);
+    recordRefusal(outer, toGatewayError(err), deps.spendLog);
     sendError(request, reply, err, outer.responseHeaders, 'openai');
     return;
   }
@@ -176,6 +177,40 @@ export async function answerWithToolLoop(
   const frames = dialect === 'responses' ? responsesClientFrames(channel, outer.log) : channel;
   outer.response = { kind: 'stream', status: 200, frames, usage: () => outer.usage };
   await sendResponse(request, reply, outer, 'openai');
+}
+
+/**
+ * A request refused before its first step (bad key, bad entry, unknown or denied server) is still
+ * a row of the spend log, as the pipeline records every request it refuses.
+ */
+function recordRefusal(outer: GatewayContext, err: GatewayError, spendLog: ToolLoopDeps['spendLog']): void {
+  spendLog.record({
+    id: outer.id,
+    time: outer.startedAt,
+    principal: outer.principal?.id ?? 'anonymous',
+    key_id: outer.principal?.keyId ?? null,
+    team_id: outer.principal?.teamId ?? null,
+    model: outer.requestedModel,
+    provider: null,
+    upstream_model: null,
+    operation: outer.operation,
+    stream: outer.stream,
+    input_tokens: 0,
+    cached_input_tokens: 0,
+    output_tokens: 0,
+    cost_micros: 0,
+    usage_estimated: false,
+    latency_ms: Math.round((performance.now() - outer.startedHr) * 1000) / 1000,
+    ttft_ms: null,
+    status: err.status,
+    error_code: err.wireCode,
+    cache_status: null,
+    saved_cost_micros: 0,
+    fallback_chain: null,
+    attempts: null,
+    loop_id: outer.id,
+    loop_step: null,
+  });
 }
 
 async function prepare(outer: GatewayContext, deps: ToolLoopDeps, dialect: Dialect) {

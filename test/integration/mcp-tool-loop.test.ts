@@ -206,6 +206,9 @@ describe('MCP tool loop: chat completions and Responses call MCP tools through t
     assert.equal(bad.status, 400, bad.text);
     assert.equal(bad.json.error.param, 'tools[0].server');
     assert.equal(fake.requests.length, 0, 'no model call for a refused request');
+    // Refused before the first step, and still in the spend log, as the pipeline records its refusals.
+    const refused = await spendRows(gw, String(unknown.headers['x-request-id']));
+    assert.deepEqual(refused.map((r) => [r.operation, r.status, r.error_code, r.loop_step]), [['chat', 404, 'not_found', null]]);
   });
 
   test('a virtual key\'s budget is charged for every step', async () => {
