@@ -27,6 +27,7 @@ import { registerMcpToolRoutes } from './http/routes/mcp-tools.js';
 import { createToolCallRecorder } from './mcp/downstream/tool-call-recorder.js';
 import { ToolCatalog } from './mcp/downstream/tool-catalog.js';
 import type { McpServerRegistry } from './mcp/registry.js';
+import type { ToolLoopDeps } from './http/tool-loop-answer.js';
 import type { UpstreamPool } from './mcp/upstream/upstream-pool.js';
 import { createRouteStage } from './pipeline/stages/route.js';
 import type { Routing } from './routing/routing.js';
@@ -140,14 +141,23 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     return sendError(request, reply, err, passthroughHeaders(request.url), surfaceOf(request.url));
   });
 
-  registerOpenAIRoutes(app, { pipeline, registry: deps.registry, chains: deps.routing.chains, authenticator: deps.authenticator, now: deps.access.now });
-  registerOpenAIRoutes(app, { pipeline, registry: deps.registry, chains: deps.routing.chains, authenticator: deps.authenticator, now: deps.access.now }, { prefixes: ['/cursor/v1', '/cursor'], surface: 'cursor' });
-  registerAnthropicRoutes(app, { pipeline, registry: deps.registry, authenticator: deps.authenticator, allowByok: byokSettings.allow_byok, byok: anthropicByok, now: deps.access.now });
-  registerResponsesRoutes(app, { pipeline, now: deps.access.now }, { paths: ['/v1/responses', '/responses'], surface: 'openai' });
-  registerResponsesRoutes(app, { pipeline, now: deps.access.now }, { paths: ['/cursor/v1/responses', '/cursor/responses'], surface: 'cursor' });
-  // One catalog for /mcp and the REST tool API: the same access checks, spend rows and metrics.
+  // One catalog for /mcp, the REST tool API and the tool loop: the same access checks, spend rows and metrics.
   const onToolCall = createToolCallRecorder({ spendLog: deps.spendLog, metrics: deps.metrics.mcp, log: deps.logger });
   const mcpCatalog = new ToolCatalog({ registry: deps.mcpServers, upstreams: deps.mcpUpstreams, log: deps.logger, onToolCall, now: deps.access.now });
+  const toolLoop: ToolLoopDeps = {
+    authenticator: deps.authenticator,
+    registry: deps.mcpServers,
+    upstreams: deps.mcpUpstreams,
+    catalog: mcpCatalog,
+    spendLog: deps.spendLog,
+    maxSteps: deps.config.mcp.tool_loop_max_steps,
+    now: deps.access.now,
+  };
+  registerOpenAIRoutes(app, { pipeline, registry: deps.registry, chains: deps.routing.chains, authenticator: deps.authenticator, now: deps.access.now, toolLoop });
+  registerOpenAIRoutes(app, { pipeline, registry: deps.registry, chains: deps.routing.chains, authenticator: deps.authenticator, now: deps.access.now, toolLoop }, { prefixes: ['/cursor/v1', '/cursor'], surface: 'cursor' });
+  registerAnthropicRoutes(app, { pipeline, registry: deps.registry, authenticator: deps.authenticator, allowByok: byokSettings.allow_byok, byok: anthropicByok, now: deps.access.now });
+  registerResponsesRoutes(app, { pipeline, now: deps.access.now, toolLoop }, { paths: ['/v1/responses', '/responses'], surface: 'openai' });
+  registerResponsesRoutes(app, { pipeline, now: deps.access.now, toolLoop }, { paths: ['/cursor/v1/responses', '/cursor/responses'], surface: 'cursor' });
   deps.metrics.mcp.upstreams.sample = () => deps.mcpUpstreams.snapshots();
   registerMcpRoutes(app, { authenticator: deps.authenticator, registry: deps.mcpServers, catalog: mcpCatalog, upstreams: deps.mcpUpstreams, config: deps.config.mcp, log: deps.logger, now: deps.access.now });
   // Any valid key (the key's MCP access decides); the rest of /api is admin-only, below.

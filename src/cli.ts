@@ -112,7 +112,7 @@ async function demo(values: { port?: string; host?: string }): Promise<number> {
     { alias: 'demo-budget', models: [DEMO_BUDGET.model], max_budget: DEMO_BUDGET.max_budget, budget_period: 'daily', tags: ['demo'], metadata: {}, allow_byok: false, mcp_servers: [], mcp_tools: [] },
     'demo',
   );
-  process.stdout.write(`${formatWalkthrough(url, { fromEnv: envKey !== undefined, key: masterKey }, { id: budgetKey.record.id, key: budgetKey.key })}\n`);
+  process.stdout.write(`${formatWalkthrough(url, { fromEnv: envKey !== undefined, key: masterKey }, { id: budgetKey.record.id, key: budgetKey.key }, world.filesDir)}\n`);
   const code = await runUntilSignal(gateway);
   await world.close();
   return code;

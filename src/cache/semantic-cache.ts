@@ -113,6 +113,8 @@ export function createSemanticCache(deps: SemanticCacheDeps): SemanticCache {
       saved_cost_micros: 0,
       fallback_chain: null,
       attempts: null,
+      loop_id: null,
+      loop_step: null,
     });
   }
 

@@ -1,3 +1,4 @@
+import { DEMO_FILES } from './files-server.js';
 import { DEMO_BUDGET, DEMO_CHAIN, DEMO_UNREACHABLE } from './world.js';
 
 /** One step of the printed demo walkthrough: a title and a shell command that works as printed. */
@@ -30,7 +31,7 @@ const JSON_TYPE = `-H 'Content-Type: application/json'`;
  * (the first may export the master key; a later one reuses a variable set before it). A test
  * runs them all, in order, against a demo gateway, so they stay true as features land.
  */
-export function demoWalkthrough(url: string, master: DemoMasterKey, budgetKey: DemoBudgetKey): WalkthroughStep[] {
+export function demoWalkthrough(url: string, master: DemoMasterKey, budgetKey: DemoBudgetKey, filesDir: string | null = null): WalkthroughStep[] {
   const post = (path: string, body: unknown, flags = '-s') => `curl ${flags} ${url}${path} ${AUTH} ${JSON_TYPE} -d ${q(JSON.stringify(body))}`;
   const user = (content: string) => [{ role: 'user', content }];
   const cachedQuestion = { model: 'gpt-4o-mini', messages: user('What does the cache do?') };
@@ -73,6 +74,7 @@ export function demoWalkthrough(url: string, master: DemoMasterKey, budgetKey: D
     },
     { title: 'The OpenAI Responses API (what Codex CLI speaks), answered by Claude through the translation layer', command: post('/v1/responses', { model: 'claude-sonnet-4-5', input: 'Hello from the Responses API' }) },
     { title: 'Cursor\'s base URL is <gateway>/cursor: the same OpenAI API, and X-Smartflow-Passthrough names the provider family that answered', command: post('/cursor/chat/completions', { model: 'gpt-4o-mini', messages: user('Hello from Cursor') }, '-si') },
+    ...(filesDir === null ? [] : mcpSteps(url)),
     { title: 'The spend log: every request above, with tokens, cost and latency', command: `curl -s ${q(`${url}/api/spend/logs?limit=10`)} ${AUTH}` },
     { title: 'Prometheus metrics (admins, or a scraper with metrics.token)', command: `curl -s ${url}/metrics ${AUTH}` },
     { title: 'Readiness (store reachable)', command: `curl -s ${url}/health/readiness` },
@@ -80,18 +82,41 @@ export function demoWalkthrough(url: string, master: DemoMasterKey, budgetKey: D
   return steps;
 }
 
-export function formatWalkthrough(url: string, master: DemoMasterKey, budgetKey: DemoBudgetKey): string {
+/** A tool call through the gateway's own MCP endpoint, and a chat completion whose model uses the tool through the tool loop. */
+function mcpSteps(url: string): WalkthroughStep[] {
+  const mcpHeaders = `${AUTH} ${JSON_TYPE} -H 'Accept: application/json, text/event-stream'`;
+  const initialize = { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'curl', version: '1.0' } } };
+  const toolCall = { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: `${DEMO_FILES.alias}_read_text_file`, arguments: { path: DEMO_FILES.file } } };
+  const loop = { model: 'gpt-4o-mini', messages: [{ role: 'user', content: `Read ${DEMO_FILES.file}` }], tools: [{ type: 'mcp', server: DEMO_FILES.alias }] };
+  return [
+    {
+      title: `MCP: the "${DEMO_FILES.alias}" server (@modelcontextprotocol/server-filesystem over STDIO on the demo folder) through the gateway's own MCP endpoint: open a session on /mcp, then call ${DEMO_FILES.alias}_read_text_file`,
+      command:
+        `SID=$(curl -si ${url}/mcp ${mcpHeaders} -d ${q(JSON.stringify(initialize))} | awk 'tolower($1) == "mcp-session-id:" {print $2}' | tr -d '\r') && ` +
+        `curl -s ${url}/mcp ${mcpHeaders} -H "Mcp-Session-Id: $SID" -d ${q(JSON.stringify(toolCall))}`,
+    },
+    {
+      title: `The tool loop: {"type":"mcp","server":"${DEMO_FILES.alias}"} offers the model that server's tools; the model asks to read ${DEMO_FILES.file}, the gateway runs the call and sends the result back, and the model answers from it (x-smartflow-mcp-steps: 2, each step charged and logged)`,
+      command: `curl -si ${url}/v1/chat/completions ${AUTH} ${JSON_TYPE} -d ${q(JSON.stringify(loop))}`,
+    },
+  ];
+}
+
+export function formatWalkthrough(url: string, master: DemoMasterKey, budgetKey: DemoBudgetKey, filesDir: string | null = null): string {
   const lines = [
     `Smartflow demo gateway on ${url}`,
     master.fromEnv ? 'Master key: $SMARTFLOW_MASTER_KEY (taken from your environment)' : `Master key: ${master.key}   (the demo's own; set SMARTFLOW_MASTER_KEY to choose another)`,
     'Providers: openai, anthropic and gemini answer locally (demo upstreams speaking each API, no account needed);',
     `  "${DEMO_UNREACHABLE.provider}" (model "${DEMO_UNREACHABLE.model}") fails on purpose, for the "${DEMO_CHAIN}" fallback chain.`,
     `Virtual key "demo-budget": ${budgetKey.key}   ($${DEMO_BUDGET.max_budget} daily budget, model ${DEMO_BUDGET.model})`,
+    filesDir === null
+      ? 'MCP: no demo server (install the devDependency @modelcontextprotocol/server-filesystem to get one).'
+      : `MCP server "${DEMO_FILES.alias}": @modelcontextprotocol/server-filesystem over STDIO on ${filesDir} (holds ${DEMO_FILES.file})`,
     '',
     'Try these in another terminal, in order:',
     '',
   ];
-  demoWalkthrough(url, master, budgetKey).forEach((s, i) => lines.push(`# ${i + 1}. ${s.title}`, s.command, ''));
+  demoWalkthrough(url, master, budgetKey, filesDir).forEach((s, i) => lines.push(`# ${i + 1}. ${s.title}`, s.command, ''));
   lines.push(
     `With the openai SDK (Python or Node): base_url = ${url}/v1, api_key = ${master.fromEnv ? 'your SMARTFLOW_MASTER_KEY' : master.key}, model = "gpt-4o-mini" (or "claude-haiku-4-5", "gemini-2.5-flash").`,
     `Claude Code: ANTHROPIC_BASE_URL=${url}/anthropic ANTHROPIC_AUTH_TOKEN=<the master key or a virtual key> claude`,

@@ -4,6 +4,7 @@ import { startDemoAnthropic } from './upstreams/anthropic.js';
 import { startDemoGemini } from './upstreams/gemini.js';
 import { startDemoOpenAI } from './upstreams/openai.js';
 import type { DemoUpstream } from './upstreams/serve.js';
+import { createDemoFiles, type DemoFiles } from './files-server.js';
 
 /** The provider that always fails: a closed port, so retries and fallover can be watched. */
 export const DEMO_UNREACHABLE = { provider: 'unreachable', model: 'always-down', address: '127.0.0.1:9' } as const;
@@ -20,6 +21,8 @@ const PROVIDER_OF_TYPE = { openai: 'openai', anthropic: 'anthropic', gemini: 'ge
 
 export interface DemoWorld {
   config: GatewayConfig;
+  /** The folder the `files` MCP server serves; null when @modelcontextprotocol/server-filesystem is not installed. */
+  filesDir: string | null;
   /** Stops the local upstreams (after the gateway has closed). */
   close(): Promise<void>;
 }
@@ -35,7 +38,9 @@ export async function startDemoWorld(options: { host: string; port: number; mast
   const delay = options.chunkDelayMs === undefined ? {} : { chunkDelayMs: options.chunkDelayMs };
   const names = (type: keyof typeof PROVIDER_OF_TYPE) => Object.keys(MODEL_CATALOGUE).filter((n) => MODEL_CATALOGUE[n]!.provider_type === type);
   const upstreams: DemoUpstream[] = [];
+  let files: DemoFiles | null = null;
   try {
+    files = await createDemoFiles();
     const openai = await startDemoOpenAI({ models: names('openai'), ...delay });
     upstreams.push(openai);
     const anthropic = await startDemoAnthropic({ models: names('anthropic'), ...delay });
@@ -77,15 +82,20 @@ export async function startDemoWorld(options: { host: string; port: number; mast
       logging: { level: 'warn', access_log: false },
       // Caching for gpt-4o-mini only: the budget walkthrough needs its requests to reach the model.
       cache: { models: { 'gpt-4o-mini': { enabled: true } } },
+      mcp_servers: files ? [files.server] : [],
     });
+    const opened = files;
     return {
       config,
+      filesDir: opened?.dir ?? null,
       close: async () => {
         await Promise.all(upstreams.map((u) => u.close()));
+        await opened?.close();
       },
     };
   } catch (err) {
     await Promise.all(upstreams.map((u) => u.close()));
+    await files?.close();
     throw err;
   }
 }

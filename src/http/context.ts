@@ -44,6 +44,7 @@ export function createContext(request: FastifyRequest, reply: FastifyReply, now:
     status: 200,
     error: null,
     cache: null,
+    loop: null,
     responseHeaders: { 'x-request-id': request.id },
     abort,
     log: request.log,
@@ -52,4 +53,37 @@ export function createContext(request: FastifyRequest, reply: FastifyReply, now:
     if (!reply.raw.writableFinished) abort.cancel();
   });
   return ctx;
+}
+
+/**
+ * The context of one LLM step of an MCP tool loop: the client's request (same id, headers,
+ * cancellation, log) with the step's own body and fresh per-call state, so each step runs the
+ * whole pipeline (budget, cache, routing) and is its own spend row, linked by `loop`.
+ */
+export function createStepContext(outer: GatewayContext, rawBody: Record<string, unknown>, step: number, now: () => number): GatewayContext {
+  const startedHr = performance.now();
+  return {
+    ...outer,
+    startedAt: now(),
+    startedHr,
+    rawBody,
+    request: null,
+    requestedModel: typeof rawBody['model'] === 'string' ? rawBody['model'] : '',
+    longContext: false,
+    principal: null,
+    plan: null,
+    deployment: null,
+    attemptTimeoutMs: undefined,
+    attemptStartedHr: startedHr,
+    failedAttempts: [],
+    response: null,
+    usage: { input_tokens: 0, cached_input_tokens: 0, output_tokens: 0 },
+    costMicros: 0,
+    firstByteHr: null,
+    status: 200,
+    error: null,
+    cache: null,
+    loop: { id: outer.id, step },
+    responseHeaders: { 'x-request-id': outer.id },
+  };
 }

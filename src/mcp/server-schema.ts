@@ -137,6 +137,8 @@ export const mcpConfigSchema = z.strictObject({
   resume_max_events: z.number().int().nonnegative().max(1_000_000).default(1000),
   /** Bytes of those events per session. */
   resume_max_bytes: z.number().int().nonnegative().max(1024 ** 3).default(1024 ** 2),
+  /** LLM calls one MCP tool loop may make (the first included) unless the request's `max_steps` says otherwise (docs/mcp.md, "Tool loop"). */
+  tool_loop_max_steps: z.number().int().min(1).max(100).default(10),
 });
 
 /** The id a config server gets unless it names one: stable across restarts. */

@@ -68,6 +68,8 @@ export interface GatewayContext {
   error: GatewayError | null;
   /** Null unless the cache stage handled the request; a hit leaves usage at zero, so it costs nothing. */
   cache: CacheOutcome | null;
+  /** Set when this request is one LLM step of an MCP tool loop: its spend row names the loop and the step. */
+  loop: { id: string; step: number } | null;
   /** Headers every stage may add; sent on success and on error alike. */
   readonly responseHeaders: Record<string, string>;
   /** Cancelled when the client goes away or the gateway shuts down. */

@@ -39,6 +39,13 @@ export interface SpendRecord {
   fallback_chain: string | null;
   /** Every upstream attempt, when there was more than one (retries, fallbacks); null otherwise. */
   attempts: SpendAttempt[] | null;
+  /**
+   * The MCP tool loop this row belongs to (the request id of the client's call), linking its LLM
+   * steps and the tool calls they made (docs/mcp.md, "Tool loop"); null outside a loop.
+   */
+  loop_id: string | null;
+  /** The LLM step (1, 2, ...) this row is, or, on an `mcp.call` row, the step that asked for the call. */
+  loop_step: number | null;
   /** MCP tool calls (operation `mcp.call`) only; absent on every other row. */
   mcp?: SpendMcpCall;
 }

@@ -31,6 +31,8 @@ export function spendFixture(base = Date.now() - 30_000): SpendRecord[] {
     saved_cost_micros: i % 9 === 0 ? 777 : 0,
     fallback_chain: i % 10 === 0 ? 'main' : null,
     attempts: i % 10 === 0 ? [{ provider: 'openai', upstream_model: 'gpt-x-2025', status: 503, error_code: 'upstream_error', latency_ms: 12.5, cost_micros: 0 }] : null,
+    loop_id: i % 8 === 0 ? `loop-${i}` : null,
+    loop_step: i % 8 === 0 ? 1 + (i % 3) : null,
     // MCP tool-call rows carry their own details; every other row has none (the field is absent).
     ...(i % 13 === 0 ? { mcp: { server_id: `mcp_srv_${i}`, bytes_in: 10 + i, bytes_out: 1000 + i, trace_id: `trace-${i}` } } : {}),
   }));
@@ -61,6 +63,8 @@ export function spendRecord(fields: Pick<SpendRecord, 'id' | 'time'> & Partial<S
     saved_cost_micros: 0,
     fallback_chain: null,
     attempts: null,
+    loop_id: null,
+    loop_step: null,
     ...fields,
   };
 }

@@ -33,14 +33,14 @@ export function responses(req: RecordedRequest, s: Steering, res: ServerResponse
   const hex = randomBytes(8).toString('hex');
   const input = body.input;
   const last = Array.isArray(input) ? input[input.length - 1] : undefined;
-  const tool = (body.tools ?? []).find((t: any) => t.type === 'function');
+  const tool = (body.tools ?? []).find((t: any) => t.type === 'function' && (s.toolName === undefined || t.name === s.toolName));
   const lastIsUser = typeof input === 'string' || ((last?.type ?? 'message') === 'message' && last?.role === 'user');
-  const callTool = tool && lastIsUser && body.tool_choice !== 'none' && !s.noToolCall;
+  const callTool = tool && (lastIsUser || (s.alwaysTool && last?.type === 'function_call_output')) && body.tool_choice !== 'none' && !s.noToolCall;
   // OpenAI runs its own web search before it answers, and bills it per call.
   const searches = (body.tools ?? []).some((t: any) => typeof t?.type === 'string' && t.type.startsWith('web_search')) && !callTool;
   const userText = lastUserText(input);
   const text = last?.type === 'function_call_output' ? `Tool said: ${typeof last.output === 'string' ? last.output : JSON.stringify(last.output)}` : fakeAnswer(userText);
-  const args = JSON.stringify({ query: userText });
+  const args = s.toolArgs ?? JSON.stringify({ query: userText });
   const inputTokens = fakeTokens(JSON.stringify([body.instructions ?? '', input]));
   const outputTokens = callTool ? fakeTokens(args) : fakeTokens(text);
   const usage = { input_tokens: inputTokens, input_tokens_details: { cached_tokens: 0 }, output_tokens: outputTokens, output_tokens_details: { reasoning_tokens: body.reasoning ? 1 : 0 }, total_tokens: inputTokens + outputTokens };

@@ -4,7 +4,7 @@ import { fakeAnswer, fakeTokens, sendJson, sendSse, splitForStream, startFakeSer
 
 /**
  * A fake OpenAI-compatible upstream speaking the real wire format: /v1/chat/completions
- * (JSON and SSE, tool calls, stream_options.include_usage), /v1/responses (fake-openai-responses.ts), /v1/embeddings (bag-of-words
+ * (JSON and SSE, tool calls steered by x-fake-tool / x-fake-tool-args / x-fake-always-tool, stream_options.include_usage), /v1/responses (fake-openai-responses.ts), /v1/embeddings (bag-of-words
  * vectors for `words-*` models), /v1/models, and OpenAI error bodies. Steered as described in
  * fake-upstream.ts.
  */
@@ -47,10 +47,11 @@ function chat(req: RecordedRequest, s: Steering, res: Parameters<typeof sendJson
   const created = 1_700_000_000;
   const model = body.model;
   const last = body.messages?.[body.messages.length - 1];
-  const tool = body.tools?.[0];
-  const callTool = tool && last?.role === 'user' && body.tool_choice !== 'none' && !s.noToolCall;
+  const tools: any[] = body.tools ?? [];
+  const tool = s.toolName === undefined ? tools[0] : tools.find((t) => t.function?.name === s.toolName);
+  const callTool = tool && (last?.role === 'user' || (s.alwaysTool && last?.role === 'tool')) && body.tool_choice !== 'none' && !s.noToolCall;
   const text = last?.role === 'tool' ? `Tool said: ${typeof last.content === 'string' ? last.content : JSON.stringify(last.content)}` : fakeAnswer(lastUserText(body.messages ?? []));
-  const args = JSON.stringify({ query: lastUserText(body.messages ?? []) });
+  const args = s.toolArgs ?? JSON.stringify({ query: lastUserText(body.messages ?? []) });
   const prompt = s.inputTokens ?? promptTokens(body);
   const completion = callTool ? fakeTokens(args) : fakeTokens(text);
   const usage = { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion, prompt_tokens_details: { cached_tokens: 0 } };

@@ -34,6 +34,12 @@ export interface Steering {
   serverToolUse?: Record<string, number>;
   /** Answer with text even when tools are offered (coding agents always offer tools). */
   noToolCall?: boolean;
+  /** Call this offered function tool instead of the first one (`x-fake-tool`). */
+  toolName?: string;
+  /** The call's arguments, a JSON text (`x-fake-tool-args`), instead of `{"query": <last user text>}`. */
+  toolArgs?: string;
+  /** Call the tool again even after a tool result, as a model that never settles (`x-fake-always-tool`). */
+  alwaysTool?: boolean;
 }
 
 export interface RecordedRequest {
@@ -103,6 +109,11 @@ export function readSteering(req: IncomingMessage): Steering {
     }));
   }
   if (header(req, 'x-fake-no-tool-call') !== undefined) s.noToolCall = true;
+  const toolName = header(req, 'x-fake-tool');
+  if (toolName !== undefined) s.toolName = toolName;
+  const toolArgs = header(req, 'x-fake-tool-args');
+  if (toolArgs !== undefined) s.toolArgs = toolArgs;
+  if (header(req, 'x-fake-always-tool') !== undefined) s.alwaysTool = true;
   return s;
 }
 

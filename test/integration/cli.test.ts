@@ -215,10 +215,18 @@ describe('smartflow CLI', () => {
     assert.match(response.output.find((o) => o.type === 'message')?.content?.[0]?.text ?? '', /Hello from the Responses API/);
     assert.match(out[17]!, /^x-smartflow-passthrough: openai\r?$/m);
     assert.match(out[17]!, /Demo echo: Hello from Cursor/);
-    assert.ok((JSON.parse(out[18]!) as { data: unknown[] }).data.length >= 5);
-    assert.match(out[19]!, /smartflow_requests_total/);
-    assert.equal((JSON.parse(out[20]!) as { status: string }).status, 'ok');
-    assert.equal(results.length, 21);
+    // MCP: the demo-files server (server-filesystem over STDIO) reads the demo folder's file through /mcp ...
+    assert.match(out[18]!, /"text":"Welcome to Smartflow! This line was read from the demo folder/);
+    assert.match(demo.stdout(), /MCP server "demo-files": @modelcontextprotocol\/server-filesystem over STDIO on \S+/);
+    // ... and through the tool loop: the model asked for the file and answered from it, in two steps.
+    assert.match(out[19]!, /^x-smartflow-mcp-steps: 2\r?$/m);
+    assert.match(out[19]!, /"content":"The tool returned: Welcome to Smartflow! This line was read from the demo folder/);
+    const spend = (JSON.parse(out[20]!) as { data: Array<{ operation: string; loop_step: number | null }> }).data;
+    assert.ok(spend.length >= 5);
+    assert.deepEqual(spend.filter((r) => r.loop_step !== null).map((r) => `${r.operation}#${r.loop_step}`).sort(), ['chat#1', 'chat#2', 'mcp.call#1']);
+    assert.match(out[21]!, /smartflow_requests_total/);
+    assert.equal((JSON.parse(out[22]!) as { status: string }).status, 'ok');
+    assert.equal(results.length, 23);
     demo.child.kill('SIGINT');
     assert.equal(await demo.exited, 0);
   });

@@ -70,6 +70,17 @@ describe('the demo world through the official SDKs', () => {
     });
   }
 
+  test('MCP: the "demo-files" server (server-filesystem over STDIO) serves the demo folder, and every demo model reads it through the tool loop', async () => {
+    assert.ok(world.filesDir, 'the devDependency is installed here, so the demo has its MCP server');
+    // The gateway's MCP entry is not in the SDK's types; the wire accepts it.
+    const tools = [{ type: 'mcp', server: 'demo-files' }] as any;
+    for (const model of ['gpt-4o-mini', 'claude-haiku-4-5', 'gemini-2.5-flash']) {
+      const { data, response } = await openai.chat.completions.create({ model, messages: [{ role: 'user', content: 'Read welcome.txt' }], tools }).withResponse();
+      assert.match(data.choices[0]?.message.content ?? '', /^The tool returned: .*Welcome to Smartflow! This line was read from the demo folder/, model);
+      assert.equal(response.headers.get('x-smartflow-mcp-steps'), '2', model);
+    }
+  });
+
   test('/anthropic: the Anthropic SDK, plain and streamed, through the native passthrough', async () => {
     const message = await anthropic.messages.create({ model: 'claude-sonnet-4-5', max_tokens: 100, messages: [{ role: 'user', content: 'Hello from the SDK' }] });
     assert.deepEqual(message.content, [{ type: 'text', text: 'Demo echo: Hello from the SDK' }]);

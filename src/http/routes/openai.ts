@@ -8,6 +8,8 @@ import { createContext } from '../context.js';
 import { passthroughName } from '../passthrough.js';
 import { authenticatedScope, principalOf } from '../plugins/authenticate.js';
 import { answerThroughPipeline } from '../run-pipeline.js';
+import { hasMcpToolEntries } from '../../mcp/tool-loop/tool-entries.js';
+import { answerWithToolLoop, type ToolLoopDeps } from '../tool-loop-answer.js';
 
 export interface OpenAIRoutesDeps {
   pipeline: (ctx: GatewayContext) => Promise<void>;
@@ -17,6 +19,8 @@ export interface OpenAIRoutesDeps {
   authenticator: Authenticator;
   /** The gateway's clock, for the time a request arrived. */
   now: () => number;
+  /** Runs chat completions whose tools include `{"type":"mcp"}` entries (docs/mcp.md, "Tool loop"). */
+  toolLoop?: ToolLoopDeps;
 }
 
 /**
@@ -56,6 +60,7 @@ export function registerOpenAIRoutes(app: FastifyInstance, deps: OpenAIRoutesDep
   const cursor = options.surface === 'cursor';
   const handle = (operation: 'chat' | 'embeddings') => async (request: FastifyRequest, reply: FastifyReply) => {
     const ctx = createContext(request, reply, deps.now, operation, options.surface);
+    if (operation === 'chat' && deps.toolLoop && hasMcpToolEntries(request.body)) return answerWithToolLoop(request, reply, ctx, deps.pipeline, deps.toolLoop, 'chat', cursor ? passthroughName : undefined);
     await answerThroughPipeline(request, reply, ctx, deps.pipeline, { surface: 'openai', ...(cursor ? { passthrough: passthroughName } : {}) });
   };
 

@@ -4,11 +4,15 @@ import { createContext } from '../context.js';
 import { passthroughName } from '../passthrough.js';
 import { responsesClientFrames } from '../responses-stream.js';
 import { answerThroughPipeline } from '../run-pipeline.js';
+import { hasMcpToolEntries } from '../../mcp/tool-loop/tool-entries.js';
+import { answerWithToolLoop, type ToolLoopDeps } from '../tool-loop-answer.js';
 
 export interface ResponsesRoutesDeps {
   pipeline: (ctx: GatewayContext) => Promise<void>;
   /** The gateway's clock, for the time a request arrived. */
   now: () => number;
+  /** Runs requests whose tools include gateway MCP entries (docs/mcp.md, "Tool loop"). */
+  toolLoop?: ToolLoopDeps;
 }
 
 export interface ResponsesRoutesOptions {
@@ -29,6 +33,7 @@ export function registerResponsesRoutes(app: FastifyInstance, deps: ResponsesRou
   const cursor = options.surface === 'cursor';
   const handle = async (request: FastifyRequest, reply: FastifyReply) => {
     const ctx = createContext(request, reply, deps.now, 'responses', options.surface);
+    if (deps.toolLoop && hasMcpToolEntries(request.body)) return answerWithToolLoop(request, reply, ctx, deps.pipeline, deps.toolLoop, 'responses', cursor ? passthroughName : undefined);
     await answerThroughPipeline(request, reply, ctx, deps.pipeline, {
       surface: 'openai',
       ...(cursor ? { passthrough: passthroughName } : {}),

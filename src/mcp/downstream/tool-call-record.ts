@@ -29,6 +29,8 @@ export interface ToolCallRecord {
   bytesOut: number;
   /** The id of the HTTP request that carried the call (`x-request-id`). */
   traceId: string;
+  /** A call a tool loop made: the loop (the client request's id) and the LLM step that asked for it. */
+  loop?: { id: string; step: number };
   /** Only for servers with `log_payloads: true`: what went in and came out, unredacted (the recorder redacts). */
   payload?: { arguments: Record<string, unknown>; result: Record<string, unknown> | null };
 }

@@ -25,6 +25,8 @@ export interface ToolCatalogDeps {
 export interface ToolCaller {
   principal: Principal;
   traceId: string;
+  /** Set when a tool loop made the call: which loop, and the LLM step that asked for it. */
+  loop?: { id: string; step: number };
 }
 
 /** The tools of one server a caller may use. */
@@ -165,6 +167,7 @@ export class ToolCatalog {
         bytesIn: jsonBytes(args ?? {}),
         bytesOut: result === null ? 0 : jsonBytes(result),
         traceId: caller.traceId,
+        ...(caller.loop ? { loop: caller.loop } : {}),
         ...(server?.log_payloads ? { payload: { arguments: args ?? {}, result } } : {}),
       });
     }

@@ -88,6 +88,8 @@ export function createRecordSpendStage(deps: RecordSpendDeps): Stage {
       saved_cost_micros: ctx.cache?.savedCostMicros ?? 0,
       fallback_chain: ctx.plan?.chainId ?? null,
       attempts: attemptsOf(ctx, latencyMs),
+      loop_id: ctx.loop?.id ?? null,
+      loop_step: ctx.loop?.step ?? null,
     });
     const modelLabel = labelFor(d ? model : 'unknown');
     metrics.inFlight.value--;

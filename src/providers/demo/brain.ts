@@ -35,18 +35,33 @@ export function demoTokens(text: string): number {
   return Math.max(1, Math.ceil(text.length / 4));
 }
 
-/** Arguments for a demo tool call: every required property filled with a plausible value. */
+/** A file name or path in the user's text (`welcome.txt`, `docs/a.md`), for a `path` argument. */
+const PATH_IN_TEXT = /[\w./-]*\w\.[A-Za-z0-9]+\b/;
+
+/**
+ * Arguments for a demo tool call: every required property filled with a plausible value; a
+ * `path` gets the file named in the user's text, so "Read welcome.txt" reads that file.
+ */
 function demoArguments(parameters: unknown, userText: string): Record<string, unknown> {
   const params = parameters as { properties?: Record<string, { type?: string }>; required?: string[] } | undefined;
   const args: Record<string, unknown> = {};
   for (const name of Array.isArray(params?.required) ? params.required : []) {
     const type = params?.properties?.[name]?.type;
-    args[name] = type === 'number' || type === 'integer' ? 1 : type === 'boolean' ? true : type === 'array' ? [] : type === 'object' ? {} : userText;
+    const text = name === 'path' ? (PATH_IN_TEXT.exec(userText)?.[0] ?? userText) : userText;
+    args[name] = type === 'number' || type === 'integer' ? 1 : type === 'boolean' ? true : type === 'array' ? [] : type === 'object' ? {} : text;
   }
   return args;
 }
 
-/** The deterministic answer: a tool call when tools are offered to a fresh user turn, else an echo. */
+/**
+ * The tool the demo calls: one that reads a file when offered (an MCP filesystem server offers
+ * a dozen tools, and reading is what the demo shows), else the first.
+ */
+function chooseTool(tools: DemoTurn['tools']): DemoTurn['tools'][number] | undefined {
+  return tools.find((t) => /(^|_)read_text_file$/.test(t.name)) ?? tools.find((t) => /(^|_)read_file$/.test(t.name)) ?? tools[0];
+}
+
+/** The deterministic answer: a tool call when tools are offered to a fresh user turn, the tool's result after one, else an echo. */
 export function demoAnswer(turn: DemoTurn): DemoAnswer {
   const input = demoTokens(turn.promptText);
   const usage = (output: number): Usage => ({ input_tokens: input, cached_input_tokens: 0, output_tokens: output });
@@ -54,7 +69,7 @@ export function demoAnswer(turn: DemoTurn): DemoAnswer {
     const text = `The tool returned: ${turn.last.text}`;
     return { text, toolCalls: [], usage: usage(demoTokens(text)) };
   }
-  const tool = turn.tools[0];
+  const tool = chooseTool(turn.tools);
   if (tool && !turn.toolsForbidden) {
     const args = demoArguments(tool.parameters, turn.last.text);
     const json = JSON.stringify(args);

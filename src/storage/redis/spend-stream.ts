@@ -68,6 +68,9 @@ function recordOf(fields: string[]): SpendRecord | undefined {
     const record = JSON.parse(json) as SpendRecord;
     // Records written before the field existed were all reported usage.
     record.usage_estimated ??= false;
+    // Nor were they part of an MCP tool loop.
+    record.loop_id ??= null;
+    record.loop_step ??= null;
     return record;
   } catch {
     // An entry someone else wrote into our stream: skip it rather than fail the whole query.

@@ -53,7 +53,9 @@ CREATE TABLE IF NOT EXISTS spend_log (
   saved_cost_micros INTEGER NOT NULL DEFAULT 0,
   fallback_chain TEXT,
   attempts TEXT,
-  mcp TEXT
+  mcp TEXT,
+  loop_id TEXT,
+  loop_step INTEGER
 );
 -- (time) plus the implicit rowid is exactly the pagination order, so pages are index range scans.
 -- Every index costs each insert about a microsecond, and inserts happen once per request: the
@@ -70,6 +72,8 @@ const ADDED_SPEND_COLUMNS: Array<[name: string, definition: string]> = [
   ['attempts', 'TEXT'],
   ['usage_estimated', 'INTEGER NOT NULL DEFAULT 0'],
   ['mcp', 'TEXT'],
+  ['loop_id', 'TEXT'],
+  ['loop_step', 'INTEGER'],
 ];
 
 /** Document columns added after the first release: compare-and-set writes need the version. */
