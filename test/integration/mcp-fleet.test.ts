@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { createServer, request as httpRequest, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -61,6 +63,32 @@ async function virtualKey(gw: TestGateway, body: Record<string, unknown>): Promi
   return res.json.key;
 }
 
+/**
+ * A load balancer in front of gateway instances, streaming both ways (the SDK client's GET
+ * stream stays open): `pick` chooses the instance for each request.
+ */
+async function startBalancer(targets: string[], pick: (req: IncomingMessage, n: number) => number): Promise<{ url: string; close(): Promise<void> }> {
+  let n = 0;
+  const server: Server = createServer((req, res) => {
+    const target = new URL(targets[pick(req, n++) % targets.length]!);
+    const upstream = httpRequest({ host: target.hostname, port: target.port, path: req.url, method: req.method, headers: { ...req.headers, host: target.host } }, (up) => {
+      res.writeHead(up.statusCode ?? 502, up.headers);
+      up.pipe(res);
+    });
+    upstream.on('error', () => res.destroy());
+    req.pipe(upstream);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  };
+}
+
 const patch = (gw: TestGateway, ref: string, body: Record<string, unknown>) => call(`${gw.url}/api/mcp/servers/${ref}`, { method: 'PATCH', headers: authHeaders(), body });
 
 describe('two gateway instances on one Redis serve the same MCP servers through /mcp', () => {
@@ -115,6 +143,26 @@ describe('two gateway instances on one Redis serve the same MCP servers through 
     assert.equal(elsewhere.status, 404, elsewhere.text);
     assert.equal(elsewhere.json.error.code, -32001);
     assert.equal((await call(`${b.url}/mcp`, { headers: { ...authHeaders(), ...MCP_ACCEPT }, body: INIT })).status, 200);
+  });
+
+  test('behind a load balancer: spreading one session over the instances breaks it; keeping a key on one instance works', async (t) => {
+    await register(a, { alias: 'lb', transport: 'streamable-http', url: upstream.url });
+    const roundRobin = await startBalancer([a.url, b.url], (_req, n) => n);
+    const byKey = await startBalancer([a.url, b.url], (req) => [...String(req.headers.authorization)].reduce((h, c) => h + c.charCodeAt(0), 0));
+    t.after(() => Promise.all([roundRobin.close(), byKey.close()]).then(() => undefined));
+    await until('B to know the server', async () => (await call(`${b.url}/api/mcp/servers/lb`, { headers: authHeaders() })).status === 200, 1000);
+
+    // initialize reaches one instance, the next request the other: it does not know the session.
+    await assert.rejects(
+      (async () => {
+        const client = await connect(t, `${roundRobin.url}/mcp`, MASTER_KEY);
+        for (let i = 0; i < 3; i++) await client.callTool({ name: 'lb_whoami', arguments: {} });
+      })(),
+      /Session not found|404/,
+    );
+
+    const sticky = await connect(t, `${byKey.url}/mcp`, MASTER_KEY);
+    for (let i = 0; i < 5; i++) assert.equal(textOf(await sticky.callTool({ name: 'lb_whoami', arguments: {} })), 'I am fleet');
   });
 });
 
