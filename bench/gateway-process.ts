@@ -32,6 +32,7 @@ const config = configSchema.parse({
   models: [{ name: 'gpt-4o-mini', provider: 'openai', model: 'gpt-4o-mini' }, ...(options.extraModels ?? []).map((name) => ({ name, provider: 'openai', model: 'gpt-4o-mini' }))],
   logging: { level: options.level, access_log: options.accessLog },
   ...(options.cache ? { cache: options.cache } : {}),
+  ...(options.mcpServers ? { mcp_servers: options.mcpServers } : {}),
 });
 
 const gateway = await createGateway({ config, defaultMetrics: true });

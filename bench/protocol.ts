@@ -99,4 +99,6 @@ export interface GatewayProcessOptions {
   cache?: Record<string, unknown>;
   /** More model names served by the fake upstream's gpt-4o-mini, like the bench model (bench/cache.ts: one with caching off). */
   extraModels?: string[];
+  /** The config's `mcp_servers` (bench/mcp.ts). */
+  mcpServers?: Array<Record<string, unknown>>;
 }

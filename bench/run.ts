@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { CACHE_GATEWAY_OPTIONS, runCacheScenario, type CacheScenarioResult, type CacheScenarioSkipped } from './cache.js';
 import { BenchChild, killAllChildren, killAllChildrenSync, pinSelf, tasksetAvailable } from './children.js';
 import type { HttpTarget } from './measure.js';
+import { MCP_DESCRIPTION, MCP_FULL, MCP_QUICK, mcpGatewayServers, renderMcp, runMcpScenario, startEverythingHttp, type McpScenarioResult, type McpScenarioSkipped } from './mcp.js';
 import { summariseProfile } from './profile-summary.js';
 import { BENCH_MASTER_KEY, GATEWAY_OPTIONS_ENV, PASSTHROUGH_UPSTREAM_ENV, type GatewayProcessOptions } from './protocol.js';
 import { renderMarkdown, TARGETS, type RunInfo } from './report.js';
@@ -24,14 +25,15 @@ import {
 } from './vkeys.js';
 
 /**
- * `npm run bench [-- --quick] [-- --cpu-prof]`: the fake upstream and this process (the load
+ * `npm run bench [-- --quick] [-- --cpu-prof] [-- --mcp]`: the fake upstream and this process (the load
  * generator) on core 1, the gateway alone on core 0; the same load against the upstream
  * directly, through a bare node:http + undici pass-through (the floor of any Node.js proxy,
  * on the gateway's core) and through the gateway (twice: quiet logging, then access log on); then a
  * budgeted virtual key against the master key, on SQLite and on Redis (REDIS_URL, default
  * redis://127.0.0.1:6379; skipped when unreachable); then cache hits against misses through the
- * upstream, on SQLite (bench/cache.ts). Writes bench/results/<date>.json and, for full runs,
- * bench/results/latest.md.
+ * upstream, on SQLite (bench/cache.ts); then the MCP rows (bench/mcp.ts). Writes
+ * bench/results/<date>.json and, for full runs, bench/results/latest.md. `--mcp` runs the MCP
+ * rows alone and writes bench/results/<date>-mcp.json (and, for full runs, latest-mcp.md).
  */
 
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
@@ -40,14 +42,16 @@ const RESULTS_DIR = join(BENCH_DIR, 'results');
 
 const args = new Set(process.argv.slice(2));
 for (const a of args) {
-  if (!['--quick', '--cpu-prof'].includes(a)) {
-    process.stderr.write(`unknown option ${a}; use --quick and/or --cpu-prof\n`);
+  if (!['--quick', '--cpu-prof', '--mcp'].includes(a)) {
+    process.stderr.write(`unknown option ${a}; use --quick, --cpu-prof and/or --mcp\n`);
     process.exit(2);
   }
 }
 const quick = args.has('--quick');
 const cpuProf = args.has('--cpu-prof');
+const mcpOnly = args.has('--mcp');
 const durations = quick ? QUICK : FULL;
+const mcpSizes = quick ? MCP_QUICK : MCP_FULL;
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
@@ -252,6 +256,51 @@ async function runCacheRows(upstream: BenchChild, stamp: string, taskset: boolea
   }
 }
 
+/**
+ * One gateway process (quiet logging, SQLite) whose config registers server-everything over
+ * Streamable HTTP (a child pinned like the fake upstream) and over STDIO, and the bench's
+ * 1,000-tool STDIO server; then the MCP rows (bench/mcp.ts).
+ */
+async function runMcpRows(stamp: string, taskset: boolean): Promise<McpScenarioResult> {
+  const everything = await startEverythingHttp(REPO_ROOT, taskset ? 1 : null);
+  const dataDir = mkdtempSync(join(tmpdir(), 'smartflow-bench-'));
+  tempDirs.add(dataDir);
+  // No LLM upstream is used here; the config only needs a provider URL.
+  const options: GatewayProcessOptions = { upstreamUrl: 'http://127.0.0.1:9', dataDir, level: 'warn', accessLog: false, mcpServers: mcpGatewayServers(REPO_ROOT, everything.url) };
+  const profile = cpuProf ? `mcp-${stamp}.cpuprofile` : undefined;
+  const nodeArgs = profile ? ['--cpu-prof', '--cpu-prof-dir', RESULTS_DIR] : [];
+  let gw: BenchChild | undefined;
+  try {
+    gw = await startChild('mcp', 'gateway-process.ts', taskset ? 0 : null, { [GATEWAY_OPTIONS_ENV]: JSON.stringify(options) }, nodeArgs);
+    log(`${MCP_DESCRIPTION}: ${gw.url} (pid ${gw.pid}); server-everything over Streamable HTTP at ${everything.url}`);
+    const r = await runMcpScenario(gw, everything.url, REPO_ROOT, mcpSizes, log);
+    return profile ? { ...r, profile } : r;
+  } finally {
+    if (gw) await stopChild(gw);
+    await everything.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+    tempDirs.delete(dataDir);
+    if (profile && gw) keepMainThreadProfile(gw.pid, profile);
+  }
+}
+
+/** `--mcp`: the MCP rows alone, with their own results file. */
+async function mainMcpOnly(date: Date, revision: string, stamp: string, taskset: boolean, pinning: string): Promise<void> {
+  const mcp = await runMcpRows(stamp, taskset);
+  const head = `# Smartflow benchmark: MCP rows — ${date.toISOString()}\n\nCommit ${revision} · Node ${process.version} · ${cpuModel()} · ${cpus().length} cores · ${pinning}${quick ? ' · **quick smoke run (numbers not meaningful)**' : ''}${cpuProf ? ' · **--cpu-prof on (gateway numbers inflated by the profiler)**' : ''}\n\n`;
+  const markdown = head + renderMcp(mcp);
+  process.stdout.write(`\n${markdown}\n`);
+  const suffix = quick ? '-mcp-quick' : cpuProf ? '-mcp-cpu-prof' : '-mcp';
+  const jsonPath = join(RESULTS_DIR, `${stamp}${suffix}.json`);
+  writeFileSync(jsonPath, `${JSON.stringify({ info: { date: date.toISOString(), revision, node: process.version, cpuModel: cpuModel(), cores: cpus().length, taskset, pinning, quick, cpuProf }, mcp }, null, 2)}\n`);
+  log(`wrote ${jsonPath}`);
+  if (!quick && !cpuProf) {
+    writeFileSync(join(RESULTS_DIR, 'latest-mcp.md'), markdown);
+    log(`wrote ${join(RESULTS_DIR, 'latest-mcp.md')}`);
+  }
+  if (mcp.profile) log(`gateway profile: ${join(RESULTS_DIR, mcp.profile)}`);
+}
+
 async function main(): Promise<void> {
   const date = new Date();
   const revision = gitRevision();
@@ -261,6 +310,7 @@ async function main(): Promise<void> {
   const pinning = taskset ? `taskset: gateway and bare pass-through on core 0; upstream${selfPinned ? ' and load generator' : ''} on core 1` : 'taskset unavailable: nothing pinned';
   log(`smartflow bench${quick ? ' (quick)' : ''}${cpuProf ? ' (cpu-prof)' : ''}: ${pinning}`);
   mkdirSync(RESULTS_DIR, { recursive: true });
+  if (mcpOnly) return mainMcpOnly(date, revision, stamp, taskset, pinning);
 
   const upstream = await startChild('fake upstream', 'fake-upstream.ts', taskset ? 1 : null);
   log(`fake upstream ${upstream.url} (pid ${upstream.pid})`);
@@ -343,6 +393,16 @@ async function main(): Promise<void> {
   }
   await stopChild(upstream);
 
+  let mcp: McpScenarioResult | McpScenarioSkipped;
+  try {
+    mcp = await runMcpRows(stamp, taskset);
+  } catch (err) {
+    const message = err instanceof Error ? err.message.split('\n')[0]! : String(err);
+    log(`${MCP_DESCRIPTION} FAILED: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    rowFailures.push(`${MCP_DESCRIPTION}: ${message}`);
+    mcp = { name: 'mcp', description: MCP_DESCRIPTION, skipped: `failed (${message})` };
+  }
+
   const info: RunInfo = {
     date: date.toISOString(),
     revision,
@@ -355,12 +415,12 @@ async function main(): Promise<void> {
     cpuProf,
     durations: { ...durations },
   };
-  const markdown = renderMarkdown(info, direct, extraBaselines, passthrough, gateways, vkeys, cache);
+  const markdown = `${renderMarkdown(info, direct, extraBaselines, passthrough, gateways, vkeys, cache)}\n${renderMcp(mcp)}`;
   process.stdout.write(`\n${markdown}\n`);
 
   const suffix = quick ? '-quick' : cpuProf ? '-cpu-prof' : '';
   const jsonPath = join(RESULTS_DIR, `${stamp}${suffix}.json`);
-  writeFileSync(jsonPath, `${JSON.stringify({ info, targets: TARGETS, body: CHAT_BODY, direct, extraBaselines, passthrough, gateways, vkeys, cache }, null, 2)}\n`);
+  writeFileSync(jsonPath, `${JSON.stringify({ info, targets: TARGETS, body: CHAT_BODY, direct, extraBaselines, passthrough, gateways, vkeys, cache, mcp }, null, 2)}\n`);
   log(`wrote ${jsonPath}`);
   // Smoke and profiled runs, and runs whose virtual-key or cache rows failed, do not replace the reference table.
   if (!quick && !cpuProf && rowFailures.length === 0) {
@@ -385,7 +445,7 @@ async function main(): Promise<void> {
       }
     }
   }
-  if (rowFailures.length) throw new Error(`virtual-key or cache rows failed (results written without them):\n  ${rowFailures.join('\n  ')}`);
+  if (rowFailures.length) throw new Error(`virtual-key, cache or MCP rows failed (results written without them):\n  ${rowFailures.join('\n  ')}`);
 }
 
 main().then(

@@ -50,6 +50,17 @@ function stdioTransport(server: McpServer, log: RequestLog): StdioClientTranspor
   return transport;
 }
 
+/**
+ * The SDK gives every POST of a connection the same long-lived AbortSignal, and undici adds an
+ * abort listener to it per request that goes only when the request is garbage collected. On a
+ * busy upstream thousands pile up: every request then copies the whole listener list, and past
+ * 1,500 Node prints a MaxListenersExceededWarning to stderr on each one. A signal of its own
+ * per request, following the connection's (`AbortSignal.any` holds it weakly), keeps closing
+ * the connection aborting its requests without the pile.
+ */
+const fetchWithOwnSignal = (url: string | URL, init?: RequestInit): Promise<Response> =>
+  fetch(url, init?.signal ? { ...init, signal: AbortSignal.any([init.signal]) } : init);
+
 function httpUrl(server: McpServer): URL {
   if (!server.url) throw new Error(`MCP server "${server.alias}" has no url`);
   return new URL(server.url);
@@ -66,7 +77,7 @@ async function open(client: Client, transport: StdioClientTransport | SSEClientT
 
 async function connectStreamable(server: McpServer, timeoutMs: number): Promise<UpstreamConnection> {
   const client = new Client(CLIENT_INFO);
-  const transport = new StreamableHTTPClientTransport(httpUrl(server), { requestInit: { headers: server.headers } });
+  const transport = new StreamableHTTPClientTransport(httpUrl(server), { requestInit: { headers: server.headers }, fetch: fetchWithOwnSignal });
   await open(client, transport, timeoutMs);
   return {
     client,
@@ -85,6 +96,7 @@ async function connectSse(server: McpServer, timeoutMs: number): Promise<Upstrea
   const headers = server.headers;
   const transport = new SSEClientTransport(httpUrl(server), {
     requestInit: { headers },
+    fetch: fetchWithOwnSignal,
     // The GET that opens the stream goes through eventSourceInit, not requestInit.
     eventSourceInit: { fetch: (url, init) => fetch(url, { ...init, headers: { ...(init?.headers as Record<string, string>), ...headers } }) },
   });

@@ -424,7 +424,8 @@ class Upstream {
   }
 }
 
-const sameDefinition = (a: McpServer, b: McpServer) => JSON.stringify(a) === JSON.stringify(b);
+// The registry hands out the same object until its next reload, so most calls end at === without serialising.
+const sameDefinition = (a: McpServer, b: McpServer) => a === b || JSON.stringify(a) === JSON.stringify(b);
 
 /**
  * One managed connection per registered MCP server (by id, so a rename keeps it). A server that
