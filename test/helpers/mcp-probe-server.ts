@@ -2,7 +2,8 @@
  * A small real MCP server (the SDK's own McpServer over stdio) for what server-everything cannot
  * show: a tool that waits until it is cancelled and counts the cancellations it saw, log messages
  * at chosen levels on demand, a prompt added at run time (the SDK then sends
- * `notifications/prompts/list_changed`), and resources carrying fields no spec knows yet.
+ * `notifications/prompts/list_changed`), a tool added at run time (`notifications/tools/list_changed`),
+ * a count of the `tools/list` requests it answered, and resources carrying fields no spec knows yet.
  * Run: `node --import tsx test/helpers/mcp-probe-server.ts`.
  */
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
@@ -42,6 +43,14 @@ server.registerTool('add-prompt', { description: 'Registers a prompt named by th
   return text(`added ${name}`);
 });
 
+server.registerTool('add-tool', { description: 'Registers a tool named by the argument.', inputSchema: { name: z.string() } }, async ({ name }) => {
+  server.registerTool(name, { description: 'added at run time' }, async () => text(`tool ${name}`));
+  return text(`added ${name}`);
+});
+
+let toolLists = 0;
+server.registerTool('tool-lists', { description: 'How many tools/list requests this server answered.' }, async () => text(String(toolLists)));
+
 server.registerResource(
   'future',
   'probe://item/future',
@@ -55,5 +64,13 @@ server.registerPrompt('greeting', { description: 'Greets someone', argsSchema: {
     { role: 'user', content: { type: 'resource_link', uri: 'probe://item/future', name: 'future' } },
   ],
 }));
+
+// Counts the listings by wrapping the handler McpServer installed (the SDK offers no hook for it).
+const handlers = (server.server as unknown as { _requestHandlers: Map<string, (...args: unknown[]) => unknown> })._requestHandlers;
+const listTools = handlers.get('tools/list')!;
+handlers.set('tools/list', (...args) => {
+  toolLists += 1;
+  return listTools(...args);
+});
 
 await server.connect(new StdioServerTransport());

@@ -69,6 +69,8 @@ export interface UpstreamPoolOptions {
 
 const LATENCY_WINDOW = 100;
 const MAX_PAGES = 100;
+/** How long a list is served from memory when the server does not announce changes to it. */
+const LIST_TTL_MS = 10_000;
 
 const stripPrefix = (message: string) => message.replace(/^MCP error -?\d+: /, '');
 
@@ -91,6 +93,9 @@ class Upstream {
   private attempt = 0;
   private everConnected = false;
   private readonly lastGood = new Map<ListKind, unknown[]>();
+  /** When each remembered list was fetched, and over which connection (a new connection lists again). */
+  private readonly listedAt = new Map<ListKind, { conn: UpstreamConnection; at: number }>();
+  private readonly listing = new Map<ListKind, Promise<unknown>>();
   private readonly progress = new ProgressRouter();
   /** The level asked of the server (the most verbose any session wanted); sent again after a reconnect. */
   private logLevel: LoggingLevel | null = null;
@@ -217,6 +222,12 @@ class Upstream {
   private listenTo(conn: UpstreamConnection): void {
     const changed = (list: 'tools' | 'resources' | 'prompts') => () => {
       this.log.debug({ mcp_server: this.server.alias, list }, 'mcp server list changed');
+      // Neither the remembered list nor a listing already under way may answer for the new one.
+      const dropped: ListKind[] = list === 'resources' ? ['resources', 'resourceTemplates'] : [list];
+      for (const kind of dropped) {
+        this.listedAt.delete(kind);
+        this.listing.delete(kind);
+      }
       const refreshed = list === 'resources' ? Promise.all([this.list('resources'), this.list('resourceTemplates')]) : this.list(list);
       void refreshed.catch(() => undefined).finally(() => this.emit({ type: 'list_changed', server: this.server, list }));
     };
@@ -304,10 +315,34 @@ class Upstream {
     if (!(await this.offers(capability))) throw new McpError(ErrorCode.MethodNotFound, `MCP server "${this.server.alias}" offers no ${what}`);
   }
 
+  /**
+   * Whether the remembered list can be served without asking: it came over the live connection,
+   * and either the server promised to announce changes (`listChanged`; the notification drops
+   * the list) or it is younger than LIST_TTL_MS. Without this, every page of a client's listing
+   * would list every server again in full.
+   */
+  private isFresh(kind: ListKind): boolean {
+    const listed = this.listedAt.get(kind);
+    if (!listed || !this.conn || listed.conn !== this.conn) return false;
+    const announced = this.conn.client.getServerCapabilities()?.[LISTS[kind].capability] as { listChanged?: boolean } | undefined;
+    return announced?.listChanged === true || this.opts.now() - listed.at < LIST_TTL_MS;
+  }
+
   /** Every item of a list (every page); a server without the capability has none (tools are always asked for). */
   async list<K extends ListKind>(kind: K): Promise<ItemList<ItemOf<K>>> {
-    const spec = LISTS[kind];
     const remembered = this.lastGood.get(kind) as ItemOf<K>[] | undefined;
+    if (remembered && this.isFresh(kind)) return { items: remembered, stale: false };
+    // One listing at a time per list: concurrent callers share it.
+    let pending = this.listing.get(kind) as Promise<ItemList<ItemOf<K>>> | undefined;
+    if (!pending) {
+      pending = this.fetchList(kind, remembered).finally(() => this.listing.delete(kind));
+      this.listing.set(kind, pending);
+    }
+    return pending;
+  }
+
+  private async fetchList<K extends ListKind>(kind: K, remembered: ItemOf<K>[] | undefined): Promise<ItemList<ItemOf<K>>> {
+    const spec = LISTS[kind];
     // Stopped for being idle: the list it gave is still its list; listing does not wake it.
     if (this.idledOut && remembered) return { items: remembered, stale: false };
     // While the server is away, callers get the last good list at once instead of waiting on it.
@@ -316,7 +351,8 @@ class Upstream {
       return { items: remembered, stale: true };
     }
     try {
-      if (kind !== 'tools' && !(await this.offers(spec.capability))) return { items: [], stale: false };
+      const conn = await this.connection();
+      if (kind !== 'tools' && conn.client.getServerCapabilities()?.[spec.capability] === undefined) return { items: [], stale: false };
       const items: ItemOf<K>[] = [];
       let cursor: string | undefined;
       for (let page = 0; page < MAX_PAGES; page++) {
@@ -327,6 +363,8 @@ class Upstream {
       }
       const kept = kind === 'tools' ? items.filter((t) => this.allows((t as UpstreamTool).name)) : items;
       this.lastGood.set(kind, kept);
+      // A list fetched over a connection that has since gone says nothing about the new one.
+      if (conn === this.conn) this.listedAt.set(kind, { conn, at: this.opts.now() });
       return { items: kept, stale: false };
     } catch (err) {
       if (remembered) return { items: remembered, stale: true };
