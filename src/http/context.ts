@@ -9,6 +9,25 @@ function queryOf(url: string): string {
   return at === -1 ? '' : url.slice(at);
 }
 
+/** What the pipeline fills in as one LLM call runs: empty at its start. */
+function freshCallState(startedHr: number) {
+  return {
+    principal: null,
+    plan: null,
+    deployment: null,
+    attemptTimeoutMs: undefined,
+    attemptStartedHr: startedHr,
+    failedAttempts: [],
+    response: null,
+    usage: { input_tokens: 0, cached_input_tokens: 0, output_tokens: 0 },
+    costMicros: 0,
+    firstByteHr: null,
+    status: 200,
+    error: null,
+    cache: null,
+  } satisfies Partial<GatewayContext>;
+}
+
 /**
  * Builds the framework-free context for one request and ties its abort signal to the
  * client connection: a client that goes away cancels the upstream call. `now` is the gateway's
@@ -31,19 +50,7 @@ export function createContext(request: FastifyRequest, reply: FastifyReply, now:
     longContext: false,
     stream: body?.stream === true,
     headers: request.headers,
-    principal: null,
-    plan: null,
-    deployment: null,
-    attemptTimeoutMs: undefined,
-    attemptStartedHr: startedHr,
-    failedAttempts: [],
-    response: null,
-    usage: { input_tokens: 0, cached_input_tokens: 0, output_tokens: 0 },
-    costMicros: 0,
-    firstByteHr: null,
-    status: 200,
-    error: null,
-    cache: null,
+    ...freshCallState(startedHr),
     loop: null,
     responseHeaders: { 'x-request-id': request.id },
     abort,
@@ -70,19 +77,7 @@ export function createStepContext(outer: GatewayContext, rawBody: Record<string,
     request: null,
     requestedModel: typeof rawBody['model'] === 'string' ? rawBody['model'] : '',
     longContext: false,
-    principal: null,
-    plan: null,
-    deployment: null,
-    attemptTimeoutMs: undefined,
-    attemptStartedHr: startedHr,
-    failedAttempts: [],
-    response: null,
-    usage: { input_tokens: 0, cached_input_tokens: 0, output_tokens: 0 },
-    costMicros: 0,
-    firstByteHr: null,
-    status: 200,
-    error: null,
-    cache: null,
+    ...freshCallState(startedHr),
     loop: { id: outer.id, step },
     responseHeaders: { 'x-request-id': outer.id },
   };

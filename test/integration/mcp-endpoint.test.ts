@@ -4,37 +4,15 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { McpError, type Tool } from '@modelcontextprotocol/sdk/types.js';
+import { McpError } from '@modelcontextprotocol/sdk/types.js';
 import { authHeaders, MASTER_KEY, startTestGateway, type TestGateway } from '../helpers/build-app.js';
 import { call } from '../helpers/http.js';
+import { allTools, connectStreamable as connect, textOf } from '../helpers/mcp.js';
 
 const EVERYTHING = resolve('node_modules/@modelcontextprotocol/server-everything/dist/index.js');
 const FILESYSTEM = resolve('node_modules/@modelcontextprotocol/server-filesystem/dist/index.js');
 const INIT = { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } };
 const MCP_ACCEPT = { accept: 'application/json, text/event-stream', 'content-type': 'application/json' };
-
-const textOf = (result: Record<string, unknown>) => (result.content as Array<{ type: string; text?: string }>).map((c) => c.text ?? '').join('');
-
-async function connect(url: string, key: string): Promise<Client> {
-  const client = new Client({ name: 'smartflow-test', version: '1.0.0' });
-  await client.connect(new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers: { authorization: `Bearer ${key}` } } }));
-  return client;
-}
-
-/** Every tool, following nextCursor; also how many pages it took. */
-async function allTools(client: Client): Promise<{ tools: Tool[]; pages: number }> {
-  const tools: Tool[] = [];
-  let cursor: string | undefined;
-  let pages = 0;
-  do {
-    const page = await client.listTools(cursor === undefined ? {} : { cursor });
-    tools.push(...page.tools);
-    cursor = page.nextCursor;
-    pages += 1;
-  } while (cursor !== undefined);
-  return { tools, pages };
-}
 
 describe('the gateway MCP endpoint /mcp (real SDK client, real servers over stdio)', () => {
   let gw: TestGateway;

@@ -11,24 +11,11 @@ import { authHeaders, MASTER_KEY, startTestGateway, type TestGateway } from '../
 import { startHeaderRecordingMcpServer, type HeaderRecordingMcpServer } from '../helpers/header-recording-mcp-server.js';
 import { call } from '../helpers/http.js';
 import { flushRedisPrefix, REDIS_URL } from '../helpers/redis.js';
+import { sleep, textOf, until } from '../helpers/mcp.js';
 
 const EVERYTHING = resolve('node_modules/@modelcontextprotocol/server-everything/dist/index.js');
 const INIT = { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } };
 const MCP_ACCEPT = { accept: 'application/json, text/event-stream', 'content-type': 'application/json' };
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const textOf = (result: Record<string, unknown>) => (result.content as Array<{ type: string; text?: string }>).map((c) => c.text ?? '').join('');
-
-/** Polls until `fn` gives a value other than undefined/false; fails after `ms`. */
-async function until<T>(what: string, fn: () => Promise<T | undefined | false>, ms: number): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await fn().catch(() => undefined);
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`not within ${ms} ms: ${what}`);
-    await sleep(10);
-  }
-}
 
 async function allTools(client: Client): Promise<Tool[]> {
   const tools: Tool[] = [];

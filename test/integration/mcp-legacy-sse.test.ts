@@ -5,33 +5,18 @@ import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
-import type { Tool } from '@modelcontextprotocol/sdk/types.js';
 import { authHeaders, MASTER_KEY, startTestGateway, type TestGateway } from '../helpers/build-app.js';
 import { call } from '../helpers/http.js';
+import { allTools, textOf } from '../helpers/mcp.js';
 
 const EVERYTHING = resolve('node_modules/@modelcontextprotocol/server-everything/dist/index.js');
 const FILESYSTEM = resolve('node_modules/@modelcontextprotocol/server-filesystem/dist/index.js');
 const PING = { jsonrpc: '2.0', id: 7, method: 'ping' };
 
-const textOf = (result: Record<string, unknown>) => (result.content as Array<{ type: string; text?: string }>).map((c) => c.text ?? '').join('');
-
 async function connectSse(url: string, key: string): Promise<Client> {
   const client = new Client({ name: 'smartflow-legacy-test', version: '1.0.0' });
   await client.connect(new SSEClientTransport(new URL(url), { requestInit: { headers: { authorization: `Bearer ${key}` } } }));
   return client;
-}
-
-async function allTools(client: Client): Promise<{ tools: Tool[]; pages: number }> {
-  const tools: Tool[] = [];
-  let cursor: string | undefined;
-  let pages = 0;
-  do {
-    const page = await client.listTools(cursor === undefined ? {} : { cursor });
-    tools.push(...page.tools);
-    cursor = page.nextCursor;
-    pages += 1;
-  } while (cursor !== undefined);
-  return { tools, pages };
 }
 
 /** Opens a legacy SSE stream by hand and reads its first event: the message URL with the session id. */

@@ -3,10 +3,9 @@ import { resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { authHeaders, startTestGateway, type TestGateway } from '../helpers/build-app.js';
 import { call } from '../helpers/http.js';
+import { textOf } from '../helpers/mcp.js';
 
 const PROBE = resolve('test/helpers/mcp-probe-server.ts');
-const textOf = (result: Record<string, unknown>) => (result.content as Array<{ text?: string }>).map((c) => c.text ?? '').join('');
-
 describe('upstream tool lists are served from memory until the server says they changed', () => {
   let gw: TestGateway;
 

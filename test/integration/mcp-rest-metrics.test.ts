@@ -1,28 +1,14 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
-import { resolve } from 'node:path';
+import type { ChildProcess } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { authHeaders, MASTER_KEY, startTestGateway, type TestGateway } from '../helpers/build-app.js';
 import { call } from '../helpers/http.js';
 import { createKey } from '../helpers/vkeys.js';
+import { EVERYTHING, freePort, sleep, startEverything, until } from '../helpers/mcp.js';
 
-const EVERYTHING = resolve('node_modules/@modelcontextprotocol/server-everything/dist/index.js');
 const stdio = (alias: string, extra: Record<string, unknown> = {}) => ({ alias, command: process.execPath, args: [EVERYTHING, 'stdio'], ...extra });
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, ms = 15_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await Promise.resolve(fn()).catch(() => undefined);
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
 
 const alive = (pid: number) => {
   try {
@@ -34,26 +20,6 @@ const alive = (pid: number) => {
 };
 
 const jsonBytes = (value: unknown) => Buffer.byteLength(JSON.stringify(value));
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as { port: number };
-  await new Promise((r) => server.close(r));
-  return port;
-}
-
-/** server-everything over Streamable HTTP as a child process, resolved once it listens. */
-async function startEverythingHttp(port: number): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [EVERYTHING, 'streamableHttp'], { env: { PATH: process.env.PATH ?? '', PORT: String(port) }, stdio: ['ignore', 'ignore', 'pipe'] });
-  child.stderr!.resume();
-  await until(`streamableHttp server on ${port}`, async () => {
-    const res = await fetch(`http://127.0.0.1:${port}/`, { signal: AbortSignal.timeout(500) });
-    await res.body?.cancel();
-    return true;
-  });
-  return child;
-}
 
 describe('MCP operations: REST tool API, recorded calls, metrics, payload logging, lifecycle (real servers)', () => {
   let gw: TestGateway;
@@ -84,7 +50,7 @@ describe('MCP operations: REST tool API, recorded calls, metrics, payload loggin
     await register(stdio('ev-log', { log_payloads: true }));
     await register({ alias: 'broken', command: process.execPath, args: ['-e', 'process.exit(3)'], timeout_ms: 2000 });
     const port = await freePort();
-    httpServer = await startEverythingHttp(port);
+    httpServer = await startEverything('streamableHttp', port);
     await register({ alias: 'ev-http', transport: 'streamable-http', url: `http://127.0.0.1:${port}/mcp` });
     limited = await createKey(gw.url, { alias: 'rest-limited', mcp_servers: ['ev'], mcp_tools: ['ev/echo', 'ev/get-sum'] });
   });
