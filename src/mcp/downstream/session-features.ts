@@ -24,8 +24,8 @@ export interface SessionFeatureOptions {
   /** Each handler's principal (from the request's auth info). */
   principalOf: (authInfo: unknown) => Principal;
   /** Server-initiated notifications; the session subscribes as the principal that opened it. */
-  events?: SessionEvents;
-  principal?: Principal;
+  events: SessionEvents;
+  principal: Principal;
 }
 
 /** One page of a merged list under `field`, with the cursor scheme `tools/list` uses. */
@@ -72,7 +72,6 @@ export function registerSessionFeatures(server: Server, options: SessionFeatureO
     return {};
   });
 
-  if (!options.events || !options.principal) return;
   const unsubscribe = options.events.subscribe({
     scope,
     principal: options.principal,

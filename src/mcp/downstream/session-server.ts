@@ -29,12 +29,12 @@ function principalOf(authInfo: AuthInfo | undefined): Principal {
 
 export interface SessionServerOptions {
   catalog: ToolCatalog;
-  /** Resources, prompts, completion, logging; without it the session serves tools only. */
-  features?: FeatureCatalog;
-  /** List changes and log messages of the servers in scope, heard as `principal` (with `features`). */
-  events?: SessionEvents;
+  /** Resources, prompts, completion, logging. */
+  features: FeatureCatalog;
+  /** List changes and log messages of the servers in scope, heard as `principal`. */
+  events: SessionEvents;
   /** The principal that opened the session (each request still carries its own). */
-  principal?: Principal;
+  principal: Principal;
   scope: EndpointScope;
   version: string;
   /** Items per `tools/list` (and resources, templates, prompts) page. */
@@ -45,13 +45,12 @@ export interface SessionServerOptions {
  * The capabilities a session announces. Resource subscriptions are not offered: the gateway does
  * not relay `resources/updated` yet.
  */
-const FULL_CAPABILITIES = { tools: { listChanged: true }, resources: { listChanged: true }, prompts: { listChanged: true }, completions: {}, logging: {} };
+const CAPABILITIES = { tools: { listChanged: true }, resources: { listChanged: true }, prompts: { listChanged: true }, completions: {}, logging: {} };
 
 /** One SDK Server per session: tools, resources, prompts, completion and logging over the catalogs; `ping` is the SDK's own. */
 export function createSessionServer(options: SessionServerOptions): Server {
   const { catalog, scope } = options;
-  const capabilities = options.features ? FULL_CAPABILITIES : { tools: {} };
-  const server = new Server({ name: scope.kind === 'one' ? `smartflow-${scope.alias}` : 'smartflow', version: options.version }, { capabilities });
+  const server = new Server({ name: scope.kind === 'one' ? `smartflow-${scope.alias}` : 'smartflow', version: options.version }, { capabilities: CAPABILITIES });
 
   server.setRequestHandler(ListToolsRequestSchema, async (request, extra) => {
     const offset = decodeCursor(request.params?.cursor);
@@ -67,6 +66,6 @@ export function createSessionServer(options: SessionServerOptions): Server {
     const { result } = await forwarded(extra, (o) => catalog.call(callerOf(extra.authInfo), scope, name, args, upstreamMeta(_meta), o));
     return result;
   });
-  if (options.features) registerSessionFeatures(server, { features: options.features, scope, pageSize: options.pageSize, principalOf: (authInfo) => principalOf(authInfo as AuthInfo | undefined), events: options.events, principal: options.principal });
+  registerSessionFeatures(server, { features: options.features, scope, pageSize: options.pageSize, principalOf: (authInfo) => principalOf(authInfo as AuthInfo | undefined), events: options.events, principal: options.principal });
   return server;
 }
