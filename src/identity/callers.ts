@@ -29,7 +29,7 @@ export function createCallerResolver(deps: { authenticator: Authenticator; sessi
         const user = await deps.store.getDoc<UserRecord>(USERS_COLLECTION, session.user_id);
         if (!user) throw new GatewayError('SF_ERR_AUTH_INVALID', { message: 'The SSO session is unknown, expired or signed out; sign in again.' });
         const principal: Principal = { id: `sso:${user.id}`, kind: 'session', keyId: null, teamId: null, isAdmin: user.role === 'proxy_admin', policy: null };
-        return { principal, caller: { kind: 'session', role: user.role, userId: user.id, teamIds: teamIdsOf(user), keyId: null } };
+        return { principal, caller: { kind: 'session', role: user.role, userId: user.id, teamIds: teamIdsOf(user) } };
       }
       const principal = await deps.authenticator.authenticate(headers);
       if (principal.kind === 'master') return { principal, caller: MASTER_CALLER };
@@ -39,7 +39,6 @@ export function createCallerResolver(deps: { authenticator: Authenticator; sessi
         role: 'internal_user',
         userId: record?.user_id ?? null,
         teamIds: principal.teamId === null ? [] : [principal.teamId],
-        keyId: principal.keyId,
       };
       return { principal, caller };
     },

@@ -11,11 +11,9 @@ export interface Caller {
   userId: string | null;
   /** The teams an org_admin or internal_user acts within. */
   teamIds: readonly string[];
-  /** A virtual key calling a self-service route: its own id. */
-  keyId: string | null;
 }
 
-export const MASTER_CALLER: Caller = Object.freeze({ kind: 'master', role: 'proxy_admin', userId: null, teamIds: [], keyId: null });
+export const MASTER_CALLER: Caller = Object.freeze({ kind: 'master', role: 'proxy_admin', userId: null, teamIds: [] });
 
 function forbidden(message: string): GatewayError {
   return new GatewayError('SF_ERR_FORBIDDEN', { message });
@@ -28,8 +26,9 @@ function forbidden(message: string): GatewayError {
 export function authorize(caller: Caller, permission: Permission | undefined, selfService: boolean): void {
   if (caller.kind === 'master') return;
   if (permission === undefined) throw forbidden('This endpoint declares no permission; only the master key may call it.');
-  if (caller.kind === 'virtual_key' && !selfService) {
-    throw forbidden(`This endpoint needs the master key or an SSO session with the ${lowestRoleFor(permission)} role (${permission}); a virtual key reaches only its own keys.`);
+  // A virtual key is self-service for its user: without a user_id it owns nothing here.
+  if (caller.kind === 'virtual_key' && (!selfService || caller.userId === null)) {
+    throw forbidden(`This endpoint needs the master key or an SSO session with the ${lowestRoleFor(permission)} role (${permission}); a virtual key with a user_id reaches only its user's keys.`);
   }
   if (!roleAllows(caller.role, permission)) throw forbidden(`This endpoint needs the ${lowestRoleFor(permission)} role (${permission}); the caller is ${caller.role}.`);
 }
@@ -50,7 +49,7 @@ export function requireTeam(caller: Caller, teamId: string): void {
 export function canSeeKey(caller: Caller, key: Pick<VirtualKeyRecord, 'id' | 'team_id' | 'user_id'>): boolean {
   if (!scoped(caller)) return true;
   if (caller.role === 'org_admin') return key.team_id !== null && caller.teamIds.includes(key.team_id);
-  return key.id === caller.keyId || (caller.userId !== null && key.user_id === caller.userId);
+  return caller.userId !== null && key.user_id === caller.userId;
 }
 
 export function requireKey(caller: Caller, key: Pick<VirtualKeyRecord, 'id' | 'team_id' | 'user_id'>): void {
@@ -74,8 +73,7 @@ export function keyCreationFor(caller: Caller, input: CreateKeyInput, sent: Reco
   if (caller.role === 'org_admin') return input;
   const extra = Object.keys(sent).filter((f) => !SELF_SERVICE_FIELDS.has(f));
   if (extra.length) throw forbidden(`An internal_user may not set ${extra.join(', ')} on a key (org_admin or proxy_admin may).`);
-  if (caller.userId === null) throw forbidden('This virtual key has no user_id, so it cannot create keys for its user.');
-  return { ...input, user_id: caller.userId };
+  return { ...input, user_id: caller.userId ?? undefined };
 }
 
 /** A key change as the caller may make it: org_admin keeps keys in its teams; internal_user changes none of its keys' limits. */
