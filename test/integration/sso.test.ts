@@ -7,6 +7,8 @@ import { authHeaders, startTestGateway, type TestGateway } from '../helpers/buil
 import { call } from '../helpers/http.js';
 import { CookieJar, jarFetch, startTestIdp, TENANT, type TestIdp } from '../helpers/oidc-idp.js';
 
+type SigningKey = Awaited<ReturnType<typeof importJWK>>;
+
 const GRAPH_GROUPS = [
   { id: 'g-over-1', displayName: 'Overage One' },
   { id: 'g-over-2', displayName: 'Overage Two' },
@@ -132,12 +134,12 @@ describe('SSO: sign-in, group → team sync, roles, overage, forged tokens, brow
   });
 
   describe('forged and unacceptable tokens: 401 with the reason, nothing created', () => {
-    let goodKey: CryptoKey | Uint8Array;
+    let goodKey: SigningKey;
     const claims = () => {
       const now = Math.floor(Date.now() / 1000);
       return { sub: 'mallory', oid: 'oid-mallory', tid: TENANT, groups: ['grp-evil'], roles: ['proxy_admin'], iat: now, exp: now + 600 };
     };
-    const sign = (payload: Record<string, unknown>, key: CryptoKey | Uint8Array, header: Record<string, unknown> = { alg: 'RS256', kid: 'k1' }) =>
+    const sign = (payload: Record<string, unknown>, key: SigningKey, header: Record<string, unknown> = { alg: 'RS256', kid: 'k1' }) =>
       new SignJWT(payload).setProtectedHeader(header as { alg: string }).setIssuer((payload.iss as string | undefined) ?? idp.issuer).setAudience((payload.aud as string | undefined) ?? idp.clientId).sign(key);
 
     before(async () => {
