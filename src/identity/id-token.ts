@@ -38,7 +38,7 @@ function reasonOf(err: unknown): string {
  * and `tid` and `nonce` when expected. Any failure is a 401 that says why.
  */
 export async function verifyIdToken(token: string, keys: JWTVerifyGetKey, expect: IdTokenExpectations): Promise<JWTPayload> {
-  let alg: string | undefined;
+  let alg: unknown;
   try {
     alg = decodeProtectedHeader(token).alg;
   } catch (err) {
@@ -46,6 +46,7 @@ export async function verifyIdToken(token: string, keys: JWTVerifyGetKey, expect
   }
   // Checked before jose so the reason is plain; jose would refuse these too.
   if (alg === undefined || alg === 'none') throw refused('it is unsigned (alg "none")');
+  if (typeof alg !== 'string') throw refused('it is not a valid signed JWT');
   if (!expect.algorithms.includes(alg)) throw refused(`alg "${alg.slice(0, 20)}" is not allowed (allowed: ${expect.algorithms.join(', ')})`);
   let payload: JWTPayload;
   try {
@@ -57,7 +58,7 @@ export async function verifyIdToken(token: string, keys: JWTVerifyGetKey, expect
       requiredClaims: ['sub', 'exp', 'iat'],
     }));
   } catch (err) {
-    if (err instanceof errors.JWKSTimeout || (err instanceof TypeError && !(err instanceof errors.JOSEError))) {
+    if (err instanceof errors.JWKSTimeout || err instanceof errors.JWKSInvalid || (err instanceof TypeError && !(err instanceof errors.JOSEError))) {
       throw new GatewayError('SF_ERR_SSO_IDP_UNAVAILABLE', { message: "The IdP's signing keys could not be read.", cause: err });
     }
     throw refused(reasonOf(err), err);

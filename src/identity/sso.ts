@@ -1,4 +1,5 @@
 import type { AuditLog } from '../audit/audit-log.js';
+import { GatewayError } from '../errors/gateway-error.js';
 import type { Store } from '../storage/types.js';
 import { GraphClient } from './graph-groups.js';
 import { verifyIdToken } from './id-token.js';
@@ -48,8 +49,10 @@ export class SsoService {
   }
 
   /** The callback of a browser sign-in: state checked, code exchanged with the verifier, id_token verified with the nonce. */
-  async callback(state: string, code: string): Promise<SignInResult> {
+  async callback(state: string, code: string, iss?: string): Promise<SignInResult> {
     const sso = await this.config.require();
+    // RFC 9207: an IdP that names itself in the redirect must be the configured one (mix-up defence).
+    if (iss !== undefined && iss !== sso.issuer) throw new GatewayError('SF_ERR_SSO_TOKEN_INVALID', { message: 'The sign-in was refused: the redirect came from another issuer (iss).' });
     const { idToken, nonce } = await this.flow.finish(sso, await this.discovery.get(sso.discovery_url), state, code);
     return this.signInWith(sso, idToken, nonce);
   }

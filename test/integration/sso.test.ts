@@ -207,6 +207,12 @@ describe('SSO: sign-in, group → team sync, roles, overage, forged tokens, brow
     authorize.searchParams.set('login_hint', 'bob');
     const callback = await idp.followToClient(authorize.toString(), jar);
     assert.ok(callback.startsWith(`${gw.url}/api/auth/sso/callback?`), callback);
+    assert.equal(new URL(callback).searchParams.get('iss'), idp.issuer);
+    const mixedUp = new URL(callback);
+    mixedUp.searchParams.set('iss', 'https://evil.example');
+    const refusedMixUp = await jarFetch(new CookieJar(), mixedUp.toString());
+    assert.equal(refusedMixUp.status, 401);
+    assert.match(await refusedMixUp.text(), /another issuer/);
     const done = await jarFetch(jar, callback);
     assert.equal(done.status, 303, await done.clone().text());
     assert.equal(done.headers.get('location'), '/');

@@ -28,6 +28,7 @@ const callbackQuerySchema = z.looseObject({
   code: z.string().min(1).max(4096).optional(),
   state: z.string().min(1).max(512).optional(),
   error: z.string().max(200).optional(),
+  iss: z.string().max(2048).optional(),
 });
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
@@ -78,7 +79,7 @@ export function registerSsoSignInRoutes(open: FastifyInstance, deps: Pick<SsoRou
     const query = parseInput(callbackQuerySchema, request.query ?? {});
     if (query.error !== undefined) throw new GatewayError('SF_ERR_SSO_TOKEN_INVALID', { message: `The sign-in was refused: the IdP answered "${query.error.replace(/[^\w.-]/g, '')}".` });
     if (query.code === undefined || query.state === undefined) throw new GatewayError('SF_ERR_SSO_TOKEN_INVALID', { message: 'The sign-in was refused: the callback needs code and state.' });
-    const result = await sso.callback(query.state, query.code);
+    const result = await sso.callback(query.state, query.code, query.iss);
     const settings = await sso.config.require();
     const maxAge = Math.max(0, Math.floor((result.session.expires_at - Date.now()) / 1000));
     return reply.code(303).header('set-cookie', sessionCookie(request, result.session.token, maxAge)).header('cache-control', 'no-store').header('location', settings.post_login_redirect).send();
