@@ -13,9 +13,10 @@ export interface GraphServer {
 /**
  * A small Microsoft-Graph-like server: `POST /token` (client credentials, client_secret_basic
  * checked) and `GET /v1.0/users/{id}/transitiveMemberOf/microsoft.graph.group` paged with an
- * absolute `@odata.nextLink`, answering only with the token it issued.
+ * absolute `@odata.nextLink`, and `GET /v1.0/groups/{id}` (names from `names`), answering only
+ * with the token it issued.
  */
-export async function startGraphServer(options: { clientId: string; clientSecret: string; groups: Record<string, Array<{ id: string; displayName: string }>>; pageSize?: number }): Promise<GraphServer> {
+export async function startGraphServer(options: { clientId: string; clientSecret: string; groups: Record<string, Array<{ id: string; displayName: string }>>; names?: Record<string, string>; pageSize?: number }): Promise<GraphServer> {
   const issued = new Set<string>();
   const pageSize = options.pageSize ?? 2;
   const state = { tokenRequests: 0, listRequests: 0 };
@@ -36,10 +37,16 @@ export async function startGraphServer(options: { clientId: string; clientSecret
       });
       return;
     }
+    const bearer = /^Bearer (\S+)$/.exec(req.headers.authorization ?? '')?.[1];
+    const group = /^\/v1\.0\/groups\/([^/]+)$/.exec(url.pathname);
+    if (req.method === 'GET' && group) {
+      if (!bearer || !issued.has(bearer)) return send(401, { error: { code: 'InvalidAuthenticationToken' } });
+      const id = decodeURIComponent(group[1]!);
+      return send(200, { id, displayName: options.names?.[id] ?? null });
+    }
     const m = /^\/v1\.0\/users\/([^/]+)\/transitiveMemberOf\/microsoft\.graph\.group$/.exec(url.pathname);
     if (req.method === 'GET' && m) {
       state.listRequests++;
-      const bearer = /^Bearer (\S+)$/.exec(req.headers.authorization ?? '')?.[1];
       if (!bearer || !issued.has(bearer)) return send(401, { error: { code: 'InvalidAuthenticationToken' } });
       const all = options.groups[decodeURIComponent(m[1]!)] ?? [];
       const skip = Number(url.searchParams.get('$skiptoken') ?? '0');

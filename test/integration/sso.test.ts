@@ -36,20 +36,20 @@ describe('SSO: sign-in, group → team sync, roles, overage, forged tokens, brow
         eve: { groups: ['grp-eng'], tid: 'another-tenant' },
       },
     });
-    graph = await startGraphServer({ clientId: idp.clientId, clientSecret: idp.clientSecret, groups: { 'oid-carol': GRAPH_GROUPS } });
-    const res = await admin('/api/auth/sso/config', {
-      body: {
-        tenant_id: TENANT,
-        client_id: idp.clientId,
-        client_secret: idp.clientSecret,
-        issuer: idp.issuer,
-        role_mapping: { 'Gateway.Admin': 'proxy_admin', 'Gateway.Reader': 'proxy_admin_viewer', 'Gateway.OrgAdmin': 'org_admin' },
-        default_team: { max_budget: 25, budget_period: 'monthly', models: ['gpt-4o-mini'], guardrail_policy: 'standard' },
-        group_filter: { pattern: '^(grp-(eng|ml|shared)|g-over-)' },
-        graph: { base_url: graph.url, token_url: `${graph.url}/token` },
-      },
-    });
+    graph = await startGraphServer({ clientId: idp.clientId, clientSecret: idp.clientSecret, groups: { 'oid-carol': GRAPH_GROUPS }, names: { 'grp-named': 'Named In Graph' } });
+    const res = await admin('/api/auth/sso/config', { body: configBody() });
     assert.equal(res.status, 200, res.text);
+  });
+
+  const configBody = (graphExtra: Record<string, unknown> = {}) => ({
+    tenant_id: TENANT,
+    client_id: idp.clientId,
+    client_secret: idp.clientSecret,
+    issuer: idp.issuer,
+    role_mapping: { 'Gateway.Admin': 'proxy_admin', 'Gateway.Reader': 'proxy_admin_viewer', 'Gateway.OrgAdmin': 'org_admin' },
+    default_team: { max_budget: 25, budget_period: 'monthly', models: ['gpt-4o-mini'], guardrail_policy: 'standard' },
+    group_filter: { pattern: '^(grp-(eng|ml|named)|g-over-)' },
+    graph: { base_url: graph.url, token_url: `${graph.url}/token`, ...graphExtra },
   });
 
   after(async () => {
@@ -238,5 +238,18 @@ describe('SSO: sign-in, group → team sync, roles, overage, forged tokens, brow
     assert.equal(jar.get(gw.url, 'sf_session'), undefined);
     const reuse = await call(`${gw.url}/api/auth/sso/users/oid-bob/teams`, { headers: { cookie: `sf_session=${session}` } });
     assert.equal(reuse.status, 401);
+  });
+
+  test('graph.resolve_names: a new team is named after the group in Graph; a POST without client_secret keeps the stored one', async () => {
+    const { client_secret: _kept, ...withoutSecret } = configBody({ resolve_names: true });
+    const saved = await admin('/api/auth/sso/config', { body: withoutSecret });
+    assert.equal(saved.status, 200, saved.text);
+    assert.equal(saved.json.client_secret_set, true);
+    idp.users.dave!.groups = ['grp-eng', 'grp-named'];
+    const res = await signIn(await idp.idTokenFor('dave'));
+    assert.equal(res.status, 200, res.text);
+    assert.deepEqual(res.json.created_teams, ['sso-grp-named']);
+    assert.equal((await admin('/api/teams/sso-grp-named')).json.name, 'Named In Graph');
+    assert.equal((await admin('/api/teams/sso-grp-eng')).json.name, 'grp-eng', 'existing teams keep their name');
   });
 });
