@@ -9,6 +9,13 @@ import { trackAllowedMethods } from './http/allowed-methods.js';
 import { sendError } from './http/error-response.js';
 import { registerJsonBodyParser } from './http/json-body.js';
 import { authenticatedScope } from './http/plugins/authenticate.js';
+import { recordRouteTable } from './http/route-table.js';
+import { registerSsoAdminRoutes, registerSsoSignInRoutes } from './http/routes/sso.js';
+import { createCallerResolver } from './identity/callers.js';
+import { ManualMemberships } from './identity/memberships.js';
+import { SsoService } from './identity/sso.js';
+import { SsoConfigService } from './identity/sso-config.js';
+import { SecretBox, secretKeyFrom } from './crypto/secret-box.js';
 import { registerOpsRoutes } from './http/routes/health.js';
 import { registerAnthropicRoutes } from './http/routes/anthropic.js';
 import { createByokRule } from './providers/anthropic/byok.js';
@@ -95,6 +102,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     frameworkErrors: (err, request, reply) => sendError(request, reply, err, passthroughHeaders(request.url), surfaceOf(request.url)),
   });
 
+  recordRouteTable(app);
   const isDraining = deps.isDraining ?? (() => false);
   // fastify accepts text/plain by default; every body here is JSON, so anything else is a 415.
   app.removeContentTypeParser('text/plain');
@@ -162,11 +170,24 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   registerMcpRoutes(app, { authenticator: deps.authenticator, registry: deps.mcpServers, catalog: mcpCatalog, upstreams: deps.mcpUpstreams, config: deps.config.mcp, log: deps.logger, now: deps.access.now });
   // Any valid key (the key's MCP access decides); the rest of /api is admin-only, below.
   authenticatedScope(app, { authenticator: deps.authenticator, admin: false }, (callers) => registerMcpToolRoutes(callers, { catalog: mcpCatalog }));
-  // Every admin API lives in one scope: the master key (later an admin role) or 401/403.
-  authenticatedScope(app, { authenticator: deps.authenticator, admin: true }, (admin) => {
+  const now = deps.access.now;
+  const ssoConfig = new SsoConfigService({
+    store: deps.store,
+    secrets: new SecretBox(secretKeyFrom({ key: deps.config.secrets.key, masterKey: deps.config.master_key ?? '' })),
+    audit: deps.access.audit,
+    now,
+    fromFile: deps.config.sso,
+  });
+  const sso = new SsoService(ssoConfig, { store: deps.store, audit: deps.access.audit, now });
+  const callers = createCallerResolver({ authenticator: deps.authenticator, sessions: sso.sessions, store: deps.store, keys: deps.access.keys });
+  registerSsoSignInRoutes(app, { sso });
+  // Every admin API lives in one scope: each route declares a permission, checked against the
+  // caller's role (master key, SSO session, or a virtual key on self-service routes) or 401/403.
+  authenticatedScope(app, { authenticator: deps.authenticator, admin: true, callers }, (admin) => {
+    registerSsoAdminRoutes(admin, { sso, store: deps.store });
     registerSpendRoutes(admin, { store: deps.store, spendLog: deps.spendLog, keys: deps.access.keys, teams: deps.access.teams, now: deps.access.now });
     registerVirtualKeyRoutes(admin, { access: deps.access });
-    registerTeamRoutes(admin, { access: deps.access });
+    registerTeamRoutes(admin, { access: deps.access, memberships: new ManualMemberships({ store: deps.store, now }) });
     registerAuditRoutes(admin, { audit: deps.access.audit });
     registerRoutingRoutes(admin, { chains: deps.routing.chains, audit: deps.access.audit });
     registerCacheRoutes(admin, { cache: caching.cache, audit: deps.access.audit });

@@ -1,10 +1,10 @@
 import type { AccessPolicy } from './access-policy.js';
 
-/** Who is calling: the master key (an admin, unlimited) or a virtual key with its policy. */
+/** Who is calling: the master key (an admin, unlimited), a virtual key with its policy, or (admin API only) an SSO session. */
 export interface Principal {
-  /** Stable id for logs and the spend log: `master` or the key id. */
+  /** Stable id for logs and the spend log: `master`, the key id, or `sso:<user id>`. */
   id: string;
-  kind: 'master' | 'virtual_key';
+  kind: 'master' | 'virtual_key' | 'session';
   keyId: string | null;
   teamId: string | null;
   isAdmin: boolean;

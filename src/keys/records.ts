@@ -47,8 +47,19 @@ export interface TeamRecord extends LimitSettings {
   metadata: Record<string, unknown>;
   /** An admin's pin of the cache namespace of the team's keys, over `cache.scope` (absent in teams made before pins: none). */
   cache_namespace?: string | null;
+  /** Users in the team, one entry per user and source (absent in teams made before SSO: none). */
+  members?: TeamMember[];
+  /** Set on teams SSO created for an IdP group (identity/team-sync.ts). */
+  sso?: { group_id: string; last_sync_at: number };
   created_at: number;
   updated_at: number;
+}
+
+/** A user's membership of a team. SSO sync adds and removes only `sso` ones; `manual` ones are an admin's. */
+export interface TeamMember {
+  user_id: string;
+  source: 'sso' | 'manual';
+  added_at: number;
 }
 
 /** Store collections. The hash and alias indexes map to a key id; createDoc on them makes uniqueness atomic. */

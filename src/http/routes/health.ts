@@ -3,7 +3,7 @@ import type { GatewayConfig } from '../../config/schema.js';
 import type { Authenticator } from '../../keys/authenticator.js';
 import type { GatewayMetrics } from '../../metrics/metrics.js';
 import type { Store } from '../../storage/types.js';
-import { authenticatedScope } from '../plugins/authenticate.js';
+import { authenticatedScope, needs } from '../plugins/authenticate.js';
 
 export interface OpsRoutesDeps {
   store: Store;
@@ -38,7 +38,7 @@ export function registerOpsRoutes(app: FastifyInstance, deps: OpsRoutesDeps): vo
   // The metrics name every model and provider and what each cost, so they are open only when the
   // operator says so; a scraper gets its own token rather than the master key.
   const serveMetrics = (scope: FastifyInstance) =>
-    scope.get('/metrics', async (_request, reply) => {
+    scope.get('/metrics', needs('metrics:read'), async (_request, reply) => {
       const text = await deps.metrics.registry.metrics();
       return reply.type(deps.metrics.registry.contentType).send(text);
     });

@@ -5,7 +5,7 @@ import type { UpstreamPool } from '../../mcp/upstream/upstream-pool.js';
 import { REDACTED } from '../../mcp/server-record.js';
 import { createServerSchema, updateServerSchema } from '../../mcp/server-schema.js';
 import { etagOf, ifMatchVersion, objectBody, parseInput, resourceId } from '../parse.js';
-import { ACTION_WITHOUT_BODY, actorOf } from '../plugins/authenticate.js';
+import { actorOf, needs } from '../plugins/authenticate.js';
 
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 
@@ -62,9 +62,9 @@ export function registerMcpServerRoutes(app: FastifyInstance, deps: { servers: M
     return reply.send(serverView(stored));
   };
 
-  app.get(base, async () => ({ object: 'list', data: servers.list().map(serverView) }));
+  app.get(base, needs('mcp_servers:read'), async () => ({ object: 'list', data: servers.list().map(serverView) }));
 
-  app.post(base, async (request, reply) => {
+  app.post(base, needs('mcp_servers:write'), async (request, reply) => {
     const input = parseInput(createServerSchema, objectBody(request.body));
     const actor = actorOf(request);
     const stored = await servers.create(input, actor);
@@ -72,15 +72,15 @@ export function registerMcpServerRoutes(app: FastifyInstance, deps: { servers: M
     return send(reply.code(201), stored);
   });
 
-  app.get<{ Params: { ref: string } }>(`${base}/:ref`, async (request, reply) => send(reply, servers.require(resourceId(request.params.ref, 'MCP server'))));
+  app.get<{ Params: { ref: string } }>(`${base}/:ref`, needs('mcp_servers:read'), async (request, reply) => send(reply, servers.require(resourceId(request.params.ref, 'MCP server'))));
 
   // A snapshot, never a probe: asking for health does not start a server nobody has used yet.
-  app.get<{ Params: { ref: string } }>(`${base}/:ref/health`, async (request) => {
+  app.get<{ Params: { ref: string } }>(`${base}/:ref/health`, needs('mcp_servers:read'), async (request) => {
     const health = upstreams.health(resourceId(request.params.ref, 'MCP server'));
     return { object: 'mcp_server_health', ...health, last_error_at: iso(health.last_error_at) };
   });
 
-  app.patch<{ Params: { ref: string } }>(`${base}/:ref`, async (request, reply) => {
+  app.patch<{ Params: { ref: string } }>(`${base}/:ref`, needs('mcp_servers:write'), async (request, reply) => {
     const input = parseInput(updateServerSchema, objectBody(request.body));
     const ref = resourceId(request.params.ref, 'MCP server');
     const before = servers.get(ref);
@@ -95,7 +95,7 @@ export function registerMcpServerRoutes(app: FastifyInstance, deps: { servers: M
     return send(reply, stored);
   });
 
-  app.delete<{ Params: { ref: string } }>(`${base}/:ref`, ACTION_WITHOUT_BODY, async (request) => {
+  app.delete<{ Params: { ref: string } }>(`${base}/:ref`, needs('mcp_servers:write', { allowEmptyBody: true }), async (request) => {
     const server = await servers.delete(resourceId(request.params.ref, 'MCP server'), writeOptions(request));
     await audit.record({ actor: actorOf(request), action: 'mcp_server.delete', target_type: 'mcp_server', target_id: server.id, details: { alias: server.alias } });
     return { object: 'mcp_server', id: server.id, alias: server.alias, deleted: true };

@@ -5,7 +5,7 @@ import { GatewayError } from '../../errors/gateway-error.js';
 import { ToolAccessDenied, ToolNotFound, type ToolCatalog } from '../../mcp/downstream/tool-catalog.js';
 import { prefixedToolName } from '../../mcp/downstream/tool-names.js';
 import { objectBody, parseInput } from '../parse.js';
-import { principalOf } from '../plugins/authenticate.js';
+import { OPEN_TO_ANY_KEY, principalOf } from '../plugins/authenticate.js';
 
 const listQuerySchema = z.strictObject({
   /** An alias or an id (`mcp_…`). */
@@ -40,7 +40,7 @@ function httpErrorOf(err: unknown): unknown {
 export function registerMcpToolRoutes(app: FastifyInstance, deps: { catalog: ToolCatalog }): void {
   const { catalog } = deps;
 
-  app.get('/api/mcp/tools', async (request) => {
+  app.get('/api/mcp/tools', OPEN_TO_ANY_KEY, async (request) => {
     const { server: ref } = parseInput(listQuerySchema, request.query);
     let lists;
     try {
@@ -54,7 +54,7 @@ export function registerMcpToolRoutes(app: FastifyInstance, deps: { catalog: Too
     };
   });
 
-  app.post('/api/mcp/tools/call', async (request) => {
+  app.post('/api/mcp/tools/call', OPEN_TO_ANY_KEY, async (request) => {
     const body = parseInput(callBodySchema, objectBody(request.body));
     try {
       const { result } = await catalog.callOnServer({ principal: principalOf(request), traceId: request.id }, body.server, body.tool, body.arguments);

@@ -4,7 +4,7 @@ import { GatewayError } from '../../errors/gateway-error.js';
 import { chainSchema } from '../../routing/chain-schema.js';
 import type { ChainRegistry, StoredChain } from '../../routing/chains.js';
 import { objectBody, parseInput, resourceId } from '../parse.js';
-import { ACTION_WITHOUT_BODY, actorOf } from '../plugins/authenticate.js';
+import { actorOf, needs } from '../plugins/authenticate.js';
 
 function chainView(stored: StoredChain) {
   return { object: 'fallback_chain', ...stored.chain, source: stored.source };
@@ -15,20 +15,20 @@ export function registerRoutingRoutes(app: FastifyInstance, deps: { chains: Chai
   const { chains, audit } = deps;
   const base = '/api/routing/fallback-chains';
 
-  app.get(base, async () => ({ object: 'list', data: chains.list().map(chainView) }));
+  app.get(base, needs('routing:read'), async () => ({ object: 'list', data: chains.list().map(chainView) }));
 
-  app.post(base, async (request, reply) => {
+  app.post(base, needs('routing:write'), async (request, reply) => {
     const chain = parseInput(chainSchema, objectBody(request.body));
     const stored = await chains.create(chain);
     await audit.record({ actor: actorOf(request), action: 'chain.create', target_type: 'fallback_chain', target_id: chain.id, details: {} });
     return reply.code(201).send(chainView(stored));
   });
 
-  app.get<{ Params: { id: string } }>(`${base}/:id`, async (request) => {
+  app.get<{ Params: { id: string } }>(`${base}/:id`, needs('routing:read'), async (request) => {
     return chainView(chains.require(resourceId(request.params.id, 'fallback chain')));
   });
 
-  app.put<{ Params: { id: string } }>(`${base}/:id`, async (request) => {
+  app.put<{ Params: { id: string } }>(`${base}/:id`, needs('routing:write'), async (request) => {
     const id = resourceId(request.params.id, 'fallback chain');
     const body = objectBody(request.body);
     const withId = typeof body === 'object' && body !== null && !Array.isArray(body) && !('id' in body) ? { ...body, id } : body;
@@ -39,7 +39,7 @@ export function registerRoutingRoutes(app: FastifyInstance, deps: { chains: Chai
     return chainView(stored);
   });
 
-  app.delete<{ Params: { id: string } }>(`${base}/:id`, ACTION_WITHOUT_BODY, async (request) => {
+  app.delete<{ Params: { id: string } }>(`${base}/:id`, needs('routing:write', { allowEmptyBody: true }), async (request) => {
     const id = resourceId(request.params.id, 'fallback chain');
     await chains.delete(id);
     await audit.record({ actor: actorOf(request), action: 'chain.delete', target_type: 'fallback_chain', target_id: id, details: {} });

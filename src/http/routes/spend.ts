@@ -1,3 +1,4 @@
+import { needs } from '../plugins/authenticate.js';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { invalidRequest } from '../../errors/from-zod.js';
@@ -70,7 +71,7 @@ export function registerSpendRoutes(app: FastifyInstance, deps: SpendRoutesDeps)
     return deps.store.summarizeSpend({ group_by: groupBy, from, ...(q.to !== undefined ? { to: q.to } : {}) });
   };
 
-  app.get('/api/spend/keys', async (request) => {
+  app.get('/api/spend/keys', needs('spend:read'), async (request) => {
     const rows = await summarize('key', request.query);
     const records = await Promise.all(rows.map((row) => (row.id === null ? undefined : deps.keys.get(row.id))));
     return {
@@ -79,13 +80,13 @@ export function registerSpendRoutes(app: FastifyInstance, deps: SpendRoutesDeps)
     };
   });
 
-  app.get('/api/spend/teams', async (request) => {
+  app.get('/api/spend/teams', needs('spend:read'), async (request) => {
     const rows = await summarize('team', request.query);
     const teams = await Promise.all(rows.map((row) => (row.id === null ? undefined : deps.teams.get(row.id))));
     return { object: 'list', data: rows.map((row, i) => ({ team_id: row.id, name: teams[i]?.name ?? null, ...summaryView(row) })) };
   });
 
-  app.get('/api/spend/logs', async (request, reply) => {
+  app.get('/api/spend/logs', needs('spend:read'), async (request, reply) => {
     const parsed = spendQuerySchema.safeParse(request.query ?? {});
     if (!parsed.success) return sendError(request, reply, invalidRequest(parsed.error));
     const q = parsed.data;

@@ -4,7 +4,8 @@ import { createKeySchema, pageQuerySchema, updateKeySchema } from '../../keys/ad
 import type { VirtualKeyRecord } from '../../keys/records.js';
 import type { VersionedDoc } from '../../storage/types.js';
 import { etagOf, ifMatchVersion, objectBody, parseInput, resourceId } from '../parse.js';
-import { ACTION_WITHOUT_BODY, actorOf } from '../plugins/authenticate.js';
+import { canSeeKey, keyCreationFor, keyUpdateFor, requireKey } from '../../identity/rbac.js';
+import { actorOf, callerOf, needs } from '../plugins/authenticate.js';
 
 export interface VirtualKeyRoutesDeps {
   access: Access;
@@ -54,33 +55,43 @@ export function registerVirtualKeyRoutes(app: FastifyInstance, deps: VirtualKeyR
   };
   const send = (reply: FastifyReply, { doc, version }: VersionedDoc<VirtualKeyRecord>) => reply.header('etag', etagOf(version)).send(keyView(doc, version, access.now()));
 
-  app.post('/api/enterprise/vkeys', async (request, reply) => {
-    const input = parseInput(createKeySchema, objectBody(request.body));
+  /** The key, once the caller is known to be allowed to see it (org_admin: its teams'; internal_user: its own). */
+  const ownedKey = async (request: FastifyRequest<{ Params: { id: string } }>) => {
+    const found = await access.keys.requireVersioned(resourceId(request.params.id, 'virtual key'));
+    requireKey(callerOf(request), found.doc);
+    return found;
+  };
+
+  app.post('/api/enterprise/vkeys', needs('keys:write', { selfService: true }), async (request, reply) => {
+    const body = objectBody(request.body);
+    const input = keyCreationFor(callerOf(request), parseInput(createKeySchema, body), body as Record<string, unknown>);
     const { record, key } = await access.keys.create(input, actorOf(request));
     return reply.code(201).header('etag', etagOf(1)).send({ ...keyView(record, 1, access.now()), key });
   });
 
-  app.get('/api/enterprise/vkeys', async (request) => {
+  // Scoped callers see their keys of each page: a page may hold fewer than `limit`, the cursor still moves on.
+  app.get('/api/enterprise/vkeys', needs('keys:read', { selfService: true }), async (request) => {
     const query = parseInput(pageQuerySchema, request.query ?? {});
     const page = await access.keys.list({ limit: query.limit, ...(query.cursor ? { cursor: query.cursor } : {}) });
     const now = access.now();
-    return { object: 'list', data: page.items.map((item) => keyView(item.doc, item.version, now)), next_cursor: page.next_cursor };
+    const caller = callerOf(request);
+    return { object: 'list', data: page.items.filter((item) => canSeeKey(caller, item.doc)).map((item) => keyView(item.doc, item.version, now)), next_cursor: page.next_cursor };
   });
 
-  app.get<{ Params: { id: string } }>('/api/enterprise/vkeys/:id', async (request, reply) => {
-    const { doc, version } = await access.keys.requireVersioned(resourceId(request.params.id, 'virtual key'));
+  app.get<{ Params: { id: string } }>('/api/enterprise/vkeys/:id', needs('keys:read', { selfService: true }), async (request, reply) => {
+    const { doc, version } = await ownedKey(request);
     const budget = await budgetOf(doc);
     return reply.header('etag', etagOf(version)).send({ ...keyView(doc, version, access.now()), spend: budget.spent });
   });
 
-  app.patch<{ Params: { id: string } }>('/api/enterprise/vkeys/:id', async (request, reply) => {
-    const id = resourceId(request.params.id, 'virtual key');
-    const input = parseInput(updateKeySchema, objectBody(request.body));
+  app.patch<{ Params: { id: string } }>('/api/enterprise/vkeys/:id', needs('keys:write'), async (request, reply) => {
+    const { doc: { id } } = await ownedKey(request);
+    const input = keyUpdateFor(callerOf(request), parseInput(updateKeySchema, objectBody(request.body)));
     return send(reply, await access.keys.update(id, input, actorOf(request), writeOptions(request)));
   });
 
-  app.get<{ Params: { id: string } }>('/api/enterprise/vkeys/:id/budget', async (request) => {
-    const record = await access.keys.require(resourceId(request.params.id, 'virtual key'));
+  app.get<{ Params: { id: string } }>('/api/enterprise/vkeys/:id/budget', needs('keys:read', { selfService: true }), async (request) => {
+    const { doc: record } = await ownedKey(request);
     const key = await budgetOf(record);
     let team = null;
     if (record.team_id !== null) {
@@ -90,14 +101,15 @@ export function registerVirtualKeyRoutes(app: FastifyInstance, deps: VirtualKeyR
     return { object: 'budget', key_id: record.id, ...key, team };
   });
 
-  app.post<{ Params: { id: string } }>('/api/enterprise/vkeys/:id/reset', ACTION_WITHOUT_BODY, async (request) => {
-    const current = await access.keys.require(resourceId(request.params.id, 'virtual key'));
+  app.post<{ Params: { id: string } }>('/api/enterprise/vkeys/:id/reset', needs('budgets:write', { allowEmptyBody: true }), async (request) => {
+    const { doc: current } = await ownedKey(request);
     const before = await budgetOf(current);
     const { doc } = await access.keys.resetBudget(current.id, actorOf(request), { spent_before: before.spent, period_start: before.period_start }, writeOptions(request));
     return { object: 'budget', key_id: doc.id, ...(await budgetOf(doc)) };
   });
 
-  app.post<{ Params: { id: string } }>('/api/enterprise/vkeys/:id/revoke', ACTION_WITHOUT_BODY, async (request, reply) => {
-    return send(reply, await access.keys.revoke(resourceId(request.params.id, 'virtual key'), actorOf(request), writeOptions(request)));
+  app.post<{ Params: { id: string } }>('/api/enterprise/vkeys/:id/revoke', needs('keys:write', { selfService: true, allowEmptyBody: true }), async (request, reply) => {
+    const { doc } = await ownedKey(request);
+    return send(reply, await access.keys.revoke(doc.id, actorOf(request), writeOptions(request)));
   });
 }
