@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { cacheConfigSchema } from '../cache/cache-config.js';
 import { isValidTimeZone } from '../keys/budget-period.js';
 import { configServerSchema, mcpConfigSchema } from '../mcp/server-schema.js';
+import { toolSearchConfigSchema } from '../toolsearch/config.js';
 import { chainSchema, DEFAULT_RETRY_ON, retryCondition, retryPolicySchema } from '../routing/chain-schema.js';
 
 /** The shape of smartflow.yaml, with defaults. Every field a user can set is here and documented in docs/configuration.md. */
@@ -163,6 +164,8 @@ export const configSchema = z.strictObject({
   /** MCP servers declared here are read-only through the API (docs/mcp.md). */
   mcp_servers: z.array(configServerSchema).default([]),
   mcp: mcpConfigSchema.prefault({}),
+  /** Search over every MCP server's tools (docs/tool-search.md). */
+  toolsearch: toolSearchConfigSchema.prefault({}),
   /** Secrets at rest (MCP header and env values): AES-256-GCM under this key, else one derived from the master key. */
   secrets: z
     .strictObject({
