@@ -55,7 +55,7 @@ describe('tool search on two instances sharing one Redis', () => {
 
 /** An embedder that counts the texts it was asked to embed. */
 class CountingEmbedder implements Embedder {
-  readonly id = 'counting-test-v1';
+  readonly id: string = 'counting-test-v1';
   readonly dimensions = 512;
   embedded = 0;
   private readonly inner = new HashedEmbedder();
