@@ -17,12 +17,13 @@ export const DEFAULT_RANKING: RankingOptions = { lexicalWeight: 0.4 };
 
 /**
  * The searchable form of a set of tools: a BM25F index and one unit vector per tool in one flat
- * array (a brute-force scan of 10,000 x 512 floats takes a few milliseconds, no ANN needed).
+ * array, scanned exactly (at 10,000 tools a scan takes milliseconds: no approximate index needed).
  * Immutable: a change builds a new one, so a search never sees half an update.
  */
 export class ToolRanking {
   private readonly bm25: Bm25fIndex;
-  private readonly matrix: Float32Array;
+  /** Tool vectors, dimension-major: `columns[j * tools + i]` is dimension j of tool i. */
+  private readonly columns: Float32Array;
   readonly dimensions: number;
 
   constructor(
@@ -32,8 +33,10 @@ export class ToolRanking {
   ) {
     this.bm25 = new Bm25fIndex(docs);
     this.dimensions = vectors[0]?.length ?? 0;
-    this.matrix = new Float32Array(docs.length * this.dimensions);
-    vectors.forEach((v, i) => this.matrix.set(v, i * this.dimensions));
+    this.columns = new Float32Array(docs.length * this.dimensions);
+    vectors.forEach((v, i) => {
+      for (let j = 0; j < this.dimensions; j++) this.columns[j * docs.length + i] = v[j]!;
+    });
   }
 
   /**
@@ -42,23 +45,32 @@ export class ToolRanking {
    * a word with still ranks by meaning.
    */
   search(query: string, queryVector: Float32Array | null, k: number, allow: (doc: ToolDoc) => boolean = () => true): RankedTool[] {
-    const { scores, matched } = this.bm25.score(query);
-    let best = 0;
-    for (const s of scores.values()) if (s > best) best = s;
-    const lexical = best > 0 ? this.options.lexicalWeight : 0;
-    const semantic = queryVector && this.dimensions === queryVector.length ? 1 - lexical : 0;
+    const lexical = this.bm25.score(query);
+    const lexicalShare = lexical.best > 0 ? this.options.lexicalWeight : 0;
+    const semanticShare = queryVector && this.dimensions === queryVector.length ? 1 - lexicalShare : 0;
     const fused = new Float32Array(this.docs.length);
-    if (semantic > 0) {
-      const d = this.dimensions;
-      for (let i = 0; i < this.docs.length; i++) {
-        let dot = 0;
-        const base = i * d;
-        for (let j = 0; j < d; j++) dot += this.matrix[base + j]! * queryVector![j]!;
-        fused[i] = semantic * Math.max(0, dot);
+    if (semanticShare > 0) {
+      // Dimension by dimension over the transposed matrix: the offline embedder's query vectors
+      // are sparse (a few dozen hashed features), so only their non-zero dimensions are read.
+      const n = this.docs.length;
+      for (let j = 0; j < this.dimensions; j++) {
+        const w = queryVector![j]!;
+        if (w === 0) continue;
+        const column = this.columns.subarray(j * n, (j + 1) * n);
+        for (let i = 0; i < n; i++) fused[i]! += w * column[i]!;
       }
+      // Dissimilar (negative cosine) is no evidence against a tool the words match.
+      for (let i = 0; i < n; i++) fused[i] = fused[i]! > 0 ? semanticShare * fused[i]! : 0;
     }
-    if (lexical > 0) for (const [i, s] of scores) fused[i]! += (lexical * s) / best;
-    return topK(fused, k, (i) => allow(this.docs[i]!)).map((i) => ({ doc: this.docs[i]!, score: fused[i]!, matched: [...(matched.get(i) ?? [])] }));
+    if (lexicalShare > 0) {
+      const scale = lexicalShare / lexical.best;
+      for (let i = 0; i < fused.length; i++) fused[i]! += lexical.scores[i]! * scale;
+    }
+    return topK(fused, k, (i) => allow(this.docs[i]!)).map((i) => ({
+      doc: this.docs[i]!,
+      score: fused[i]!,
+      matched: lexical.terms.filter((_, t) => t < 32 && (lexical.hits[i]! & (1 << t)) !== 0),
+    }));
   }
 }
 
