@@ -5,7 +5,9 @@ import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { authHeaders, MASTER_KEY, startTestGateway, type TestGateway } from '../helpers/build-app.js';
+import { authHeaders, fakeProviders, MASTER_KEY, startTestGateway, type TestGateway } from '../helpers/build-app.js';
+import { startFakeOpenAI } from '../helpers/fake-openai.js';
+import type { FakeUpstream } from '../helpers/fake-upstream.js';
 import { call } from '../helpers/http.js';
 
 const EVERYTHING = resolve('node_modules/@modelcontextprotocol/server-everything/dist/index.js');
@@ -206,5 +208,60 @@ describe('tool search over real MCP servers (server-everything, server-filesyste
       body: { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } },
     });
     assert.equal(badToolset.status, 400, badToolset.text);
+  });
+});
+
+describe('tool search with an embedding model of the gateway (toolsearch.embedding_model, through the provider layer)', () => {
+  let gw: TestGateway;
+  let upstream: FakeUpstream;
+  let dir: string;
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'sf-toolsearch-model-'));
+    upstream = await startFakeOpenAI();
+    gw = await startTestGateway({
+      providers: fakeProviders({ openai: upstream.url }),
+      // The fake answers words-* models with bag-of-words vectors.
+      models: [{ name: 'tool-embedder', provider: 'openai', model: 'words-embed', mode: 'embedding', input_cost_per_mtok: 1 }],
+      toolsearch: { embedding_model: 'tool-embedder', dimensions: 256 },
+    });
+    const res = await call(`${gw.url}/api/mcp/servers`, { headers: authHeaders(), body: { alias: 'files', command: process.execPath, args: [FILESYSTEM, dir] } });
+    assert.equal(res.status, 201, res.text);
+  });
+  after(async () => {
+    await gw?.close();
+    await upstream?.close();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  test('tools and queries are embedded by the model (batched), the index names it, and a reindex embeds nothing again', async () => {
+    const res = await call(`${gw.url}/api/mcp/tools/search?q=${encodeURIComponent('read a file')}&k=3`, { headers: authHeaders() });
+    assert.equal(res.status, 200, res.text);
+    assert.equal(res.json.data[0].server, 'files');
+    const calls = upstream.requests.filter((r) => r.url.startsWith('/v1/embeddings'));
+    assert.equal(calls.length, 2, 'one batch of tools, one query');
+    assert.equal(calls[0]!.body.model, 'words-embed');
+    assert.equal(calls[0]!.body.dimensions, 256);
+    assert.ok((calls[0]!.body.input as string[]).some((t) => t.startsWith('read_text_file.')), JSON.stringify(calls[0]!.body.input).slice(0, 300));
+    assert.deepEqual(calls[1]!.body.input, ['read a file']);
+
+    const index = await call(`${gw.url}/api/mcp/tools/index`, { headers: authHeaders() });
+    assert.equal(index.json.embedding_model, 'model:tool-embedder:256');
+    assert.equal(index.json.dimensions, 256);
+    upstream.requests.length = 0;
+    const again = await call(`${gw.url}/api/mcp/tools/reindex`, { method: 'POST', headers: { authorization: `Bearer ${MASTER_KEY}` } });
+    assert.equal(again.status, 200, again.text);
+    assert.equal(upstream.requests.filter((r) => r.url.startsWith('/v1/embeddings')).length, 0, 'stored vectors reused');
+  });
+
+  test('when the model fails, search still answers by words', async () => {
+    upstream.steer.status = 500;
+    try {
+      const res = await call(`${gw.url}/api/mcp/tools/search?q=${encodeURIComponent('list directory')}&k=3`, { headers: authHeaders() });
+      assert.equal(res.status, 200, res.text);
+      assert.match(res.json.data[0].tool, /list_directory/);
+    } finally {
+      delete upstream.steer.status;
+    }
   });
 });
