@@ -217,6 +217,7 @@ export class ToolSearchIndex {
     } catch (err) {
       const message = err instanceof Error ? err.message.replace(/^MCP error -?\d+: /, '') : String(err);
       this.deps.log.warn({ mcp_server: server.alias, err: message }, 'tool search: could not index MCP server');
+      if (!this.deps.registry.get(id)) return;
       this.servers.set(id, { server, docs: previous?.docs ?? [], vectors: previous?.vectors ?? [], indexedAt: previous?.indexedAt ?? null, error: message, restarts: previous?.restarts ?? 0 });
     }
   }
