@@ -68,6 +68,7 @@ export class ToolSearchIndex {
   private ranking: ToolRanking | null = null;
   private active = false;
   private draining: Promise<void> | null = null;
+  private firstBuild: Promise<void> | null = null;
   private timer: NodeJS.Timeout | null = null;
   private readonly stops: Array<() => unknown> = [];
 
@@ -81,19 +82,19 @@ export class ToolSearchIndex {
     );
   }
 
-  get embedder(): Embedder {
-    return this.deps.embedder;
-  }
-
-  /** The first call indexes every server; later ones return at once (or wait for a drain in progress when `wait`). */
+  /**
+   * The first call indexes every server, and every caller waits for that first build; later ones
+   * return at once (or, with `wait`, when the work in progress is done).
+   */
   private async ready(wait: boolean): Promise<void> {
-    if (!this.active) {
+    if (!this.firstBuild) {
       this.active = true;
       this.timer = setInterval(() => this.refresh(), this.deps.refreshIntervalMs);
       this.timer.unref();
       this.schedule(this.deps.registry.list().map((s) => s.server.id));
-      wait = true;
+      this.firstBuild = this.draining ?? Promise.resolve();
     }
+    await this.firstBuild;
     if (wait) await this.draining;
   }
 

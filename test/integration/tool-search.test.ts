@@ -235,15 +235,17 @@ describe('tool search with an embedding model of the gateway (toolsearch.embeddi
   });
 
   test('tools and queries are embedded by the model (batched), the index names it, and a reindex embeds nothing again', async () => {
-    const res = await call(`${gw.url}/api/mcp/tools/search?q=${encodeURIComponent('read a file')}&k=3`, { headers: authHeaders() });
-    assert.equal(res.status, 200, res.text);
-    assert.equal(res.json.data[0].server, 'files');
+    // Two searches at once before anything is indexed: both wait for the first build.
+    const [res, other] = await Promise.all(['read a file', 'list a directory'].map((q) => call(`${gw.url}/api/mcp/tools/search?q=${encodeURIComponent(q)}&k=3`, { headers: authHeaders() })));
+    assert.equal(res!.status, 200, res!.text);
+    assert.equal(res!.json.data[0].server, 'files');
+    assert.equal(other!.json.data.length, 3, other!.text);
     const calls = upstream.requests.filter((r) => r.url.startsWith('/v1/embeddings'));
-    assert.equal(calls.length, 2, 'one batch of tools, one query');
+    assert.equal(calls.length, 3, 'one batch of tools, one per query');
     assert.equal(calls[0]!.body.model, 'words-embed');
     assert.equal(calls[0]!.body.dimensions, 256);
     assert.ok((calls[0]!.body.input as string[]).some((t) => t.startsWith('read_text_file.')), JSON.stringify(calls[0]!.body.input).slice(0, 300));
-    assert.deepEqual(calls[1]!.body.input, ['read a file']);
+    assert.deepEqual(calls.slice(1).map((c) => c.body.input).sort(), [['list a directory'], ['read a file']]);
 
     const index = await call(`${gw.url}/api/mcp/tools/index`, { headers: authHeaders() });
     assert.equal(index.json.embedding_model, 'model:tool-embedder:256');
