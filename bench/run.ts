@@ -9,6 +9,7 @@ import { BenchChild, killAllChildren, killAllChildrenSync, pinSelf, tasksetAvail
 import type { HttpTarget } from './measure.js';
 import { MCP_DESCRIPTION, MCP_FULL, MCP_QUICK, mcpGatewayServers, renderMcp, runMcpScenario, startEverythingHttp, type McpScenarioResult, type McpScenarioSkipped } from './mcp.js';
 import { summariseProfile } from './profile-summary.js';
+import { renderToolSearch, runToolSearchBench, TOOLSEARCH_DESCRIPTION, type ToolSearchBenchResult } from './toolsearch.js';
 import { BENCH_MASTER_KEY, GATEWAY_OPTIONS_ENV, PASSTHROUGH_UPSTREAM_ENV, type GatewayProcessOptions } from './protocol.js';
 import { renderMarkdown, TARGETS, type RunInfo } from './report.js';
 import { FULL, QUICK, runPairedScenario, runScenario, type ScenarioResult } from './scenario.js';
@@ -25,7 +26,7 @@ import {
 } from './vkeys.js';
 
 /**
- * `npm run bench [-- --quick] [-- --cpu-prof] [-- --mcp]`: the fake upstream and this process (the load
+ * `npm run bench [-- --quick] [-- --cpu-prof] [-- --mcp] [-- --toolsearch]`: the fake upstream and this process (the load
  * generator) on core 1, the gateway alone on core 0; the same load against the upstream
  * directly, through a bare node:http + undici pass-through (the floor of any Node.js proxy,
  * on the gateway's core) and through the gateway (twice: quiet logging, then access log on); then a
@@ -34,6 +35,8 @@ import {
  * upstream, on SQLite (bench/cache.ts); then the MCP rows (bench/mcp.ts). Writes
  * bench/results/<date>.json and, for full runs, bench/results/latest.md. `--mcp` runs the MCP
  * rows alone and writes bench/results/<date>-mcp.json (and, for full runs, latest-mcp.md).
+ * The tool search row (bench/toolsearch.ts, in process) ends every run; `--toolsearch` runs it alone
+ * and only prints it.
  */
 
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
@@ -42,8 +45,8 @@ const RESULTS_DIR = join(BENCH_DIR, 'results');
 
 const args = new Set(process.argv.slice(2));
 for (const a of args) {
-  if (!['--quick', '--cpu-prof', '--mcp'].includes(a)) {
-    process.stderr.write(`unknown option ${a}; use --quick, --cpu-prof and/or --mcp\n`);
+  if (!['--quick', '--cpu-prof', '--mcp', '--toolsearch'].includes(a)) {
+    process.stderr.write(`unknown option ${a}; use --quick, --cpu-prof, --mcp and/or --toolsearch\n`);
     process.exit(2);
   }
 }
@@ -311,6 +314,10 @@ async function main(): Promise<void> {
   log(`smartflow bench${quick ? ' (quick)' : ''}${cpuProf ? ' (cpu-prof)' : ''}: ${pinning}`);
   mkdirSync(RESULTS_DIR, { recursive: true });
   if (mcpOnly) return mainMcpOnly(date, revision, stamp, taskset, pinning);
+  if (args.has('--toolsearch')) {
+    process.stdout.write(`\n${renderToolSearch(await runToolSearchBench(log))}\n`);
+    return;
+  }
 
   const upstream = await startChild('fake upstream', 'fake-upstream.ts', taskset ? 1 : null);
   log(`fake upstream ${upstream.url} (pid ${upstream.pid})`);
@@ -403,6 +410,15 @@ async function main(): Promise<void> {
     mcp = { name: 'mcp', description: MCP_DESCRIPTION, skipped: `failed (${message})` };
   }
 
+  let toolsearch: ToolSearchBenchResult | null = null;
+  try {
+    toolsearch = await runToolSearchBench(log);
+  } catch (err) {
+    const message = err instanceof Error ? err.message.split('\n')[0]! : String(err);
+    log(`${TOOLSEARCH_DESCRIPTION} FAILED: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    rowFailures.push(`${TOOLSEARCH_DESCRIPTION}: ${message}`);
+  }
+
   const info: RunInfo = {
     date: date.toISOString(),
     revision,
@@ -415,12 +431,12 @@ async function main(): Promise<void> {
     cpuProf,
     durations: { ...durations },
   };
-  const markdown = `${renderMarkdown(info, direct, extraBaselines, passthrough, gateways, vkeys, cache)}\n${renderMcp(mcp)}`;
+  const markdown = `${renderMarkdown(info, direct, extraBaselines, passthrough, gateways, vkeys, cache)}\n${renderMcp(mcp)}${toolsearch ? `\n${renderToolSearch(toolsearch)}` : ''}`;
   process.stdout.write(`\n${markdown}\n`);
 
   const suffix = quick ? '-quick' : cpuProf ? '-cpu-prof' : '';
   const jsonPath = join(RESULTS_DIR, `${stamp}${suffix}.json`);
-  writeFileSync(jsonPath, `${JSON.stringify({ info, targets: TARGETS, body: CHAT_BODY, direct, extraBaselines, passthrough, gateways, vkeys, cache, mcp }, null, 2)}\n`);
+  writeFileSync(jsonPath, `${JSON.stringify({ info, targets: TARGETS, body: CHAT_BODY, direct, extraBaselines, passthrough, gateways, vkeys, cache, mcp, toolsearch }, null, 2)}\n`);
   log(`wrote ${jsonPath}`);
   // Smoke and profiled runs, and runs whose virtual-key or cache rows failed, do not replace the reference table.
   if (!quick && !cpuProf && rowFailures.length === 0) {
@@ -445,7 +461,7 @@ async function main(): Promise<void> {
       }
     }
   }
-  if (rowFailures.length) throw new Error(`virtual-key, cache or MCP rows failed (results written without them):\n  ${rowFailures.join('\n  ')}`);
+  if (rowFailures.length) throw new Error(`virtual-key, cache, MCP or tool search rows failed (results written without them):\n  ${rowFailures.join('\n  ')}`);
 }
 
 main().then(

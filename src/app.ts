@@ -31,6 +31,8 @@ import { registerRoutingRoutes } from './http/routes/routing.js';
 import { registerMcpServerRoutes } from './http/routes/mcp-servers.js';
 import { registerMcpRoutes } from './http/routes/mcp.js';
 import { registerMcpToolRoutes } from './http/routes/mcp-tools.js';
+import { registerToolIndexRoutes, registerToolSearchRoutes } from './http/routes/mcp-tool-search.js';
+import { createToolSearch } from './toolsearch/create-tool-search.js';
 import { createToolCallRecorder } from './mcp/downstream/tool-call-recorder.js';
 import { ToolCatalog } from './mcp/downstream/tool-catalog.js';
 import type { McpServerRegistry } from './mcp/registry.js';
@@ -167,9 +169,14 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   registerResponsesRoutes(app, { pipeline, now: deps.access.now, toolLoop }, { paths: ['/v1/responses', '/responses'], surface: 'openai' });
   registerResponsesRoutes(app, { pipeline, now: deps.access.now, toolLoop }, { paths: ['/cursor/v1/responses', '/cursor/responses'], surface: 'cursor' });
   deps.metrics.mcp.upstreams.sample = () => deps.mcpUpstreams.snapshots();
-  registerMcpRoutes(app, { authenticator: deps.authenticator, registry: deps.mcpServers, catalog: mcpCatalog, upstreams: deps.mcpUpstreams, config: deps.config.mcp, log: deps.logger, now: deps.access.now });
+  const toolSearch = createToolSearch({ config: deps.config.toolsearch, registry: deps.mcpServers, upstreams: deps.mcpUpstreams, providers: deps.registry, store: deps.store, log: deps.logger, now: deps.access.now });
+  app.addHook('onClose', () => toolSearch.close());
+  registerMcpRoutes(app, { authenticator: deps.authenticator, registry: deps.mcpServers, catalog: mcpCatalog, upstreams: deps.mcpUpstreams, config: deps.config.mcp, log: deps.logger, now: deps.access.now, toolSearch });
   // Any valid key (the key's MCP access decides); the rest of /api is admin-only, below.
-  authenticatedScope(app, { authenticator: deps.authenticator, admin: false }, (callers) => registerMcpToolRoutes(callers, { catalog: mcpCatalog }));
+  authenticatedScope(app, { authenticator: deps.authenticator, admin: false }, (callers) => {
+    registerMcpToolRoutes(callers, { catalog: mcpCatalog });
+    registerToolSearchRoutes(callers, { index: toolSearch });
+  });
   const now = deps.access.now;
   const ssoConfig = new SsoConfigService({
     store: deps.store,
@@ -192,6 +199,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     registerRoutingRoutes(admin, { chains: deps.routing.chains, audit: deps.access.audit });
     registerCacheRoutes(admin, { cache: caching.cache, audit: deps.access.audit });
     registerMcpServerRoutes(admin, { servers: deps.mcpServers, upstreams: deps.mcpUpstreams, audit: deps.access.audit });
+    registerToolIndexRoutes(admin, { index: toolSearch });
   });
   // A semantic cache whose embedding model cannot embed stops the start; listen() then closes what is open.
   app.addHook('onReady', caching.verify);

@@ -3,6 +3,7 @@ import { cacheConfigSchema } from '../cache/cache-config.js';
 import { isValidTimeZone } from '../keys/budget-period.js';
 import { configServerSchema, mcpConfigSchema } from '../mcp/server-schema.js';
 import { ssoSettingsSchema } from '../identity/sso-config.js';
+import { toolSearchConfigSchema } from '../toolsearch/config.js';
 import { chainSchema, DEFAULT_RETRY_ON, retryCondition, retryPolicySchema } from '../routing/chain-schema.js';
 
 /** The shape of smartflow.yaml, with defaults. Every field a user can set is here and documented in docs/configuration.md. */
@@ -166,6 +167,8 @@ export const configSchema = z.strictObject({
   mcp: mcpConfigSchema.prefault({}),
   /** Single sign-on with Entra ID or another OIDC IdP (docs/sso.md); set here, it is read-only through the API. */
   sso: ssoSettingsSchema.optional(),
+  /** Search over every MCP server's tools (docs/tool-search.md). */
+  toolsearch: toolSearchConfigSchema.prefault({}),
   /** Secrets at rest (MCP header and env values): AES-256-GCM under this key, else one derived from the master key. */
   secrets: z
     .strictObject({

@@ -96,6 +96,10 @@ function mcpSteps(url: string): WalkthroughStep[] {
         `curl -s ${url}/mcp ${mcpHeaders} -H "Mcp-Session-Id: $SID" -d ${q(JSON.stringify(toolCall))}`,
     },
     {
+      title: 'Tool search: the best three tools for "read a file" across every MCP server this key may use (docs/tool-search.md)',
+      command: `curl -s ${q(`${url}/api/mcp/tools/search?q=read+a+file&k=3`)} ${AUTH}`,
+    },
+    {
       title: `The tool loop: {"type":"mcp","server":"${DEMO_FILES.alias}"} offers the model that server's tools; the model asks to read ${DEMO_FILES.file}, the gateway runs the call and sends the result back, and the model answers from it (x-smartflow-mcp-steps: 2, each step charged and logged)`,
       command: `curl -si ${url}/v1/chat/completions ${AUTH} ${JSON_TYPE} -d ${q(JSON.stringify(loop))}`,
     },

@@ -218,15 +218,19 @@ describe('smartflow CLI', () => {
     // MCP: the demo-files server (server-filesystem over STDIO) reads the demo folder's file through /mcp ...
     assert.match(out[18]!, /"text":"Welcome to Smartflow! This line was read from the demo folder/);
     assert.match(demo.stdout(), /MCP server "demo-files": @modelcontextprotocol\/server-filesystem over STDIO on \S+/);
+    // Tool search: "read a file" finds the demo-files server's read tools first.
+    const found = (JSON.parse(out[19]!) as { data: Array<{ server: string; tool: string }> }).data;
+    assert.equal(found.length, 3);
+    assert.ok(found.every((h) => h.server === 'demo-files' && h.tool.startsWith('read_')), out[19]);
     // ... and through the tool loop: the model asked for the file and answered from it, in two steps.
-    assert.match(out[19]!, /^x-smartflow-mcp-steps: 2\r?$/m);
-    assert.match(out[19]!, /"content":"The tool returned: Welcome to Smartflow! This line was read from the demo folder/);
-    const spend = (JSON.parse(out[20]!) as { data: Array<{ operation: string; loop_step: number | null }> }).data;
+    assert.match(out[20]!, /^x-smartflow-mcp-steps: 2\r?$/m);
+    assert.match(out[20]!, /"content":"The tool returned: Welcome to Smartflow! This line was read from the demo folder/);
+    const spend = (JSON.parse(out[21]!) as { data: Array<{ operation: string; loop_step: number | null }> }).data;
     assert.ok(spend.length >= 5);
     assert.deepEqual(spend.filter((r) => r.loop_step !== null).map((r) => `${r.operation}#${r.loop_step}`).sort(), ['chat#1', 'chat#2', 'mcp.call#1']);
-    assert.match(out[21]!, /smartflow_requests_total/);
-    assert.equal((JSON.parse(out[22]!) as { status: string }).status, 'ok');
-    assert.equal(results.length, 23);
+    assert.match(out[22]!, /smartflow_requests_total/);
+    assert.equal((JSON.parse(out[23]!) as { status: string }).status, 'ok');
+    assert.equal(results.length, 24);
     demo.child.kill('SIGINT');
     assert.equal(await demo.exited, 0);
   });

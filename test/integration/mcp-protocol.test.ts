@@ -283,7 +283,7 @@ describe('/mcp beyond tools: resources, prompts, completion, logging, list_chang
     const prompts = (await allPrompts(client)).items.map((p) => p.name);
     assert.ok(prompts.length > 0 && prompts.every((n) => n.startsWith('everything_')), prompts.join(','));
     assert.ok((await allTemplates(client)).items.every((t) => t.uriTemplate.startsWith('smartflow://everything/')));
-    assert.deepEqual((await client.listTools()).tools.map((t) => t.name), ['everything_echo']);
+    assert.deepEqual((await client.listTools()).tools.map((t) => t.name), ['everything_echo', 'search_tools']);
 
     await assert.rejects(client.readResource({ uri: 'smartflow://probe/probe://item/future' }), /may not use MCP server "probe"/);
     await assert.rejects(client.getPrompt({ name: 'probe_greeting', arguments: { who: 'x' } }), /may not use MCP server "probe"/);

@@ -19,6 +19,11 @@ import type { EndpointScope, ToolCatalog } from '../../mcp/downstream/tool-catal
 import { registerLegacySseRoutes, type McpEndpointContext } from './mcp-legacy-sse.js';
 import { rpcError } from './mcp-rpc-error.js';
 import { FeatureCatalog } from '../../mcp/downstream/feature-catalog.js';
+import type { Principal } from '../../keys/principal.js';
+import { searchMetaTools, type Toolset } from '../../toolsearch/meta-tools.js';
+import type { ToolSearchIndex } from '../../toolsearch/tool-search-index.js';
+import { z } from 'zod';
+import { parseInput } from '../parse.js';
 import { SessionEvents } from '../../mcp/downstream/session-events.js';
 import type { UpstreamPool } from '../../mcp/upstream/upstream-pool.js';
 
@@ -31,7 +36,11 @@ export interface McpRouteDeps {
   config: McpConfig;
   log: RequestLog;
   now: () => number;
+  /** Adds `search_tools` to `/mcp`, and `?toolset=search` (only `search_tools` and `call_tool`). */
+  toolSearch?: ToolSearchIndex;
 }
+
+const toolsetSchema = z.object({ toolset: z.enum(['all', 'search'], 'toolset must be "all" or "search"').default('all') });
 
 const SESSION_HEADER = 'mcp-session-id';
 
@@ -53,11 +62,16 @@ export function registerMcpRoutes(app: FastifyInstance, deps: McpRouteDeps): voi
   // preClose, not onClose: open GET streams would otherwise hold app.close() until the grace period ends.
   app.addHook('preClose', async () => sessions.closeAll());
 
+  const newServer = (scope: EndpointScope, principal: Principal, toolset: Toolset) => {
+    // Search spans servers: its meta-tools belong on the aggregated endpoint only.
+    const gatewayTools = deps.toolSearch && scope.kind === 'all' ? searchMetaTools(deps.toolSearch, toolset) : undefined;
+    return createSessionServer({ catalog, features, events, principal, scope, version: GATEWAY_VERSION, pageSize: deps.config.tools_page_size, gatewayTools });
+  };
   const context: McpEndpointContext = {
     sessions,
     log: deps.log,
     now: deps.now,
-    newServer: (scope, principal) => createSessionServer({ catalog, features, events, principal, scope, version: GATEWAY_VERSION, pageSize: deps.config.tools_page_size }),
+    newServer: (scope, principal) => newServer(scope, principal, 'all'),
     checkEndpoint: (principal, endpoint) => {
       if (endpoint.kind === 'all') return;
       const server = deps.registry.get(endpoint.alias)?.server;
@@ -107,7 +121,9 @@ export function registerMcpRoutes(app: FastifyInstance, deps: McpRouteDeps): voi
       }
       if (request.method !== 'POST') return rpcError(reply, 400, -32000, 'Bad Request: Mcp-Session-Id header is required');
 
-      const server = context.newServer(endpoint, principal);
+      const { toolset } = parseInput(toolsetSchema, request.query);
+      if (toolset === 'search' && (!deps.toolSearch || endpoint.kind !== 'all')) throw new GatewayError('SF_ERR_INVALID_REQUEST', { message: 'toolset=search is only offered on /mcp', param: 'toolset' });
+      const server = newServer(endpoint, principal, toolset);
       const { resume_max_events: maxEvents, resume_max_bytes: maxBytes } = deps.config;
       const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
         sessionIdGenerator: randomUUID,

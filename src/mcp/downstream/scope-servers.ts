@@ -7,6 +7,9 @@ export type EndpointScope = { kind: 'all' } | { kind: 'one'; alias: string };
 
 export const allowsServer = (principal: Principal, server: McpServer) => principal.policy === null || principal.policy.allowMcpServer(server);
 
+/** Whether the caller's key or team lets it use one tool of a server (the server's own allowed/denied lists apply upstream). */
+export const allowsTool = (principal: Principal, server: McpServer, tool: string) => principal.policy === null || principal.policy.allowMcpTool(server, tool);
+
 /** Whether a server (as it is, or as it was before a change) belongs to a scope. */
 export const scopeIncludes = (scope: EndpointScope, server: McpServer) => scope.kind === 'all' || scope.alias === server.alias;
 

@@ -8,6 +8,16 @@ import { registerSessionFeatures } from './session-features.js';
 import type { SessionEvents } from './session-events.js';
 import { decodeCursor, encodeCursor } from './tool-cursor.js';
 import type { EndpointScope, ToolCaller, ToolCatalog } from './tool-catalog.js';
+import type { UpstreamCallResult, UpstreamTool } from '../upstream/upstream-pool.js';
+
+/**
+ * Tools the gateway offers itself (tool search's `search_tools`, `call_tool`): they decide what a
+ * session lists given the upstream tools, and answer calls to their own names (null: not theirs).
+ */
+export interface GatewayTools {
+  list(upstream: UpstreamTool[]): UpstreamTool[];
+  call(caller: ToolCaller, name: string, args: Record<string, unknown> | undefined, forward: (name: string, args: Record<string, unknown> | undefined) => Promise<UpstreamCallResult>): Promise<UpstreamCallResult> | null;
+}
 
 /**
  * The route authenticates every HTTP request and hands the principal, and the request id that
@@ -39,6 +49,7 @@ export interface SessionServerOptions {
   version: string;
   /** Items per `tools/list` (and resources, templates, prompts) page. */
   pageSize: number;
+  gatewayTools?: GatewayTools;
 }
 
 /**
@@ -54,7 +65,8 @@ export function createSessionServer(options: SessionServerOptions): Server {
 
   server.setRequestHandler(ListToolsRequestSchema, async (request, extra) => {
     const offset = decodeCursor(request.params?.cursor);
-    const tools = await catalog.list(principalOf(extra.authInfo), scope);
+    const upstream = await catalog.list(principalOf(extra.authInfo), scope);
+    const tools = options.gatewayTools ? options.gatewayTools.list(upstream) : upstream;
     const page = tools.slice(offset, offset + options.pageSize);
     const next = offset + options.pageSize;
     return next < tools.length ? { tools: page, nextCursor: encodeCursor(next) } : { tools: page };
@@ -63,8 +75,8 @@ export function createSessionServer(options: SessionServerOptions): Server {
   // The catalog records every call (spend log, metrics), refused ones included.
   server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
     const { name, arguments: args, _meta } = request.params;
-    const { result } = await forwarded(extra, (o) => catalog.call(callerOf(extra.authInfo), scope, name, args, upstreamMeta(_meta), o));
-    return result;
+    const forward = async (tool: string, toolArgs: Record<string, unknown> | undefined) => (await forwarded(extra, (o) => catalog.call(callerOf(extra.authInfo), scope, tool, toolArgs, upstreamMeta(_meta), o))).result;
+    return (await options.gatewayTools?.call(callerOf(extra.authInfo), name, args, forward)) ?? forward(name, args);
   });
   registerSessionFeatures(server, { features: options.features, scope, pageSize: options.pageSize, principalOf: (authInfo) => principalOf(authInfo as AuthInfo | undefined), events: options.events, principal: options.principal });
   return server;

@@ -5,7 +5,7 @@ import type { McpServer, McpServerRegistry } from '../registry.js';
 import { ToolNotOffered, type UpstreamCallOptions, type UpstreamCallResult, type UpstreamPool, type UpstreamTool } from '../upstream/upstream-pool.js';
 import { ToolAccessDenied, ToolNotFound } from './downstream-errors.js';
 import { mapResultUris } from './resource-uris.js';
-import { allowsServer, serversInScope, type EndpointScope } from './scope-servers.js';
+import { allowsServer, allowsTool, serversInScope, type EndpointScope } from './scope-servers.js';
 import type { ToolCallRecorder, ToolCallStatus } from './tool-call-record.js';
 import { prefixedToolName, splitToolName } from './tool-names.js';
 
@@ -35,7 +35,6 @@ export interface ServerTools {
   tools: UpstreamTool[];
 }
 
-const allowsTool = (principal: Principal, server: McpServer, tool: string) => principal.policy === null || principal.policy.allowMcpTool(server, tool);
 const jsonBytes = (value: unknown) => Buffer.byteLength(JSON.stringify(value) ?? '');
 
 function statusOf(err: unknown, cancelled: boolean): ToolCallStatus {

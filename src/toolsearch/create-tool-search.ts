@@ -1,0 +1,35 @@
+import type { RequestLog } from '../core/request-log.js';
+import type { McpServerRegistry } from '../mcp/registry.js';
+import type { UpstreamPool } from '../mcp/upstream/upstream-pool.js';
+import type { ProviderRegistry } from '../providers/registry.js';
+import type { Store } from '../storage/types.js';
+import type { ToolSearchConfig } from './config.js';
+import { HashedEmbedder } from './hashed-embedder.js';
+import { ProviderEmbedder } from './provider-embedder.js';
+import { ToolSearchIndex } from './tool-search-index.js';
+
+export interface ToolSearchDeps {
+  config: ToolSearchConfig;
+  registry: McpServerRegistry;
+  upstreams: UpstreamPool;
+  providers: ProviderRegistry;
+  store: Store;
+  log: RequestLog;
+  now: () => number;
+}
+
+/** The gateway's tool search index, with the embedder the config names (the offline one by default). */
+export function createToolSearch(deps: ToolSearchDeps): ToolSearchIndex {
+  const { config } = deps;
+  const embedder = config.embedding_model === undefined ? new HashedEmbedder() : new ProviderEmbedder(deps.providers, config.embedding_model, config.dimensions);
+  return new ToolSearchIndex({
+    registry: deps.registry,
+    upstreams: deps.upstreams,
+    store: deps.store,
+    embedder,
+    log: deps.log,
+    now: deps.now,
+    refreshIntervalMs: config.refresh_interval_ms,
+    ranking: { lexicalWeight: config.lexical_weight },
+  });
+}
