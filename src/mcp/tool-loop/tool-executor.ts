@@ -10,6 +10,8 @@ export interface LoopToolExecutorDeps {
   tools: ReadonlyMap<string, LoopTool>;
   /** Links the `mcp.call` rows to the loop's LLM steps in the spend log (the client request's id). */
   loopId: string;
+  /** The trace the calls belong to (an A2A task's `X-A2A-Trace-Id`); the loop id when none. */
+  traceId?: string;
 }
 
 /** What a tool result says, as text a model can read: text parts as they are, other parts as JSON. */
@@ -44,7 +46,7 @@ export function createLoopToolExecutor(deps: LoopToolExecutorDeps): (call: LoopT
     const args = parseArguments(call.arguments);
     if (typeof args === 'string') return { callId: call.id, text: args, isError: true };
     try {
-      const caller = { principal: deps.principal, traceId: deps.loopId, loop: { id: deps.loopId, step } };
+      const caller = { principal: deps.principal, traceId: deps.traceId ?? deps.loopId, loop: { id: deps.loopId, step } };
       const { result } = await deps.catalog.call(caller, { kind: 'one', alias: tool.server.alias }, tool.tool, args, undefined);
       return { callId: call.id, text: toolResultText(result), isError: result['isError'] === true };
     } catch (err) {

@@ -13,6 +13,7 @@ import { HttpTransport } from '../../../src/providers/http-transport.js';
 import { createProviderRegistry } from '../../../src/providers/registry.js';
 import { SpendLog } from '../../../src/spend/spend-log.js';
 import { createStore } from '../../../src/storage/index.js';
+import { AgentRegistry } from '../../../src/a2a/agent-registry.js';
 import { LogCollector, MASTER_KEY } from '../../helpers/build-app.js';
 
 test('while draining, new requests get 503 shutting_down in the OpenAI error shape and Connection: close', async (t) => {
@@ -39,6 +40,7 @@ test('while draining, new requests get 503 shutting_down in the OpenAI error sha
     routing,
     mcpServers,
     mcpUpstreams,
+    agents: new AgentRegistry({ store, configAgents: [], now: Date.now, log: logger }),
     isDraining: () => draining,
   });
   t.after(async () => {

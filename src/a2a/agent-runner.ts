@@ -1,0 +1,180 @@
+import { performance } from 'node:perf_hooks';
+import type { Cancellation } from '../core/cancellation.js';
+import type { IncomingHeaders, RequestLog } from '../core/request-log.js';
+import { GatewayError, toGatewayError } from '../errors/gateway-error.js';
+import type { Principal } from '../keys/principal.js';
+import type { ToolCatalog } from '../mcp/downstream/tool-catalog.js';
+import type { McpServerRegistry } from '../mcp/registry.js';
+import { chatFunctionTools, chatStepOf, chatTextOf, continueChat } from '../mcp/tool-loop/chat-dialect.js';
+import { expandMcpTools } from '../mcp/tool-loop/expand-tools.js';
+import { createLoopToolExecutor } from '../mcp/tool-loop/tool-executor.js';
+import { runToolLoop } from '../mcp/tool-loop/tool-loop.js';
+import type { UpstreamPool } from '../mcp/upstream/upstream-pool.js';
+import type { GatewayContext } from '../pipeline/types.js';
+import type { AgentProfile } from './agent-schema.js';
+import { messageText, type A2aMessage, type Json, type TaskRecord, type TaskStep } from './task-model.js';
+import { TaskStore } from './task-store.js';
+
+export interface AgentRunnerDeps {
+  /** The gateway's LLM pipeline: every step is budgeted, routed, cached and charged to the caller's key. */
+  pipeline: (ctx: GatewayContext) => Promise<void>;
+  registry: McpServerRegistry;
+  upstreams: UpstreamPool;
+  catalog: ToolCatalog;
+  tasks: TaskStore;
+  now: () => number;
+}
+
+/** What a turn runs with: the caller as authenticated, the request's headers (the pipeline authenticates them again) and the task's abort. */
+export interface TurnCaller {
+  principal: Principal;
+  headers: IncomingHeaders;
+  abort: Cancellation;
+  log: RequestLog;
+}
+
+type Body = Record<string, unknown>;
+
+/** The conversation so far as chat messages: earlier tasks of the context, then this task's history. */
+function chatMessages(agent: AgentProfile, earlier: TaskRecord[], task: TaskRecord): Body[] {
+  const messages: Body[] = agent.system_prompt ? [{ role: 'system', content: agent.system_prompt }] : [];
+  for (const t of [...earlier, task]) {
+    for (const m of t.history) messages.push({ role: m.role === 'agent' ? 'assistant' : 'user', content: messageText(m) });
+  }
+  return messages;
+}
+
+function contextOf(task: TaskRecord, body: Body, step: number, caller: TurnCaller, now: number): GatewayContext {
+  const startedHr = performance.now();
+  return {
+    id: task.id,
+    startedAt: now,
+    startedHr,
+    operation: 'chat',
+    surface: 'openai',
+    rawBody: body,
+    rawQuery: '',
+    request: null,
+    requestedModel: typeof body['model'] === 'string' ? body['model'] : '',
+    longContext: false,
+    stream: false,
+    headers: caller.headers,
+    principal: null,
+    plan: null,
+    deployment: null,
+    attemptTimeoutMs: undefined,
+    attemptStartedHr: startedHr,
+    failedAttempts: [],
+    response: null,
+    usage: { input_tokens: 0, cached_input_tokens: 0, output_tokens: 0 },
+    costMicros: 0,
+    firstByteHr: null,
+    status: 200,
+    error: null,
+    cache: null,
+    loop: { id: task.id, step },
+    traceId: task.trace_id,
+    responseHeaders: {},
+    abort: caller.abort,
+    log: caller.log,
+  };
+}
+
+/**
+ * Runs one turn of a hosted agent on a task: working → the MCP tool loop (each LLM step through
+ * the whole pipeline, each tool through the ToolCatalog) → completed with the answer as an
+ * artifact, or failed. A cancel aborts the step in flight; the task store then refuses the
+ * runner's late writes, so the task stays canceled.
+ */
+export async function runAgentTurn(deps: AgentRunnerDeps, agent: AgentProfile, taskId: string, caller: TurnCaller): Promise<void> {
+  const { tasks } = deps;
+  const submitted = await tasks.get(taskId);
+  if (!submitted) return;
+  const task = await tasks.emit(taskId, [TaskStore.status(submitted, 'working', deps.now())]);
+  // Canceled before it started: nothing to run.
+  if (!task || task.status.state !== 'working') return;
+  const record = async (step: TaskStep, cost = 0) => {
+    await tasks.update(taskId, (t) => ({ ...t, steps: [...t.steps, step], cost_micros: t.cost_micros + cost }));
+  };
+  try {
+    const earlier = (await tasks.list({ contextId: task.contextId, limit: 100 })).filter((t) => t.id !== task.id).reverse();
+    const entries = agent.mcp.map((m, index) => ({ server: m.server, allowedTools: m.allowed_tools, maxSteps: undefined, index }));
+    const tools = entries.length ? await expandMcpTools(caller.principal, entries, { registry: deps.registry, upstreams: deps.upstreams, log: caller.log }) : [];
+    const byName = new Map(tools.map((t) => [t.name, t]));
+    const execute = createLoopToolExecutor({ catalog: deps.catalog, principal: caller.principal, tools: byName, loopId: task.id, traceId: task.trace_id });
+    const offset = task.steps.filter((s) => s.type === 'llm').length;
+    const body: Body = {
+      model: agent.model,
+      messages: chatMessages(agent, earlier, task),
+      ...(agent.temperature === undefined ? {} : { temperature: agent.temperature }),
+      ...(tools.length ? { tools: chatFunctionTools(tools) } : {}),
+    };
+    const outcome = await runToolLoop<Body, Body>({
+      request: body,
+      maxSteps: agent.max_steps,
+      isLoopTool: (name) => byName.has(name),
+      runStep: async (stepBody, step) => {
+        if (caller.abort.aborted) throw new GatewayError('SF_ERR_CLIENT_CLOSED', { message: 'The task was canceled.' });
+        const at = deps.now();
+        const ctx = contextOf(task, stepBody, offset + step, caller, at);
+        const t0 = performance.now();
+        let failure: unknown;
+        try {
+          await deps.pipeline(ctx);
+        } catch (err) {
+          failure = err;
+        }
+        await record(
+          {
+            type: 'llm',
+            step: offset + step,
+            name: agent.model,
+            started_at: new Date(at).toISOString(),
+            duration_ms: Math.round(performance.now() - t0),
+            status: failure ? 'error' : 'ok',
+            input_tokens: ctx.usage.input_tokens,
+            output_tokens: ctx.usage.output_tokens,
+            cost_micros: ctx.costMicros,
+            ...(failure ? { error: toGatewayError(failure).message } : {}),
+          },
+          ctx.costMicros,
+        );
+        if (failure) throw failure;
+        return chatStepOf(jsonBody(ctx));
+      },
+      executeTool: async (call, step) => {
+        const at = deps.now();
+        const t0 = performance.now();
+        const result = await execute(call, offset + step);
+        await record({ type: 'tool', step: offset + step, name: call.name, started_at: new Date(at).toISOString(), duration_ms: Math.round(performance.now() - t0), status: result.isError ? 'error' : 'ok', ...(result.isError ? { error: result.text.slice(0, 500) } : {}) });
+        if (caller.abort.aborted) throw new GatewayError('SF_ERR_CLIENT_CLOSED', { message: 'The task was canceled.' });
+        return result;
+      },
+      continueWith: (stepBody, step, results) => continueChat(stepBody, step.toolCalls, chatTextOf(step.answer), results),
+    });
+    const text = chatTextOf(outcome.answers[outcome.answers.length - 1]!) ?? '';
+    const reply: A2aMessage = { kind: 'message', role: 'agent', messageId: crypto.randomUUID(), parts: [{ kind: 'text', text }], contextId: task.contextId, taskId: task.id };
+    const artifact = { artifactId: crypto.randomUUID(), name: 'answer', parts: [{ kind: 'text', text }], metadata: { stop: outcome.stop, steps: outcome.answers.length } };
+    await tasks.emit(
+      taskId,
+      [
+        { kind: 'artifact-update', taskId, contextId: task.contextId, artifact, append: false, lastChunk: true },
+        TaskStore.status(task, 'completed', deps.now()),
+      ],
+      (t) => ({ history: [...t.history, reply], artifacts: [...t.artifacts, artifact] }),
+    );
+  } catch (err) {
+    if (caller.abort.aborted) return;
+    const error = toGatewayError(err);
+    caller.log.warn({ a2a_task: taskId, trace_id: task.trace_id, err: error.message }, 'A2A task failed');
+    const message: A2aMessage = { kind: 'message', role: 'agent', messageId: crypto.randomUUID(), parts: [{ kind: 'text', text: error.message }], contextId: task.contextId, taskId, metadata: { code: error.wireCode, status: error.status } };
+    await tasks.emit(taskId, [TaskStore.status(task, 'failed', deps.now(), message)]);
+  }
+}
+
+function jsonBody(ctx: GatewayContext): Json {
+  const response = ctx.response;
+  if (response?.kind !== 'json') throw new GatewayError('SF_ERR_INTERNAL', { message: 'An agent step did not answer with JSON.' });
+  const body = response.body ?? (response.text === undefined ? undefined : JSON.parse(response.text));
+  return (body ?? {}) as Json;
+}
