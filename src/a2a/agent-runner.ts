@@ -101,7 +101,9 @@ export async function runAgentTurn(deps: AgentRunnerDeps, agent: AgentProfile, t
     const entries = agent.mcp.map((m, index) => ({ server: m.server, allowedTools: m.allowed_tools, maxSteps: undefined, index }));
     const tools = entries.length ? await expandMcpTools(caller.principal, entries, { registry: deps.registry, upstreams: deps.upstreams, log: caller.log }) : [];
     const byName = new Map(tools.map((t) => [t.name, t]));
-    const execute = createLoopToolExecutor({ catalog: deps.catalog, principal: caller.principal, tools: byName, loopId: task.id, traceId: task.trace_id });
+    const toolAbort = new AbortController();
+    caller.abort.once('abort', () => toolAbort.abort());
+    const execute = createLoopToolExecutor({ catalog: deps.catalog, principal: caller.principal, tools: byName, loopId: task.id, traceId: task.trace_id, signal: toolAbort.signal });
     const offset = task.steps.filter((s) => s.type === 'llm').length;
     const body: Body = {
       model: agent.model,

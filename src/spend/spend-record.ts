@@ -46,6 +46,11 @@ export interface SpendRecord {
   loop_id: string | null;
   /** The LLM step (1, 2, ...) this row is, or, on an `mcp.call` row, the step that asked for the call. */
   loop_step: number | null;
+  /**
+   * The trace the row belongs to: an A2A task's `X-A2A-Trace-Id` on its LLM steps and tool calls,
+   * the carrying request's id on other MCP tool calls; null otherwise.
+   */
+  trace_id: string | null;
   /** MCP tool calls (operation `mcp.call`) only; absent on every other row. */
   mcp?: SpendMcpCall;
 }

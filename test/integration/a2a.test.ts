@@ -158,14 +158,14 @@ describe('A2A: hosted agents over JSON-RPC, with the MCP tool loop', () => {
     const fetchImpl = keyedFetch(key, ECHO);
     const factory = new ClientFactory({ transports: [new JsonRpcTransportFactory({ fetchImpl })], cardResolver: new DefaultAgentCardResolver({ fetchImpl }) });
     const client = await factory.createFromUrl(`${agentUrl}/.well-known/agent-card.json`, '');
-    const result: any = await client.sendMessage({ message: { messageId: crypto.randomUUID(), role: 1, parts: [{ content: { $case: 'text', value: 'hi one' } }] } as any });
+    const result: any = await client.sendMessage({ message: { messageId: crypto.randomUUID(), role: 1, parts: [{ content: { $case: 'text', value: 'hi one' } }] } } as any);
     assert.equal(result.payload?.$case ?? (result.id ? 'task' : undefined), 'task', JSON.stringify(result));
     const task = result.payload?.value ?? result;
     assert.equal(task.status.state, 3 /* TASK_STATE_COMPLETED */, JSON.stringify(task.status));
     assert.equal(task.artifacts[0].parts[0].content.value, 'Tool said: Echo: hello agent');
 
     const cases: string[] = [];
-    for await (const ev of client.sendMessageStream({ message: { messageId: crypto.randomUUID(), role: 1, parts: [{ content: { $case: 'text', value: 'stream one' } }] } as any })) {
+    for await (const ev of client.sendMessageStream({ message: { messageId: crypto.randomUUID(), role: 1, parts: [{ content: { $case: 'text', value: 'stream one' } }] } } as any)) {
       const e: any = ev;
       cases.push(e.payload?.$case ?? Object.keys(e)[0]);
     }

@@ -46,5 +46,6 @@ export function spendRecordOfToolCall(call: ToolCallRecord): SpendRecord {
     mcp: { server_id: call.serverId, bytes_in: call.bytesIn, bytes_out: call.bytesOut, trace_id: call.traceId },
     loop_id: call.loop?.id ?? null,
     loop_step: call.loop?.step ?? null,
+    trace_id: call.traceId,
   };
 }

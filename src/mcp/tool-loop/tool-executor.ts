@@ -12,6 +12,8 @@ export interface LoopToolExecutorDeps {
   loopId: string;
   /** The trace the calls belong to (an A2A task's `X-A2A-Trace-Id`); the loop id when none. */
   traceId?: string;
+  /** Aborts the tool call in flight (an A2A task canceled); the server gets `notifications/cancelled`. */
+  signal?: AbortSignal;
 }
 
 /** What a tool result says, as text a model can read: text parts as they are, other parts as JSON. */
@@ -47,7 +49,7 @@ export function createLoopToolExecutor(deps: LoopToolExecutorDeps): (call: LoopT
     if (typeof args === 'string') return { callId: call.id, text: args, isError: true };
     try {
       const caller = { principal: deps.principal, traceId: deps.traceId ?? deps.loopId, loop: { id: deps.loopId, step } };
-      const { result } = await deps.catalog.call(caller, { kind: 'one', alias: tool.server.alias }, tool.tool, args, undefined);
+      const { result } = await deps.catalog.call(caller, { kind: 'one', alias: tool.server.alias }, tool.tool, args, undefined, deps.signal ? { signal: deps.signal } : {});
       return { callId: call.id, text: toolResultText(result), isError: result['isError'] === true };
     } catch (err) {
       return { callId: call.id, text: err instanceof Error ? err.message : String(err), isError: true };
