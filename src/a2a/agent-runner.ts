@@ -94,7 +94,8 @@ export async function runAgentTurn(deps: AgentRunnerDeps, agent: AgentProfile, t
   // Canceled before it started: nothing to run.
   if (!task || task.status.state !== 'working') return;
   const record = async (step: TaskStep, cost = 0) => {
-    await tasks.update(taskId, (t) => ({ ...t, steps: [...t.steps, step], cost_micros: t.cost_micros + cost }));
+    // Kept even after a cancel: the audit shows what the aborted step did and cost.
+    await tasks.update(taskId, (t) => ({ ...t, steps: [...t.steps, step], cost_micros: t.cost_micros + cost }), { evenIfTerminal: true });
   };
   try {
     const earlier = (await tasks.list({ contextId: task.contextId, limit: 100 })).filter((t) => t.id !== task.id).reverse();
