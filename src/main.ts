@@ -8,6 +8,7 @@ import { createAuthenticator } from './keys/authenticator.js';
 import { createRouting, type Routing } from './routing/routing.js';
 import { startMcpServerRegistry, type McpServerRegistry } from './mcp/registry.js';
 import { AgentRegistry } from './a2a/agent-registry.js';
+import { SecretBox, secretKeyFrom } from './crypto/secret-box.js';
 import { UpstreamPool } from './mcp/upstream/upstream-pool.js';
 import { createLogger, type Logger } from './log/logger.js';
 import { createMetrics } from './metrics/metrics.js';
@@ -101,7 +102,8 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     mcpServers = open.add(await startMcpServerRegistry({ config, store, now, log: logger }), (r) => r.close());
     // Closed before the registry (newest first): stdio children get stdin EOF, then SIGTERM, then SIGKILL.
     mcpUpstreams = open.add(new UpstreamPool({ registry: mcpServers, log: logger, now }), (p) => p.close());
-    agents = open.add(new AgentRegistry({ store, configAgents: config.agents, now, log: logger }), (a) => a.close());
+    const secrets = new SecretBox(secretKeyFrom({ key: config.secrets.key, masterKey: config.master_key }));
+    agents = open.add(new AgentRegistry({ store, configAgents: config.agents, secrets, now, log: logger }), (a) => a.close());
     await agents.start();
   } catch (err) {
     await open.closeAll(logger);

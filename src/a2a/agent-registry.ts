@@ -1,4 +1,5 @@
 import type { RequestLog } from '../core/request-log.js';
+import type { SecretBox } from '../crypto/secret-box.js';
 import { GatewayError } from '../errors/gateway-error.js';
 import type { Store, Unsubscribe } from '../storage/types.js';
 import { updateDoc, type WriteOptions } from '../storage/update-doc.js';
@@ -28,6 +29,8 @@ export interface StoredAgent {
 export interface AgentRegistryDeps {
   store: Store;
   configAgents: readonly AgentProfile[];
+  /** Seals the remote agents' header values in the store. */
+  secrets: SecretBox;
   now: () => number;
   log: RequestLog;
 }
@@ -80,7 +83,7 @@ export class AgentRegistry {
   async create(profile: AgentProfile, actor: string): Promise<StoredAgent> {
     if (this.configIds.has(profile.id)) throw this.readOnly(profile.id);
     const now = this.deps.now();
-    const created = await this.deps.store.createDoc<AgentRecord>(COLLECTION, profile.id, { profile, created_at: now, created_by: actor, updated_at: now });
+    const created = await this.deps.store.createDoc<AgentRecord>(COLLECTION, profile.id, { profile: this.sealed(profile), created_at: now, created_by: actor, updated_at: now });
     if (!created) throw new GatewayError('SF_ERR_CONFLICT', { message: `An A2A agent "${profile.id}" already exists.` });
     await this.changed();
     return this.require(profile.id);
@@ -89,7 +92,7 @@ export class AgentRegistry {
   /** Replaces the profile with compare-and-set (`If-Match` makes it conditional). */
   async replace(id: string, profile: Omit<AgentProfile, 'id'>, options: WriteOptions = {}): Promise<StoredAgent> {
     if (this.configIds.has(id)) throw this.readOnly(id);
-    const result = await updateDoc<AgentRecord>(this.deps.store, COLLECTION, id, (record) => ({ ...record, profile: { ...profile, id }, updated_at: this.deps.now() }), options);
+    const result = await updateDoc<AgentRecord>(this.deps.store, COLLECTION, id, (record) => ({ ...record, profile: this.sealed({ ...profile, id }), updated_at: this.deps.now() }), options);
     if (!result) throw notFound(id);
     await this.changed();
     return this.require(id);
@@ -105,6 +108,27 @@ export class AgentRegistry {
     }
     if (!(await this.deps.store.deleteDoc(COLLECTION, id))) throw notFound(id);
     await this.changed();
+  }
+
+  /** The profile as stored: remote header values encrypted, bound to the agent and header name. */
+  private sealed(profile: AgentProfile): AgentProfile {
+    if (!profile.remote) return profile;
+    const headers = Object.fromEntries(Object.entries(profile.remote.headers).map(([name, value]) => [name, this.deps.secrets.seal(value, `a2a/${profile.id}/${name.toLowerCase()}`)]));
+    return { ...profile, remote: { ...profile.remote, headers } };
+  }
+
+  /** The profile with its header values opened; values that do not open (another secrets key) are left out and logged. */
+  private opened(profile: AgentProfile): AgentProfile {
+    if (!profile.remote) return profile;
+    const headers: Record<string, string> = {};
+    for (const [name, sealed] of Object.entries(profile.remote.headers)) {
+      try {
+        headers[name] = this.deps.secrets.open(sealed, `a2a/${profile.id}/${name.toLowerCase()}`);
+      } catch {
+        this.deps.log.warn({ a2a_agent: profile.id, header: name }, 'A2A remote agent header did not decrypt (was secrets.key or the master key changed?)');
+      }
+    }
+    return { ...profile, remote: { ...profile.remote, headers } };
   }
 
   private readOnly(id: string): GatewayError {
@@ -125,7 +149,7 @@ export class AgentRegistry {
       for (const { id, doc, version } of page.items) {
         // The file wins over the store.
         if (byId.has(id)) continue;
-        byId.set(id, { profile: doc.profile, source: 'api', version, created_at: doc.created_at, created_by: doc.created_by, updated_at: doc.updated_at });
+        byId.set(id, { profile: this.opened(doc.profile), source: 'api', version, created_at: doc.created_at, created_by: doc.created_by, updated_at: doc.updated_at });
       }
       cursor = page.next_cursor ?? undefined;
     } while (cursor);

@@ -11,8 +11,11 @@ import { ACTION_WITHOUT_BODY, actorOf } from '../plugins/authenticate.js';
 
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 
+/** A profile as the API shows it: remote header values replaced by `[REDACTED]` (they may be credentials). */
 function agentView(stored: StoredAgent) {
-  return { object: 'a2a_agent', ...stored.profile, source: stored.source, version: stored.version, created_at: iso(stored.created_at), created_by: stored.created_by, updated_at: iso(stored.updated_at) };
+  const { remote, ...profile } = stored.profile;
+  const shown = remote ? { remote: { card_url: remote.card_url, headers: Object.fromEntries(Object.keys(remote.headers).map((name) => [name, '[REDACTED]'])) } } : {};
+  return { object: 'a2a_agent', ...profile, ...shown, source: stored.source, version: stored.version, created_at: iso(stored.created_at), created_by: stored.created_by, updated_at: iso(stored.updated_at) };
 }
 
 /** The audit view of a task: everything but the raw event log, which the stream replays. */

@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import secureJson from 'secure-json-parse';
 import type { AgentRegistry } from '../../a2a/agent-registry.js';
 import { agentCard, gatewayCard } from '../../a2a/agent-card.js';
+import { RemoteAgents, rewriteCard } from '../../a2a/remote-agent.js';
 import type { A2aService, Caller, StreamItem } from '../../a2a/a2a-service.js';
 import { eventOut, isObject, resolveMethod, sendResultOut, taskOut, type Dialect, type Operation } from '../../a2a/dialects.js';
 import { RpcError, rpcErrorBody } from '../../a2a/rpc-errors.js';
@@ -82,6 +83,7 @@ function envelope(body: unknown): { id: RpcId; method: string; params: unknown }
  */
 export function registerA2aRoutes(app: FastifyInstance, deps: A2aRouteDeps): void {
   const { agents, service } = deps;
+  const remotes = new RemoteAgents(Date.now);
   app.register(async (scope) => {
     scope.removeAllContentTypeParsers();
     scope.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => done(null, body));
@@ -97,7 +99,14 @@ export function registerA2aRoutes(app: FastifyInstance, deps: A2aRouteDeps): voi
       scope.get(path, async (request, reply) => sendCard(request, reply, (v) => gatewayCard(agents.list().map((a) => a.profile), baseUrl(request, deps.publicUrl), v)));
       scope.get<{ Params: { id: string } }>(`/a2a/:id${path}`, async (request, reply) => {
         const agent = agents.require(request.params.id).profile;
-        return sendCard(request, reply, (v) => agentCard(agent, baseUrl(request, deps.publicUrl), v));
+        const base = baseUrl(request, deps.publicUrl);
+        const remote = agent.remote;
+        if (remote) {
+          const version = versionOf(request) === '1.0' ? '1.0' : '0.3';
+          const { card } = await remotes.card({ ...agent, remote }, version);
+          return sendCard(request, reply, (v) => rewriteCard(card, `${base}/a2a/${agent.id}`, agentCard(agent, base, v)));
+        }
+        return sendCard(request, reply, (v) => agentCard(agent, base, v));
       });
     }
 
@@ -106,6 +115,14 @@ export function registerA2aRoutes(app: FastifyInstance, deps: A2aRouteDeps): voi
       const principal = await deps.authenticator.authenticate(request.headers);
       const version = versionOf(request);
       const traceId = reply.getHeader(TRACE_HEADER) as string;
+      const remote = agent.remote;
+      if (remote) {
+        const rawVersion = request.headers['a2a-version'];
+        const accept = request.headers['accept'];
+        const forwarded = await remotes.forward({ ...agent, remote }, typeof request.body === 'string' ? request.body : '', { version: Array.isArray(rawVersion) ? rawVersion[0] : rawVersion, traceId, accept });
+        request.log.info({ a2a_agent: agent.id, trace_id: traceId, principal: principal.id, status: forwarded.status }, 'A2A request proxied to a remote agent');
+        return reply.code(forwarded.status).header('content-type', forwarded.contentType).send(forwarded.body);
+      }
       const answer = (id: RpcId, dialect: Dialect, outcome: { result: unknown } | { error: RpcError }) =>
         reply.header('content-type', 'application/json').send(rpcResponse(id, dialect, outcome));
 
