@@ -49,6 +49,7 @@ import type { Store } from './storage/types.js';
 import type { AgentRegistry } from './a2a/agent-registry.js';
 import { A2aService } from './a2a/a2a-service.js';
 import { TaskStore } from './a2a/task-store.js';
+import { PushNotifier } from './a2a/push-notifier.js';
 import { registerA2aRoutes } from './http/routes/a2a.js';
 import { registerA2aAdminRoutes } from './http/routes/a2a-admin.js';
 
@@ -166,8 +167,9 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   registerResponsesRoutes(app, { pipeline, now: deps.access.now, toolLoop }, { paths: ['/cursor/v1/responses', '/cursor/responses'], surface: 'cursor' });
   deps.metrics.mcp.upstreams.sample = () => deps.mcpUpstreams.snapshots();
   registerMcpRoutes(app, { authenticator: deps.authenticator, registry: deps.mcpServers, catalog: mcpCatalog, upstreams: deps.mcpUpstreams, config: deps.config.mcp, log: deps.logger, now: deps.access.now });
+  const a2aPush = new PushNotifier({ allowPrivate: deps.config.a2a.push_allow_private, log: deps.logger });
   const a2aTasks = new TaskStore(deps.store, { retentionMs: deps.config.a2a.task_retention_ms, now: deps.access.now });
-  const a2a = new A2aService({ pipeline, registry: deps.mcpServers, upstreams: deps.mcpUpstreams, catalog: mcpCatalog, tasks: a2aTasks, now: deps.access.now, maxMessageBytes: deps.config.a2a.max_message_bytes });
+  const a2a = new A2aService({ pipeline, registry: deps.mcpServers, upstreams: deps.mcpUpstreams, catalog: mcpCatalog, tasks: a2aTasks, now: deps.access.now, maxMessageBytes: deps.config.a2a.max_message_bytes, push: a2aPush });
   app.addHook('onReady', () => a2a.start());
   app.addHook('onClose', () => a2a.close());
   registerA2aRoutes(app, { agents: deps.agents, service: a2a, authenticator: deps.authenticator, publicUrl: deps.config.a2a.public_url });

@@ -10,6 +10,8 @@ import { RpcError } from './rpc-errors.js';
 import type { SendParams } from './rpc-params.js';
 import { TERMINAL_STATES, taskView, type A2aMessage, type Json, type TaskEvent, type TaskRecord } from './task-model.js';
 import { TaskStore } from './task-store.js';
+import type { PushNotifier } from './push-notifier.js';
+import type { PushConfig } from './task-model.js';
 
 /** What a stream yields: the task itself first, then its events. */
 export type StreamItem = TaskEvent | { kind: 'task'; task: Json };
@@ -37,7 +39,7 @@ export class A2aService {
   private unsubscribe: Unsubscribe | null = null;
 
   constructor(
-    private readonly deps: AgentRunnerDeps & { maxMessageBytes: number },
+    private readonly deps: AgentRunnerDeps & { maxMessageBytes: number; push: PushNotifier },
   ) {}
 
   get tasks(): TaskStore {
@@ -53,6 +55,7 @@ export class A2aService {
     await this.unsubscribe?.();
     for (const abort of this.running.values()) abort.cancel();
     await Promise.allSettled([...this.turns]);
+    await this.deps.push.drain();
   }
 
   /** A task of the caller's (an admin sees all); another key's task is as unknown as a missing one. */
@@ -68,6 +71,9 @@ export class A2aService {
    */
   async send(agent: AgentProfile, params: SendParams, caller: Caller): Promise<{ task: TaskRecord; done: Promise<void> }> {
     if (Buffer.byteLength(JSON.stringify(params.message)) > this.deps.maxMessageBytes) throw new RpcError('invalidParams', `the message is larger than ${this.deps.maxMessageBytes} bytes`);
+    const configuration = params.configuration as Json | undefined;
+    const rawPush = configuration?.['pushNotificationConfig'] ?? configuration?.['taskPushNotificationConfig'] ?? params['pushNotification'];
+    const push = rawPush === undefined ? [] : [await this.pushConfig(rawPush)];
     const incoming = messageIn(params.message as Json);
     const now = this.deps.now();
     let task: TaskRecord;
@@ -101,7 +107,7 @@ export class A2aService {
         cost_micros: 0,
         key_id: caller.principal.keyId,
         principal: caller.principal.id,
-        push_configs: [],
+        push_configs: push,
         created_at: now,
         updated_at: now,
       };
@@ -119,8 +125,38 @@ export class A2aService {
     if (!canceled || canceled.status.state !== 'canceled') throw new RpcError('taskNotCancelable', `task "${id.slice(0, 100)}" ended before the cancel`);
     this.running.get(id)?.cancel();
     await this.deps.tasks.requestCancel(id);
+    this.deps.push.notify(canceled);
     caller.log.info({ a2a_agent: agent, a2a_task: id, trace_id: task.trace_id }, 'A2A task canceled');
     return canceled;
+  }
+
+  /** A webhook config from the client, its URL checked against SSRF (-32602 when refused). */
+  async pushConfig(raw: unknown): Promise<PushConfig> {
+    const c = (typeof raw === 'object' && raw !== null ? raw : {}) as Json;
+    if (typeof c['url'] !== 'string') throw new RpcError('invalidParams', 'pushNotificationConfig.url is required');
+    if (c['token'] !== undefined && typeof c['token'] !== 'string') throw new RpcError('invalidParams', 'pushNotificationConfig.token must be a string');
+    const url = await this.deps.push.validate(c['url']);
+    const auth = c['authentication'];
+    return {
+      id: typeof c['id'] === 'string' && c['id'] !== '' ? c['id'].slice(0, 256) : randomUUID(),
+      url: url.toString(),
+      ...(typeof c['token'] === 'string' ? { token: c['token'] } : {}),
+      ...(typeof auth === 'object' && auth !== null ? { authentication: auth as Json } : {}),
+    };
+  }
+
+  /** Adds (or replaces, by id) a webhook of the caller's task. */
+  async setPush(taskId: string, agent: string, caller: Caller, raw: unknown): Promise<PushConfig> {
+    await this.taskOf(taskId, agent, caller);
+    const config = await this.pushConfig(raw);
+    await this.deps.tasks.update(taskId, (t) => ({ ...t, push_configs: [...t.push_configs.filter((p) => p.id !== config.id), config] }), { evenIfTerminal: true });
+    return config;
+  }
+
+  async deletePush(taskId: string, agent: string, caller: Caller, configId: string): Promise<void> {
+    const task = await this.taskOf(taskId, agent, caller);
+    if (!task.push_configs.some((p) => p.id === configId)) throw new RpcError('invalidParams', `task "${taskId.slice(0, 100)}" has no push config "${configId.slice(0, 100)}"`);
+    await this.deps.tasks.update(taskId, (t) => ({ ...t, push_configs: t.push_configs.filter((p) => p.id !== configId) }), { evenIfTerminal: true });
   }
 
   /**
@@ -174,7 +210,7 @@ export class A2aService {
   private startTurn(agent: AgentProfile, taskId: string, caller: Caller): Promise<void> {
     const abort = new Cancellation();
     this.running.set(taskId, abort);
-    const turn = runAgentTurn(this.deps, agent, taskId, { principal: caller.principal, headers: caller.headers, abort, log: caller.log })
+    const turn = runAgentTurn({ ...this.deps, onStatus: (task) => this.deps.push.notify(task) }, agent, taskId, { principal: caller.principal, headers: caller.headers, abort, log: caller.log })
       .catch((err: unknown) => caller.log.error({ err, a2a_task: taskId }, 'A2A task runner failed'))
       .finally(() => {
         this.running.delete(taskId);

@@ -23,6 +23,8 @@ export interface AgentRunnerDeps {
   catalog: ToolCatalog;
   tasks: TaskStore;
   now: () => number;
+  /** Called with the task after each status change the turn makes (push notifications). */
+  onStatus?: (task: TaskRecord) => void;
 }
 
 /** What a turn runs with: the caller as authenticated, the request's headers (the pipeline authenticates them again) and the task's abort. */
@@ -93,6 +95,7 @@ export async function runAgentTurn(deps: AgentRunnerDeps, agent: AgentProfile, t
   const task = await tasks.emit(taskId, [TaskStore.status(submitted, 'working', deps.now())]);
   // Canceled before it started: nothing to run.
   if (!task || task.status.state !== 'working') return;
+  deps.onStatus?.(task);
   const record = async (step: TaskStep, cost = 0) => {
     // Kept even after a cancel: the audit shows what the aborted step did and cost.
     await tasks.update(taskId, (t) => ({ ...t, steps: [...t.steps, step], cost_micros: t.cost_micros + cost }), { evenIfTerminal: true });
@@ -158,7 +161,7 @@ export async function runAgentTurn(deps: AgentRunnerDeps, agent: AgentProfile, t
     const text = chatTextOf(outcome.answers[outcome.answers.length - 1]!) ?? '';
     const reply: A2aMessage = { kind: 'message', role: 'agent', messageId: crypto.randomUUID(), parts: [{ kind: 'text', text }], contextId: task.contextId, taskId: task.id };
     const artifact = { artifactId: crypto.randomUUID(), name: 'answer', parts: [{ kind: 'text', text }], metadata: { stop: outcome.stop, steps: outcome.answers.length } };
-    await tasks.emit(
+    const completed = await tasks.emit(
       taskId,
       [
         { kind: 'artifact-update', taskId, contextId: task.contextId, artifact, append: false, lastChunk: true },
@@ -166,12 +169,14 @@ export async function runAgentTurn(deps: AgentRunnerDeps, agent: AgentProfile, t
       ],
       (t) => ({ history: [...t.history, reply], artifacts: [...t.artifacts, artifact] }),
     );
+    if (completed) deps.onStatus?.(completed);
   } catch (err) {
     if (caller.abort.aborted) return;
     const error = toGatewayError(err);
     caller.log.warn({ a2a_task: taskId, trace_id: task.trace_id, err: error.message }, 'A2A task failed');
     const message: A2aMessage = { kind: 'message', role: 'agent', messageId: crypto.randomUUID(), parts: [{ kind: 'text', text: error.message }], contextId: task.contextId, taskId, metadata: { code: error.wireCode, status: error.status } };
-    await tasks.emit(taskId, [TaskStore.status(task, 'failed', deps.now(), message)]);
+    const failed = await tasks.emit(taskId, [TaskStore.status(task, 'failed', deps.now(), message)]);
+    if (failed) deps.onStatus?.(failed);
   }
 }
 

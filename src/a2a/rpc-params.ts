@@ -46,4 +46,7 @@ export const listParams = z.looseObject({
   historyLength: z.number().int().min(0).optional(),
 });
 
+/** Push-config params differ per dialect (push-rpc.ts reads them); here only: an object. */
+export const pushParams = z.looseObject({});
+
 export type SendParams = z.infer<typeof sendParams>;

@@ -305,7 +305,10 @@ describe('A2A: hosted agents over JSON-RPC, with the MCP tool loop', () => {
       ['message without parts', { jsonrpc: '2.0', id: 1, method: 'message/send', params: { message: { role: 'user', messageId: 'x' } } }, -32602],
       ['role unknown', { jsonrpc: '2.0', id: 1, method: 'message/send', params: { message: { role: 'robot', messageId: 'x', parts: [{ kind: 'text', text: 'a' }] } } }, -32602],
       ['huge part', { jsonrpc: '2.0', id: 1, method: 'message/send', params: { message: userMessage('x'.repeat(1_100_000)) } }, -32602],
-      ['push config', { jsonrpc: '2.0', id: 1, method: 'tasks/pushNotificationConfig/set', params: { taskId: 'x', pushNotificationConfig: { url: 'https://example.com' } } }, -32003],
+      ['push config for an unknown task', { jsonrpc: '2.0', id: 1, method: 'tasks/pushNotificationConfig/set', params: { taskId: 'x', pushNotificationConfig: { url: 'https://example.com' } } }, -32001],
+      ['push webhook on loopback (SSRF)', { jsonrpc: '2.0', id: 1, method: 'message/send', params: { message: userMessage('x'), configuration: { pushNotificationConfig: { url: 'http://127.0.0.1:9/hook' } } } }, -32602],
+      ['push webhook on link-local (SSRF)', { jsonrpc: '2.0', id: 1, method: 'message/send', params: { message: userMessage('x'), configuration: { pushNotificationConfig: { url: 'http://169.254.169.254/latest' } } } }, -32602],
+      ['push webhook on a private address (SSRF)', { jsonrpc: '2.0', id: 1, method: 'message/send', params: { message: userMessage('x'), configuration: { pushNotificationConfig: { url: 'http://[::ffff:10.0.0.1]/' } } } }, -32602],
     ];
     for (const [name, body, code, headers] of cases) {
       const res = await rpc(agentUrl, key, typeof body === 'string' ? body : JSON.stringify(body), headers ?? {});

@@ -6,7 +6,8 @@ import { RemoteAgents, rewriteCard } from '../../a2a/remote-agent.js';
 import type { A2aService, Caller, StreamItem } from '../../a2a/a2a-service.js';
 import { eventOut, isObject, resolveMethod, sendResultOut, taskOut, type Dialect, type Operation } from '../../a2a/dialects.js';
 import { RpcError, rpcErrorBody } from '../../a2a/rpc-errors.js';
-import { listParams, sendParams, taskIdParams } from '../../a2a/rpc-params.js';
+import { listParams, pushParams, sendParams, taskIdParams } from '../../a2a/rpc-params.js';
+import { pushRpc } from '../../a2a/push-rpc.js';
 import { taskView, type Json } from '../../a2a/task-model.js';
 import { Cancellation } from '../../core/cancellation.js';
 import type { Authenticator } from '../../keys/authenticator.js';
@@ -180,7 +181,7 @@ export function registerA2aRoutes(app: FastifyInstance, deps: A2aRouteDeps): voi
             return { tasks: page.map((t) => taskOut(taskView(t, p.historyLength), dialect)), nextPageToken: start + size < visible.length ? String(start + size) : '', pageSize: size, totalSize: visible.length };
           }
           default:
-            throw new RpcError('pushNotSupported');
+            return pushRpc(op, dialect, params(pushParams, raw), service, agent.id, caller);
         }
       }
 
