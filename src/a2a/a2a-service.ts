@@ -50,11 +50,21 @@ export class A2aService {
     this.unsubscribe = await this.deps.tasks.onCancelRequest((id) => this.running.get(id)?.cancel());
   }
 
-  /** Aborts the turns this instance runs and waits for them to stop. */
+  /**
+   * Aborts the turns this instance runs, waits for them to stop, and ends their tasks `failed`
+   * (a client streaming from another instance is told, rather than left waiting on `working`).
+   */
   async close(): Promise<void> {
     await this.unsubscribe?.();
+    const interrupted = [...this.running.keys()];
     for (const abort of this.running.values()) abort.cancel();
     await Promise.allSettled([...this.turns]);
+    for (const id of interrupted) {
+      const task = await this.deps.tasks.get(id).catch(() => undefined);
+      if (!task || TERMINAL_STATES.has(task.status.state)) continue;
+      const message: A2aMessage = { kind: 'message', role: 'agent', messageId: randomUUID(), parts: [{ kind: 'text', text: 'The gateway instance running this task shut down; send the message again.' }], contextId: task.contextId, taskId: id };
+      await this.deps.tasks.emit(id, [TaskStore.status(task, 'failed', this.deps.now(), message)]).catch(() => undefined);
+    }
     await this.deps.push.drain();
   }
 
