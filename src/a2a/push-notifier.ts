@@ -8,7 +8,17 @@ import { taskView, type PushConfig, type TaskRecord } from './task-model.js';
 /** Loopback, link-local, private and other non-public ranges a webhook may not reach by default. */
 const NON_PUBLIC = new BlockList();
 for (const [net, bits] of [['0.0.0.0', 8], ['10.0.0.0', 8], ['100.64.0.0', 10], ['127.0.0.0', 8], ['169.254.0.0', 16], ['172.16.0.0', 12], ['192.168.0.0', 16], ['198.18.0.0', 15], ['224.0.0.0', 4], ['240.0.0.0', 4]] as const) NON_PUBLIC.addSubnet(net, bits, 'ipv4');
-for (const [net, bits] of [['::', 128], ['::1', 128], ['fc00::', 7], ['fe80::', 10], ['ff00::', 8], ['::ffff:0:0', 96]] as const) NON_PUBLIC.addSubnet(net, bits, 'ipv6');
+for (const [net, bits] of [['::', 128], ['::1', 128], ['fc00::', 7], ['fe80::', 10], ['ff00::', 8]] as const) NON_PUBLIC.addSubnet(net, bits, 'ipv6');
+
+/** An IPv4-mapped IPv6 address (`::ffff:7f00:1`, `::ffff:127.0.0.1`) as the IPv4 address it stands for. */
+function unmapped(address: string): string {
+  const mapped = /^::ffff:(?:(\d+\.\d+\.\d+\.\d+)|([0-9a-f]{1,4}):([0-9a-f]{1,4}))$/i.exec(address);
+  if (!mapped) return address;
+  if (mapped[1]) return mapped[1];
+  const hi = Number.parseInt(mapped[2]!, 16);
+  const lo = Number.parseInt(mapped[3]!, 16);
+  return `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`;
+}
 
 /** Waits between delivery attempts: the first try, then these. */
 const RETRY_DELAYS_MS = [250, 1000, 4000];
@@ -50,7 +60,8 @@ export class PushNotifier {
     } catch {
       throw new RpcError('invalidParams', `pushNotificationConfig.url: the host "${host.slice(0, 100)}" does not resolve`);
     }
-    for (const address of addresses) {
+    for (const found of addresses) {
+      const address = unmapped(found);
       if (NON_PUBLIC.check(address, isIP(address) === 6 ? 'ipv6' : 'ipv4')) throw new RpcError('invalidParams', 'pushNotificationConfig.url points to a loopback, link-local or private address (set a2a.push_allow_private to allow it)');
     }
     return url;
