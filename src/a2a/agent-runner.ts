@@ -5,15 +5,17 @@ import { GatewayError, toGatewayError } from '../errors/gateway-error.js';
 import type { Principal } from '../keys/principal.js';
 import type { ToolCatalog } from '../mcp/downstream/tool-catalog.js';
 import type { McpServerRegistry } from '../mcp/registry.js';
-import { chatFunctionTools, chatStepOf, chatTextOf, continueChat } from '../mcp/tool-loop/chat-dialect.js';
+import { ChatStreamStep, chatFunctionTools, continueChat } from '../mcp/tool-loop/chat-dialect.js';
+import { framePayload } from '../mcp/tool-loop/usage-sum.js';
 import { expandMcpTools } from '../mcp/tool-loop/expand-tools.js';
 import { createLoopToolExecutor } from '../mcp/tool-loop/tool-executor.js';
 import { runToolLoop } from '../mcp/tool-loop/tool-loop.js';
 import type { UpstreamPool } from '../mcp/upstream/upstream-pool.js';
 import type { GatewayContext } from '../pipeline/types.js';
 import type { AgentProfile } from './agent-schema.js';
-import { messageText, type A2aMessage, type Json, type TaskRecord, type TaskStep } from './task-model.js';
+import { messageText, type A2aMessage, type TaskRecord, type TaskStep } from './task-model.js';
 import { TaskStore } from './task-store.js';
+import { ArtifactStreamer } from './artifact-streamer.js';
 
 export interface AgentRunnerDeps {
   /** The gateway's LLM pipeline: every step is budgeted, routed, cached and charged to the caller's key. */
@@ -59,7 +61,7 @@ function contextOf(task: TaskRecord, body: Body, step: number, caller: TurnCalle
     request: null,
     requestedModel: typeof body['model'] === 'string' ? body['model'] : '',
     longContext: false,
-    stream: false,
+    stream: body['stream'] === true,
     headers: caller.headers,
     principal: null,
     plan: null,
@@ -100,6 +102,7 @@ export async function runAgentTurn(deps: AgentRunnerDeps, agent: AgentProfile, t
     // Kept even after a cancel: the audit shows what the aborted step did and cost.
     await tasks.update(taskId, (t) => ({ ...t, steps: [...t.steps, step], cost_micros: t.cost_micros + cost }), { evenIfTerminal: true });
   };
+  let streamer: ArtifactStreamer | undefined;
   try {
     const earlier = (await tasks.list({ contextId: task.contextId, limit: 100 })).filter((t) => t.id !== task.id).reverse();
     const entries = agent.mcp.map((m, index) => ({ server: m.server, allowedTools: m.allowed_tools, maxSteps: undefined, index }));
@@ -115,18 +118,27 @@ export async function runAgentTurn(deps: AgentRunnerDeps, agent: AgentProfile, t
       ...(agent.temperature === undefined ? {} : { temperature: agent.temperature }),
       ...(tools.length ? { tools: chatFunctionTools(tools) } : {}),
     };
-    const outcome = await runToolLoop<Body, Body>({
+    const isLoopTool = (name: string) => byName.has(name);
+    streamer = new ArtifactStreamer(tasks, task, crypto.randomUUID());
+    const answer = streamer;
+    const chatStream: { id?: string } = {};
+    const outcome = await runToolLoop<Body, ChatStreamStep>({
       request: body,
       maxSteps: agent.max_steps,
-      isLoopTool: (name) => byName.has(name),
+      isLoopTool,
       runStep: async (stepBody, step) => {
         if (caller.abort.aborted) throw new GatewayError('SF_ERR_CLIENT_CLOSED', { message: 'The task was canceled.' });
         const at = deps.now();
-        const ctx = contextOf(task, stepBody, offset + step, caller, at);
+        // Streamed, so the answer reaches the task's stream as the model writes it.
+        const ctx = contextOf(task, { ...stepBody, stream: true, stream_options: { include_usage: true } }, offset + step, caller, at);
         const t0 = performance.now();
+        const filter = new ChatStreamStep(isLoopTool, step === 1, chatStream);
         let failure: unknown;
         try {
           await deps.pipeline(ctx);
+          const response = ctx.response;
+          if (response?.kind !== 'stream') throw new GatewayError('SF_ERR_INTERNAL', { message: 'A streamed agent step did not stream.' });
+          for await (const frame of response.frames) for (const out of filter.push(frame)) answer.add(deltaText(out));
         } catch (err) {
           failure = err;
         }
@@ -146,7 +158,7 @@ export async function runAgentTurn(deps: AgentRunnerDeps, agent: AgentProfile, t
           ctx.costMicros,
         );
         if (failure) throw failure;
-        return chatStepOf(jsonBody(ctx));
+        return { answer: filter, toolCalls: filter.toolCalls() };
       },
       executeTool: async (call, step) => {
         const at = deps.now();
@@ -156,21 +168,15 @@ export async function runAgentTurn(deps: AgentRunnerDeps, agent: AgentProfile, t
         if (caller.abort.aborted) throw new GatewayError('SF_ERR_CLIENT_CLOSED', { message: 'The task was canceled.' });
         return result;
       },
-      continueWith: (stepBody, step, results) => continueChat(stepBody, step.toolCalls, chatTextOf(step.answer), results),
+      continueWith: (stepBody, step, results) => continueChat(stepBody, step.toolCalls, step.answer.text(), results),
     });
-    const text = chatTextOf(outcome.answers[outcome.answers.length - 1]!) ?? '';
+    await answer.finish({ stop: outcome.stop, steps: outcome.answers.length });
+    const text = outcome.answers[outcome.answers.length - 1]!.text() ?? '';
     const reply: A2aMessage = { kind: 'message', role: 'agent', messageId: crypto.randomUUID(), parts: [{ kind: 'text', text }], contextId: task.contextId, taskId: task.id };
-    const artifact = { artifactId: crypto.randomUUID(), name: 'answer', parts: [{ kind: 'text', text }], metadata: { stop: outcome.stop, steps: outcome.answers.length } };
-    const completed = await tasks.emit(
-      taskId,
-      [
-        { kind: 'artifact-update', taskId, contextId: task.contextId, artifact, append: false, lastChunk: true },
-        TaskStore.status(task, 'completed', deps.now()),
-      ],
-      (t) => ({ history: [...t.history, reply], artifacts: [...t.artifacts, artifact] }),
-    );
+    const completed = await tasks.emit(taskId, [TaskStore.status(task, 'completed', deps.now())], (t) => ({ history: [...t.history, reply] }));
     if (completed) deps.onStatus?.(completed);
   } catch (err) {
+    await streamer?.abandon();
     if (caller.abort.aborted) return;
     const error = toGatewayError(err);
     caller.log.warn({ a2a_task: taskId, trace_id: task.trace_id, err: error.message }, 'A2A task failed');
@@ -180,9 +186,9 @@ export async function runAgentTurn(deps: AgentRunnerDeps, agent: AgentProfile, t
   }
 }
 
-function jsonBody(ctx: GatewayContext): Json {
-  const response = ctx.response;
-  if (response?.kind !== 'json') throw new GatewayError('SF_ERR_INTERNAL', { message: 'An agent step did not answer with JSON.' });
-  const body = response.body ?? (response.text === undefined ? undefined : JSON.parse(response.text));
-  return (body ?? {}) as Json;
+/** The text a client-bound chat frame adds to the answer. */
+function deltaText(frame: string): string {
+  const choices = framePayload(frame)?.data['choices'];
+  const delta = Array.isArray(choices) ? (choices[0] as { delta?: { content?: unknown } } | undefined)?.delta : undefined;
+  return typeof delta?.content === 'string' ? delta.content : '';
 }

@@ -154,6 +154,22 @@ describe('A2A: hosted agents over JSON-RPC, with the MCP tool loop', () => {
     assert.equal(events[2].artifact.parts[0].text, 'Tool said: Echo: hello agent');
   });
 
+  test('the answer streams as artifact chunks while the model writes it (append, lastChunk), whole in the task', async () => {
+    const events = await sse(agentUrl, key, { jsonrpc: '2.0', id: 7, method: 'message/stream', params: { message: userMessage('chunk it') } }, { ...ECHO, 'x-fake-chunk-delay-ms': '80' });
+    const chunks = events.map((e) => e.result).filter((r) => r.kind === 'artifact-update');
+    assert.ok(chunks.length >= 3, `several chunks: ${chunks.length}`);
+    assert.equal(chunks[0].append, false);
+    assert.ok(chunks.slice(1).every((c: any) => c.append === true));
+    assert.deepEqual(chunks.map((c: any) => c.lastChunk), [...chunks.slice(1).map(() => false), true]);
+    assert.ok(new Set(chunks.map((c: any) => c.artifact.artifactId)).size === 1);
+    const text = chunks.map((c: any) => c.artifact.parts[0].text).join('');
+    assert.equal(text, 'Tool said: Echo: hello agent');
+    assert.equal(events.at(-1).result.status.state, 'completed');
+    const task = await rpc(agentUrl, key, { jsonrpc: '2.0', id: 8, method: 'tasks/get', params: { id: chunks[0].taskId } });
+    assert.equal(task.json.result.artifacts.length, 1);
+    assert.equal(task.json.result.artifacts[0].parts[0].text, 'Tool said: Echo: hello agent');
+  });
+
   test('1.x client (@a2a-js/sdk 1.3.0): SendMessage and SendStreamingMessage', async () => {
     const fetchImpl = keyedFetch(key, ECHO);
     const factory = new ClientFactory({ transports: [new JsonRpcTransportFactory({ fetchImpl })], cardResolver: new DefaultAgentCardResolver({ fetchImpl }) });
