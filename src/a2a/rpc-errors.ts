@@ -9,9 +9,7 @@ export const RPC_ERRORS = {
   internal: { code: -32603, reason: 'INTERNAL_ERROR', message: 'Internal error' },
   taskNotFound: { code: -32001, reason: 'TASK_NOT_FOUND', message: 'Task not found' },
   taskNotCancelable: { code: -32002, reason: 'TASK_NOT_CANCELABLE', message: 'Task cannot be canceled' },
-  pushNotSupported: { code: -32003, reason: 'PUSH_NOTIFICATION_NOT_SUPPORTED', message: 'Push Notification is not supported' },
   unsupportedOperation: { code: -32004, reason: 'UNSUPPORTED_OPERATION', message: 'This operation is not supported' },
-  contentType: { code: -32005, reason: 'CONTENT_TYPE_NOT_SUPPORTED', message: 'Incompatible content types' },
   versionNotSupported: { code: -32009, reason: 'VERSION_NOT_SUPPORTED', message: 'Protocol version not supported' },
 } as const;
 
