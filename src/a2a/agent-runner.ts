@@ -173,8 +173,14 @@ export async function runAgentTurn(deps: AgentRunnerDeps, agent: AgentProfile, t
     await answer.finish({ stop: outcome.stop, steps: outcome.answers.length });
     const text = outcome.answers[outcome.answers.length - 1]!.text() ?? '';
     const reply: A2aMessage = { kind: 'message', role: 'agent', messageId: crypto.randomUUID(), parts: [{ kind: 'text', text }], contextId: task.contextId, taskId: task.id };
-    const completed = await tasks.emit(taskId, [TaskStore.status(task, 'completed', deps.now())], (t) => ({ history: [...t.history, reply] }));
-    if (completed) deps.onStatus?.(completed);
+    // Out of steps while the model still wanted tools: the task waits for the caller, who may send
+    // another message with its taskId to give it another `max_steps`.
+    const paused = outcome.stop === 'max_steps';
+    const question: A2aMessage | undefined = paused
+      ? { kind: 'message', role: 'agent', messageId: crypto.randomUUID(), parts: [{ kind: 'text', text: `The agent used its ${agent.max_steps} steps before it could answer; send another message on this task to let it go on.` }], contextId: task.contextId, taskId: task.id }
+      : undefined;
+    const ended = await tasks.emit(taskId, [TaskStore.status(task, paused ? 'input-required' : 'completed', deps.now(), question)], (t) => ({ history: [...t.history, ...(text ? [reply] : []), ...(question ? [question] : [])] }));
+    if (ended) deps.onStatus?.(ended);
   } catch (err) {
     await streamer?.abandon();
     if (caller.abort.aborted) return;

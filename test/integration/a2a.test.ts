@@ -219,6 +219,25 @@ describe('A2A: hosted agents over JSON-RPC, with the MCP tool loop', () => {
     assert.ok(sent.includes('what did I say?'));
   });
 
+  test('out of max_steps: input-required; a message with the taskId goes on; then completed; an ended task takes no more', async () => {
+    let res = await call(`${gw.url}/api/a2a/agents`, { headers: authHeaders(), body: { id: 'short', name: 'Short', model: 'gpt-4o-mini', mcp: [{ server: 'ev', allowed_tools: ['echo'] }], max_steps: 1 } });
+    assert.equal(res.status, 201, res.text);
+    const url = `${gw.url}/a2a/short`;
+    const first = await rpc(url, key, { jsonrpc: '2.0', id: 1, method: 'message/send', params: { message: userMessage('needs a tool') } }, ECHO);
+    const task = first.json.result;
+    assert.equal(task.status.state, 'input-required', first.text);
+    assert.match(task.status.message.parts[0].text, /used its 1 steps/);
+    const events = await sse(url, key, { jsonrpc: '2.0', id: 2, method: 'message/stream', params: { message: userMessage('go on', { taskId: task.id, contextId: task.contextId }) } }, { 'x-fake-no-tool-call': '1' });
+    assert.equal(events[0].result.id, task.id, 'the same task');
+    assert.equal(events.at(-1).result.status.state, 'completed');
+    const done = await rpc(url, key, { jsonrpc: '2.0', id: 3, method: 'tasks/get', params: { id: task.id } });
+    assert.deepEqual(done.json.result.history.map((m: any) => m.role), ['user', 'agent', 'user', 'agent']);
+    const more = await rpc(url, key, { jsonrpc: '2.0', id: 4, method: 'message/send', params: { message: userMessage('more', { taskId: task.id }) } });
+    assert.equal(more.json.error.code, -32004);
+    const unknown = await rpc(url, key, { jsonrpc: '2.0', id: 5, method: 'message/send', params: { message: userMessage('more', { taskId: 'no-such-task' }) } });
+    assert.equal(unknown.json.error.code, -32001);
+  });
+
   test('unknown fields of messages and parts are kept in the task record', async () => {
     const msg = userMessage('keep me', { metadata: { color: 'blue' }, extensions: ['https://ex.example/ext'] });
     (msg.parts as any[]).push({ kind: 'hologram', beam: 42, metadata: { x: 1 } });
