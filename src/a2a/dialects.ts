@@ -8,7 +8,7 @@ import type { A2aMessage, A2aPart, Json, TaskEvent, TaskState } from './task-mod
  */
 export type Dialect = '0.1' | '0.3' | '1.0';
 
-export type Operation = 'send' | 'stream' | 'get' | 'cancel' | 'resubscribe' | 'list' | 'push.set' | 'push.get' | 'push.list' | 'push.delete';
+export type Operation = 'send' | 'stream' | 'get' | 'cancel' | 'resubscribe' | 'list' | 'push.set' | 'push.get' | 'push.list' | 'push.delete' | 'extendedCard';
 
 const METHODS: Record<Dialect, Record<string, Operation>> = {
   '0.1': {
@@ -30,6 +30,7 @@ const METHODS: Record<Dialect, Record<string, Operation>> = {
     'tasks/pushNotificationConfig/get': 'push.get',
     'tasks/pushNotificationConfig/list': 'push.list',
     'tasks/pushNotificationConfig/delete': 'push.delete',
+    'agent/getAuthenticatedExtendedCard': 'extendedCard',
   },
   '1.0': {
     SendMessage: 'send',
@@ -42,6 +43,7 @@ const METHODS: Record<Dialect, Record<string, Operation>> = {
     GetTaskPushNotificationConfig: 'push.get',
     ListTaskPushNotificationConfigs: 'push.list',
     DeleteTaskPushNotificationConfig: 'push.delete',
+    GetExtendedAgentCard: 'extendedCard',
   },
 };
 

@@ -10,6 +10,7 @@ export const RPC_ERRORS = {
   taskNotFound: { code: -32001, reason: 'TASK_NOT_FOUND', message: 'Task not found' },
   taskNotCancelable: { code: -32002, reason: 'TASK_NOT_CANCELABLE', message: 'Task cannot be canceled' },
   unsupportedOperation: { code: -32004, reason: 'UNSUPPORTED_OPERATION', message: 'This operation is not supported' },
+  extendedCardNotConfigured: { code: -32007, reason: 'EXTENDED_AGENT_CARD_NOT_CONFIGURED', message: 'Extended agent card is not configured' },
   versionNotSupported: { code: -32009, reason: 'VERSION_NOT_SUPPORTED', message: 'Protocol version not supported' },
 } as const;
 

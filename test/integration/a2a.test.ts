@@ -335,6 +335,8 @@ describe('A2A: hosted agents over JSON-RPC, with the MCP tool loop', () => {
       ['1.0 name without the header', { jsonrpc: '2.0', id: 1, method: 'GetTask', params: { id: 'x' } }, -32601],
       ['0.1 name under 1.0', { jsonrpc: '2.0', id: 1, method: 'tasks/send', params: {} }, -32601, { 'a2a-version': '1.0' }],
       ['unsupported version', { jsonrpc: '2.0', id: 1, method: 'GetTask', params: { id: 'x' } }, -32009, { 'a2a-version': '0.5' }],
+      ['extended card (0.3)', { jsonrpc: '2.0', id: 1, method: 'agent/getAuthenticatedExtendedCard' }, -32007],
+      ['extended card (1.0)', { jsonrpc: '2.0', id: 1, method: 'GetExtendedAgentCard', params: {} }, -32007, { 'a2a-version': '1.0' }],
       ['params an array', { jsonrpc: '2.0', id: 1, method: 'tasks/get', params: ['x'] }, -32602],
       ['id of the wrong type', { jsonrpc: '2.0', id: 1, method: 'tasks/get', params: { id: 5 } }, -32602],
       ['message without parts', { jsonrpc: '2.0', id: 1, method: 'message/send', params: { message: { role: 'user', messageId: 'x' } } }, -32602],

@@ -180,6 +180,9 @@ export function registerA2aRoutes(app: FastifyInstance, deps: A2aRouteDeps): voi
             const page = visible.slice(start, start + size);
             return { tasks: page.map((t) => taskOut(taskView(t, p.historyLength), dialect)), nextPageToken: start + size < visible.length ? String(start + size) : '', pageSize: size, totalSize: visible.length };
           }
+          case 'extendedCard':
+            // The cards say `supportsAuthenticatedExtendedCard` / `extendedAgentCard: false`.
+            throw new RpcError('extendedCardNotConfigured');
           default:
             return pushRpc(op, dialect, params(pushParams, raw), service, agent.id, caller);
         }
