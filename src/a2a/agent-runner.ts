@@ -104,7 +104,8 @@ export async function runAgentTurn(deps: AgentRunnerDeps, agent: AgentProfile, t
   };
   let streamer: ArtifactStreamer | undefined;
   try {
-    const earlier = (await tasks.list({ contextId: task.contextId, limit: 100 })).filter((t) => t.id !== task.id).reverse();
+    // Only this caller's earlier turns with this agent: a context id someone else used must not bring their conversation along.
+    const earlier = (await tasks.list({ contextId: task.contextId, agent: task.agent, limit: 100 })).filter((t) => t.id !== task.id && t.key_id === task.key_id && t.principal === task.principal).reverse();
     const entries = agent.mcp.map((m, index) => ({ server: m.server, allowedTools: m.allowed_tools, maxSteps: undefined, index }));
     const tools = entries.length ? await expandMcpTools(caller.principal, entries, { registry: deps.registry, upstreams: deps.upstreams, log: caller.log }) : [];
     const byName = new Map(tools.map((t) => [t.name, t]));

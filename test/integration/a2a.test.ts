@@ -217,6 +217,13 @@ describe('A2A: hosted agents over JSON-RPC, with the MCP tool loop', () => {
     const sent = fake.requests[0]!.body.messages.map((m: any) => m.content);
     assert.ok(sent.includes('remember apples'), JSON.stringify(sent));
     assert.ok(sent.includes('what did I say?'));
+
+    // Another key using the same contextId does not get that conversation.
+    fake.reset();
+    const other = (await createKey(gw.url, { mcp_servers: ['ev'] })).key;
+    await rpc(agentUrl, other, { jsonrpc: '2.0', id: 3, method: 'message/send', params: { message: userMessage('what did they say?', { contextId }) } }, { 'x-fake-no-tool-call': '1' });
+    const theirs = fake.requests[0]!.body.messages.map((m: any) => m.content);
+    assert.ok(!theirs.includes('remember apples'), JSON.stringify(theirs));
   });
 
   test('out of max_steps: input-required; a message with the taskId goes on; then completed; an ended task takes no more', async () => {
