@@ -55,6 +55,12 @@ import { createValidateRequestStage } from './pipeline/stages/validate-request.j
 import type { ProviderRegistry } from './providers/registry.js';
 import type { SpendLog } from './spend/spend-log.js';
 import type { Store } from './storage/types.js';
+import type { AgentRegistry } from './a2a/agent-registry.js';
+import { A2aService } from './a2a/a2a-service.js';
+import { TaskStore } from './a2a/task-store.js';
+import { PushNotifier } from './a2a/push-notifier.js';
+import { registerA2aRoutes } from './http/routes/a2a.js';
+import { registerA2aAdminRoutes } from './http/routes/a2a-admin.js';
 
 export interface AppDeps {
   config: GatewayConfig;
@@ -68,6 +74,7 @@ export interface AppDeps {
   routing: Routing;
   mcpServers: McpServerRegistry;
   mcpUpstreams: UpstreamPool;
+  agents: AgentRegistry;
   /** True once shutdown began. */
   isDraining?: () => boolean;
 }
@@ -172,6 +179,12 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   const toolSearch = createToolSearch({ config: deps.config.toolsearch, registry: deps.mcpServers, upstreams: deps.mcpUpstreams, providers: deps.registry, store: deps.store, log: deps.logger, now: deps.access.now });
   app.addHook('onClose', () => toolSearch.close());
   registerMcpRoutes(app, { authenticator: deps.authenticator, registry: deps.mcpServers, catalog: mcpCatalog, upstreams: deps.mcpUpstreams, config: deps.config.mcp, log: deps.logger, now: deps.access.now, toolSearch });
+  const a2aPush = new PushNotifier({ allowPrivate: deps.config.a2a.push_allow_private, log: deps.logger });
+  const a2aTasks = new TaskStore(deps.store, { retentionMs: deps.config.a2a.task_retention_ms, now: deps.access.now });
+  const a2a = new A2aService({ pipeline, registry: deps.mcpServers, upstreams: deps.mcpUpstreams, catalog: mcpCatalog, tasks: a2aTasks, now: deps.access.now, maxMessageBytes: deps.config.a2a.max_message_bytes, push: a2aPush });
+  app.addHook('onReady', () => a2a.start());
+  app.addHook('onClose', () => a2a.close());
+  registerA2aRoutes(app, { agents: deps.agents, service: a2a, authenticator: deps.authenticator, publicUrl: deps.config.a2a.public_url });
   // Any valid key (the key's MCP access decides); the rest of /api is admin-only, below.
   authenticatedScope(app, { authenticator: deps.authenticator, admin: false }, (callers) => {
     registerMcpToolRoutes(callers, { catalog: mcpCatalog });
@@ -200,6 +213,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     registerCacheRoutes(admin, { cache: caching.cache, audit: deps.access.audit });
     registerMcpServerRoutes(admin, { servers: deps.mcpServers, upstreams: deps.mcpUpstreams, audit: deps.access.audit });
     registerToolIndexRoutes(admin, { index: toolSearch });
+    registerA2aAdminRoutes(admin, { agents: deps.agents, tasks: a2aTasks, audit: deps.access.audit });
   });
   // A semantic cache whose embedding model cannot embed stops the start; listen() then closes what is open.
   app.addHook('onReady', caching.verify);

@@ -7,6 +7,8 @@ import { createAccess, type Access } from './keys/access.js';
 import { createAuthenticator } from './keys/authenticator.js';
 import { createRouting, type Routing } from './routing/routing.js';
 import { startMcpServerRegistry, type McpServerRegistry } from './mcp/registry.js';
+import { AgentRegistry } from './a2a/agent-registry.js';
+import { SecretBox, secretKeyFrom } from './crypto/secret-box.js';
 import { UpstreamPool } from './mcp/upstream/upstream-pool.js';
 import { createLogger, type Logger } from './log/logger.js';
 import { createMetrics } from './metrics/metrics.js';
@@ -36,6 +38,8 @@ export interface Gateway {
   mcpServers: McpServerRegistry;
   /** Connections to the registered MCP servers (opened on first use). */
   mcpUpstreams: UpstreamPool;
+  /** Hosted A2A agent profiles (smartflow.yaml and the admin API). */
+  agents: AgentRegistry;
   logger: Logger;
   /** Starts listening; resolves to the base URL (http://host:port). */
   listen(host?: string, port?: number): Promise<string>;
@@ -78,6 +82,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   let routing: Routing;
   let mcpServers: McpServerRegistry;
   let mcpUpstreams: UpstreamPool;
+  let agents: AgentRegistry;
   try {
     store = open.add(await createStore(config.store, { now, ...options.storeOptions }), (s) => s.close());
     const transport = open.add(new HttpTransport(), (t) => t.close());
@@ -97,6 +102,9 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     mcpServers = open.add(await startMcpServerRegistry({ config, store, now, log: logger }), (r) => r.close());
     // Closed before the registry (newest first): stdio children get stdin EOF, then SIGTERM, then SIGKILL.
     mcpUpstreams = open.add(new UpstreamPool({ registry: mcpServers, log: logger, now }), (p) => p.close());
+    const secrets = new SecretBox(secretKeyFrom({ key: config.secrets.key, masterKey: config.master_key }));
+    agents = open.add(new AgentRegistry({ store, configAgents: config.agents, secrets, now, log: logger }), (a) => a.close());
+    await agents.start();
   } catch (err) {
     await open.closeAll(logger);
     throw err;
@@ -114,6 +122,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     routing,
     mcpServers,
     mcpUpstreams,
+    agents,
     isDraining: () => draining,
   });
 
@@ -150,6 +159,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     routing,
     mcpServers,
     mcpUpstreams,
+    agents,
     logger,
     async listen(host = config.server.host, port = config.server.port) {
       try {

@@ -115,6 +115,7 @@ export function createSemanticCache(deps: SemanticCacheDeps): SemanticCache {
       attempts: null,
       loop_id: null,
       loop_step: null,
+      trace_id: null,
     });
   }
 

@@ -4,6 +4,8 @@ import { isValidTimeZone } from '../keys/budget-period.js';
 import { configServerSchema, mcpConfigSchema } from '../mcp/server-schema.js';
 import { ssoSettingsSchema } from '../identity/sso-config.js';
 import { toolSearchConfigSchema } from '../toolsearch/config.js';
+import { a2aConfigSchema } from '../a2a/a2a-config.js';
+import { createAgentSchema } from '../a2a/agent-schema.js';
 import { chainSchema, DEFAULT_RETRY_ON, retryCondition, retryPolicySchema } from '../routing/chain-schema.js';
 
 /** The shape of smartflow.yaml, with defaults. Every field a user can set is here and documented in docs/configuration.md. */
@@ -169,6 +171,9 @@ export const configSchema = z.strictObject({
   sso: ssoSettingsSchema.optional(),
   /** Search over every MCP server's tools (docs/tool-search.md). */
   toolsearch: toolSearchConfigSchema.prefault({}),
+  /** A2A agents declared here are read-only through the API (docs/a2a.md). */
+  agents: z.array(createAgentSchema).default([]),
+  a2a: a2aConfigSchema.prefault({}),
   /** Secrets at rest (MCP header and env values): AES-256-GCM under this key, else one derived from the master key. */
   secrets: z
     .strictObject({

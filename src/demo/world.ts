@@ -10,6 +10,9 @@ import { createDemoFiles, type DemoFiles } from './files-server.js';
 export const DEMO_UNREACHABLE = { provider: 'unreachable', model: 'always-down', address: '127.0.0.1:9' } as const;
 /** A fallback chain whose first target is the unreachable one and whose second answers. */
 export const DEMO_CHAIN = 'demo-resilient';
+
+/** The demo's hosted A2A agent (`/a2a/files-helper`). */
+export const DEMO_AGENT = 'files-helper';
 /**
  * The model the demo's budgeted virtual key may call (the catalogue's priciest, so a few requests
  * show the budget at work), and its daily budget in USD: two walkthrough requests fit, a third does not.
@@ -83,6 +86,21 @@ export async function startDemoWorld(options: { host: string; port: number; mast
       // Caching for gpt-4o-mini only: the budget walkthrough needs its requests to reach the model.
       cache: { models: { 'gpt-4o-mini': { enabled: true } } },
       mcp_servers: files ? [files.server] : [],
+      // One hosted A2A agent with the filesystem server's read tools (docs/a2a.md).
+      agents: files
+        ? [
+            {
+              id: DEMO_AGENT,
+              name: 'Files helper',
+              description: 'Reads the files of the demo folder through the demo-files MCP server.',
+              model: 'gpt-4o-mini',
+              system_prompt: 'You answer questions about the files of the demo folder; read them with your tools.',
+              mcp: [{ server: files.server.alias, allowed_tools: ['read_text_file', 'list_directory'] }],
+              skills: [{ id: 'read-files', name: 'Read files', description: 'Reads a file of the demo folder and says what is in it.', tags: ['files', 'demo'], examples: ['Read welcome.txt'] }],
+              max_steps: 4,
+            },
+          ]
+        : [],
     });
     const opened = files;
     return {

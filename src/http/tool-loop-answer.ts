@@ -210,6 +210,7 @@ function recordRefusal(outer: GatewayContext, err: GatewayError, spendLog: ToolL
     attempts: null,
     loop_id: outer.id,
     loop_step: null,
+    trace_id: null,
   });
 }
 

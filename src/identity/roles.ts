@@ -39,6 +39,9 @@ export const PERMISSIONS = [
   'guardrails:write',
   'sso:read',
   'sso:write',
+  /** A2A agent profiles and their tasks (the audit record of every run). */
+  'agents:read',
+  'agents:write',
   'metrics:read',
   /** Anyone signed in, about themselves (their teams, logging out). */
   'self',

@@ -70,6 +70,8 @@ export interface GatewayContext {
   cache: CacheOutcome | null;
   /** Set when this request is one LLM step of an MCP tool loop: its spend row names the loop and the step. */
   loop: { id: string; step: number } | null;
+  /** The cross-agent trace (`X-A2A-Trace-Id`) an A2A task's LLM steps belong to; on their spend rows. */
+  traceId?: string;
   /** Headers every stage may add; sent on success and on error alike. */
   readonly responseHeaders: Record<string, string>;
   /** Cancelled when the client goes away or the gateway shuts down. */

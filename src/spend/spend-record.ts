@@ -46,6 +46,11 @@ export interface SpendRecord {
   loop_id: string | null;
   /** The LLM step (1, 2, ...) this row is, or, on an `mcp.call` row, the step that asked for the call. */
   loop_step: number | null;
+  /**
+   * The trace the row belongs to: an A2A task's `X-A2A-Trace-Id` on its LLM steps and tool calls,
+   * the carrying request's id on other MCP tool calls; null otherwise.
+   */
+  trace_id: string | null;
   /** MCP tool calls (operation `mcp.call`) only; absent on every other row. */
   mcp?: SpendMcpCall;
 }
@@ -56,10 +61,8 @@ export interface SpendMcpCall {
   server_id: string | null;
   /** The call's `arguments` as JSON, in bytes. */
   bytes_in: number;
-  /** The result as JSON, in bytes; 0 when the call failed. */
+  /** The result as JSON, in bytes; 0 when the call failed. The row's `trace_id` is the request that carried the call. */
   bytes_out: number;
-  /** The id of the HTTP request that carried the call (its `x-request-id`). */
-  trace_id: string;
 }
 
 /** One call to a provider within a request that retried or fell back, or a target it skipped. */

@@ -33,8 +33,9 @@ export function spendFixture(base = Date.now() - 30_000): SpendRecord[] {
     attempts: i % 10 === 0 ? [{ provider: 'openai', upstream_model: 'gpt-x-2025', status: 503, error_code: 'upstream_error', latency_ms: 12.5, cost_micros: 0 }] : null,
     loop_id: i % 8 === 0 ? `loop-${i}` : null,
     loop_step: i % 8 === 0 ? 1 + (i % 3) : null,
+    trace_id: i % 8 === 0 ? `trace-${i}` : null,
     // MCP tool-call rows carry their own details; every other row has none (the field is absent).
-    ...(i % 13 === 0 ? { mcp: { server_id: `mcp_srv_${i}`, bytes_in: 10 + i, bytes_out: 1000 + i, trace_id: `trace-${i}` } } : {}),
+    ...(i % 13 === 0 ? { mcp: { server_id: `mcp_srv_${i}`, bytes_in: 10 + i, bytes_out: 1000 + i } } : {}),
   }));
 }
 
@@ -65,6 +66,7 @@ export function spendRecord(fields: Pick<SpendRecord, 'id' | 'time'> & Partial<S
     attempts: null,
     loop_id: null,
     loop_step: null,
+    trace_id: null,
     ...fields,
   };
 }

@@ -197,7 +197,7 @@ describe('MCP operations: REST tool API, recorded calls, metrics, payload loggin
     await client.close();
 
     const rows = await spendRows();
-    const restRow = rows.find((r) => r.mcp?.trace_id === 'trace-rest-0001');
+    const restRow = rows.find((r) => r.trace_id === 'trace-rest-0001');
     assert.ok(restRow, 'the REST call has a row');
     assert.equal(restRow.key_id, limited.id);
     assert.equal(restRow.provider, 'ev');
@@ -207,13 +207,13 @@ describe('MCP operations: REST tool API, recorded calls, metrics, payload loggin
     assert.equal(restRow.mcp.bytes_in, jsonBytes(args));
     assert.equal(restRow.mcp.bytes_out, jsonBytes(rest.json));
 
-    const deniedRow = rows.find((r) => r.mcp?.trace_id === 'trace-denied-0001');
+    const deniedRow = rows.find((r) => r.trace_id === 'trace-denied-0001');
     assert.ok(deniedRow, 'the refused call has a row');
     assert.equal(deniedRow.status, 403);
     assert.equal(deniedRow.error_code, 'mcp_tool_denied');
     assert.equal(deniedRow.mcp.bytes_out, 0);
 
-    const mcpRow = rows.find((r) => r.mcp?.trace_id === 'trace-mcp-0001' && r.model === 'ev_echo');
+    const mcpRow = rows.find((r) => r.trace_id === 'trace-mcp-0001' && r.model === 'ev_echo');
     assert.ok(mcpRow, 'the /mcp call has a row with the request id of its POST');
     assert.equal(mcpRow.upstream_model, 'echo');
     assert.equal(mcpRow.mcp.server_id, ids.ev);

@@ -43,8 +43,9 @@ export function spendRecordOfToolCall(call: ToolCallRecord): SpendRecord {
     saved_cost_micros: 0,
     fallback_chain: null,
     attempts: null,
-    mcp: { server_id: call.serverId, bytes_in: call.bytesIn, bytes_out: call.bytesOut, trace_id: call.traceId },
+    mcp: { server_id: call.serverId, bytes_in: call.bytesIn, bytes_out: call.bytesOut },
     loop_id: call.loop?.id ?? null,
     loop_step: call.loop?.step ?? null,
+    trace_id: call.traceId,
   };
 }

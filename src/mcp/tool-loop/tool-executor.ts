@@ -10,6 +10,10 @@ export interface LoopToolExecutorDeps {
   tools: ReadonlyMap<string, LoopTool>;
   /** Links the `mcp.call` rows to the loop's LLM steps in the spend log (the client request's id). */
   loopId: string;
+  /** The trace the calls belong to (an A2A task's `X-A2A-Trace-Id`); the loop id when none. */
+  traceId?: string;
+  /** Aborts the tool call in flight (an A2A task canceled); the server gets `notifications/cancelled`. */
+  signal?: AbortSignal;
 }
 
 /** What a tool result says, as text a model can read: text parts as they are, other parts as JSON. */
@@ -44,8 +48,8 @@ export function createLoopToolExecutor(deps: LoopToolExecutorDeps): (call: LoopT
     const args = parseArguments(call.arguments);
     if (typeof args === 'string') return { callId: call.id, text: args, isError: true };
     try {
-      const caller = { principal: deps.principal, traceId: deps.loopId, loop: { id: deps.loopId, step } };
-      const { result } = await deps.catalog.call(caller, { kind: 'one', alias: tool.server.alias }, tool.tool, args, undefined);
+      const caller = { principal: deps.principal, traceId: deps.traceId ?? deps.loopId, loop: { id: deps.loopId, step } };
+      const { result } = await deps.catalog.call(caller, { kind: 'one', alias: tool.server.alias }, tool.tool, args, undefined, deps.signal ? { signal: deps.signal } : {});
       return { callId: call.id, text: toolResultText(result), isError: result['isError'] === true };
     } catch (err) {
       return { callId: call.id, text: err instanceof Error ? err.message : String(err), isError: true };

@@ -90,6 +90,7 @@ export function createRecordSpendStage(deps: RecordSpendDeps): Stage {
       attempts: attemptsOf(ctx, latencyMs),
       loop_id: ctx.loop?.id ?? null,
       loop_step: ctx.loop?.step ?? null,
+      trace_id: ctx.traceId ?? null,
     });
     const modelLabel = labelFor(d ? model : 'unknown');
     metrics.inFlight.value--;

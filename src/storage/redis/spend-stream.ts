@@ -71,6 +71,7 @@ function recordOf(fields: string[]): SpendRecord | undefined {
     // Nor were they part of an MCP tool loop.
     record.loop_id ??= null;
     record.loop_step ??= null;
+    record.trace_id ??= null;
     return record;
   } catch {
     // An entry someone else wrote into our stream: skip it rather than fail the whole query.

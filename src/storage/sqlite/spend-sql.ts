@@ -16,8 +16,8 @@ type Params = Record<string, string | number | null>;
 export const INSERT_SPEND_SQL = `
 INSERT INTO spend_log (id, time, principal, key_id, team_id, model, provider, upstream_model, operation,
   stream, input_tokens, cached_input_tokens, output_tokens, cost_micros, latency_ms, ttft_ms, status, error_code,
-  cache_status, saved_cost_micros, fallback_chain, attempts, usage_estimated, mcp, loop_id, loop_step)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+  cache_status, saved_cost_micros, fallback_chain, attempts, usage_estimated, mcp, loop_id, loop_step, trace_id)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
 
 type SpendValues = Array<string | number | null>;
 
@@ -50,6 +50,7 @@ export function spendParams(r: SpendRecord): SpendValues {
     r.mcp === undefined ? null : JSON.stringify(r.mcp),
     r.loop_id,
     r.loop_step,
+    r.trace_id,
   ];
 }
 

@@ -13,6 +13,8 @@ import { HttpTransport } from '../../../src/providers/http-transport.js';
 import { createProviderRegistry } from '../../../src/providers/registry.js';
 import { SpendLog } from '../../../src/spend/spend-log.js';
 import { createStore } from '../../../src/storage/index.js';
+import { AgentRegistry } from '../../../src/a2a/agent-registry.js';
+import { SecretBox, secretKeyFrom } from '../../../src/crypto/secret-box.js';
 import { LogCollector, MASTER_KEY } from '../../helpers/build-app.js';
 
 test('while draining, new requests get 503 shutting_down in the OpenAI error shape and Connection: close', async (t) => {
@@ -39,6 +41,7 @@ test('while draining, new requests get 503 shutting_down in the OpenAI error sha
     routing,
     mcpServers,
     mcpUpstreams,
+    agents: new AgentRegistry({ store, configAgents: [], secrets: new SecretBox(secretKeyFrom({ masterKey: MASTER_KEY })), now: Date.now, log: logger }),
     isDraining: () => draining,
   });
   t.after(async () => {

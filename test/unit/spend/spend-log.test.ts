@@ -7,7 +7,7 @@ import type { Store } from '../../../src/storage/types.js';
 import { LogCollector } from '../../helpers/build-app.js';
 
 function rec(id: string): SpendRecord {
-  return { id, time: 1, principal: 'master', key_id: null, team_id: null, model: 'm', provider: 'p', upstream_model: 'm', operation: 'chat', stream: false, input_tokens: 1, cached_input_tokens: 0, output_tokens: 1, cost_micros: 1, usage_estimated: false, latency_ms: 1, ttft_ms: null, status: 200, error_code: null, cache_status: null, saved_cost_micros: 0, fallback_chain: null, attempts: null, loop_id: null, loop_step: null };
+  return { id, time: 1, principal: 'master', key_id: null, team_id: null, model: 'm', provider: 'p', upstream_model: 'm', operation: 'chat', stream: false, input_tokens: 1, cached_input_tokens: 0, output_tokens: 1, cost_micros: 1, usage_estimated: false, latency_ms: 1, ttft_ms: null, status: 200, error_code: null, cache_status: null, saved_cost_micros: 0, fallback_chain: null, attempts: null, loop_id: null, loop_step: null, trace_id: null };
 }
 
 /** A store whose appendSpend waits until released, to overlap writes with new records. */
