@@ -24,6 +24,11 @@ import { registerRoutingRoutes } from './http/routes/routing.js';
 import { registerMcpServerRoutes } from './http/routes/mcp-servers.js';
 import { registerMcpRoutes } from './http/routes/mcp.js';
 import { registerMcpToolRoutes } from './http/routes/mcp-tools.js';
+import { registerGuardrailRoutes } from './http/routes/guardrails.js';
+import { registerPolicyRoutes } from './http/routes/policies.js';
+import type { PolicyRegistry } from './policies/policy-registry.js';
+import { createGuardrailsStage } from './pipeline/stages/guardrails.js';
+import { createToolCallGuard } from './policies/tool-call-guard.js';
 import { createToolCallRecorder } from './mcp/downstream/tool-call-recorder.js';
 import { ToolCatalog } from './mcp/downstream/tool-catalog.js';
 import type { McpServerRegistry } from './mcp/registry.js';
@@ -59,6 +64,8 @@ export interface AppDeps {
   routing: Routing;
   mcpServers: McpServerRegistry;
   mcpUpstreams: UpstreamPool;
+  /** Guardrails, policies and their attachments (docs/guardrails.md). */
+  policies: PolicyRegistry;
   /** True once shutdown began. */
   isDraining?: () => boolean;
 }
@@ -110,6 +117,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     createResolveModelStage(deps.routing.planner),
     createAuthorizeModelStage(),
     createOutputLimitsStage(),
+    createGuardrailsStage({ snapshot: () => deps.policies.snapshot() }),
     createBudgetStage({ limits: deps.access.limits, defaultMaxOutputTokens: deps.config.budgets.default_max_output_tokens, maxServerToolCalls: deps.config.budgets.max_server_tool_calls }),
     createCacheStage({ config: deps.config.cache, cache: caching.cache, semantic: caching.semantic, now: deps.access.now, allowAnthropicByok: deps.config.passthrough.anthropic.allow_byok }),
     createRouteStage({ balancer: deps.routing.balancer, cooldowns: deps.routing.cooldowns, now: deps.access.now }),
@@ -143,7 +151,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
 
   // One catalog for /mcp, the REST tool API and the tool loop: the same access checks, spend rows and metrics.
   const onToolCall = createToolCallRecorder({ spendLog: deps.spendLog, metrics: deps.metrics.mcp, log: deps.logger });
-  const mcpCatalog = new ToolCatalog({ registry: deps.mcpServers, upstreams: deps.mcpUpstreams, log: deps.logger, onToolCall, now: deps.access.now });
+  const mcpCatalog = new ToolCatalog({ registry: deps.mcpServers, upstreams: deps.mcpUpstreams, log: deps.logger, onToolCall, now: deps.access.now, guard: createToolCallGuard(() => deps.policies.snapshot(), deps.logger) });
   const toolLoop: ToolLoopDeps = {
     authenticator: deps.authenticator,
     registry: deps.mcpServers,
@@ -171,6 +179,12 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     registerRoutingRoutes(admin, { chains: deps.routing.chains, audit: deps.access.audit });
     registerCacheRoutes(admin, { cache: caching.cache, audit: deps.access.audit });
     registerMcpServerRoutes(admin, { servers: deps.mcpServers, upstreams: deps.mcpUpstreams, audit: deps.access.audit });
+    registerGuardrailRoutes(admin, { policies: deps.policies, audit: deps.access.audit });
+    registerPolicyRoutes(admin, {
+      policies: deps.policies,
+      audit: deps.access.audit,
+      estimate: { store: deps.store, keys: deps.access.keys, teams: deps.access.teams, models: () => deps.registry.listModels().map((m) => m.name), now: deps.access.now },
+    });
   });
   // A semantic cache whose embedding model cannot embed stops the start; listen() then closes what is open.
   app.addHook('onReady', caching.verify);

@@ -8,6 +8,7 @@ import { createAuthenticator } from './keys/authenticator.js';
 import { createRouting, type Routing } from './routing/routing.js';
 import { startMcpServerRegistry, type McpServerRegistry } from './mcp/registry.js';
 import { UpstreamPool } from './mcp/upstream/upstream-pool.js';
+import { PolicyRegistry } from './policies/policy-registry.js';
 import { createLogger, type Logger } from './log/logger.js';
 import { createMetrics } from './metrics/metrics.js';
 import { HttpTransport } from './providers/http-transport.js';
@@ -36,6 +37,7 @@ export interface Gateway {
   mcpServers: McpServerRegistry;
   /** Connections to the registered MCP servers (opened on first use). */
   mcpUpstreams: UpstreamPool;
+  policies: PolicyRegistry;
   logger: Logger;
   /** Starts listening; resolves to the base URL (http://host:port). */
   listen(host?: string, port?: number): Promise<string>;
@@ -78,6 +80,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   let routing: Routing;
   let mcpServers: McpServerRegistry;
   let mcpUpstreams: UpstreamPool;
+  let policies: PolicyRegistry;
   try {
     store = open.add(await createStore(config.store, { now, ...options.storeOptions }), (s) => s.close());
     const transport = open.add(new HttpTransport(), (t) => t.close());
@@ -97,6 +100,9 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     mcpServers = open.add(await startMcpServerRegistry({ config, store, now, log: logger }), (r) => r.close());
     // Closed before the registry (newest first): stdio children get stdin EOF, then SIGTERM, then SIGKILL.
     mcpUpstreams = open.add(new UpstreamPool({ registry: mcpServers, log: logger, now }), (p) => p.close());
+    // A policy in smartflow.yaml naming a guardrail that does not exist (or a parent cycle) throws here.
+    policies = open.add(new PolicyRegistry({ store, configGuardrails: config.guardrails, configPolicies: config.policies, now, log: logger }), (r) => r.close());
+    await policies.start();
   } catch (err) {
     await open.closeAll(logger);
     throw err;
@@ -114,6 +120,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     routing,
     mcpServers,
     mcpUpstreams,
+    policies,
     isDraining: () => draining,
   });
 
@@ -150,6 +157,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     routing,
     mcpServers,
     mcpUpstreams,
+    policies,
     logger,
     async listen(host = config.server.host, port = config.server.port) {
       try {

@@ -2,6 +2,8 @@ import { z } from 'zod';
 import { cacheConfigSchema } from '../cache/cache-config.js';
 import { isValidTimeZone } from '../keys/budget-period.js';
 import { configServerSchema, mcpConfigSchema } from '../mcp/server-schema.js';
+import { guardrailSchema } from '../guardrails/guardrail-schema.js';
+import { policySchema } from '../policies/policy-schema.js';
 import { chainSchema, DEFAULT_RETRY_ON, retryCondition, retryPolicySchema } from '../routing/chain-schema.js';
 
 /** The shape of smartflow.yaml, with defaults. Every field a user can set is here and documented in docs/configuration.md. */
@@ -163,6 +165,9 @@ export const configSchema = z.strictObject({
   /** MCP servers declared here are read-only through the API (docs/mcp.md). */
   mcp_servers: z.array(configServerSchema).default([]),
   mcp: mcpConfigSchema.prefault({}),
+  /** Guardrails and policies declared here are read-only through the admin API (docs/guardrails.md); attachments are made through the API. */
+  guardrails: z.array(guardrailSchema).default([]),
+  policies: z.array(policySchema).default([]),
   /** Secrets at rest (MCP header and env values): AES-256-GCM under this key, else one derived from the master key. */
   secrets: z
     .strictObject({

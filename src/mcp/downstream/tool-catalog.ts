@@ -19,6 +19,14 @@ export interface ToolCatalogDeps {
   /** Told about every call, whatever its outcome (spend log, metrics, payload log). */
   onToolCall?: ToolCallRecorder;
   now?: () => number;
+  /** Guardrail policies on arguments and results (src/policies/tool-call-guard.ts); A2A tasks will pass the same seam. */
+  guard?: ToolCallGuard;
+}
+
+/** Checks, and may rewrite, a call's arguments before the upstream sees them and its result before the caller does; throws to refuse. */
+export interface ToolCallGuard {
+  arguments(caller: ToolCaller, server: McpServer, tool: string, args: Record<string, unknown> | undefined): Promise<Record<string, unknown> | undefined>;
+  result(caller: ToolCaller, server: McpServer, tool: string, result: UpstreamCallResult): Promise<UpstreamCallResult>;
 }
 
 /** Who asked: the caller's principal and the id of the HTTP request that carried the call. */
@@ -148,7 +156,10 @@ export class ToolCatalog {
       const { principal } = caller;
       if (!allowsServer(principal, server)) throw new ToolAccessDenied(`MCP server "${server.alias}"`);
       if (!allowsTool(principal, server, target.tool)) throw new ToolAccessDenied(`tool "${target.tool}" of MCP server "${server.alias}"`);
-      result = await this.callUpstream(server, target.tool, args, target.meta, options);
+      const guard = this.deps.guard;
+      const sent = guard ? await guard.arguments(caller, server, target.tool, args) : args;
+      result = await this.callUpstream(server, target.tool, sent, target.meta, options);
+      if (guard) result = await guard.result(caller, server, target.tool, result);
       return { server, result: mapUris ? mapResultUris(server.alias, result) : result };
     } catch (err) {
       failure = err;

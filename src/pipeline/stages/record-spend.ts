@@ -90,6 +90,7 @@ export function createRecordSpendStage(deps: RecordSpendDeps): Stage {
       attempts: attemptsOf(ctx, latencyMs),
       loop_id: ctx.loop?.id ?? null,
       loop_step: ctx.loop?.step ?? null,
+      ...(ctx.guardrailHits ? { guardrails: ctx.guardrailHits } : {}),
     });
     const modelLabel = labelFor(d ? model : 'unknown');
     metrics.inFlight.value--;

@@ -55,7 +55,8 @@ CREATE TABLE IF NOT EXISTS spend_log (
   attempts TEXT,
   mcp TEXT,
   loop_id TEXT,
-  loop_step INTEGER
+  loop_step INTEGER,
+  guardrails TEXT
 );
 -- (time) plus the implicit rowid is exactly the pagination order, so pages are index range scans.
 -- Every index costs each insert about a microsecond, and inserts happen once per request: the
@@ -74,6 +75,7 @@ const ADDED_SPEND_COLUMNS: Array<[name: string, definition: string]> = [
   ['mcp', 'TEXT'],
   ['loop_id', 'TEXT'],
   ['loop_step', 'INTEGER'],
+  ['guardrails', 'TEXT'],
 ];
 
 /** Document columns added after the first release: compare-and-set writes need the version. */

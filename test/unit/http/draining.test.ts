@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { PolicyRegistry } from '../../../src/policies/policy-registry.js';
 import { buildApp } from '../../../src/app.js';
 import { configSchema } from '../../../src/config/schema.js';
 import { createAccess } from '../../../src/keys/access.js';
@@ -39,6 +40,7 @@ test('while draining, new requests get 503 shutting_down in the OpenAI error sha
     routing,
     mcpServers,
     mcpUpstreams,
+    policies: new PolicyRegistry({ store, configGuardrails: [], configPolicies: [], now: Date.now, log: logger }),
     isDraining: () => draining,
   });
   t.after(async () => {

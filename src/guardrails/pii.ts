@@ -1,0 +1,166 @@
+import { isIPv6 } from 'node:net';
+import { z } from 'zod';
+import { cardIssuerValid, ibanValid, IBAN_LENGTHS, luhnValid, ssnValid } from './pii-validators.js';
+import type { Finding, GuardrailMode, TextCheck } from './types.js';
+
+export const PII_ENTITIES = ['email', 'phone', 'credit_card', 'iban', 'us_ssn', 'ip_address', 'api_key'] as const;
+export type PiiEntity = (typeof PII_ENTITIES)[number];
+
+const modeSchema = z.enum(['block', 'mask', 'flag']);
+export const piiConfigSchema = z.strictObject({
+  /** Which entities to look for (default: all). */
+  entities: z.array(z.enum(PII_ENTITIES)).min(1).default([...PII_ENTITIES]),
+  /** Per-entity action over the guardrail's mode (e.g. block cards, mask emails). */
+  entity_actions: z.partialRecord(z.enum(PII_ENTITIES), modeSchema).default({}),
+  /** Values never reported: exact strings (case-insensitive), or `@domain` for every address at that domain. */
+  allow_list: z.array(z.string().min(1).max(200)).max(1000).default([]),
+});
+export type PiiConfig = z.output<typeof piiConfigSchema>;
+
+type Span = [start: number, end: number];
+type Detector = (text: string) => Span[];
+
+const EMAIL = /(?<![\w.%+-])[A-Za-z0-9][A-Za-z0-9._%+-]{0,63}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?)*\.[A-Za-z]{2,24}(?![A-Za-z0-9-])/g;
+const CARD = /(?<![\d-])\d(?:[ -]?\d){11,18}(?![\d])/g;
+const IBAN_START = /(?<![A-Za-z0-9])[A-Z]{2}\d{2}(?=[ ]?[A-Z0-9])/g;
+const SSN = /(?<![\d-])(\d{3})([- ])(\d{2})\2(\d{4})(?![\d-])/g;
+const SSN_BARE = /(?:ssn|social security(?: number| no\.?)?|soc\. sec\.)\D{0,20}(?<!\d)(\d{3})(\d{2})(\d{4})(?!\d)/gi;
+const IPV4 = /(?<![\d.])(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?!\.?\d)/g;
+const IPV6 = /(?<![0-9A-Fa-f:])(?:[0-9A-Fa-f]{1,4}:){2,7}:?(?::?[0-9A-Fa-f]{1,4}){1,7}(?![0-9A-Fa-f:])|(?<![0-9A-Fa-f:])::(?:[0-9A-Fa-f]{1,4}:){0,6}[0-9A-Fa-f]{1,4}(?![0-9A-Fa-f:])/g;
+/** International numbers start with `+`; North American ones have their well-known shape. */
+const PHONE_INTL = /(?<![\w+])\+[1-9]\d{0,2}(?:[ .-]?\(?\d{1,4}\)?){1,2}(?:[ .-]?\d{2,4}){2,4}(?!\d)/g;
+const PHONE_NANP = /(?<![\d-])(?:\([2-9]\d{2}\) ?|[2-9]\d{2}[-. ])[2-9]\d{2}[-. ]\d{4}(?![\d-])/g;
+/** French national format: 0X XX XX XX XX. */
+const PHONE_FR = /(?<!\d)0[1-9](?:[ .]\d{2}){4}(?!\d)/g;
+/** Other national formats only next to a word that says it is a phone number, in several languages. */
+const PHONE_CUE = /(?:phone|tel\.?|telephone|mobile|cell|fax|call(?: me)?(?: at| on)?|whats ?app|telefon(?:nummer)?|handy|téléphone|portable|teléfono|móvil|celular|telefono|cellulare|電話|携帯|전화)\s*(?:number|no\.?|nr\.?|num[eé]ro|número)?\s*[:：]?\s*(0\d{1,4}[ /.-]?\d{2,5}(?:[ .-]?\d{2,5}){0,3})(?!\d)/gi;
+const API_KEYS = new RegExp(
+  [
+    String.raw`(?<![\w-])sk-(?:ant-|proj-|live-|test-|svcacct-)?[A-Za-z0-9_-]{20,}`,
+    String.raw`(?<![\w-])(?:AKIA|ASIA)[0-9A-Z]{16}(?![0-9A-Za-z])`,
+    String.raw`(?<![\w-])gh[pousr]_[A-Za-z0-9]{30,}`,
+    String.raw`(?<![\w-])github_pat_[A-Za-z0-9_]{40,}`,
+    String.raw`(?<![\w-])xox[abprs]-[A-Za-z0-9-]{10,}`,
+    String.raw`(?<![\w-])AIza[0-9A-Za-z_-]{35}`,
+    String.raw`(?<![\w-])(?:sk|rk|pk)_(?:live|test)_[0-9A-Za-z]{16,}`,
+    String.raw`(?<![\w-])glpat-[A-Za-z0-9_-]{20,}`,
+    String.raw`(?<![\w-])eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}`,
+    String.raw`-----BEGIN (?:RSA |EC |OPENSSH |DSA |ENCRYPTED )?PRIVATE KEY-----`,
+  ].join('|'),
+  'g',
+);
+/** `password = hunter2hunter2`: the value after a secret-sounding name. */
+const SECRET_ASSIGNMENT = /\b(?:password|passwd|pwd|secret|client_secret|api[_-]?key|access[_-]?token|auth[_-]?token|private[_-]?key)\b["']?\s*[:=]\s*["']?([^\s"',;]{8,})/gi;
+
+function spans(re: RegExp, text: string, accept?: (m: RegExpExecArray) => Span | null): Span[] {
+  const out: Span[] = [];
+  re.lastIndex = 0;
+  for (let m = re.exec(text); m !== null; m = re.exec(text)) {
+    const span = accept ? accept(m) : ([m.index, m.index + m[0].length] as Span);
+    if (span) out.push(span);
+  }
+  return out;
+}
+
+const hasDigit = /\d/;
+const IBAN_CHAR = /^[A-Z0-9]$/;
+
+function ibanSpans(text: string): Span[] {
+  const out: Span[] = [];
+  IBAN_START.lastIndex = 0;
+  for (let m = IBAN_START.exec(text); m !== null; m = IBAN_START.exec(text)) {
+    const expected = IBAN_LENGTHS[m[0].slice(0, 2)];
+    if (expected === undefined) continue;
+    // Walk the exact length the country prescribes, allowing single spaces between characters.
+    let compact = m[0];
+    let i = m.index + 4;
+    while (compact.length < expected && i < text.length) {
+      let c = text[i]!;
+      if (c === ' ') {
+        c = text[i + 1] ?? '';
+        i++;
+      }
+      if (!IBAN_CHAR.test(c)) break;
+      compact += c;
+      i++;
+    }
+    if (compact.length !== expected) continue;
+    if (i < text.length && /[A-Za-z0-9]/.test(text[i]!)) continue;
+    if (ibanValid(compact)) out.push([m.index, i]);
+  }
+  return out;
+}
+
+const DETECTORS: Record<PiiEntity, Detector> = {
+  email: (t) => (t.includes('@') ? spans(EMAIL, t) : []),
+  credit_card: (t) =>
+    spans(CARD, t, (m) => {
+      const digits = m[0].replace(/[ -]/g, '');
+      return digits.length >= 12 && digits.length <= 19 && cardIssuerValid(digits) && luhnValid(digits) ? [m.index, m.index + m[0].length] : null;
+    }),
+  iban: ibanSpans,
+  us_ssn: (t) => [
+    ...spans(SSN, t, (m) => (ssnValid(m[1]!, m[3]!, m[4]!) ? [m.index, m.index + m[0].length] : null)),
+    ...spans(SSN_BARE, t, (m) => {
+      if (!ssnValid(m[1]!, m[2]!, m[3]!)) return null;
+      const end = m.index + m[0].length;
+      return [end - 9, end];
+    }),
+  ],
+  ip_address: (t) => [...spans(IPV4, t), ...(t.includes(':') ? spans(IPV6, t, (m) => (isIPv6(m[0]) ? [m.index, m.index + m[0].length] : null)) : [])],
+  phone: (t) => {
+    if (!hasDigit.test(t)) return [];
+    const intl = spans(PHONE_INTL, t, (m) => {
+      const n = m[0].replace(/\D/g, '').length;
+      return n >= 8 && n <= 15 ? [m.index, m.index + m[0].length] : null;
+    });
+    const cued = spans(PHONE_CUE, t, (m) => {
+      const number = m[1]!;
+      const n = number.replace(/\D/g, '').length;
+      if (n < 7 || n > 13) return null;
+      const end = m.index + m[0].length;
+      return [end - number.length, end];
+    });
+    return [...intl, ...spans(PHONE_NANP, t), ...spans(PHONE_FR, t), ...cued];
+  },
+  api_key: (t) => [...spans(API_KEYS, t), ...spans(SECRET_ASSIGNMENT, t, (m) => {
+    const end = m.index + m[0].length;
+    return [end - m[1]!.length, end];
+  })],
+};
+
+/** Drops spans contained in an earlier, longer one (an IP inside a URL-ish secret, a phone inside a card). */
+function dedupe(findings: Finding[]): Finding[] {
+  if (findings.length < 2) return findings;
+  findings.sort((a, b) => a.start - b.start || b.end - a.end);
+  const out: Finding[] = [];
+  let reach = -1;
+  for (const f of findings) {
+    if (f.end <= reach) continue;
+    out.push(f);
+    reach = Math.max(reach, f.end);
+  }
+  return out;
+}
+
+/** Compiles a PII guardrail: checksum-verified structured identifiers, with an allow-list. */
+export function compilePii(config: PiiConfig, mode: GuardrailMode): TextCheck {
+  const allowExact = new Set(config.allow_list.filter((a) => !a.startsWith('@')).map((a) => a.toLowerCase()));
+  const allowDomains = config.allow_list.filter((a) => a.startsWith('@')).map((a) => a.toLowerCase());
+  const allowed = (value: string) => {
+    const lower = value.toLowerCase();
+    return allowExact.has(lower) || allowDomains.some((d) => lower.endsWith(d));
+  };
+  const checks = config.entities.map((entity) => ({ entity, detect: DETECTORS[entity], action: config.entity_actions[entity] ?? mode }));
+  const hasAllowList = config.allow_list.length > 0;
+  return (text) => {
+    const findings: Finding[] = [];
+    for (const { entity, detect, action } of checks) {
+      for (const [start, end] of detect(text)) {
+        if (hasAllowList && allowed(text.slice(start, end))) continue;
+        findings.push({ category: entity, start, end, action });
+      }
+    }
+    return dedupe(findings);
+  };
+}

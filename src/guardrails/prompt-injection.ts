@@ -1,0 +1,111 @@
+import { z } from 'zod';
+import type { GuardrailMode, TextCheck } from './types.js';
+
+export const promptInjectionConfigSchema = z.strictObject({
+  /** The text fires when its combined heuristic score reaches this (0-1). */
+  threshold: z.number().min(0.05).max(1).default(0.7),
+});
+export type PromptInjectionConfig = z.output<typeof promptInjectionConfigSchema>;
+
+interface Heuristic {
+  category: 'instruction_override' | 'system_prompt_extraction' | 'role_play_jailbreak' | 'fake_delimiter' | 'encoded_payload' | 'unicode_smuggling';
+  weight: number;
+  re: RegExp;
+}
+
+const VERBS_OVERRIDE = '(?:ignore|ignoring|disregard|forget|override|bypass|skip|drop|abandon|discard|neglect|set aside|stop following|do not follow|don\'t follow|no longer follow|ignorez|ignoriere|ignora|olvida|vergiss|oublie)';
+const TARGET_OVERRIDE = '(?:instructions?|rules|prompts?|directions|directives|guidelines|guardrails|constraints|restrictions|programming|system message|system prompt|policies|safety (?:rules|guidelines)|content polic(?:y|ies)|anweisungen|instrucciones|consignes|istruzioni)';
+
+const HEURISTICS: Heuristic[] = [
+  { category: 'instruction_override', weight: 0.85, re: new RegExp(`\\b${VERBS_OVERRIDE}\\b[^.\\n]{0,60}?\\b(?:previous|prior|preceding|above|earlier|all|any|every|your|the|these|those|initial|original|system|developer|vorherigen|précédentes|anteriores|precedenti)\\b[^.\\n]{0,40}?\\b${TARGET_OVERRIDE}`, 'i') },
+  { category: 'instruction_override', weight: 0.6, re: /\b(?:new|updated|real|actual|true|revised|override) (?:instructions?|directives?|system prompt|rules)\s*[:\-]/i },
+  { category: 'instruction_override', weight: 0.7, re: /\b(?:from now on|henceforth|for the rest of this conversation),? (?:you (?:will|must|shall|are)|ignore|answer without|respond without|there are no)\b/i },
+  { category: 'instruction_override', weight: 0.55, re: /\byour (?:new|real|only|true) (?:task|goal|purpose|instructions?|objective) (?:is|are)\b/i },
+  { category: 'system_prompt_extraction', weight: 0.85, re: /\b(?:reveal|show|print|repeat|output|display|tell me|leak|dump|give me|write out|spell out|recite|paste|copy|share|list|translate|summari[sz]e|what (?:is|are|was|were))\b[^.\n?]{0,40}?\b(?:your|the (?:above|hidden|initial|original|secret|full|exact|entire)|this conversation's|the developer'?s?)\b[^.\n?]{0,30}?\b(?:system prompt|system message|system instructions|initial instructions|instructions you were given|prompt above|hidden (?:instructions|prompt)|original (?:instructions|prompt)|developer (?:message|instructions)|configuration prompt|pre-?prompt|instructions verbatim)/i },
+  { category: 'system_prompt_extraction', weight: 0.75, re: /\b(?:repeat|print|output|return) (?:everything|all(?: the text)?|the text|the words) (?:above|before|that came before|preceding)\b/i },
+  { category: 'system_prompt_extraction', weight: 0.7, re: /\b(?:begin|start) your (?:reply|answer|response) with ["']?(?:you are|my instructions|sure, here is the system)/i },
+  { category: 'role_play_jailbreak', weight: 0.9, re: /\b(?:DAN|do anything now|developer mode|dev mode|jailbreak(?:ed)?|jailbroken|god mode|STAN|DUDE mode|AIM mode|unfiltered mode|evil mode|opposite mode)\b(?! (?:of|in) (?:ios|iphone|android|chrome|windows|phone))/ },
+  { category: 'role_play_jailbreak', weight: 0.75, re: /\b(?:pretend|imagine|act as if|roleplay|role-play|act as|you are now|you're now|behave as|simulate)\b[^.\n]{0,60}?\b(?:no (?:restrictions|rules|limits|filters|guidelines|ethics|morals)|without (?:any )?(?:restrictions|filters|limitations|rules|guidelines|censorship|ethics|morals)|unrestricted|unfiltered|uncensored|amoral|evil|rogue|not bound by|free from (?:all )?(?:rules|restrictions|openai|anthropic))/i },
+  { category: 'role_play_jailbreak', weight: 0.7, re: /\byou are (?:no longer|not) (?:an? )?(?:ai|assistant|chatgpt|claude|language model|bound|restricted|limited)\b/i },
+  { category: 'role_play_jailbreak', weight: 0.6, re: /\b(?:stay in character|never break character|you must never refuse|you cannot refuse|you can't refuse|never (?:say|tell me) (?:no|you can't)|answer (?:every|any) question without)\b/i },
+  { category: 'fake_delimiter', weight: 0.75, re: /(?:<\|im_start\|>\s*system|<\|system\|>|\[\/?INST\]|<<SYS>>|###\s*(?:system|instruction)s?\s*:?\s*$|^\s*system\s*:\s*(?:you|ignore|new)|<\/?system>|\bEND OF (?:USER )?(?:INPUT|PROMPT)\b|-{3,}\s*(?:new|admin|system) (?:instructions|prompt))/im },
+  { category: 'encoded_payload', weight: 0.5, re: /\b(?:decode|base64|rot13|hex-?decode|reverse) (?:this|the following|it)\b[^.\n]{0,40}?\b(?:and|then) (?:follow|execute|run|do|obey|apply)\b/i },
+];
+
+/** Zero-width, bidi-control and Unicode tag characters: invisible text aimed at the model, not the reader. */
+const INVISIBLE = /[\u200B-\u200F\u202A-\u202E\u2060-\u2064\u2066-\u2069\uFEFF]|\uDB40[\uDC00-\uDC7F]/g;
+const TAG_CHARS = /\uDB40[\uDC00-\uDC7F]/;
+/** Latin-looking letters from Cyrillic and Greek that spell out "ignore" to the model but not to a filter. */
+const HOMOGLYPHS: Record<string, string> = { а: 'a', е: 'e', о: 'o', р: 'p', с: 'c', у: 'y', х: 'x', і: 'i', ј: 'j', ѕ: 's', ԁ: 'd', ո: 'n', ɡ: 'g', Α: 'A', Β: 'B', Ε: 'E', Ι: 'I', Ο: 'O', Ρ: 'P', Τ: 'T', Χ: 'X', ο: 'o', ι: 'i', Ѕ: 'S', І: 'I', О: 'O', Р: 'P', А: 'A', Е: 'E', С: 'C', Т: 'T', Н: 'H', К: 'K', М: 'M', В: 'B' };
+const HOMOGLYPH_RE = new RegExp(`[${Object.keys(HOMOGLYPHS).join('')}]`, 'g');
+/** A Latin letter touching a Cyrillic or Greek one inside a word: mixed-script spoofing. */
+const MIXED_SCRIPT = /\p{Script=Latin}[\p{Script=Cyrillic}\p{Script=Greek}]|[\p{Script=Cyrillic}\p{Script=Greek}]\p{Script=Latin}/u;
+const NON_ASCII = /[^\x00-\x7F]/;
+const BASE64_RUN = /[A-Za-z0-9+/]{24,}={0,2}/g;
+/** Letters spaced out or dotted ("i g n o r e", "i.g.n.o.r.e") to slip past word matching. */
+const SPACED = /\b(?:[A-Za-z][ ._-]){5,}[A-Za-z]\b/g;
+
+/** The same text as the model will read it: invisible characters dropped, homoglyphs and fullwidth forms folded, spacing collapsed. */
+function normalise(text: string): string {
+  let out = NON_ASCII.test(text) ? text.normalize('NFKC').replace(INVISIBLE, '').replace(HOMOGLYPH_RE, (c) => HOMOGLYPHS[c] ?? c) : text;
+  if (SPACED.test(out)) out = out.replace(SPACED, (m) => m.replace(/[ ._-]/g, ''));
+  SPACED.lastIndex = 0;
+  return out;
+}
+
+/** Printable decoded base64 runs, which the heuristics read again. */
+function decodedPayloads(text: string): string[] {
+  const out: string[] = [];
+  BASE64_RUN.lastIndex = 0;
+  for (let m = BASE64_RUN.exec(text); m !== null && out.length < 8; m = BASE64_RUN.exec(text)) {
+    const decoded = Buffer.from(m[0], 'base64').toString('utf8');
+    if (decoded.length >= 12 && /^[\x20-\x7E\s]+$/.test(decoded)) out.push(decoded);
+  }
+  return out;
+}
+
+function score(text: string, categories: Set<string>): number {
+  let miss = 1;
+  for (const h of HEURISTICS) {
+    if (h.re.test(text)) {
+      miss *= 1 - h.weight;
+      categories.add(h.category);
+    }
+  }
+  return 1 - miss;
+}
+
+/** The combined score (0-1) and the heuristics that contributed, for the eval and for logs. */
+export function promptInjectionScore(text: string): { score: number; categories: string[] } {
+  const categories = new Set<string>();
+  let miss = 1 - score(normalise(text), categories);
+  if (NON_ASCII.test(text)) {
+    if (TAG_CHARS.test(text)) {
+      miss *= 0.1;
+      categories.add('unicode_smuggling');
+    } else if (MIXED_SCRIPT.test(text) && categories.size > 0) {
+      miss *= 0.5;
+      categories.add('unicode_smuggling');
+    }
+  }
+  if (text.length >= 24) {
+    for (const decoded of decodedPayloads(text)) {
+      const inner = score(normalise(decoded), categories);
+      if (inner > 0) {
+        // Hiding an instruction in base64 is itself a signal.
+        miss *= (1 - inner) * 0.5;
+        categories.add('encoded_payload');
+      }
+    }
+  }
+  return { score: 1 - miss, categories: [...categories] };
+}
+
+/** Compiles a prompt-injection guardrail: weighted heuristics over the normalised and decoded text, one finding over the whole text. */
+export function compilePromptInjection(config: PromptInjectionConfig, mode: GuardrailMode): TextCheck {
+  return (text) => {
+    const { score: s, categories } = promptInjectionScore(text);
+    if (s < config.threshold) return [];
+    return [{ category: categories[0] ?? 'prompt_injection', start: 0, end: text.length, action: mode }];
+  };
+}
