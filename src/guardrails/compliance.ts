@@ -38,9 +38,9 @@ const BUILT_IN: Record<(typeof COMPLIANCE_RULE_SETS)[number], ComplianceRule[]> 
     { id: 'icd10_code', category: 'hipaa_phi', pattern: String.raw`\b(?:ICD-?10(?:-CM)?|diagnosis code|dx code)\s*[:#]?\s*[A-TV-Z]\d{2}(?:\.\d{1,4})?\b` },
   ],
   financial_advice: [
-    { id: 'buy_sell_recommendation', category: 'financial_advice', pattern: String.raw`\b(?:you should|i recommend (?:that you)?|i'd recommend|my advice is to|definitely|you must|you need to)\s+(?:buy|sell|short|invest (?:in|all)|put (?:all )?your (?:money|savings))\b` },
+    { id: 'buy_sell_recommendation', category: 'financial_advice', pattern: String.raw`\b(?:you should|i recommend (?:that you)?|i'd recommend|my advice is to|definitely|you must|you need to)\s+(?:(?:buy|sell|short|dump|load up on)\s+(?:[\w$.-]+\s+){0,3}?(?:stocks?|shares|crypto|bitcoin|btc|eth|coins?|tokens?|funds?|etfs?|bonds|options|equities|gold)|invest (?:in|all)|put (?:all )?your (?:money|savings))\b` },
     { id: 'guaranteed_returns', category: 'financial_advice', pattern: String.raw`\b(?:guaranteed|risk-free|can't lose|cannot lose|sure-fire|surefire)\s+(?:returns?|profits?|gains?|investment|income|money)\b` },
-    { id: 'price_target', category: 'financial_advice', pattern: String.raw`\b(?:will (?:definitely |certainly |surely )?(?:go up|rise|double|triple|moon|skyrocket|reach \$?\d)|is going to (?:moon|skyrocket|double|triple))\b` },
+    { id: 'price_target', category: 'financial_advice', pattern: String.raw`\b(?:stocks?|shares|coins?|tokens?|price|bitcoin|btc|crypto|etfs?|funds?)\s+(?:will|is going to|are going to)\s+(?:definitely |certainly |surely )?(?:go up|rise|double|triple|moon|skyrocket|reach \$?\d)` },
     { id: 'insider', category: 'financial_advice', keywords: ['insider tip', 'insider information', 'before the announcement', 'not public yet'] },
   ],
   pci: [

@@ -22,7 +22,8 @@ const LEXICON: Array<[ToxicityCategory, number, string[]]> = [
   ['insult', 0.6, ['idiot', 'idiots', 'idiotic', 'moron', 'morons', 'moronic', 'imbecile', 'cretin', 'dumbass', 'dimwit', 'halfwit', 'nitwit', 'numbskull', 'loser', 'losers', 'scumbag', 'dirtbag', 'lowlife', 'degenerate', 'buffoon', 'clown', 'pathetic', 'worthless', 'useless piece']],
   ['insult', 0.35, ['stupid', 'dumb', 'brainless', 'clueless', 'incompetent', 'ignorant', 'disgusting', 'ugly', 'fat', 'trash', 'garbage', 'dense']],
   ['profanity', 0.6, ['fuck', 'fucking', 'fucked', 'fucker', 'motherfucker', 'shit', 'shitty', 'bullshit', 'asshole', 'assholes', 'bastard', 'bitch', 'bitches', 'dickhead', 'prick', 'cunt', 'wanker', 'twat', 'douchebag', 'piss off', 'scheisse', 'scheiße', 'arschloch', 'putain', 'merde', 'connard', 'mierda', 'cabrón', 'pendejo', 'cazzo', 'stronzo']],
-  ['profanity', 0.3, ['damn', 'crap', 'hell', 'bloody', 'screw you', 'suck']],
+  ['profanity', 0.25, ['damn', 'crap', 'hell', 'bloody', 'suck']],
+  ['harassment', 0.6, ['screw you', 'screw your']],
 ];
 
 /** Phrases where the words only count together; target-directed ("you") so "kill the process" stays clean. */
@@ -33,6 +34,7 @@ const PATTERNS: Array<[ToxicityCategory, number, RegExp]> = [
   ['threat', 0.8, /\bi (?:hope|wish) (?:you|they) (?:die|get hurt|get cancer|burn)\b/i],
   ['harassment', 0.7, /\b(?:shut (?:the fuck )?up|nobody (?:likes|cares about|wants) you|go away and die|get lost|you (?:disgust|sicken) me)\b/i],
   ['harassment', 0.6, /\byou(?:'re| are) (?:such )?(?:an? )?(?:\w+ )?(?:waste of (?:space|air|oxygen)|joke|failure|disgrace|embarrassment)\b/i],
+  ['insult', 0.6, /\btoo (?:dumb|stupid) to (?:live|function|exist)\b/i],
   ['insult', 0.6, /\byou(?:'re| are) (?:so |such an? |an? |really )*(?:stupid|dumb|ugly|fat|useless|worthless|pathetic|disgusting|retarded)\b/i],
   ['hate', 1, /\b(?:all|every|those|these) (?:\w+ )?(?:immigrants|foreigners|muslims|jews|christians|blacks|whites|asians|gays|women|men|mexicans|arabs|refugees) (?:are|should be) (?:\w+ )?(?:animals|vermin|parasites|subhuman|scum|rats|cockroaches|inferior|exterminated|deported|killed|banned|trash)\b/i],
   ['hate', 0.9, /\b(?:go back to (?:your|where you came from)|(?:your|their) kind (?:doesn't|don't|do not) belong)\b/i],
@@ -40,8 +42,8 @@ const PATTERNS: Array<[ToxicityCategory, number, RegExp]> = [
   ['self_harm', 0.9, /\bi (?:want|wanna|am going|'m going) to (?:kill myself|end (?:it all|my life)|hurt myself)\b/i],
 ];
 
-/** Words that, within three words before a hit, turn it around: "you're not stupid". */
-const NEGATION = /\b(?:not|never|no|isn't|aren't|wasn't|weren't|don't|doesn't|didn't|nobody's|hardly|nicht|kein|pas|jamais|no es)\s+(?:\S+\s+){0,2}$/i;
+/** Words that, within five words before a hit, turn it around: "you're not stupid". */
+const NEGATION = /\b(?:not|never|no|isn't|aren't|wasn't|weren't|don't|doesn't|didn't|nobody|no one|nobody's|hardly|nicht|kein|pas|jamais|no es)\s+(?:\S+\s+){0,4}$/i;
 /** Quoting or asking about a word is not using it: "what does 'idiot' mean", "the word 'damn'". */
 const MENTION = /(?:\bthe (?:word|term|phrase)|\bwhat does|\bdefinition of|\bmeaning of|\bis it rude to say|\btranslate)\s+["'“‘]?$/i;
 
