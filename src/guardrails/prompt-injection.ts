@@ -106,11 +106,11 @@ export function promptInjectionScore(text: string): { score: number; categories:
   return { score: 1 - miss, categories: [...categories] };
 }
 
-/** Compiles a prompt-injection guardrail: weighted heuristics over the normalised and decoded text, one finding over the whole text. */
+/** Compiles a prompt-injection guardrail: weighted heuristics over the normalised and decoded text, one finding per heuristic that contributed, each over the whole text. */
 export function compilePromptInjection(config: PromptInjectionConfig, mode: GuardrailMode): TextCheck {
   return (text) => {
     const { score: s, categories } = promptInjectionScore(text);
     if (s < config.threshold) return [];
-    return [{ category: categories[0] ?? 'prompt_injection', start: 0, end: text.length, action: mode }];
+    return categories.map((category) => ({ category, start: 0, end: text.length, action: mode }));
   };
 }
