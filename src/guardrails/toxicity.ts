@@ -15,6 +15,8 @@ interface Term {
   category: ToxicityCategory;
   weight: number;
   re: RegExp;
+  /** Lower-case words one of which the text must contain before the pattern runs. */
+  hints: readonly string[];
 }
 
 /** Whole words only (word boundaries keep "Scunthorpe", "assessment", "skills" and "classic" clean); weights are per hit. */
@@ -27,53 +29,74 @@ const LEXICON: Array<[ToxicityCategory, number, string[]]> = [
 ];
 
 /** Phrases where the words only count together; target-directed ("you") so "kill the process" stays clean. */
-const PATTERNS: Array<[ToxicityCategory, number, RegExp]> = [
-  ['threat', 1, /\b(?:i(?:'ll| will| am going to|'m going to|'m gonna| gonna)|we(?:'ll| will)) (?:\w+ ){0,2}(?:kill|murder|hurt|beat|stab|shoot|strangle|destroy|end|find|burn|rape) you\b/i],
-  ['threat', 1, /\byou(?:'re| are) (?:going to |gonna )?(?:dead|die|regret (?:this|it))\b/i],
-  ['threat', 0.9, /\b(?:watch your back|i know where you live|sleep with one eye open|you(?:'ll| will) pay for (?:this|that))\b/i],
-  ['threat', 0.8, /\bi (?:hope|wish) (?:you|they) (?:die|get hurt|get cancer|burn)\b/i],
-  ['harassment', 0.7, /\b(?:shut (?:the fuck )?up|nobody (?:likes|cares about|wants) you|go away and die|get lost|you (?:disgust|sicken) me)\b/i],
-  ['harassment', 0.6, /\byou(?:'re| are) (?:such )?(?:an? )?(?:\w+ )?(?:waste of (?:space|air|oxygen)|joke|failure|disgrace|embarrassment)\b/i],
-  ['insult', 0.6, /\btoo (?:dumb|stupid) to (?:live|function|exist)\b/i],
-  ['insult', 0.6, /\byou(?:'re| are) (?:so |such an? |an? |really )*(?:stupid|dumb|ugly|fat|useless|worthless|pathetic|disgusting|retarded)\b/i],
-  ['hate', 1, /\b(?:all|every|those|these) (?:\w+ )?(?:immigrants|foreigners|muslims|jews|christians|blacks|whites|asians|gays|women|men|mexicans|arabs|refugees) (?:are|should be) (?:\w+ )?(?:animals|vermin|parasites|subhuman|scum|rats|cockroaches|inferior|exterminated|deported|killed|banned|trash)\b/i],
-  ['hate', 0.9, /\b(?:go back to (?:your|where you came from)|(?:your|their) kind (?:doesn't|don't|do not) belong)\b/i],
-  ['self_harm', 1, /\b(?:kill (?:yo)?urself|kys|go die|drink bleach|you should (?:just )?die|end your (?:own )?life)\b/i],
-  ['self_harm', 0.9, /\bi (?:want|wanna|am going|'m going) to (?:kill myself|end (?:it all|my life)|hurt myself)\b/i],
+const PATTERNS: Array<[ToxicityCategory, number, RegExp, string[]]> = [
+  ['threat', 1, /\b(?:i(?:'ll| will| am going to|'m going to|'m gonna| gonna)|we(?:'ll| will)) (?:\w+ ){0,2}(?:kill|murder|hurt|beat|stab|shoot|strangle|destroy|end|find|burn|rape) you\b/i, ['you', 'watch your', 'sleep with']],
+  ['threat', 1, /\byou(?:'re| are) (?:going to |gonna )?(?:dead|die|regret (?:this|it))\b/i, ['you', 'watch your', 'sleep with']],
+  ['threat', 0.9, /\b(?:watch your back|i know where you live|sleep with one eye open|you(?:'ll| will) pay for (?:this|that))\b/i, ['you', 'watch your', 'sleep with']],
+  ['threat', 0.8, /\bi (?:hope|wish) (?:you|they) (?:die|get hurt|get cancer|burn)\b/i, ['you', 'watch your', 'sleep with']],
+  ['harassment', 0.7, /\b(?:shut (?:the fuck )?up|nobody (?:likes|cares about|wants) you|go away and die|get lost|you (?:disgust|sicken) me)\b/i, ['shut', 'nobody', 'go away', 'get lost', 'you']],
+  ['harassment', 0.6, /\byou(?:'re| are) (?:such )?(?:an? )?(?:\w+ )?(?:waste of (?:space|air|oxygen)|joke|failure|disgrace|embarrassment)\b/i, ['shut', 'nobody', 'go away', 'get lost', 'you']],
+  ['insult', 0.6, /\btoo (?:dumb|stupid) to (?:live|function|exist)\b/i, ['you', 'too dumb', 'too stupid']],
+  ['insult', 0.6, /\byou(?:'re| are) (?:so |such an? |an? |really )*(?:stupid|dumb|ugly|fat|useless|worthless|pathetic|disgusting|retarded)\b/i, ['you', 'too dumb', 'too stupid']],
+  ['hate', 1, /\b(?:all|every|those|these) (?:\w+ )?(?:immigrants|foreigners|muslims|jews|christians|blacks|whites|asians|gays|women|men|mexicans|arabs|refugees) (?:are|should be) (?:\w+ )?(?:animals|vermin|parasites|subhuman|scum|rats|cockroaches|inferior|exterminated|deported|killed|banned|trash)\b/i, ['all ', 'every ', 'those ', 'these ', 'go back', 'kind ']],
+  ['hate', 0.9, /\b(?:go back to (?:your|where you came from)|(?:your|their) kind (?:doesn't|don't|do not) belong)\b/i, ['all ', 'every ', 'those ', 'these ', 'go back', 'kind ']],
+  ['self_harm', 1, /\b(?:kill (?:yo)?urself|kys|go die|drink bleach|you should (?:just )?die|end your (?:own )?life)\b/i, ['kill', 'kys', 'die', 'bleach', 'end your', 'hurt myself', 'end it']],
+  ['self_harm', 0.9, /\bi (?:want|wanna|am going|'m going) to (?:kill myself|end (?:it all|my life)|hurt myself)\b/i, ['kill', 'kys', 'die', 'bleach', 'end your', 'hurt myself', 'end it']],
 ];
 
 /** Words that, within five words before a hit, turn it around: "you're not stupid". */
+/** Letters and digits of the Latin scripts: the `u` flag's \\p{L} would slow every scan down several times. */
+const WORD_CHAR = /[A-Za-z0-9_\u00C0-\u024F]/;
 const NEGATION = /\b(?:not|never|no|isn't|aren't|wasn't|weren't|don't|doesn't|didn't|nobody|no one|nobody's|hardly|nicht|kein|pas|jamais|no es)\s+(?:\S+\s+){0,4}$/i;
 /** Quoting or asking about a word is not using it: "what does 'idiot' mean", "the word 'damn'". */
 const MENTION = /(?:\bthe (?:word|term|phrase)|\bwhat does|\bdefinition of|\bmeaning of|\bis it rude to say|\btranslate)\s+["'“‘]?$/i;
 
-function compileLexicon(categories: ReadonlySet<ToxicityCategory>): Term[] {
-  const terms: Term[] = [];
+/**
+ * The whole lexicon as one regex with a capture group per (category, weight) entry, so a text is
+ * scanned once; the patterns follow, each behind its hint words.
+ */
+function compileLexicon(categories: ReadonlySet<ToxicityCategory>): { lexicon: { re: RegExp; groups: Array<{ category: ToxicityCategory; weight: number }> } | null; patterns: Term[] } {
+  const groups: Array<{ category: ToxicityCategory; weight: number }> = [];
+  const sources: string[] = [];
   for (const [category, weight, words] of LEXICON) {
     if (!categories.has(category)) continue;
-    const alternatives = words.map((w) => w.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/ /g, '\\s+')).join('|');
-    terms.push({ category, weight, re: new RegExp(`(?<![\\p{L}\\p{N}_])(?:${alternatives})(?![\\p{L}\\p{N}_])`, 'giu') });
+    groups.push({ category, weight });
+    sources.push(`(${words.map((w) => w.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/ /g, '\\s+')).join('|')})`);
   }
-  for (const [category, weight, re] of PATTERNS) if (categories.has(category)) terms.push({ category, weight, re: new RegExp(re.source, 'gi') });
-  return terms;
+  // No leading lookbehind (it stops the engine from skipping to a candidate's first letter): the start boundary is checked by hand.
+  const lexicon = sources.length ? { re: new RegExp(`(?:${sources.join('|')})(?![A-Za-z0-9_\\u00C0-\\u024F])`, 'gi'), groups } : null;
+  const patterns: Term[] = [];
+  for (const [category, weight, re, hints] of PATTERNS) if (categories.has(category)) patterns.push({ category, weight, re: new RegExp(re.source, 'gi'), hints });
+  return { lexicon, patterns };
 }
 
 /** Compiles a toxicity guardrail: lexicon and phrase scoring per category, with negation and word-boundary care. */
 export function compileToxicity(config: ToxicityConfig, mode: GuardrailMode): TextCheck {
-  const terms = compileLexicon(new Set(config.categories));
+  const { lexicon, patterns } = compileLexicon(new Set(config.categories));
   return (text) => {
     const scores = new Map<ToxicityCategory, number>();
     const hits: Finding[] = [];
-    for (const term of terms) {
-      term.re.lastIndex = 0;
-      for (let m = term.re.exec(text); m !== null; m = term.re.exec(text)) {
-        const before = text.slice(Math.max(0, m.index - 40), m.index);
-        if (NEGATION.test(before) || MENTION.test(before)) continue;
-        // Scores add up like independent evidence: two mild words are more than one, never above 1.
-        const prior = scores.get(term.category) ?? 0;
-        scores.set(term.category, 1 - (1 - prior) * (1 - term.weight));
-        hits.push({ category: term.category, start: m.index, end: m.index + m[0].length, action: mode });
+    const hit = (category: ToxicityCategory, weight: number, m: RegExpExecArray) => {
+      const before = text.slice(Math.max(0, m.index - 40), m.index);
+      if (NEGATION.test(before) || MENTION.test(before)) return;
+      // Scores add up like independent evidence: two mild words are more than one, never above 1.
+      const prior = scores.get(category) ?? 0;
+      scores.set(category, 1 - (1 - prior) * (1 - weight));
+      hits.push({ category, start: m.index, end: m.index + m[0].length, action: mode });
+    };
+    if (lexicon) {
+      lexicon.re.lastIndex = 0;
+      for (let m = lexicon.re.exec(text); m !== null; m = lexicon.re.exec(text)) {
+        if (m.index > 0 && WORD_CHAR.test(text[m.index - 1]!)) continue;
+        const g = lexicon.groups[m.slice(1).findIndex((v) => v !== undefined)]!;
+        hit(g.category, g.weight, m);
       }
+    }
+    const lower = text.toLowerCase();
+    for (const term of patterns) {
+      if (!term.hints.some((h) => lower.includes(h))) continue;
+      term.re.lastIndex = 0;
+      for (let m = term.re.exec(text); m !== null; m = term.re.exec(text)) hit(term.category, term.weight, m);
     }
     const firing = new Set<string>();
     for (const [category, score] of scores) if (score >= config.threshold - 1e-9) firing.add(category);
