@@ -10,6 +10,9 @@ import { createDemoFiles, type DemoFiles } from './files-server.js';
 export const DEMO_UNREACHABLE = { provider: 'unreachable', model: 'always-down', address: '127.0.0.1:9' } as const;
 /** A fallback chain whose first target is the unreachable one and whose second answers. */
 export const DEMO_CHAIN = 'demo-resilient';
+
+/** The demo's guardrail policy and the tag pattern `smartflow demo` attaches it to (docs/guardrails.md). */
+export const DEMO_POLICY = { name: 'demo-safety', tagPattern: 'demo-*', tag: 'demo-guarded' } as const;
 /**
  * The model the demo's budgeted virtual key may call (the catalogue's priciest, so a few requests
  * show the budget at work), and its daily budget in USD: two walkthrough requests fit, a third does not.
@@ -83,6 +86,12 @@ export async function startDemoWorld(options: { host: string; port: number; mast
       // Caching for gpt-4o-mini only: the budget walkthrough needs its requests to reach the model.
       cache: { models: { 'gpt-4o-mini': { enabled: true } } },
       mcp_servers: files ? [files.server] : [],
+      // A PII mask and a prompt-injection block, grouped in one policy; `smartflow demo` attaches it to the tags "demo-*".
+      guardrails: [
+        { name: 'demo-pii', type: 'pii', mode: 'mask', stage: 'both', description: 'Redacts emails, phone numbers, cards, IBANs, SSNs, IPs and API keys.' },
+        { name: 'demo-injection', type: 'prompt_injection', mode: 'block', stage: 'pre', description: 'Refuses prompt injections and jailbreaks.' },
+      ],
+      policies: [{ name: DEMO_POLICY.name, add: ['demo-pii', 'demo-injection'], description: 'The demo\'s guardrail policy.' }],
     });
     const opened = files;
     return {
