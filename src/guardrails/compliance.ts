@@ -40,14 +40,14 @@ const BUILT_IN: Record<(typeof COMPLIANCE_RULE_SETS)[number], ComplianceRule[]> 
     { id: 'icd10_code', hints: ['icd', 'diagnosis code', 'dx code'], category: 'hipaa_phi', pattern: String.raw`\b(?:ICD-?10(?:-CM)?|diagnosis code|dx code)\s*[:#]?\s*[A-TV-Z]\d{2}(?:\.\d{1,4})?\b` },
   ],
   financial_advice: [
-    { id: 'buy_sell_recommendation', hints: ['you should', 'recommend', 'my advice', 'definitely', 'you must', 'you need to'], category: 'financial_advice', pattern: String.raw`\b(?:you should|i recommend (?:that you)?|i'd recommend|my advice is to|definitely|you must|you need to)\s+(?:(?:buy|sell|short|dump|load up on)\s+(?:[\w$.-]+\s+){0,3}?(?:stocks?|shares|crypto|bitcoin|btc|eth|coins?|tokens?|funds?|etfs?|bonds|options|equities|gold)|invest (?:in|all)|put (?:all )?your (?:money|savings))\b` },
+    { id: 'buy_sell_recommendation', hints: ['buy', 'sell', 'short', 'dump', 'load up', 'invest', 'put your', 'put all your'], category: 'financial_advice', pattern: String.raw`\b(?:you should|i recommend (?:that you)?|i'd recommend|my advice is to|definitely|you must|you need to)\s+(?:(?:buy|sell|short|dump|load up on)\s+(?:[\w$.-]+\s+){0,3}?(?:stocks?|shares|crypto|bitcoin|btc|eth|coins?|tokens?|funds?|etfs?|bonds|options|equities|gold)|invest (?:in|all)|put (?:all )?your (?:money|savings))\b` },
     { id: 'guaranteed_returns', hints: ['guaranteed', 'risk-free', 'lose', 'sure-fire', 'surefire'], category: 'financial_advice', pattern: String.raw`\b(?:guaranteed|risk-free|can't lose|cannot lose|sure-fire|surefire)\s+(?:returns?|profits?|gains?|investment|income|money)\b` },
-    { id: 'price_target', hints: [' will ', 'going to'], category: 'financial_advice', pattern: String.raw`\b(?:stocks?|shares|coins?|tokens?|price|bitcoin|btc|crypto|etfs?|funds?)\s+(?:will|is going to|are going to)\s+(?:definitely |certainly |surely )?(?:go up|rise|double|triple|moon|skyrocket|reach \$?\d)` },
+    { id: 'price_target', hints: ['stock', 'share', 'coin', 'token', 'price', 'bitcoin', 'btc', 'crypto', 'etf', 'fund'], category: 'financial_advice', pattern: String.raw`\b(?:stocks?|shares|coins?|tokens?|price|bitcoin|btc|crypto|etfs?|funds?)\s+(?:will|is going to|are going to)\s+(?:definitely |certainly |surely )?(?:go up|rise|double|triple|moon|skyrocket|reach \$?\d)` },
     { id: 'insider', category: 'financial_advice', keywords: ['insider tip', 'insider information', 'before the announcement', 'not public yet'] },
   ],
   pci: [
     { id: 'cvv', hints: ['cvv', 'cvc', 'cid', 'security code'], category: 'pci', pattern: String.raw`\b(?:CVV2?|CVC2?|CID|security code)\s*[:#]?\s*\d{3,4}\b` },
-    { id: 'card_expiry_with_number', hints: ['exp', 'valid thru'], category: 'pci', pattern: String.raw`\b(?:exp(?:iry|iration)?(?: date)?|valid thru)\s*[:#]?\s*(?:0[1-9]|1[0-2])\s*/\s*(?:\d{2}|\d{4})\b` },
+    { id: 'card_expiry_with_number', hints: ['exp ', 'exp:', 'exp.', 'expiry', 'expiration', 'valid thru'], category: 'pci', pattern: String.raw`\b(?:exp(?:iry|iration)?(?: date)?|valid thru)\s*[:#]?\s*(?:0[1-9]|1[0-2])\s*/\s*(?:\d{2}|\d{4})\b` },
   ],
 };
 

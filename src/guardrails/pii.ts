@@ -60,7 +60,9 @@ const API_KEYS = new RegExp(
  * needs a run of digits, and the rest a literal marker. Leading lookbehinds are checked by hand
  * (`after`) because they stop the regex engine from skipping ahead to a candidate's first character.
  */
-const DIGIT_RUN = /\d[\d .()\/-]{5,}\d/;
+/** Seven digits or more, single separators allowed: the fewest any card, SSN or phone number has. */
+const DIGIT_RUN = /\d(?:[ .()\/-]?\d){6}/;
+const PHONE_CUE_HINTS = ['phone', 'tel', 'télé', 'mobile', 'cell', 'fax', 'call', 'whats', 'handy', 'portable', 'teléfono', 'móvil', 'celular', 'cellulare', '電話', '携帯', '전화'];
 const IBAN_HINT = /[A-Z]{2}\d{2}/;
 const DOTTED_DIGITS = /\d\.\d/;
 const IPV6_HINT = /::|[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:/;
@@ -149,7 +151,7 @@ const DETECTORS: Record<PiiEntity, Detector> = {
         })
       : [];
     if (!f.digitRun) return intl;
-    const cued = spans(PHONE_CUE, t, (m) => {
+    const cued = !PHONE_CUE_HINTS.some((h) => f.lower.includes(h)) ? [] : spans(PHONE_CUE, t, (m) => {
       const number = m[1]!;
       const n = number.replace(/\D/g, '').length;
       if (n < 7 || n > 13) return null;
