@@ -3,7 +3,10 @@ import type { RequestLog } from '../core/request-log.js';
 import { evaluateText, type CompiledGuardrail, type GuardrailHit } from '../guardrails/compile.js';
 import { rewriteOutputTexts } from '../guardrails/text-fields.js';
 import type { ToolCallGuard } from '../mcp/downstream/tool-catalog.js';
+import type { SpendGuardrailHit } from '../spend/spend-record.js';
 import type { PolicySnapshot } from './policy-snapshot.js';
+
+const RANK = { flag: 0, mask: 1, block: 2 } as const;
 
 /** A tool call refused by a guardrail: an MCP error whose data names the guardrail (`/api/mcp/tools/call` maps it to 400 guardrail_blocked). */
 export class ToolGuardrailBlocked extends McpError {
@@ -30,15 +33,24 @@ async function rewriteStrings(value: unknown, rewrite: (s: string) => Promise<st
  * arguments, post-stage ones the result's text. Blocks throw ToolGuardrailBlocked; masks rewrite.
  */
 export function createToolCallGuard(snapshot: () => PolicySnapshot, log: RequestLog): ToolCallGuard {
-  async function run(value: unknown, guardrails: readonly CompiledGuardrail[], stage: 'pre' | 'post', context: Record<string, unknown>): Promise<void> {
+  async function run(value: unknown, guardrails: readonly CompiledGuardrail[], stage: 'pre' | 'post', context: Record<string, unknown>, report: (hit: SpendGuardrailHit) => void): Promise<void> {
     const texts: string[] = [];
     if (stage === 'post') rewriteOutputTexts(value, (t) => (texts.push(t), t));
     else await rewriteStrings(value, async (t) => (texts.push(t), t));
     const verdicts = await Promise.all(texts.map((t) => evaluateText(t, guardrails, stage)));
+    const merged = new Map<string, GuardrailHit>();
     for (const verdict of verdicts) {
-      if (verdict.blocked) throw new ToolGuardrailBlocked(verdict.blocked, stage === 'pre' ? 'arguments' : 'result');
-      for (const hit of verdict.hits) log.warn({ ...context, guardrail: hit.guardrail, action: hit.action, stage, categories: hit.categories }, 'guardrail fired on an MCP tool call');
+      for (const hit of verdict.hits) {
+        const seen = merged.get(hit.guardrail);
+        merged.set(hit.guardrail, seen ? { ...seen, action: RANK[hit.action] > RANK[seen.action] ? hit.action : seen.action, categories: [...new Set([...seen.categories, ...hit.categories])] } : hit);
+      }
     }
+    for (const hit of merged.values()) {
+      report({ guardrail: hit.guardrail, stage, action: hit.action, categories: hit.categories });
+      if (hit.action === 'flag') log.warn({ ...context, guardrail: hit.guardrail, stage, categories: hit.categories }, 'guardrail flagged an MCP tool call');
+    }
+    const blocked = verdicts.find((v) => v.blocked)?.blocked;
+    if (blocked) throw new ToolGuardrailBlocked(blocked, stage === 'pre' ? 'arguments' : 'result');
     let i = 0;
     if (stage === 'post') rewriteOutputTexts(value, () => verdicts[i++]!.text);
     else await rewriteStrings(value, async () => verdicts[i++]!.text);
@@ -50,18 +62,18 @@ export function createToolCallGuard(snapshot: () => PolicySnapshot, log: Request
     return snap.resolve({ team: p.teamId, key_alias: p.keyAlias ?? null, model: `mcp:${alias}`, tags: p.tags ?? [] });
   };
   return {
-    async arguments(caller, server, tool, args) {
+    async arguments(caller, server, tool, args, report) {
       const resolution = resolve(caller, server.alias);
       if (!resolution || resolution.pre.length === 0 || args === undefined) return args;
       const copy = structuredClone(args);
-      await run(copy, resolution.pre, 'pre', { mcp_server: server.alias, tool });
+      await run(copy, resolution.pre, 'pre', { mcp_server: server.alias, tool }, report);
       return copy;
     },
-    async result(caller, server, tool, result) {
+    async result(caller, server, tool, result, report) {
       const resolution = resolve(caller, server.alias);
       if (!resolution || resolution.post.length === 0) return result;
       const copy = structuredClone(result);
-      await run(copy, resolution.post, 'post', { mcp_server: server.alias, tool });
+      await run(copy, resolution.post, 'post', { mcp_server: server.alias, tool }, report);
       return copy;
     },
   };

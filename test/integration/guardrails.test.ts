@@ -229,6 +229,9 @@ describe('guardrail policies', () => {
       const res = await admin(gw, '/api/mcp/tools/call', { server: 'ev', tool: 'echo', arguments: { message: 'mail jane.doe@corp.io' } });
       assert.equal(res.status, 200, res.text);
       assert.match(JSON.stringify(res.json.content), /Echo: mail \[REDACTED:email\]/);
+      await gw.gateway.spendLog.flush();
+      const row = (await gw.gateway.store.querySpend({ limit: 50 })).rows.find((r) => r.operation === 'mcp.call' && r.mcp?.trace_id === res.headers['x-request-id']);
+      assert.deepEqual(row?.guardrails, [{ guardrail: 'pii-mask', stage: 'pre', action: 'mask', categories: ['email'] }]);
     });
 
     test('an injection in the arguments is blocked', async () => {
@@ -236,6 +239,11 @@ describe('guardrail policies', () => {
       assert.equal(res.status, 400, res.text);
       assert.equal(res.json.error.code, 'guardrail_blocked');
       assert.equal(res.json.error.param, 'no-injection');
+      await gw.gateway.spendLog.flush();
+      const row = (await gw.gateway.store.querySpend({ limit: 50 })).rows.find((r) => r.operation === 'mcp.call' && r.mcp?.trace_id === res.headers['x-request-id']);
+      assert.equal(row?.status, 400);
+      assert.equal(row?.error_code, 'guardrail_blocked');
+      assert.deepEqual(row?.guardrails, [{ guardrail: 'no-injection', stage: 'pre', action: 'block', categories: ['instruction_override', 'system_prompt_extraction'] }]);
     });
   });
 
