@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { safePattern } from './safe-pattern.js';
+import { compileHintScan } from './hint-scan.js';
 import type { Finding, GuardrailMode, TextCheck } from './types.js';
 
 const modeSchema = z.enum(['block', 'mask', 'flag']);
@@ -65,11 +66,12 @@ export function compileCompliance(config: ComplianceConfig, mode: GuardrailMode)
     const hints = rule.hints ?? (rule.keywords && !rule.pattern ? rule.keywords.map((k) => k.toLowerCase()) : null);
     return { category: rule.category, action: rule.action ?? mode, re: new RegExp(source, flags), hints };
   });
+  const scanHints = compileHintScan(rules.flatMap((r) => r.hints ?? []));
   return (text) => {
     const findings: Finding[] = [];
-    const lower = text.toLowerCase();
+    const present = scanHints(text.toLowerCase());
     for (const rule of rules) {
-      if (rule.hints && !rule.hints.some((h) => lower.includes(h))) continue;
+      if (rule.hints && !rule.hints.some((h) => present.has(h))) continue;
       rule.re.lastIndex = 0;
       for (let m = rule.re.exec(text); m !== null; m = rule.re.exec(text)) {
         if (m[0].length === 0) {

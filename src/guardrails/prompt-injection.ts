@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { compileHintScan } from './hint-scan.js';
 import type { GuardrailMode, TextCheck } from './types.js';
 
 export const promptInjectionConfigSchema = z.strictObject({
@@ -82,11 +83,14 @@ function decodedPayloads(text: string): string[] {
   return out;
 }
 
+const scanHints = compileHintScan(HEURISTICS.flatMap((h) => h.hints));
+
 function score(text: string, categories: Set<string>): number {
   let miss = 1;
-  const lower = text.toLowerCase();
+  const present = scanHints(text.toLowerCase());
+  if (present.size === 0) return 0;
   for (const h of HEURISTICS) {
-    if (!h.hints.some((hint) => lower.includes(hint))) continue;
+    if (!h.hints.some((hint) => present.has(hint))) continue;
     if (h.re.test(text)) {
       miss *= 1 - h.weight;
       categories.add(h.category);

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { compileHintScan } from './hint-scan.js';
 import type { Finding, GuardrailMode, TextCheck } from './types.js';
 
 export const TOXICITY_CATEGORIES = ['insult', 'profanity', 'threat', 'harassment', 'hate', 'self_harm'] as const;
@@ -73,6 +74,7 @@ function compileLexicon(categories: ReadonlySet<ToxicityCategory>): { lexicon: {
 /** Compiles a toxicity guardrail: lexicon and phrase scoring per category, with negation and word-boundary care. */
 export function compileToxicity(config: ToxicityConfig, mode: GuardrailMode): TextCheck {
   const { lexicon, patterns } = compileLexicon(new Set(config.categories));
+  const scanHints = compileHintScan(patterns.flatMap((p) => p.hints));
   return (text) => {
     const scores = new Map<ToxicityCategory, number>();
     const hits: Finding[] = [];
@@ -92,9 +94,9 @@ export function compileToxicity(config: ToxicityConfig, mode: GuardrailMode): Te
         hit(g.category, g.weight, m);
       }
     }
-    const lower = text.toLowerCase();
+    const present = scanHints(text.toLowerCase());
     for (const term of patterns) {
-      if (!term.hints.some((h) => lower.includes(h))) continue;
+      if (!term.hints.some((h) => present.has(h))) continue;
       term.re.lastIndex = 0;
       for (let m = term.re.exec(text); m !== null; m = term.re.exec(text)) hit(term.category, term.weight, m);
     }
