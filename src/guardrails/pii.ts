@@ -1,6 +1,7 @@
 import { isIPv6 } from 'node:net';
 import { z } from 'zod';
 import { cardIssuerValid, ibanValid, IBAN_LENGTHS, luhnValid, ssnValid } from './pii-validators.js';
+import { compileHintScan } from './hint-scan.js';
 import type { Finding, GuardrailMode, TextCheck } from './types.js';
 
 export const PII_ENTITIES = ['email', 'phone', 'credit_card', 'iban', 'us_ssn', 'ip_address', 'api_key'] as const;
@@ -21,7 +22,8 @@ type Span = [start: number, end: number];
 /** What every detector's prefilter asks, computed once per text. */
 interface TextFacts {
   digitRun: boolean;
-  lower: string;
+  /** The hint words (phone cues, secret names, SSN labels) the text contains. */
+  hints: ReadonlySet<string>;
 }
 type Detector = (text: string, facts: TextFacts) => Span[];
 
@@ -131,7 +133,7 @@ const DETECTORS: Record<PiiEntity, Detector> = {
   iban: (t) => (IBAN_HINT.test(t) ? ibanSpans(t) : []),
   us_ssn: (t, f) => [
     ...(f.digitRun ? spans(SSN, t, (m) => (after(t, m.index, NOT_AFTER_CARD) && ssnValid(m[1]!, m[3]!, m[4]!) ? [m.index, m.index + m[0].length] : null)) : []),
-    ...(SSN_HINTS.some((h) => f.lower.includes(h))
+    ...(SSN_HINTS.some((h) => f.hints.has(h))
       ? spans(SSN_BARE, t, (m) => {
           if (!ssnValid(m[1]!, m[2]!, m[3]!)) return null;
           const end = m.index + m[0].length;
@@ -151,7 +153,7 @@ const DETECTORS: Record<PiiEntity, Detector> = {
         })
       : [];
     if (!f.digitRun) return intl;
-    const cued = !PHONE_CUE_HINTS.some((h) => f.lower.includes(h)) ? [] : spans(PHONE_CUE, t, (m) => {
+    const cued = !PHONE_CUE_HINTS.some((h) => f.hints.has(h)) ? [] : spans(PHONE_CUE, t, (m) => {
       const number = m[1]!;
       const n = number.replace(/\D/g, '').length;
       if (n < 7 || n > 13) return null;
@@ -163,7 +165,7 @@ const DETECTORS: Record<PiiEntity, Detector> = {
   },
   api_key: (t, f) => [
     ...(KEY_HINT.test(t) ? spans(API_KEYS, t, (m) => (after(t, m.index, NOT_AFTER_KEY) ? [m.index, m.index + m[0].length] : null)) : []),
-    ...(SECRET_HINTS.some((h) => f.lower.includes(h))
+    ...(SECRET_HINTS.some((h) => f.hints.has(h))
       ? spans(SECRET_ASSIGNMENT, t, (m) => {
           const end = m.index + m[0].length;
           return [end - m[1]!.length, end];
@@ -196,9 +198,10 @@ export function compilePii(config: PiiConfig, mode: GuardrailMode): TextCheck {
   };
   const checks = config.entities.map((entity) => ({ entity, detect: DETECTORS[entity], action: config.entity_actions[entity] ?? mode }));
   const hasAllowList = config.allow_list.length > 0;
+  const scanHints = compileHintScan([...PHONE_CUE_HINTS, ...SECRET_HINTS, ...SSN_HINTS]);
   return (text) => {
     const findings: Finding[] = [];
-    const facts: TextFacts = { digitRun: DIGIT_RUN.test(text), lower: text.toLowerCase() };
+    const facts: TextFacts = { digitRun: DIGIT_RUN.test(text), hints: scanHints(text.toLowerCase()) };
     for (const { entity, detect, action } of checks) {
       for (const [start, end] of detect(text, facts)) {
         if (hasAllowList && allowed(text.slice(start, end))) continue;

@@ -64,8 +64,8 @@ function compileLexicon(categories: ReadonlySet<ToxicityCategory>): { lexicon: {
     groups.push({ category, weight });
     sources.push(`(${words.map((w) => w.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/ /g, '\\s+')).join('|')})`);
   }
-  // No leading lookbehind (it stops the engine from skipping to a candidate's first letter): the start boundary is checked by hand.
-  const lexicon = sources.length ? { re: new RegExp(`(?:${sources.join('|')})(?![A-Za-z0-9_\\u00C0-\\u024F])`, 'gi'), groups } : null;
+  // `\b` first: alternatives are tried at word starts only. Its ASCII notion of a word misses accented letters, so the start is checked again by hand.
+  const lexicon = sources.length ? { re: new RegExp(`\\b(?:${sources.join('|')})(?![A-Za-z0-9_\\u00C0-\\u024F])`, 'gi'), groups } : null;
   const patterns: Term[] = [];
   for (const [category, weight, re, hints] of PATTERNS) if (categories.has(category)) patterns.push({ category, weight, re: new RegExp(re.source, 'gi'), hints });
   return { lexicon, patterns };
