@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { renderGuardrails, runGuardrailBench } from './guardrails.js';
 import { CACHE_GATEWAY_OPTIONS, runCacheScenario, type CacheScenarioResult, type CacheScenarioSkipped } from './cache.js';
 import { BenchChild, killAllChildren, killAllChildrenSync, pinSelf, tasksetAvailable } from './children.js';
 import type { HttpTarget } from './measure.js';
@@ -431,12 +432,15 @@ async function main(): Promise<void> {
     cpuProf,
     durations: { ...durations },
   };
-  const markdown = `${renderMarkdown(info, direct, extraBaselines, passthrough, gateways, vkeys, cache)}\n${renderMcp(mcp)}${toolsearch ? `\n${renderToolSearch(toolsearch)}` : ''}`;
+  // The guardrails stage in process (bench/guardrails.ts): four guardrails on a 1 KB prompt.
+  const guardrails = await runGuardrailBench(quick);
+  if (guardrails.addedUs > guardrails.target) rowFailures.push(`guardrails: ${guardrails.addedUs} µs added, target ${guardrails.target} µs`);
+  const markdown = `${renderMarkdown(info, direct, extraBaselines, passthrough, gateways, vkeys, cache)}\n${renderMcp(mcp)}${toolsearch ? `\n${renderToolSearch(toolsearch)}` : ''}\n${renderGuardrails(guardrails)}`;
   process.stdout.write(`\n${markdown}\n`);
 
   const suffix = quick ? '-quick' : cpuProf ? '-cpu-prof' : '';
   const jsonPath = join(RESULTS_DIR, `${stamp}${suffix}.json`);
-  writeFileSync(jsonPath, `${JSON.stringify({ info, targets: TARGETS, body: CHAT_BODY, direct, extraBaselines, passthrough, gateways, vkeys, cache, mcp, toolsearch }, null, 2)}\n`);
+  writeFileSync(jsonPath, `${JSON.stringify({ info, targets: TARGETS, body: CHAT_BODY, direct, extraBaselines, passthrough, gateways, vkeys, cache, mcp, toolsearch, guardrails }, null, 2)}\n`);
   log(`wrote ${jsonPath}`);
   // Smoke and profiled runs, and runs whose virtual-key or cache rows failed, do not replace the reference table.
   if (!quick && !cpuProf && rowFailures.length === 0) {

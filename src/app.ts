@@ -33,6 +33,11 @@ import { registerMcpRoutes } from './http/routes/mcp.js';
 import { registerMcpToolRoutes } from './http/routes/mcp-tools.js';
 import { registerToolIndexRoutes, registerToolSearchRoutes } from './http/routes/mcp-tool-search.js';
 import { createToolSearch } from './toolsearch/create-tool-search.js';
+import { registerGuardrailRoutes } from './http/routes/guardrails.js';
+import { registerPolicyRoutes } from './http/routes/policies.js';
+import type { PolicyRegistry } from './policies/policy-registry.js';
+import { createGuardrailsStage } from './pipeline/stages/guardrails.js';
+import { createToolCallGuard } from './policies/tool-call-guard.js';
 import { createToolCallRecorder } from './mcp/downstream/tool-call-recorder.js';
 import { ToolCatalog } from './mcp/downstream/tool-catalog.js';
 import type { McpServerRegistry } from './mcp/registry.js';
@@ -75,6 +80,8 @@ export interface AppDeps {
   mcpServers: McpServerRegistry;
   mcpUpstreams: UpstreamPool;
   agents: AgentRegistry;
+  /** Guardrails, policies and their attachments (docs/guardrails.md). */
+  policies: PolicyRegistry;
   /** True once shutdown began. */
   isDraining?: () => boolean;
 }
@@ -127,6 +134,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     createResolveModelStage(deps.routing.planner),
     createAuthorizeModelStage(),
     createOutputLimitsStage(),
+    createGuardrailsStage({ snapshot: () => deps.policies.snapshot() }),
     createBudgetStage({ limits: deps.access.limits, defaultMaxOutputTokens: deps.config.budgets.default_max_output_tokens, maxServerToolCalls: deps.config.budgets.max_server_tool_calls }),
     createCacheStage({ config: deps.config.cache, cache: caching.cache, semantic: caching.semantic, now: deps.access.now, allowAnthropicByok: deps.config.passthrough.anthropic.allow_byok }),
     createRouteStage({ balancer: deps.routing.balancer, cooldowns: deps.routing.cooldowns, now: deps.access.now }),
@@ -160,7 +168,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
 
   // One catalog for /mcp, the REST tool API and the tool loop: the same access checks, spend rows and metrics.
   const onToolCall = createToolCallRecorder({ spendLog: deps.spendLog, metrics: deps.metrics.mcp, log: deps.logger });
-  const mcpCatalog = new ToolCatalog({ registry: deps.mcpServers, upstreams: deps.mcpUpstreams, log: deps.logger, onToolCall, now: deps.access.now });
+  const mcpCatalog = new ToolCatalog({ registry: deps.mcpServers, upstreams: deps.mcpUpstreams, log: deps.logger, onToolCall, now: deps.access.now, guard: createToolCallGuard(() => deps.policies.snapshot(), deps.logger) });
   const toolLoop: ToolLoopDeps = {
     authenticator: deps.authenticator,
     registry: deps.mcpServers,
@@ -214,6 +222,12 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     registerMcpServerRoutes(admin, { servers: deps.mcpServers, upstreams: deps.mcpUpstreams, audit: deps.access.audit });
     registerToolIndexRoutes(admin, { index: toolSearch });
     registerA2aAdminRoutes(admin, { agents: deps.agents, tasks: a2aTasks, audit: deps.access.audit });
+    registerGuardrailRoutes(admin, { policies: deps.policies, audit: deps.access.audit });
+    registerPolicyRoutes(admin, {
+      policies: deps.policies,
+      audit: deps.access.audit,
+      estimate: { store: deps.store, keys: deps.access.keys, teams: deps.access.teams, models: () => deps.registry.listModels().map((m) => m.name), now: deps.access.now },
+    });
   });
   // A semantic cache whose embedding model cannot embed stops the start; listen() then closes what is open.
   app.addHook('onReady', caching.verify);

@@ -4,7 +4,7 @@ import { ConfigError, loadConfig, masterKeyFromEnv } from './config/load.js';
 import { resolveMasterKey } from './config/master-key.js';
 import type { GatewayConfig } from './config/schema.js';
 import { formatWalkthrough } from './demo/walkthrough.js';
-import { DEMO_BUDGET, startDemoWorld } from './demo/world.js';
+import { DEMO_BUDGET, DEMO_POLICY, startDemoWorld } from './demo/world.js';
 import { createGateway, type Gateway } from './main.js';
 
 const VERSION = GATEWAY_VERSION;
@@ -112,6 +112,7 @@ async function demo(values: { port?: string; host?: string }): Promise<number> {
     { alias: 'demo-budget', models: [DEMO_BUDGET.model], max_budget: DEMO_BUDGET.max_budget, budget_period: 'daily', tags: ['demo'], metadata: {}, allow_byok: false, mcp_servers: [], mcp_tools: [] },
     'demo',
   );
+  await gateway.policies.attach({ policy: DEMO_POLICY.name, scope: 'tag', pattern: DEMO_POLICY.tagPattern });
   process.stdout.write(`${formatWalkthrough(url, { fromEnv: envKey !== undefined, key: masterKey }, { id: budgetKey.record.id, key: budgetKey.key }, world.filesDir)}\n`);
   const code = await runUntilSignal(gateway);
   await world.close();

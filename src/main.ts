@@ -10,6 +10,7 @@ import { startMcpServerRegistry, type McpServerRegistry } from './mcp/registry.j
 import { AgentRegistry } from './a2a/agent-registry.js';
 import { SecretBox, secretKeyFrom } from './crypto/secret-box.js';
 import { UpstreamPool } from './mcp/upstream/upstream-pool.js';
+import { PolicyRegistry } from './policies/policy-registry.js';
 import { createLogger, type Logger } from './log/logger.js';
 import { createMetrics } from './metrics/metrics.js';
 import { HttpTransport } from './providers/http-transport.js';
@@ -40,6 +41,7 @@ export interface Gateway {
   mcpUpstreams: UpstreamPool;
   /** Hosted A2A agent profiles (smartflow.yaml and the admin API). */
   agents: AgentRegistry;
+  policies: PolicyRegistry;
   logger: Logger;
   /** Starts listening; resolves to the base URL (http://host:port). */
   listen(host?: string, port?: number): Promise<string>;
@@ -83,6 +85,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   let mcpServers: McpServerRegistry;
   let mcpUpstreams: UpstreamPool;
   let agents: AgentRegistry;
+  let policies: PolicyRegistry;
   try {
     store = open.add(await createStore(config.store, { now, ...options.storeOptions }), (s) => s.close());
     const transport = open.add(new HttpTransport(), (t) => t.close());
@@ -105,6 +108,9 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     const secrets = new SecretBox(secretKeyFrom({ key: config.secrets.key, masterKey: config.master_key }));
     agents = open.add(new AgentRegistry({ store, configAgents: config.agents, secrets, now, log: logger }), (a) => a.close());
     await agents.start();
+    // A policy in smartflow.yaml naming a guardrail that does not exist (or a parent cycle) throws here.
+    policies = open.add(new PolicyRegistry({ store, configGuardrails: config.guardrails, configPolicies: config.policies, now, log: logger }), (r) => r.close());
+    await policies.start();
   } catch (err) {
     await open.closeAll(logger);
     throw err;
@@ -123,6 +129,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     mcpServers,
     mcpUpstreams,
     agents,
+    policies,
     isDraining: () => draining,
   });
 
@@ -160,6 +167,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     mcpServers,
     mcpUpstreams,
     agents,
+    policies,
     logger,
     async listen(host = config.server.host, port = config.server.port) {
       try {

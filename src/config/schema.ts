@@ -6,6 +6,8 @@ import { ssoSettingsSchema } from '../identity/sso-config.js';
 import { toolSearchConfigSchema } from '../toolsearch/config.js';
 import { a2aConfigSchema } from '../a2a/a2a-config.js';
 import { createAgentSchema } from '../a2a/agent-schema.js';
+import { guardrailSchema } from '../guardrails/guardrail-schema.js';
+import { policySchema } from '../policies/policy-schema.js';
 import { chainSchema, DEFAULT_RETRY_ON, retryCondition, retryPolicySchema } from '../routing/chain-schema.js';
 
 /** The shape of smartflow.yaml, with defaults. Every field a user can set is here and documented in docs/configuration.md. */
@@ -174,6 +176,9 @@ export const configSchema = z.strictObject({
   /** A2A agents declared here are read-only through the API (docs/a2a.md). */
   agents: z.array(createAgentSchema).default([]),
   a2a: a2aConfigSchema.prefault({}),
+  /** Guardrails and policies declared here are read-only through the admin API (docs/guardrails.md); attachments are made through the API. */
+  guardrails: z.array(guardrailSchema).default([]),
+  policies: z.array(policySchema).default([]),
   /** Secrets at rest (MCP header and env values): AES-256-GCM under this key, else one derived from the master key. */
   secrets: z
     .strictObject({

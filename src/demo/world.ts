@@ -13,6 +13,8 @@ export const DEMO_CHAIN = 'demo-resilient';
 
 /** The demo's hosted A2A agent (`/a2a/files-helper`). */
 export const DEMO_AGENT = 'files-helper';
+/** The demo's guardrail policy and the tag pattern `smartflow demo` attaches it to (docs/guardrails.md). */
+export const DEMO_POLICY = { name: 'demo-safety', tagPattern: 'demo-*', tag: 'demo-guarded' } as const;
 /**
  * The model the demo's budgeted virtual key may call (the catalogue's priciest, so a few requests
  * show the budget at work), and its daily budget in USD: two walkthrough requests fit, a third does not.
@@ -101,6 +103,12 @@ export async function startDemoWorld(options: { host: string; port: number; mast
             },
           ]
         : [],
+      // A PII mask and a prompt-injection block, grouped in one policy; `smartflow demo` attaches it to the tags "demo-*".
+      guardrails: [
+        { name: 'demo-pii', type: 'pii', mode: 'mask', stage: 'both', description: 'Redacts emails, phone numbers, cards, IBANs, SSNs, IPs and API keys.' },
+        { name: 'demo-injection', type: 'prompt_injection', mode: 'block', stage: 'pre', description: 'Refuses prompt injections and jailbreaks.' },
+      ],
+      policies: [{ name: DEMO_POLICY.name, add: ['demo-pii', 'demo-injection'], description: 'The demo\'s guardrail policy.' }],
     });
     const opened = files;
     return {

@@ -22,6 +22,7 @@ export const ERROR_CODES = {
   SF_ERR_NOT_FOUND: { status: 404, type: 'invalid_request_error', code: 'not_found', message: 'No such resource.' },
   SF_ERR_CONFLICT: { status: 409, type: 'invalid_request_error', code: 'conflict', message: 'The resource was changed by another request at the same time; read it again and retry.' },
   SF_ERR_INVALID_JSON: { status: 400, type: 'invalid_request_error', code: 'invalid_json', message: 'The request body is not valid JSON.' },
+  SF_ERR_GUARDRAIL_BLOCKED: { status: 400, type: 'invalid_request_error', code: 'guardrail_blocked', message: 'A guardrail policy blocked the request.' },
   SF_ERR_INVALID_REQUEST: { status: 400, type: 'invalid_request_error', code: 'invalid_request', message: 'The request is not valid.' },
   SF_ERR_UNSUPPORTED_MEDIA_TYPE: { status: 415, type: 'invalid_request_error', code: 'unsupported_media_type', message: 'The request body must be application/json.' },
   SF_ERR_BODY_TOO_LARGE: { status: 413, type: 'invalid_request_error', code: 'body_too_large', message: 'The request body is larger than the configured limit (server.body_limit_bytes).' },

@@ -8,6 +8,9 @@ export interface Principal {
   keyId: string | null;
   teamId: string | null;
   isAdmin: boolean;
+  /** The virtual key's alias and tags, which guardrail policies attach to (absent: none). */
+  keyAlias?: string | null;
+  tags?: readonly string[];
   /** Models, budgets and rate limits; null means unrestricted (the master key). */
   policy: AccessPolicy | null;
 }

@@ -91,6 +91,8 @@ export class VirtualKeyResolver {
       keyId: record.id,
       teamId: record.team_id,
       isAdmin: false,
+      keyAlias: record.alias,
+      tags: Object.freeze([...record.tags]),
       policy: policyFor(record, team),
     });
     return { principal, keyId: record.id, teamId: record.team_id, revoked: record.revoked_at !== null, expiresAt: record.expires_at, staleAt };

@@ -6,7 +6,7 @@ import type { ProviderResponse } from '../providers/adapter.js';
 import type { GatewayRequest } from '../providers/gateway-request.js';
 import type { ModelDeployment } from '../providers/registry.js';
 import type { RoutePlan } from '../routing/planner.js';
-import type { SpendAttempt } from '../spend/spend-record.js';
+import type { SpendAttempt, SpendGuardrailHit } from '../spend/spend-record.js';
 import type { Usage } from '../providers/types.js';
 
 
@@ -68,6 +68,8 @@ export interface GatewayContext {
   error: GatewayError | null;
   /** Null unless the cache stage handled the request; a hit leaves usage at zero, so it costs nothing. */
   cache: CacheOutcome | null;
+  /** Guardrails that blocked, masked or flagged something in this request (docs/guardrails.md); absent when none did. */
+  guardrailHits?: SpendGuardrailHit[];
   /** Set when this request is one LLM step of an MCP tool loop: its spend row names the loop and the step. */
   loop: { id: string; step: number } | null;
   /** The cross-agent trace (`X-A2A-Trace-Id`) an A2A task's LLM steps belong to; on their spend rows. */

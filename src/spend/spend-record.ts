@@ -53,6 +53,17 @@ export interface SpendRecord {
   trace_id: string | null;
   /** MCP tool calls (operation `mcp.call`) only; absent on every other row. */
   mcp?: SpendMcpCall;
+  /** What guardrails did to the request (docs/guardrails.md): present only when one blocked, masked or flagged something. */
+  guardrails?: SpendGuardrailHit[];
+}
+
+/** One guardrail that fired on a request: where, with which action, and what it found. */
+export interface SpendGuardrailHit {
+  guardrail: string;
+  /** `pre`: the input (or an MCP tool call's arguments); `post`: the output (or the tool's result). */
+  stage: 'pre' | 'post';
+  action: 'block' | 'mask' | 'flag';
+  categories: string[];
 }
 
 /** What an MCP tool call row adds to the common columns. */

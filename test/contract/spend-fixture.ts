@@ -36,6 +36,8 @@ export function spendFixture(base = Date.now() - 30_000): SpendRecord[] {
     trace_id: i % 8 === 0 ? `trace-${i}` : null,
     // MCP tool-call rows carry their own details; every other row has none (the field is absent).
     ...(i % 13 === 0 ? { mcp: { server_id: `mcp_srv_${i}`, bytes_in: 10 + i, bytes_out: 1000 + i } } : {}),
+    // Rows where a guardrail fired say which and what it did; the others have no such field.
+    ...(i % 11 === 0 ? { guardrails: [{ guardrail: 'pii-mask', stage: 'pre' as const, action: 'mask' as const, categories: ['email', 'phone'] }] } : {}),
   }));
 }
 

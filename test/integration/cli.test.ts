@@ -156,7 +156,7 @@ describe('smartflow CLI', () => {
     assert.equal(commands[0], 'export SMARTFLOW_MASTER_KEY=sk-demo-master-key', 'without an exported key the walkthrough exports the demo one first');
     const results = await runShellSession(commands, { env: {}, cwd: dir });
     const out = results.map((r) => r.stdout);
-    const expectedStatuses: Record<number, number[]> = { 8: [404], 10: [200, 200, 429, 429, 429] };
+    const expectedStatuses: Record<number, number[]> = { 8: [404], 10: [200, 200, 429, 429, 429], 24: [400] };
     for (const [i, r] of results.entries()) {
       assert.equal(r.exitCode, 0, `step ${i + 1} exit code: ${r.command}\n${r.stderr}`);
       const expected = expectedStatuses[i];
@@ -230,7 +230,14 @@ describe('smartflow CLI', () => {
     assert.deepEqual(spend.filter((r) => r.loop_step !== null).map((r) => `${r.operation}#${r.loop_step}`).sort(), ['chat#1', 'chat#2', 'mcp.call#1']);
     assert.match(out[22]!, /smartflow_requests_total/);
     assert.equal((JSON.parse(out[23]!) as { status: string }).status, 'ok');
-    assert.equal(results.length, 24);
+    // Guardrails: the demo policy masks the email on the way in, and blocks the injection.
+    assert.match(out[24]!, /^x-smartflow-applied-policies: demo-safety\r?$/m);
+    assert.match(out[24]!, /^x-smartflow-policy-sources: demo-safety=tag:demo-\*\r?$/m);
+    assert.match(out[24]!, /"content":"Demo echo: Email \[REDACTED:email\] the invoice"/);
+    const blocked = JSON.parse(out[25]!) as { error: { code: string; param: string } };
+    assert.deepEqual([blocked.error.code, blocked.error.param], ['guardrail_blocked', 'demo-injection']);
+    assert.deepEqual((JSON.parse(out[26]!) as { policies: Array<{ source: string }> }).policies.map((p) => p.source), ['demo-safety=tag:demo-*']);
+    assert.equal(results.length, 27);
     demo.child.kill('SIGINT');
     assert.equal(await demo.exited, 0);
   });

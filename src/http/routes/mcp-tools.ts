@@ -25,6 +25,7 @@ const stripMcpPrefix = (message: string) => message.replace(/^MCP error -?\d+: /
 function httpErrorOf(err: unknown): unknown {
   if (!(err instanceof McpError)) return err;
   const message = stripMcpPrefix(err.message);
+  if ((err.data as { code?: unknown } | undefined)?.code === 'guardrail_blocked') return new GatewayError('SF_ERR_GUARDRAIL_BLOCKED', { message, param: String((err.data as { guardrail?: unknown }).guardrail) });
   if (err instanceof ToolAccessDenied) return new GatewayError('SF_ERR_FORBIDDEN', { message });
   if (err instanceof ToolNotFound) return new GatewayError('SF_ERR_NOT_FOUND', { message });
   if (err.code === ErrorCode.RequestTimeout) return new GatewayError('SF_ERR_MCP_UPSTREAM_TIMEOUT', { message });

@@ -1,11 +1,12 @@
 import type { Principal } from '../../keys/principal.js';
+import type { SpendGuardrailHit } from '../../spend/spend-record.js';
 
 /**
  * `ok`; `tool_error`: the tool answered `isError: true`; `denied`: the key may not use it;
  * `not_found`: no such server or tool; `timeout`: the server did not answer within its
- * `timeout_ms`; `cancelled`: the client cancelled it; `error`: any other failure (the server's error, an unreachable server).
+ * `timeout_ms`; `cancelled`: the client cancelled it; `blocked`: a guardrail refused its arguments or result; `error`: any other failure (the server's error, an unreachable server).
  */
-export type ToolCallStatus = 'ok' | 'tool_error' | 'denied' | 'not_found' | 'timeout' | 'cancelled' | 'error';
+export type ToolCallStatus = 'ok' | 'tool_error' | 'denied' | 'not_found' | 'timeout' | 'cancelled' | 'blocked' | 'error';
 
 /** One finished tool call, from `/mcp` or the REST API: what the spend log, the metrics and the log are told. */
 export interface ToolCallRecord {
@@ -31,6 +32,8 @@ export interface ToolCallRecord {
   traceId: string;
   /** A call a tool loop made: the loop (the client request's id) and the LLM step that asked for it. */
   loop?: { id: string; step: number };
+  /** Guardrails that blocked, masked or flagged the arguments (`pre`) or the result (`post`); absent when none did. */
+  guardrails?: SpendGuardrailHit[];
   /** Only for servers with `log_payloads: true`: what went in and came out, unredacted (the recorder redacts). */
   payload?: { arguments: Record<string, unknown>; result: Record<string, unknown> | null };
 }

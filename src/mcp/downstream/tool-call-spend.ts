@@ -10,6 +10,7 @@ const STATUS: Record<ToolCallRecord['status'], { status: number; error_code: str
   timeout: { status: 504, error_code: 'mcp_upstream_timeout' },
   // 499 as for an LLM request the client gave up on.
   cancelled: { status: 499, error_code: 'mcp_call_cancelled' },
+  blocked: { status: 400, error_code: 'guardrail_blocked' },
   error: { status: 502, error_code: 'mcp_upstream_error' },
 };
 
@@ -47,5 +48,6 @@ export function spendRecordOfToolCall(call: ToolCallRecord): SpendRecord {
     loop_id: call.loop?.id ?? null,
     loop_step: call.loop?.step ?? null,
     trace_id: call.traceId,
+    ...(call.guardrails ? { guardrails: call.guardrails } : {}),
   };
 }

@@ -1,6 +1,7 @@
 import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
 import type { RequestLog } from '../../core/request-log.js';
 import type { Principal } from '../../keys/principal.js';
+import type { SpendGuardrailHit } from '../../spend/spend-record.js';
 import type { McpServer, McpServerRegistry } from '../registry.js';
 import { ToolNotOffered, type UpstreamCallOptions, type UpstreamCallResult, type UpstreamPool, type UpstreamTool } from '../upstream/upstream-pool.js';
 import { ToolAccessDenied, ToolNotFound } from './downstream-errors.js';
@@ -19,6 +20,14 @@ export interface ToolCatalogDeps {
   /** Told about every call, whatever its outcome (spend log, metrics, payload log). */
   onToolCall?: ToolCallRecorder;
   now?: () => number;
+  /** Guardrail policies on arguments and results (src/policies/tool-call-guard.ts); A2A tasks will pass the same seam. */
+  guard?: ToolCallGuard;
+}
+
+/** Checks, and may rewrite, a call's arguments before the upstream sees them and its result before the caller does; throws to refuse. */
+export interface ToolCallGuard {
+  arguments(caller: ToolCaller, server: McpServer, tool: string, args: Record<string, unknown> | undefined, report: (hit: SpendGuardrailHit) => void): Promise<Record<string, unknown> | undefined>;
+  result(caller: ToolCaller, server: McpServer, tool: string, result: UpstreamCallResult, report: (hit: SpendGuardrailHit) => void): Promise<UpstreamCallResult>;
 }
 
 /** Who asked: the caller's principal and the id of the HTTP request that carried the call. */
@@ -40,6 +49,7 @@ const jsonBytes = (value: unknown) => Buffer.byteLength(JSON.stringify(value) ??
 function statusOf(err: unknown, cancelled: boolean): ToolCallStatus {
   if (err instanceof ToolAccessDenied) return 'denied';
   if (err instanceof ToolNotFound) return 'not_found';
+  if (err instanceof McpError && (err.data as { code?: unknown } | undefined)?.code === 'guardrail_blocked') return 'blocked';
   if (cancelled) return 'cancelled';
   if (err instanceof McpError && err.code === ErrorCode.RequestTimeout) return 'timeout';
   return 'error';
@@ -141,13 +151,18 @@ export class ToolCatalog {
     let server: McpServer | null = null;
     let result: UpstreamCallResult | null = null;
     let failure: unknown = null;
+    const guardrails: SpendGuardrailHit[] = [];
+    const report = (hit: SpendGuardrailHit) => guardrails.push(hit);
     try {
       const target = resolve();
       server = target.server;
       const { principal } = caller;
       if (!allowsServer(principal, server)) throw new ToolAccessDenied(`MCP server "${server.alias}"`);
       if (!allowsTool(principal, server, target.tool)) throw new ToolAccessDenied(`tool "${target.tool}" of MCP server "${server.alias}"`);
-      result = await this.callUpstream(server, target.tool, args, target.meta, options);
+      const guard = this.deps.guard;
+      const sent = guard ? await guard.arguments(caller, server, target.tool, args, report) : args;
+      result = await this.callUpstream(server, target.tool, sent, target.meta, options);
+      if (guard) result = await guard.result(caller, server, target.tool, result, report);
       return { server, result: mapUris ? mapResultUris(server.alias, result) : result };
     } catch (err) {
       failure = err;
@@ -167,6 +182,7 @@ export class ToolCatalog {
         bytesOut: result === null ? 0 : jsonBytes(result),
         traceId: caller.traceId,
         ...(caller.loop ? { loop: caller.loop } : {}),
+        ...(guardrails.length ? { guardrails } : {}),
         ...(server?.log_payloads ? { payload: { arguments: args ?? {}, result } } : {}),
       });
     }

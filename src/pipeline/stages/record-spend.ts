@@ -91,6 +91,7 @@ export function createRecordSpendStage(deps: RecordSpendDeps): Stage {
       loop_id: ctx.loop?.id ?? null,
       loop_step: ctx.loop?.step ?? null,
       trace_id: ctx.traceId ?? null,
+      ...(ctx.guardrailHits ? { guardrails: ctx.guardrailHits } : {}),
     });
     const modelLabel = labelFor(d ? model : 'unknown');
     metrics.inFlight.value--;

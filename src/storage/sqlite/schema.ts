@@ -56,7 +56,8 @@ CREATE TABLE IF NOT EXISTS spend_log (
   mcp TEXT,
   loop_id TEXT,
   loop_step INTEGER,
-  trace_id TEXT
+  trace_id TEXT,
+  guardrails TEXT
 );
 -- (time) plus the implicit rowid is exactly the pagination order, so pages are index range scans.
 -- Every index costs each insert about a microsecond, and inserts happen once per request: the
@@ -76,6 +77,7 @@ const ADDED_SPEND_COLUMNS: Array<[name: string, definition: string]> = [
   ['loop_id', 'TEXT'],
   ['loop_step', 'INTEGER'],
   ['trace_id', 'TEXT'],
+  ['guardrails', 'TEXT'],
 ];
 
 /** Document columns added after the first release: compare-and-set writes need the version. */

@@ -3,12 +3,13 @@ import { GatewayError } from '../../errors/gateway-error.js';
 import type { SpendPage, SpendQuery, SpendRecord } from '../../spend/spend-record.js';
 
 /** A spend_log row as SQLite returns it (booleans are integers, attempts and mcp JSON text, plus the rowid). */
-interface SpendRow extends Omit<SpendRecord, 'stream' | 'usage_estimated' | 'attempts' | 'mcp'> {
+interface SpendRow extends Omit<SpendRecord, 'stream' | 'usage_estimated' | 'attempts' | 'mcp' | 'guardrails'> {
   seq: number;
   stream: number;
   usage_estimated: number;
   attempts: string | null;
   mcp: string | null;
+  guardrails: string | null;
 }
 
 type Params = Record<string, string | number | null>;
@@ -16,8 +17,8 @@ type Params = Record<string, string | number | null>;
 export const INSERT_SPEND_SQL = `
 INSERT INTO spend_log (id, time, principal, key_id, team_id, model, provider, upstream_model, operation,
   stream, input_tokens, cached_input_tokens, output_tokens, cost_micros, latency_ms, ttft_ms, status, error_code,
-  cache_status, saved_cost_micros, fallback_chain, attempts, usage_estimated, mcp, loop_id, loop_step, trace_id)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+  cache_status, saved_cost_micros, fallback_chain, attempts, usage_estimated, mcp, loop_id, loop_step, trace_id, guardrails)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
 
 type SpendValues = Array<string | number | null>;
 
@@ -51,17 +52,19 @@ export function spendParams(r: SpendRecord): SpendValues {
     r.loop_id,
     r.loop_step,
     r.trace_id,
+    r.guardrails === undefined ? null : JSON.stringify(r.guardrails),
   ];
 }
 
 function toRecord(row: SpendRow): SpendRecord {
-  const { seq: _seq, stream, usage_estimated, attempts, mcp, ...rest } = row;
+  const { seq: _seq, stream, usage_estimated, attempts, mcp, guardrails, ...rest } = row;
   return {
     ...rest,
     stream: stream !== 0,
     usage_estimated: usage_estimated !== 0,
     attempts: attempts === null ? null : (JSON.parse(attempts) as SpendRecord['attempts']),
     ...(mcp === null ? {} : { mcp: JSON.parse(mcp) as SpendRecord['mcp'] }),
+    ...(guardrails === null || guardrails === undefined ? {} : { guardrails: JSON.parse(guardrails) as SpendRecord['guardrails'] }),
   };
 }
 

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { PolicyRegistry } from '../../../src/policies/policy-registry.js';
 import { buildApp } from '../../../src/app.js';
 import { configSchema } from '../../../src/config/schema.js';
 import { createAccess } from '../../../src/keys/access.js';
@@ -42,6 +43,7 @@ test('while draining, new requests get 503 shutting_down in the OpenAI error sha
     mcpServers,
     mcpUpstreams,
     agents: new AgentRegistry({ store, configAgents: [], secrets: new SecretBox(secretKeyFrom({ masterKey: MASTER_KEY })), now: Date.now, log: logger }),
+    policies: new PolicyRegistry({ store, configGuardrails: [], configPolicies: [], now: Date.now, log: logger }),
     isDraining: () => draining,
   });
   t.after(async () => {
