@@ -156,7 +156,7 @@ describe('smartflow CLI', () => {
     assert.equal(commands[0], 'export SMARTFLOW_MASTER_KEY=sk-demo-master-key', 'without an exported key the walkthrough exports the demo one first');
     const results = await runShellSession(commands, { env: {}, cwd: dir });
     const out = results.map((r) => r.stdout);
-    const expectedStatuses: Record<number, number[]> = { 8: [404], 10: [200, 200, 429, 429, 429], 24: [400] };
+    const expectedStatuses: Record<number, number[]> = { 8: [404], 10: [200, 200, 429, 429, 429], 25: [400] };
     for (const [i, r] of results.entries()) {
       assert.equal(r.exitCode, 0, `step ${i + 1} exit code: ${r.command}\n${r.stderr}`);
       const expected = expectedStatuses[i];
