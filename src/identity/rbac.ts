@@ -46,6 +46,19 @@ export function requireTeam(caller: Caller, teamId: string): void {
   if (!canSeeTeam(caller, teamId)) throw forbidden(`A ${caller.role} acts only within its own teams; team "${teamId}" is not one of them (proxy_admin may act on any).`);
 }
 
+/** Policy and guardrail documents are organisation-wide: a team-scoped role reads them but does not change them. */
+export function requireOrganisationWide(caller: Caller, what: string): void {
+  if (scoped(caller)) throw forbidden(`Changing ${what} needs the proxy_admin role: they apply to every team (an ${caller.role} attaches policies to its own teams).`);
+}
+
+/** A team-scoped role attaches and detaches policies only on its own teams (scope "team", one of its team ids). */
+export function requireAttachmentScope(caller: Caller, attachment: { scope: string; pattern: string }): void {
+  if (!scoped(caller)) return;
+  if (attachment.scope !== 'team' || !caller.teamIds.includes(attachment.pattern)) {
+    throw forbidden(`An ${caller.role} attaches policies only to its own teams (scope "team" and one of its team ids); other scopes need the proxy_admin role.`);
+  }
+}
+
 export function canSeeKey(caller: Caller, key: Pick<VirtualKeyRecord, 'id' | 'team_id' | 'user_id'>): boolean {
   if (!scoped(caller)) return true;
   if (caller.role === 'org_admin') return key.team_id !== null && caller.teamIds.includes(key.team_id);

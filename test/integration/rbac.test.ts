@@ -73,6 +73,13 @@ describe('RBAC on the admin API: each role × representative endpoints', () => {
       ['read the SSO config', 'GET', '/api/auth/sso/config', undefined, { master: 200, admin: 200, viewer: 200, org: 403, user: 403 }],
       ['change the SSO config', 'POST', '/api/auth/sso/config', { tenant_id: TENANT, client_id: 'gateway', issuer: 'http://127.0.0.1:1' }, { master: 200, admin: 200, viewer: 403, org: 403, user: 403 }, 'proxy_admin'],
       ['its own teams', 'GET', '/api/auth/sso/users/oid-ivy/teams', undefined, { master: 200, admin: 200, viewer: 200, org: 403, user: 200 }],
+      ['read the policies', 'GET', '/api/policies', undefined, { master: 200, admin: 200, viewer: 200, org: 200, user: 403 }],
+      ['create a policy', 'POST', '/api/policies', { name: 'org-wide', add: [] }, { master: 0, admin: 201, viewer: 403, org: 403, user: 403 }],
+      ['attach a policy to its own team', 'POST', '/api/policies/attachments', { policy: 'org-wide', scope: 'team', pattern: 'sso-grp-a' }, { master: 0, admin: 0, viewer: 403, org: 201, user: 403 }, 'org_admin'],
+      ['attach a policy to another team', 'POST', '/api/policies/attachments', { policy: 'org-wide', scope: 'team', pattern: 'sso-grp-b' }, { master: 0, admin: 201, viewer: 403, org: 403, user: 403 }],
+      ['attach a policy to a model', 'POST', '/api/policies/attachments', { policy: 'org-wide', scope: 'model', pattern: 'gpt-*' }, { master: 0, admin: 201, viewer: 403, org: 403, user: 403 }],
+      ['create a guardrail', 'POST', '/api/guardrails', { name: 'g1', type: 'pii', mode: 'mask', stage: 'pre' }, { master: 0, admin: 201, viewer: 403, org: 403, user: 403 }, 'proxy_admin'],
+      ['read the A2A agents', 'GET', '/api/a2a/agents', undefined, { master: 200, admin: 200, viewer: 200, org: 403, user: 403 }],
     ];
     for (const [what, method, rawPath, body, expected, role] of rows) {
       const path = rawPath.replace('/vkeys/A', `/vkeys/${keyInA}`).replace('/vkeys/B', `/vkeys/${keyInB}`);

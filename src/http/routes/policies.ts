@@ -5,7 +5,8 @@ import { estimateAttachment, type EstimateDeps } from '../../policies/estimate.j
 import type { PolicyRegistry, Source } from '../../policies/policy-registry.js';
 import { attachmentSchema, estimateQuerySchema, policySchema, resolveQuerySchema, type Attachment, type PolicyDefinition } from '../../policies/policy-schema.js';
 import { objectBody, parseInput, resourceId } from '../parse.js';
-import { actorOf, needs } from '../plugins/authenticate.js';
+import { actorOf, callerOf, needs } from '../plugins/authenticate.js';
+import { requireAttachmentScope, requireOrganisationWide } from '../../identity/rbac.js';
 
 function policyView(p: { definition: PolicyDefinition; effective: readonly string[]; source: Source }) {
   return { object: 'policy', ...p.definition, effective_guardrails: p.effective, source: p.source };
@@ -28,6 +29,7 @@ export function registerPolicyRoutes(app: FastifyInstance, deps: { policies: Pol
 
   app.post(`${base}/attachments`, needs('policies:write'), async (request, reply) => {
     const input = parseInput(attachmentSchema, objectBody(request.body));
+    requireAttachmentScope(callerOf(request), input);
     const attachment = await policies.attach(input);
     await audit.record({ actor: actorOf(request), action: 'policy.attach', target_type: 'policy', target_id: input.policy, details: { scope: input.scope, pattern: input.pattern } });
     return reply.code(201).send(attachmentView(attachment));
@@ -37,6 +39,7 @@ export function registerPolicyRoutes(app: FastifyInstance, deps: { policies: Pol
   app.delete(`${base}/attachments`, needs('policies:write', { allowEmptyBody: true }), async (request) => {
     const body = request.body;
     const input = parseInput(attachmentSchema, body !== undefined && body !== null ? body : { ...(request.query as Record<string, unknown>) });
+    requireAttachmentScope(callerOf(request), input);
     await policies.detach(input);
     await audit.record({ actor: actorOf(request), action: 'policy.detach', target_type: 'policy', target_id: input.policy, details: { scope: input.scope, pattern: input.pattern } });
     return { object: 'policy_attachment', ...input, deleted: true };
@@ -67,6 +70,7 @@ export function registerPolicyRoutes(app: FastifyInstance, deps: { policies: Pol
   app.get(base, needs('policies:read'), async () => ({ object: 'list', data: policies.listPolicies().map(policyView) }));
 
   app.post(base, needs('policies:write'), async (request, reply) => {
+    requireOrganisationWide(callerOf(request), 'policies');
     const policy = parseInput(policySchema, objectBody(request.body));
     await policies.createPolicy(policy);
     await audit.record({ actor: actorOf(request), action: 'policy.create', target_type: 'policy', target_id: policy.name, details: { parent: policy.parent } });
@@ -76,6 +80,7 @@ export function registerPolicyRoutes(app: FastifyInstance, deps: { policies: Pol
   app.get<{ Params: { name: string } }>(`${base}/:name`, needs('policies:read'), async (request) => policyView(policies.requirePolicy(resourceId(request.params.name, 'policy'))));
 
   app.put<{ Params: { name: string } }>(`${base}/:name`, needs('policies:write'), async (request) => {
+    requireOrganisationWide(callerOf(request), 'policies');
     const name = resourceId(request.params.name, 'policy');
     const body = objectBody(request.body);
     const withName = typeof body === 'object' && body !== null && !Array.isArray(body) && !('name' in body) ? { ...body, name } : body;
@@ -87,6 +92,7 @@ export function registerPolicyRoutes(app: FastifyInstance, deps: { policies: Pol
   });
 
   app.delete<{ Params: { name: string } }>(`${base}/:name`, needs('policies:write', { allowEmptyBody: true }), async (request) => {
+    requireOrganisationWide(callerOf(request), 'policies');
     const name = resourceId(request.params.name, 'policy');
     await policies.deletePolicy(name);
     await audit.record({ actor: actorOf(request), action: 'policy.delete', target_type: 'policy', target_id: name, details: {} });
