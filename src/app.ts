@@ -1,3 +1,4 @@
+import { forwardedHeadersError } from './mcp/auth/forwarded-headers.js';
 import { randomUUID } from 'node:crypto';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
@@ -116,6 +117,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     createInvokeProviderStage(deps.registry, { allowAnthropicByok: byokSettings.allow_byok, anthropicByok }),
   ]);
 
+  const mcpAliases = () => deps.mcpServers.list().map((s) => s.server.alias);
   // Callback style on purpose: an async hook costs a promise and a microtask on every request.
   app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id);
@@ -125,6 +127,12 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     if (isDraining() && !request.url.startsWith('/health/') && request.url !== '/metrics') {
       reply.header('connection', 'close');
       sendError(request, reply, new GatewayError('SF_ERR_SHUTTING_DOWN'), {}, surfaceOf(request.url));
+      return;
+    }
+    // `x-mcp-{alias}-{header}` for no server is refused on every route, before anything reads the request.
+    const forwardedError = forwardedHeadersError(request.headers, mcpAliases(), deps.config.mcp.forwarded_headers_unknown_alias);
+    if (forwardedError) {
+      sendError(request, reply, forwardedError, {}, surfaceOf(request.url));
       return;
     }
     done();

@@ -7,6 +7,8 @@ import { createAccess, type Access } from './keys/access.js';
 import { createAuthenticator } from './keys/authenticator.js';
 import { createRouting, type Routing } from './routing/routing.js';
 import { startMcpServerRegistry, type McpServerRegistry } from './mcp/registry.js';
+import { ClientCredentialsTokens } from './mcp/auth/client-credentials.js';
+import { SecretBox, secretKeyFrom } from './crypto/secret-box.js';
 import { UpstreamPool } from './mcp/upstream/upstream-pool.js';
 import { createLogger, type Logger } from './log/logger.js';
 import { createMetrics } from './metrics/metrics.js';
@@ -96,7 +98,8 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     routing = open.add(await createRouting({ config, store, registry, now, log: logger }), (r) => r.close());
     mcpServers = open.add(await startMcpServerRegistry({ config, store, now, log: logger }), (r) => r.close());
     // Closed before the registry (newest first): stdio children get stdin EOF, then SIGTERM, then SIGKILL.
-    mcpUpstreams = open.add(new UpstreamPool({ registry: mcpServers, log: logger, now }), (p) => p.close());
+    const mcpTokens = new ClientCredentialsTokens({ store, secrets: new SecretBox(secretKeyFrom({ key: config.secrets.key, masterKey: config.master_key! })), log: logger, now });
+    mcpUpstreams = open.add(new UpstreamPool({ registry: mcpServers, log: logger, now, tokens: mcpTokens }), (p) => p.close());
   } catch (err) {
     await open.closeAll(logger);
     throw err;

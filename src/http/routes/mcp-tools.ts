@@ -1,3 +1,4 @@
+import { collectForwarded } from '../../mcp/auth/forwarded-headers.js';
 import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
@@ -44,7 +45,7 @@ export function registerMcpToolRoutes(app: FastifyInstance, deps: { catalog: Too
     const { server: ref } = parseInput(listQuerySchema, request.query);
     let lists;
     try {
-      lists = await catalog.listByServer(principalOf(request), ref);
+      lists = await catalog.listByServer(principalOf(request), ref, collectForwarded(request.headers));
     } catch (err) {
       throw httpErrorOf(err);
     }
@@ -57,7 +58,7 @@ export function registerMcpToolRoutes(app: FastifyInstance, deps: { catalog: Too
   app.post('/api/mcp/tools/call', async (request) => {
     const body = parseInput(callBodySchema, objectBody(request.body));
     try {
-      const { result } = await catalog.callOnServer({ principal: principalOf(request), traceId: request.id }, body.server, body.tool, body.arguments);
+      const { result } = await catalog.callOnServer({ principal: principalOf(request), traceId: request.id, forwarded: collectForwarded(request.headers) }, body.server, body.tool, body.arguments);
       return result;
     } catch (err) {
       throw httpErrorOf(err);

@@ -1,3 +1,4 @@
+import type { ForwardedHeaders } from '../auth/forwarded-headers.js';
 import { ErrorCode, McpError, type LoggingLevel } from '@modelcontextprotocol/sdk/types.js';
 import type { RequestLog } from '../../core/request-log.js';
 import type { Principal } from '../../keys/principal.js';
@@ -41,16 +42,16 @@ export class FeatureCatalog {
     return lists.flat();
   }
 
-  listResources(principal: Principal, scope: EndpointScope): Promise<UpstreamResource[]> {
-    return this.gather(principal, scope, 'resources/list', (s) => this.deps.upstreams.listResources(s.id), (alias, r) => ({ ...r, uri: gatewayUri(alias, r.uri) }));
+  listResources(principal: Principal, scope: EndpointScope, forwarded?: ForwardedHeaders): Promise<UpstreamResource[]> {
+    return this.gather(principal, scope, 'resources/list', (s) => this.deps.upstreams.listResources(s.id, forwarded), (alias, r) => ({ ...r, uri: gatewayUri(alias, r.uri) }));
   }
 
-  listResourceTemplates(principal: Principal, scope: EndpointScope): Promise<UpstreamResourceTemplate[]> {
-    return this.gather(principal, scope, 'resources/templates/list', (s) => this.deps.upstreams.listResourceTemplates(s.id), (alias, t) => ({ ...t, uriTemplate: gatewayUri(alias, t.uriTemplate) }));
+  listResourceTemplates(principal: Principal, scope: EndpointScope, forwarded?: ForwardedHeaders): Promise<UpstreamResourceTemplate[]> {
+    return this.gather(principal, scope, 'resources/templates/list', (s) => this.deps.upstreams.listResourceTemplates(s.id, forwarded), (alias, t) => ({ ...t, uriTemplate: gatewayUri(alias, t.uriTemplate) }));
   }
 
-  listPrompts(principal: Principal, scope: EndpointScope): Promise<UpstreamPrompt[]> {
-    return this.gather(principal, scope, 'prompts/list', (s) => this.deps.upstreams.listPrompts(s.id), (alias, p) => ({ ...p, name: prefixedToolName(alias, p.name) }));
+  listPrompts(principal: Principal, scope: EndpointScope, forwarded?: ForwardedHeaders): Promise<UpstreamPrompt[]> {
+    return this.gather(principal, scope, 'prompts/list', (s) => this.deps.upstreams.listPrompts(s.id, forwarded), (alias, p) => ({ ...p, name: prefixedToolName(alias, p.name) }));
   }
 
   /** The server a scoped resource URI (or template) routes to, and the server's own URI. */

@@ -1,3 +1,4 @@
+import type { ForwardedHeaders } from '../auth/forwarded-headers.js';
 import type { Principal } from '../../keys/principal.js';
 import type { ToolCatalog } from '../downstream/tool-catalog.js';
 import type { LoopTool } from './expand-tools.js';
@@ -10,6 +11,8 @@ export interface LoopToolExecutorDeps {
   tools: ReadonlyMap<string, LoopTool>;
   /** Links the `mcp.call` rows to the loop's LLM steps in the spend log (the client request's id). */
   loopId: string;
+  /** The client request's `x-mcp-*` headers, for the servers the loop calls. */
+  forwarded?: ForwardedHeaders;
 }
 
 /** What a tool result says, as text a model can read: text parts as they are, other parts as JSON. */
@@ -44,7 +47,7 @@ export function createLoopToolExecutor(deps: LoopToolExecutorDeps): (call: LoopT
     const args = parseArguments(call.arguments);
     if (typeof args === 'string') return { callId: call.id, text: args, isError: true };
     try {
-      const caller = { principal: deps.principal, traceId: deps.loopId, loop: { id: deps.loopId, step } };
+      const caller = { principal: deps.principal, traceId: deps.loopId, loop: { id: deps.loopId, step }, ...(deps.forwarded ? { forwarded: deps.forwarded } : {}) };
       const { result } = await deps.catalog.call(caller, { kind: 'one', alias: tool.server.alias }, tool.tool, args, undefined);
       return { callId: call.id, text: toolResultText(result), isError: result['isError'] === true };
     } catch (err) {
