@@ -1,3 +1,4 @@
+import { ForwardedHeadersNotApplicable } from '../../mcp/upstream/upstream-pool.js';
 import { collectForwarded } from '../../mcp/auth/forwarded-headers.js';
 import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
 import type { FastifyInstance } from 'fastify';
@@ -28,6 +29,7 @@ function httpErrorOf(err: unknown): unknown {
   const message = stripMcpPrefix(err.message);
   if (err instanceof ToolAccessDenied) return new GatewayError('SF_ERR_FORBIDDEN', { message });
   if (err instanceof ToolNotFound) return new GatewayError('SF_ERR_NOT_FOUND', { message });
+  if (err instanceof ForwardedHeadersNotApplicable) return new GatewayError('SF_ERR_INVALID_REQUEST', { message });
   if (err.code === ErrorCode.RequestTimeout) return new GatewayError('SF_ERR_MCP_UPSTREAM_TIMEOUT', { message });
   if (err.code === ErrorCode.ConnectionClosed) return new GatewayError('SF_ERR_MCP_UPSTREAM_UNAVAILABLE', { message });
   return new GatewayError('SF_ERR_MCP_UPSTREAM_ERROR', { message });

@@ -92,6 +92,13 @@ export class ToolNotOffered extends McpError {
   }
 }
 
+/** A caller forwarded headers for a stdio server: there is no HTTP request for them to ride on. */
+export class ForwardedHeadersNotApplicable extends McpError {
+  constructor(alias: string) {
+    super(ErrorCode.InvalidParams, `MCP server "${alias}" runs over stdio: forwarded x-mcp-${alias}-* headers cannot apply (a stdio server gets no HTTP request to carry them)`);
+  }
+}
+
 /**
  * One server's connection: connects lazily (or at once, `start: eager`), reconnects with capped
  * backoff, remembers its last good lists, and closes when unused for `idle_timeout_ms`.
@@ -533,7 +540,7 @@ export class UpstreamPool {
     const own = forwarded ? headersForAlias(forwarded, server.alias, this.options.registry.list().map((s) => s.server.alias)) : {};
     if (Object.keys(own).length === 0) return this.keyed(server.id, server, () => this.create(server, server));
     if (server.transport === 'stdio') {
-      throw new McpError(ErrorCode.InvalidParams, `MCP server "${server.alias}" runs over stdio: forwarded x-mcp-${server.alias}-* headers cannot apply (a stdio server gets no HTTP request to carry them)`);
+      throw new ForwardedHeadersNotApplicable(server.alias);
     }
     const key = `${server.id}#${forwardedKey(own)}`;
     return this.keyed(key, server, () => {
