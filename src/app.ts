@@ -1,3 +1,5 @@
+import { registerMcpAuthCallback, registerMcpAuthRoutes } from './http/routes/mcp-auth.js';
+import type { UserTokens } from './mcp/auth/user-tokens.js';
 import { forwardedHeadersError } from './mcp/auth/forwarded-headers.js';
 import { randomUUID } from 'node:crypto';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
@@ -60,6 +62,8 @@ export interface AppDeps {
   routing: Routing;
   mcpServers: McpServerRegistry;
   mcpUpstreams: UpstreamPool;
+  /** Per-user OAuth tokens for MCP servers that need each user's consent; without them /api/mcp/auth/* is not served. */
+  mcpUserTokens?: UserTokens;
   /** True once shutdown began. */
   isDraining?: () => boolean;
 }
@@ -169,7 +173,13 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   deps.metrics.mcp.upstreams.sample = () => deps.mcpUpstreams.snapshots();
   registerMcpRoutes(app, { authenticator: deps.authenticator, registry: deps.mcpServers, catalog: mcpCatalog, upstreams: deps.mcpUpstreams, config: deps.config.mcp, log: deps.logger, now: deps.access.now });
   // Any valid key (the key's MCP access decides); the rest of /api is admin-only, below.
-  authenticatedScope(app, { authenticator: deps.authenticator, admin: false }, (callers) => registerMcpToolRoutes(callers, { catalog: mcpCatalog }));
+  const mcpAuth = deps.mcpUserTokens ? { registry: deps.mcpServers, userTokens: deps.mcpUserTokens, config: deps.config.mcp } : null;
+  authenticatedScope(app, { authenticator: deps.authenticator, admin: false }, (callers) => {
+    registerMcpToolRoutes(callers, { catalog: mcpCatalog });
+    if (mcpAuth) registerMcpAuthRoutes(callers, mcpAuth);
+  });
+  // The browser comes back from the provider without a key: the single-use state authenticates it.
+  if (mcpAuth) registerMcpAuthCallback(app, mcpAuth);
   // Every admin API lives in one scope: the master key (later an admin role) or 401/403.
   authenticatedScope(app, { authenticator: deps.authenticator, admin: true }, (admin) => {
     registerSpendRoutes(admin, { store: deps.store, spendLog: deps.spendLog, keys: deps.access.keys, teams: deps.access.teams, now: deps.access.now });

@@ -8,6 +8,7 @@ import { createAuthenticator } from './keys/authenticator.js';
 import { createRouting, type Routing } from './routing/routing.js';
 import { startMcpServerRegistry, type McpServerRegistry } from './mcp/registry.js';
 import { ClientCredentialsTokens } from './mcp/auth/client-credentials.js';
+import { UserTokens } from './mcp/auth/user-tokens.js';
 import { SecretBox, secretKeyFrom } from './crypto/secret-box.js';
 import { UpstreamPool } from './mcp/upstream/upstream-pool.js';
 import { createLogger, type Logger } from './log/logger.js';
@@ -80,6 +81,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   let routing: Routing;
   let mcpServers: McpServerRegistry;
   let mcpUpstreams: UpstreamPool;
+  let mcpUserTokens: UserTokens;
   try {
     store = open.add(await createStore(config.store, { now, ...options.storeOptions }), (s) => s.close());
     const transport = open.add(new HttpTransport(), (t) => t.close());
@@ -98,8 +100,10 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     routing = open.add(await createRouting({ config, store, registry, now, log: logger }), (r) => r.close());
     mcpServers = open.add(await startMcpServerRegistry({ config, store, now, log: logger }), (r) => r.close());
     // Closed before the registry (newest first): stdio children get stdin EOF, then SIGTERM, then SIGKILL.
-    const mcpTokens = new ClientCredentialsTokens({ store, secrets: new SecretBox(secretKeyFrom({ key: config.secrets.key, masterKey: config.master_key! })), log: logger, now });
-    mcpUpstreams = open.add(new UpstreamPool({ registry: mcpServers, log: logger, now, tokens: mcpTokens }), (p) => p.close());
+    const secrets = new SecretBox(secretKeyFrom({ key: config.secrets.key, masterKey: config.master_key! }));
+    const mcpTokens = new ClientCredentialsTokens({ store, secrets, log: logger, now });
+    mcpUserTokens = new UserTokens({ store, secrets, log: logger, now });
+    mcpUpstreams = open.add(new UpstreamPool({ registry: mcpServers, log: logger, now, tokens: mcpTokens, userTokens: mcpUserTokens }), (p) => p.close());
   } catch (err) {
     await open.closeAll(logger);
     throw err;
@@ -117,6 +121,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     routing,
     mcpServers,
     mcpUpstreams,
+    mcpUserTokens,
     isDraining: () => draining,
   });
 

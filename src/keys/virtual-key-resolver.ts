@@ -92,6 +92,7 @@ export class VirtualKeyResolver {
       teamId: record.team_id,
       isAdmin: false,
       policy: policyFor(record, team),
+      userId: record.user_id,
     });
     return { principal, keyId: record.id, teamId: record.team_id, revoked: record.revoked_at !== null, expiresAt: record.expires_at, staleAt };
   }

@@ -6,7 +6,7 @@ import { timeOrderedId } from '../keys/key-material.js';
 import type { Store, Unsubscribe, VersionedDoc } from '../storage/types.js';
 import { updateDoc, type WriteOptions } from '../storage/update-doc.js';
 import { applyServerUpdate, sealAuth, type McpServerRecord, type SealedField, type SecretField } from './server-record.js';
-import { configServerId, MCP_TIMEOUT_MS, type ClientCredentialsAuth, serverProblem, transportOf, type ConfigServerInput, type CreateServerInput, type McpStartMode, type McpTransport, type UpdateServerInput } from './server-schema.js';
+import { configServerId, MCP_TIMEOUT_MS, type McpAuth, serverProblem, transportOf, type ConfigServerInput, type CreateServerInput, type McpStartMode, type McpTransport, type UpdateServerInput } from './server-schema.js';
 
 const COLLECTION = 'mcp_servers';
 /** alias -> `{ id }`; createDoc on it makes an alias claim atomic across instances. */
@@ -34,7 +34,7 @@ export interface McpServer {
   idle_timeout_ms: number | null;
   log_payloads: boolean;
   /** Client credentials with the secret in clear; null: none. */
-  auth: ClientCredentialsAuth | null;
+  auth: McpAuth | null;
   allow_header_override: boolean;
 }
 
@@ -333,8 +333,8 @@ export class McpServerRegistry {
     };
     const env = open('env');
     const headers = open('headers');
-    let auth: ClientCredentialsAuth | null = null;
-    if (record.auth) {
+    let auth: McpAuth | null = record.auth?.client_secret === undefined ? (record.auth ?? null) : null;
+    if (record.auth?.client_secret !== undefined) {
       try {
         auth = { ...record.auth, client_secret: this.deps.secrets.open(record.auth.client_secret, `${record.id}/auth/client_secret`) };
       } catch {

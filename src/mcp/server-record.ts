@@ -1,5 +1,5 @@
 import { GatewayError } from '../errors/gateway-error.js';
-import type { ClientCredentialsAuth, McpStartMode, McpTransport, UpdateServerInput } from './server-schema.js';
+import type { McpAuth, McpStartMode, McpTransport, UpdateServerInput } from './server-schema.js';
 
 /** What the API shows in place of every header and env value: the names are useful, the values may be credentials. */
 export const REDACTED = '[REDACTED]';
@@ -28,7 +28,7 @@ export interface McpServerRecord {
   idle_timeout_ms?: number;
   log_payloads?: boolean;
   /** `client_secret` sealed. */
-  auth?: ClientCredentialsAuth;
+  auth?: McpAuth;
   allow_header_override?: boolean;
   created_at: number;
   created_by: string;
@@ -58,9 +58,10 @@ function mergeSecrets(field: SecretField, current: Record<string, string> | unde
 }
 
 /** The auth block with its client secret sealed; `[REDACTED]` keeps the stored one. */
-export function sealAuth(input: ClientCredentialsAuth, current: ClientCredentialsAuth | undefined, seal: Sealer): ClientCredentialsAuth {
+export function sealAuth(input: McpAuth, current: McpAuth | undefined, seal: Sealer): McpAuth {
+  if (input.client_secret === undefined) return input;
   if (input.client_secret !== REDACTED) return { ...input, client_secret: seal('auth', 'client_secret', input.client_secret) };
-  if (!current) throw new GatewayError('SF_ERR_INVALID_REQUEST', { message: `auth.client_secret: "${REDACTED}" keeps a stored value, but there is none`, param: 'auth.client_secret' });
+  if (!current?.client_secret) throw new GatewayError('SF_ERR_INVALID_REQUEST', { message: `auth.client_secret: "${REDACTED}" keeps a stored value, but there is none`, param: 'auth.client_secret' });
   return { ...input, client_secret: current.client_secret };
 }
 

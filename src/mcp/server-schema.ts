@@ -48,6 +48,29 @@ export const clientCredentialsAuthSchema = z
 
 export type ClientCredentialsAuth = z.infer<typeof clientCredentialsAuthSchema>;
 
+/**
+ * OAuth 2.0 authorization code with PKCE, one consent per user (docs/mcp-auth.md). Every field
+ * but the type may be left out: the MCP authorization discovery (401 → RFC 9728 → RFC 8414/OIDC)
+ * finds the endpoints, and dynamic client registration (RFC 7591) a client.
+ */
+export const authorizationCodeAuthSchema = z.strictObject({
+  type: z.literal('oauth2_authorization_code'),
+  issuer: httpUrl.optional(),
+  authorization_url: httpUrl.optional(),
+  token_url: httpUrl.optional(),
+  client_id: z.string().min(1).max(1024).optional(),
+  /** Confidential clients only; encrypted at rest, never shown by the API. */
+  client_secret: secretValue.pipe(z.string().min(1)).optional(),
+  /** Space-separated; default: the `scope` of the server's 401, else its metadata's `scopes_supported`. */
+  scope: z.string().max(2048).optional(),
+  /** RFC 8707 resource; default: the server's URL. */
+  resource: httpUrl.optional(),
+});
+export type AuthorizationCodeAuth = z.infer<typeof authorizationCodeAuthSchema>;
+
+export const mcpAuthSchema = z.discriminatedUnion('type', [clientCredentialsAuthSchema, authorizationCodeAuthSchema]);
+export type McpAuth = z.infer<typeof mcpAuthSchema>;
+
 export const MCP_TIMEOUT_MS = { min: 100, max: 600_000, default: 60_000 } as const;
 /** Idle shutdown bounds: at least a second (tests), at most a day. */
 export const MCP_IDLE_TIMEOUT_MS = { min: 1000, max: 86_400_000 } as const;
@@ -77,7 +100,7 @@ const fields = {
   /** Write tool-call arguments and results to the log (redacted, size-capped). Off by default: they may hold personal data. */
   log_payloads: z.boolean().optional(),
   /** How the gateway authenticates to the server itself (docs/mcp-auth.md). */
-  auth: clientCredentialsAuthSchema.optional(),
+  auth: mcpAuthSchema.optional(),
   /** A caller's forwarded `x-mcp-{alias}-{header}` wins over a static header of the same name (default: the static one wins). */
   allow_header_override: z.boolean().optional(),
 };
@@ -171,6 +194,10 @@ export const mcpConfigSchema = z.strictObject({
   tool_loop_max_steps: z.number().int().min(1).max(100).default(10),
   /** A forwarded `x-mcp-{alias}-{header}` naming no registered server: `reject` (400) or `ignore`. */
   forwarded_headers_unknown_alias: z.enum(['reject', 'ignore']).default('reject'),
+  /** Where the OAuth consent callback sends the browser when done; unset: a small "connected" page. */
+  oauth_success_url: z.url().max(2048).optional(),
+  /** The gateway's public base URL for the OAuth redirect URI (`{base}/api/mcp/auth/callback`); unset: from the request's Host. */
+  public_url: z.url().max(2048).optional(),
 });
 
 /** The id a config server gets unless it names one: stable across restarts. */

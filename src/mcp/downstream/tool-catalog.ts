@@ -79,7 +79,7 @@ export class ToolCatalog {
   async listByServer(principal: Principal, ref?: string, forwarded?: ForwardedHeaders): Promise<ServerTools[]> {
     if (ref === undefined) return this.toolsOf(principal, this.servers(principal, { kind: 'all' }), forwarded);
     const server = this.usableServer(principal, ref);
-    const { tools } = await this.deps.upstreams.listTools(server.id, forwarded);
+    const { tools } = await this.deps.upstreams.listTools(server.id, { forwarded, userId: principal.userId });
     return [{ server, tools: tools.filter((t) => allowsTool(principal, server, t.name)) }];
   }
 
@@ -88,7 +88,7 @@ export class ToolCatalog {
     const lists = await Promise.all(
       servers.map(async (server) => {
         try {
-          const { tools } = await this.deps.upstreams.listTools(server.id, forwarded);
+          const { tools } = await this.deps.upstreams.listTools(server.id, { forwarded, userId: principal.userId });
           return [{ server, tools: tools.filter((t) => allowsTool(principal, server, t.name)) }];
         } catch (err) {
           this.deps.log.warn({ mcp_server: server.alias, err: err instanceof Error ? err.message : String(err) }, 'MCP server left out of tools/list: unreachable');
@@ -151,7 +151,7 @@ export class ToolCatalog {
       const { principal } = caller;
       if (!allowsServer(principal, server)) throw new ToolAccessDenied(`MCP server "${server.alias}"`);
       if (!allowsTool(principal, server, target.tool)) throw new ToolAccessDenied(`tool "${target.tool}" of MCP server "${server.alias}"`);
-      result = await this.callUpstream(server, target.tool, args, target.meta, caller.forwarded && !options.forwarded ? { ...options, forwarded: caller.forwarded } : options);
+      result = await this.callUpstream(server, target.tool, args, target.meta, { ...options, forwarded: options.forwarded ?? caller.forwarded, userId: principal.userId ?? null });
       return { server, result: mapUris ? mapResultUris(server.alias, result) : result };
     } catch (err) {
       failure = err;

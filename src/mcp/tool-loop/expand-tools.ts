@@ -62,7 +62,7 @@ export async function expandMcpTools(principal: Principal, entries: McpToolEntry
     for (const server of serversOf(principal, entry, deps)) {
       let tools;
       try {
-        tools = (await deps.upstreams.listTools(server.id, deps.forwarded)).tools;
+        tools = (await deps.upstreams.listTools(server.id, { forwarded: deps.forwarded, userId: principal.userId })).tools;
       } catch (err) {
         if (entry.server === '*') {
           deps.log.warn({ mcp_server: server.alias, err: err instanceof Error ? err.message : String(err) }, 'MCP server left out of the tool loop: unreachable');

@@ -16,7 +16,8 @@ import {
 import type { z } from 'zod';
 import type { RequestLog } from '../../core/request-log.js';
 import type { McpServer, McpServerRegistry } from '../registry.js';
-import { ClientCredentialsTokens } from '../auth/client-credentials.js';
+import type { ClientCredentialsTokens } from '../auth/client-credentials.js';
+import type { UserTokens } from '../auth/user-tokens.js';
 import { forwardedKey, headersForAlias, mergeHeaders, type ForwardedHeaders } from '../auth/forwarded-headers.js';
 import { connectUpstream, type ConnectedTransport, type RequestAuthorizer, type UpstreamConnection } from './connect.js';
 import { scrubSecrets } from './scrub.js';
@@ -34,6 +35,14 @@ export interface UpstreamCallOptions {
   onprogress?: (progress: Progress) => void;
   /** The client request's `x-mcp-*` headers; the call's server gets the ones for its alias. */
   forwarded?: ForwardedHeaders;
+  /** The calling user, for servers that need each user's own OAuth token. */
+  userId?: string | null;
+}
+
+/** What decides which connection a caller uses: its forwarded headers, and its user for per-user OAuth servers. */
+export interface CallerAuth {
+  forwarded?: ForwardedHeaders | undefined;
+  userId?: string | null | undefined;
 }
 
 /** Something a server said on its own: one of its lists changed, or a log message. */
@@ -71,6 +80,8 @@ export interface UpstreamPoolOptions {
   backoffMaxMs?: number;
   /** Tokens for servers with `auth: oauth2_client_credentials`; without it such servers are called without one. */
   tokens?: ClientCredentialsTokens;
+  /** Per-user tokens for servers with `auth: oauth2_authorization_code`. */
+  userTokens?: UserTokens;
 }
 
 /** Connections that carry a caller's forwarded headers close after this long unused (or the server's own idle timeout, if shorter). */
@@ -486,10 +497,10 @@ class Upstream {
 // The registry hands out the same object until its next reload, so most calls end at === without serialising.
 const sameDefinition = (a: McpServer, b: McpServer) => a === b || JSON.stringify(a) === JSON.stringify(b);
 
-type PoolSettings = Required<Omit<UpstreamPoolOptions, 'registry' | 'tokens'>>;
+type PoolSettings = Required<Omit<UpstreamPoolOptions, 'registry' | 'tokens' | 'userTokens'>>;
 
 /** Connections with forwarded headers are keyed `{id}#{digest}`; the plain one by the id alone. */
-const isForwardedKey = (key: string) => key.includes('#');
+const isForwardedKey = (key: string) => key.includes('#') || key.includes('@');
 
 /**
  * One managed connection per registered MCP server (by id, so a rename keeps it). A server that
@@ -534,10 +545,12 @@ export class UpstreamPool {
    * by a digest of them, so a Streamable HTTP session, its initialize and every later request
    * (and the lists remembered from it) belong to exactly one set of credentials.
    */
-  private upstream(ref: string, forwarded?: ForwardedHeaders): Upstream {
+  private upstream(ref: string, who: CallerAuth = {}): Upstream {
     if (this.closed) throw new McpError(ErrorCode.ConnectionClosed, 'The gateway is shutting down');
     const { server } = this.options.registry.require(ref);
+    const forwarded = who.forwarded;
     const own = forwarded ? headersForAlias(forwarded, server.alias, this.options.registry.list().map((s) => s.server.alias)) : {};
+    if (server.auth?.type === 'oauth2_authorization_code') return this.perUser(server, own, who.userId ?? null);
     if (Object.keys(own).length === 0) return this.keyed(server.id, server, () => this.create(server, server));
     if (server.transport === 'stdio') {
       throw new ForwardedHeadersNotApplicable(server.alias);
@@ -553,6 +566,27 @@ export class UpstreamPool {
       const forwardedAuthorization = server.allow_header_override && 'authorization' in own;
       this.evictForwarded();
       return this.create(effective, server, forwardedAuthorization);
+    });
+  }
+
+  /**
+   * A server that needs each user's consent: one connection per user (and forwarded headers),
+   * carrying that user's token; a caller without a user cannot use it.
+   */
+  private perUser(server: McpServer, own: Record<string, string>, userId: string | null): Upstream {
+    const { userTokens } = this.options;
+    const auth = server.auth;
+    if (!userTokens || auth?.type !== 'oauth2_authorization_code' || !server.url) throw new McpError(ErrorCode.InvalidRequest, `MCP server "${server.alias}" needs per-user OAuth, which this gateway is not set up for`);
+    if (userId === null) throw new McpError(ErrorCode.InvalidRequest, `MCP server "${server.alias}" needs each user's consent, and this key has no user_id`);
+    const key = `${server.id}@${forwardedKey({ user: userId, ...own })}`;
+    return this.keyed(key, server, () => {
+      const effective: McpServer = { ...server, headers: mergeHeaders(server.headers, own, server.allow_header_override), start: 'lazy', idle_timeout_ms: Math.min(server.idle_timeout_ms ?? FORWARDED_IDLE_MS, FORWARDED_IDLE_MS) };
+      const target = { id: server.id, alias: server.alias, url: server.url!, auth };
+      this.evictForwarded();
+      return new Upstream(effective, this.opts, (event) => this.emit(event), server, {
+        authorization: async () => `Bearer ${await userTokens.token(target, userId)}`,
+        rejected: async (sent) => `Bearer ${await userTokens.refresh(target, userId, sent.slice('Bearer '.length))}`,
+      });
     });
   }
 
@@ -574,7 +608,7 @@ export class UpstreamPool {
   private authorizerFor(server: McpServer): RequestAuthorizer | undefined {
     const { tokens } = this.options;
     const auth = server.auth;
-    if (!tokens || !auth) return undefined;
+    if (!tokens || auth?.type !== 'oauth2_client_credentials') return undefined;
     const target = { id: server.id, alias: server.alias, auth };
     return {
       authorization: async () => `Bearer ${await tokens.token(target)}`,
@@ -591,39 +625,39 @@ export class UpstreamPool {
   }
 
   /** Every tool the server offers after its allowed/denied lists (every page). Throws a GatewayError 404 for an unknown server. */
-  listTools(ref: string, forwarded?: ForwardedHeaders): Promise<ToolList> {
-    return this.upstream(ref, forwarded).listTools();
+  listTools(ref: string, who?: CallerAuth): Promise<ToolList> {
+    return this.upstream(ref, who).listTools();
   }
 
   /** Calls a tool; the result comes back as the server sent it. Failures are McpErrors naming the server. */
   callTool(ref: string, name: string, args?: Record<string, unknown>, meta?: Record<string, unknown>, options?: UpstreamCallOptions): Promise<UpstreamCallResult> {
-    return this.upstream(ref, options?.forwarded).callTool(name, args, meta, options);
+    return this.upstream(ref, options).callTool(name, args, meta, options);
   }
 
   /** Resources, resource templates or prompts (every page); empty for a server that does not offer them; the last good list while it is away. */
-  listResources(ref: string, forwarded?: ForwardedHeaders): Promise<ItemList<UpstreamResource>> {
-    return this.upstream(ref, forwarded).list('resources');
+  listResources(ref: string, who?: CallerAuth): Promise<ItemList<UpstreamResource>> {
+    return this.upstream(ref, who).list('resources');
   }
 
-  listResourceTemplates(ref: string, forwarded?: ForwardedHeaders): Promise<ItemList<UpstreamResourceTemplate>> {
-    return this.upstream(ref, forwarded).list('resourceTemplates');
+  listResourceTemplates(ref: string, who?: CallerAuth): Promise<ItemList<UpstreamResourceTemplate>> {
+    return this.upstream(ref, who).list('resourceTemplates');
   }
 
-  listPrompts(ref: string, forwarded?: ForwardedHeaders): Promise<ItemList<UpstreamPrompt>> {
-    return this.upstream(ref, forwarded).list('prompts');
+  listPrompts(ref: string, who?: CallerAuth): Promise<ItemList<UpstreamPrompt>> {
+    return this.upstream(ref, who).list('prompts');
   }
 
   /** `resources/read`, `prompts/get`, `completion/complete`: results as the server sent them; a server without the capability gets an MCP error naming it (-32601). */
   readResource(ref: string, uri: string, meta?: Record<string, unknown>, options: UpstreamCallOptions = {}): Promise<UpstreamResult> {
-    return this.upstream(ref, options.forwarded).readResource(uri, meta, options);
+    return this.upstream(ref, options).readResource(uri, meta, options);
   }
 
   getPrompt(ref: string, name: string, args?: Record<string, string>, meta?: Record<string, unknown>, options: UpstreamCallOptions = {}): Promise<UpstreamResult> {
-    return this.upstream(ref, options.forwarded).getPrompt(name, args, meta, options);
+    return this.upstream(ref, options).getPrompt(name, args, meta, options);
   }
 
   complete(ref: string, params: Record<string, unknown>, options: UpstreamCallOptions = {}): Promise<UpstreamResult> {
-    return this.upstream(ref, options.forwarded).complete(params, options);
+    return this.upstream(ref, options).complete(params, options);
   }
 
   /** Asks the server for log messages at `level` or above (never less verbose than another session asked for). */
