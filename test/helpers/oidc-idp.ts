@@ -11,6 +11,8 @@ export interface TestIdp {
 }
 
 export interface TestIdpOptions {
+  /** Access token lifetime (authorization code and refresh) in seconds (default 3600). */
+  accessTokenTtl?: number;
   /** Client-credentials token lifetime in seconds (default 3600). */
   clientCredentialsTtl?: number;
   /** Extra confidential clients for client credentials. */
@@ -40,7 +42,7 @@ export async function startTestIdp(options: TestIdpOptions = {}): Promise<TestId
     ],
     scopes: ['openid', 'offline_access', 'mcp:tools'],
     pkce: { required: () => true },
-    ttl: { ClientCredentials: options.clientCredentialsTtl ?? 3600 },
+    ttl: { ClientCredentials: options.clientCredentialsTtl ?? 3600, AccessToken: options.accessTokenTtl ?? 3600 },
     findAccount: async (_ctx: unknown, sub: string) => ({ accountId: sub, claims: async () => ({ sub }) }),
     features: {
       devInteractions: { enabled: false },

@@ -155,6 +155,8 @@ export class UserTokens {
     url.searchParams.set('code_challenge_method', 'S256');
     url.searchParams.set('resource', endpoints.resource);
     if (endpoints.scope) url.searchParams.set('scope', endpoints.scope);
+    // OIDC ignores offline_access (no refresh token) unless the user is asked to consent.
+    if (endpoints.scope?.split(' ').includes('offline_access')) url.searchParams.set('prompt', 'consent');
     return url.toString();
   }
 
@@ -217,7 +219,9 @@ export class UserTokens {
   }
 
   private usable(doc: TokenDoc | undefined): doc is TokenDoc {
-    return doc !== undefined && doc.status === 'active' && (doc.expires_at === null || doc.expires_at - Math.min(MARGIN_MS, 10_000) > this.now());
+    if (doc === undefined || doc.status !== 'active') return false;
+    // Used until shortly before it ends: a minute, or a tenth of its life if that is shorter.
+    return doc.expires_at === null || doc.expires_at - Math.min(MARGIN_MS, (doc.expires_at - doc.updated_at) / 10) > this.now();
   }
 
   /** The user's access token for the server, refreshed (rotation kept) when it is about to expire. */
