@@ -169,6 +169,10 @@ describe('MCP per-user OAuth consent (PKCE) against a real oidc-provider', () =>
     assert.equal(del.status, 200, del.text);
     const listed = await call(`${gw.url}/api/mcp/auth/tokens`, { headers: authHeaders(alice) });
     assert.deepEqual(listed.json.data.map((c: { server: string }) => c.server), ['pk']);
+    // The live connection reads the token per request: the next call asks for consent again.
+    const after = await callTool(gw, alice, 'disc');
+    assert.equal(after.status, 502);
+    assert.match(after.json.error.message, /needs your consent/);
     const again = await call(`${gw.url}/api/mcp/auth/tokens/disc`, { method: 'DELETE', headers: authHeaders(alice) });
     assert.equal(again.status, 404);
   });
