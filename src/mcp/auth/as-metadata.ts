@@ -7,6 +7,7 @@ export const asMetadataSchema = z.looseObject({
   token_endpoint: z.string().optional(),
   registration_endpoint: z.string().optional(),
   code_challenge_methods_supported: z.array(z.string()).optional(),
+  token_endpoint_auth_methods_supported: z.array(z.string()).optional(),
   scopes_supported: z.array(z.string()).optional(),
 });
 export type AsMetadata = z.infer<typeof asMetadataSchema>;

@@ -12,6 +12,20 @@ export interface AuthorizationEndpoints {
   scope: string | null;
   /** RFC 8707 resource: configured, else the PRM `resource`, else the server URL. */
   resource: string;
+  /** How a confidential client authenticates at the token endpoint. */
+  token_auth: 'client_secret_basic' | 'client_secret_post';
+}
+
+/** RFC 9728 §3.3: the metadata must be for this server (same origin, and the server's path under the resource's). */
+function resourceMatches(resource: string, serverUrl: string): boolean {
+  try {
+    const r = new URL(resource);
+    const s = new URL(serverUrl);
+    const rPath = r.pathname.replace(/\/+$/, '');
+    return r.origin === s.origin && (s.pathname === rPath || s.pathname.startsWith(`${rPath}/`) || rPath === '');
+  } catch {
+    return false;
+  }
 }
 
 /** `key="value"` parameters of a `WWW-Authenticate: Bearer …` header. */
@@ -64,10 +78,15 @@ export async function discoverEndpoints(serverUrl: string, auth: AuthorizationCo
         break;
       }
     }
-    if (!prm) throw new Error(`no protected resource metadata (RFC 9728) found for ${serverUrl}`);
-    issuer = prm.authorization_servers[0]!;
-    scope ??= challenge['scope'] ?? prm.scopes_supported?.join(' ') ?? null;
-    resource ??= prm.resource ?? null;
+    if (prm) {
+      if (prm.resource && !resourceMatches(prm.resource, serverUrl)) throw new Error(`the protected resource metadata is for ${prm.resource}, not ${serverUrl}`);
+      issuer = prm.authorization_servers[0]!;
+      scope ??= challenge['scope'] ?? prm.scopes_supported?.join(' ') ?? null;
+      resource ??= prm.resource ?? null;
+    } else {
+      // 2025-03-26 servers have no RFC 9728 metadata: the authorization server is the MCP server's origin.
+      return legacyEndpoints(new URL(serverUrl).origin, auth, scope ?? challenge['scope'] ?? null, resource ?? serverUrl, fetchFn);
+    }
   }
   let meta: AsMetadata = {};
   if (issuer) {
@@ -77,5 +96,23 @@ export async function discoverEndpoints(serverUrl: string, auth: AuthorizationCo
   const authorization_endpoint = auth.authorization_url ?? meta.authorization_endpoint;
   const token_endpoint = auth.token_url ?? meta.token_endpoint;
   if (!authorization_endpoint || !token_endpoint) throw new Error(`the authorization server ${issuer ?? ''} has no authorization or token endpoint`);
-  return { authorization_endpoint, token_endpoint, registration_endpoint: meta.registration_endpoint ?? null, scope, resource: resource ?? serverUrl };
+  return { authorization_endpoint, token_endpoint, registration_endpoint: meta.registration_endpoint ?? null, scope, resource: resource ?? serverUrl, token_auth: tokenAuthOf(meta) };
+}
+
+function tokenAuthOf(meta: AsMetadata): AuthorizationEndpoints['token_auth'] {
+  const supported = meta.token_endpoint_auth_methods_supported;
+  return supported && !supported.includes('client_secret_basic') && supported.includes('client_secret_post') ? 'client_secret_post' : 'client_secret_basic';
+}
+
+/** 2025-03-26: metadata at the MCP server's origin (RFC 8414), else the default `/authorize`, `/token`, `/register`. */
+async function legacyEndpoints(origin: string, auth: AuthorizationCodeAuth, scope: string | null, resource: string, fetchFn: typeof fetch): Promise<AuthorizationEndpoints> {
+  const meta = await discoverAsMetadata(origin, fetchFn).catch(() => null);
+  return {
+    authorization_endpoint: auth.authorization_url ?? meta?.authorization_endpoint ?? `${origin}/authorize`,
+    token_endpoint: auth.token_url ?? meta?.token_endpoint ?? `${origin}/token`,
+    registration_endpoint: meta ? (meta.registration_endpoint ?? null) : `${origin}/register`,
+    scope,
+    resource,
+    token_auth: meta ? tokenAuthOf(meta) : 'client_secret_basic',
+  };
 }

@@ -186,8 +186,11 @@ export class UserTokens {
 
   private async tokenRequest(server: ConsentServer, endpoints: AuthorizationEndpoints, client: { client_id: string; client_secret: string | null }, form: URLSearchParams): Promise<z.infer<typeof tokenResponseSchema>> {
     const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' };
-    if (client.client_secret) headers['authorization'] = `Basic ${Buffer.from(`${encodeURIComponent(client.client_id)}:${encodeURIComponent(client.client_secret)}`).toString('base64')}`;
-    else form.set('client_id', client.client_id);
+    if (client.client_secret && endpoints.token_auth === 'client_secret_basic') headers['authorization'] = `Basic ${Buffer.from(`${encodeURIComponent(client.client_id)}:${encodeURIComponent(client.client_secret)}`).toString('base64')}`;
+    else {
+      form.set('client_id', client.client_id);
+      if (client.client_secret) form.set('client_secret', client.client_secret);
+    }
     const res = await this.fetchFn(endpoints.token_endpoint, { method: 'POST', headers, body: form.toString(), signal: AbortSignal.timeout(15_000) });
     const body: unknown = await res.json().catch(() => null);
     if (!res.ok) {
