@@ -1,3 +1,4 @@
+import { describeAuthResolution } from './mcp/auth/auth-resolution.js';
 import { registerMcpAuthCallback, registerMcpAuthRoutes } from './http/routes/mcp-auth.js';
 import type { UserTokens } from './mcp/auth/user-tokens.js';
 import { forwardedHeadersError } from './mcp/auth/forwarded-headers.js';
@@ -142,6 +143,17 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     done();
   });
 
+  // Admins asking with `x-smartflow-debug: true` learn how each MCP server's auth resolved (names, never values).
+  app.addHook('onSend', (request, reply, payload, done) => {
+    if (request.headers['x-smartflow-debug'] !== 'true') return done(null, payload);
+    deps.authenticator
+      .authenticate(request.headers)
+      .catch(() => null)
+      .then((principal) => {
+        if (principal?.isAdmin) reply.header('x-smartflow-mcp-auth', describeAuthResolution(deps.mcpServers.list().map((s) => s.server), request.headers));
+        done(null, payload);
+      });
+  });
   app.setErrorHandler((err, request, reply) => sendError(request, reply, err, passthroughHeaders(request.url), surfaceOf(request.url)));
   const allowedMethods = trackAllowedMethods(app);
   app.setNotFoundHandler((request, reply) => {

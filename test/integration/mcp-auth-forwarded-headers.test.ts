@@ -9,6 +9,7 @@ import { startFakeOpenAI } from '../helpers/fake-openai.js';
 import type { FakeUpstream } from '../helpers/fake-upstream.js';
 import { startFeatureRecordingMcpServer, type FeatureRecordingMcpServer, type RecordedCall } from '../helpers/feature-recording-mcp-server.js';
 import { call } from '../helpers/http.js';
+import { createKey } from '../helpers/vkeys.js';
 
 const EVERYTHING = resolve('node_modules/@modelcontextprotocol/server-everything/dist/index.js');
 const HS = 'fwd-hs-secret-7a1c';
@@ -148,6 +149,19 @@ describe('MCP auth header forwarding: x-mcp-{alias}-{header}', () => {
       const raw = JSON.stringify(r);
       for (const v of ALL_VALUES) assert.ok(!raw.includes(v), `a forwarded value reached the provider`);
     }
+  });
+
+  test('x-smartflow-mcp-auth: for admins asking with x-smartflow-debug, how each server\'s auth resolved, without values', async () => {
+    const headers = { ...authHeaders(), 'x-smartflow-debug': 'true', 'x-mcp-hs-authorization': `Bearer ${HS_REST}` };
+    const res = await call(`${gw.url}/api/mcp/tools?server=hs`, { headers });
+    assert.equal(res.status, 200, res.text);
+    assert.equal(res.headers['x-smartflow-mcp-auth'], 'hs=forwarded+static; local=none; over=static; ss=none');
+    const notAsked = await call(`${gw.url}/api/mcp/tools?server=hs`, { headers: { ...authHeaders(), 'x-mcp-hs-authorization': `Bearer ${HS_REST}` } });
+    assert.equal(notAsked.headers['x-smartflow-mcp-auth'], undefined);
+    const { key } = await createKey(gw.url, { mcp_servers: ['*'] });
+    const notAdmin = await call(`${gw.url}/api/mcp/tools?server=hs`, { headers: { ...authHeaders(key), 'x-smartflow-debug': 'true' } });
+    assert.equal(notAdmin.status, 200, notAdmin.text);
+    assert.equal(notAdmin.headers['x-smartflow-mcp-auth'], undefined);
   });
 
   test('secrets scan: no forwarded value in any log line, spend row or health answer', async () => {
