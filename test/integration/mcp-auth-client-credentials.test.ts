@@ -73,6 +73,20 @@ describe('MCP upstream auth: OAuth client credentials (real oidc-provider, JWT-c
     }
   });
 
+  test('a wrong forwarded token fails the call, and the gateway does not keep reconnecting with it in the background', async () => {
+    const gw = await startTestGateway({ mcp_servers: [{ alias: 'open', transport: 'streamable-http', url: mcp.url }] });
+    try {
+      const res = await call(`${gw.url}/api/mcp/tools/call`, { headers: { ...authHeaders(), 'x-mcp-open-authorization': 'Bearer not-a-jwt' }, body: { server: 'open', tool: 'whoami', arguments: {} } });
+      assert.equal(res.status, 502, res.text);
+      const after = mcp.unauthorized;
+      // The shared connection would retry after 250, 500 and 1000 ms.
+      await sleep(2000);
+      assert.equal(mcp.unauthorized, after);
+    } finally {
+      await gw.close();
+    }
+  });
+
   test('issuer discovery finds the token endpoint (RFC 8414 / OIDC metadata)', async () => {
     const server = ccServer('discovered', mcp, idp);
     const { token_url: _t, ...auth } = server.auth;

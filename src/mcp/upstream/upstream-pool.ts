@@ -146,6 +146,12 @@ class Upstream {
     /** The registry's definition this connection was made for (server differs when it carries forwarded headers). */
     readonly definition: McpServer = server,
     private readonly authorizer: RequestAuthorizer | undefined = undefined,
+    /**
+     * Reconnect on its own after a failure. Off for a caller's own connection (forwarded headers,
+     * a user's token): a wrong or missing credential must not make the gateway knock on the
+     * server forever; the caller's next request connects again.
+     */
+    private readonly reconnectInBackground = true,
   ) {
     this.allows = compileToolFilter(server);
   }
@@ -284,6 +290,7 @@ class Upstream {
   private scheduleReconnect(): void {
     if (this.state === 'closed' || this.retryTimer) return;
     this.state = 'reconnecting';
+    if (!this.reconnectInBackground) return;
     const delay = Math.min(this.opts.backoffBaseMs * 2 ** this.attempt, this.opts.backoffMaxMs);
     this.attempt += 1;
     this.retryTimer = setTimeout(() => {
@@ -586,7 +593,7 @@ export class UpstreamPool {
       return new Upstream(effective, this.opts, (event) => this.emit(event), server, {
         authorization: async () => `Bearer ${await userTokens.token(target, userId)}`,
         rejected: async (sent) => `Bearer ${await userTokens.refresh(target, userId, sent.slice('Bearer '.length))}`,
-      });
+      }, false);
     });
   }
 
@@ -601,7 +608,8 @@ export class UpstreamPool {
   }
 
   private create(effective: McpServer, definition: McpServer, forwardedAuthorization = false): Upstream {
-    return new Upstream(effective, this.opts, (event) => this.emit(event), definition, forwardedAuthorization ? undefined : this.authorizerFor(definition));
+    const ownConnection = effective !== definition;
+    return new Upstream(effective, this.opts, (event) => this.emit(event), definition, forwardedAuthorization ? undefined : this.authorizerFor(definition), !ownConnection);
   }
 
   /** Client-credentials tokens for the connection's requests, read per request so a refresh needs no reconnect. */
