@@ -102,7 +102,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     // Closed before the registry (newest first): stdio children get stdin EOF, then SIGTERM, then SIGKILL.
     const secrets = new SecretBox(secretKeyFrom({ key: config.secrets.key, masterKey: config.master_key! }));
     const mcpTokens = new ClientCredentialsTokens({ store, secrets, log: logger, now });
-    mcpUserTokens = new UserTokens({ store, secrets, log: logger, now });
+    mcpUserTokens = new UserTokens({ store, secrets, log: logger, now, publicUrl: config.mcp.public_url });
     mcpUpstreams = open.add(new UpstreamPool({ registry: mcpServers, log: logger, now, tokens: mcpTokens, userTokens: mcpUserTokens }), (p) => p.close());
   } catch (err) {
     await open.closeAll(logger);

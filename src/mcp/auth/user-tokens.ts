@@ -81,6 +81,8 @@ export interface UserTokensDeps {
   log: RequestLog;
   now?: () => number;
   fetch?: typeof fetch;
+  /** `mcp.public_url`: makes the initiate URL in consent errors absolute. */
+  publicUrl?: string | undefined;
 }
 
 /**
@@ -100,8 +102,9 @@ export class UserTokens {
     this.fetchFn = deps.fetch ?? fetch;
   }
 
-  static initiatePath(serverId: string): string {
-    return `/api/mcp/auth/initiate?server_id=${encodeURIComponent(serverId)}`;
+  /** Where a user (re)connects a server: absolute under `mcp.public_url`, else a path on the gateway. */
+  private initiatePath(serverId: string): string {
+    return `${(this.deps.publicUrl ?? '').replace(/\/+$/, '')}/api/mcp/auth/initiate?server_id=${encodeURIComponent(serverId)}`;
   }
 
   private endpointsOf(server: ConsentServer): Promise<AuthorizationEndpoints> {
@@ -232,7 +235,7 @@ export class UserTokens {
     const id = docId(server.id, userId);
     const doc = await this.deps.store.getDoc<TokenDoc>(TOKENS, id);
     if (this.usable(doc)) return this.deps.secrets.open(doc.access_token, `${TOKENS}/${id}/access`);
-    if (!doc) throw new ConsentRequired(server.alias, UserTokens.initiatePath(server.id), 'not connected');
+    if (!doc) throw new ConsentRequired(server.alias, this.initiatePath(server.id), 'not connected');
     return this.refresh(server, userId, null);
   }
 
@@ -253,10 +256,10 @@ export class UserTokens {
 
   private async refreshHeld(server: ConsentServer, userId: string, id: string, rejected: string | null): Promise<string> {
     const doc = await this.deps.store.getDoc<TokenDoc>(TOKENS, id);
-    if (!doc || doc.status !== 'active') throw new ConsentRequired(server.alias, UserTokens.initiatePath(server.id), doc ? 'the connection was revoked' : 'not connected');
+    if (!doc || doc.status !== 'active') throw new ConsentRequired(server.alias, this.initiatePath(server.id), doc ? 'the connection was revoked' : 'not connected');
     const access = this.deps.secrets.open(doc.access_token, `${TOKENS}/${id}/access`);
     if (this.usable(doc) && access !== rejected) return access;
-    if (!doc.refresh_token) throw new ConsentRequired(server.alias, UserTokens.initiatePath(server.id), 'the token expired');
+    if (!doc.refresh_token) throw new ConsentRequired(server.alias, this.initiatePath(server.id), 'the token expired');
     const refresh = this.deps.secrets.open(doc.refresh_token, `${TOKENS}/${id}/refresh`);
     const endpoints = await this.endpointsOf(server);
     const client = await this.clientOf(server, endpoints, '');
@@ -266,7 +269,7 @@ export class UserTokens {
     } catch (err) {
       if (!(err instanceof ConsentRefused)) throw err;
       await this.deps.store.putDoc(TOKENS, id, { ...doc, status: 'revoked', updated_at: this.now() });
-      throw new ConsentRequired(server.alias, UserTokens.initiatePath(server.id), 'the token expired and could not be refreshed');
+      throw new ConsentRequired(server.alias, this.initiatePath(server.id), 'the token expired and could not be refreshed');
     }
     await this.save(server, userId, t, refresh);
     return t.access_token;
