@@ -1,21 +1,18 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { RequestLog } from '../../core/request-log.js';
 import type { SecretBox } from '../../crypto/secret-box.js';
 import type { Store } from '../../storage/types.js';
 import type { ClientCredentialsAuth } from '../server-schema.js';
 import { discoverAsMetadata } from './as-metadata.js';
+import { withStoreLease } from './store-lease.js';
 
-/** Token documents and leases in the store, shared by every instance. */
+/** Token entries in the store, shared by every instance. */
 const TOKEN_KEY = 'mcp-cc-token:';
-const LEASES = 'mcp_cc_leases';
 /** Tokens are used until this long before they expire (or a tenth of their life, if shorter). */
 const MARGIN_MS = 60_000;
 /** A token response without `expires_in` is kept this long. */
 const DEFAULT_LIFETIME_MS = 300_000;
-/** An instance that took the lease and died frees it after this. */
-const LEASE_MS = 15_000;
-const WAIT_STEP_MS = 25;
 const TOKEN_TIMEOUT_MS = 15_000;
 
 const tokenResponseSchema = z.looseObject({
@@ -29,11 +26,6 @@ interface CachedToken {
   token: string;
   /** When to stop using it (expiry minus the margin), epoch ms. */
   useUntil: number;
-}
-
-interface LeaseDoc {
-  holder: string;
-  expires_at: number;
 }
 
 export interface ClientCredentialsDeps {
@@ -54,8 +46,6 @@ export interface CredentialedServer {
 /** The token endpoint said no, or could not be reached: the message names the server, never the secret. */
 export class TokenRequestFailed extends Error {}
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 /**
  * Access tokens for MCP servers configured with OAuth client credentials. A token is kept in
  * memory and in the store (sealed) until shortly before it expires. One token request serves
@@ -68,8 +58,6 @@ export class ClientCredentialsTokens {
   private readonly tokenUrls = new Map<string, Promise<string>>();
   private readonly now: () => number;
   private readonly fetchFn: typeof fetch;
-  /** Token requests this instance made (tests and metrics read it). */
-  requests = 0;
 
   constructor(private readonly deps: ClientCredentialsDeps) {
     this.now = deps.now ?? Date.now;
@@ -119,44 +107,33 @@ export class ClientCredentialsTokens {
   }
 
   private async obtain(server: CredentialedServer, key: string): Promise<CachedToken> {
-    const deadline = this.now() + TOKEN_TIMEOUT_MS;
-    const holder = randomUUID();
-    for (;;) {
-      const stored = await this.readStored(key);
-      if (stored) {
-        this.memory.set(key, stored);
-        return stored;
-      }
-      if (await this.takeLease(key, holder)) {
-        try {
-          // Another instance may have written a token between our read and our lease.
-          const again = await this.readStored(key);
-          const fresh = again ?? (await this.request(server));
-          if (!again) await this.deps.store.setEntry(TOKEN_KEY + key, this.deps.secrets.seal(JSON.stringify(fresh), `${TOKEN_KEY}${key}`), Math.max(1, fresh.useUntil - this.now()));
+    const stored = await this.readStored(key);
+    if (stored) {
+      this.memory.set(key, stored);
+      return stored;
+    }
+    try {
+      return await withStoreLease(
+        this.deps.store,
+        `client-credentials:${key}`,
+        async () => {
+          // The instance that held the lease before us may have written the token we need.
+          const fresh = (await this.readStored(key)) ?? (await this.requestAndStore(server, key));
           this.memory.set(key, fresh);
           return fresh;
-        } finally {
-          await this.releaseLease(key, holder);
-        }
-      }
-      if (this.now() > deadline) throw new TokenRequestFailed(`MCP server "${server.alias}": timed out waiting for an access token`);
-      await sleep(WAIT_STEP_MS);
+        },
+        { now: this.now, timeoutMs: TOKEN_TIMEOUT_MS },
+      );
+    } catch (err) {
+      if (err instanceof TokenRequestFailed) throw err;
+      throw new TokenRequestFailed(`MCP server "${server.alias}": could not get an access token (${err instanceof Error ? err.message : String(err)})`);
     }
   }
 
-  private async takeLease(key: string, holder: string): Promise<boolean> {
-    const lease: LeaseDoc = { holder, expires_at: this.now() + LEASE_MS };
-    if (await this.deps.store.createDoc<LeaseDoc>(LEASES, key, lease)) return true;
-    const current = await this.deps.store.getVersionedDoc<LeaseDoc>(LEASES, key);
-    if (!current) return false;
-    // A holder that died leaves an expired lease: take it over with compare-and-set.
-    if (current.doc.expires_at > this.now()) return false;
-    return (await this.deps.store.compareAndSetDoc<LeaseDoc>(LEASES, key, lease, current.version)) !== null;
-  }
-
-  private async releaseLease(key: string, holder: string): Promise<void> {
-    const current = await this.deps.store.getVersionedDoc<LeaseDoc>(LEASES, key).catch(() => undefined);
-    if (current?.doc.holder === holder) await this.deps.store.deleteDoc(LEASES, key).catch(() => undefined);
+  private async requestAndStore(server: CredentialedServer, key: string): Promise<CachedToken> {
+    const fresh = await this.request(server);
+    await this.deps.store.setEntry(TOKEN_KEY + key, this.deps.secrets.seal(JSON.stringify(fresh), `${TOKEN_KEY}${key}`), Math.max(1, fresh.useUntil - this.now()));
+    return fresh;
   }
 
   private tokenUrl(server: CredentialedServer): Promise<string> {
@@ -189,7 +166,6 @@ export class ClientCredentialsTokens {
     if (auth.resource) form.set('resource', auth.resource);
     if (auth.audience) form.set('audience', auth.audience);
     const basic = Buffer.from(`${encodeURIComponent(auth.client_id)}:${encodeURIComponent(auth.client_secret)}`).toString('base64');
-    this.requests += 1;
     const started = this.now();
     let res: Response;
     try {
