@@ -1,3 +1,7 @@
+import { describeAuthResolution } from './mcp/auth/auth-resolution.js';
+import { registerMcpAuthCallback, registerMcpAuthRoutes } from './http/routes/mcp-auth.js';
+import type { UserTokens } from './mcp/auth/user-tokens.js';
+import { forwardedHeadersError } from './mcp/auth/forwarded-headers.js';
 import { randomUUID } from 'node:crypto';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
@@ -82,6 +86,8 @@ export interface AppDeps {
   agents: AgentRegistry;
   /** Guardrails, policies and their attachments (docs/guardrails.md). */
   policies: PolicyRegistry;
+  /** Per-user OAuth tokens for MCP servers that need each user's consent; without them /api/mcp/auth/* is not served. */
+  mcpUserTokens?: UserTokens;
   /** True once shutdown began. */
   isDraining?: () => boolean;
 }
@@ -141,6 +147,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     createInvokeProviderStage(deps.registry, { allowAnthropicByok: byokSettings.allow_byok, anthropicByok }),
   ]);
 
+  const mcpAliases = () => deps.mcpServers.list().map((s) => s.server.alias);
   // Callback style on purpose: an async hook costs a promise and a microtask on every request.
   app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id);
@@ -152,9 +159,26 @@ export function buildApp(deps: AppDeps): FastifyInstance {
       sendError(request, reply, new GatewayError('SF_ERR_SHUTTING_DOWN'), {}, surfaceOf(request.url));
       return;
     }
+    // `x-mcp-{alias}-{header}` for no server is refused on every route, before anything reads the request.
+    const forwardedError = forwardedHeadersError(request.headers, mcpAliases(), deps.config.mcp.forwarded_headers_unknown_alias);
+    if (forwardedError) {
+      sendError(request, reply, forwardedError, {}, surfaceOf(request.url));
+      return;
+    }
     done();
   });
 
+  // Admins asking with `x-smartflow-debug: true` learn how each MCP server's auth resolved (names, never values).
+  app.addHook('onSend', (request, reply, payload, done) => {
+    if (request.headers['x-smartflow-debug'] !== 'true') return done(null, payload);
+    deps.authenticator
+      .authenticate(request.headers)
+      .catch(() => null)
+      .then((principal) => {
+        if (principal?.isAdmin) reply.header('x-smartflow-mcp-auth', describeAuthResolution(deps.mcpServers.list().map((s) => s.server), request.headers));
+        done(null, payload);
+      });
+  });
   app.setErrorHandler((err, request, reply) => sendError(request, reply, err, passthroughHeaders(request.url), surfaceOf(request.url)));
   const allowedMethods = trackAllowedMethods(app);
   app.setNotFoundHandler((request, reply) => {
@@ -194,10 +218,14 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   app.addHook('onClose', () => a2a.close());
   registerA2aRoutes(app, { agents: deps.agents, service: a2a, authenticator: deps.authenticator, publicUrl: deps.config.a2a.public_url });
   // Any valid key (the key's MCP access decides); the rest of /api is admin-only, below.
+  const mcpAuth = deps.mcpUserTokens ? { registry: deps.mcpServers, userTokens: deps.mcpUserTokens, config: deps.config.mcp } : null;
   authenticatedScope(app, { authenticator: deps.authenticator, admin: false }, (callers) => {
     registerMcpToolRoutes(callers, { catalog: mcpCatalog });
     registerToolSearchRoutes(callers, { index: toolSearch });
+    if (mcpAuth) registerMcpAuthRoutes(callers, mcpAuth);
   });
+  // The browser comes back from the provider without a key: the single-use state authenticates it.
+  if (mcpAuth) registerMcpAuthCallback(app, mcpAuth);
   const now = deps.access.now;
   const ssoConfig = new SsoConfigService({
     store: deps.store,

@@ -6,6 +6,9 @@ import type { GatewayConfig } from './config/schema.js';
 import { formatWalkthrough } from './demo/walkthrough.js';
 import { DEMO_BUDGET, DEMO_POLICY, startDemoWorld } from './demo/world.js';
 import { createGateway, type Gateway } from './main.js';
+import { SecretBox, secretKeyFrom } from './crypto/secret-box.js';
+import { resealMcpSecrets } from './mcp/auth/reseal-secrets.js';
+import { createStore } from './storage/index.js';
 
 const VERSION = GATEWAY_VERSION;
 
@@ -14,6 +17,7 @@ const HELP = `smartflow ${VERSION} - an AI gateway for LLM providers, MCP server
 Usage:
   smartflow serve [--config FILE] [--port N] [--host H]   run the gateway (default command)
   smartflow demo [--port N] [--host H]                     run a demo gateway whose providers answer locally; prints a walkthrough
+  smartflow secrets rotate --new-key KEY [--config FILE]   re-encrypt the stored MCP secrets under a new secrets key (docs/mcp-auth.md)
   smartflow --help | --version
 
 Options:
@@ -93,6 +97,33 @@ async function serve(values: { config?: string; port?: string; host?: string }):
   return runUntilSignal(gateway);
 }
 
+/**
+ * Re-encrypts the MCP secrets in the store from the current secrets key (secrets.key /
+ * SMARTFLOW_SECRET_KEY, else derived from the master key) to `--new-key`. Then set
+ * SMARTFLOW_SECRET_KEY to the new key and restart every instance.
+ */
+async function rotateSecrets(values: { config?: string; 'new-key'?: string }): Promise<number> {
+  if (!values['new-key']) throw new ConfigError('secrets rotate needs --new-key (32 bytes as 64 hex digits or base64)');
+  const config = loadConfig(values.config ? { path: values.config } : {}).config;
+  const masterKey = resolveMasterKey(config.master_key, MASTER_KEY_FILE).key;
+  let from: SecretBox;
+  let to: SecretBox;
+  try {
+    from = new SecretBox(secretKeyFrom({ key: config.secrets.key, masterKey }));
+    to = new SecretBox(secretKeyFrom({ key: values['new-key'], masterKey }));
+  } catch (err) {
+    throw new ConfigError((err as Error).message.replace('secrets.key (SMARTFLOW_SECRET_KEY)', '--new-key'));
+  }
+  const store = await createStore(config.store);
+  try {
+    const report = await resealMcpSecrets(store, from, to);
+    process.stdout.write(`${JSON.stringify(report)}\nNow set SMARTFLOW_SECRET_KEY (or secrets.key) to the new key and restart every instance.\n`);
+    return report.unreadable.length ? 1 : 0;
+  } finally {
+    await store.close();
+  }
+}
+
 async function demo(values: { port?: string; host?: string }): Promise<number> {
   const envKey = masterKeyFromEnv();
   const masterKey = envKey ?? DEMO_MASTER_KEY;
@@ -132,6 +163,7 @@ export async function main(argv: string[]): Promise<number> {
         host: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'v' },
+        'new-key': { type: 'string' },
       },
     });
   } catch (err) {
@@ -151,6 +183,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     if (command === 'serve') return await serve(values);
     if (command === 'demo') return await demo(values);
+    if (command === 'secrets' && positionals[1] === 'rotate') return await rotateSecrets(values);
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`Invalid configuration:\n${err.message}\n`);

@@ -8,6 +8,8 @@ import { createAuthenticator } from './keys/authenticator.js';
 import { createRouting, type Routing } from './routing/routing.js';
 import { startMcpServerRegistry, type McpServerRegistry } from './mcp/registry.js';
 import { AgentRegistry } from './a2a/agent-registry.js';
+import { ClientCredentialsTokens } from './mcp/auth/client-credentials.js';
+import { UserTokens } from './mcp/auth/user-tokens.js';
 import { SecretBox, secretKeyFrom } from './crypto/secret-box.js';
 import { UpstreamPool } from './mcp/upstream/upstream-pool.js';
 import { PolicyRegistry } from './policies/policy-registry.js';
@@ -86,6 +88,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   let mcpUpstreams: UpstreamPool;
   let agents: AgentRegistry;
   let policies: PolicyRegistry;
+  let mcpUserTokens: UserTokens;
   try {
     store = open.add(await createStore(config.store, { now, ...options.storeOptions }), (s) => s.close());
     const transport = open.add(new HttpTransport(), (t) => t.close());
@@ -104,8 +107,10 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     routing = open.add(await createRouting({ config, store, registry, now, log: logger }), (r) => r.close());
     mcpServers = open.add(await startMcpServerRegistry({ config, store, now, log: logger }), (r) => r.close());
     // Closed before the registry (newest first): stdio children get stdin EOF, then SIGTERM, then SIGKILL.
-    mcpUpstreams = open.add(new UpstreamPool({ registry: mcpServers, log: logger, now }), (p) => p.close());
     const secrets = new SecretBox(secretKeyFrom({ key: config.secrets.key, masterKey: config.master_key }));
+    const mcpTokens = new ClientCredentialsTokens({ store, secrets, log: logger, now });
+    mcpUserTokens = new UserTokens({ store, secrets, log: logger, now, publicUrl: config.mcp.public_url });
+    mcpUpstreams = open.add(new UpstreamPool({ registry: mcpServers, log: logger, now, tokens: mcpTokens, userTokens: mcpUserTokens }), (p) => p.close());
     agents = open.add(new AgentRegistry({ store, configAgents: config.agents, secrets, now, log: logger }), (a) => a.close());
     await agents.start();
     // A policy in smartflow.yaml naming a guardrail that does not exist (or a parent cycle) throws here.
@@ -130,6 +135,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     mcpUpstreams,
     agents,
     policies,
+    mcpUserTokens,
     isDraining: () => draining,
   });
 

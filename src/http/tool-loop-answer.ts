@@ -1,3 +1,4 @@
+import { collectForwarded } from '../mcp/auth/forwarded-headers.js';
 import { performance } from 'node:perf_hooks';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { GatewayError, toGatewayError } from '../errors/gateway-error.js';
@@ -75,7 +76,7 @@ export async function answerWithToolLoop(
   const { body, tools, maxSteps, principal } = setup;
   const byName = new Map(tools.map((t) => [t.name, t]));
   const isLoopTool = (name: string) => byName.has(name);
-  const execute = createLoopToolExecutor({ catalog: deps.catalog, principal, tools: byName, loopId: outer.id });
+  const execute = createLoopToolExecutor({ catalog: deps.catalog, principal, tools: byName, loopId: outer.id, forwarded: collectForwarded(outer.headers) });
   let costMicros = 0;
   // What every step used, in the gateway's own terms (the client's usage is the providers' summed).
   const addUsage = (ctx: GatewayContext) => {
@@ -220,7 +221,7 @@ async function prepare(outer: GatewayContext, deps: ToolLoopDeps, dialect: Diale
   outer.principal = principal;
   const raw = outer.rawBody as Body;
   const { entries, rest } = splitMcpToolEntries(raw['tools'] as unknown[]);
-  const tools = await expandMcpTools(principal, entries, { registry: deps.registry, upstreams: deps.upstreams, log: outer.log });
+  const tools = await expandMcpTools(principal, entries, { registry: deps.registry, upstreams: deps.upstreams, log: outer.log, forwarded: collectForwarded(outer.headers) });
   const requested = entries.map((e) => e.maxSteps).filter((n): n is number => n !== undefined);
   const maxSteps = requested.length ? Math.min(...requested) : deps.maxSteps;
   return { principal, tools, maxSteps, body: firstBody(raw, rest, tools, dialect) };

@@ -13,4 +13,6 @@ export interface Principal {
   tags?: readonly string[];
   /** Models, budgets and rate limits; null means unrestricted (the master key). */
   policy: AccessPolicy | null;
+  /** The key's `user_id`: whose per-user MCP OAuth tokens it uses. Absent or null: no user. */
+  userId?: string | null;
 }

@@ -94,6 +94,7 @@ export class VirtualKeyResolver {
       keyAlias: record.alias,
       tags: Object.freeze([...record.tags]),
       policy: policyFor(record, team),
+      userId: record.user_id,
     });
     return { principal, keyId: record.id, teamId: record.team_id, revoked: record.revoked_at !== null, expiresAt: record.expires_at, staleAt };
   }

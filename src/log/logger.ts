@@ -19,6 +19,13 @@ function censorHeaders(headers: unknown): unknown {
       copy[name] = CENSOR;
     }
   }
+  // Forwarded MCP credentials (`x-mcp-{alias}-{header}`), whatever the header after the alias.
+  for (const name in headers) {
+    if (name.toLowerCase().startsWith('x-mcp-')) {
+      copy ??= { ...(headers as Record<string, unknown>) };
+      copy[name] = CENSOR;
+    }
+  }
   return copy ?? headers;
 }
 

@@ -5,8 +5,8 @@ import { GatewayError } from '../errors/gateway-error.js';
 import { timeOrderedId } from '../keys/key-material.js';
 import type { Store, Unsubscribe, VersionedDoc } from '../storage/types.js';
 import { updateDoc, type WriteOptions } from '../storage/update-doc.js';
-import { applyServerUpdate, type McpServerRecord, type SecretField } from './server-record.js';
-import { configServerId, MCP_TIMEOUT_MS, serverProblem, transportOf, type ConfigServerInput, type CreateServerInput, type McpStartMode, type McpTransport, type UpdateServerInput } from './server-schema.js';
+import { applyServerUpdate, sealAuth, type McpServerRecord, type SealedField, type SecretField } from './server-record.js';
+import { configServerId, MCP_TIMEOUT_MS, type McpAuth, serverProblem, transportOf, type ConfigServerInput, type CreateServerInput, type McpStartMode, type McpTransport, type UpdateServerInput } from './server-schema.js';
 
 const COLLECTION = 'mcp_servers';
 /** alias -> `{ id }`; createDoc on it makes an alias claim atomic across instances. */
@@ -33,6 +33,9 @@ export interface McpServer {
   /** Null: never shut down for being idle. */
   idle_timeout_ms: number | null;
   log_payloads: boolean;
+  /** Client credentials with the secret in clear; null: none. */
+  auth: McpAuth | null;
+  allow_header_override: boolean;
 }
 
 export interface StoredMcpServer {
@@ -160,6 +163,8 @@ export class McpServerRegistry {
       ...(input.start !== undefined ? { start: input.start } : {}),
       ...(input.idle_timeout_ms !== undefined ? { idle_timeout_ms: input.idle_timeout_ms } : {}),
       ...(input.log_payloads !== undefined ? { log_payloads: input.log_payloads } : {}),
+      ...(input.auth !== undefined ? { auth: sealAuth(input.auth, undefined, (field, name, value) => this.seal(id, field, name, value)) } : {}),
+      ...(input.allow_header_override !== undefined ? { allow_header_override: input.allow_header_override } : {}),
       created_at: now,
       created_by: actor,
       updated_at: now,
@@ -277,7 +282,7 @@ export class McpServerRegistry {
     if (owner?.id === id) await this.deps.store.deleteDoc(ALIASES, alias);
   }
 
-  private seal(id: string, field: SecretField, name: string, value: string): string {
+  private seal(id: string, field: SealedField, name: string, value: string): string {
     return this.deps.secrets.seal(value, `${id}/${field}/${name}`);
   }
 
@@ -328,6 +333,14 @@ export class McpServerRegistry {
     };
     const env = open('env');
     const headers = open('headers');
+    let auth: McpAuth | null = record.auth?.client_secret === undefined ? (record.auth ?? null) : null;
+    if (record.auth?.client_secret !== undefined) {
+      try {
+        auth = { ...record.auth, client_secret: this.deps.secrets.open(record.auth.client_secret, `${record.id}/auth/client_secret`) };
+      } catch {
+        unreadable.push('auth.client_secret');
+      }
+    }
     if (unreadable.length) this.deps.log.warn({ mcp_server: record.alias, id: record.id, fields: unreadable }, 'MCP server secrets did not decrypt (was secrets.key or the master key changed?)');
     return {
       server: {
@@ -347,6 +360,8 @@ export class McpServerRegistry {
         start: record.start ?? 'lazy',
         idle_timeout_ms: record.idle_timeout_ms ?? null,
         log_payloads: record.log_payloads ?? false,
+        auth,
+        allow_header_override: record.allow_header_override ?? false,
       },
       source: 'api',
       created_at: record.created_at,
@@ -376,6 +391,8 @@ function configEntry(def: ConfigServerInput): StoredMcpServer {
       start: def.start ?? 'lazy',
       idle_timeout_ms: def.idle_timeout_ms ?? null,
       log_payloads: def.log_payloads ?? false,
+      auth: def.auth ?? null,
+      allow_header_override: def.allow_header_override ?? false,
     },
     source: 'config',
     version: null,

@@ -1,11 +1,13 @@
 import { GatewayError } from '../errors/gateway-error.js';
-import type { McpStartMode, McpTransport, UpdateServerInput } from './server-schema.js';
+import type { McpAuth, McpStartMode, McpTransport, UpdateServerInput } from './server-schema.js';
 
 /** What the API shows in place of every header and env value: the names are useful, the values may be credentials. */
 export const REDACTED = '[REDACTED]';
 
 export const SECRET_FIELDS = ['headers', 'env'] as const;
 export type SecretField = (typeof SECRET_FIELDS)[number];
+/** Where a sealed value lives: a header or env value by name, or the auth client secret. */
+export type SealedField = SecretField | 'auth';
 
 /** An MCP server as stored: optional fields absent when unset, `headers`/`env` values sealed (crypto/secret-box.ts). Times in epoch ms. */
 export interface McpServerRecord {
@@ -25,6 +27,9 @@ export interface McpServerRecord {
   start?: McpStartMode;
   idle_timeout_ms?: number;
   log_payloads?: boolean;
+  /** `client_secret` sealed. */
+  auth?: McpAuth;
+  allow_header_override?: boolean;
   created_at: number;
   created_by: string;
   updated_at: number;
@@ -32,7 +37,7 @@ export interface McpServerRecord {
   deleted_at?: number;
 }
 
-type Sealer = (field: SecretField, name: string, value: string) => string;
+type Sealer = (field: SealedField, name: string, value: string) => string;
 
 /**
  * A new secret map: each value sealed, except `[REDACTED]`, which keeps the stored value of that
@@ -52,6 +57,14 @@ function mergeSecrets(field: SecretField, current: Record<string, string> | unde
   return out;
 }
 
+/** The auth block with its client secret sealed; `[REDACTED]` keeps the stored one. */
+export function sealAuth(input: McpAuth, current: McpAuth | undefined, seal: Sealer): McpAuth {
+  if (input.client_secret === undefined) return input;
+  if (input.client_secret !== REDACTED) return { ...input, client_secret: seal('auth', 'client_secret', input.client_secret) };
+  if (!current?.client_secret) throw new GatewayError('SF_ERR_INVALID_REQUEST', { message: `auth.client_secret: "${REDACTED}" keeps a stored value, but there is none`, param: 'auth.client_secret' });
+  return { ...input, client_secret: current.client_secret };
+}
+
 /**
  * The record with a PATCH applied: null clears a field, a missing one keeps it. A pure function of
  * the record (sealing aside), so a compare-and-set retry can apply it again to a newer record.
@@ -59,7 +72,7 @@ function mergeSecrets(field: SecretField, current: Record<string, string> | unde
  */
 export function applyServerUpdate(current: McpServerRecord, input: UpdateServerInput, now: number, seal: Sealer): McpServerRecord {
   const next: McpServerRecord = { ...current, updated_at: now };
-  const set = <K extends 'command' | 'args' | 'cwd' | 'url' | 'allowed_tools' | 'denied_tools' | 'description' | 'timeout_ms' | 'start' | 'idle_timeout_ms' | 'log_payloads'>(key: K) => {
+  const set = <K extends 'command' | 'args' | 'cwd' | 'url' | 'allowed_tools' | 'denied_tools' | 'description' | 'timeout_ms' | 'start' | 'idle_timeout_ms' | 'log_payloads' | 'allow_header_override'>(key: K) => {
     const value = input[key];
     if (value === null) delete next[key];
     else if (value !== undefined) next[key] = value as McpServerRecord[K];
@@ -76,6 +89,9 @@ export function applyServerUpdate(current: McpServerRecord, input: UpdateServerI
   set('start');
   set('idle_timeout_ms');
   set('log_payloads');
+  set('allow_header_override');
+  if (input.auth === null) delete next.auth;
+  else if (input.auth !== undefined) next.auth = sealAuth(input.auth, current.auth, seal);
   for (const field of SECRET_FIELDS) {
     const value = input[field];
     if (value === null) delete next[field];

@@ -24,6 +24,53 @@ const headerName = z
   .refine((h) => !RESERVED_HEADERS.has(h.toLowerCase()), 'this header is set by the MCP transport itself');
 const secretValue = z.string().max(8192).refine((v) => !/[\r\n\0]/.test(v), 'no line breaks or NUL');
 
+const httpUrl = z.url({ protocol: /^https?$/, error: 'an http:// or https:// URL' }).max(2048);
+
+/**
+ * OAuth 2.0 client credentials (RFC 6749 §4.4): the gateway gets a token for the server itself.
+ * `token_url`, or `issuer` to find it through RFC 8414 / OIDC discovery. `client_secret` is
+ * encrypted at rest and never shown by the API.
+ */
+export const clientCredentialsAuthSchema = z
+  .strictObject({
+    type: z.literal('oauth2_client_credentials'),
+    token_url: httpUrl.optional(),
+    issuer: httpUrl.optional(),
+    client_id: z.string().min(1).max(1024),
+    client_secret: secretValue.pipe(z.string().min(1, 'client_secret is required')),
+    scope: z.string().max(2048).optional(),
+    /** RFC 8707 resource indicator sent with the token request (the token's audience at most IdPs). */
+    resource: httpUrl.optional(),
+    /** Auth0-style `audience` form field, for IdPs that use it instead of `resource`. */
+    audience: z.string().max(2048).optional(),
+  })
+  .refine((a) => a.token_url !== undefined || a.issuer !== undefined, { message: 'auth needs token_url or issuer', path: ['token_url'] });
+
+export type ClientCredentialsAuth = z.infer<typeof clientCredentialsAuthSchema>;
+
+/**
+ * OAuth 2.0 authorization code with PKCE, one consent per user (docs/mcp-auth.md). Every field
+ * but the type may be left out: the MCP authorization discovery (401 → RFC 9728 → RFC 8414/OIDC)
+ * finds the endpoints, and dynamic client registration (RFC 7591) a client.
+ */
+export const authorizationCodeAuthSchema = z.strictObject({
+  type: z.literal('oauth2_authorization_code'),
+  issuer: httpUrl.optional(),
+  authorization_url: httpUrl.optional(),
+  token_url: httpUrl.optional(),
+  client_id: z.string().min(1).max(1024).optional(),
+  /** Confidential clients only; encrypted at rest, never shown by the API. */
+  client_secret: secretValue.pipe(z.string().min(1)).optional(),
+  /** Space-separated; default: the `scope` of the server's 401, else its metadata's `scopes_supported`. */
+  scope: z.string().max(2048).optional(),
+  /** RFC 8707 resource; default: the server's URL. */
+  resource: httpUrl.optional(),
+});
+export type AuthorizationCodeAuth = z.infer<typeof authorizationCodeAuthSchema>;
+
+export const mcpAuthSchema = z.discriminatedUnion('type', [clientCredentialsAuthSchema, authorizationCodeAuthSchema]);
+export type McpAuth = z.infer<typeof mcpAuthSchema>;
+
 export const MCP_TIMEOUT_MS = { min: 100, max: 600_000, default: 60_000 } as const;
 /** Idle shutdown bounds: at least a second (tests), at most a day. */
 export const MCP_IDLE_TIMEOUT_MS = { min: 1000, max: 86_400_000 } as const;
@@ -39,7 +86,7 @@ const fields = {
   /** Values may be credentials: encrypted at rest, never shown by the API. */
   env: z.record(envName, secretValue).optional(),
   cwd: z.string().min(1).max(4096).optional(),
-  url: z.url({ protocol: /^https?$/, error: 'an http:// or https:// URL' }).max(2048).optional(),
+  url: httpUrl.optional(),
   /** Values may be credentials: encrypted at rest, never shown by the API. */
   headers: z.record(headerName, secretValue).optional(),
   allowed_tools: z.array(toolPattern).max(1000).optional(),
@@ -52,10 +99,14 @@ const fields = {
   idle_timeout_ms: z.number().int().min(MCP_IDLE_TIMEOUT_MS.min).max(MCP_IDLE_TIMEOUT_MS.max).optional(),
   /** Write tool-call arguments and results to the log (redacted, size-capped). Off by default: they may hold personal data. */
   log_payloads: z.boolean().optional(),
+  /** How the gateway authenticates to the server itself (docs/mcp-auth.md). */
+  auth: mcpAuthSchema.optional(),
+  /** A caller's forwarded `x-mcp-{alias}-{header}` wins over a static header of the same name (default: the static one wins). */
+  allow_header_override: z.boolean().optional(),
 };
 
 const STDIO_ONLY = ['command', 'args', 'env', 'cwd'] as const;
-const URL_ONLY = ['url', 'headers'] as const;
+const URL_ONLY = ['url', 'headers', 'auth', 'allow_header_override'] as const;
 
 /** The fields of a definition the cross-field rules read. */
 export type McpServerFields = { [K in keyof typeof fields]?: z.infer<(typeof fields)[K]> };
@@ -112,6 +163,8 @@ export const updateServerSchema = z.strictObject({
   start: fields.start.unwrap().nullable().optional(),
   idle_timeout_ms: fields.idle_timeout_ms.unwrap().nullable().optional(),
   log_payloads: fields.log_payloads.unwrap().nullable().optional(),
+  auth: fields.auth.unwrap().nullable().optional(),
+  allow_header_override: fields.allow_header_override.unwrap().nullable().optional(),
 });
 
 /** `mcp:` in smartflow.yaml. */
@@ -139,6 +192,12 @@ export const mcpConfigSchema = z.strictObject({
   resume_max_bytes: z.number().int().nonnegative().max(1024 ** 3).default(1024 ** 2),
   /** LLM calls one MCP tool loop may make (the first included) unless the request's `max_steps` says otherwise (docs/mcp.md, "Tool loop"). */
   tool_loop_max_steps: z.number().int().min(1).max(100).default(10),
+  /** A forwarded `x-mcp-{alias}-{header}` naming no registered server: `reject` (400) or `ignore`. */
+  forwarded_headers_unknown_alias: z.enum(['reject', 'ignore']).default('reject'),
+  /** Where the OAuth consent callback sends the browser when done; unset: a small "connected" page. */
+  oauth_success_url: z.url().max(2048).optional(),
+  /** The gateway's public base URL for the OAuth redirect URI (`{base}/api/mcp/auth/callback`); unset: from the request's Host. */
+  public_url: z.url().max(2048).optional(),
 });
 
 /** The id a config server gets unless it names one: stable across restarts. */

@@ -33,7 +33,8 @@ export function createHeaderForwarder(patterns: string[]): HeaderForwarder {
     pick(headers) {
       const out: Record<string, string> = {};
       for (const name in headers) {
-        if (NEVER_FORWARD.has(name)) continue;
+        // `x-mcp-*` carry credentials for one MCP server (mcp/auth/forwarded-headers.ts): never for a provider.
+        if (NEVER_FORWARD.has(name) || name.startsWith('x-mcp-')) continue;
         if (!exact.has(name) && !prefixes.some((p) => name.startsWith(p))) continue;
         const v = headers[name];
         if (v !== undefined) out[name] = Array.isArray(v) ? v.join(', ') : v;

@@ -134,6 +134,6 @@ describe('RBAC on the admin API: each role × representative endpoints', () => {
     const undeclared = table.filter((r) => r.permission === undefined && r.openTo === undefined).map((r) => `${r.method} ${r.url}`);
     assert.deepEqual(undeclared, []);
     const open = table.filter((r) => r.openTo === 'anyone').map((r) => `${r.method} ${r.url}`).sort();
-    assert.deepEqual(open, ['GET /api/auth/sso/callback', 'GET /api/auth/sso/login', 'POST /api/auth/sso/logout', 'POST /api/auth/sso/signin']);
+    assert.deepEqual(open, ['GET /api/auth/sso/callback', 'GET /api/auth/sso/login', 'GET /api/mcp/auth/callback', 'POST /api/auth/sso/logout', 'POST /api/auth/sso/signin']);
   });
 });

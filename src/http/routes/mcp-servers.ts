@@ -38,6 +38,8 @@ function serverView(stored: StoredMcpServer) {
     start: server.start,
     idle_timeout_ms: server.idle_timeout_ms,
     log_payloads: server.log_payloads,
+    auth: server.auth ? { ...server.auth, client_secret: REDACTED } : stored.unreadable_secrets.includes('auth.client_secret') ? { client_secret: REDACTED } : null,
+    allow_header_override: server.allow_header_override,
     ...(stored.unreadable_secrets.length ? { unreadable_secrets: stored.unreadable_secrets } : {}),
     created_at: iso(stored.created_at),
     created_by: stored.created_by,

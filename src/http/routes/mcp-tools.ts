@@ -1,3 +1,5 @@
+import { ForwardedHeadersNotApplicable } from '../../mcp/upstream/upstream-pool.js';
+import { collectForwarded } from '../../mcp/auth/forwarded-headers.js';
 import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
@@ -28,6 +30,7 @@ function httpErrorOf(err: unknown): unknown {
   if ((err.data as { code?: unknown } | undefined)?.code === 'guardrail_blocked') return new GatewayError('SF_ERR_GUARDRAIL_BLOCKED', { message, param: String((err.data as { guardrail?: unknown }).guardrail) });
   if (err instanceof ToolAccessDenied) return new GatewayError('SF_ERR_FORBIDDEN', { message });
   if (err instanceof ToolNotFound) return new GatewayError('SF_ERR_NOT_FOUND', { message });
+  if (err instanceof ForwardedHeadersNotApplicable) return new GatewayError('SF_ERR_INVALID_REQUEST', { message });
   if (err.code === ErrorCode.RequestTimeout) return new GatewayError('SF_ERR_MCP_UPSTREAM_TIMEOUT', { message });
   if (err.code === ErrorCode.ConnectionClosed) return new GatewayError('SF_ERR_MCP_UPSTREAM_UNAVAILABLE', { message });
   return new GatewayError('SF_ERR_MCP_UPSTREAM_ERROR', { message });
@@ -45,7 +48,7 @@ export function registerMcpToolRoutes(app: FastifyInstance, deps: { catalog: Too
     const { server: ref } = parseInput(listQuerySchema, request.query);
     let lists;
     try {
-      lists = await catalog.listByServer(principalOf(request), ref);
+      lists = await catalog.listByServer(principalOf(request), ref, collectForwarded(request.headers));
     } catch (err) {
       throw httpErrorOf(err);
     }
@@ -58,7 +61,7 @@ export function registerMcpToolRoutes(app: FastifyInstance, deps: { catalog: Too
   app.post('/api/mcp/tools/call', OPEN_TO_ANY_KEY, async (request) => {
     const body = parseInput(callBodySchema, objectBody(request.body));
     try {
-      const { result } = await catalog.callOnServer({ principal: principalOf(request), traceId: request.id }, body.server, body.tool, body.arguments);
+      const { result } = await catalog.callOnServer({ principal: principalOf(request), traceId: request.id, forwarded: collectForwarded(request.headers) }, body.server, body.tool, body.arguments);
       return result;
     } catch (err) {
       throw httpErrorOf(err);

@@ -1,3 +1,4 @@
+import type { ForwardedHeaders } from '../auth/forwarded-headers.js';
 import { ErrorCode, McpError, type LoggingLevel } from '@modelcontextprotocol/sdk/types.js';
 import type { RequestLog } from '../../core/request-log.js';
 import type { Principal } from '../../keys/principal.js';
@@ -41,16 +42,16 @@ export class FeatureCatalog {
     return lists.flat();
   }
 
-  listResources(principal: Principal, scope: EndpointScope): Promise<UpstreamResource[]> {
-    return this.gather(principal, scope, 'resources/list', (s) => this.deps.upstreams.listResources(s.id), (alias, r) => ({ ...r, uri: gatewayUri(alias, r.uri) }));
+  listResources(principal: Principal, scope: EndpointScope, forwarded?: ForwardedHeaders): Promise<UpstreamResource[]> {
+    return this.gather(principal, scope, 'resources/list', (s) => this.deps.upstreams.listResources(s.id, { forwarded, userId: principal.userId }), (alias, r) => ({ ...r, uri: gatewayUri(alias, r.uri) }));
   }
 
-  listResourceTemplates(principal: Principal, scope: EndpointScope): Promise<UpstreamResourceTemplate[]> {
-    return this.gather(principal, scope, 'resources/templates/list', (s) => this.deps.upstreams.listResourceTemplates(s.id), (alias, t) => ({ ...t, uriTemplate: gatewayUri(alias, t.uriTemplate) }));
+  listResourceTemplates(principal: Principal, scope: EndpointScope, forwarded?: ForwardedHeaders): Promise<UpstreamResourceTemplate[]> {
+    return this.gather(principal, scope, 'resources/templates/list', (s) => this.deps.upstreams.listResourceTemplates(s.id, { forwarded, userId: principal.userId }), (alias, t) => ({ ...t, uriTemplate: gatewayUri(alias, t.uriTemplate) }));
   }
 
-  listPrompts(principal: Principal, scope: EndpointScope): Promise<UpstreamPrompt[]> {
-    return this.gather(principal, scope, 'prompts/list', (s) => this.deps.upstreams.listPrompts(s.id), (alias, p) => ({ ...p, name: prefixedToolName(alias, p.name) }));
+  listPrompts(principal: Principal, scope: EndpointScope, forwarded?: ForwardedHeaders): Promise<UpstreamPrompt[]> {
+    return this.gather(principal, scope, 'prompts/list', (s) => this.deps.upstreams.listPrompts(s.id, { forwarded, userId: principal.userId }), (alias, p) => ({ ...p, name: prefixedToolName(alias, p.name) }));
   }
 
   /** The server a scoped resource URI (or template) routes to, and the server's own URI. */
@@ -68,13 +69,13 @@ export class FeatureCatalog {
 
   async readResource(principal: Principal, scope: EndpointScope, uri: string, meta: Meta, options: UpstreamCallOptions): Promise<UpstreamResult> {
     const target = this.resourceTarget(principal, scope, uri);
-    const result = await this.deps.upstreams.readResource(target.server.id, target.uri, meta, options);
+    const result = await this.deps.upstreams.readResource(target.server.id, target.uri, meta, { ...options, userId: principal.userId ?? null });
     return scope.kind === 'all' ? mapResultUris(target.server.alias, result) : result;
   }
 
   async getPrompt(principal: Principal, scope: EndpointScope, name: string, args: Record<string, string> | undefined, meta: Meta, options: UpstreamCallOptions): Promise<UpstreamResult> {
     const target = this.promptTarget(principal, scope, name);
-    const result = await this.deps.upstreams.getPrompt(target.server.id, target.name, args, meta, options);
+    const result = await this.deps.upstreams.getPrompt(target.server.id, target.name, args, meta, { ...options, userId: principal.userId ?? null });
     return scope.kind === 'all' ? mapResultUris(target.server.alias, result) : result;
   }
 
@@ -83,11 +84,11 @@ export class FeatureCatalog {
     const { ref } = params;
     if (ref.type === 'ref/prompt' && typeof ref.name === 'string') {
       const target = this.promptTarget(principal, scope, ref.name);
-      return this.deps.upstreams.complete(target.server.id, { ...params, ref: { ...ref, name: target.name } }, options);
+      return this.deps.upstreams.complete(target.server.id, { ...params, ref: { ...ref, name: target.name } }, { ...options, userId: principal.userId ?? null });
     }
     if (ref.type === 'ref/resource' && typeof ref.uri === 'string') {
       const target = this.resourceTarget(principal, scope, ref.uri);
-      return this.deps.upstreams.complete(target.server.id, { ...params, ref: { ...ref, uri: target.uri } }, options);
+      return this.deps.upstreams.complete(target.server.id, { ...params, ref: { ...ref, uri: target.uri } }, { ...options, userId: principal.userId ?? null });
     }
     throw new McpError(ErrorCode.InvalidParams, `Cannot complete a reference of type "${ref.type}".`);
   }

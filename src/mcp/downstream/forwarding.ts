@@ -1,5 +1,6 @@
 import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
 import type { ServerNotification, ServerRequest } from '@modelcontextprotocol/sdk/types.js';
+import { collectForwarded, type ForwardedHeaders } from '../auth/forwarded-headers.js';
 import type { UpstreamCallOptions } from '../upstream/upstream-pool.js';
 
 export type HandlerExtra = RequestHandlerExtra<ServerRequest, ServerNotification>;
@@ -13,16 +14,22 @@ export type HandlerExtra = RequestHandlerExtra<ServerRequest, ServerNotification
  */
 export async function forwarded<T>(extra: HandlerExtra, run: (options: UpstreamCallOptions) => Promise<T>): Promise<T> {
   const progressToken = extra._meta?.progressToken;
-  if (progressToken === undefined) return run({ signal: extra.signal });
+  const headers = forwardedOf(extra);
+  if (progressToken === undefined) return run({ signal: extra.signal, forwarded: headers });
   let sent: Promise<unknown> = Promise.resolve();
   const onprogress: UpstreamCallOptions['onprogress'] = (progress) => {
     sent = sent.then(() => extra.sendNotification({ method: 'notifications/progress', params: { ...progress, progressToken } })).catch(() => undefined);
   };
   try {
-    return await run({ signal: extra.signal, onprogress });
+    return await run({ signal: extra.signal, onprogress, forwarded: headers });
   } finally {
     await sent;
   }
+}
+
+/** The `x-mcp-*` headers of the HTTP request that carried this message (a POST to /mcp or /message). */
+export function forwardedOf(extra: Pick<HandlerExtra, 'requestInfo'>): ForwardedHeaders {
+  return collectForwarded(extra.requestInfo?.headers);
 }
 
 /** A request's `_meta` for the upstream: everything but the progress token, which belongs to this session. */

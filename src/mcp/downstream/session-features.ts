@@ -12,7 +12,7 @@ import {
 } from '@modelcontextprotocol/sdk/types.js';
 import type { Principal } from '../../keys/principal.js';
 import type { FeatureCatalog } from './feature-catalog.js';
-import { forwarded, upstreamMeta } from './forwarding.js';
+import { forwarded, forwardedOf, upstreamMeta } from './forwarding.js';
 import type { EndpointScope } from './scope-servers.js';
 import type { SessionEvents } from './session-events.js';
 import { decodeCursor, encodeCursor } from './tool-cursor.js';
@@ -47,11 +47,11 @@ export function registerSessionFeatures(server: Server, options: SessionFeatureO
   // Results go out as the servers sent them (checked loosely where they came in), not re-shaped
   // to the SDK's types: hence the casts to the handlers' declared result types.
 
-  server.setRequestHandler(ListResourcesRequestSchema, async (request, extra) => page(await features.listResources(who(extra), scope), request.params?.cursor, pageSize, 'resources') as never);
+  server.setRequestHandler(ListResourcesRequestSchema, async (request, extra) => page(await features.listResources(who(extra), scope, forwardedOf(extra)), request.params?.cursor, pageSize, 'resources') as never);
   server.setRequestHandler(ListResourceTemplatesRequestSchema, async (request, extra) =>
-    page(await features.listResourceTemplates(who(extra), scope), request.params?.cursor, pageSize, 'resourceTemplates') as never,
+    page(await features.listResourceTemplates(who(extra), scope, forwardedOf(extra)), request.params?.cursor, pageSize, 'resourceTemplates') as never,
   );
-  server.setRequestHandler(ListPromptsRequestSchema, async (request, extra) => page(await features.listPrompts(who(extra), scope), request.params?.cursor, pageSize, 'prompts') as never);
+  server.setRequestHandler(ListPromptsRequestSchema, async (request, extra) => page(await features.listPrompts(who(extra), scope, forwardedOf(extra)), request.params?.cursor, pageSize, 'prompts') as never);
   server.setRequestHandler(ReadResourceRequestSchema, async (request, extra) =>
     (await forwarded(extra, (o) => features.readResource(who(extra), scope, request.params.uri, upstreamMeta(request.params._meta), o))) as never,
   );

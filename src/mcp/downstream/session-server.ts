@@ -3,7 +3,7 @@ import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
 import { CallToolRequestSchema, ListToolsRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import type { Principal } from '../../keys/principal.js';
 import type { FeatureCatalog } from './feature-catalog.js';
-import { forwarded, upstreamMeta } from './forwarding.js';
+import { forwarded, forwardedOf, upstreamMeta } from './forwarding.js';
 import { registerSessionFeatures } from './session-features.js';
 import type { SessionEvents } from './session-events.js';
 import { decodeCursor, encodeCursor } from './tool-cursor.js';
@@ -65,7 +65,7 @@ export function createSessionServer(options: SessionServerOptions): Server {
 
   server.setRequestHandler(ListToolsRequestSchema, async (request, extra) => {
     const offset = decodeCursor(request.params?.cursor);
-    const upstream = await catalog.list(principalOf(extra.authInfo), scope);
+    const upstream = await catalog.list(principalOf(extra.authInfo), scope, forwardedOf(extra));
     const tools = options.gatewayTools ? options.gatewayTools.list(upstream) : upstream;
     const page = tools.slice(offset, offset + options.pageSize);
     const next = offset + options.pageSize;

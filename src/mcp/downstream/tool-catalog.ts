@@ -2,6 +2,7 @@ import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
 import type { RequestLog } from '../../core/request-log.js';
 import type { Principal } from '../../keys/principal.js';
 import type { SpendGuardrailHit } from '../../spend/spend-record.js';
+import type { ForwardedHeaders } from '../auth/forwarded-headers.js';
 import type { McpServer, McpServerRegistry } from '../registry.js';
 import { ToolNotOffered, type UpstreamCallOptions, type UpstreamCallResult, type UpstreamPool, type UpstreamTool } from '../upstream/upstream-pool.js';
 import { ToolAccessDenied, ToolNotFound } from './downstream-errors.js';
@@ -36,6 +37,8 @@ export interface ToolCaller {
   traceId: string;
   /** Set when a tool loop made the call: which loop, and the LLM step that asked for it. */
   loop?: { id: string; step: number };
+  /** The `x-mcp-*` headers of the client request; each server gets the ones for its alias. */
+  forwarded?: ForwardedHeaders;
 }
 
 /** The tools of one server a caller may use. */
@@ -72,8 +75,8 @@ export class ToolCatalog {
    * Every tool the caller may use, named for the scope. A server that cannot be reached and has
    * never listed its tools is left out (and logged) rather than failing the whole list.
    */
-  async list(principal: Principal, scope: EndpointScope): Promise<UpstreamTool[]> {
-    const lists = await this.toolsOf(principal, this.servers(principal, scope));
+  async list(principal: Principal, scope: EndpointScope, forwarded?: ForwardedHeaders): Promise<UpstreamTool[]> {
+    const lists = await this.toolsOf(principal, this.servers(principal, scope), forwarded);
     return lists.flatMap(({ server, tools }) => (scope.kind === 'all' ? tools.map((t) => ({ ...t, name: prefixedToolName(server.alias, t.name) })) : tools));
   }
 
@@ -82,19 +85,19 @@ export class ToolCatalog {
    * with their own names. `ref` naming no server is a ToolNotFound, one the caller may not use a
    * ToolAccessDenied, and one asked for by name that cannot list its tools fails with its McpError.
    */
-  async listByServer(principal: Principal, ref?: string): Promise<ServerTools[]> {
-    if (ref === undefined) return this.toolsOf(principal, this.servers(principal, { kind: 'all' }));
+  async listByServer(principal: Principal, ref?: string, forwarded?: ForwardedHeaders): Promise<ServerTools[]> {
+    if (ref === undefined) return this.toolsOf(principal, this.servers(principal, { kind: 'all' }), forwarded);
     const server = this.usableServer(principal, ref);
-    const { tools } = await this.deps.upstreams.listTools(server.id);
+    const { tools } = await this.deps.upstreams.listTools(server.id, { forwarded, userId: principal.userId });
     return [{ server, tools: tools.filter((t) => allowsTool(principal, server, t.name)) }];
   }
 
   /** Each server's tools minus those the caller may not use; an unreachable server without a last list is left out (and logged). */
-  private async toolsOf(principal: Principal, servers: McpServer[]): Promise<ServerTools[]> {
+  private async toolsOf(principal: Principal, servers: McpServer[], forwarded?: ForwardedHeaders): Promise<ServerTools[]> {
     const lists = await Promise.all(
       servers.map(async (server) => {
         try {
-          const { tools } = await this.deps.upstreams.listTools(server.id);
+          const { tools } = await this.deps.upstreams.listTools(server.id, { forwarded, userId: principal.userId });
           return [{ server, tools: tools.filter((t) => allowsTool(principal, server, t.name)) }];
         } catch (err) {
           this.deps.log.warn({ mcp_server: server.alias, err: err instanceof Error ? err.message : String(err) }, 'MCP server left out of tools/list: unreachable');
@@ -161,7 +164,7 @@ export class ToolCatalog {
       if (!allowsTool(principal, server, target.tool)) throw new ToolAccessDenied(`tool "${target.tool}" of MCP server "${server.alias}"`);
       const guard = this.deps.guard;
       const sent = guard ? await guard.arguments(caller, server, target.tool, args, report) : args;
-      result = await this.callUpstream(server, target.tool, sent, target.meta, options);
+      result = await this.callUpstream(server, target.tool, sent, target.meta, { ...options, forwarded: options.forwarded ?? caller.forwarded, userId: principal.userId ?? null });
       if (guard) result = await guard.result(caller, server, target.tool, result, report);
       return { server, result: mapUris ? mapResultUris(server.alias, result) : result };
     } catch (err) {

@@ -1,3 +1,4 @@
+import type { ForwardedHeaders } from '../auth/forwarded-headers.js';
 import { GatewayError } from '../../errors/gateway-error.js';
 import type { RequestLog } from '../../core/request-log.js';
 import type { Principal } from '../../keys/principal.js';
@@ -21,6 +22,8 @@ export interface ExpandToolsDeps {
   registry: Pick<McpServerRegistry, 'get' | 'list'>;
   upstreams: Pick<UpstreamPool, 'listTools'>;
   log: RequestLog;
+  /** The client request's `x-mcp-*` headers. */
+  forwarded?: ForwardedHeaders;
 }
 
 const param = (entry: McpToolEntry, field: string) => `tools[${entry.index}].${field}`;
@@ -59,7 +62,7 @@ export async function expandMcpTools(principal: Principal, entries: McpToolEntry
     for (const server of serversOf(principal, entry, deps)) {
       let tools;
       try {
-        tools = (await deps.upstreams.listTools(server.id)).tools;
+        tools = (await deps.upstreams.listTools(server.id, { forwarded: deps.forwarded, userId: principal.userId })).tools;
       } catch (err) {
         if (entry.server === '*') {
           deps.log.warn({ mcp_server: server.alias, err: err instanceof Error ? err.message : String(err) }, 'MCP server left out of the tool loop: unreachable');

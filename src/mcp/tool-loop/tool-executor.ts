@@ -1,3 +1,4 @@
+import type { ForwardedHeaders } from '../auth/forwarded-headers.js';
 import type { Principal } from '../../keys/principal.js';
 import type { ToolCatalog } from '../downstream/tool-catalog.js';
 import type { LoopTool } from './expand-tools.js';
@@ -14,6 +15,8 @@ export interface LoopToolExecutorDeps {
   traceId?: string;
   /** Aborts the tool call in flight (an A2A task canceled); the server gets `notifications/cancelled`. */
   signal?: AbortSignal;
+  /** The client request's `x-mcp-*` headers, for the servers the loop calls. */
+  forwarded?: ForwardedHeaders;
 }
 
 /** What a tool result says, as text a model can read: text parts as they are, other parts as JSON. */
@@ -48,7 +51,7 @@ export function createLoopToolExecutor(deps: LoopToolExecutorDeps): (call: LoopT
     const args = parseArguments(call.arguments);
     if (typeof args === 'string') return { callId: call.id, text: args, isError: true };
     try {
-      const caller = { principal: deps.principal, traceId: deps.traceId ?? deps.loopId, loop: { id: deps.loopId, step } };
+      const caller = { principal: deps.principal, traceId: deps.traceId ?? deps.loopId, loop: { id: deps.loopId, step }, ...(deps.forwarded ? { forwarded: deps.forwarded } : {}) };
       const { result } = await deps.catalog.call(caller, { kind: 'one', alias: tool.server.alias }, tool.tool, args, undefined, deps.signal ? { signal: deps.signal } : {});
       return { callId: call.id, text: toolResultText(result), isError: result['isError'] === true };
     } catch (err) {

@@ -3,6 +3,7 @@ import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { RequestLog } from '../../core/request-log.js';
+import { TokenRequestFailed } from '../auth/client-credentials.js';
 import type { McpServer } from '../registry.js';
 import { scrubSecrets } from './scrub.js';
 
@@ -18,11 +19,23 @@ export interface UpstreamConnection {
   close(): Promise<void>;
 }
 
+/** Sets `Authorization` on each HTTP request of a connection, and gets a new value once when the server answers 401. */
+export interface RequestAuthorizer {
+  /** The value for the next request (`Bearer …`). */
+  authorization(): Promise<string>;
+  /** The server refused `sent`: the value to retry with once, or null not to retry. */
+  rejected(sent: string): Promise<string | null>;
+}
+
 export interface ConnectOptions {
   log: RequestLog;
   /** Bounds the handshake (initialize) as server.timeout_ms bounds every later call. */
   timeoutMs: number;
+  /** Set for servers the gateway authenticates to itself (OAuth client credentials). */
+  authorizer?: RequestAuthorizer | undefined;
 }
+
+type FetchLike = (url: string | URL, init?: RequestInit) => Promise<Response>;
 
 const CLIENT_INFO = { name: 'smartflow', version: '0.1.0' };
 
@@ -61,6 +74,30 @@ function stdioTransport(server: McpServer, log: RequestLog): StdioClientTranspor
 const fetchWithOwnSignal = (url: string | URL, init?: RequestInit): Promise<Response> =>
   fetch(url, init?.signal ? { ...init, signal: AbortSignal.any([init.signal]) } : init);
 
+function withAuthorization(init: RequestInit | undefined, value: string): RequestInit {
+  const headers = new Headers(init?.headers);
+  headers.set('authorization', value);
+  return { ...init, headers };
+}
+
+/**
+ * Every HTTP request of the connection (the handshake, each POST, the SSE stream's GET) asks the
+ * authorizer for its token at send time, so a refreshed token applies without reconnecting; a
+ * 401 gets one new token and one retry. The SDK sends string bodies, so a request can be resent.
+ */
+function authorizedFetch(base: FetchLike, authorizer: RequestAuthorizer | undefined): FetchLike {
+  if (!authorizer) return base;
+  return async (url, init) => {
+    const first = await authorizer.authorization();
+    const res = await base(url, withAuthorization(init, first));
+    if (res.status !== 401) return res;
+    const next = await authorizer.rejected(first);
+    if (next === null) return res;
+    await res.body?.cancel().catch(() => undefined);
+    return base(url, withAuthorization(init, next));
+  };
+}
+
 function httpUrl(server: McpServer): URL {
   if (!server.url) throw new Error(`MCP server "${server.alias}" has no url`);
   return new URL(server.url);
@@ -75,9 +112,9 @@ async function open(client: Client, transport: StdioClientTransport | SSEClientT
   }
 }
 
-async function connectStreamable(server: McpServer, timeoutMs: number): Promise<UpstreamConnection> {
+async function connectStreamable(server: McpServer, timeoutMs: number, authorizer: RequestAuthorizer | undefined): Promise<UpstreamConnection> {
   const client = new Client(CLIENT_INFO);
-  const transport = new StreamableHTTPClientTransport(httpUrl(server), { requestInit: { headers: server.headers }, fetch: fetchWithOwnSignal });
+  const transport = new StreamableHTTPClientTransport(httpUrl(server), { requestInit: { headers: server.headers }, fetch: authorizedFetch(fetchWithOwnSignal, authorizer) });
   await open(client, transport, timeoutMs);
   return {
     client,
@@ -91,14 +128,15 @@ async function connectStreamable(server: McpServer, timeoutMs: number): Promise<
   };
 }
 
-async function connectSse(server: McpServer, timeoutMs: number): Promise<UpstreamConnection> {
+async function connectSse(server: McpServer, timeoutMs: number, authorizer: RequestAuthorizer | undefined): Promise<UpstreamConnection> {
   const client = new Client(CLIENT_INFO);
   const headers = server.headers;
+  const streamFetch = authorizedFetch((url, init) => fetch(url, init), authorizer);
   const transport = new SSEClientTransport(httpUrl(server), {
     requestInit: { headers },
-    fetch: fetchWithOwnSignal,
+    fetch: authorizedFetch(fetchWithOwnSignal, authorizer),
     // The GET that opens the stream goes through eventSourceInit, not requestInit.
-    eventSourceInit: { fetch: (url, init) => fetch(url, { ...init, headers: { ...(init?.headers as Record<string, string>), ...headers } }) },
+    eventSourceInit: { fetch: (url, init) => streamFetch(url, { ...init, headers: { ...(init?.headers as Record<string, string>), ...headers } }) },
   });
   await open(client, transport, timeoutMs);
   return { client, transport: 'sse', pid: null, close: () => client.close() };
@@ -118,15 +156,17 @@ export async function connectUpstream(server: McpServer, options: ConnectOptions
       return { client, transport: 'stdio', pid: transport.pid, close: () => client.close() };
     }
     case 'sse':
-      return connectSse(server, options.timeoutMs);
+      return connectSse(server, options.timeoutMs, options.authorizer);
     case 'streamable-http':
-      return connectStreamable(server, options.timeoutMs);
+      return connectStreamable(server, options.timeoutMs, options.authorizer);
     case 'auto':
       try {
-        return await connectStreamable(server, options.timeoutMs);
+        return await connectStreamable(server, options.timeoutMs, options.authorizer);
       } catch (err) {
+        // No token means no token on SSE either: the real cause, not a fallback's failure, is the answer.
+        if (err instanceof TokenRequestFailed) throw err;
         options.log.info({ mcp_server: server.alias, err: scrubSecrets(err instanceof Error ? err.message : String(err), server) }, 'streamable http failed, trying the legacy sse transport');
-        return connectSse(server, options.timeoutMs);
+        return connectSse(server, options.timeoutMs, options.authorizer);
       }
   }
 }

@@ -16,7 +16,10 @@ import {
 import type { z } from 'zod';
 import type { RequestLog } from '../../core/request-log.js';
 import type { McpServer, McpServerRegistry } from '../registry.js';
-import { connectUpstream, type ConnectedTransport, type UpstreamConnection } from './connect.js';
+import type { ClientCredentialsTokens } from '../auth/client-credentials.js';
+import type { UserTokens } from '../auth/user-tokens.js';
+import { forwardedKey, headersForAlias, mergeHeaders, type ForwardedHeaders } from '../auth/forwarded-headers.js';
+import { connectUpstream, type ConnectedTransport, type RequestAuthorizer, type UpstreamConnection } from './connect.js';
 import { scrubSecrets } from './scrub.js';
 import { compileToolFilter } from './tool-filter.js';
 import { callResultSchema, LISTS, pageSchemas, type ItemList, type ItemOf, type ListKind, type ToolList, type UpstreamCallResult, type UpstreamPrompt, type UpstreamResource, type UpstreamResourceTemplate, type UpstreamResult, type UpstreamTool } from './upstream-lists.js';
@@ -30,6 +33,16 @@ export interface UpstreamCallOptions {
   signal?: AbortSignal;
   /** Called with each progress notification of the upstream request; progress also restarts the timeout. */
   onprogress?: (progress: Progress) => void;
+  /** The client request's `x-mcp-*` headers; the call's server gets the ones for its alias. */
+  forwarded?: ForwardedHeaders;
+  /** The calling user, for servers that need each user's own OAuth token. */
+  userId?: string | null;
+}
+
+/** What decides which connection a caller uses: its forwarded headers, and its user for per-user OAuth servers. */
+export interface CallerAuth {
+  forwarded?: ForwardedHeaders | undefined;
+  userId?: string | null | undefined;
 }
 
 /** Something a server said on its own: one of its lists changed, or a log message. */
@@ -65,7 +78,16 @@ export interface UpstreamPoolOptions {
   /** First reconnect delay; doubles per failed attempt up to `backoffMaxMs`. */
   backoffBaseMs?: number;
   backoffMaxMs?: number;
+  /** Tokens for servers with `auth: oauth2_client_credentials`; without it such servers are called without one. */
+  tokens?: ClientCredentialsTokens;
+  /** Per-user tokens for servers with `auth: oauth2_authorization_code`. */
+  userTokens?: UserTokens;
 }
+
+/** Connections that carry a caller's forwarded headers close after this long unused (or the server's own idle timeout, if shorter). */
+const FORWARDED_IDLE_MS = 300_000;
+/** At most this many such connections per instance; the oldest closes first. */
+const MAX_FORWARDED_CONNECTIONS = 1000;
 
 const LATENCY_WINDOW = 100;
 const MAX_PAGES = 100;
@@ -78,6 +100,13 @@ const stripPrefix = (message: string) => message.replace(/^MCP error -?\d+: /, '
 export class ToolNotOffered extends McpError {
   constructor(alias: string, name: string) {
     super(ErrorCode.InvalidParams, `Tool "${name}" is not available on MCP server "${alias}"`);
+  }
+}
+
+/** A caller forwarded headers for a stdio server: there is no HTTP request for them to ride on. */
+export class ForwardedHeadersNotApplicable extends McpError {
+  constructor(alias: string) {
+    super(ErrorCode.InvalidParams, `MCP server "${alias}" runs over stdio: forwarded x-mcp-${alias}-* headers cannot apply (a stdio server gets no HTTP request to carry them)`);
   }
 }
 
@@ -112,8 +141,17 @@ class Upstream {
 
   constructor(
     readonly server: McpServer,
-    private readonly opts: Required<Omit<UpstreamPoolOptions, 'registry'>>,
+    private readonly opts: PoolSettings,
     private readonly emit: (event: UpstreamEvent) => void,
+    /** The registry's definition this connection was made for (server differs when it carries forwarded headers). */
+    readonly definition: McpServer = server,
+    private readonly authorizer: RequestAuthorizer | undefined = undefined,
+    /**
+     * Reconnect on its own after a failure. Off for a caller's own connection (forwarded headers,
+     * a user's token): a wrong or missing credential must not make the gateway knock on the
+     * server forever; the caller's next request connects again.
+     */
+    private readonly reconnectInBackground = true,
   ) {
     this.allows = compileToolFilter(server);
   }
@@ -158,7 +196,7 @@ class Upstream {
     this.state = this.everConnected && !this.idledOut ? 'reconnecting' : 'connecting';
     let conn: UpstreamConnection;
     try {
-      conn = await connectUpstream(this.server, { log: this.log, timeoutMs: this.server.timeout_ms });
+      conn = await connectUpstream(this.server, { log: this.log, timeoutMs: this.server.timeout_ms, authorizer: this.authorizer });
     } catch (err) {
       // A wake-up that fails is a failure like any other: its list is stale, its recovery a restart.
       this.idledOut = false;
@@ -252,6 +290,7 @@ class Upstream {
   private scheduleReconnect(): void {
     if (this.state === 'closed' || this.retryTimer) return;
     this.state = 'reconnecting';
+    if (!this.reconnectInBackground) return;
     const delay = Math.min(this.opts.backoffBaseMs * 2 ** this.attempt, this.opts.backoffMaxMs);
     this.attempt += 1;
     this.retryTimer = setTimeout(() => {
@@ -465,6 +504,11 @@ class Upstream {
 // The registry hands out the same object until its next reload, so most calls end at === without serialising.
 const sameDefinition = (a: McpServer, b: McpServer) => a === b || JSON.stringify(a) === JSON.stringify(b);
 
+type PoolSettings = Required<Omit<UpstreamPoolOptions, 'registry' | 'tokens' | 'userTokens'>>;
+
+/** Connections with forwarded headers are keyed `{id}#{digest}`; the plain one by the id alone. */
+const isForwardedKey = (key: string) => key.includes('#') || key.includes('@');
+
 /**
  * One managed connection per registered MCP server (by id, so a rename keeps it). A server that
  * is down or slow fails on its own: every call has the server's timeout, and lists fall back to
@@ -473,7 +517,7 @@ const sameDefinition = (a: McpServer, b: McpServer) => a === b || JSON.stringify
  */
 export class UpstreamPool {
   private readonly upstreams = new Map<string, Upstream>();
-  private readonly opts: Required<Omit<UpstreamPoolOptions, 'registry'>>;
+  private readonly opts: PoolSettings;
   private readonly stopListening: () => Promise<void>;
   private readonly listeners = new Set<(event: UpstreamEvent) => void>();
   private closed = false;
@@ -493,61 +537,135 @@ export class UpstreamPool {
   }
 
   private sync(): void {
-    for (const [id, upstream] of this.upstreams) {
-      const current = this.options.registry.get(id)?.server;
-      if (current && sameDefinition(current, upstream.server)) continue;
-      this.upstreams.delete(id);
+    for (const [key, upstream] of this.upstreams) {
+      const current = this.options.registry.get(upstream.definition.id)?.server;
+      if (current && sameDefinition(current, upstream.definition)) continue;
+      this.upstreams.delete(key);
       void upstream.close();
     }
     this.startEager();
   }
 
-  private upstream(ref: string): Upstream {
+  /**
+   * The connection for a server and the caller's forwarded headers for it. A caller with none
+   * shares the server's one connection; forwarded headers get a connection of their own, keyed
+   * by a digest of them, so a Streamable HTTP session, its initialize and every later request
+   * (and the lists remembered from it) belong to exactly one set of credentials.
+   */
+  private upstream(ref: string, who: CallerAuth = {}): Upstream {
     if (this.closed) throw new McpError(ErrorCode.ConnectionClosed, 'The gateway is shutting down');
     const { server } = this.options.registry.require(ref);
-    let upstream = this.upstreams.get(server.id);
-    if (!upstream || !sameDefinition(upstream.server, server)) {
+    const forwarded = who.forwarded;
+    const own = forwarded ? headersForAlias(forwarded, server.alias, this.options.registry.list().map((s) => s.server.alias)) : {};
+    if (server.auth?.type === 'oauth2_authorization_code') return this.perUser(server, own, who.userId ?? null);
+    if (Object.keys(own).length === 0) return this.keyed(server.id, server, () => this.create(server, server));
+    if (server.transport === 'stdio') {
+      throw new ForwardedHeadersNotApplicable(server.alias);
+    }
+    const key = `${server.id}#${forwardedKey(own)}`;
+    return this.keyed(key, server, () => {
+      const effective: McpServer = {
+        ...server,
+        headers: mergeHeaders(server.headers, own, server.allow_header_override),
+        start: 'lazy',
+        idle_timeout_ms: Math.min(server.idle_timeout_ms ?? FORWARDED_IDLE_MS, FORWARDED_IDLE_MS),
+      };
+      const forwardedAuthorization = server.allow_header_override && 'authorization' in own;
+      this.evictForwarded();
+      return this.create(effective, server, forwardedAuthorization);
+    });
+  }
+
+  /**
+   * A server that needs each user's consent: one connection per user (and forwarded headers),
+   * carrying that user's token; a caller without a user cannot use it.
+   */
+  private perUser(server: McpServer, own: Record<string, string>, userId: string | null): Upstream {
+    const { userTokens } = this.options;
+    const auth = server.auth;
+    if (!userTokens || auth?.type !== 'oauth2_authorization_code' || !server.url) throw new McpError(ErrorCode.InvalidRequest, `MCP server "${server.alias}" needs per-user OAuth, which this gateway is not set up for`);
+    if (userId === null) throw new McpError(ErrorCode.InvalidRequest, `MCP server "${server.alias}" needs each user's consent, and this key has no user_id`);
+    const key = `${server.id}@${forwardedKey({ user: userId, ...own })}`;
+    return this.keyed(key, server, () => {
+      const effective: McpServer = { ...server, headers: mergeHeaders(server.headers, own, server.allow_header_override), start: 'lazy', idle_timeout_ms: Math.min(server.idle_timeout_ms ?? FORWARDED_IDLE_MS, FORWARDED_IDLE_MS) };
+      const target = { id: server.id, alias: server.alias, url: server.url!, auth };
+      this.evictForwarded();
+      return new Upstream(effective, this.opts, (event) => this.emit(event), server, {
+        authorization: async () => `Bearer ${await userTokens.token(target, userId)}`,
+        rejected: async (sent) => `Bearer ${await userTokens.refresh(target, userId, sent.slice('Bearer '.length))}`,
+      }, false);
+    });
+  }
+
+  private keyed(key: string, server: McpServer, make: () => Upstream): Upstream {
+    let upstream = this.upstreams.get(key);
+    if (!upstream || !sameDefinition(upstream.definition, server)) {
       if (upstream) void upstream.close();
-      upstream = new Upstream(server, this.opts, (event) => this.emit(event));
-      this.upstreams.set(server.id, upstream);
+      upstream = make();
+      this.upstreams.set(key, upstream);
     }
     return upstream;
   }
 
+  private create(effective: McpServer, definition: McpServer, forwardedAuthorization = false): Upstream {
+    const ownConnection = effective !== definition;
+    return new Upstream(effective, this.opts, (event) => this.emit(event), definition, forwardedAuthorization ? undefined : this.authorizerFor(definition), !ownConnection);
+  }
+
+  /** Client-credentials tokens for the connection's requests, read per request so a refresh needs no reconnect. */
+  private authorizerFor(server: McpServer): RequestAuthorizer | undefined {
+    const { tokens } = this.options;
+    const auth = server.auth;
+    if (!tokens || auth?.type !== 'oauth2_client_credentials') return undefined;
+    const target = { id: server.id, alias: server.alias, auth };
+    return {
+      authorization: async () => `Bearer ${await tokens.token(target)}`,
+      rejected: async (sent) => `Bearer ${await tokens.refresh(target, sent.slice('Bearer '.length))}`,
+    };
+  }
+
+  private evictForwarded(): void {
+    const keys = [...this.upstreams.keys()].filter(isForwardedKey);
+    for (const key of keys.slice(0, Math.max(0, keys.length - MAX_FORWARDED_CONNECTIONS + 1))) {
+      void this.upstreams.get(key)?.close();
+      this.upstreams.delete(key);
+    }
+  }
+
   /** Every tool the server offers after its allowed/denied lists (every page). Throws a GatewayError 404 for an unknown server. */
-  listTools(ref: string): Promise<ToolList> {
-    return this.upstream(ref).listTools();
+  listTools(ref: string, who?: CallerAuth): Promise<ToolList> {
+    return this.upstream(ref, who).listTools();
   }
 
   /** Calls a tool; the result comes back as the server sent it. Failures are McpErrors naming the server. */
   callTool(ref: string, name: string, args?: Record<string, unknown>, meta?: Record<string, unknown>, options?: UpstreamCallOptions): Promise<UpstreamCallResult> {
-    return this.upstream(ref).callTool(name, args, meta, options);
+    return this.upstream(ref, options).callTool(name, args, meta, options);
   }
 
   /** Resources, resource templates or prompts (every page); empty for a server that does not offer them; the last good list while it is away. */
-  listResources(ref: string): Promise<ItemList<UpstreamResource>> {
-    return this.upstream(ref).list('resources');
+  listResources(ref: string, who?: CallerAuth): Promise<ItemList<UpstreamResource>> {
+    return this.upstream(ref, who).list('resources');
   }
 
-  listResourceTemplates(ref: string): Promise<ItemList<UpstreamResourceTemplate>> {
-    return this.upstream(ref).list('resourceTemplates');
+  listResourceTemplates(ref: string, who?: CallerAuth): Promise<ItemList<UpstreamResourceTemplate>> {
+    return this.upstream(ref, who).list('resourceTemplates');
   }
 
-  listPrompts(ref: string): Promise<ItemList<UpstreamPrompt>> {
-    return this.upstream(ref).list('prompts');
+  listPrompts(ref: string, who?: CallerAuth): Promise<ItemList<UpstreamPrompt>> {
+    return this.upstream(ref, who).list('prompts');
   }
 
   /** `resources/read`, `prompts/get`, `completion/complete`: results as the server sent them; a server without the capability gets an MCP error naming it (-32601). */
   readResource(ref: string, uri: string, meta?: Record<string, unknown>, options: UpstreamCallOptions = {}): Promise<UpstreamResult> {
-    return this.upstream(ref).readResource(uri, meta, options);
+    return this.upstream(ref, options).readResource(uri, meta, options);
   }
 
   getPrompt(ref: string, name: string, args?: Record<string, string>, meta?: Record<string, unknown>, options: UpstreamCallOptions = {}): Promise<UpstreamResult> {
-    return this.upstream(ref).getPrompt(name, args, meta, options);
+    return this.upstream(ref, options).getPrompt(name, args, meta, options);
   }
 
   complete(ref: string, params: Record<string, unknown>, options: UpstreamCallOptions = {}): Promise<UpstreamResult> {
-    return this.upstream(ref).complete(params, options);
+    return this.upstream(ref, options).complete(params, options);
   }
 
   /** Asks the server for log messages at `level` or above (never less verbose than another session asked for). */
@@ -578,7 +696,7 @@ export class UpstreamPool {
 
   /** Health of every server with a connection object (used, or started eagerly), for metrics. */
   snapshots(): UpstreamHealth[] {
-    return [...this.upstreams.values()].map((u) => u.health());
+    return [...this.upstreams.entries()].filter(([key]) => !isForwardedKey(key)).map(([, u]) => u.health());
   }
 
   /** The child process id of a connected stdio server. */

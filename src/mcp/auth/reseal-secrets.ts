@@ -1,0 +1,72 @@
+import type { SecretBox } from '../../crypto/secret-box.js';
+import type { Store, StoredDoc } from '../../storage/types.js';
+import { updateDoc } from '../../storage/update-doc.js';
+import type { McpServerRecord } from '../server-record.js';
+
+/** What a rotation changed. */
+export interface ResealReport {
+  servers: number;
+  user_tokens: number;
+  oauth_clients: number;
+  /** Values that did not open with the old key (left as they were). */
+  unreadable: string[];
+  /** Cache entries dropped (client-credentials tokens, pending consent states): they are fetched or started again. */
+  dropped_entries: number;
+}
+
+async function allDocs<T>(store: Store, collection: string): Promise<StoredDoc<T>[]> {
+  const out: StoredDoc<T>[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await store.listDocs<T>(collection, { limit: 500, ...(cursor ? { cursor } : {}) });
+    out.push(...page.items);
+    cursor = page.next_cursor ?? undefined;
+  } while (cursor);
+  return out;
+}
+
+/**
+ * Re-encrypts every MCP secret at rest from one secret-box key to another (`smartflow secrets
+ * rotate`): server header/env values and client secrets, per-user access and refresh tokens,
+ * dynamically registered client secrets. Each document is rewritten with compare-and-set, so a
+ * concurrent admin change is not lost. Cached client-credentials tokens and pending consent
+ * states are dropped rather than re-sealed: they are short-lived and come back on their own.
+ */
+export async function resealMcpSecrets(store: Store, from: SecretBox, to: SecretBox): Promise<ResealReport> {
+  const report: ResealReport = { servers: 0, user_tokens: 0, oauth_clients: 0, unreadable: [], dropped_entries: 0 };
+  const move = (value: string, context: string, what: string): string => {
+    try {
+      return to.seal(from.open(value, context), context);
+    } catch {
+      report.unreadable.push(what);
+      return value;
+    }
+  };
+  for (const { id } of await allDocs<McpServerRecord>(store, 'mcp_servers')) {
+    await updateDoc<McpServerRecord>(store, 'mcp_servers', id, (r) => {
+      const next: McpServerRecord = { ...r };
+      for (const field of ['headers', 'env'] as const) {
+        if (r[field]) next[field] = Object.fromEntries(Object.entries(r[field]).map(([name, v]) => [name, move(v, `${id}/${field}/${name}`, `mcp_servers/${id}/${field}.${name}`)]));
+      }
+      if (r.auth?.client_secret) next.auth = { ...r.auth, client_secret: move(r.auth.client_secret, `${id}/auth/client_secret`, `mcp_servers/${id}/auth.client_secret`) };
+      return next;
+    });
+    report.servers += 1;
+  }
+  for (const { id } of await allDocs<{ access_token: string; refresh_token?: string }>(store, 'mcp_user_tokens')) {
+    await updateDoc<{ access_token: string; refresh_token?: string }>(store, 'mcp_user_tokens', id, (d) => ({
+      ...d,
+      access_token: move(d.access_token, `mcp_user_tokens/${id}/access`, `mcp_user_tokens/${id}/access`),
+      ...(d.refresh_token ? { refresh_token: move(d.refresh_token, `mcp_user_tokens/${id}/refresh`, `mcp_user_tokens/${id}/refresh`) } : {}),
+    }));
+    report.user_tokens += 1;
+  }
+  for (const { id, doc } of await allDocs<{ client_secret?: string }>(store, 'mcp_oauth_clients')) {
+    if (!doc.client_secret) continue;
+    await updateDoc<{ client_secret?: string }>(store, 'mcp_oauth_clients', id, (d) => ({ ...d, ...(d.client_secret ? { client_secret: move(d.client_secret, `mcp_oauth_clients/${id}`, `mcp_oauth_clients/${id}`) } : {}) }));
+    report.oauth_clients += 1;
+  }
+  report.dropped_entries += await store.deleteEntriesByPrefix('mcp-cc-token:');
+  report.dropped_entries += await store.deleteEntriesByPrefix('mcp-oauth-state:');
+  return report;
+}
