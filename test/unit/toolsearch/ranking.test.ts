@@ -42,7 +42,7 @@ describe('hybrid ranking', () => {
     doc('slack', 'post_message', 'Post a message to a channel.', ['channel_id', 'text'], 'Slack workspace'),
   ];
   const embedder = new HashedEmbedder();
-  const ranking = new ToolRanking(docs, docs.map((d) => embedder.embedOne(embeddingText(d))), { lexicalWeight: 0.4 });
+  const ranking = new ToolRanking(docs, docs.map((d) => embedder.embedOne(embeddingText(d))), { lexicalWeight: 0.4, serverWeight: 0.3 });
   const keys = (q: string, k = 3, allow?: (d: ToolDoc) => boolean) => ranking.search(q, embedder.embedOne(q), k, allow).map((r) => r.doc.key);
 
   test('field matches rank the right tool first, through inflections and identifier splitting', () => {
