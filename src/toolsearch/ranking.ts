@@ -18,7 +18,7 @@ export interface RankingOptions {
 export const DEFAULT_RANKING: RankingOptions = { lexicalWeight: 0.4, serverWeight: 0.3 };
 
 /** How many of the best allowed tools the server evidence re-ranks (at least `k`). */
-const POOL = 100;
+const POOL = 50;
 
 /**
  * The searchable form of a set of tools: a BM25F index and one unit vector per tool in one flat
