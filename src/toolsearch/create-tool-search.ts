@@ -6,6 +6,7 @@ import type { Store } from '../storage/types.js';
 import type { ToolSearchConfig } from './config.js';
 import { HashedEmbedder } from './hashed-embedder.js';
 import { ProviderEmbedder } from './provider-embedder.js';
+import { DEFAULT_RANKING } from './ranking.js';
 import { ToolSearchIndex } from './tool-search-index.js';
 
 export interface ToolSearchDeps {
@@ -30,6 +31,6 @@ export function createToolSearch(deps: ToolSearchDeps): ToolSearchIndex {
     log: deps.log,
     now: deps.now,
     refreshIntervalMs: config.refresh_interval_ms,
-    ranking: { lexicalWeight: config.lexical_weight },
+    ranking: { ...DEFAULT_RANKING, lexicalWeight: config.lexical_weight },
   });
 }

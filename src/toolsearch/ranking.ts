@@ -1,4 +1,4 @@
-import { Bm25fIndex } from './bm25f.js';
+import { Bm25fIndex, type LexicalScores } from './bm25f.js';
 import type { ToolDoc } from './tool-doc.js';
 
 /** One ranked tool: its fused score, and the query words it matched lexically. */
@@ -11,9 +11,14 @@ export interface RankedTool {
 export interface RankingOptions {
   /** Share of the lexical score in the blend; the rest is embedding similarity. */
   lexicalWeight: number;
+  /** Share of a tool's server's best score added to the tool's own (0: none); see `search`. */
+  serverWeight: number;
 }
 
-export const DEFAULT_RANKING: RankingOptions = { lexicalWeight: 0.4 };
+export const DEFAULT_RANKING: RankingOptions = { lexicalWeight: 0.4, serverWeight: 0.3 };
+
+/** How many of the best allowed tools the server evidence re-ranks (at least `k`). */
+const POOL = 50;
 
 /**
  * The searchable form of a set of tools: a BM25F index and one unit vector per tool in one flat
@@ -39,12 +44,8 @@ export class ToolRanking {
     });
   }
 
-  /**
-   * The best `k` tools `allow` lets through. Scores blend BM25F normalised by the best lexical
-   * score of the query with cosine similarity: both then lie in [0, 1], and a query no tool shares
-   * a word with still ranks by meaning.
-   */
-  search(query: string, queryVector: Float32Array | null, k: number, allow: (doc: ToolDoc) => boolean = () => true): RankedTool[] {
+  /** Every tool's fused score for a query (dense, by document index), and the lexical pass it came from. */
+  private scoreAll(query: string, queryVector: Float32Array | null): { fused: Float32Array; lexical: LexicalScores } {
     const lexical = this.bm25.score(query);
     const lexicalShare = lexical.best > 0 ? this.options.lexicalWeight : 0;
     const semanticShare = queryVector && this.dimensions === queryVector.length ? 1 - lexicalShare : 0;
@@ -66,11 +67,38 @@ export class ToolRanking {
       const scale = lexicalShare / lexical.best;
       for (let i = 0; i < fused.length; i++) fused[i]! += lexical.scores[i]! * scale;
     }
-    return topK(fused, k, (i) => allow(this.docs[i]!)).map((i) => ({
-      doc: this.docs[i]!,
-      score: fused[i]!,
-      matched: lexical.terms.filter((_, t) => t < 32 && (lexical.hits[i]! & (1 << t)) !== 0),
-    }));
+    return { fused, lexical };
+  }
+
+  /**
+   * The best `k` tools `allow` lets through. Scores blend BM25F normalised by the best lexical
+   * score of the query with cosine similarity: both then lie in [0, 1], and a query no tool shares
+   * a word with still ranks by meaning.
+   *
+   * Then the tools of one server are treated as a cluster (cluster-based score smoothing): each of
+   * the best allowed tools gains `serverWeight` times the best score among its server's allowed
+   * tools. A server that clearly matches the query (it is named, or several of its tools match)
+   * lifts its other matching tools above near-misses scattered over other servers, which is what
+   * a request for several tools of one platform needs. The best tool keeps its place (its server's
+   * best score is its own), and only allowed tools give evidence, so hidden tools cannot reorder a
+   * caller's results. Scores are divided by 1 + serverWeight to stay in [0, 1].
+   */
+  search(query: string, queryVector: Float32Array | null, k: number, allow: (doc: ToolDoc) => boolean = () => true): RankedTool[] {
+    const { fused, lexical } = this.scoreAll(query, queryVector);
+    const pool = topK(fused, Math.max(k, POOL), (i) => allow(this.docs[i]!));
+    const serverBest = new Map<string, number>();
+    // `pool` is best first: a server's first tool in it holds its best score.
+    for (const i of pool) if (!serverBest.has(this.docs[i]!.serverId)) serverBest.set(this.docs[i]!.serverId, fused[i]!);
+    const weight = this.options.serverWeight;
+    return pool
+      .map((i) => ({ i, score: (fused[i]! + weight * serverBest.get(this.docs[i]!.serverId)!) / (1 + weight) }))
+      .sort((a, b) => b.score - a.score || a.i - b.i)
+      .slice(0, k)
+      .map(({ i, score }) => ({
+        doc: this.docs[i]!,
+        score,
+        matched: lexical.terms.filter((_, t) => t < 32 && (lexical.hits[i]! & (1 << t)) !== 0),
+      }));
   }
 }
 
