@@ -16,6 +16,7 @@ import type { AgentProfile } from './agent-schema.js';
 import { messageText, type A2aMessage, type TaskRecord, type TaskStep } from './task-model.js';
 import { TaskStore } from './task-store.js';
 import { ArtifactStreamer } from './artifact-streamer.js';
+import { freshCallState } from '../pipeline/call-state.js';
 
 export interface AgentRunnerDeps {
   /** The gateway's LLM pipeline: every step is budgeted, routed, cached and charged to the caller's key. */
@@ -63,19 +64,7 @@ function contextOf(task: TaskRecord, body: Body, step: number, caller: TurnCalle
     longContext: false,
     stream: body['stream'] === true,
     headers: caller.headers,
-    principal: null,
-    plan: null,
-    deployment: null,
-    attemptTimeoutMs: undefined,
-    attemptStartedHr: startedHr,
-    failedAttempts: [],
-    response: null,
-    usage: { input_tokens: 0, cached_input_tokens: 0, output_tokens: 0 },
-    costMicros: 0,
-    firstByteHr: null,
-    status: 200,
-    error: null,
-    cache: null,
+    ...freshCallState(startedHr),
     loop: { id: task.id, step },
     traceId: task.trace_id,
     responseHeaders: {},

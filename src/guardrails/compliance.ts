@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { addRuleMatches } from './rule-matches.js';
 import { safePattern } from './safe-pattern.js';
 import { compileHintScan } from './hint-scan.js';
 import type { Finding, GuardrailMode, TextCheck } from './types.js';
@@ -72,14 +73,7 @@ export function compileCompliance(config: ComplianceConfig, mode: GuardrailMode)
     const present = scanHints(text.toLowerCase());
     for (const rule of rules) {
       if (rule.hints && !rule.hints.some((h) => present.has(h))) continue;
-      rule.re.lastIndex = 0;
-      for (let m = rule.re.exec(text); m !== null; m = rule.re.exec(text)) {
-        if (m[0].length === 0) {
-          rule.re.lastIndex++;
-          continue;
-        }
-        findings.push({ category: rule.category, start: m.index, end: m.index + m[0].length, action: rule.action });
-      }
+      addRuleMatches(rule, text, findings);
     }
     return findings;
   };

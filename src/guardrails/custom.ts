@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { addRuleMatches } from './rule-matches.js';
 import { safePattern } from './safe-pattern.js';
 import type { AsyncTextCheck, Finding, GuardrailMode, TextCheck } from './types.js';
 
@@ -30,14 +31,7 @@ export function compileCustomRules(rules: NonNullable<CustomConfig['rules']>, mo
   return (text) => {
     const findings: Finding[] = [];
     for (const rule of compiled) {
-      rule.re.lastIndex = 0;
-      for (let m = rule.re.exec(text); m !== null; m = rule.re.exec(text)) {
-        if (m[0].length === 0) {
-          rule.re.lastIndex++;
-          continue;
-        }
-        findings.push({ category: rule.category, start: m.index, end: m.index + m[0].length, action: rule.action });
-      }
+      addRuleMatches(rule, text, findings);
     }
     return findings;
   };

@@ -1,31 +1,13 @@
 import { performance } from 'node:perf_hooks';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Cancellation } from '../core/cancellation.js';
+import { freshCallState } from '../pipeline/call-state.js';
 import type { GatewayContext } from '../pipeline/types.js';
 import type { GatewayRequest } from '../providers/gateway-request.js';
 
 function queryOf(url: string): string {
   const at = url.indexOf('?');
   return at === -1 ? '' : url.slice(at);
-}
-
-/** What the pipeline fills in as one LLM call runs: empty at its start. */
-function freshCallState(startedHr: number) {
-  return {
-    principal: null,
-    plan: null,
-    deployment: null,
-    attemptTimeoutMs: undefined,
-    attemptStartedHr: startedHr,
-    failedAttempts: [],
-    response: null,
-    usage: { input_tokens: 0, cached_input_tokens: 0, output_tokens: 0 },
-    costMicros: 0,
-    firstByteHr: null,
-    status: 200,
-    error: null,
-    cache: null,
-  } satisfies Partial<GatewayContext>;
 }
 
 /**
