@@ -5,6 +5,7 @@ import type { SecretBox } from '../../crypto/secret-box.js';
 import type { Store } from '../../storage/types.js';
 import type { ClientCredentialsAuth } from '../server-schema.js';
 import { discoverAsMetadata } from './as-metadata.js';
+import { scopeCovers, scopeUnion } from './scope-union.js';
 import { withStoreLease } from './store-lease.js';
 
 /** Token entries in the store, shared by every instance. */
@@ -56,6 +57,8 @@ export class ClientCredentialsTokens {
   private readonly memory = new Map<string, CachedToken>();
   private readonly inflight = new Map<string, Promise<CachedToken>>();
   private readonly tokenUrls = new Map<string, Promise<string>>();
+  /** Scopes a server asked for beyond its configured ones (403 insufficient_scope), by server and configured scope. */
+  private readonly grownScopes = new Map<string, string>();
   private readonly now: () => number;
   private readonly fetchFn: typeof fetch;
 
@@ -70,8 +73,19 @@ export class ClientCredentialsTokens {
     return `${server.id}:${digest}`;
   }
 
+  private grownKey(server: CredentialedServer): string {
+    return `${server.id}\n${server.auth.scope ?? ''}`;
+  }
+
+  /** The server with the scopes it has asked for so far (a step-up lasts for the life of the process). */
+  private effective(server: CredentialedServer): CredentialedServer {
+    const grown = this.grownScopes.get(this.grownKey(server));
+    return grown ? { ...server, auth: { ...server.auth, scope: grown } } : server;
+  }
+
   /** A usable access token for the server. */
-  async token(server: CredentialedServer): Promise<string> {
+  async token(configured: CredentialedServer): Promise<string> {
+    const server = this.effective(configured);
     const key = this.keyOf(server);
     const cached = this.memory.get(key);
     if (cached && cached.useUntil > this.now()) return cached.token;
@@ -87,12 +101,27 @@ export class ClientCredentialsTokens {
    * The server refused `rejected` (401): forget it here and in the store unless another caller
    * already replaced it, then get a new one (still one request for all).
    */
-  async refresh(server: CredentialedServer, rejected: string): Promise<string> {
+  async refresh(configured: CredentialedServer, rejected: string): Promise<string> {
+    const server = this.effective(configured);
     const key = this.keyOf(server);
     if (this.memory.get(key)?.token === rejected) this.memory.delete(key);
     const stored = await this.readStored(key);
     if (stored?.token === rejected) await this.deps.store.deleteEntry(TOKEN_KEY + key);
     return this.token(server);
+  }
+
+  /**
+   * The server refused a token for want of `scope` (403 `insufficient_scope`, MCP authorization
+   * step-up): a new token for the union of the scopes held and asked for, which later tokens keep.
+   * Null when the token already had every scope asked for (retrying would loop).
+   */
+  async stepUp(configured: CredentialedServer, scope: string): Promise<string | null> {
+    const current = this.effective(configured);
+    if (scopeCovers(current.auth.scope, scope)) return null;
+    const union = scopeUnion(current.auth.scope, scope)!;
+    this.grownScopes.set(this.grownKey(configured), union);
+    this.deps.log.info({ mcp_server: configured.alias, scope: union }, 'MCP server asked for more scope: requesting a client-credentials token for it');
+    return this.token(configured);
   }
 
   private async readStored(key: string): Promise<CachedToken | null> {
