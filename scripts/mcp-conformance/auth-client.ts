@@ -46,11 +46,15 @@ const server: McpServer = {
 
 async function clientCredentials(): Promise<RequestAuthorizer> {
   const endpoints = await discoverEndpoints(url, { type: 'oauth2_authorization_code' }).catch(() => null);
+  // auth/client-credentials-jwt hands out a private key (PEM) instead of a secret: private_key_jwt.
+  const credentials = context['private_key_pem']
+    ? { token_endpoint_auth_method: 'private_key_jwt' as const, private_key: context['private_key_pem'], alg: (context['signing_algorithm'] ?? 'RS256') as 'ES256', ...(endpoints?.issuer ? { issuer: endpoints.issuer } : {}) }
+    : { client_secret: context['client_secret']! };
   const auth = {
     type: 'oauth2_client_credentials' as const,
     token_url: endpoints?.token_endpoint,
     client_id: context['client_id']!,
-    client_secret: context['client_secret']!,
+    ...credentials,
     ...(endpoints?.scope ? { scope: endpoints.scope } : {}),
     ...(endpoints ? { resource: endpoints.resource } : {}),
   };

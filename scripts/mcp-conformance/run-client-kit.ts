@@ -34,6 +34,7 @@ export const CLIENT_SCENARIOS = [
   'auth/offline-access-scope',
   'auth/offline-access-not-supported',
   'auth/client-credentials-basic',
+  'auth/client-credentials-jwt',
 ] as const;
 
 export interface ClientScenarioResult {

@@ -17,6 +17,8 @@ export interface TestIdpOptions {
   clientCredentialsTtl?: number;
   /** Extra confidential clients for client credentials. */
   clients?: { client_id: string; client_secret: string }[];
+  /** Clients for client credentials that authenticate with private_key_jwt (RFC 7523): their public keys. */
+  jwtClients?: { client_id: string; jwks: { keys: object[] }; alg: string }[];
   /** Redirect URIs of the public PKCE client `gateway`. */
   redirectUris?: string[];
 }
@@ -38,6 +40,7 @@ export async function startTestIdp(options: TestIdpOptions = {}): Promise<TestId
     clients: [
       { client_id: 'svc', client_secret: 'svc-secret', grant_types: ['client_credentials'], response_types: [], redirect_uris: [] },
       ...(options.clients ?? []).map((c) => ({ ...c, grant_types: ['client_credentials'], response_types: [], redirect_uris: [] })),
+      ...(options.jwtClients ?? []).map((c) => ({ client_id: c.client_id, jwks: c.jwks, token_endpoint_auth_method: 'private_key_jwt', token_endpoint_auth_signing_alg: c.alg, grant_types: ['client_credentials'], response_types: [], redirect_uris: [] })),
       { client_id: 'gateway', token_endpoint_auth_method: 'none', application_type: 'native', grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'], redirect_uris: options.redirectUris ?? ['http://127.0.0.1:1/cb'] },
     ],
     scopes: ['openid', 'offline_access', 'mcp:tools'],

@@ -5,6 +5,7 @@ import type { SecretBox } from '../../crypto/secret-box.js';
 import type { Store } from '../../storage/types.js';
 import type { ClientCredentialsAuth } from '../server-schema.js';
 import { discoverAsMetadata } from './as-metadata.js';
+import { ClientKeyInvalid, JWT_BEARER_ASSERTION, signClientAssertion } from './client-assertion.js';
 import { scopeCovers, scopeUnion } from './scope-union.js';
 import { withStoreLease } from './store-lease.js';
 
@@ -181,7 +182,10 @@ export class ClientCredentialsTokens {
     return url;
   }
 
-  /** One token request (client_secret_basic, RFC 6749 §2.3.1: id and secret form-encoded first). */
+  /**
+   * One token request. The client authenticates with client_secret_basic (RFC 6749 §2.3.1: id and
+   * secret form-encoded first) or private_key_jwt (RFC 7523: a signed assertion in the form).
+   */
   private async request(server: CredentialedServer): Promise<CachedToken> {
     const { auth, alias } = server;
     let url: string;
@@ -194,13 +198,23 @@ export class ClientCredentialsTokens {
     if (auth.scope) form.set('scope', auth.scope);
     if (auth.resource) form.set('resource', auth.resource);
     if (auth.audience) form.set('audience', auth.audience);
-    const basic = Buffer.from(`${encodeURIComponent(auth.client_id)}:${encodeURIComponent(auth.client_secret)}`).toString('base64');
+    const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' };
+    if (auth.token_endpoint_auth_method === 'private_key_jwt') {
+      try {
+        form.set('client_assertion_type', JWT_BEARER_ASSERTION);
+        form.set('client_assertion', await signClientAssertion(auth, auth.assertion_audience ?? auth.issuer ?? url));
+      } catch (err) {
+        throw new TokenRequestFailed(`MCP server "${alias}": could not sign the client assertion (${err instanceof ClientKeyInvalid ? err.message : 'signing failed'})`);
+      }
+    } else {
+      headers['authorization'] = `Basic ${Buffer.from(`${encodeURIComponent(auth.client_id)}:${encodeURIComponent(auth.client_secret ?? '')}`).toString('base64')}`;
+    }
     const started = this.now();
     let res: Response;
     try {
       res = await this.fetchFn(url, {
         method: 'POST',
-        headers: { authorization: `Basic ${basic}`, 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+        headers,
         body: form.toString(),
         signal: AbortSignal.timeout(TOKEN_TIMEOUT_MS),
       });
