@@ -130,6 +130,23 @@ describe('MCP upstream auth: OAuth client credentials (real oidc-provider, JWT-c
     }
   });
 
+  test('step-up: a 403 insufficient_scope gets one token for the union of scopes and one retry; later calls keep it', async () => {
+    const guarded = await startJwtMcpServer(idp.issuer, { callNeeds: 'mcp:admin' });
+    const gw = await startTestGateway({ mcp_servers: [ccServer('stepup', guarded, idp)] });
+    try {
+      const before = idp.tokenRequests.length;
+      const res = await callTool(gw, 'stepup');
+      assert.equal(res.status, 200, res.text);
+      assert.equal(res.json.content[0].text, 'hello svc');
+      assert.equal(idp.tokenRequests.length - before, 2, 'the configured token, then one with mcp:admin');
+      assert.equal((await callTool(gw, 'stepup')).status, 200);
+      assert.equal(idp.tokenRequests.length - before, 2, 'the larger token is kept');
+    } finally {
+      await gw.close();
+      await guarded.close();
+    }
+  });
+
   test('a wrong client secret gives a clear error that never shows the secret', async () => {
     const gw = await startTestGateway({ mcp_servers: [ccServer('wrong', mcp, idp, { client_secret: 'not-the-secret-9f2c' })] });
     try {
