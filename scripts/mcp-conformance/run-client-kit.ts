@@ -23,6 +23,7 @@ export const CLIENT_SCENARIOS = [
   'auth/scope-from-scopes-supported',
   'auth/scope-omitted-when-undefined',
   'auth/scope-retry-limit',
+  'auth/scope-step-up',
   'auth/token-endpoint-auth-basic',
   'auth/token-endpoint-auth-post',
   'auth/token-endpoint-auth-none',
@@ -33,6 +34,7 @@ export const CLIENT_SCENARIOS = [
   'auth/offline-access-scope',
   'auth/offline-access-not-supported',
   'auth/client-credentials-basic',
+  'auth/client-credentials-jwt',
 ] as const;
 
 export interface ClientScenarioResult {

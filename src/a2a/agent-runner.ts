@@ -3,6 +3,7 @@ import type { Cancellation } from '../core/cancellation.js';
 import type { IncomingHeaders, RequestLog } from '../core/request-log.js';
 import { GatewayError, toGatewayError } from '../errors/gateway-error.js';
 import type { Principal } from '../keys/principal.js';
+import { collectForwarded } from '../mcp/auth/forwarded-headers.js';
 import type { ToolCatalog } from '../mcp/downstream/tool-catalog.js';
 import type { McpServerRegistry } from '../mcp/registry.js';
 import { ChatStreamStep, chatFunctionTools, continueChat } from '../mcp/tool-loop/chat-dialect.js';
@@ -96,11 +97,13 @@ export async function runAgentTurn(deps: AgentRunnerDeps, agent: AgentProfile, t
     // Only this caller's earlier turns with this agent: a context id someone else used must not bring their conversation along.
     const earlier = (await tasks.list({ contextId: task.contextId, agent: task.agent, limit: 100 })).filter((t) => t.id !== task.id && t.key_id === task.key_id && t.principal === task.principal).reverse();
     const entries = agent.mcp.map((m, index) => ({ server: m.server, allowedTools: m.allowed_tools, maxSteps: undefined, index }));
-    const tools = entries.length ? await expandMcpTools(caller.principal, entries, { registry: deps.registry, upstreams: deps.upstreams, log: caller.log }) : [];
+    // The caller's `x-mcp-{alias}-{header}` go to the tool calls of this turn only (the LLM steps' provider headers drop them).
+    const forwarded = collectForwarded(caller.headers);
+    const tools = entries.length ? await expandMcpTools(caller.principal, entries, { registry: deps.registry, upstreams: deps.upstreams, log: caller.log, forwarded }) : [];
     const byName = new Map(tools.map((t) => [t.name, t]));
     const toolAbort = new AbortController();
     caller.abort.once('abort', () => toolAbort.abort());
-    const execute = createLoopToolExecutor({ catalog: deps.catalog, principal: caller.principal, tools: byName, loopId: task.id, traceId: task.trace_id, signal: toolAbort.signal });
+    const execute = createLoopToolExecutor({ catalog: deps.catalog, principal: caller.principal, tools: byName, loopId: task.id, traceId: task.trace_id, signal: toolAbort.signal, forwarded });
     const offset = task.steps.filter((s) => s.type === 'llm').length;
     const body: Body = {
       model: agent.model,

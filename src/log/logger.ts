@@ -6,7 +6,7 @@ export type { Logger };
 const CREDENTIAL_HEADERS = ['authorization', 'proxy-authorization', 'x-api-key', 'api-key', 'x-goog-api-key', 'cookie', 'set-cookie'];
 
 /** Field names whose values are secrets wherever they appear (top level or one level down). */
-const SECRET_FIELDS = new Set(['api_key', 'master_key', 'access_token', 'refresh_token', 'id_token', 'client_secret', 'password', 'token']);
+const SECRET_FIELDS = new Set(['api_key', 'master_key', 'access_token', 'refresh_token', 'id_token', 'client_secret', 'private_key', 'client_assertion', 'password', 'token']);
 
 const CENSOR = '[redacted]';
 

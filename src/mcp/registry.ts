@@ -5,7 +5,7 @@ import { GatewayError } from '../errors/gateway-error.js';
 import { timeOrderedId } from '../keys/key-material.js';
 import type { Store, Unsubscribe, VersionedDoc } from '../storage/types.js';
 import { updateDoc, type WriteOptions } from '../storage/update-doc.js';
-import { applyServerUpdate, sealAuth, type McpServerRecord, type SealedField, type SecretField } from './server-record.js';
+import { applyServerUpdate, AUTH_SECRET_FIELDS, sealAuth, type McpServerRecord, type SealedField, type SecretField } from './server-record.js';
 import { configServerId, MCP_TIMEOUT_MS, type McpAuth, serverProblem, transportOf, type ConfigServerInput, type CreateServerInput, type McpStartMode, type McpTransport, type UpdateServerInput } from './server-schema.js';
 
 const COLLECTION = 'mcp_servers';
@@ -333,12 +333,15 @@ export class McpServerRegistry {
     };
     const env = open('env');
     const headers = open('headers');
-    let auth: McpAuth | null = record.auth?.client_secret === undefined ? (record.auth ?? null) : null;
-    if (record.auth?.client_secret !== undefined) {
+    let auth: McpAuth | null = record.auth ?? null;
+    for (const field of AUTH_SECRET_FIELDS) {
+      const sealed = (record.auth as Partial<Record<string, string>> | undefined)?.[field];
+      if (sealed === undefined || auth === null) continue;
       try {
-        auth = { ...record.auth, client_secret: this.deps.secrets.open(record.auth.client_secret, `${record.id}/auth/client_secret`) };
+        auth = { ...auth, [field]: this.deps.secrets.open(sealed, `${record.id}/auth/${field}`) } as McpAuth;
       } catch {
-        unreadable.push('auth.client_secret');
+        unreadable.push(`auth.${field}`);
+        auth = null;
       }
     }
     if (unreadable.length) this.deps.log.warn({ mcp_server: record.alias, id: record.id, fields: unreadable }, 'MCP server secrets did not decrypt (was secrets.key or the master key changed?)');

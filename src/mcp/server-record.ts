@@ -57,12 +57,24 @@ function mergeSecrets(field: SecretField, current: Record<string, string> | unde
   return out;
 }
 
-/** The auth block with its client secret sealed; `[REDACTED]` keeps the stored one. */
+/** Auth fields that are secrets: sealed at rest, never returned. */
+export const AUTH_SECRET_FIELDS = ['client_secret', 'private_key'] as const;
+
+/** The auth block with its client secret and private key sealed; `[REDACTED]` keeps the stored one. */
 export function sealAuth(input: McpAuth, current: McpAuth | undefined, seal: Sealer): McpAuth {
-  if (input.client_secret === undefined) return input;
-  if (input.client_secret !== REDACTED) return { ...input, client_secret: seal('auth', 'client_secret', input.client_secret) };
-  if (!current?.client_secret) throw new GatewayError('SF_ERR_INVALID_REQUEST', { message: `auth.client_secret: "${REDACTED}" keeps a stored value, but there is none`, param: 'auth.client_secret' });
-  return { ...input, client_secret: current.client_secret };
+  const out: Record<string, unknown> = { ...input };
+  for (const field of AUTH_SECRET_FIELDS) {
+    const value = (input as Partial<Record<string, string>>)[field];
+    if (value === undefined) continue;
+    if (value !== REDACTED) {
+      out[field] = seal('auth', field, value);
+      continue;
+    }
+    const kept = (current as Partial<Record<string, string>> | undefined)?.[field];
+    if (!kept) throw new GatewayError('SF_ERR_INVALID_REQUEST', { message: `auth.${field}: "${REDACTED}" keeps a stored value, but there is none`, param: `auth.${field}` });
+    out[field] = kept;
+  }
+  return out as McpAuth;
 }
 
 /**

@@ -26,10 +26,17 @@ const secretValue = z.string().max(8192).refine((v) => !/[\r\n\0]/.test(v), 'no 
 
 const httpUrl = z.url({ protocol: /^https?$/, error: 'an http:// or https:// URL' }).max(2048);
 
+/** A private key for `private_key_jwt`: PEM (PKCS#8) or a JWK as JSON; PEM spans lines. */
+const privateKeyValue = z.string().min(1).max(16384).refine((v) => !v.includes('\0'), 'no NUL');
+
+/** Client assertion signing algorithms (RFC 7518 asymmetric ones). */
+export const ASSERTION_ALGS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'] as const;
+
 /**
  * OAuth 2.0 client credentials (RFC 6749 §4.4): the gateway gets a token for the server itself.
- * `token_url`, or `issuer` to find it through RFC 8414 / OIDC discovery. `client_secret` is
- * encrypted at rest and never shown by the API.
+ * `token_url`, or `issuer` to find it through RFC 8414 / OIDC discovery. The client
+ * authenticates with `client_secret_basic` (default) or `private_key_jwt` (RFC 7523, a signed
+ * assertion). `client_secret` and `private_key` are encrypted at rest and never shown by the API.
  */
 export const clientCredentialsAuthSchema = z
   .strictObject({
@@ -37,14 +44,25 @@ export const clientCredentialsAuthSchema = z
     token_url: httpUrl.optional(),
     issuer: httpUrl.optional(),
     client_id: z.string().min(1).max(1024),
-    client_secret: secretValue.pipe(z.string().min(1, 'client_secret is required')),
+    token_endpoint_auth_method: z.enum(['client_secret_basic', 'private_key_jwt'], 'token_endpoint_auth_method must be client_secret_basic or private_key_jwt').optional(),
+    client_secret: secretValue.pipe(z.string().min(1, 'client_secret is required')).optional(),
+    /** private_key_jwt: PEM (PKCS#8) or JWK JSON. */
+    private_key: privateKeyValue.optional(),
+    /** private_key_jwt: the `kid` header of the assertion (the key's id in the client's registered JWKS). */
+    kid: z.string().min(1).max(256).optional(),
+    /** private_key_jwt: the signing algorithm (default RS256). */
+    alg: z.enum(ASSERTION_ALGS, `alg must be one of ${ASSERTION_ALGS.join(', ')}`).optional(),
+    /** private_key_jwt: the assertion's `aud` (default: the issuer when configured, else the token URL). */
+    assertion_audience: z.string().min(1).max(2048).optional(),
     scope: z.string().max(2048).optional(),
     /** RFC 8707 resource indicator sent with the token request (the token's audience at most IdPs). */
     resource: httpUrl.optional(),
     /** Auth0-style `audience` form field, for IdPs that use it instead of `resource`. */
     audience: z.string().max(2048).optional(),
   })
-  .refine((a) => a.token_url !== undefined || a.issuer !== undefined, { message: 'auth needs token_url or issuer', path: ['token_url'] });
+  .refine((a) => a.token_url !== undefined || a.issuer !== undefined, { message: 'auth needs token_url or issuer', path: ['token_url'] })
+  .refine((a) => a.token_endpoint_auth_method === 'private_key_jwt' || a.client_secret !== undefined, { message: 'client_secret is required', path: ['client_secret'] })
+  .refine((a) => a.token_endpoint_auth_method !== 'private_key_jwt' || a.private_key !== undefined, { message: 'private_key_jwt needs private_key', path: ['private_key'] });
 
 export type ClientCredentialsAuth = z.infer<typeof clientCredentialsAuthSchema>;
 

@@ -21,9 +21,10 @@ export interface JwtMcpServer {
  * A real MCP server (SDK McpServer over Streamable HTTP, stateless) behind JWT bearer auth:
  * signature checked against the issuer's JWKS, `iss` and `aud` (its own URL) checked with jose.
  * Anything else is a 401 with `WWW-Authenticate` pointing at its protected resource metadata
- * (RFC 9728). Tool `whoami` answers with the token's subject or client id.
+ * (RFC 9728). Tool `whoami` answers with the token's subject or client id. With `callNeeds`,
+ * a `tools/call` whose token lacks that scope gets 403 `insufficient_scope` (step-up).
  */
-export async function startJwtMcpServer(issuer: string): Promise<JwtMcpServer> {
+export async function startJwtMcpServer(issuer: string, options: { callNeeds?: string } = {}): Promise<JwtMcpServer> {
   const jwks = createRemoteJWKSet(new URL(`${issuer}/jwks`));
   const tokens: string[] = [];
   const requests: IncomingHttpHeaders[] = [];
@@ -68,6 +69,12 @@ export async function startJwtMcpServer(issuer: string): Promise<JwtMcpServer> {
       if ((claims.iat ?? 0) < revokedBefore) return deny(res);
       const chunks: Buffer[] = [];
       for await (const c of req) chunks.push(c as Buffer);
+      // Step-up (MCP authorization): tools/call needs `callNeeds` too, as a 403 insufficient_scope says.
+      const method = chunks.length ? (JSON.parse(Buffer.concat(chunks).toString('utf8')) as { method?: string }).method : undefined;
+      if (options.callNeeds && method === 'tools/call' && !String(claims['scope'] ?? '').split(' ').includes(options.callNeeds)) {
+        res.writeHead(403, { 'www-authenticate': `Bearer error="insufficient_scope", scope="mcp:tools ${options.callNeeds}", resource_metadata="${origin}/.well-known/oauth-protected-resource/mcp"`, 'content-type': 'application/json' }).end('{"error":"insufficient_scope"}');
+        return;
+      }
       const mcp = new McpServer({ name: 'jwt-protected', version: '1.0.0' });
       const who = String(claims.sub ?? claims['client_id'] ?? 'unknown');
       mcp.registerTool('whoami', { description: 'Who the token says the caller is.' }, async () => ({ content: [{ type: 'text', text: `hello ${who}` }] }));

@@ -17,6 +17,8 @@ export interface TestIdpOptions {
   clientCredentialsTtl?: number;
   /** Extra confidential clients for client credentials. */
   clients?: { client_id: string; client_secret: string }[];
+  /** Clients for client credentials that authenticate with private_key_jwt (RFC 7523): their public keys. */
+  jwtClients?: { client_id: string; jwks: { keys: object[] }; alg: string }[];
   /** Redirect URIs of the public PKCE client `gateway`. */
   redirectUris?: string[];
 }
@@ -38,9 +40,10 @@ export async function startTestIdp(options: TestIdpOptions = {}): Promise<TestId
     clients: [
       { client_id: 'svc', client_secret: 'svc-secret', grant_types: ['client_credentials'], response_types: [], redirect_uris: [] },
       ...(options.clients ?? []).map((c) => ({ ...c, grant_types: ['client_credentials'], response_types: [], redirect_uris: [] })),
+      ...(options.jwtClients ?? []).map((c) => ({ client_id: c.client_id, jwks: c.jwks, token_endpoint_auth_method: 'private_key_jwt', token_endpoint_auth_signing_alg: c.alg, grant_types: ['client_credentials'], response_types: [], redirect_uris: [] })),
       { client_id: 'gateway', token_endpoint_auth_method: 'none', application_type: 'native', grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'], redirect_uris: options.redirectUris ?? ['http://127.0.0.1:1/cb'] },
     ],
-    scopes: ['openid', 'offline_access', 'mcp:tools'],
+    scopes: ['openid', 'offline_access', 'mcp:tools', 'mcp:admin'],
     pkce: { required: () => true },
     ttl: { ClientCredentials: options.clientCredentialsTtl ?? 3600, AccessToken: options.accessTokenTtl ?? 3600 },
     findAccount: async (_ctx: unknown, sub: string) => ({ accountId: sub, claims: async () => ({ sub }) }),
@@ -52,7 +55,7 @@ export async function startTestIdp(options: TestIdpOptions = {}): Promise<TestId
         enabled: true,
         defaultResource: async (_c: unknown, _cl: unknown, oneOf?: string | string[]) => oneOf as string,
         useGrantedResource: async () => true,
-        getResourceServerInfo: async (_ctx: unknown, resource: string) => ({ scope: 'mcp:tools', audience: resource, accessTokenFormat: 'jwt', jwt: { sign: { alg: 'RS256' } } }),
+        getResourceServerInfo: async (_ctx: unknown, resource: string) => ({ scope: 'mcp:tools mcp:admin', audience: resource, accessTokenFormat: 'jwt', jwt: { sign: { alg: 'RS256' } } }),
       },
     },
     interactions: { url: (_ctx: unknown, i: { uid: string }) => `/interaction/${i.uid}` },

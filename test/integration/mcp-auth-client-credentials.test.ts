@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
+import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { authHeaders, startTestGateway, type TestGateway } from '../helpers/build-app.js';
@@ -25,8 +25,11 @@ describe('MCP upstream auth: OAuth client credentials (real oidc-provider, JWT-c
   let idp: TestIdp;
   let mcp: JwtMcpServer;
 
+  const jwtKey = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const jwtPem = jwtKey.privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
+
   before(async () => {
-    idp = await startTestIdp({ clientCredentialsTtl: 3 });
+    idp = await startTestIdp({ clientCredentialsTtl: 3, jwtClients: [{ client_id: 'svc-jwt', alg: 'ES256', jwks: { keys: [{ ...jwtKey.publicKey.export({ format: 'jwk' }), kid: 'jwt-1', alg: 'ES256', use: 'sig' }] } }] });
     mcp = await startJwtMcpServer(idp.issuer);
   });
   after(async () => {
@@ -97,6 +100,50 @@ describe('MCP upstream auth: OAuth client credentials (real oidc-provider, JWT-c
       assert.equal(res.json.content[0].text, 'hello svc');
     } finally {
       await gw.close();
+    }
+  });
+
+  test('private_key_jwt (RFC 7523): a signed client assertion gets the token; the key is sealed at rest and never returned', async () => {
+    const gw = await startTestGateway({});
+    try {
+      const auth = { type: 'oauth2_client_credentials', client_id: 'svc-jwt', token_endpoint_auth_method: 'private_key_jwt', private_key: jwtPem, kid: 'jwt-1', alg: 'ES256', issuer: idp.issuer, scope: 'mcp:tools', resource: mcp.url };
+      const created = await call(`${gw.url}/api/mcp/servers`, { headers: authHeaders(), body: { alias: 'signed', transport: 'streamable-http', url: mcp.url, auth } });
+      assert.equal(created.status, 201, created.text);
+      assert.equal(created.json.auth.private_key, '[REDACTED]');
+      const res = await callTool(gw, 'signed');
+      assert.equal(res.status, 200, res.text);
+      assert.equal(res.json.content[0].text, 'hello svc-jwt');
+      const keyBody = jwtPem.split('\n')[1]!;
+      const listed = await call(`${gw.url}/api/mcp/servers`, { headers: authHeaders() });
+      assert.doesNotMatch(listed.text, new RegExp(keyBody.slice(0, 40).replace(/[+/]/g, '.')));
+      assert.doesNotMatch(gw.logs.text, new RegExp(keyBody.slice(0, 40).replace(/[+/]/g, '.')));
+
+      // Another key for the same client: the provider refuses the assertion, with a clear error.
+      const otherPem = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
+      const patched = await call(`${gw.url}/api/mcp/servers/signed`, { method: 'PATCH', headers: authHeaders(), body: { auth: { ...auth, private_key: otherPem } } });
+      assert.equal(patched.status, 200, patched.text);
+      const refused = await callTool(gw, 'signed');
+      assert.equal(refused.status, 502, refused.text);
+      assert.match(refused.json.error.message, /MCP server "signed".*token endpoint refused the client credentials \(401 invalid_client/);
+    } finally {
+      await gw.close();
+    }
+  });
+
+  test('step-up: a 403 insufficient_scope gets one token for the union of scopes and one retry; later calls keep it', async () => {
+    const guarded = await startJwtMcpServer(idp.issuer, { callNeeds: 'mcp:admin' });
+    const gw = await startTestGateway({ mcp_servers: [ccServer('stepup', guarded, idp)] });
+    try {
+      const before = idp.tokenRequests.length;
+      const res = await callTool(gw, 'stepup');
+      assert.equal(res.status, 200, res.text);
+      assert.equal(res.json.content[0].text, 'hello svc');
+      assert.equal(idp.tokenRequests.length - before, 2, 'the configured token, then one with mcp:admin');
+      assert.equal((await callTool(gw, 'stepup')).status, 200);
+      assert.equal(idp.tokenRequests.length - before, 2, 'the larger token is kept');
+    } finally {
+      await gw.close();
+      await guarded.close();
     }
   });
 

@@ -92,6 +92,38 @@ describe('MCP per-user OAuth consent (PKCE) against a real oidc-provider', () =>
     assert.equal(replay.status, 400, replay.text);
   });
 
+  test('step-up: a 403 insufficient_scope fails the call with an initiate URL asking for the larger scope; consenting to it makes the call work', async () => {
+    const guarded = await startJwtMcpServer(idp.issuer, { callNeeds: 'mcp:admin' });
+    try {
+      const created = await call(`${gw.url}/api/mcp/servers`, { headers: authHeaders(), body: { alias: 'su', transport: 'streamable-http', url: guarded.url, auth: { type: 'oauth2_authorization_code', issuer: idp.issuer, client_id: 'gateway', scope: 'mcp:tools' } } });
+      assert.equal(created.status, 201, created.text);
+      const { callback } = await consentUrl(gw, alice, 'su', 'alice');
+      assert.equal((await call(callback)).status, 200);
+      const refused = await callTool(gw, alice, 'su');
+      assert.equal(refused.status, 502, refused.text);
+      assert.match(refused.json.error.message, /needs your consent \(the server asks for scope "mcp:tools mcp:admin"\): open \/api\/mcp\/auth\/initiate\?server_id=mcp_[a-z0-9_-]+&scope=mcp%3Atools%20mcp%3Aadmin/);
+      const again = await call(`${gw.url}/api/mcp/auth/initiate?server_id=su&scope=${encodeURIComponent('mcp:tools mcp:admin')}`, { headers: authHeaders(alice) });
+      assert.equal(again.status, 302, again.text);
+      const authorize = new URL(String(again.headers['location']));
+      assert.equal(authorize.searchParams.get('scope'), 'mcp:tools mcp:admin');
+      authorize.searchParams.set('login_hint', 'alice');
+      assert.equal((await call(await followToCallback(authorize.toString(), `${gw.url}/api/mcp/auth/callback`))).status, 200);
+      const res = await callTool(gw, alice, 'su');
+      assert.equal(res.status, 200, res.text);
+      assert.equal(res.json.content[0].text, 'hello alice');
+      // A later consent keeps asking for the scope the step-up added.
+      const later = await call(`${gw.url}/api/mcp/auth/initiate?server_id=su`, { headers: authHeaders(alice) });
+      assert.equal(new URL(String(later.headers['location'])).searchParams.get('scope'), 'mcp:tools mcp:admin');
+      const bad = await call(`${gw.url}/api/mcp/auth/initiate?server_id=su&scope=${encodeURIComponent('a"b')}`, { headers: authHeaders(alice) });
+      assert.equal(bad.status, 400, bad.text);
+    } finally {
+      // The later tests count alice's connections and servers: leave none behind.
+      await call(`${gw.url}/api/mcp/auth/tokens/su`, { method: 'DELETE', headers: authHeaders(alice) });
+      await call(`${gw.url}/api/mcp/servers/su`, { method: 'DELETE', headers: authHeaders() });
+      await guarded.close();
+    }
+  });
+
   test('tokens are per user: bob cannot use alice\'s; each sees only their own connections', async () => {
     const { callback } = await consentUrl(gw, alice, 'pk', 'alice');
     assert.equal((await call(callback)).status, 200);

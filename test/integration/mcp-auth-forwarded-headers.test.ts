@@ -17,8 +17,9 @@ const SS = 'fwd-ss-secret-3b2d';
 const HS_REST = 'fwd-hs-rest-5e6f';
 const HS_SSE_ENDPOINT = 'fwd-hs-legacy-9d0a';
 const HS_LOOP = 'fwd-hs-loop-1c2b';
+const HS_A2A = 'fwd-hs-a2a-4d8e';
 const METHODS = ['tools/list', 'tools/call', 'resources/read', 'prompts/get'];
-const ALL_VALUES = [HS, SS, HS_REST, HS_SSE_ENDPOINT, HS_LOOP, 'caller-static-value', 'caller-team'];
+const ALL_VALUES = [HS, SS, HS_REST, HS_SSE_ENDPOINT, HS_LOOP, HS_A2A, 'caller-static-value', 'caller-team'];
 
 const authOf = (c: RecordedCall) => c.headers['authorization'];
 
@@ -149,6 +150,33 @@ describe('MCP auth header forwarding: x-mcp-{alias}-{header}', () => {
       const raw = JSON.stringify(r);
       for (const v of ALL_VALUES) assert.ok(!raw.includes(v), `a forwarded value reached the provider`);
     }
+  });
+
+  test('A2A task: a hosted agent\'s tool call carries the caller\'s forwarded header; the LLM provider never sees it; an unknown alias is 400', async () => {
+    const agent = await call(`${gw.url}/api/a2a/agents`, { headers: authHeaders(), body: { id: 'fwd-agent', name: 'Forwarding', description: 'Calls hs', model: 'gpt-4o-mini', system_prompt: 'You help.', mcp: [{ server: 'hs', allowed_tools: ['whoami'] }], max_steps: 3 } });
+    assert.equal(agent.status, 201, agent.text);
+    fake.reset();
+    const before = hs.calls.length;
+    const message = { kind: 'message', messageId: crypto.randomUUID(), role: 'user', parts: [{ kind: 'text', text: 'who?' }] };
+    const res = await call(`${gw.url}/a2a/fwd-agent`, {
+      headers: { ...authHeaders(), 'x-fake-tool': 'hs_whoami', 'x-fake-tool-args': '{}', 'x-mcp-hs-authorization': `Bearer ${HS_A2A}` },
+      body: { jsonrpc: '2.0', id: 1, method: 'message/send', params: { message } },
+    });
+    assert.equal(res.status, 200, res.text);
+    assert.equal(res.json.result.status.state, 'completed', res.text);
+    assert.equal(res.json.result.artifacts[0].parts[0].text, 'Tool said: I am hs');
+    const toolCalls = hs.calls.slice(before).filter((c) => c.method === 'tools/call');
+    assert.ok(toolCalls.length >= 1 && toolCalls.every((c) => authOf(c) === `Bearer ${HS_A2A}`), 'the tool call carried the forwarded header');
+    assert.equal(fake.requests.length, 2, 'the agent made two LLM steps');
+    for (const r of fake.requests) {
+      assert.ok(!Object.keys(r.headers).some((h) => h.toLowerCase().startsWith('x-mcp-')), 'an x-mcp-* header reached the provider');
+      assert.ok(!JSON.stringify(r).includes(HS_A2A), 'a forwarded value reached the provider');
+    }
+    assert.doesNotMatch(gw.logs.text, new RegExp(HS_A2A));
+
+    const unknown = await call(`${gw.url}/a2a/fwd-agent`, { headers: { ...authHeaders(), 'x-mcp-nosuch-authorization': `Bearer ${HS_A2A}` }, body: { jsonrpc: '2.0', id: 2, method: 'message/send', params: { message: { ...message, messageId: crypto.randomUUID() } } } });
+    assert.equal(unknown.status, 400, unknown.text);
+    assert.equal(unknown.json.error.param, 'x-mcp-nosuch-authorization');
   });
 
   test('x-smartflow-mcp-auth: for admins asking with x-smartflow-debug, how each server\'s auth resolved, without values', async () => {

@@ -14,7 +14,8 @@ export interface McpAuthRouteDeps {
   config: McpConfig;
 }
 
-const initiateQuery = z.strictObject({ server_id: z.string().min(1).max(200), user_id: z.string().min(1).max(256).optional() });
+/** `scope`: extra scopes to ask for (a step-up), RFC 6749 scope-token characters separated by spaces. */
+const initiateQuery = z.strictObject({ server_id: z.string().min(1).max(200), user_id: z.string().min(1).max(256).optional(), scope: z.string().max(2048).regex(/^[\x21\x23-\x5b\x5d-\x7e]+( [\x21\x23-\x5b\x5d-\x7e]+)*$/, 'scope must be space-separated scope tokens').optional() });
 const callbackQuery = z.looseObject({ state: z.string().min(1).max(200).optional(), code: z.string().min(1).max(4096).optional(), error: z.string().max(200).optional() });
 
 function consentServer(server: McpServer | undefined, ref: string): ConsentServer {
@@ -53,7 +54,7 @@ export function registerMcpAuthRoutes(app: FastifyInstance, deps: McpAuthRouteDe
     const user = userOf(request, query.user_id);
     let location: string;
     try {
-      location = await deps.userTokens.initiate(server, user, redirectUri(request, deps.config));
+      location = await deps.userTokens.initiate(server, user, redirectUri(request, deps.config), query.scope);
     } catch (err) {
       throw new GatewayError('SF_ERR_UPSTREAM_UNREACHABLE', { message: `MCP server "${server.alias}": ${err instanceof Error ? err.message : 'authorization discovery failed'}` });
     }

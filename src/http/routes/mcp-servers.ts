@@ -3,6 +3,7 @@ import type { AuditLog } from '../../audit/audit-log.js';
 import type { McpServerRegistry, StoredMcpServer } from '../../mcp/registry.js';
 import type { UpstreamPool } from '../../mcp/upstream/upstream-pool.js';
 import { REDACTED } from '../../mcp/server-record.js';
+import type { McpAuth } from '../../mcp/server-schema.js';
 import { createServerSchema, updateServerSchema } from '../../mcp/server-schema.js';
 import { etagOf, ifMatchVersion, objectBody, parseInput, resourceId } from '../parse.js';
 import { actorOf, needs } from '../plugins/authenticate.js';
@@ -10,6 +11,11 @@ import { actorOf, needs } from '../plugins/authenticate.js';
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 
 /** Names only: header and env values may be credentials. */
+/** The auth block as the API shows it: `client_secret` always, `private_key` when set, as `[REDACTED]`. */
+function redactedAuth(auth: McpAuth): Record<string, unknown> {
+  return { ...auth, client_secret: REDACTED, ...('private_key' in auth && auth.private_key !== undefined ? { private_key: REDACTED } : {}) };
+}
+
 function redacted(values: Record<string, string>, unreadable: string[], field: string): Record<string, string> {
   const names = [...Object.keys(values), ...unreadable.filter((f) => f.startsWith(`${field}.`)).map((f) => f.slice(field.length + 1))];
   return Object.fromEntries(names.sort().map((name) => [name, REDACTED]));
@@ -38,7 +44,7 @@ function serverView(stored: StoredMcpServer) {
     start: server.start,
     idle_timeout_ms: server.idle_timeout_ms,
     log_payloads: server.log_payloads,
-    auth: server.auth ? { ...server.auth, client_secret: REDACTED } : stored.unreadable_secrets.includes('auth.client_secret') ? { client_secret: REDACTED } : null,
+    auth: server.auth ? redactedAuth(server.auth) : stored.unreadable_secrets.some((f) => f.startsWith('auth.')) ? Object.fromEntries(stored.unreadable_secrets.filter((f) => f.startsWith('auth.')).map((f) => [f.slice(5), REDACTED])) : null,
     allow_header_override: server.allow_header_override,
     ...(stored.unreadable_secrets.length ? { unreadable_secrets: stored.unreadable_secrets } : {}),
     created_at: iso(stored.created_at),

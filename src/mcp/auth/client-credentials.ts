@@ -5,6 +5,8 @@ import type { SecretBox } from '../../crypto/secret-box.js';
 import type { Store } from '../../storage/types.js';
 import type { ClientCredentialsAuth } from '../server-schema.js';
 import { discoverAsMetadata } from './as-metadata.js';
+import { ClientKeyInvalid, JWT_BEARER_ASSERTION, signClientAssertion } from './client-assertion.js';
+import { scopeCovers, scopeUnion } from './scope-union.js';
 import { withStoreLease } from './store-lease.js';
 
 /** Token entries in the store, shared by every instance. */
@@ -56,6 +58,8 @@ export class ClientCredentialsTokens {
   private readonly memory = new Map<string, CachedToken>();
   private readonly inflight = new Map<string, Promise<CachedToken>>();
   private readonly tokenUrls = new Map<string, Promise<string>>();
+  /** Scopes a server asked for beyond its configured ones (403 insufficient_scope), by server and configured scope. */
+  private readonly grownScopes = new Map<string, string>();
   private readonly now: () => number;
   private readonly fetchFn: typeof fetch;
 
@@ -70,8 +74,19 @@ export class ClientCredentialsTokens {
     return `${server.id}:${digest}`;
   }
 
+  private grownKey(server: CredentialedServer): string {
+    return `${server.id}\n${server.auth.scope ?? ''}`;
+  }
+
+  /** The server with the scopes it has asked for so far (a step-up lasts for the life of the process). */
+  private effective(server: CredentialedServer): CredentialedServer {
+    const grown = this.grownScopes.get(this.grownKey(server));
+    return grown ? { ...server, auth: { ...server.auth, scope: grown } } : server;
+  }
+
   /** A usable access token for the server. */
-  async token(server: CredentialedServer): Promise<string> {
+  async token(configured: CredentialedServer): Promise<string> {
+    const server = this.effective(configured);
     const key = this.keyOf(server);
     const cached = this.memory.get(key);
     if (cached && cached.useUntil > this.now()) return cached.token;
@@ -87,12 +102,27 @@ export class ClientCredentialsTokens {
    * The server refused `rejected` (401): forget it here and in the store unless another caller
    * already replaced it, then get a new one (still one request for all).
    */
-  async refresh(server: CredentialedServer, rejected: string): Promise<string> {
+  async refresh(configured: CredentialedServer, rejected: string): Promise<string> {
+    const server = this.effective(configured);
     const key = this.keyOf(server);
     if (this.memory.get(key)?.token === rejected) this.memory.delete(key);
     const stored = await this.readStored(key);
     if (stored?.token === rejected) await this.deps.store.deleteEntry(TOKEN_KEY + key);
     return this.token(server);
+  }
+
+  /**
+   * The server refused a token for want of `scope` (403 `insufficient_scope`, MCP authorization
+   * step-up): a new token for the union of the scopes held and asked for, which later tokens keep.
+   * Null when the token already had every scope asked for (retrying would loop).
+   */
+  async stepUp(configured: CredentialedServer, scope: string): Promise<string | null> {
+    const current = this.effective(configured);
+    if (scopeCovers(current.auth.scope, scope)) return null;
+    const union = scopeUnion(current.auth.scope, scope)!;
+    this.grownScopes.set(this.grownKey(configured), union);
+    this.deps.log.info({ mcp_server: configured.alias, scope: union }, 'MCP server asked for more scope: requesting a client-credentials token for it');
+    return this.token(configured);
   }
 
   private async readStored(key: string): Promise<CachedToken | null> {
@@ -152,7 +182,10 @@ export class ClientCredentialsTokens {
     return url;
   }
 
-  /** One token request (client_secret_basic, RFC 6749 §2.3.1: id and secret form-encoded first). */
+  /**
+   * One token request. The client authenticates with client_secret_basic (RFC 6749 §2.3.1: id and
+   * secret form-encoded first) or private_key_jwt (RFC 7523: a signed assertion in the form).
+   */
   private async request(server: CredentialedServer): Promise<CachedToken> {
     const { auth, alias } = server;
     let url: string;
@@ -165,13 +198,23 @@ export class ClientCredentialsTokens {
     if (auth.scope) form.set('scope', auth.scope);
     if (auth.resource) form.set('resource', auth.resource);
     if (auth.audience) form.set('audience', auth.audience);
-    const basic = Buffer.from(`${encodeURIComponent(auth.client_id)}:${encodeURIComponent(auth.client_secret)}`).toString('base64');
+    const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' };
+    if (auth.token_endpoint_auth_method === 'private_key_jwt') {
+      try {
+        form.set('client_assertion_type', JWT_BEARER_ASSERTION);
+        form.set('client_assertion', await signClientAssertion(auth, auth.assertion_audience ?? auth.issuer ?? url));
+      } catch (err) {
+        throw new TokenRequestFailed(`MCP server "${alias}": could not sign the client assertion (${err instanceof ClientKeyInvalid ? err.message : 'signing failed'})`);
+      }
+    } else {
+      headers['authorization'] = `Basic ${Buffer.from(`${encodeURIComponent(auth.client_id)}:${encodeURIComponent(auth.client_secret ?? '')}`).toString('base64')}`;
+    }
     const started = this.now();
     let res: Response;
     try {
       res = await this.fetchFn(url, {
         method: 'POST',
-        headers: { authorization: `Basic ${basic}`, 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+        headers,
         body: form.toString(),
         signal: AbortSignal.timeout(TOKEN_TIMEOUT_MS),
       });

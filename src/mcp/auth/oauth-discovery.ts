@@ -5,6 +5,8 @@ import { discoverAsMetadata, type AsMetadata } from './as-metadata.js';
 const prmSchema = z.looseObject({ resource: z.string().optional(), authorization_servers: z.array(z.string()).min(1), scopes_supported: z.array(z.string()).optional() });
 
 export interface AuthorizationEndpoints {
+  /** The authorization server's issuer identifier, when known. */
+  issuer: string | null;
   authorization_endpoint: string;
   token_endpoint: string;
   registration_endpoint: string | null;
@@ -96,7 +98,7 @@ export async function discoverEndpoints(serverUrl: string, auth: AuthorizationCo
   const authorization_endpoint = auth.authorization_url ?? meta.authorization_endpoint;
   const token_endpoint = auth.token_url ?? meta.token_endpoint;
   if (!authorization_endpoint || !token_endpoint) throw new Error(`the authorization server ${issuer ?? ''} has no authorization or token endpoint`);
-  return { authorization_endpoint, token_endpoint, registration_endpoint: meta.registration_endpoint ?? null, scope, resource: resource ?? serverUrl, token_auth: tokenAuthOf(meta) };
+  return { issuer: issuer ?? null, authorization_endpoint, token_endpoint, registration_endpoint: meta.registration_endpoint ?? null, scope, resource: resource ?? serverUrl, token_auth: tokenAuthOf(meta) };
 }
 
 function tokenAuthOf(meta: AsMetadata): AuthorizationEndpoints['token_auth'] {
@@ -108,6 +110,7 @@ function tokenAuthOf(meta: AsMetadata): AuthorizationEndpoints['token_auth'] {
 async function legacyEndpoints(origin: string, auth: AuthorizationCodeAuth, scope: string | null, resource: string, fetchFn: typeof fetch): Promise<AuthorizationEndpoints> {
   const meta = await discoverAsMetadata(origin, fetchFn).catch(() => null);
   return {
+    issuer: meta ? (meta.issuer ?? origin) : null,
     authorization_endpoint: auth.authorization_url ?? meta?.authorization_endpoint ?? `${origin}/authorize`,
     token_endpoint: auth.token_url ?? meta?.token_endpoint ?? `${origin}/token`,
     registration_endpoint: meta ? (meta.registration_endpoint ?? null) : `${origin}/register`,

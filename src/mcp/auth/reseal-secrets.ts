@@ -1,7 +1,8 @@
 import type { SecretBox } from '../../crypto/secret-box.js';
 import type { Store, StoredDoc } from '../../storage/types.js';
 import { updateDoc } from '../../storage/update-doc.js';
-import type { McpServerRecord } from '../server-record.js';
+import { AUTH_SECRET_FIELDS, type McpServerRecord } from '../server-record.js';
+import type { McpAuth } from '../server-schema.js';
 
 /** What a rotation changed. */
 export interface ResealReport {
@@ -48,7 +49,10 @@ export async function resealMcpSecrets(store: Store, from: SecretBox, to: Secret
       for (const field of ['headers', 'env'] as const) {
         if (r[field]) next[field] = Object.fromEntries(Object.entries(r[field]).map(([name, v]) => [name, move(v, `${id}/${field}/${name}`, `mcp_servers/${id}/${field}.${name}`)]));
       }
-      if (r.auth?.client_secret) next.auth = { ...r.auth, client_secret: move(r.auth.client_secret, `${id}/auth/client_secret`, `mcp_servers/${id}/auth.client_secret`) };
+      for (const field of AUTH_SECRET_FIELDS) {
+        const sealed = (r.auth as Partial<Record<string, string>> | undefined)?.[field];
+        if (sealed) next.auth = { ...next.auth!, [field]: move(sealed, `${id}/auth/${field}`, `mcp_servers/${id}/auth.${field}`) } as McpAuth;
+      }
       return next;
     });
     report.servers += 1;

@@ -5,6 +5,7 @@ import type { SecretBox } from '../../crypto/secret-box.js';
 import type { Store } from '../../storage/types.js';
 import type { AuthorizationCodeAuth } from '../server-schema.js';
 import { discoverEndpoints, type AuthorizationEndpoints } from './oauth-discovery.js';
+import { scopeCovers, scopeUnion } from './scope-union.js';
 import { withStoreLease } from './store-lease.js';
 
 const TOKENS = 'mcp_user_tokens';
@@ -48,6 +49,8 @@ interface StateDoc {
   verifier: string;
   redirect_uri: string;
   resource: string;
+  /** The scopes asked for, kept with the token when the response does not say which were granted. */
+  scope?: string;
   created_at: number;
 }
 
@@ -62,6 +65,16 @@ export interface Connection {
 export class ConsentRequired extends Error {
   constructor(alias: string, initiatePath: string, why: string) {
     super(`MCP server "${alias}" needs your consent (${why}): open ${initiatePath}`);
+  }
+}
+
+/**
+ * The server wants more scope than the user granted (403 `insufficient_scope`): only the user can
+ * grant it, so the call fails with an initiate URL that asks for the union.
+ */
+export class ScopeStepUpRequired extends ConsentRequired {
+  constructor(alias: string, initiatePath: string, readonly scope: string) {
+    super(alias, initiatePath, `the server asks for scope "${scope}"`);
   }
 }
 
@@ -140,14 +153,20 @@ export class UserTokens {
     return open((await this.deps.store.getDoc<ClientDoc>(CLIENTS, id))!);
   }
 
-  /** The provider's authorize URL for this user and server; the state and verifier wait in the store. */
-  async initiate(server: ConsentServer, userId: string, redirectUri: string): Promise<string> {
+  /**
+   * The provider's authorize URL for this user and server; the state and verifier wait in the
+   * store. The scopes asked for: the configured/discovered ones, those of the user's earlier
+   * connection (a step-up is not lost on reconnect) and `extraScope` (a step-up).
+   */
+  async initiate(server: ConsentServer, userId: string, redirectUri: string, extraScope?: string): Promise<string> {
     const endpoints = await this.endpointsOf(server);
     const client = await this.clientOf(server, endpoints, redirectUri);
     redirectUri = client.redirect_uri;
     const verifier = b64url(randomBytes(32));
     const state = b64url(randomBytes(24));
-    const doc: StateDoc = { user_id: userId, server_id: server.id, verifier, redirect_uri: redirectUri, resource: endpoints.resource, created_at: this.now() };
+    const previous = await this.deps.store.getDoc<TokenDoc>(TOKENS, docId(server.id, userId));
+    const scope = scopeUnion(endpoints.scope, previous?.scope, extraScope);
+    const doc: StateDoc = { user_id: userId, server_id: server.id, verifier, redirect_uri: redirectUri, resource: endpoints.resource, ...(scope ? { scope } : {}), created_at: this.now() };
     await this.deps.store.setEntry(STATE_KEY + state, this.deps.secrets.seal(JSON.stringify(doc), STATE_KEY + state), STATE_TTL_MS);
     const url = new URL(endpoints.authorization_endpoint);
     url.searchParams.set('response_type', 'code');
@@ -157,9 +176,9 @@ export class UserTokens {
     url.searchParams.set('code_challenge', b64url(createHash('sha256').update(verifier).digest()));
     url.searchParams.set('code_challenge_method', 'S256');
     url.searchParams.set('resource', endpoints.resource);
-    if (endpoints.scope) url.searchParams.set('scope', endpoints.scope);
+    if (scope) url.searchParams.set('scope', scope);
     // OIDC ignores offline_access (no refresh token) unless the user is asked to consent.
-    if (endpoints.scope?.split(' ').includes('offline_access')) url.searchParams.set('prompt', 'consent');
+    if (scope?.split(' ').includes('offline_access')) url.searchParams.set('prompt', 'consent');
     return url.toString();
   }
 
@@ -183,7 +202,7 @@ export class UserTokens {
     const client = await this.clientOf(server, endpoints, doc.redirect_uri);
     const form = new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: doc.redirect_uri, code_verifier: doc.verifier, resource: doc.resource });
     const tokens = await this.tokenRequest(server, endpoints, client, form);
-    await this.save(server, doc.user_id, tokens, null);
+    await this.save(server, doc.user_id, { ...tokens, scope: tokens.scope ?? doc.scope }, null);
     return { server, userId: doc.user_id };
   }
 
@@ -271,8 +290,21 @@ export class UserTokens {
       await this.deps.store.putDoc(TOKENS, id, { ...doc, status: 'revoked', updated_at: this.now() });
       throw new ConsentRequired(server.alias, this.initiatePath(server.id), 'the token expired and could not be refreshed');
     }
-    await this.save(server, userId, t, refresh);
+    await this.save(server, userId, { ...t, scope: t.scope ?? doc.scope ?? undefined }, refresh);
     return t.access_token;
+  }
+
+  /**
+   * The server refused the user's token for want of `scope` (403 `insufficient_scope`): null when
+   * the connection already holds every scope asked for (retrying would loop), else a
+   * ScopeStepUpRequired whose initiate URL asks for the union.
+   */
+  async stepUp(server: ConsentServer, userId: string, scope: string): Promise<null> {
+    const doc = await this.deps.store.getDoc<TokenDoc>(TOKENS, docId(server.id, userId));
+    const held = doc?.scope ?? (await this.endpointsOf(server)).scope;
+    if (scopeCovers(held, scope)) return null;
+    const union = scopeUnion(held, scope)!;
+    throw new ScopeStepUpRequired(server.alias, `${this.initiatePath(server.id)}&scope=${encodeURIComponent(union)}`, union);
   }
 
   /** The user's connection to each of these servers (never a token value). */

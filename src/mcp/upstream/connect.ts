@@ -4,6 +4,7 @@ import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { RequestLog } from '../../core/request-log.js';
 import { TokenRequestFailed } from '../auth/client-credentials.js';
+import { bearerChallenge } from '../auth/oauth-discovery.js';
 import type { McpServer } from '../registry.js';
 import { scrubSecrets } from './scrub.js';
 
@@ -25,6 +26,12 @@ export interface RequestAuthorizer {
   authorization(): Promise<string>;
   /** The server refused `sent`: the value to retry with once, or null not to retry. */
   rejected(sent: string): Promise<string | null>;
+  /**
+   * The server answered 403 `insufficient_scope` naming `scope` (MCP authorization, step-up):
+   * the value to retry with once, null not to retry, or a thrown error saying what the caller
+   * must do (a per-user consent cannot grow without the user).
+   */
+  insufficientScope?(sent: string, scope: string): Promise<string | null>;
 }
 
 export interface ConnectOptions {
@@ -83,15 +90,18 @@ function withAuthorization(init: RequestInit | undefined, value: string): Reques
 /**
  * Every HTTP request of the connection (the handshake, each POST, the SSE stream's GET) asks the
  * authorizer for its token at send time, so a refreshed token applies without reconnecting; a
- * 401 gets one new token and one retry. The SDK sends string bodies, so a request can be resent.
+ * 401 gets one new token and one retry, a 403 `insufficient_scope` one step-up and one retry.
+ * The SDK sends string bodies, so a request can be resent.
  */
 function authorizedFetch(base: FetchLike, authorizer: RequestAuthorizer | undefined): FetchLike {
   if (!authorizer) return base;
   return async (url, init) => {
     const first = await authorizer.authorization();
     const res = await base(url, withAuthorization(init, first));
-    if (res.status !== 401) return res;
-    const next = await authorizer.rejected(first);
+    const challenge = res.status === 403 ? bearerChallenge(res.headers.get('www-authenticate')) : {};
+    const stepUpScope = challenge['error'] === 'insufficient_scope' ? challenge['scope'] : undefined;
+    if (res.status !== 401 && !(stepUpScope && authorizer.insufficientScope)) return res;
+    const next = stepUpScope ? await authorizer.insufficientScope!(first, stepUpScope) : await authorizer.rejected(first);
     if (next === null) return res;
     await res.body?.cancel().catch(() => undefined);
     return base(url, withAuthorization(init, next));

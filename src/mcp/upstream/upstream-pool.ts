@@ -593,6 +593,7 @@ export class UpstreamPool {
       return new Upstream(effective, this.opts, (event) => this.emit(event), server, {
         authorization: async () => `Bearer ${await userTokens.token(target, userId)}`,
         rejected: async (sent) => `Bearer ${await userTokens.refresh(target, userId, sent.slice('Bearer '.length))}`,
+        insufficientScope: (_sent, scope) => userTokens.stepUp(target, userId, scope),
       }, false);
     });
   }
@@ -621,6 +622,10 @@ export class UpstreamPool {
     return {
       authorization: async () => `Bearer ${await tokens.token(target)}`,
       rejected: async (sent) => `Bearer ${await tokens.refresh(target, sent.slice('Bearer '.length))}`,
+      insufficientScope: async (_sent, scope) => {
+        const token = await tokens.stepUp(target, scope);
+        return token === null ? null : `Bearer ${token}`;
+      },
     };
   }
 
