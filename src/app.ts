@@ -208,7 +208,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   registerResponsesRoutes(app, { pipeline, now: deps.access.now, toolLoop }, { paths: ['/v1/responses', '/responses'], surface: 'openai' });
   registerResponsesRoutes(app, { pipeline, now: deps.access.now, toolLoop }, { paths: ['/cursor/v1/responses', '/cursor/responses'], surface: 'cursor' });
   deps.metrics.mcp.upstreams.sample = () => deps.mcpUpstreams.snapshots();
-  const toolSearch = createToolSearch({ config: deps.config.toolsearch, registry: deps.mcpServers, upstreams: deps.mcpUpstreams, providers: deps.registry, store: deps.store, log: deps.logger, now: deps.access.now });
+  const toolSearch = createToolSearch({ config: deps.config.toolsearch, registry: deps.mcpServers, upstreams: deps.mcpUpstreams, providers: deps.registry, store: deps.store, spendLog: deps.spendLog, log: deps.logger, now: deps.access.now });
   app.addHook('onClose', () => toolSearch.close());
   registerMcpRoutes(app, { authenticator: deps.authenticator, registry: deps.mcpServers, catalog: mcpCatalog, upstreams: deps.mcpUpstreams, config: deps.config.mcp, log: deps.logger, now: deps.access.now, toolSearch });
   const a2aPush = new PushNotifier({ allowPrivate: deps.config.a2a.push_allow_private, log: deps.logger });

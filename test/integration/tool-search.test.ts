@@ -246,6 +246,11 @@ describe('tool search with an embedding model of the gateway (toolsearch.embeddi
     assert.equal(calls[0]!.body.dimensions, 256);
     assert.ok((calls[0]!.body.input as string[]).some((t) => t.startsWith('read_text_file.')), JSON.stringify(calls[0]!.body.input).slice(0, 300));
     assert.deepEqual(calls.slice(1).map((c) => c.body.input).sort(), [['list a directory'], ['read a file']]);
+    // The model's calls cost money whoever searched: each is a spend row of the index, priced.
+    await gw.gateway.spendLog.flush();
+    const rows = (await gw.gateway.store.querySpend({ limit: 50 })).rows.filter((r) => r.principal === 'system:toolsearch');
+    assert.equal(rows.length, 3, 'one row per embedding call');
+    assert.ok(rows.every((r) => r.operation === 'embeddings' && r.model === 'tool-embedder' && r.status === 200 && r.input_tokens > 0 && r.cost_micros > 0), JSON.stringify(rows));
 
     const index = await call(`${gw.url}/api/mcp/tools/index`, { headers: authHeaders() });
     assert.equal(index.json.embedding_model, 'model:tool-embedder:256');

@@ -224,7 +224,7 @@ export class UserTokens {
     return parsed.data;
   }
 
-  private async save(server: ConsentServer, userId: string, t: z.infer<typeof tokenResponseSchema>, previousRefresh: string | null): Promise<void> {
+  private tokenDoc(server: ConsentServer, userId: string, t: z.infer<typeof tokenResponseSchema>, previousRefresh: string | null): TokenDoc {
     const id = docId(server.id, userId);
     const now = this.now();
     const refresh = t.refresh_token ?? previousRefresh;
@@ -239,8 +239,12 @@ export class UserTokens {
       created_at: now,
       updated_at: now,
     };
-    // One writer per (user, server) at a time holds the lease or is the consent callback; the last consent wins.
-    await this.deps.store.putDoc(TOKENS, id, doc);
+    return doc;
+  }
+
+  /** A consent (the callback): it replaces whatever the user had for the server. */
+  private async save(server: ConsentServer, userId: string, t: z.infer<typeof tokenResponseSchema>, previousRefresh: string | null): Promise<void> {
+    await this.deps.store.putDoc(TOKENS, docId(server.id, userId), this.tokenDoc(server, userId, t, previousRefresh));
   }
 
   private usable(doc: TokenDoc | undefined): doc is TokenDoc {
@@ -273,9 +277,14 @@ export class UserTokens {
     return pending;
   }
 
+  /**
+   * Holds the lease, so no other refresh runs; a consent callback may still land meanwhile, so the
+   * refresh writes with compare-and-set against what it read and, when it lost, uses the new consent.
+   */
   private async refreshHeld(server: ConsentServer, userId: string, id: string, rejected: string | null): Promise<string> {
-    const doc = await this.deps.store.getDoc<TokenDoc>(TOKENS, id);
-    if (!doc || doc.status !== 'active') throw new ConsentRequired(server.alias, this.initiatePath(server.id), doc ? 'the connection was revoked' : 'not connected');
+    const read = await this.deps.store.getVersionedDoc<TokenDoc>(TOKENS, id);
+    const doc = read?.doc;
+    if (!read || !doc || doc.status !== 'active') throw new ConsentRequired(server.alias, this.initiatePath(server.id), doc ? 'the connection was revoked' : 'not connected');
     const access = this.deps.secrets.open(doc.access_token, `${TOKENS}/${id}/access`);
     if (this.usable(doc) && access !== rejected) return access;
     if (!doc.refresh_token) throw new ConsentRequired(server.alias, this.initiatePath(server.id), 'the token expired');
@@ -287,11 +296,20 @@ export class UserTokens {
       t = await this.tokenRequest(server, endpoints, client, new URLSearchParams({ grant_type: 'refresh_token', refresh_token: refresh, resource: endpoints.resource }));
     } catch (err) {
       if (!(err instanceof ConsentRefused)) throw err;
-      await this.deps.store.putDoc(TOKENS, id, { ...doc, status: 'revoked', updated_at: this.now() });
+      if ((await this.deps.store.compareAndSetDoc(TOKENS, id, { ...doc, status: 'revoked', updated_at: this.now() }, read.version)) === null) return this.afterConsent(server, userId);
       throw new ConsentRequired(server.alias, this.initiatePath(server.id), 'the token expired and could not be refreshed');
     }
-    await this.save(server, userId, { ...t, scope: t.scope ?? doc.scope ?? undefined }, refresh);
+    const next = this.tokenDoc(server, userId, { ...t, scope: t.scope ?? doc.scope ?? undefined }, refresh);
+    if ((await this.deps.store.compareAndSetDoc(TOKENS, id, next, read.version)) === null) return this.afterConsent(server, userId);
     return t.access_token;
+  }
+
+  /** The user consented again while a refresh ran: that consent's token, not the refreshed one. */
+  private async afterConsent(server: ConsentServer, userId: string): Promise<string> {
+    const id = docId(server.id, userId);
+    const doc = await this.deps.store.getDoc<TokenDoc>(TOKENS, id);
+    if (this.usable(doc)) return this.deps.secrets.open(doc.access_token, `${TOKENS}/${id}/access`);
+    throw new ConsentRequired(server.alias, this.initiatePath(server.id), doc ? 'the connection was revoked' : 'not connected');
   }
 
   /**
