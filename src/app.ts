@@ -160,7 +160,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
       return;
     }
     // `x-mcp-{alias}-{header}` for no server is refused on every route, before anything reads the request.
-    const forwardedError = forwardedHeadersError(request.headers, mcpAliases(), deps.config.mcp.forwarded_headers_unknown_alias);
+    const forwardedError = forwardedHeadersError(request.headers, mcpAliases, deps.config.mcp.forwarded_headers_unknown_alias);
     if (forwardedError) {
       sendError(request, reply, forwardedError, {}, surfaceOf(request.url));
       return;

@@ -3,8 +3,8 @@ import type { GatewayContext } from '../pipeline/types.js';
 import type { ProviderAdapter } from '../providers/adapter.js';
 import type { ModelDeployment, ProviderRegistry } from '../providers/registry.js';
 import type { OpenAIChatRequest, OpenAIContentPart, OpenAIEmbeddingsResponse, Usage } from '../providers/types.js';
-import { costMicros } from '../spend/pricing.js';
 import type { SpendLog } from '../spend/spend-log.js';
+import { systemEmbeddingSpendRow } from '../spend/system-embedding-spend.js';
 import type { SemanticCacheConfig } from './cache-config.js';
 
 /** The spend-log principal of the embedding calls the semantic cache makes: gateway overhead, no key's budget. */
@@ -89,34 +89,7 @@ export function createSemanticCache(deps: SemanticCacheDeps): SemanticCache {
   const namespaces = new Set(config.namespaces);
 
   function record(ctx: GatewayContext, startedHr: number, status: number, usage: Usage, errorCode: string | null): void {
-    spendLog.record({
-      id: ctx.id,
-      time: deps.now(),
-      principal: SEMANTIC_CACHE_PRINCIPAL,
-      key_id: null,
-      team_id: null,
-      model: deployment.name,
-      provider: deployment.provider.name,
-      upstream_model: deployment.upstreamModel,
-      operation: 'embeddings',
-      stream: false,
-      input_tokens: usage.input_tokens,
-      cached_input_tokens: usage.cached_input_tokens,
-      output_tokens: usage.output_tokens,
-      cost_micros: costMicros(usage, deployment.price),
-      usage_estimated: usage.estimated === true,
-      latency_ms: Math.round((performance.now() - startedHr) * 1000) / 1000,
-      ttft_ms: null,
-      status,
-      error_code: errorCode,
-      cache_status: null,
-      saved_cost_micros: 0,
-      fallback_chain: null,
-      attempts: null,
-      loop_id: null,
-      loop_step: null,
-      trace_id: null,
-    });
+    spendLog.record(systemEmbeddingSpendRow({ id: ctx.id, principal: SEMANTIC_CACHE_PRINCIPAL, time: deps.now(), deployment, usage, latencyMs: performance.now() - startedHr, status, errorCode }));
   }
 
   return {

@@ -3,9 +3,8 @@ import { Cancellation } from '../core/cancellation.js';
 import { GatewayError } from '../errors/gateway-error.js';
 import type { ProviderRegistry } from '../providers/registry.js';
 import type { OpenAIEmbeddingsResponse } from '../providers/types.js';
-import { costMicros } from '../spend/pricing.js';
 import type { SpendLog } from '../spend/spend-log.js';
-import type { SpendRecord } from '../spend/spend-record.js';
+import { systemEmbeddingSpendRow } from '../spend/system-embedding-spend.js';
 import { usageFromOpenAI } from '../spend/usage.js';
 import { normalise, type Embedder } from './embedder.js';
 
@@ -44,8 +43,10 @@ export class ProviderEmbedder implements Embedder {
       const started = performance.now();
       const response = await adapter.embeddings({ model: deployment.upstreamModel, input, encoding_format: 'float', dimensions: this.dimensions }, call);
       const body = (response.body ?? JSON.parse(response.text ?? '{}')) as OpenAIEmbeddingsResponse;
-      const usage = usageFromOpenAI(body.usage);
-      this.spend.log.record(indexSpendRow({ startedAt, latencyMs: performance.now() - started, model: this.model, provider: deployment.provider.name, upstreamModel: deployment.upstreamModel, status: response.status, usage, cost: costMicros(usage, deployment.price) }));
+      const ok = response.status === 200;
+      this.spend.log.record(
+        systemEmbeddingSpendRow({ id: randomUUID(), principal: 'system:toolsearch', time: startedAt, deployment, usage: usageFromOpenAI(ok ? body.usage : undefined), latencyMs: performance.now() - started, status: response.status, errorCode: ok ? null : 'upstream_error' }),
+      );
       if (response.status !== 200 || !Array.isArray(body.data) || body.data.length !== input.length) {
         throw new GatewayError('SF_ERR_UPSTREAM_ERROR', { message: `Embedding model "${this.model}" answered ${response.status} without ${input.length} vectors.` });
       }
@@ -57,37 +58,6 @@ export class ProviderEmbedder implements Embedder {
     }
     return out;
   }
-}
-
-function indexSpendRow(r: { startedAt: number; latencyMs: number; model: string; provider: string; upstreamModel: string; status: number; usage: ReturnType<typeof usageFromOpenAI>; cost: number }): SpendRecord {
-  return {
-    id: randomUUID(),
-    time: r.startedAt,
-    principal: 'system:toolsearch',
-    key_id: null,
-    team_id: null,
-    model: r.model,
-    provider: r.provider,
-    upstream_model: r.upstreamModel,
-    operation: 'embeddings',
-    stream: false,
-    input_tokens: r.usage.input_tokens,
-    cached_input_tokens: r.usage.cached_input_tokens,
-    output_tokens: r.usage.output_tokens,
-    cost_micros: r.status === 200 ? r.cost : 0,
-    usage_estimated: false,
-    latency_ms: Math.round(r.latencyMs * 1000) / 1000,
-    ttft_ms: null,
-    status: r.status,
-    error_code: r.status === 200 ? null : 'upstream_error',
-    cache_status: null,
-    saved_cost_micros: 0,
-    fallback_chain: null,
-    attempts: null,
-    loop_id: null,
-    loop_step: null,
-    trace_id: null,
-  };
 }
 
 function decodeBase64(text: string): Float32Array {

@@ -23,6 +23,8 @@ export function collectForwarded(headers: IncomingHttpHeaders | Record<string, s
   if (!headers) return NO_FORWARDED_HEADERS;
   let out: Record<string, string> | null = null;
   for (const name in headers) {
+    // Most requests carry no x-mcp-* header: skip the others on their first letter, unallocated.
+    if ((name.charCodeAt(0) | 32) !== 120) continue;
     const lower = name.toLowerCase();
     if (!lower.startsWith(FORWARD_PREFIX)) continue;
     const v = headers[name];
@@ -100,10 +102,11 @@ export function mergeHeaders(staticHeaders: Record<string, string>, forwarded: R
  * server (unless `unknownAlias` is `ignore`), or a header the transport owns. Null: fine. Names
  * only in the message, never values.
  */
-export function forwardedHeadersError(headers: IncomingHttpHeaders, aliases: Iterable<string>, unknownAlias: 'reject' | 'ignore'): GatewayError | null {
+export function forwardedHeadersError(headers: IncomingHttpHeaders, aliases: () => Iterable<string>, unknownAlias: 'reject' | 'ignore'): GatewayError | null {
   const forwarded = collectForwarded(headers);
+  // Every request passes here: the aliases are only looked up for one that forwards something.
   if (forwarded === NO_FORWARDED_HEADERS) return null;
-  const { unknown, refused } = forwardedProblems(forwarded, aliases);
+  const { unknown, refused } = forwardedProblems(forwarded, aliases());
   if (refused.length) return new GatewayError('SF_ERR_INVALID_REQUEST', { message: `${refused[0]}: this header is set by the MCP transport itself and cannot be forwarded.`, param: refused[0]! });
   if (unknown.length && unknownAlias === 'reject') {
     return new GatewayError('SF_ERR_INVALID_REQUEST', { message: `${unknown[0]}: forwarded headers are "x-mcp-{server alias}-{header}", and no MCP server has an alias this header names.`, param: unknown[0]! });
