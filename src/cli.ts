@@ -8,6 +8,9 @@ import { DEMO_BUDGET, DEMO_POLICY, startDemoWorld } from './demo/world.js';
 import { createGateway, type Gateway } from './main.js';
 import { SecretBox, secretKeyFrom } from './crypto/secret-box.js';
 import { resealMcpSecrets } from './mcp/auth/reseal-secrets.js';
+import { createResealer } from './crypto/resealer.js';
+import { resealSsoSecret } from './identity/sso-config.js';
+import { resealAgentSecrets } from './a2a/agent-registry.js';
 import { createStore } from './storage/index.js';
 
 const VERSION = GATEWAY_VERSION;
@@ -17,7 +20,7 @@ const HELP = `smartflow ${VERSION} - an AI gateway for LLM providers, MCP server
 Usage:
   smartflow serve [--config FILE] [--port N] [--host H]   run the gateway (default command)
   smartflow demo [--port N] [--host H]                     run a demo gateway whose providers answer locally; prints a walkthrough
-  smartflow secrets rotate --new-key KEY [--config FILE]   re-encrypt the stored MCP secrets under a new secrets key (docs/mcp-auth.md)
+  smartflow secrets rotate --new-key KEY [--config FILE]   re-encrypt every stored secret (MCP, SSO, A2A) under a new secrets key (docs/mcp-auth.md)
   smartflow --help | --version
 
 Options:
@@ -116,7 +119,9 @@ async function rotateSecrets(values: { config?: string; 'new-key'?: string }): P
   }
   const store = await createStore(config.store);
   try {
-    const report = await resealMcpSecrets(store, from, to);
+    // Every sealed secret moves together: MCP servers and tokens, the SSO client secret, A2A remote headers.
+    const resealer = createResealer(from, to);
+    const report = { ...(await resealMcpSecrets(store, resealer)), sso: await resealSsoSecret(store, resealer), a2a_agents: await resealAgentSecrets(store, resealer), unreadable: resealer.unreadable };
     process.stdout.write(`${JSON.stringify(report)}\nNow set SMARTFLOW_SECRET_KEY (or secrets.key) to the new key and restart every instance.\n`);
     return report.unreadable.length ? 1 : 0;
   } finally {

@@ -1,8 +1,10 @@
 import type { RequestLog } from '../core/request-log.js';
+import type { Resealer } from '../crypto/resealer.js';
 import type { SecretBox } from '../crypto/secret-box.js';
 import { GatewayError } from '../errors/gateway-error.js';
 import type { Store, Unsubscribe } from '../storage/types.js';
-import { updateDoc, type WriteOptions } from '../storage/update-doc.js';
+import { allDocs } from '../storage/all-docs.js';
+import { UNCHANGED, updateDoc, type WriteOptions } from '../storage/update-doc.js';
 import type { AgentProfile } from './agent-schema.js';
 
 const COLLECTION = 'a2a_agents';
@@ -155,4 +157,19 @@ export class AgentRegistry {
     } while (cursor);
     this.snapshot = byId;
   }
+}
+
+/** `smartflow secrets rotate`: remote agents' header values, sealed again under the new key (compare-and-set). */
+export async function resealAgentSecrets(store: Store, resealer: Resealer): Promise<number> {
+  let moved = 0;
+  for (const { id } of await allDocs<AgentRecord>(store, COLLECTION)) {
+    await updateDoc<AgentRecord>(store, COLLECTION, id, (r) => {
+      const remote = r.profile.remote;
+      if (!remote) return UNCHANGED;
+      const headers = Object.fromEntries(Object.entries(remote.headers).map(([name, v]) => [name, resealer.move(v, `a2a/${r.profile.id}/${name.toLowerCase()}`, `a2a_agents/${id}/remote.headers.${name}`)]));
+      return { ...r, profile: { ...r.profile, remote: { ...remote, headers } } };
+    });
+    moved += 1;
+  }
+  return moved;
 }

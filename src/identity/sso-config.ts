@@ -1,8 +1,10 @@
 import { z } from 'zod';
+import type { Resealer } from '../crypto/resealer.js';
 import type { SecretBox } from '../crypto/secret-box.js';
 import { GatewayError } from '../errors/gateway-error.js';
 import type { AuditLog } from '../audit/audit-log.js';
 import type { Store } from '../storage/types.js';
+import { UNCHANGED, updateDoc } from '../storage/update-doc.js';
 import { ROLES, type Role } from './roles.js';
 
 /** Signature algorithms an id_token may use. Never `none`, never HS* (a client secret must not sign identities). */
@@ -154,4 +156,15 @@ export class SsoConfigService {
 export function ssoConfigView(sso: ResolvedSso) {
   const { client_secret, roleOf: _roleOf, ...rest } = sso;
   return { object: 'sso_config', ...rest, client_secret_set: client_secret !== undefined };
+}
+
+/** `smartflow secrets rotate`: the stored SSO client secret, sealed again under the new key (compare-and-set). */
+export async function resealSsoSecret(store: Store, resealer: Resealer): Promise<number> {
+  let moved = 0;
+  await updateDoc<StoredSso>(store, COLLECTION, DOC_ID, (d) => {
+    if (d.client_secret_sealed === null) return UNCHANGED;
+    moved = 1;
+    return { ...d, client_secret_sealed: resealer.move(d.client_secret_sealed, SECRET_CONTEXT, 'sso_config/client_secret') };
+  });
+  return moved;
 }

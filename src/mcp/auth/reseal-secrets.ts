@@ -1,29 +1,17 @@
-import type { SecretBox } from '../../crypto/secret-box.js';
-import type { Store, StoredDoc } from '../../storage/types.js';
+import type { Resealer } from '../../crypto/resealer.js';
+import { allDocs } from '../../storage/all-docs.js';
+import type { Store } from '../../storage/types.js';
 import { updateDoc } from '../../storage/update-doc.js';
 import { AUTH_SECRET_FIELDS, type McpServerRecord } from '../server-record.js';
 import type { McpAuth } from '../server-schema.js';
 
-/** What a rotation changed. */
-export interface ResealReport {
+/** What a rotation changed in the MCP documents (values that did not open are the resealer's `unreadable`). */
+export interface McpResealReport {
   servers: number;
   user_tokens: number;
   oauth_clients: number;
-  /** Values that did not open with the old key (left as they were). */
-  unreadable: string[];
   /** Cache entries dropped (client-credentials tokens, pending consent states): they are fetched or started again. */
   dropped_entries: number;
-}
-
-async function allDocs<T>(store: Store, collection: string): Promise<StoredDoc<T>[]> {
-  const out: StoredDoc<T>[] = [];
-  let cursor: string | undefined;
-  do {
-    const page = await store.listDocs<T>(collection, { limit: 500, ...(cursor ? { cursor } : {}) });
-    out.push(...page.items);
-    cursor = page.next_cursor ?? undefined;
-  } while (cursor);
-  return out;
 }
 
 /**
@@ -33,16 +21,9 @@ async function allDocs<T>(store: Store, collection: string): Promise<StoredDoc<T
  * concurrent admin change is not lost. Cached client-credentials tokens and pending consent
  * states are dropped rather than re-sealed: they are short-lived and come back on their own.
  */
-export async function resealMcpSecrets(store: Store, from: SecretBox, to: SecretBox): Promise<ResealReport> {
-  const report: ResealReport = { servers: 0, user_tokens: 0, oauth_clients: 0, unreadable: [], dropped_entries: 0 };
-  const move = (value: string, context: string, what: string): string => {
-    try {
-      return to.seal(from.open(value, context), context);
-    } catch {
-      report.unreadable.push(what);
-      return value;
-    }
-  };
+export async function resealMcpSecrets(store: Store, resealer: Resealer): Promise<McpResealReport> {
+  const report: McpResealReport = { servers: 0, user_tokens: 0, oauth_clients: 0, dropped_entries: 0 };
+  const move = resealer.move;
   for (const { id } of await allDocs<McpServerRecord>(store, 'mcp_servers')) {
     await updateDoc<McpServerRecord>(store, 'mcp_servers', id, (r) => {
       const next: McpServerRecord = { ...r };
