@@ -73,6 +73,12 @@ export class Bm25fIndex {
     for (const [word, list] of building) this.postings.set(word, { docs: Uint32Array.from(list.docs), weights: Float32Array.from(list.weights) });
   }
 
+  /** Inverse document frequency of a term over the indexed tools (BM25's, always positive). */
+  idf(term: string): number {
+    const n = this.postings.get(term)?.docs.length ?? 0;
+    return Math.log(1 + (this.docs.length - n + 0.5) / (n + 0.5));
+  }
+
   score(query: string): LexicalScores {
     const scores = new Float32Array(this.docs.length);
     const hits = new Uint32Array(this.docs.length);
@@ -83,7 +89,7 @@ export class Bm25fIndex {
       const list = this.postings.get(word);
       if (!list) return;
       const n = list.docs.length;
-      const idf = Math.log(1 + (this.docs.length - n + 0.5) / (n + 0.5));
+      const idf = this.idf(word);
       const bit = t < 32 ? 1 << t : 0;
       for (let j = 0; j < n; j++) {
         const doc = list.docs[j]!;

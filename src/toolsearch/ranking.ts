@@ -1,4 +1,5 @@
 import { Bm25fIndex, type LexicalScores } from './bm25f.js';
+import { NameCoverage } from './name-coverage.js';
 import type { ToolDoc } from './tool-doc.js';
 
 /** One ranked tool: its fused score, and the query words it matched lexically. */
@@ -13,9 +14,11 @@ export interface RankingOptions {
   lexicalWeight: number;
   /** Share of a tool's server's best score added to the tool's own (0: none); see `search`. */
   serverWeight: number;
+  /** Weight of name coverage (see NameCoverage) added to the blend (0: none). */
+  nameWeight: number;
 }
 
-export const DEFAULT_RANKING: RankingOptions = { lexicalWeight: 0.4, serverWeight: 0.3 };
+export const DEFAULT_RANKING: RankingOptions = { lexicalWeight: 0.4, serverWeight: 0.3, nameWeight: 0.1 };
 
 /** How many of the best allowed tools the server evidence re-ranks (at least `k`). */
 const POOL = 50;
@@ -27,6 +30,7 @@ const POOL = 50;
  */
 export class ToolRanking {
   private readonly bm25: Bm25fIndex;
+  private readonly names: NameCoverage;
   /** Tool vectors, dimension-major: `columns[j * tools + i]` is dimension j of tool i. */
   private readonly columns: Float32Array;
   readonly dimensions: number;
@@ -37,6 +41,7 @@ export class ToolRanking {
     private readonly options: RankingOptions = DEFAULT_RANKING,
   ) {
     this.bm25 = new Bm25fIndex(docs);
+    this.names = new NameCoverage(docs, (term) => this.bm25.idf(term));
     this.dimensions = vectors[0]?.length ?? 0;
     this.columns = new Float32Array(docs.length * this.dimensions);
     vectors.forEach((v, i) => {
@@ -67,13 +72,20 @@ export class ToolRanking {
       const scale = lexicalShare / lexical.best;
       for (let i = 0; i < fused.length; i++) fused[i]! += lexical.scores[i]! * scale;
     }
+    const nameWeight = this.options.nameWeight;
+    if (nameWeight > 0) {
+      const coverage = this.names.score(query);
+      // Divided by 1 + nameWeight so a fused score stays in [0, 1].
+      for (let i = 0; i < fused.length; i++) fused[i] = (fused[i]! + nameWeight * (coverage?.[i] ?? 0)) / (1 + nameWeight);
+    }
     return { fused, lexical };
   }
 
   /**
    * The best `k` tools `allow` lets through. Scores blend BM25F normalised by the best lexical
    * score of the query with cosine similarity: both then lie in [0, 1], and a query no tool shares
-   * a word with still ranks by meaning.
+   * a word with still ranks by meaning. The query's coverage of each tool's name (NameCoverage)
+   * is added with `nameWeight`.
    *
    * Then the tools of one server are treated as a cluster (cluster-based score smoothing): each of
    * the best allowed tools gains `serverWeight` times the best score among its server's allowed

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { HashedEmbedder } from '../../../src/toolsearch/hashed-embedder.js';
-import { ToolRanking } from '../../../src/toolsearch/ranking.js';
+import { DEFAULT_RANKING, ToolRanking } from '../../../src/toolsearch/ranking.js';
 import { splitWords, stem, terms } from '../../../src/toolsearch/text.js';
 import { embeddingText, type ToolDoc } from '../../../src/toolsearch/tool-doc.js';
 
@@ -42,7 +42,7 @@ describe('hybrid ranking', () => {
     doc('slack', 'post_message', 'Post a message to a channel.', ['channel_id', 'text'], 'Slack workspace'),
   ];
   const embedder = new HashedEmbedder();
-  const ranking = new ToolRanking(docs, docs.map((d) => embedder.embedOne(embeddingText(d))), { lexicalWeight: 0.4, serverWeight: 0.3 });
+  const ranking = new ToolRanking(docs, docs.map((d) => embedder.embedOne(embeddingText(d))), DEFAULT_RANKING);
   const keys = (q: string, k = 3, allow?: (d: ToolDoc) => boolean) => ranking.search(q, embedder.embedOne(q), k, allow).map((r) => r.doc.key);
 
   test('field matches rank the right tool first, through inflections and identifier splitting', () => {
@@ -73,10 +73,10 @@ describe('hybrid ranking', () => {
     ];
     const vectors = tools.map((d) => embedder.embedOne(embeddingText(d)));
     const q = 'create a note in my notebook, then show the files';
-    const order = (serverWeight: number) => new ToolRanking(tools, vectors, { lexicalWeight: 0.4, serverWeight }).search(q, embedder.embedOne(q), 3).map((r) => r.doc.key);
+    const order = (serverWeight: number) => new ToolRanking(tools, vectors, { lexicalWeight: 0.4, serverWeight, nameWeight: 0 }).search(q, embedder.embedOne(q), 3).map((r) => r.doc.key);
     assert.deepEqual(order(0), ['jotter/create_note', 'drive/show_files', 'jotter/files'], 'by its own score alone the other server\'s tool is second');
     assert.deepEqual(order(0.3), ['jotter/create_note', 'jotter/files', 'drive/show_files']);
-    const hidden = new ToolRanking(tools, vectors, { lexicalWeight: 0.4, serverWeight: 0.3 }).search(q, embedder.embedOne(q), 2, (d) => d.tool !== 'create_note');
+    const hidden = new ToolRanking(tools, vectors, { lexicalWeight: 0.4, serverWeight: 0.3, nameWeight: 0 }).search(q, embedder.embedOne(q), 2, (d) => d.tool !== 'create_note');
     assert.deepEqual(hidden.map((r) => r.doc.key), ['drive/show_files', 'jotter/files'], 'a tool the caller may not use lends its server no weight');
     assert.ok(hidden.every((r) => r.score > 0 && r.score <= 1));
   });
