@@ -47,10 +47,14 @@ export class NameCoverage {
 
   /** Every tool's coverage by `query` (dense, by document index); null when no name term matches. */
   score(query: string): Float32Array | null {
-    const matched = new Set<number>();
+    // The IDF of each matched name term, by id (0: not matched): a tool's loop then only adds.
+    const matched = new Float32Array(this.idf.length);
+    let any = false;
     const look = (term: string) => {
       const id = this.ids.get(term);
-      if (id !== undefined) matched.add(id);
+      if (id === undefined) return;
+      matched[id] = this.idf[id]!;
+      any = true;
     };
     const queryTerms = new Set(terms(query));
     for (const term of queryTerms) look(term);
@@ -58,12 +62,12 @@ export class NameCoverage {
     for (const word of new Set([...queryTerms, ...splitWords(query)])) {
       for (let length = MIN_PREFIX; length < word.length; length++) look(word.slice(0, length));
     }
-    if (matched.size === 0) return null;
+    if (!any) return null;
     const coverage = new Float32Array(this.totals.length);
     for (let i = 0; i < coverage.length; i++) {
       if (this.totals[i] === 0) continue;
       let sum = 0;
-      for (let at = this.offsets[i]!; at < this.offsets[i + 1]!; at++) if (matched.has(this.termIds[at]!)) sum += this.idf[this.termIds[at]!]!;
+      for (let at = this.offsets[i]!; at < this.offsets[i + 1]!; at++) sum += matched[this.termIds[at]!]!;
       coverage[i] = sum / this.totals[i]!;
     }
     return coverage;
