@@ -1,5 +1,5 @@
 /**
- * `npm run eval:toolsearch -- <file.json> [--lexical-only] [--lexical-weight=0.6] [--server-weight=0] [--name-weight=0]`: ranks every
+ * `npm run eval:toolsearch -- <file.json> [--lexical-only] [--lexical-weight=0.6] [--server-weight=0] [--name-weight=0] [--diversity=0]`: ranks every
  * query of an eval file with the gateway's tool search (offline embedder) and prints recall@1,
  * recall@5, nDCG@5, index build time and search latency as JSON.
  */
@@ -18,7 +18,7 @@ const fileSchema = z.object({
 const args = process.argv.slice(2);
 const file = args.find((a) => !a.startsWith('--'));
 if (!file) {
-  console.error('usage: npm run eval:toolsearch -- <file.json> [--lexical-only] [--lexical-weight=0.6] [--server-weight=0] [--name-weight=0]');
+  console.error('usage: npm run eval:toolsearch -- <file.json> [--lexical-only] [--lexical-weight=0.6] [--server-weight=0] [--name-weight=0] [--diversity=0]');
   process.exit(2);
 }
 const lexicalOnly = args.includes('--lexical-only');
@@ -28,13 +28,15 @@ const serverArg = args.find((a) => a.startsWith('--server-weight='));
 const serverWeight = serverArg ? Number(serverArg.split('=')[1]) : DEFAULT_RANKING.serverWeight;
 const nameArg = args.find((a) => a.startsWith('--name-weight='));
 const nameWeight = nameArg ? Number(nameArg.split('=')[1]) : DEFAULT_RANKING.nameWeight;
+const diversityArg = args.find((a) => a.startsWith('--diversity='));
+const diversity = diversityArg ? Number(diversityArg.split('=')[1]) : DEFAULT_RANKING.diversity;
 
 const data = fileSchema.parse(JSON.parse(readFileSync(file, 'utf8')));
 const docs: ToolDoc[] = data.tools.map((t) => ({ key: t.id, serverId: t.server, server: t.server, serverDescription: '', tool: t.name, description: t.description, params: t.params.map((name) => ({ name, description: '' })) }));
 
 const embedder = new HashedEmbedder();
 const started = performance.now();
-const ranking = new ToolRanking(docs, docs.map((d) => embedder.embedOne(embeddingText(d))), { lexicalWeight, serverWeight, nameWeight });
+const ranking = new ToolRanking(docs, docs.map((d) => embedder.embedOne(embeddingText(d))), { lexicalWeight, serverWeight, nameWeight, diversity });
 const buildMs = performance.now() - started;
 
 const latencies: number[] = [];
@@ -55,6 +57,7 @@ console.log(
       lexical_weight: lexicalWeight,
       server_weight: serverWeight,
       name_weight: nameWeight,
+      diversity,
       queries: scores.queries,
       recall_at_1: round(scores.recall_at_1),
       recall_at_5: round(scores.recall_at_5),

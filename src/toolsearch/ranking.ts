@@ -1,5 +1,6 @@
 import { Bm25fIndex, type LexicalScores } from './bm25f.js';
 import { NameCoverage } from './name-coverage.js';
+import { diversify } from './term-diversity.js';
 import type { ToolDoc } from './tool-doc.js';
 
 /** One ranked tool: its fused score, and the query words it matched lexically. */
@@ -16,9 +17,11 @@ export interface RankingOptions {
   serverWeight: number;
   /** Weight of name coverage (see NameCoverage) added to the blend (0: none). */
   nameWeight: number;
+  /** Weight of query terms not yet covered in the greedy ordering of the results (0: by relevance alone); see `diversify`. */
+  diversity: number;
 }
 
-export const DEFAULT_RANKING: RankingOptions = { lexicalWeight: 0.4, serverWeight: 0.3, nameWeight: 0.1 };
+export const DEFAULT_RANKING: RankingOptions = { lexicalWeight: 0.4, serverWeight: 0.3, nameWeight: 0.1, diversity: 0.25 };
 
 /** How many of the best allowed tools the server evidence re-ranks (at least `k`). */
 const POOL = 50;
@@ -94,6 +97,9 @@ export class ToolRanking {
    * a request for several tools of one platform needs. The best tool keeps its place (its server's
    * best score is its own), and only allowed tools give evidence, so hidden tools cannot reorder a
    * caller's results. Scores are divided by 1 + serverWeight to stay in [0, 1].
+   *
+   * Last, the order weighs what each tool adds to the ones above it (`diversify`); `score` stays
+   * the relevance, so a tool placed for the query terms it adds may score below the next one.
    */
   search(query: string, queryVector: Float32Array | null, k: number, allow: (doc: ToolDoc) => boolean = () => true): RankedTool[] {
     const { fused, lexical } = this.scoreAll(query, queryVector);
@@ -102,11 +108,11 @@ export class ToolRanking {
     // `pool` is best first: a server's first tool in it holds its best score.
     for (const i of pool) if (!serverBest.has(this.docs[i]!.serverId)) serverBest.set(this.docs[i]!.serverId, fused[i]!);
     const weight = this.options.serverWeight;
-    return pool
+    const ranked = pool
       .map((i) => ({ i, score: (fused[i]! + weight * serverBest.get(this.docs[i]!.serverId)!) / (1 + weight) }))
-      .sort((a, b) => b.score - a.score || a.i - b.i)
-      .slice(0, k)
-      .map(({ i, score }) => ({
+      .sort((a, b) => b.score - a.score || a.i - b.i);
+    const termWeights = lexical.terms.map((term) => this.bm25.idf(term));
+    return diversify(ranked, k, lexical.hits, termWeights, this.options.diversity).map(({ i, score }) => ({
         doc: this.docs[i]!,
         score,
         matched: lexical.terms.filter((_, t) => t < 32 && (lexical.hits[i]! & (1 << t)) !== 0),

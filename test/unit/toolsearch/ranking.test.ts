@@ -73,10 +73,10 @@ describe('hybrid ranking', () => {
     ];
     const vectors = tools.map((d) => embedder.embedOne(embeddingText(d)));
     const q = 'create a note in my notebook, then show the files';
-    const order = (serverWeight: number) => new ToolRanking(tools, vectors, { lexicalWeight: 0.4, serverWeight, nameWeight: 0 }).search(q, embedder.embedOne(q), 3).map((r) => r.doc.key);
+    const order = (serverWeight: number) => new ToolRanking(tools, vectors, { lexicalWeight: 0.4, serverWeight, nameWeight: 0, diversity: 0 }).search(q, embedder.embedOne(q), 3).map((r) => r.doc.key);
     assert.deepEqual(order(0), ['jotter/create_note', 'drive/show_files', 'jotter/files'], 'by its own score alone the other server\'s tool is second');
     assert.deepEqual(order(0.3), ['jotter/create_note', 'jotter/files', 'drive/show_files']);
-    const hidden = new ToolRanking(tools, vectors, { lexicalWeight: 0.4, serverWeight: 0.3, nameWeight: 0 }).search(q, embedder.embedOne(q), 2, (d) => d.tool !== 'create_note');
+    const hidden = new ToolRanking(tools, vectors, { lexicalWeight: 0.4, serverWeight: 0.3, nameWeight: 0, diversity: 0 }).search(q, embedder.embedOne(q), 2, (d) => d.tool !== 'create_note');
     assert.deepEqual(hidden.map((r) => r.doc.key), ['drive/show_files', 'jotter/files'], 'a tool the caller may not use lends its server no weight');
     assert.ok(hidden.every((r) => r.score > 0 && r.score <= 1));
   });
