@@ -17,7 +17,7 @@ export interface RankingOptions {
   serverWeight: number;
   /** Weight of name coverage (see NameCoverage) added to the blend (0: none). */
   nameWeight: number;
-  /** Weight of query terms not yet covered in the greedy ordering of the results (0: by relevance alone); see `diversify`. */
+  /** Weight of the query terms a tool matches that the tools above it do not (0: by relevance alone); see `diversify`. */
   diversity: number;
 }
 
@@ -98,8 +98,8 @@ export class ToolRanking {
    * best score is its own), and only allowed tools give evidence, so hidden tools cannot reorder a
    * caller's results. Scores are divided by 1 + serverWeight to stay in [0, 1].
    *
-   * Last, the order weighs what each tool adds to the ones above it (`diversify`); `score` stays
-   * the relevance, so a tool placed for the query terms it adds may score below the next one.
+   * Last, the order weighs the query terms each tool matches that the tools above it do not
+   * (`diversify`), and the scores are those of that ordering, still best first in [0, 1].
    */
   search(query: string, queryVector: Float32Array | null, k: number, allow: (doc: ToolDoc) => boolean = () => true): RankedTool[] {
     const { fused, lexical } = this.scoreAll(query, queryVector);
