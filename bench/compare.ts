@@ -4,7 +4,7 @@ import { cpus, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BenchChild, killAllChildren, killAllChildrenSync, pinSelf, tasksetAvailable } from './children.js';
-import { COMPARE_FULL, COMPARE_QUICK, measureColumn, probe, type ColumnResult, type ColumnSpec } from './compare-measure.js';
+import { COMPARE_FULL, COMPARE_QUICK, measureInterleaved, probe, type ColumnSpec, type Contender } from './compare-measure.js';
 import { ensurePeer, PEER_DESCRIPTION, peerHeaders, startPeer, type PeerInstall } from './compare-peer.js';
 import { COMPARE_TARGETS, renderChecks, renderColumns, renderSpread, representativeRun, type CompareRun, type MachineInfo } from './compare-report.js';
 import { bodyOf, SMARTFLOW_SETUPS, startSmartflowServe, type BodyKind } from './compare-setups.js';
@@ -15,8 +15,8 @@ import { killServersSync } from './server-process.js';
 /**
  * `npm run bench:compare [-- --quick] [-- --runs N]`: Smartflow side by side with the bare
  * pass-through (the floor) and a peer gateway, in one run, on the same fake upstream and load
- * generator. The upstream and this process (the load generator) on core 1; each proxy alone on
- * core 0, one at a time. Columns: direct to the upstream; the floor (short body, and the 1 KB
+ * generator. The upstream and this process (the load generator) on core 1; the proxies on core
+ * 0, one under load at a time, taking turns (bench/compare-measure.ts). Columns: direct to the upstream; the floor (short body, and the 1 KB
  * body of the guardrail column); Smartflow as `npm start` runs it (info log, access log) with
  * the master key, a budgeted virtual key, policies attached but not matching, and one PII
  * guardrail matching a 1 KB prompt (each adding to the one before); the peer. Writes
@@ -106,71 +106,75 @@ function startChild(name: string, script: string, cpu: number | null, env: Recor
   return BenchChild.start({ name, script: join(BENCH_DIR, script), cpu, env, cwd: REPO_ROOT });
 }
 
-/** One whole comparison: every column against one fake upstream. */
+/**
+ * One whole comparison against one fake upstream: every column's process started and set up
+ * first (each proxy pinned to core 0, idle until its turn), then measured in turns.
+ */
 async function runOnce(peer: PeerInstall | { problem: string }, taskset: boolean): Promise<CompareRun> {
   const proxyCpu = taskset ? 0 : null;
-  const columns: ColumnResult[] = [];
+  const contenders: Contender[] = [];
+  const stops: Array<() => Promise<void>> = [];
+  let peerSkipped = 'problem' in peer ? peer.problem : undefined;
   const upstream = await startChild('fake upstream', 'fake-upstream.ts', taskset ? 1 : null);
+  stops.push(() => upstream.stop());
   log(`fake upstream ${upstream.url} (pid ${upstream.pid})`);
-  const measure = async (spec: ColumnSpec, pid: number, t: { json: HttpTarget; stream: HttpTarget }, upstreamPid: number | null) => {
-    columns.push(await measureColumn(spec, pid, upstreamPid, t.json, t.stream, durations, log));
+  const add = (spec: ColumnSpec, pid: number, t: { json: HttpTarget; stream: HttpTarget }) => {
+    contenders.push({ spec, pid, upstreamPid: pid === upstream.pid ? null : upstream.pid, json: t.json, stream: t.stream });
   };
   try {
-    log('direct to the upstream');
-    await measure({ name: 'direct', description: 'direct to the fake upstream', kind: 'direct' }, upstream.pid, target(upstream.url, bearer(UPSTREAM_KEY), 'short'), null);
+    add({ name: 'direct', description: 'direct to the fake upstream', kind: 'direct' }, upstream.pid, target(upstream.url, bearer(UPSTREAM_KEY), 'short'));
 
     for (const [name, description, body] of [
       ['floor', 'bare pass-through (the floor)', 'short'],
       ['floor-1k', 'bare pass-through, 1 KB prompt', 'pii-1k'],
     ] as const) {
       const pt = await startChild(name, 'passthrough-process.ts', proxyCpu, { [PASSTHROUGH_UPSTREAM_ENV]: upstream.url });
+      stops.push(() => pt.stop());
       log(`${description}: ${pt.url} (pid ${pt.pid})`);
-      try {
-        await measure({ name, description, kind: 'floor' }, pt.pid, target(pt.url, bearer(BENCH_MASTER_KEY), body), upstream.pid);
-      } finally {
-        await pt.stop();
-      }
+      add({ name, description, kind: 'floor' }, pt.pid, target(pt.url, bearer(BENCH_MASTER_KEY), body));
     }
 
     for (const setup of SMARTFLOW_SETUPS) {
       const dataDir = mkdtempSync(join(tmpdir(), 'smartflow-bench-'));
       tempDirs.add(dataDir);
       const gw = await startSmartflowServe(REPO_ROOT, dataDir, upstream.url, BENCH_MASTER_KEY, proxyCpu, setup.name);
-      log(`${setup.description}: ${gw.url} (pid ${gw.pid})`);
-      try {
-        const token = await setup.prepare(gw.url, BENCH_MASTER_KEY);
-        const t = target(gw.url, bearer(token), setup.body);
-        await setup.check(gw.url, BENCH_MASTER_KEY, await probe(t.json));
-        const spec: ColumnSpec = {
-          name: setup.name,
-          description: setup.description,
-          kind: 'smartflow',
-          floor: setup.body === 'short' ? 'floor' : 'floor-1k',
-          cpuRatioLimit: setup.body === 'short' ? COMPARE_TARGETS.cpuRatio : COMPARE_TARGETS.cpuRatioPii,
-        };
-        await measure(spec, gw.pid, t, upstream.pid);
-      } finally {
+      stops.push(async () => {
         await gw.stop();
         rmSync(dataDir, { recursive: true, force: true });
         tempDirs.delete(dataDir);
+      });
+      log(`${setup.description}: ${gw.url} (pid ${gw.pid})`);
+      const token = await setup.prepare(gw.url, BENCH_MASTER_KEY);
+      const t = target(gw.url, bearer(token), setup.body);
+      await setup.check(gw.url, BENCH_MASTER_KEY, await probe(t.json));
+      const spec: ColumnSpec = {
+        name: setup.name,
+        description: setup.description,
+        kind: 'smartflow',
+        floor: setup.body === 'short' ? 'floor' : 'floor-1k',
+        cpuRatioLimit: setup.body === 'short' ? COMPARE_TARGETS.cpuRatio : COMPARE_TARGETS.cpuRatioPii,
+      };
+      add(spec, gw.pid, t);
+    }
+
+    if (!('problem' in peer)) {
+      try {
+        const p = await startPeer(peer, proxyCpu);
+        stops.push(() => p.stop());
+        log(`${PEER_DESCRIPTION}: ${p.url} (pid ${p.pid})`);
+        const t = target(p.url, peerHeaders(upstream.url, UPSTREAM_KEY), 'short');
+        await probe(t.json);
+        add({ name: 'peer', description: PEER_DESCRIPTION, kind: 'peer' }, p.pid, t);
+      } catch (err) {
+        peerSkipped = `failed: ${err instanceof Error ? err.message.split('\n')[0]! : String(err)}`;
+        log(`peer ${peerSkipped}`);
       }
     }
 
-    if ('problem' in peer) return { columns, peerSkipped: peer.problem };
-    const p = await startPeer(peer, proxyCpu);
-    log(`${PEER_DESCRIPTION}: ${p.url} (pid ${p.pid})`);
-    try {
-      await measure({ name: 'peer', description: PEER_DESCRIPTION, kind: 'peer' }, p.pid, target(p.url, peerHeaders(upstream.url, UPSTREAM_KEY), 'short'), upstream.pid);
-    } catch (err) {
-      const message = err instanceof Error ? err.message.split('\n')[0]! : String(err);
-      log(`peer FAILED: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-      return { columns, peerSkipped: `failed: ${message}` };
-    } finally {
-      await p.stop();
-    }
-    return { columns };
+    const columns = await measureInterleaved(contenders, durations, log);
+    return peerSkipped ? { columns, peerSkipped } : { columns };
   } finally {
-    await upstream.stop();
+    for (const stop of stops.reverse()) await stop();
   }
 }
 
@@ -200,7 +204,7 @@ function render(info: MachineInfo, runs: CompareRun[]): string {
     ...(runs.length > 1 ? [`## Spread over ${runs.length} runs (min – max, and in how many runs the target was met)`, '', ...renderSpread(runs), ''] : []),
     '## Method',
     '',
-    `Non-streamed and streamed \`POST /v1/chat/completions\` against bench/fake-upstream.ts (~300-byte request; the guardrail column and its floor send a ~1.2 KB one whose user message holds an email address). Each column is its own process, started fresh and pinned alone to core 0, measured one at a time; the upstream and the load generator (autocannon in this process) share core 1. Per column: warm-up ${durations.warmupS} s at ${n} connections, then ${durations.pointS} s at 1 connection, ${durations.pointS} s at ${n} connections, ${durations.pointS} s at ${n} connections streamed, and ${durations.ttftRequests} sequential streams for the time to the first body chunk. CPU per request = the process's user + system time from /proc/<pid>/stat over the point ÷ responses (the same method for every proxy, the peer included). Latency percentiles come from every response's own timing. RSS: VmRSS before the first request (idle), the highest VmRSS polled every 100 ms during the points (load), and ${durations.afterLoadWaitMs / 1000} s after the last one. "other core busy" is the upstream's and the load generator's CPU at ${n} connections: near 100 % means core 1, not the proxy, set the pace.`,
+    `Non-streamed and streamed \`POST /v1/chat/completions\` against bench/fake-upstream.ts (~300-byte request; the guardrail column and its floor send a ~1.2 KB one whose user message holds an email address). Every column is its own process, started fresh for the run; the proxies are all pinned to core 0, and the upstream and the load generator (autocannon in this process) share core 1. Only one column is under load at any time: each point is cut into ${durations.rounds} turns of ${durations.pointS / durations.rounds} s and the columns take turns, the order rotated each round, so that other work on this shared machine, which comes and goes, falls on every column alike rather than on whichever ran at that moment. Per column, after a warm-up of ${durations.warmupS} s at ${n} connections: ${durations.pointS} s at 1 connection, ${durations.pointS} s at ${n} connections, ${durations.pointS} s at ${n} connections streamed, and ${durations.ttftRequests} sequential streams for the time to the first body chunk. CPU per request = the process's user + system time from /proc/<pid>/stat over its turns ÷ their responses (the same method for every proxy, the peer included). Latency percentiles come from every response's own timing. RSS: VmRSS before the first request (idle), the highest VmRSS polled every 100 ms during the points (load), and ${durations.afterLoadWaitMs / 1000} s after the last point. "other core busy" is the upstream's and the load generator's CPU during the column's ${n}-connection turns: near 100 % means core 1, not the proxy, set the pace.`,
     '',
     'The floor is bench/passthrough-process.ts (node:http + an undici Pool, body piped through, no validation, logging or metrics; run through tsx, whose loader thread is part of its RSS). Smartflow is `node bin/smartflow.js serve --config <file>`, what `npm start` runs (the compiled dist/), with a config that sets only the master key, address, SQLite path and the fake upstream as the OpenAI provider, so everything else is the default: log level info, access log on (to /dev/null), spend log, metrics. Each configuration adds to the one before: the master key; a virtual key with a monthly budget created through the admin API; three guardrails in two policies attached to a team, tag, model and key-alias pattern the request does not match; and a PII guardrail (mask) attached to the key\'s alias, which finds and masks the email in the 1 KB prompt. Each is checked before timing (budget header, applied-policy headers, the spend log\'s mask). Added latency is over the floor measured with the same body; "÷ the peer\'s" added p50 is over direct for both.',
     '',
