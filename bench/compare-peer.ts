@@ -62,7 +62,7 @@ export function ensurePeer(log: (line: string) => void): PeerInstall | { problem
 /**
  * Starts the peer pinned to `cpu` and waits until `GET /` answers. `--headless` leaves out the
  * log-viewer UI, as a server deployment would; its per-request log middleware stays, as shipped.
- * It listens on every interface (it has no host option) for the length of its column.
+ * It listens on every interface (it has no host option) while the run lasts.
  */
 export async function startPeer(install: PeerInstall, cpu: number | null): Promise<ServerProcess> {
   const port = await freePort();

@@ -218,7 +218,7 @@ async function main(): Promise<void> {
   const stamp = date.toISOString().replace(/[:.]/g, '-');
   const taskset = tasksetAvailable();
   const selfPinned = taskset && pinSelf(1);
-  const pinning = taskset ? `taskset: each proxy alone on core 0; upstream${selfPinned ? ' and load generator' : ''} on core 1` : 'taskset unavailable: nothing pinned';
+  const pinning = taskset ? `taskset: the proxies on core 0, one under load at a time; upstream${selfPinned ? ' and load generator' : ''} on core 1` : 'taskset unavailable: nothing pinned';
   log(`smartflow bench:compare${options.quick ? ' (quick)' : ''}, ${options.runs} run(s): ${pinning}`);
   mkdirSync(RESULTS_DIR, { recursive: true });
   const peer = ensurePeer(log);
