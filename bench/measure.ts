@@ -104,9 +104,9 @@ export interface TtftResult {
 
 /**
  * Sequential streaming requests on one kept-alive connection: time to the first body chunk.
- * The first `warmup` requests are not counted.
+ * The first `warmup` requests are not counted; the counted timings are also appended to `collect`.
  */
-export async function measureTtft(target: HttpTarget, count: number, warmup: number): Promise<TtftResult> {
+export async function measureTtft(target: HttpTarget, count: number, warmup: number, collect: { first: number[]; total: number[] } = { first: [], total: [] }): Promise<TtftResult> {
   const client = new Client(target.url, { keepAliveTimeout: 60_000, pipelining: 1 });
   const first: number[] = [];
   const total: number[] = [];
@@ -130,6 +130,8 @@ export async function measureTtft(target: HttpTarget, count: number, warmup: num
       }
       first.push(firstAt - t0);
       total.push(endAt - t0);
+      collect.first.push(firstAt - t0);
+      collect.total.push(endAt - t0);
     }
   } finally {
     await client.close();
