@@ -19,6 +19,7 @@ import { HttpTransport } from './providers/http-transport.js';
 import { createProviderRegistry, type ProviderRegistry } from './providers/registry.js';
 import { SpendLog } from './spend/spend-log.js';
 import { createStore } from './storage/index.js';
+import { releaseYoungGeneration } from './core/young-generation.js';
 import type { Store, StoreOptions } from './storage/types.js';
 
 export interface GatewayOptions {
@@ -183,6 +184,8 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
         await close();
         throw err;
       }
+      // Start-up is over (bin/smartflow.js held the young generation small while it ran); load may grow it now.
+      releaseYoungGeneration();
       const addr = app.server.address() as AddressInfo;
       const shownHost = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
       return `http://${shownHost}:${addr.port}`;
