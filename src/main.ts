@@ -20,6 +20,7 @@ import { createProviderRegistry, type ProviderRegistry } from './providers/regis
 import { SpendLog } from './spend/spend-log.js';
 import { createStore } from './storage/index.js';
 import { releaseYoungGeneration } from './core/young-generation.js';
+import { startIdleTrim } from './core/idle-trim.js';
 import type { Store, StoreOptions } from './storage/types.js';
 
 export interface GatewayOptions {
@@ -117,6 +118,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     // A policy in smartflow.yaml naming a guardrail that does not exist (or a parent cycle) throws here.
     policies = open.add(new PolicyRegistry({ store, configGuardrails: config.guardrails, configPolicies: config.policies, now, log: logger }), (r) => r.close());
     await policies.start();
+    open.add(startIdleTrim(), async (trim) => trim.stop());
   } catch (err) {
     await open.closeAll(logger);
     throw err;
