@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer, type AddressInfo } from 'node:net';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -60,6 +61,18 @@ function rssMiB(pid: number): { rss: number; hwm: number } {
   return { rss: kb('VmRSS') / 1024, hwm: kb('VmHWM') / 1024 };
 }
 
+/** A port nothing listens on right now (the gateway binds it a moment later). */
+function freePort(): Promise<number> {
+  return new Promise((ok, fail) => {
+    const server = createServer();
+    server.once('error', fail);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => ok(port));
+    });
+  });
+}
+
 async function startGateway(upstreamUrl: string, dataDir: string, taskset: boolean): Promise<{ proc: ChildProcess; url: string }> {
   const configPath = join(dataDir, 'smartflow.yaml');
   writeFileSync(
@@ -73,24 +86,19 @@ async function startGateway(upstreamUrl: string, dataDir: string, taskset: boole
       logging: { level: values['access-log'] ? 'info' : 'warn', access_log: values['access-log'] },
     }),
   );
-  const args = [...values['node-flag'], join(REPO_ROOT, 'bin', 'smartflow.js'), 'serve', '--config', configPath];
+  const port = await freePort();
+  const args = [...values['node-flag'], join(REPO_ROOT, 'bin', 'smartflow.js'), 'serve', '--config', configPath, '--port', String(port)];
   const [cmd, argv] = taskset ? ['taskset', ['-c', '0', process.execPath, ...args]] : [process.execPath, args];
-  // Logs go to a pipe we only scan for the start-up line, then drain; the access log is the cost measured.
-  const proc = spawn(cmd, argv, { cwd: dataDir, stdio: ['ignore', 'pipe', 'inherit'] });
-  const url = await new Promise<string>((ok, fail) => {
-    let seen = '';
-    const onData = (c: Buffer) => {
-      seen += c.toString();
-      const m = /listening on (http:\/\/\S+)/.exec(seen);
-      if (m) {
-        proc.stdout!.off('data', onData);
-        proc.stdout!.resume();
-        ok(m[1]!);
-      }
-    };
-    proc.stdout!.on('data', onData);
-    proc.once('exit', (code) => fail(new Error(`gateway exited (${code}) before listening: ${seen}`)));
-  });
+  // Logs to /dev/null, as bench/run.ts does: the access log's cost is the write, not a reader keeping up.
+  const proc = spawn(cmd, argv, { cwd: dataDir, stdio: ['ignore', 'ignore', 'inherit'] });
+  const url = `http://127.0.0.1:${port}`;
+  for (let waited = 0; ; waited += 100) {
+    if (proc.exitCode !== null) throw new Error(`gateway exited (${proc.exitCode}) before listening`);
+    const up = await fetch(`${url}/health/liveness`).then((r) => r.ok, () => false);
+    if (up) break;
+    if (waited > 30_000) throw new Error('gateway did not listen within 30 s');
+    await sleep(100);
+  }
   return { proc, url };
 }
 
