@@ -12,6 +12,9 @@ import { BENCH_MASTER_KEY, GATEWAY_OPTIONS_ENV, serveControl, type GatewayProces
 // through tsx, whose transpiled output and source-map support add their own costs.
 process.setSourceMapsEnabled(false);
 const dist = new URL('../dist/', import.meta.url).href;
+// As bin/smartflow.js does before loading the gateway: start-up in a small young generation.
+const { holdYoungGeneration } = (await import(`${dist}core/young-generation.js`)) as typeof import('../src/core/young-generation.js');
+holdYoungGeneration();
 const { configSchema } = (await import(`${dist}config/schema.js`)) as typeof import('../src/config/schema.js');
 const { createGateway } = (await import(`${dist}main.js`)) as typeof import('../src/main.js');
 

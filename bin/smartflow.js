@@ -7,6 +7,9 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 const compiled = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
 let cli;
 if (existsSync(compiled)) {
+  // Before anything else loads: start-up would otherwise grow V8's young generation to its maximum (src/core/young-generation.ts).
+  const { holdYoungGeneration } = await import(new URL('../dist/core/young-generation.js', import.meta.url).href);
+  holdYoungGeneration();
   cli = await import(pathToFileURL(compiled).href);
 } else {
   const { register } = await import('tsx/esm/api');

@@ -19,6 +19,8 @@ import { HttpTransport } from './providers/http-transport.js';
 import { createProviderRegistry, type ProviderRegistry } from './providers/registry.js';
 import { SpendLog } from './spend/spend-log.js';
 import { createStore } from './storage/index.js';
+import { releaseYoungGeneration } from './core/young-generation.js';
+import { startIdleTrim } from './core/idle-trim.js';
 import type { Store, StoreOptions } from './storage/types.js';
 
 export interface GatewayOptions {
@@ -116,6 +118,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     // A policy in smartflow.yaml naming a guardrail that does not exist (or a parent cycle) throws here.
     policies = open.add(new PolicyRegistry({ store, configGuardrails: config.guardrails, configPolicies: config.policies, now, log: logger }), (r) => r.close());
     await policies.start();
+    open.add(startIdleTrim(), async (trim) => trim.stop());
   } catch (err) {
     await open.closeAll(logger);
     throw err;
@@ -183,6 +186,8 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
         await close();
         throw err;
       }
+      // Start-up is over (bin/smartflow.js held the young generation small while it ran); load may grow it now.
+      releaseYoungGeneration();
       const addr = app.server.address() as AddressInfo;
       const shownHost = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
       return `http://${shownHost}:${addr.port}`;

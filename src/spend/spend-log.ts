@@ -12,22 +12,20 @@ export interface SpendLogOptions {
 
 /**
  * Batches spend records off the request path. `record` is synchronous and never throws;
- * a timer or a full batch triggers a write; `close` writes what is left.
+ * a timer or a full batch triggers a write; `close` writes what is left. The timer runs only
+ * while records wait: an idle gateway is not woken every interval to find nothing to write.
  */
 export class SpendLog {
   private buffer: SpendRecord[] = [];
   private flushing: Promise<void> | null = null;
-  private readonly timer: NodeJS.Timeout;
+  private timer: NodeJS.Timeout | null = null;
   private closed = false;
 
   constructor(
     private readonly store: Store,
     private readonly log: Logger,
     private readonly options: SpendLogOptions,
-  ) {
-    this.timer = setInterval(() => void this.flush(), options.flushIntervalMs);
-    this.timer.unref();
-  }
+  ) {}
 
   record(rec: SpendRecord): void {
     this.buffer.push(rec);
@@ -38,6 +36,17 @@ export class SpendLog {
       return;
     }
     if (this.buffer.length >= this.options.batchSize && !this.flushing) void this.flush();
+    this.arm();
+  }
+
+  /** Schedules the next timed write unless one is scheduled or nothing waits (a failed write left records: it retries). */
+  private arm(): void {
+    if (this.timer || this.closed || this.buffer.length === 0) return;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      void this.flush().finally(() => this.arm());
+    }, this.options.flushIntervalMs);
+    this.timer.unref();
   }
 
   private trim(): void {
@@ -78,7 +87,8 @@ export class SpendLog {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    clearInterval(this.timer);
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
     // A flush already under way may have started before the last records arrived: flush again after it.
     await this.flush();
     await this.flush();

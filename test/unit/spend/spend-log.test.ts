@@ -61,3 +61,34 @@ test('a failed write keeps its records for the next try', async () => {
   assert.equal(log.pending, 0);
   await log.close();
 });
+
+test('an idle spend log sets no timer; a record is written within the flush interval, and a failed timed write is retried without new records', async (t) => {
+  const timers = { created: 0 };
+  const realSetTimeout = globalThis.setTimeout;
+  const realSetInterval = globalThis.setInterval;
+  t.mock.method(globalThis, 'setInterval', (...args: Parameters<typeof setInterval>) => {
+    timers.created++;
+    return realSetInterval(...args);
+  });
+  t.mock.method(globalThis, 'setTimeout', (...args: Parameters<typeof setTimeout>) => {
+    timers.created++;
+    return realSetTimeout(...args);
+  });
+  const written: string[] = [];
+  let failures = 1;
+  const store = {
+    async appendSpend(records: SpendRecord[]) {
+      if (failures-- > 0) throw new Error('store down');
+      written.push(...records.map((r) => r.id));
+    },
+  } as unknown as Store;
+  const log = new SpendLog(store, createLogger({ level: 'silent', destination: new LogCollector() }), { flushIntervalMs: 10, batchSize: 100, maxBuffer: 100 });
+  assert.equal(timers.created, 0, 'no timer while nothing waits to be written');
+  log.record(rec('a'));
+  for (let i = 0; i < 200 && written.length === 0; i++) await new Promise((r) => realSetTimeout(r, 5));
+  assert.deepEqual(written, ['a']);
+  const afterWrite = timers.created;
+  await new Promise((r) => realSetTimeout(r, 50));
+  assert.equal(timers.created, afterWrite, 'no timer once everything is written');
+  await log.close();
+});
