@@ -3,6 +3,7 @@ import type { GatewayConfig } from '../../config/schema.js';
 import type { Authenticator } from '../../keys/authenticator.js';
 import type { GatewayMetrics } from '../../metrics/metrics.js';
 import type { Store } from '../../storage/types.js';
+import { workerIdentity } from '../../cluster/worker-identity.js';
 import { authenticatedScope, needs } from '../plugins/authenticate.js';
 
 export interface OpsRoutesDeps {
@@ -22,7 +23,10 @@ function metricsAuthOf(settings: GatewayConfig['metrics']): 'open' | 'master_key
 
 /** Liveness and readiness (unauthenticated, as probes expect) and Prometheus metrics (as `metrics.auth` says). */
 export function registerOpsRoutes(app: FastifyInstance, deps: OpsRoutesDeps): void {
-  app.get('/health/liveness', async () => ({ status: 'ok' }));
+  // With `--workers N`, which worker answered: each connection goes to one of them.
+  const self = workerIdentity();
+  const liveness = self ? { status: 'ok', worker: { id: self.id, pid: process.pid } } : { status: 'ok' };
+  app.get('/health/liveness', async () => liveness);
 
   app.get('/health/readiness', async (_request, reply) => {
     if (deps.isDraining()) return reply.code(503).send({ status: 'draining' });
