@@ -2,6 +2,7 @@ import cluster, { type Worker } from 'node:cluster';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { AggregatorRegistry } from 'prom-client';
 import type { Logger } from '../log/logger.js';
 import { BusHub } from './bus-hub.js';
 import { isWorkerMessage, type PrimaryMessage } from './messages.js';
@@ -22,7 +23,7 @@ const MAX_RESTART_DELAY_MS = 10_000;
 /**
  * The cluster primary of `smartflow serve --workers N`. It serves no requests: it starts the
  * workers (which share the listening socket through node:cluster), relays the SQLite store's
- * pub/sub between them (bus-hub.ts), restarts a worker that dies (with backoff), passes
+ * pub/sub between them (bus-hub.ts), gathers their metrics for a scrape, restarts a worker that dies (with backoff), passes
  * SIGTERM/SIGINT on as a drain, and resolves with the exit code once every worker is gone.
  * A worker that fails before the first generation is up (bad port, store unreachable) stops
  * the whole start: restarting it would only fail again.
@@ -31,6 +32,8 @@ export function runPrimary(options: PrimaryOptions): Promise<number> {
   const { log } = options;
   const dir = mkdtempSync(join(tmpdir(), 'smartflow-'));
   const hub = new BusHub();
+  // Gathers every worker's registry for a /metrics scrape that landed on any one of them (metrics-relay.ts).
+  const metrics = new AggregatorRegistry();
   const startedAt = new Map<number, number>();
   const ready = new Set<number>();
   let started = false;
@@ -50,7 +53,14 @@ export function runPrimary(options: PrimaryOptions): Promise<number> {
       startedAt.set(worker.id, Date.now());
       hub.add(worker);
       worker.on('message', (raw: unknown) => {
-        if (!isWorkerMessage(raw) || raw.sf !== 'ready') return;
+        if (!isWorkerMessage(raw)) return;
+        if (raw.sf === 'metrics') {
+          metrics.clusterMetrics().then(
+            (text) => send(worker, { sf: 'metrics-text', id: raw.id, text }),
+            (err: unknown) => send(worker, { sf: 'metrics-text', id: raw.id, error: String(err) }),
+          );
+          return;
+        }
         ready.add(worker.id);
         // A shutdown sent while it was starting found no listener yet.
         if (stopping) return send(worker, { sf: 'shutdown' });

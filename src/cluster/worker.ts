@@ -1,6 +1,7 @@
 import type { Gateway } from '../main.js';
 import { isPrimaryMessage, type WorkerMessage } from './messages.js';
 import { installSessionForwarding } from './session-affinity.js';
+import { shareMetrics } from './metrics-relay.js';
 import type { WorkerIdentity } from './worker-identity.js';
 
 /**
@@ -11,6 +12,7 @@ import type { WorkerIdentity } from './worker-identity.js';
  */
 export async function runWorker(gateway: Gateway, url: string, self: WorkerIdentity): Promise<number> {
   const forwarding = await installSessionForwarding(gateway.app.server, self, gateway.logger);
+  shareMetrics(gateway.metrics.registry);
   return new Promise<number>((resolve) => {
     let closing = false;
     const drain = (): void => {

@@ -4,6 +4,7 @@ import type { Authenticator } from '../../keys/authenticator.js';
 import type { GatewayMetrics } from '../../metrics/metrics.js';
 import type { Store } from '../../storage/types.js';
 import { workerIdentity } from '../../cluster/worker-identity.js';
+import { clusterMetricsText } from '../../cluster/metrics-relay.js';
 import { authenticatedScope, needs } from '../plugins/authenticate.js';
 
 export interface OpsRoutesDeps {
@@ -43,7 +44,8 @@ export function registerOpsRoutes(app: FastifyInstance, deps: OpsRoutesDeps): vo
   // operator says so; a scraper gets its own token rather than the master key.
   const serveMetrics = (scope: FastifyInstance) =>
     scope.get('/metrics', needs('metrics:read'), async (_request, reply) => {
-      const text = await deps.metrics.registry.metrics();
+      // With `--workers N` a scrape reaches one worker: it answers for all of them.
+      const text = self ? await clusterMetricsText() : await deps.metrics.registry.metrics();
       return reply.type(deps.metrics.registry.contentType).send(text);
     });
   const auth = metricsAuthOf(deps.metricsSettings);
