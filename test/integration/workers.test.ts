@@ -92,6 +92,18 @@ describe('smartflow serve --workers 2 (SQLite)', () => {
     await assertExactBudget(gw, fake);
   });
 
+  test('/metrics answers for every worker, whichever gets the scrape', async () => {
+    const requestsTotal = async (): Promise<number> => {
+      const res = await onNewConnection(`${gw.url}/metrics`, { headers: { authorization: `Bearer ${MASTER_KEY}` } });
+      assert.equal(res.status, 200, res.text);
+      return [...res.text.matchAll(/^smartflow_requests_total\{[^}]*model="metered"[^}]*\} (\d+)$/gm)].reduce((n, m) => n + Number(m[1]), 0);
+    };
+    const [a, b] = [await requestsTotal(), await requestsTotal()];
+    // The budget test's 200 requests went to both workers; each scrape counts all of them.
+    assert.ok(a >= 200, `counted ${a}`);
+    assert.equal(a, b);
+  });
+
   test('a revoked key is refused by every worker as soon as the revoke call returns', async () => {
     const { id, key } = await createKey(gw.url, {});
     const chat = () => onNewConnection(`${gw.url}/v1/chat/completions`, { headers: authHeaders(key), body: { model: 'metered', messages: [{ role: 'user', content: 'hi' }], max_tokens: 5 } });
