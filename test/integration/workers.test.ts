@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -19,6 +21,7 @@ import { flushRedisPrefix, REDIS_URL } from '../helpers/redis.js';
 import { chatWith, createKey } from '../helpers/vkeys.js';
 
 /** Real processes: `bin/smartflow.js serve --workers 2` (run `npx tsc -p tsconfig.build.json` first, as `npm test` does). */
+const BIN = new URL('../../bin/smartflow.js', import.meta.url).pathname;
 const EVERYTHING = resolve('node_modules/@modelcontextprotocol/server-everything/dist/index.js');
 /** 12 input + 5 output tokens reserved = 220 µUSD; the fake reports 8 + 2 = 120 µUSD (as in budgets.test.ts). */
 const METERED = { name: 'metered', provider: 'openai', model: 'gpt-4o-mini', input_cost_per_mtok: 10, output_cost_per_mtok: 20 };
@@ -166,6 +169,20 @@ describe('smartflow serve --workers 2 (SQLite)', () => {
     assert.equal(await gw.exited, 0, gw.stderr());
     for (const pid of gw.pids) assert.throws(() => process.kill(pid, 0), 'no worker is left behind');
   });
+});
+
+test('a cluster whose workers cannot listen (port taken) stops and exits 1', async (t) => {
+  const blocker = createServer();
+  await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
+  t.after(() => new Promise<void>((r) => blocker.close(() => r())));
+  const port = (blocker.address() as AddressInfo).port;
+  const dir = mkdtempSync(join(tmpdir(), 'sf-workers-busy-'));
+  const child = spawn(process.execPath, [BIN, 'serve', '--port', String(port), '--workers', '2'], { cwd: dir, env: { PATH: process.env.PATH, SMARTFLOW_MASTER_KEY: MASTER_KEY } });
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr += d));
+  const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+  assert.equal(code, 1, stderr);
+  assert.match(stderr, /address is already in use/);
 });
 
 describe('smartflow serve --workers 2 (Redis)', () => {
