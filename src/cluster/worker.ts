@@ -33,7 +33,7 @@ export async function runWorker(gateway: Gateway, url: string, self: WorkerIdent
         });
     };
     process.on('message', (raw: unknown) => {
-      if (isPrimaryMessage(raw)) drain();
+      if (isPrimaryMessage(raw) && raw.sf === 'shutdown') drain();
     });
     process.on('SIGTERM', drain);
     process.on('SIGINT', drain);

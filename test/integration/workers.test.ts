@@ -157,11 +157,13 @@ describe('smartflow serve --workers 2 (SQLite)', () => {
   });
 
   test('SIGTERM lets an in-flight request finish, then every process exits 0', async () => {
-    const { key } = await createKey(gw.url, {});
-    fake.steer = { delayMs: 1500 };
-    const slow = chatWith(gw.url, key, 'metered');
-    for (let i = 0; i < 200 && fake.requests.length === 0; i++) await sleep(10);
+    // New connections: a pooled one may still lead to the worker killed above.
+    const created = await onNewConnection(`${gw.url}/api/enterprise/vkeys`, { headers: authHeaders(), body: {} });
+    assert.equal(created.status, 201, created.text);
     fake.reset();
+    fake.steer = { delayMs: 1500 };
+    const slow = onNewConnection(`${gw.url}/v1/chat/completions`, { headers: authHeaders(created.json.key), body: { model: 'metered', messages: [{ role: 'user', content: 'hi' }], max_tokens: 5 } });
+    for (let i = 0; i < 200 && fake.requests.length === 0; i++) await sleep(10);
     gw.child.kill('SIGTERM');
     const res = await slow;
     fake.steer = {};
