@@ -1,3 +1,4 @@
+import { renderWorkers, runWorkersBench } from './workers.js';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -37,7 +38,8 @@ import {
  * bench/results/<date>.json and, for full runs, bench/results/latest.md. `--mcp` runs the MCP
  * rows alone and writes bench/results/<date>-mcp.json (and, for full runs, latest-mcp.md).
  * The tool search row (bench/toolsearch.ts, in process) ends every run; `--toolsearch` runs it alone
- * and only prints it.
+ * and only prints it. `--workers` runs `smartflow serve --workers 1` against `--workers 2`
+ * (bench/workers.ts, nothing pinned) and writes bench/results/<date>-workers.md.
  */
 
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
@@ -46,8 +48,8 @@ const RESULTS_DIR = join(BENCH_DIR, 'results');
 
 const args = new Set(process.argv.slice(2));
 for (const a of args) {
-  if (!['--quick', '--cpu-prof', '--mcp', '--toolsearch'].includes(a)) {
-    process.stderr.write(`unknown option ${a}; use --quick, --cpu-prof, --mcp and/or --toolsearch\n`);
+  if (!['--quick', '--cpu-prof', '--mcp', '--toolsearch', '--workers'].includes(a)) {
+    process.stderr.write(`unknown option ${a}; use --quick, --cpu-prof, --mcp, --toolsearch and/or --workers\n`);
     process.exit(2);
   }
 }
@@ -309,6 +311,14 @@ async function main(): Promise<void> {
   const date = new Date();
   const revision = gitRevision();
   const stamp = date.toISOString().replace(/[:.]/g, '-');
+  if (args.has('--workers')) {
+    mkdirSync(RESULTS_DIR, { recursive: true });
+    const head = `# Smartflow benchmark: --workers — ${date.toISOString()}\n\nCommit ${revision} · Node ${process.version} · ${cpuModel()} · ${cpus().length} cores\n\n`;
+    const markdown = head + renderWorkers(await runWorkersBench(REPO_ROOT, JSON.stringify(CHAT_BODY), log));
+    process.stdout.write(`\n${markdown}\n`);
+    writeFileSync(join(RESULTS_DIR, `${stamp}-workers.md`), markdown);
+    return;
+  }
   const taskset = tasksetAvailable();
   const selfPinned = taskset && pinSelf(1);
   const pinning = taskset ? `taskset: gateway and bare pass-through on core 0; upstream${selfPinned ? ' and load generator' : ''} on core 1` : 'taskset unavailable: nothing pinned';

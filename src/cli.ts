@@ -1,4 +1,5 @@
 import { GATEWAY_VERSION } from './core/version.js';
+import cluster from 'node:cluster';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig, masterKeyFromEnv } from './config/load.js';
 import { resolveMasterKey } from './config/master-key.js';
@@ -12,13 +13,20 @@ import { createResealer } from './crypto/resealer.js';
 import { resealSsoSecret } from './identity/sso-config.js';
 import { resealAgentSecrets } from './a2a/agent-registry.js';
 import { createStore } from './storage/index.js';
+import { runPrimary } from './cluster/primary.js';
+import { runWorker } from './cluster/worker.js';
+import { workerCount } from './cluster/worker-count.js';
+import { workerIdentity } from './cluster/worker-identity.js';
+import { serveBanner } from './cli/serve-banner.js';
+import { createLogger, type Logger } from './log/logger.js';
 
 const VERSION = GATEWAY_VERSION;
 
 const HELP = `smartflow ${VERSION} - an AI gateway for LLM providers, MCP servers and A2A agents
 
 Usage:
-  smartflow serve [--config FILE] [--port N] [--host H]   run the gateway (default command)
+  smartflow serve [--config FILE] [--port N] [--host H] [--workers N]
+                                                           run the gateway (default command)
   smartflow demo [--port N] [--host H]                     run a demo gateway whose providers answer locally; prints a walkthrough
   smartflow secrets rotate --new-key KEY [--config FILE]   re-encrypt every stored secret (MCP, SSO, A2A) under a new secrets key (docs/mcp-auth.md)
   smartflow --help | --version
@@ -27,6 +35,8 @@ Options:
   -c, --config FILE   smartflow.yaml to read (default: $SMARTFLOW_CONFIG, else ./smartflow.yaml if present)
   -p, --port N        port to listen on (overrides server.port)
       --host H        address to bind (overrides server.host)
+      --workers N     processes to run: a number, or auto for one per core (overrides
+                      server.workers and SMARTFLOW_WORKERS; default auto; 1 = one process)
 
 Without a config file the gateway serves whichever of OPENAI_API_KEY, ANTHROPIC_API_KEY and
 GEMINI_API_KEY are set. Without a master key (SMARTFLOW_MASTER_KEY) one is generated into
@@ -66,37 +76,41 @@ function runUntilSignal(gateway: Gateway): Promise<number> {
   });
 }
 
-async function serve(values: { config?: string; port?: string; host?: string }): Promise<number> {
+function parseWorkers(value: string | undefined): number | 'auto' | undefined {
+  if (value === undefined || value === 'auto') return value;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 1024) throw new ConfigError(`--workers: "${value}" is not a number of processes (1-1024) or auto`);
+  return n;
+}
+
+async function serve(values: { config?: string; port?: string; host?: string; workers?: string }): Promise<number> {
   const loaded = loadConfig(values.config ? { path: values.config } : {});
   const config: GatewayConfig = structuredClone(loaded.config);
   const port = parsePort(values.port);
   if (port !== undefined) config.server.port = port;
   if (values.host) config.server.host = values.host;
+  const workers = workerCount(parseWorkers(values.workers) ?? config.server.workers, config.store);
+  // Resolved (and generated, the first time) before any worker starts, so they all read one key.
   const master = resolveMasterKey(config.master_key, MASTER_KEY_FILE);
   config.master_key = master.key;
+  const self = workerIdentity();
 
+  const announce = (url: string, log: Logger, pids: number[] = [process.pid]): void => {
+    for (const name of loaded.missingEnv) log.warn({ variable: name }, 'config references an unset environment variable; the field was left out');
+    for (const [name, p] of Object.entries(config.providers)) {
+      if (!p.api_key && p.type !== 'demo') log.warn({ provider: name }, 'provider has no api_key');
+    }
+    process.stdout.write(serveBanner({ url, source: loaded.source, config, master, pids }));
+  };
+
+  if (self === null && workers > 1) {
+    const log = createLogger({ level: config.logging.level });
+    return runPrimary({ workers, log, onListening: (url, pids) => announce(url, log, pids) });
+  }
   const gateway = await createGateway({ config });
   const url = await gateway.listen();
-  for (const name of loaded.missingEnv) gateway.logger.warn({ variable: name }, 'config references an unset environment variable; the field was left out');
-  for (const [name, p] of Object.entries(config.providers)) {
-    if (!p.api_key && p.type !== 'demo') gateway.logger.warn({ provider: name }, 'provider has no api_key');
-  }
-  const providers = Object.entries(config.providers).map(([n, p]) => `${n} (${p.type})`);
-  const store = config.store.type === 'sqlite' ? `sqlite ${config.store.path}` : 'redis';
-  const keyLine =
-    master.source === 'config'
-      ? 'from config / SMARTFLOW_MASTER_KEY'
-      : `${master.source === 'generated' ? 'generated and saved to' : 'read from'} ${master.path} (show it: cat ${master.path})`;
-  process.stdout.write(
-    [
-      `Smartflow ${VERSION} listening on ${url}`,
-      `  config:     ${loaded.source ?? 'none (defaults and environment variables)'}`,
-      `  store:      ${store}`,
-      `  providers:  ${providers.length ? providers.join(', ') : 'none - set OPENAI_API_KEY, ANTHROPIC_API_KEY or GEMINI_API_KEY, or try `smartflow demo` (`npm run demo`)'}`,
-      `  master key: ${keyLine}`,
-      '',
-    ].join('\n'),
-  );
+  if (self !== null) return runWorker(gateway, url, self);
+  announce(url, gateway.logger);
   return runUntilSignal(gateway);
 }
 
@@ -157,6 +171,13 @@ async function demo(values: { port?: string; host?: string }): Promise<number> {
 
 /** Entry point for bin/smartflow.js; returns the exit code. */
 export async function main(argv: string[]): Promise<number> {
+  const code = await run(argv);
+  // A cluster worker's IPC channel would keep it alive after the gateway closed.
+  if (cluster.isWorker) process.exit(code);
+  return code;
+}
+
+async function run(argv: string[]): Promise<number> {
   let parsed;
   try {
     parsed = parseArgs({
@@ -169,6 +190,7 @@ export async function main(argv: string[]): Promise<number> {
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'v' },
         'new-key': { type: 'string' },
+        workers: { type: 'string' },
       },
     });
   } catch (err) {

@@ -14,7 +14,7 @@ import { SecretBox, secretKeyFrom } from './crypto/secret-box.js';
 import { UpstreamPool } from './mcp/upstream/upstream-pool.js';
 import { PolicyRegistry } from './policies/policy-registry.js';
 import { createLogger, type Logger } from './log/logger.js';
-import { createMetrics } from './metrics/metrics.js';
+import { createMetrics, type GatewayMetrics } from './metrics/metrics.js';
 import { HttpTransport } from './providers/http-transport.js';
 import { createProviderRegistry, type ProviderRegistry } from './providers/registry.js';
 import { SpendLog } from './spend/spend-log.js';
@@ -47,6 +47,8 @@ export interface Gateway {
   agents: AgentRegistry;
   policies: PolicyRegistry;
   logger: Logger;
+  /** The Prometheus registry and metrics (a cluster worker shares them with the primary). */
+  metrics: GatewayMetrics;
   /** Starts listening; resolves to the base URL (http://host:port). */
   listen(host?: string, port?: number): Promise<string>;
   /** Stops accepting, lets in-flight requests finish (up to the grace period), flushes the spend log, closes the store. */
@@ -178,6 +180,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     agents,
     policies,
     logger,
+    metrics,
     async listen(host = config.server.host, port = config.server.port) {
       try {
         await app.listen({ host, port });

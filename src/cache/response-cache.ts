@@ -1,3 +1,4 @@
+import { workerIdentity } from '../cluster/worker-identity.js';
 import type { RequestLog } from '../core/request-log.js';
 import type { Store } from '../storage/types.js';
 import type { CacheConfig } from './cache-config.js';
@@ -70,8 +71,13 @@ export interface ResponseCacheDeps {
   log: RequestLog;
 }
 
-/** The one switch between the cache backends: `auto` follows the store (memory with SQLite, shared with Redis). */
+/**
+ * The one switch between the cache backends: `auto` follows the store (memory with SQLite in one
+ * process; shared with Redis, and with SQLite under `serve --workers N`, where a per-worker LRU
+ * would answer differently per connection and miss deletions made through another worker).
+ */
 export function createResponseCache(deps: ResponseCacheDeps): ResponseCache {
-  const useStore = deps.config.backend === 'store' || (deps.config.backend === 'auto' && deps.store.kind === 'redis');
+  const shared = deps.store.kind === 'redis' || workerIdentity() !== null;
+  const useStore = deps.config.backend === 'store' || (deps.config.backend === 'auto' && shared);
   return useStore ? createStoreCache(deps) : createMemoryCache(deps);
 }

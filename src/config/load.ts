@@ -120,6 +120,11 @@ function applyEnvOverrides(raw: Record<string, unknown>, env: NodeJS.ProcessEnv)
     const secrets = (raw.secrets ?? {}) as Record<string, unknown>;
     if (secrets.key === undefined) raw.secrets = { ...secrets, key: env.SMARTFLOW_SECRET_KEY };
   }
+  if (env.SMARTFLOW_WORKERS) {
+    const server = (raw.server ?? {}) as Record<string, unknown>;
+    const value = env.SMARTFLOW_WORKERS.trim();
+    if (server.workers === undefined) raw.server = { ...server, workers: /^\d+$/.test(value) ? Number(value) : value };
+  }
   if (env.SMARTFLOW_METRICS_TOKEN) {
     const metrics = (raw.metrics ?? {}) as Record<string, unknown>;
     if (metrics.token === undefined) raw.metrics = { ...metrics, token: env.SMARTFLOW_METRICS_TOKEN };
@@ -152,6 +157,14 @@ function referenceIssues(config: GatewayConfig): z.core.$ZodIssue[] {
   }
   issues.push(...mcpConfigIssues(config));
   return issues;
+}
+
+/**
+ * The private folder of a `smartflow serve --workers N` cluster (each worker's internal socket),
+ * handed to the workers by the primary; undefined outside a cluster. Not a user setting.
+ */
+export function clusterDirFromEnv(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  return env.SMARTFLOW_CLUSTER_DIR || undefined;
 }
 
 /** The master key exported as SMARTFLOW_MASTER_KEY, if any (the demo honours it too). */

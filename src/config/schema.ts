@@ -83,6 +83,12 @@ export const configSchema = z.strictObject({
       body_limit_bytes: z.number().int().positive().default(20 * 1024 * 1024),
       /** How long SIGTERM waits for in-flight requests before closing them. */
       shutdown_grace_ms: z.number().int().nonnegative().default(30_000),
+      /**
+       * Processes `smartflow serve` runs (node:cluster, one listening socket): `auto` is one per
+       * core; 1 is a single process without a cluster primary. `--workers` wins, then this key,
+       * then SMARTFLOW_WORKERS.
+       */
+      workers: z.union([z.literal('auto'), z.number().int().min(1).max(1024)]).default('auto'),
     })
     .prefault({}),
   master_key: z.string().min(8, 'the master key must be at least 8 characters').optional(),

@@ -75,7 +75,8 @@ describe('smartflow CLI', () => {
     const port = (blocker.address() as AddressInfo).port;
     const dir = mkdtempSync(join(tmpdir(), 'sf-cli-'));
     const started = Date.now();
-    const err = (await run(process.execPath, [BIN, 'serve', '--port', String(port)], {
+    // One process, as before workers (the cluster's start failure: workers.test.ts).
+    const err = (await run(process.execPath, [BIN, 'serve', '--port', String(port), '--workers', '1'], {
       cwd: dir,
       env: { PATH: process.env.PATH, SMARTFLOW_MASTER_KEY: 'sk-test-master-key', REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379' },
       timeout: 15_000,
@@ -106,7 +107,8 @@ describe('smartflow CLI', () => {
       join(dir, 'smartflow.yaml'),
       `providers:\n  openai: { type: openai, base_url: "${fake.url}/v1", api_key: \${UP_KEY}, forward_headers: ["x-fake-*"] }\nmodels:\n  - { name: m, provider: openai, model: gpt-4o-mini }\n`,
     );
-    const gw = start(['serve', '--port', '0', '--host', '127.0.0.1'], dir, { UP_KEY: 'sk-up' });
+    // SMARTFLOW_WORKERS=1: the single-process gateway (serve --workers N drains in workers.test.ts).
+    const gw = start(['serve', '--port', '0', '--host', '127.0.0.1'], dir, { UP_KEY: 'sk-up', SMARTFLOW_WORKERS: '1' });
     cleanups.push(() => void gw.child.kill('SIGKILL'));
     const [, url] = await waitFor(/listening on (http:\/\/\S+)/, gw.stdout);
     assert.match(gw.stdout(), /master key: generated and saved to \.\/data\/master_key/);

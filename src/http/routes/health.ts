@@ -3,6 +3,8 @@ import type { GatewayConfig } from '../../config/schema.js';
 import type { Authenticator } from '../../keys/authenticator.js';
 import type { GatewayMetrics } from '../../metrics/metrics.js';
 import type { Store } from '../../storage/types.js';
+import { workerIdentity } from '../../cluster/worker-identity.js';
+import { clusterMetricsText } from '../../cluster/metrics-relay.js';
 import { authenticatedScope, needs } from '../plugins/authenticate.js';
 
 export interface OpsRoutesDeps {
@@ -22,7 +24,10 @@ function metricsAuthOf(settings: GatewayConfig['metrics']): 'open' | 'master_key
 
 /** Liveness and readiness (unauthenticated, as probes expect) and Prometheus metrics (as `metrics.auth` says). */
 export function registerOpsRoutes(app: FastifyInstance, deps: OpsRoutesDeps): void {
-  app.get('/health/liveness', async () => ({ status: 'ok' }));
+  // With `--workers N`, which worker answered: each connection goes to one of them.
+  const self = workerIdentity();
+  const liveness = self ? { status: 'ok', worker: { id: self.id, pid: process.pid } } : { status: 'ok' };
+  app.get('/health/liveness', async () => liveness);
 
   app.get('/health/readiness', async (_request, reply) => {
     if (deps.isDraining()) return reply.code(503).send({ status: 'draining' });
@@ -39,7 +44,8 @@ export function registerOpsRoutes(app: FastifyInstance, deps: OpsRoutesDeps): vo
   // operator says so; a scraper gets its own token rather than the master key.
   const serveMetrics = (scope: FastifyInstance) =>
     scope.get('/metrics', needs('metrics:read'), async (_request, reply) => {
-      const text = await deps.metrics.registry.metrics();
+      // With `--workers N` a scrape reaches one worker: it answers for all of them.
+      const text = self ? await clusterMetricsText() : await deps.metrics.registry.metrics();
       return reply.type(deps.metrics.registry.contentType).send(text);
     });
   const auth = metricsAuthOf(deps.metricsSettings);

@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import { withWorkerHint } from '../../cluster/session-id.js';
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
 import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { SSEServerTransport } from '@modelcontextprotocol/sdk/server/sse.js';
@@ -33,7 +34,8 @@ export function registerLegacySseRoutes(scope: FastifyInstance, context: McpEndp
     const principal = principalOf(request);
     context.checkEndpoint(principal, endpoint);
     reply.hijack();
-    const transport = new SSEServerTransport(messagePath, reply.raw);
+    // The message URL names this worker, so a POST landing on another worker reaches the stream (cluster/session-affinity.ts).
+    const transport = new SSEServerTransport(withWorkerHint(messagePath), reply.raw);
     const server = context.newServer(endpoint, principal);
     // Chained by server.connect(): the stream closing (client gone, idle expiry, shutdown) ends the session.
     transport.onclose = () => context.sessions.forget(transport.sessionId);

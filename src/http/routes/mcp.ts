@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { newSessionId } from '../../cluster/session-id.js';
 import type { IncomingMessage } from 'node:http';
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
@@ -126,7 +126,7 @@ export function registerMcpRoutes(app: FastifyInstance, deps: McpRouteDeps): voi
       const server = newServer(endpoint, principal, toolset);
       const { resume_max_events: maxEvents, resume_max_bytes: maxBytes } = deps.config;
       const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
-        sessionIdGenerator: randomUUID,
+        sessionIdGenerator: newSessionId,
         // Per session, so it goes when the session goes.
         ...(maxEvents > 0 ? { eventStore: new SessionEventStore({ maxEvents, maxBytes }) } : {}),
         onsessioninitialized: (id) => sessions.add({ kind: 'streamable-http', id, transport, server, scope: endpoint, principalId: principal.id, lastUsed: deps.now() }),

@@ -1,12 +1,15 @@
 import { EventEmitter } from 'node:events';
+import { clusterRelay } from './cluster-relay.js';
 
 /**
- * In-process publish/subscribe for the SQLite store. SQLite has no notification channel, so
- * stores opened on the same file in one process share an EventEmitter through this registry;
- * other processes do not see the messages (the Store interface documents this).
+ * Publish/subscribe for the SQLite store. SQLite has no notification channel, so stores opened on
+ * the same file in one process share an EventEmitter through this registry, and the workers of
+ * one `smartflow serve --workers N` relay it to each other (cluster-relay.ts). Other processes
+ * that open the same file do not see the messages (the Store interface documents this).
  */
 export interface LocalBus {
-  publish(channel: string, message: string): void;
+  /** Resolves once the other workers of the cluster (if any) have handled the message. */
+  publish(channel: string, message: string): Promise<void>;
   /** Returns a function that removes the handler. */
   subscribe(channel: string, handler: (message: string) => void): () => void;
   /** Drops this store's handlers and its reference to the shared emitter. */
@@ -19,6 +22,20 @@ interface SharedEmitter {
 }
 
 const shared = new Map<string, SharedEmitter>();
+
+let relayHooked = false;
+
+/** The cluster relay for a file's bus, wired once per process to deliver into the shared emitters. */
+function relayFor(key: string | null) {
+  if (key === null) return null;
+  const relay = clusterRelay();
+  if (relay && !relayHooked) {
+    relayHooked = true;
+    // Another worker's message: emitted synchronously, so the relay's acknowledgement means handled.
+    relay.onMessage((busKey, channel, message) => shared.get(busKey)?.emitter.emit(`ch:${channel}`, message));
+  }
+  return relay;
+}
 
 /**
  * The bus for a database file. `key` is the resolved file path; null (':memory:') gets a private
@@ -35,6 +52,7 @@ export function acquireLocalBus(key: string | null): LocalBus {
   }
   entry.refs += 1;
   const { emitter } = entry;
+  const relay = relayFor(key);
   const owned = new Set<{ event: string; listener: (message: string) => void }>();
   let released = false;
 
@@ -44,6 +62,7 @@ export function acquireLocalBus(key: string | null): LocalBus {
       // backend does not come to rely on synchronous delivery.
       // The 'ch:' prefix keeps user channel names away from EventEmitter's special 'error' event.
       setImmediate(() => emitter.emit(`ch:${channel}`, message));
+      return relay && key !== null ? relay.send(key, channel, message) : Promise.resolve();
     },
     subscribe(channel, handler) {
       const event = `ch:${channel}`;

@@ -321,7 +321,7 @@ export async function createSqliteStore(path: string, options: StoreOptions = {}
     },
 
     publish(channel, message) {
-      return call(() => bus.publish(channel, message));
+      return call(() => bus.publish(channel, message)).then((delivered) => delivered);
     },
     subscribe(channel, handler) {
       return call(() => {
