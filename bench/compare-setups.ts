@@ -50,7 +50,8 @@ export function bodyOf(kind: BodyKind, stream: boolean): string {
  * dist/), pinned to `cpu`, in `dataDir` (its SQLite file and config). The config sets only what
  * the bench needs: the master key, the address, the store path and the fake upstream as the
  * OpenAI provider; everything else is the default (log level info, access log on, spend log,
- * metrics), and the logs go to /dev/null.
+ * metrics), and the logs go to /dev/null. One worker (`--workers 1`): the comparison is per core,
+ * every proxy alone on one; `npm run bench -- --workers` measures the cluster.
  */
 export async function startSmartflowServe(repoRoot: string, dataDir: string, upstreamUrl: string, masterKey: string, cpu: number | null, name: string): Promise<ServerProcess> {
   const port = await freePort();
@@ -66,7 +67,7 @@ export async function startSmartflowServe(repoRoot: string, dataDir: string, ups
   writeFileSync(file, `${JSON.stringify(config, null, 2)}\n`);
   return startServer({
     name,
-    nodeArgs: [join(repoRoot, 'bin', 'smartflow.js'), 'serve', '--config', file],
+    nodeArgs: [join(repoRoot, 'bin', 'smartflow.js'), 'serve', '--config', file, '--workers', '1'],
     cwd: dataDir,
     port,
     cpu,
