@@ -87,7 +87,7 @@ async function startGateway(upstreamUrl: string, dataDir: string, taskset: boole
     }),
   );
   const port = await freePort();
-  const args = [...values['node-flag'], join(REPO_ROOT, 'bin', 'smartflow.js'), 'serve', '--config', configPath, '--port', String(port)];
+  const args = [...values['node-flag'], join(REPO_ROOT, 'bin', 'smartflow.js'), 'serve', '--config', configPath, '--port', String(port), '--workers', '1'];
   const [cmd, argv] = taskset ? ['taskset', ['-c', '0', process.execPath, ...args]] : [process.execPath, args];
   // Logs to /dev/null, as bench/run.ts does: the access log's cost is the write, not a reader keeping up.
   const proc = spawn(cmd, argv, { cwd: dataDir, stdio: ['ignore', 'ignore', 'inherit'] });
