@@ -5,10 +5,6 @@ import type { EventStore } from '@modelcontextprotocol/sdk/server/streamableHttp
 import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js';
 import {
   DEFAULT_NEGOTIATED_PROTOCOL_VERSION,
-  isInitializeRequest,
-  isJSONRPCErrorResponse,
-  isJSONRPCRequest,
-  isJSONRPCResultResponse,
   JSONRPCMessageSchema,
   SUPPORTED_PROTOCOL_VERSIONS,
   type InitializeRequest,
@@ -16,6 +12,7 @@ import {
   type MessageExtraInfo,
   type RequestId,
 } from '@modelcontextprotocol/sdk/types.js';
+import { isMethod, isRequest, isResponse } from '../jsonrpc-shape.js';
 import { SseResponse } from './sse-response.js';
 
 /** The SDK's batch limit (2025-03-26 allowed JSON-RPC batches in a POST). */
@@ -67,8 +64,6 @@ const header = (req: IncomingMessage, name: string): string | undefined => {
   const value = req.headers[name];
   return typeof value === 'string' ? value : undefined;
 };
-
-const isResponse = (m: JSONRPCMessage) => isJSONRPCResultResponse(m) || isJSONRPCErrorResponse(m);
 
 /**
  * The MCP SDK's `Transport` for the server side of Streamable HTTP, straight over node:http (the
@@ -156,7 +151,7 @@ export class LeanHttpServerTransport implements Transport {
     const messages = this.parse(body);
     if (typeof messages === 'string') return rpcError(res, 400, messages.startsWith('Parse') ? -32700 : -32600, messages);
 
-    const init = messages.find((m) => isInitializeRequest(m)) as InitializeRequest | undefined;
+    const init = messages.find((m) => isMethod(m, 'initialize')) as InitializeRequest | undefined;
     if (init) {
       if (this.initialized) return rpcError(res, 400, -32600, 'Invalid Request: Server already initialized');
       if (messages.length > 1) return rpcError(res, 400, -32600, 'Invalid Request: Only one initialization request is allowed');
@@ -168,14 +163,14 @@ export class LeanHttpServerTransport implements Transport {
     }
     const requestInfo = { headers: req.headers };
     const authInfo = req.auth;
-    const ids = messages.filter(isJSONRPCRequest).map((m) => m.id);
+    const ids = messages.filter(isRequest).map((m) => m.id);
     if (ids.length === 0) {
       res.writeHead(202).end();
       for (const message of messages) this.onmessage?.(message, { authInfo, requestInfo });
       return;
     }
 
-    const version = init ? init.params.protocolVersion : (header(req, 'mcp-protocol-version') ?? DEFAULT_NEGOTIATED_PROTOCOL_VERSION);
+    const version = init ? (init.params?.protocolVersion ?? DEFAULT_NEGOTIATED_PROTOCOL_VERSION) : (header(req, 'mcp-protocol-version') ?? DEFAULT_NEGOTIATED_PROTOCOL_VERSION);
     const exchange: Exchange = { res, streamId: randomUUID(), version, ids, answers: new Map(), sse: null, decided: false, timer: null };
     for (const id of ids) this.byRequest.set(id, exchange);
     this.byStream.set(exchange.streamId, exchange);
@@ -184,7 +179,7 @@ export class LeanHttpServerTransport implements Transport {
       exchange.decided = true;
       if (exchange.timer) clearTimeout(exchange.timer);
     });
-    const wantsProgress = messages.some((m) => isJSONRPCRequest(m) && (m.params?._meta as { progressToken?: unknown } | undefined)?.progressToken !== undefined);
+    const wantsProgress = messages.some((m) => isRequest(m) && (m.params?._meta as { progressToken?: unknown } | undefined)?.progressToken !== undefined);
     if (wantsProgress) await this.openStream(exchange);
     else {
       exchange.timer = setTimeout(() => void this.openStream(exchange).catch((err: unknown) => this.onerror?.(err as Error)), this.options.jsonWindowMs);
@@ -192,7 +187,7 @@ export class LeanHttpServerTransport implements Transport {
     }
     const resumable = this.options.eventStore !== undefined && version >= PRIMING_VERSION;
     for (const message of messages) {
-      const closeSSEStream = resumable && isJSONRPCRequest(message) ? () => void this.closeStream(exchange) : undefined;
+      const closeSSEStream = resumable && isRequest(message) ? () => void this.closeStream(exchange) : undefined;
       const closeStandaloneSSEStream = resumable ? () => this.standalone?.end() : undefined;
       this.onmessage?.(message, { authInfo, requestInfo, ...(closeSSEStream ? { closeSSEStream, closeStandaloneSSEStream } : {}) });
     }
@@ -273,7 +268,7 @@ export class LeanHttpServerTransport implements Transport {
 
   async send(message: JSONRPCMessage, options?: TransportSendOptions): Promise<void> {
     const response = isResponse(message);
-    const requestId = response ? (message as { id: RequestId }).id : options?.relatedRequestId;
+    const requestId = response ? message.id : options?.relatedRequestId;
     const store = this.options.eventStore;
     if (requestId === undefined) {
       if (response) throw new Error('Cannot send a response on a standalone SSE stream unless resuming a previous client request');

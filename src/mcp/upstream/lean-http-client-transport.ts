@@ -1,9 +1,10 @@
 import type { Readable } from 'node:stream';
 import { StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js';
-import { isInitializedNotification, isJSONRPCRequest, isJSONRPCResultResponse, JSONRPCMessageSchema, type JSONRPCMessage, type RequestId } from '@modelcontextprotocol/sdk/types.js';
+import { JSONRPCMessageSchema, type JSONRPCMessage, type RequestId } from '@modelcontextprotocol/sdk/types.js';
 import { Pool, type Dispatcher } from 'undici';
 import { bearerChallenge } from '../auth/oauth-discovery.js';
+import { isMethod, isRequest, isResult } from '../jsonrpc-shape.js';
 import type { RequestAuthorizer } from './connect.js';
 import { SseParser } from './sse-parser.js';
 
@@ -92,7 +93,7 @@ export class LeanHttpClientTransport implements Transport {
   async send(message: JSONRPCMessage, options?: TransportSendOptions): Promise<void> {
     try {
       if (options?.resumptionToken) {
-        this.listen({ reconnectable: true, replayMessageId: isJSONRPCRequest(message) ? message.id : undefined }, options.resumptionToken).catch((err: unknown) => this.onerror?.(err as Error));
+        this.listen({ reconnectable: true, replayMessageId: isRequest(message) ? message.id : undefined }, options.resumptionToken).catch((err: unknown) => this.onerror?.(err as Error));
         return;
       }
       const res = await this.exchange('POST', JSON.stringify(message), { 'content-type': 'application/json', accept: 'application/json, text/event-stream' });
@@ -102,9 +103,9 @@ export class LeanHttpClientTransport implements Transport {
         const text = await res.body.text().catch(() => '');
         throw new StreamableHTTPError(res.statusCode, `Error POSTing to endpoint: ${text}`);
       }
-      if (res.statusCode === 202 || !isJSONRPCRequest(message)) {
+      if (res.statusCode === 202 || !isRequest(message)) {
         await res.body.dump();
-        if (res.statusCode === 202 && isInitializedNotification(message)) this.listen({ reconnectable: true }).catch((err: unknown) => this.onerror?.(err as Error));
+        if (res.statusCode === 202 && isMethod(message, 'notifications/initialized')) this.listen({ reconnectable: true }).catch((err: unknown) => this.onerror?.(err as Error));
         return;
       }
       const type = mediaType(single(res.headers['content-type']));
@@ -150,7 +151,7 @@ export class LeanHttpClientTransport implements Transport {
         if (!event.data || (event.event !== undefined && event.event !== 'message')) return;
         try {
           const message = JSONRPCMessageSchema.parse(JSON.parse(event.data));
-          if (isJSONRPCResultResponse(message)) {
+          if (isResult(message)) {
             answered = true;
             if (context.replayMessageId !== undefined) message.id = context.replayMessageId;
           }
