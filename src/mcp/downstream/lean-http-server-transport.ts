@@ -103,7 +103,7 @@ export class LeanHttpServerTransport implements Transport {
     return rpcError(res, 405, -32000, 'Method not allowed.');
   }
 
-  /** The error to answer with when the session id or protocol version does not fit, else null. */
+  /** Answers the request with an error when the session is not initialized, or its id or protocol version does not fit. */
   private refuse(req: IncomingMessage, res: ServerResponse): boolean {
     if (!this.initialized) {
       rpcError(res, 400, -32000, 'Bad Request: Server not initialized');
