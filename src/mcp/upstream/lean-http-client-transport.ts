@@ -10,6 +10,7 @@ import { SseParser } from './sse-parser.js';
 
 /** The SDK client's reconnection defaults for a lost SSE stream. */
 const RECONNECT = { initialMs: 1000, maxMs: 30_000, grow: 1.5, maxRetries: 2 };
+const MAX_REDIRECTS = 5;
 
 export interface LeanHttpClientTransportOptions {
   /** Sent on every request (the server's configured headers and a caller's forwarded ones). */
@@ -44,7 +45,9 @@ export class LeanHttpClientTransport implements Transport {
   onmessage?: (message: JSONRPCMessage) => void;
 
   private readonly pool: Pool;
-  private readonly path: string;
+  private readonly origin: string;
+  /** Where the endpoint is: the configured path, or where a same-origin redirect moved it. */
+  private path: string;
   private readonly headers: Record<string, string>;
   private protocolVersion: string | undefined;
   private serverRetryMs: number | undefined;
@@ -57,6 +60,7 @@ export class LeanHttpClientTransport implements Transport {
   ) {
     // Timeouts are the MCP request's own (server.timeout_ms); an SSE stream may stay quiet for long.
     this.pool = new Pool(url.origin, { headersTimeout: 0, bodyTimeout: 0 });
+    this.origin = url.origin;
     this.path = `${url.pathname}${url.search}`;
     this.headers = Object.fromEntries(Object.entries(options.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v]));
   }
@@ -74,20 +78,37 @@ export class LeanHttpClientTransport implements Transport {
     return headers;
   }
 
+  /**
+   * Follows redirects within the server's origin, as the SDK's transport does (servers mounted at
+   * `/mcp/` answer `/mcp` with a 307); a POST only on 307 and 308, which keep the method and body.
+   * The endpoint's new path is kept for the connection's later requests.
+   */
+  private async request(method: 'GET' | 'POST' | 'DELETE', headers: Record<string, string>, body: string | undefined): Promise<Dispatcher.ResponseData> {
+    for (let hop = 0; ; hop++) {
+      const res = await this.pool.request({ path: this.path, method, headers, body });
+      const location = single(res.headers['location']);
+      if (hop === MAX_REDIRECTS || res.statusCode < 300 || res.statusCode >= 400 || !location) return res;
+      const next = new URL(location, `${this.origin}${this.path}`);
+      if (next.origin !== this.origin || (method !== 'GET' && res.statusCode !== 307 && res.statusCode !== 308)) return res;
+      await res.body.dump();
+      this.path = `${next.pathname}${next.search}`;
+    }
+  }
+
   /** One HTTP request, authorized per request; a 401 (or a 403 asking for more scope) gets one new token and one retry. */
   private async exchange(method: 'GET' | 'POST' | 'DELETE', body: string | undefined, extra: Record<string, string>): Promise<Dispatcher.ResponseData> {
     const headers = this.baseHeaders(extra);
     const authorizer = this.options.authorizer;
-    if (!authorizer) return this.pool.request({ path: this.path, method, headers, body });
+    if (!authorizer) return this.request(method, headers, body);
     const first = await authorizer.authorization();
-    const res = await this.pool.request({ path: this.path, method, headers: { ...headers, authorization: first }, body });
+    const res = await this.request(method, { ...headers, authorization: first }, body);
     const challenge = res.statusCode === 403 ? bearerChallenge(single(res.headers['www-authenticate']) ?? null) : {};
     const stepUpScope = challenge['error'] === 'insufficient_scope' ? challenge['scope'] : undefined;
     if (res.statusCode !== 401 && !(stepUpScope && authorizer.insufficientScope)) return res;
     const next = stepUpScope ? await authorizer.insufficientScope!(first, stepUpScope) : await authorizer.rejected(first);
     if (next === null) return res;
     await res.body.dump();
-    return this.pool.request({ path: this.path, method, headers: { ...headers, authorization: next }, body });
+    return this.request(method, { ...headers, authorization: next }, body);
   }
 
   async send(message: JSONRPCMessage, options?: TransportSendOptions): Promise<void> {
@@ -101,7 +122,7 @@ export class LeanHttpClientTransport implements Transport {
       if (sessionId) this.sessionId = sessionId;
       if (res.statusCode < 200 || res.statusCode >= 300) {
         const text = await res.body.text().catch(() => '');
-        throw new StreamableHTTPError(res.statusCode, `Error POSTing to endpoint: ${text}`);
+        throw new StreamableHTTPError(res.statusCode, `Error POSTing to endpoint: HTTP ${res.statusCode} ${text}`.trimEnd());
       }
       if (res.statusCode === 202 || !isRequest(message)) {
         await res.body.dump();
