@@ -21,6 +21,8 @@ export interface ScenarioResult {
   passed: number;
   failed: number;
   warnings: number;
+  /** The ids of the informational checks (what the kit found not applicable, say). */
+  info: string[];
   /** No failed check (and the kit ran). */
   ok: boolean;
   /** The first failure or warning, for the table. */
@@ -41,7 +43,7 @@ export async function runScenario(node: string, url: string, scenario: string): 
     // The kit exits non-zero when a check fails; its checks.json says which.
     await run(node, [KIT, 'server', '--url', url, '--scenario', scenario, '-o', out], { timeout: 120_000 }).catch(() => undefined);
     const [dir] = await readdir(out);
-    if (!dir) return { scenario, passed: 0, failed: 1, warnings: 0, ok: false, note: 'the kit wrote no results' };
+    if (!dir) return { scenario, passed: 0, failed: 1, warnings: 0, info: [], ok: false, note: 'the kit wrote no results' };
     const checks = JSON.parse(await readFile(join(out, dir, 'checks.json'), 'utf8')) as Check[];
     const failed = checks.filter((c) => c.status === 'FAILURE');
     const warned = checks.filter((c) => c.status === 'WARNING');
@@ -51,6 +53,7 @@ export async function runScenario(node: string, url: string, scenario: string): 
       passed: checks.filter((c) => c.status === 'SUCCESS').length,
       failed: failed.length,
       warnings: warned.length,
+      info: checks.filter((c) => c.status === 'INFO').map((c) => c.id),
       ok: failed.length === 0,
       note: noteOf(failed[0] ?? warned[0]),
     };

@@ -8,6 +8,8 @@ export interface HeaderRecordingMcpServer {
   url: string;
   /** The headers of every HTTP request the server received, in order. */
   readonly requests: IncomingHttpHeaders[];
+  /** Sockets open to the server now. */
+  connections(): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -45,6 +47,7 @@ export async function startHeaderRecordingMcpServer(name: string): Promise<Heade
   return {
     url: `http://127.0.0.1:${port}/mcp`,
     requests,
+    connections: () => new Promise<number>((r, j) => http.getConnections((err, n) => (err ? j(err) : r(n)))),
     close: () =>
       new Promise<void>((r) => {
         http.closeAllConnections();

@@ -26,7 +26,9 @@ describe('MCP conformance kit against /mcp: the generic scenarios pass', () => {
     test(scenario, async () => {
       const result = await runScenario(node!, target.mcpUrl, scenario);
       assert.ok(result.ok, `${scenario}: ${result.failed} failed (${result.note})`);
-      assert.ok(result.passed > 0 || result.warnings > 0, `${scenario} ran no checks`);
+      // A POST answered as plain JSON (allowed; the gateway does so for quick answers) leaves the kit's SSE polling checks not applicable.
+      const jsonAnswer = scenario === 'server-sse-polling' && result.info.includes('server-sse-content-type');
+      assert.ok(result.passed > 0 || result.warnings > 0 || jsonAnswer, `${scenario} ran no checks`);
     });
   }
 });

@@ -1,7 +1,6 @@
 import { newSessionId } from '../../cluster/session-id.js';
 import type { IncomingMessage } from 'node:http';
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
-import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { McpConfig } from '../../mcp/server-schema.js';
 import { GatewayError } from '../../errors/gateway-error.js';
@@ -11,6 +10,7 @@ import { GATEWAY_VERSION } from '../../core/version.js';
 import { ACTION_WITHOUT_BODY, authenticatedScope, principalOf } from '../plugins/authenticate.js';
 import type { McpServerRegistry } from '../../mcp/registry.js';
 import { SessionEventStore } from '../../mcp/downstream/event-store.js';
+import { LeanHttpServerTransport } from '../../mcp/downstream/lean-http-server-transport.js';
 import { createHostCheck } from '../../mcp/downstream/host-check.js';
 import { createOriginCheck } from '../../mcp/downstream/origin-check.js';
 import { authInfoFor, createSessionServer } from '../../mcp/downstream/session-server.js';
@@ -43,6 +43,11 @@ export interface McpRouteDeps {
 const toolsetSchema = z.object({ toolset: z.enum(['all', 'search'], 'toolset must be "all" or "search"').default('all') });
 
 const SESSION_HEADER = 'mcp-session-id';
+/**
+ * An answer ready this soon after its POST goes back as plain JSON; a slower one gets an SSE
+ * stream (primed, so a client that loses it can resume), as do calls that ask for progress.
+ */
+const JSON_WINDOW_MS = 50;
 
 /**
  * The gateway's own MCP endpoint (Streamable HTTP): `/mcp` aggregates the tools of every server
@@ -100,7 +105,7 @@ export function registerMcpRoutes(app: FastifyInstance, deps: McpRouteDeps): voi
       const raw = request.raw as IncomingMessage & { auth?: AuthInfo };
       raw.auth = authInfoFor(principal, request.id);
 
-      const serve = async (transport: StreamableHTTPServerTransport) => {
+      const serve = async (transport: LeanHttpServerTransport) => {
         reply.hijack();
         try {
           await transport.handleRequest(raw, reply.raw, request.body);
@@ -125,8 +130,9 @@ export function registerMcpRoutes(app: FastifyInstance, deps: McpRouteDeps): voi
       if (toolset === 'search' && (!deps.toolSearch || endpoint.kind !== 'all')) throw new GatewayError('SF_ERR_INVALID_REQUEST', { message: 'toolset=search is only offered on /mcp', param: 'toolset' });
       const server = newServer(endpoint, principal, toolset);
       const { resume_max_events: maxEvents, resume_max_bytes: maxBytes } = deps.config;
-      const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
-        sessionIdGenerator: newSessionId,
+      const transport: LeanHttpServerTransport = new LeanHttpServerTransport({
+        sessionId: newSessionId,
+        jsonWindowMs: JSON_WINDOW_MS,
         // Per session, so it goes when the session goes.
         ...(maxEvents > 0 ? { eventStore: new SessionEventStore({ maxEvents, maxBytes }) } : {}),
         onsessioninitialized: (id) => sessions.add({ kind: 'streamable-http', id, transport, server, scope: endpoint, principalId: principal.id, lastUsed: deps.now() }),

@@ -1,10 +1,10 @@
 import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import type { SSEServerTransport } from '@modelcontextprotocol/sdk/server/sse.js';
-import type { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import type { LeanHttpServerTransport } from './lean-http-server-transport.js';
 import type { EndpointScope } from './tool-catalog.js';
 
 /** A session's transport: Streamable HTTP (`/mcp`) or the legacy HTTP+SSE one (`/sse`); a session id only works on its own kind. */
-export type SessionTransport = { kind: 'streamable-http'; transport: StreamableHTTPServerTransport } | { kind: 'sse'; transport: SSEServerTransport };
+export type SessionTransport = { kind: 'streamable-http'; transport: LeanHttpServerTransport } | { kind: 'sse'; transport: SSEServerTransport };
 
 export type DownstreamSession = SessionTransport & {
   id: string;

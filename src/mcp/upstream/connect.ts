@@ -1,11 +1,11 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { RequestLog } from '../../core/request-log.js';
 import { TokenRequestFailed } from '../auth/client-credentials.js';
 import { bearerChallenge } from '../auth/oauth-discovery.js';
 import type { McpServer } from '../registry.js';
+import { LeanHttpClientTransport } from './lean-http-client-transport.js';
 import { scrubSecrets } from './scrub.js';
 
 /** The wire a connection ended up on (`auto` resolves to one of the HTTP ones). */
@@ -113,7 +113,7 @@ function httpUrl(server: McpServer): URL {
   return new URL(server.url);
 }
 
-async function open(client: Client, transport: StdioClientTransport | SSEClientTransport | StreamableHTTPClientTransport, timeoutMs: number): Promise<void> {
+async function open(client: Client, transport: StdioClientTransport | SSEClientTransport | LeanHttpClientTransport, timeoutMs: number): Promise<void> {
   try {
     await client.connect(transport, { timeout: timeoutMs });
   } catch (err) {
@@ -124,7 +124,7 @@ async function open(client: Client, transport: StdioClientTransport | SSEClientT
 
 async function connectStreamable(server: McpServer, timeoutMs: number, authorizer: RequestAuthorizer | undefined): Promise<UpstreamConnection> {
   const client = new Client(CLIENT_INFO);
-  const transport = new StreamableHTTPClientTransport(httpUrl(server), { requestInit: { headers: server.headers }, fetch: authorizedFetch(fetchWithOwnSignal, authorizer) });
+  const transport = new LeanHttpClientTransport(httpUrl(server), { headers: server.headers, authorizer });
   await open(client, transport, timeoutMs);
   return {
     client,
