@@ -89,20 +89,5 @@ export function createLogger(settings: LoggerSettings): Logger {
     formatters: { log: redactCredentials },
     timestamp: isoTime,
   };
-  return pino(options, settings.destination ? (settings.destination as pino.DestinationStream) : stdoutDestination());
-}
-
-/**
- * Standard output, a write per 4 KiB of lines instead of one per line: lines gather in memory and
- * are written (synchronously, as pino's default) when 4 KiB have gathered or every 100 ms,
- * whichever comes first. With the access log on (a line per request) pino's default made a
- * write system call per request before the answer could leave. Asynchronous writes measured
- * worse on the 2-core bench machine: each hands the buffer to libuv's thread pool and wakes a
- * thread. What is still gathered is written when the process exits (also on a crash or
- * `process.exit`); a process killed with SIGKILL loses at most the last 100 ms of lines.
- */
-function stdoutDestination(): pino.DestinationStream {
-  const destination = pino.destination({ dest: process.stdout.fd ?? 1, sync: true, minLength: 4096, periodicFlush: 100 });
-  process.once('exit', () => destination.flushSync());
-  return destination;
+  return settings.destination ? pino(options, settings.destination as pino.DestinationStream) : pino(options);
 }
