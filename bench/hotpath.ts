@@ -177,6 +177,17 @@ if (instructions) {
   process.exit(0);
 }
 
+if (cpuProf) {
+  // Profile mode: only the target load (default config, budgeted key), for a profile without the other phases.
+  const g = await cpuPer(gw, gateway.json, opt('--connections', 64), seconds * 3);
+  log(`profiled load: ${g.us.toFixed(1)} µs per request (inflated by the profiler)`);
+  await gw.stop();
+  await baseline?.child.stop();
+  await floor.stop();
+  await upstream.stop();
+  process.exit(0);
+}
+
 const gateways = [gateway, ...(baseline ? [baseline] : [])];
 for (const l of [loads.floor, ...gateways]) await runLoad(l.json, 32, 2);
 for (const g of gateways) await runLoad(g.kb, 32, 1);
