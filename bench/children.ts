@@ -48,6 +48,8 @@ export interface ChildSpec {
   env?: Record<string, string>;
   /** Extra node flags (e.g. --cpu-prof). */
   nodeArgs?: string[];
+  /** A command that runs node (e.g. valgrind and its options: bench/hotpath.ts --instructions). */
+  wrapper?: string[];
   readyTimeoutMs?: number;
   /** Working directory (where `tsx` resolves from). */
   cwd: string;
@@ -80,7 +82,8 @@ export class BenchChild {
 
   static async start(spec: ChildSpec): Promise<BenchChild> {
     const nodeArgs = [...(spec.nodeArgs ?? []), '--import', 'tsx', spec.script];
-    const [cmd, args] = spec.cpu === null ? [process.execPath, nodeArgs] : ['taskset', ['-c', String(spec.cpu), process.execPath, ...nodeArgs]];
+    const command = [...(spec.wrapper ?? []), process.execPath, ...nodeArgs];
+    const [cmd, args] = spec.cpu === null ? [command[0]!, command.slice(1)] : ['taskset', ['-c', String(spec.cpu), ...command]];
     // stdout (where the gateway's pino logs go) to /dev/null; stderr kept for error reports.
     const devNull = openSync('/dev/null', 'w');
     let proc: ChildProcess;

@@ -62,9 +62,13 @@ function location(frame: CallFrame): string {
   return frame.lineNumber >= 0 ? `${path}:${frame.lineNumber + 1}` : path;
 }
 
-/** A frame in Smartflow's own code (src/ or bench/), not a dependency. */
+/** A frame in Smartflow's own code (src/, its compiled dist/ that the bench runs, or bench/), not a dependency. */
 function isOwnSource(frame: CallFrame): boolean {
-  return frame.url.startsWith('file://') && !frame.url.includes('/node_modules/') && (frame.url.includes('/src/') || frame.url.includes('/bench/'));
+  return frame.url.startsWith('file://') && !frame.url.includes('/node_modules/') && (isGatewaySource(frame) || frame.url.includes('/bench/'));
+}
+
+function isGatewaySource(frame: CallFrame): boolean {
+  return frame.url.includes('/src/') || frame.url.includes('/dist/');
 }
 
 /** Which package or part of the program a frame belongs to, for the grouped view. */
@@ -186,7 +190,7 @@ export function summariseProfile(profile: CpuProfile, options: SummaryOptions = 
   out.push(`${cols(noOwnFrameUs)}  (no Smartflow frame on the stack: event loop, node:http parsing, undici/socket callbacks, GC, promise jobs)`);
   out.push('');
   out.push('Inclusive time of Smartflow functions (src/), top 25 (nested: a stage includes the stages it calls synchronously):');
-  const incSorted = [...inclusive.values()].filter((e) => e.frame.url.includes('/src/') && !e.frame.url.includes('/node_modules/')).sort((a, b) => b.us - a.us);
+  const incSorted = [...inclusive.values()].filter((e) => isGatewaySource(e.frame) && !e.frame.url.includes('/node_modules/')).sort((a, b) => b.us - a.us);
   for (const e of incSorted.slice(0, 25)) out.push(`${cols(e.us)}  ${pad(e.frame.functionName || '(anonymous)', 34)} ${location(e.frame)}`);
   return out.join('\n');
 }

@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { CounterTally } from './counter-tally.js';
 
 /** The gateway's Prometheus metrics, in a registry of its own so several gateways can share a process (tests). */
 export interface GatewayMetrics {
@@ -8,6 +9,12 @@ export interface GatewayMetrics {
   ttft: Histogram<'model' | 'provider'>;
   tokens: Counter<'model' | 'provider' | 'type'>;
   cost: Counter<'model' | 'provider'>;
+  /** The per-request increments of `requests`, `tokens` and `cost`, folded into them when they are read (counter-tally.ts). */
+  tallies: {
+    requests: CounterTally<'model' | 'provider' | 'status' | 'operation'>;
+    tokens: CounterTally<'model' | 'provider' | 'type'>;
+    cost: CounterTally<'model' | 'provider'>;
+  };
   /** Requests being handled now; a plain number read at scrape time (no prom-client call per request). */
   inFlight: { value: number };
   spendLogDropped: Counter;
@@ -53,13 +60,39 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Gatew
     },
   });
   const mcp = createMcpMetrics(registry);
+  const tallies: GatewayMetrics['tallies'] = { requests: new CounterTally(), tokens: new CounterTally(), cost: new CounterTally() };
   return {
     registry,
-    requests: new Counter({ name: 'smartflow_requests_total', help: 'LLM requests by model, provider, operation and final status', labelNames: ['model', 'provider', 'status', 'operation'], registers: [registry] }),
+    requests: new Counter({
+      name: 'smartflow_requests_total',
+      help: 'LLM requests by model, provider, operation and final status',
+      labelNames: ['model', 'provider', 'status', 'operation'],
+      registers: [registry],
+      collect() {
+        tallies.requests.fold(this);
+      },
+    }),
     latency: new Histogram({ name: 'smartflow_request_duration_seconds', help: 'Time from request arrival to the last byte', labelNames: ['model', 'provider', 'operation'], buckets: LATENCY_BUCKETS, registers: [registry] }),
     ttft: new Histogram({ name: 'smartflow_time_to_first_token_seconds', help: 'Time from request arrival to the first streamed chunk', labelNames: ['model', 'provider'], buckets: LATENCY_BUCKETS, registers: [registry] }),
-    tokens: new Counter({ name: 'smartflow_tokens_total', help: 'Tokens by model, provider and type (input, cached_input, output)', labelNames: ['model', 'provider', 'type'], registers: [registry] }),
-    cost: new Counter({ name: 'smartflow_cost_micro_usd_total', help: 'Spend in micro-USD by model and provider', labelNames: ['model', 'provider'], registers: [registry] }),
+    tokens: new Counter({
+      name: 'smartflow_tokens_total',
+      help: 'Tokens by model, provider and type (input, cached_input, output)',
+      labelNames: ['model', 'provider', 'type'],
+      registers: [registry],
+      collect() {
+        tallies.tokens.fold(this);
+      },
+    }),
+    cost: new Counter({
+      name: 'smartflow_cost_micro_usd_total',
+      help: 'Spend in micro-USD by model and provider',
+      labelNames: ['model', 'provider'],
+      registers: [registry],
+      collect() {
+        tallies.cost.fold(this);
+      },
+    }),
+    tallies,
     inFlight,
     spendLogDropped: new Counter({ name: 'smartflow_spend_log_dropped_total', help: 'Spend records dropped because the store stayed unreachable and the buffer was full', registers: [registry] }),
     mcp,

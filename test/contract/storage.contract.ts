@@ -298,6 +298,29 @@ export function storageContract(name: string, open: (scope?: string) => Promise<
         assert.deepEqual(await store.guardedIncrement([{ key, delta: 4, limit: 5, ttl_ms: TTL_MS }]), { ok: true, values: [4] });
       });
 
+      test('a batch touching an expired counter several times restarts it once, with the first write\'s expiry', async (t) => {
+        const store = await openFor(t);
+        const [key, other] = [`g-${uid()}`, `g-${uid()}`];
+        assert.deepEqual(await store.guardedIncrement([{ key, delta: 5, limit: 9, ttl_ms: TTL_MS }]), { ok: true, values: [5] });
+        await advance(PAST_TTL_MS);
+        const results = await store.guardedIncrementBatch([
+          [{ key, delta: 4, limit: 9, ttl_ms: TTL_MS }],
+          [{ key, delta: 6, limit: 9, ttl_ms: TTL_MS }, { key: other, delta: 1 }],
+          [{ key, delta: -1, ttl_ms: TTL_MS }, { key: other, delta: 2 }],
+          [{ key, delta: 3, limit: 9, ttl_ms: TTL_MS }],
+        ]);
+        assert.deepEqual(results, [
+          { ok: true, values: [4] },
+          { ok: false, index: 0, values: [4, 0] },
+          { ok: true, values: [3, 2] },
+          { ok: true, values: [6] },
+        ]);
+        assert.equal(await store.getCounter(key), 6, 'the expired 5 is gone; the batch\'s net +6 counts');
+        assert.equal(await store.getCounter(other), 2);
+        await advance(PAST_TTL_MS);
+        assert.equal(await store.getCounter(key), 0, 'the restarted counter expires on the TTL of its first write');
+      });
+
       test('200 concurrent calls from two instances: exactly the limit succeeds', async (t) => {
         const [a, b] = [await openFor(t), await openFor(t)];
         const key = `g-${uid()}`;

@@ -95,14 +95,18 @@ export function createRecordSpendStage(deps: RecordSpendDeps): Stage {
     });
     const modelLabel = labelFor(d ? model : 'unknown');
     metrics.inFlight.value--;
-    metrics.requests.inc({ model: modelLabel, provider, status: String(ctx.status), operation });
+    const status = ctx.status;
+    // Label values joined with a byte no model or provider name holds: the tallies' key for this label set.
+    const series = `${modelLabel}\u0000${provider}`;
+    metrics.tallies.requests.add(`${series}\u0000${status}\u0000${operation}`, () => ({ model: modelLabel, provider, status: String(status), operation }), 1);
     metrics.latency.observe({ model: modelLabel, provider, operation }, latencyMs / 1000);
     if (ttftMs !== null) metrics.ttft.observe({ model: modelLabel, provider }, ttftMs / 1000);
     if (d) {
-      if (ctx.usage.input_tokens) metrics.tokens.inc({ model: modelLabel, provider, type: 'input' }, ctx.usage.input_tokens);
-      if (ctx.usage.cached_input_tokens) metrics.tokens.inc({ model: modelLabel, provider, type: 'cached_input' }, ctx.usage.cached_input_tokens);
-      if (ctx.usage.output_tokens) metrics.tokens.inc({ model: modelLabel, provider, type: 'output' }, ctx.usage.output_tokens);
-      if (ctx.costMicros) metrics.cost.inc({ model: modelLabel, provider }, ctx.costMicros);
+      const { tokens, cost } = metrics.tallies;
+      if (ctx.usage.input_tokens) tokens.add(`${series}\u0000i`, () => ({ model: modelLabel, provider, type: 'input' }), ctx.usage.input_tokens);
+      if (ctx.usage.cached_input_tokens) tokens.add(`${series}\u0000c`, () => ({ model: modelLabel, provider, type: 'cached_input' }), ctx.usage.cached_input_tokens);
+      if (ctx.usage.output_tokens) tokens.add(`${series}\u0000o`, () => ({ model: modelLabel, provider, type: 'output' }), ctx.usage.output_tokens);
+      if (ctx.costMicros) cost.add(series, () => ({ model: modelLabel, provider }), ctx.costMicros);
     }
     if (deps.accessLog) {
       ctx.log.info({ model, provider, status: ctx.status, latency_ms: Math.round(latencyMs), stream: ctx.stream, code: ctx.error?.wireCode }, 'request completed');

@@ -138,29 +138,70 @@ export async function createSqliteStore(path: string, options: StoreOptions = {}
     return row?.value ?? 0;
   };
 
+  /**
+   * The counters one transaction has read or changed: their values as the transaction sees them,
+   * and the net change each needs written at the end. The requests of one batch mostly touch the
+   * same few counters (one key's spend and reservation): reading each once and writing each once
+   * per transaction, instead of a read and an upsert per request, was about 10 % of the gateway's
+   * CPU per budgeted request at 64 connections.
+   */
+  interface Pending {
+    value: number;
+    delta: number;
+    /** The expiry of the first write: the upsert keeps a live row's expiry, so later writes never change it. */
+    expiresAt: number | null;
+    written: boolean;
+  }
   // Checks every limit before writing anything, so a refusal leaves no trace and needs no rollback.
-  const applyGuarded = (entries: GuardedIncrement[], at: number): GuardedIncrementResult => {
+  const applyGuarded = (entries: GuardedIncrement[], at: number, seen: Map<string, Pending>): GuardedIncrementResult => {
+    const counter = (key: string): Pending => {
+      let c = seen.get(key);
+      if (!c) seen.set(key, (c = { value: readCounter(key, at), delta: 0, expiresAt: null, written: false }));
+      return c;
+    };
     const current = new Map<string, number>();
     const values: number[] = [];
     for (const [index, entry] of entries.entries()) {
-      const value = current.get(entry.key) ?? readCounter(entry.key, at);
+      const value = current.get(entry.key) ?? counter(entry.key).value;
       const next = value + entry.delta;
       // A non-positive delta never pushes a counter further over its limit: refunds always apply.
       if (entry.limit !== undefined && entry.delta > 0 && next > entry.limit) {
-        return { ok: false, index, values: entries.map((e) => readCounter(e.key, at)) };
+        return { ok: false, index, values: entries.map((e) => counter(e.key).value) };
       }
       current.set(entry.key, next);
       values.push(next);
     }
-    // The new values were computed above under the write lock; the writes need not return them.
-    for (const entry of entries) q.addToCounter.run({ key: entry.key, delta: entry.delta, expires_at: expiryOf(entry.ttl_ms, at), now: at });
+    for (const entry of entries) {
+      const c = counter(entry.key);
+      c.value += entry.delta;
+      c.delta += entry.delta;
+      if (!c.written) {
+        c.written = true;
+        c.expiresAt = expiryOf(entry.ttl_ms, at);
+      }
+    }
     return { ok: true, values };
+  };
+  // The new values were computed under the write lock; the writes need not return them. A
+  // counter read as 0 because its row had expired is replaced by the upsert, as a single write would.
+  const writePending = (seen: Map<string, Pending>, at: number): void => {
+    for (const [key, c] of seen) if (c.written) q.addToCounter.run({ key, delta: c.delta, expires_at: c.expiresAt, now: at });
   };
   // IMMEDIATE takes the write lock before the reads, so no other connection or process can
   // change a counter between the limit check and the increment.
-  const guarded = db.transaction(applyGuarded);
+  const guarded = db.transaction((entries: GuardedIncrement[], at: number) => {
+    const seen = new Map<string, Pending>();
+    const result = applyGuarded(entries, at, seen);
+    writePending(seen, at);
+    return result;
+  });
   // One transaction for many: the lock and commit are most of a guarded increment's cost.
-  const guardedBatch = db.transaction((batches: GuardedIncrement[][], at: number) => batches.map((entries) => applyGuarded(entries, at)));
+  const guardedBatch = db.transaction((batches: GuardedIncrement[][], at: number) => {
+    const seen = new Map<string, Pending>();
+    const results = batches.map((entries) => applyGuarded(entries, at, seen));
+    writePending(seen, at);
+    return results;
+  });
 
   const appendBatch = db.transaction((records: SpendRecord[]) => {
     // Inserted in (time, id) order so that the rowid breaks ties the way the Redis backend's
