@@ -1,5 +1,5 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,7 +10,7 @@ import { BENCH_MASTER_KEY, GATEWAY_OPTIONS_ENV, PASSTHROUGH_UPSTREAM_ENV, type G
 import { BENCH_KEY_BUDGET } from './vkeys.js';
 
 /**
- * `node --import tsx bench/hotpath.ts [--rounds N] [--seconds S] [--baseline DIR] [--cpu-prof [--connections C]] [--instructions [--requests N]]`
+ * `node --import tsx bench/hotpath.ts [--rounds N] [--seconds S] [--baseline DIR] [--cpu-prof [--connections C]] [--instructions [--requests N]] [--syscalls [--requests N]]`
  * (after `npm run build`): the performance issue's hot-path targets, measured in one run with the
  * loads interleaved, so that a busy machine moves every column alike. The gateway runs the
  * DEFAULT configuration (info logging, access log) and is called with a budgeted virtual key
@@ -26,6 +26,8 @@ import { BENCH_KEY_BUDGET } from './vkeys.js';
  * `--connections` (default 64) against a profiled gateway, for bench/profile-summary.ts.
  * `--instructions`: floor and gateway under valgrind's callgrind; instructions per request
  * (user space only), repeatable on a busy machine but slow (about 10 minutes a round).
+ * `--syscalls`: strace attached to floor and gateway after warm-up; system calls per request
+ * at 16 connections and at 1, by name.
  */
 
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
@@ -39,6 +41,7 @@ const rounds = opt('--rounds', 3);
 const seconds = opt('--seconds', 4);
 const cpuProf = argv.includes('--cpu-prof');
 const instructions = argv.includes('--instructions');
+const syscalls = argv.includes('--syscalls');
 const baselineAt = argv.indexOf('--baseline');
 /** Another checkout (built) whose gateway is measured in the same rounds: before/after comparisons on a noisy machine. */
 const baselineDir = baselineAt >= 0 ? resolve(argv[baselineAt + 1]!) : null;
@@ -173,6 +176,36 @@ if (instructions) {
   }
   await gw.stop(60_000);
   await floor.stop(60_000);
+  await upstream.stop();
+  process.exit(0);
+}
+
+/** System calls per request (strace attached after warm-up): where the kernel time goes, and how many writes each side makes. */
+async function syscallsPer(child: BenchChild, t: HttpTarget, count: number, connections: number): Promise<Map<string, number>> {
+  const out = join(dataDir, `strace.${child.pid}`);
+  const tracer = spawn('strace', ['-c', '-f', '-p', String(child.pid), '-o', out], { stdio: 'ignore' });
+  await new Promise((r) => setTimeout(r, 1000));
+  await send(t, count, connections);
+  const exited = new Promise((r) => tracer.once('exit', r));
+  tracer.kill('SIGINT');
+  await exited;
+  const calls = new Map<string, number>();
+  for (const m of readFileSync(out, 'utf8').matchAll(/^\s*[\d.]+\s+[\d.]+\s+\d+\s+(\d+)\s+(?:\d+\s+)?(\w+)$/gm)) calls.set(m[2]!, Number(m[1]) / count);
+  return calls;
+}
+
+if (syscalls) {
+  const count = opt('--requests', 20_000);
+  for (const l of Object.values(loads)) await send(l.json, 2000, 8);
+  const f = await syscallsPer(floor, loads.floor.json, count, 16);
+  const g = await syscallsPer(gw, loads.gateway.json, count, 16);
+  const g1 = await syscallsPer(gw, loads.gateway.json, count / 10, 1);
+  const f1 = await syscallsPer(floor, loads.floor.json, count / 10, 1);
+  const names = [...new Set([...f.keys(), ...g.keys(), ...g1.keys()])].sort((a, b) => (g.get(b) ?? 0) - (g.get(a) ?? 0));
+  log(`${'system calls per request'.padEnd(26)} ${'floor'.padStart(8)} ${'gateway'.padStart(8)} ${'floor 1c'.padStart(9)} ${'gw 1c'.padStart(8)}`);
+  for (const n of names) log(`${n.padEnd(26)} ${(f.get(n) ?? 0).toFixed(3).padStart(8)} ${(g.get(n) ?? 0).toFixed(3).padStart(8)} ${(f1.get(n) ?? 0).toFixed(3).padStart(9)} ${(g1.get(n) ?? 0).toFixed(3).padStart(8)}`);
+  await gw.stop();
+  await floor.stop();
   await upstream.stop();
   process.exit(0);
 }

@@ -1,4 +1,5 @@
 import { pino, type Logger, type LoggerOptions } from 'pino';
+import { TurnBatchedDestination } from './turn-batched-destination.js';
 
 export type { Logger };
 
@@ -78,7 +79,7 @@ function isoTime(): string {
 
 export interface LoggerSettings {
   level: string;
-  /** Destination stream; stdout when absent. Tests pass a collector to assert on redaction. */
+  /** Destination stream; stdout (written once per event-loop turn) when absent. Tests pass a collector to assert on redaction. */
   destination?: NodeJS.WritableStream;
 }
 
@@ -89,5 +90,8 @@ export function createLogger(settings: LoggerSettings): Logger {
     formatters: { log: redactCredentials },
     timestamp: isoTime,
   };
-  return settings.destination ? pino(options, settings.destination as pino.DestinationStream) : pino(options);
+  if (settings.destination) return pino(options, settings.destination as pino.DestinationStream);
+  const stdout = new TurnBatchedDestination(1);
+  process.once('exit', () => stdout.flush());
+  return pino(options, stdout);
 }
