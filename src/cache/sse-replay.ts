@@ -64,7 +64,7 @@ function framesFromCompletion(text: string): string[] {
   for (const choice of c.choices) {
     const m = choice.message;
     const chunk = (delta: OpenAIChatChunk['choices'][number]['delta'], finish: OpenAIChatChunk['choices'][number]['finish_reason'] = null): string =>
-      sseFrame({ ...head, choices: [{ index: choice.index, delta, finish_reason: finish }] });
+      sseFrame(Object.assign({}, head, { choices: [{ index: choice.index, delta, finish_reason: finish }] }));
     frames.push(chunk({ role: 'assistant', content: '' }));
     if (typeof m.content === 'string' && m.content !== '') frames.push(chunk({ content: m.content }));
     if (typeof m.refusal === 'string' && m.refusal !== '') frames.push(chunk({ refusal: m.refusal }));

@@ -38,7 +38,7 @@ export function createTranslatedAdapter(
     const dropped: string[] = [];
     const req = translator.toUpstreamRequest(body, call.upstreamModel, provider, dropped);
     const droppedField = dropped.length > 0 ? { dropped } : {};
-    req.headers = { ...call.forwardedHeaders, ...req.headers };
+    req.headers = Object.assign({}, call.forwardedHeaders, req.headers);
     const res = await transport.send(req, call.signal, call.timeoutMs ?? provider.timeout_ms);
     if (res.status >= 400) throw translator.fromUpstreamError(res.status, await readText(res, call.signal), res.headers);
 
@@ -84,7 +84,7 @@ export function createTranslatedAdapter(
   if (embeddingsTranslator) {
     adapter.embeddings = async (body, call) => {
       const req = embeddingsTranslator.toUpstreamRequest(body, call.upstreamModel, provider);
-      req.headers = { ...call.forwardedHeaders, ...req.headers };
+      req.headers = Object.assign({}, call.forwardedHeaders, req.headers);
       const res = await transport.send(req, call.signal, call.timeoutMs ?? provider.timeout_ms);
       const text = await readText(res, call.signal);
       if (res.status >= 400) throw translator.fromUpstreamError(res.status, text, res.headers);

@@ -132,7 +132,7 @@ export function anthropicAnswerBytes(json: string): number {
  * OpenAI-compatible servers, marked as estimated. `reported` is what it did report, if anything.
  */
 export function estimatedMessagesUsage(body: Record<string, unknown>, outputBytes: number, reported?: { usage: Usage; input: boolean; output: boolean }): Usage {
-  const usage: Usage = reported ? { ...reported.usage } : { input_tokens: 0, cached_input_tokens: 0, output_tokens: 0 };
+  const usage: Usage = reported ? Object.assign({}, reported.usage) : { input_tokens: 0, cached_input_tokens: 0, output_tokens: 0 };
   if (!reported?.input) usage.input_tokens = chargedInputTokens({ operation: 'messages', body: body as AnthropicMessagesRequest, query: '' });
   if (!reported?.output) usage.output_tokens = Math.max(usage.output_tokens, Math.ceil(outputBytes / BYTES_PER_TOKEN));
   usage.estimated = true;

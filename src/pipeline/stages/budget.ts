@@ -53,7 +53,8 @@ function withEstimatedUsage(response: Extract<ProviderResponse, { kind: 'stream'
 /** Anthropic bills prompt-cache writes above plain input: the dearer reading is the worst case. */
 function worstCostMicros(worst: WorstCase, deployment: ModelDeployment): number {
   const asPlain: Usage = { input_tokens: worst.inputTokens, cached_input_tokens: 0, output_tokens: worst.outputTokens, server_tool_calls: worst.serverToolCalls };
-  return Math.max(costMicros(asPlain, deployment.price), costMicros({ ...asPlain, cache_creation_input_tokens: worst.inputTokens }, deployment.price));
+  const asWrites: Usage = { input_tokens: worst.inputTokens, cached_input_tokens: 0, output_tokens: worst.outputTokens, server_tool_calls: worst.serverToolCalls, cache_creation_input_tokens: worst.inputTokens };
+  return Math.max(costMicros(asPlain, deployment.price), costMicros(asWrites, deployment.price));
 }
 
 /** A budget with a limit cannot count a model without a price: refuse rather than let it run free. */

@@ -24,7 +24,7 @@ export function createInvokeProviderStage(registry: ProviderRegistry, options: I
       const adapter = registry.adapter(deployment.provider.name);
       ctx.responseHeaders['x-smartflow-provider'] = deployment.provider.name;
       let forwardedHeaders = registry.forwarder(deployment.provider.name).pick(ctx.headers);
-      if (request.operation === 'messages') forwardedHeaders = { ...forwardedHeaders, ...anthropicClientHeaders(ctx.headers) };
+      if (request.operation === 'messages') forwardedHeaders = Object.assign({}, forwardedHeaders, anthropicClientHeaders(ctx.headers));
       if (ctx.longContext && deployment.provider.type === 'anthropic') forwardedHeaders = withLongContextBeta(forwardedHeaders);
       const call = {
         requestedModel: ctx.requestedModel,
@@ -44,7 +44,7 @@ export function createInvokeProviderStage(registry: ProviderRegistry, options: I
         }
         // Decided per attempt: a fallback target at another base_url must not get the caller's key.
         const apiKeyOverride = options.anthropicByok.keyFor(deployment.provider, callerAnthropicKey(ctx.headers, ctx.principal, options.allowAnthropicByok));
-        response = await adapter.messages(request.body, { ...call, query: request.query, ...(apiKeyOverride !== undefined ? { apiKeyOverride } : {}) });
+        response = await adapter.messages(request.body, Object.assign({}, call, { query: request.query }, apiKeyOverride !== undefined ? { apiKeyOverride } : {}));
       } else {
         if (!adapter.embeddings) {
           throw new GatewayError('SF_ERR_OPERATION_UNSUPPORTED', { message: `The provider "${deployment.provider.name}" has no embeddings API.`, param: 'model' });

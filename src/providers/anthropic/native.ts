@@ -53,7 +53,7 @@ function streamUsage(event: string | undefined, data: unknown, usage: Usage): Us
 export function createNativeMessages(provider: ProviderConfig, transport: HttpTransport) {
   return async function messages(body: Record<string, unknown>, call: ProviderCall): Promise<ProviderResponse> {
     const url = `${provider.base_url}/v1/messages${call.query ?? ''}`;
-    const headers = { ...nativeHeaders(provider, call.forwardedHeaders, call.apiKeyOverride), 'content-type': 'application/json' };
+    const headers = Object.assign(nativeHeaders(provider, call.forwardedHeaders, call.apiKeyOverride), { 'content-type': 'application/json' });
     const res = await transport.send({ method: 'POST', url, headers, body: JSON.stringify({ ...body, model: call.upstreamModel }) }, call.signal, call.timeoutMs ?? provider.timeout_ms);
     if (res.status >= 400) throw anthropicError(res.status, await readText(res, call.signal), res.headers);
     if (body['stream'] !== true) {

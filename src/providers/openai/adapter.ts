@@ -26,8 +26,7 @@ export function createOpenAIAdapter(provider: ProviderConfig, transport: HttpTra
   async function chat(body: OpenAIChatRequest, call: ProviderCall): Promise<ProviderResponse> {
     const stream = body.stream === true;
     const clientWantsUsage = stream && body.stream_options?.include_usage === true;
-    const upstreamBody: OpenAIChatRequest = { ...body, model: call.upstreamModel };
-    if (stream) upstreamBody.stream_options = { ...body.stream_options, include_usage: true };
+    const upstreamBody: OpenAIChatRequest = stream ? Object.assign({}, body, { model: call.upstreamModel, stream_options: { ...body.stream_options, include_usage: true } }) : { ...body, model: call.upstreamModel };
     const res = await transport.send(
       { method: 'POST', url: `${base}/chat/completions${query}`, headers: upstream.headers(call), body: JSON.stringify(upstreamBody) },
       call.signal,

@@ -41,7 +41,7 @@ function estimateOnly(raw: Record<string, unknown>): OpenAIChatRequest {
  */
 export function prepareResponses(raw: Record<string, unknown>): { chat: OpenAIChatRequest; state: ResponsesState } {
   checkResponsesRequest(raw);
-  const body = { ...withoutCacheControls(raw), store: false };
+  const body = Object.assign({}, withoutCacheControls(raw), { store: false });
   try {
     const { chat, ...translation } = translateResponsesToChat(parseResponsesRequest(raw));
     return { chat, state: { body, translation } };
