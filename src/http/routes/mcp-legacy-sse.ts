@@ -2,7 +2,6 @@ import type { IncomingMessage } from 'node:http';
 import { withWorkerHint } from '../../cluster/session-id.js';
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
 import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
-import { SSEServerTransport } from '@modelcontextprotocol/sdk/server/sse.js';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { RequestLog } from '../../core/request-log.js';
 import type { Principal } from '../../keys/principal.js';
@@ -17,7 +16,7 @@ export interface McpEndpointContext {
   sessions: SessionTable;
   log: RequestLog;
   now: () => number;
-  newServer: (scope: EndpointScope, principal: Principal) => Server;
+  newServer: (scope: EndpointScope, principal: Principal) => Promise<Server>;
   /** Throws the 404 (no such alias) or 403 (not this key's) for a one-server endpoint. */
   checkEndpoint: (principal: Principal, endpoint: EndpointScope) => void;
 }
@@ -33,10 +32,11 @@ export function registerLegacySseRoutes(scope: FastifyInstance, context: McpEndp
   const open = async (request: FastifyRequest, reply: FastifyReply, endpoint: EndpointScope, messagePath: string) => {
     const principal = principalOf(request);
     context.checkEndpoint(principal, endpoint);
+    const { SSEServerTransport } = await import('@modelcontextprotocol/sdk/server/sse.js');
+    const server = await context.newServer(endpoint, principal);
     reply.hijack();
     // The message URL names this worker, so a POST landing on another worker reaches the stream (cluster/session-affinity.ts).
     const transport = new SSEServerTransport(withWorkerHint(messagePath), reply.raw);
-    const server = context.newServer(endpoint, principal);
     // Chained by server.connect(): the stream closing (client gone, idle expiry, shutdown) ends the session.
     transport.onclose = () => context.sessions.forget(transport.sessionId);
     // In the table before the endpoint event goes out, so the client's first POST finds it.

@@ -128,7 +128,7 @@ export function registerMcpRoutes(app: FastifyInstance, deps: McpRouteDeps): voi
 
       const { toolset } = parseInput(toolsetSchema, request.query);
       if (toolset === 'search' && (!deps.toolSearch || endpoint.kind !== 'all')) throw new GatewayError('SF_ERR_INVALID_REQUEST', { message: 'toolset=search is only offered on /mcp', param: 'toolset' });
-      const server = newServer(endpoint, principal, toolset);
+      const server = await newServer(endpoint, principal, toolset);
       const { resume_max_events: maxEvents, resume_max_bytes: maxBytes } = deps.config;
       const transport: LeanHttpServerTransport = new LeanHttpServerTransport({
         sessionId: newSessionId,

@@ -1,6 +1,6 @@
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
-import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import type { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
+import type { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import type { RequestLog } from '../../core/request-log.js';
 import { TokenRequestFailed } from '../auth/client-credentials.js';
 import { bearerChallenge } from '../auth/oauth-discovery.js';
@@ -47,12 +47,22 @@ type FetchLike = (url: string | URL, init?: RequestInit) => Promise<Response>;
 const CLIENT_INFO = { name: 'smartflow', version: '0.1.0' };
 
 /**
+ * The SDK's client half (with its protocol engine, about 5 MiB of RSS with its dependencies) is
+ * loaded at the first upstream connection, not at start: a gateway without MCP servers never needs it.
+ */
+async function newClient(): Promise<Client> {
+  const { Client } = await import('@modelcontextprotocol/sdk/client/index.js');
+  return new Client(CLIENT_INFO);
+}
+
+/**
  * The SDK's stdio transport starts from its own short list of inherited variables (PATH, HOME,
  * USER, SHELL, TERM, LOGNAME), never the whole process environment: the gateway's provider keys
  * must not reach a community tool server. The server's own `env` goes on top of that.
  */
-function stdioTransport(server: McpServer, log: RequestLog): StdioClientTransport {
+async function stdioTransport(server: McpServer, log: RequestLog): Promise<StdioClientTransport> {
   if (!server.command) throw new Error(`MCP server "${server.alias}" has no command`);
+  const { StdioClientTransport } = await import('@modelcontextprotocol/sdk/client/stdio.js');
   const transport = new StdioClientTransport({
     command: server.command,
     args: server.args,
@@ -123,7 +133,7 @@ async function open(client: Client, transport: StdioClientTransport | SSEClientT
 }
 
 async function connectStreamable(server: McpServer, timeoutMs: number, authorizer: RequestAuthorizer | undefined): Promise<UpstreamConnection> {
-  const client = new Client(CLIENT_INFO);
+  const client = await newClient();
   const transport = new LeanHttpClientTransport(httpUrl(server), { headers: server.headers, authorizer });
   await open(client, transport, timeoutMs);
   return {
@@ -139,9 +149,10 @@ async function connectStreamable(server: McpServer, timeoutMs: number, authorize
 }
 
 async function connectSse(server: McpServer, timeoutMs: number, authorizer: RequestAuthorizer | undefined): Promise<UpstreamConnection> {
-  const client = new Client(CLIENT_INFO);
+  const client = await newClient();
   const headers = server.headers;
   const streamFetch = authorizedFetch((url, init) => fetch(url, init), authorizer);
+  const { SSEClientTransport } = await import('@modelcontextprotocol/sdk/client/sse.js');
   const transport = new SSEClientTransport(httpUrl(server), {
     requestInit: { headers },
     fetch: authorizedFetch(fetchWithOwnSignal, authorizer),
@@ -160,8 +171,8 @@ async function connectSse(server: McpServer, timeoutMs: number, authorizer: Requ
 export async function connectUpstream(server: McpServer, options: ConnectOptions): Promise<UpstreamConnection> {
   switch (server.transport) {
     case 'stdio': {
-      const client = new Client(CLIENT_INFO);
-      const transport = stdioTransport(server, options.log);
+      const client = await newClient();
+      const transport = await stdioTransport(server, options.log);
       await open(client, transport, options.timeoutMs);
       return { client, transport: 'stdio', pid: transport.pid, close: () => client.close() };
     }

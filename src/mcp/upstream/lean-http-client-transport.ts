@@ -1,5 +1,4 @@
 import type { Readable } from 'node:stream';
-import { StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { JSONRPCMessageSchema, type JSONRPCMessage, type RequestId } from '@modelcontextprotocol/sdk/types.js';
 import { Pool, type Dispatcher } from 'undici';
@@ -7,6 +6,21 @@ import { bearerChallenge } from '../auth/oauth-discovery.js';
 import { isMethod, isRequest, isResult } from '../jsonrpc-shape.js';
 import type { RequestAuthorizer } from './connect.js';
 import { SseParser } from './sse-parser.js';
+
+/**
+ * An HTTP status the server answered instead of MCP (`code` -1: not an MCP content type). The
+ * SDK's StreamableHTTPError plays this part for its own transport; importing it would load the
+ * SDK's OAuth client at start for one class.
+ */
+export class UpstreamHttpError extends Error {
+  constructor(
+    readonly code: number,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'UpstreamHttpError';
+  }
+}
 
 /** The SDK client's reconnection defaults for a lost SSE stream. */
 const RECONNECT = { initialMs: 1000, maxMs: 30_000, grow: 1.5, maxRetries: 2 };
@@ -122,7 +136,7 @@ export class LeanHttpClientTransport implements Transport {
       if (sessionId) this.sessionId = sessionId;
       if (res.statusCode < 200 || res.statusCode >= 300) {
         const text = await res.body.text().catch(() => '');
-        throw new StreamableHTTPError(res.statusCode, `Error POSTing to endpoint: HTTP ${res.statusCode} ${text}`.trimEnd());
+        throw new UpstreamHttpError(res.statusCode, `Error POSTing to endpoint: HTTP ${res.statusCode} ${text}`.trimEnd());
       }
       if (res.statusCode === 202 || !isRequest(message)) {
         await res.body.dump();
@@ -137,7 +151,7 @@ export class LeanHttpClientTransport implements Transport {
         this.read(res.body, { reconnectable: false });
       } else {
         await res.body.dump();
-        throw new StreamableHTTPError(-1, `Unexpected content type: ${type}`);
+        throw new UpstreamHttpError(-1, `Unexpected content type: ${type}`);
       }
     } catch (error) {
       this.onerror?.(error as Error);
@@ -152,7 +166,7 @@ export class LeanHttpClientTransport implements Transport {
     if (res.statusCode !== 200) {
       await res.body.dump();
       if (res.statusCode === 405) return;
-      throw new StreamableHTTPError(res.statusCode, `Failed to open SSE stream: HTTP ${res.statusCode}`);
+      throw new UpstreamHttpError(res.statusCode, `Failed to open SSE stream: HTTP ${res.statusCode}`);
     }
     this.read(res.body, context);
   }
@@ -217,7 +231,7 @@ export class LeanHttpClientTransport implements Transport {
     if (this.sessionId === undefined || this.closed) return;
     const res = await this.exchange('DELETE', undefined, {});
     await res.body.dump();
-    if (res.statusCode >= 300 && res.statusCode !== 405) throw new StreamableHTTPError(res.statusCode, `Failed to terminate session: HTTP ${res.statusCode}`);
+    if (res.statusCode >= 300 && res.statusCode !== 405) throw new UpstreamHttpError(res.statusCode, `Failed to terminate session: HTTP ${res.statusCode}`);
     this.sessionId = undefined;
   }
 

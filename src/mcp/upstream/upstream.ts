@@ -1,4 +1,3 @@
-import { StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import {
   ErrorCode,
   LoggingLevelSchema,
@@ -17,6 +16,7 @@ import type { z } from 'zod';
 import type { RequestLog } from '../../core/request-log.js';
 import type { McpServer } from '../registry.js';
 import type { ForwardedHeaders } from '../auth/forwarded-headers.js';
+import { UpstreamHttpError } from './lean-http-client-transport.js';
 import { connectUpstream, type ConnectedTransport, type RequestAuthorizer, type UpstreamConnection } from './connect.js';
 import { scrubSecrets } from './scrub.js';
 import { compileToolFilter } from './tool-filter.js';
@@ -311,7 +311,7 @@ export class Upstream {
       this.afterFailure(conn, err);
       // A Streamable HTTP server that forgot our session (restarted, expired) refused the request
       // without running it: initialize a new session and send it once more.
-      if (!retried && err instanceof StreamableHTTPError && (err.code === 404 || err.code === 400)) return this.send(method, params, schema, options, true);
+      if (!retried && err instanceof UpstreamHttpError && (err.code === 404 || err.code === 400)) return this.send(method, params, schema, options, true);
       throw this.mcpError(err);
     }
   }
