@@ -88,6 +88,8 @@ export class TurnBatchedDestination {
       this.retry = null;
       this.flush();
     }, RETRY_MS);
+    // A reader that never drains must not keep a stopping gateway alive; exit flushes once more.
+    this.retry.unref();
   }
 }
 
