@@ -27,6 +27,16 @@ function drainedOrClosed(raw: NodeJS.WritableStream & { once: NodeJS.EventEmitte
 }
 
 /**
+ * Node holds a chunked response's writes (`cork`) until the next tick. When the upstream sent
+ * several frames at once, the loop below would queue them all, through every stage's wrapper,
+ * before that tick: the client's first byte would wait for the last frame. Yielding once after
+ * the first frame lets it leave at once; later frames that arrive together still go out together.
+ */
+function socketFlush(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+/**
  * Sends the pipeline's result. A stream is written frame by frame as the upstream produces
  * it, with backpressure. The first frame is pulled before the status line goes out, so an
  * error that arrives before any content still gets its real status code; an error after
@@ -53,12 +63,15 @@ export async function sendResponse(request: FastifyRequest, reply: FastifyReply,
   }
   reply.hijack();
   const raw = reply.raw;
-  raw.writeHead(response.status, { ...SSE_HEADERS, ...ctx.responseHeaders });
+  raw.writeHead(response.status, Object.assign({}, SSE_HEADERS, ctx.responseHeaders));
   let done = false;
+  let first = true;
   try {
     for (let result = await frames.next(); !result.done; result = await frames.next()) {
       if (raw.destroyed) break;
       if (!raw.write(result.value)) await drainedOrClosed(raw);
+      else if (first) await socketFlush();
+      first = false;
     }
     done = !raw.destroyed;
   } catch (err) {
