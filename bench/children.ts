@@ -1,6 +1,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, openSync } from 'node:fs';
 import { isChildMessage, type ChildStats, type ParentMessage } from './protocol.js';
+import { processMemory } from './proc-stats.js';
 
 /** Every child spawned and not yet exited, ready or not: what cleanup must kill. */
 const live = new Set<ChildProcess>();
@@ -144,13 +145,7 @@ export class BenchChild {
 
   /** Resident set size and its high-water mark from /proc (bytes), or null once the process is gone. */
   memory(): { rssBytes: number; hwmBytes: number } | null {
-    try {
-      const status = readFileSync(`/proc/${this.pid}/status`, 'utf8');
-      const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) * 1024;
-      return { rssBytes: kb('VmRSS'), hwmBytes: kb('VmHWM') };
-    } catch {
-      return null;
-    }
+    return processMemory(this.pid);
   }
 
   /** Asks the child to close cleanly (so --cpu-prof profiles get written); kills it after `graceMs`. */

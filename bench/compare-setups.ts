@@ -1,6 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'undici';
+import { CHAT_BODY } from './bench-inputs.js';
 import { freePort, startServer, type ServerProcess } from './server-process.js';
 import { createBudgetedKey } from './vkeys.js';
 
@@ -11,18 +12,6 @@ import { createBudgetedKey } from './vkeys.js';
  * attached to scopes the request does not match; one PII guardrail that matches a 1 KB prompt.
  * Each `check` proves, before any timing, that the request really takes that path.
  */
-
-/** The ~300-byte request of `npm run bench` (system + user message). */
-export const CHAT_BODY = {
-  model: 'gpt-4o-mini',
-  messages: [
-    { role: 'system', content: 'You are a concise assistant for a travel company. Answer in one or two sentences.' },
-    { role: 'user', content: 'What is the capital of France, and which museum there should a first-time visitor not miss?' },
-  ],
-  temperature: 0.2,
-  max_tokens: 200,
-  user: 'bench-user-42',
-};
 
 /** About 1 KB of user prompt with one email address in it: what the PII guardrail finds and masks. */
 const PII_PROMPT = [

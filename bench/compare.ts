@@ -1,5 +1,4 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { spawnSync } from 'node:child_process';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,6 +9,7 @@ import { COMPARE_TARGETS, renderChecks, renderColumns, renderSpread, representat
 import { bodyOf, SMARTFLOW_SETUPS, startSmartflowServe, type BodyKind } from './compare-setups.js';
 import type { HttpTarget } from './measure.js';
 import { BENCH_MASTER_KEY, PASSTHROUGH_UPSTREAM_ENV } from './protocol.js';
+import { cpuModel, gitRevision } from './machine.js';
 import { killServersSync } from './server-process.js';
 
 /**
@@ -78,21 +78,6 @@ function target(url: string, headers: Record<string, string>, body: BodyKind): {
 }
 
 const bearer = (key: string) => ({ authorization: `Bearer ${key}`, 'content-type': 'application/json' });
-
-function gitRevision(): string {
-  const head = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: REPO_ROOT, encoding: 'utf8' });
-  if (head.status !== 0) return 'unknown';
-  const dirty = spawnSync('git', ['status', '--porcelain', '--', 'src'], { cwd: REPO_ROOT, encoding: 'utf8' });
-  return `${head.stdout.trim()}${dirty.stdout.trim() ? ' (src/ modified)' : ''}`;
-}
-
-function cpuModel(): string {
-  try {
-    return /^model name\s*:\s*(.+)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1]?.trim() ?? 'unknown';
-  } catch {
-    return cpus()[0]?.model ?? 'unknown';
-  }
-}
 
 function loadAverage(): string {
   try {
@@ -226,7 +211,7 @@ async function main(): Promise<void> {
   else log(`peer: ${PEER_DESCRIPTION} in ${peer.dir}${peer.reused ? ' (cached)' : ''}; ${Object.entries(peer.versions).map(([k, v]) => `${k} ${v}`).join(', ')}`);
   const info: MachineInfo = {
     date: date.toISOString(),
-    revision: gitRevision(),
+    revision: gitRevision(REPO_ROOT),
     node: process.version,
     cpuModel: cpuModel(),
     cores: cpus().length,

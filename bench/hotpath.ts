@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Pool, request } from 'undici';
+import { CHAT_BODY, kilobytePrompt } from './bench-inputs.js';
 import { BenchChild, killAllChildrenSync, pinSelf, tasksetAvailable } from './children.js';
 import { measureTtft, runLoad, type HttpTarget } from './measure.js';
 import { BENCH_MASTER_KEY, GATEWAY_OPTIONS_ENV, PASSTHROUGH_UPSTREAM_ENV, type GatewayProcessOptions } from './protocol.js';
@@ -47,19 +48,9 @@ const baselineAt = argv.indexOf('--baseline');
 const baselineDir = baselineAt >= 0 ? resolve(argv[baselineAt + 1]!) : null;
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
-const SHORT = [
-  { role: 'system', content: 'You are a concise assistant for a travel company. Answer in one or two sentences.' },
-  { role: 'user', content: 'What is the capital of France, and which museum there should a first-time visitor not miss?' },
-];
-const KB_PROMPT = [
-  'I am preparing the quarterly review for our logistics team and need help structuring it.',
-  'Last quarter we shipped 48,213 parcels from the Rotterdam and Leipzig depots, with an on-time rate of 96.4 percent.',
-  'Returns went down from 3.1 to 2.7 percent after we changed the packaging supplier in August.',
-  'Please draft an outline with sections for volume, quality, cost, and the three projects we started:',
-  'route optimisation (version 2.3 of the planner), the new scanner firmware, and the driver onboarding programme.',
-  'Keep the tone factual and friendly, avoid jargon, and suggest two charts for each section.',
-].join(' ').padEnd(1024, ' Thank you for the help.').slice(0, 1024);
-const body = (messages: unknown[], stream = false) => JSON.stringify({ model: 'gpt-4o-mini', messages, temperature: 0.2, max_tokens: 200, user: 'bench-user-42', ...(stream ? { stream: true } : {}) });
+const SHORT = CHAT_BODY.messages;
+const KB_PROMPT = kilobytePrompt(6);
+const body = (messages: unknown[], stream = false) => JSON.stringify({ ...CHAT_BODY, messages, ...(stream ? { stream: true } : {}) });
 
 function target(url: string, key: string, b: string): HttpTarget {
   return { url, path: '/v1/chat/completions', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: b };

@@ -2,7 +2,6 @@ import type { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import autocannon from 'autocannon';
 import { Client } from 'undici';
-import type { BenchChild } from './children.js';
 
 /** Percentile by nearest rank over an ascending-sorted array. */
 export function percentile(sorted: readonly number[], p: number): number {
@@ -139,30 +138,3 @@ export async function measureTtft(target: HttpTarget, count: number, warmup: num
   return { requests: count, failures, firstChunkMs: summarise(first), totalMs: summarise(total) };
 }
 
-/** Polls a child's VmRSS every `intervalMs` while load runs; VmHWM covers what polling misses. */
-export class RssSampler {
-  private timer: NodeJS.Timeout | null = null;
-  peakRssBytes = 0;
-
-  constructor(
-    private readonly child: BenchChild,
-    private readonly intervalMs = 100,
-  ) {}
-
-  start(): void {
-    this.sample();
-    this.timer = setInterval(() => this.sample(), this.intervalMs);
-  }
-
-  private sample(): void {
-    const m = this.child.memory();
-    if (m && m.rssBytes > this.peakRssBytes) this.peakRssBytes = m.rssBytes;
-  }
-
-  stop(): number {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = null;
-    this.sample();
-    return this.peakRssBytes;
-  }
-}

@@ -1,6 +1,7 @@
 import { renderWorkers, runWorkersBench } from './workers.js';
+import { CHAT_BODY } from './bench-inputs.js';
+import { cpuModel, gitRevision } from './machine.js';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -104,39 +105,12 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) {
   });
 }
 
-const CHAT_BODY = {
-  model: 'gpt-4o-mini',
-  messages: [
-    { role: 'system', content: 'You are a concise assistant for a travel company. Answer in one or two sentences.' },
-    { role: 'user', content: 'What is the capital of France, and which museum there should a first-time visitor not miss?' },
-  ],
-  temperature: 0.2,
-  max_tokens: 200,
-  user: 'bench-user-42',
-};
-
 function targets(url: string, key: string): { json: HttpTarget; stream: HttpTarget } {
   const headers = { authorization: `Bearer ${key}`, 'content-type': 'application/json' };
   return {
     json: { url, path: '/v1/chat/completions', headers, body: JSON.stringify(CHAT_BODY) },
     stream: { url, path: '/v1/chat/completions', headers, body: JSON.stringify({ ...CHAT_BODY, stream: true }) },
   };
-}
-
-/** The commit measured, marked dirty when src/ has uncommitted changes. */
-function gitRevision(): string {
-  const head = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: REPO_ROOT, encoding: 'utf8' });
-  if (head.status !== 0) return 'unknown';
-  const dirty = spawnSync('git', ['status', '--porcelain', '--', 'src'], { cwd: REPO_ROOT, encoding: 'utf8' });
-  return `${head.stdout.trim()}${dirty.stdout.trim() ? ' (src/ modified)' : ''}`;
-}
-
-function cpuModel(): string {
-  try {
-    return /^model name\s*:\s*(.+)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1]?.trim() ?? 'unknown';
-  } catch {
-    return cpus()[0]?.model ?? 'unknown';
-  }
 }
 
 function startChild(name: string, script: string, cpu: number | null, env: Record<string, string> = {}, nodeArgs: string[] = []): Promise<BenchChild> {
@@ -309,7 +283,7 @@ async function mainMcpOnly(date: Date, revision: string, stamp: string, taskset:
 
 async function main(): Promise<void> {
   const date = new Date();
-  const revision = gitRevision();
+  const revision = gitRevision(REPO_ROOT);
   const stamp = date.toISOString().replace(/[:.]/g, '-');
   if (args.has('--workers')) {
     mkdirSync(RESULTS_DIR, { recursive: true });

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { BenchChild } from './children.js';
-import { measureTtft, RssSampler, runLoad, summarise, type HttpTarget, type LoadResult, type TtftResult } from './measure.js';
+import { PidRssSampler } from './proc-stats.js';
+import { measureTtft, runLoad, summarise, type HttpTarget, type LoadResult, type TtftResult } from './measure.js';
 import type { ChildStats } from './protocol.js';
 
 /** Phase lengths; `--quick` shortens all of them. */
@@ -136,7 +137,7 @@ export async function runScenario(
   sent += warmTtft.requests;
   const memWarm = target.memory();
 
-  const sampler = new RssSampler(target);
+  const sampler = new PidRssSampler(target.pid);
   sampler.start();
   const s0 = await snapshot(target, upstream);
   log(`  1 connection, ${d.latencyS}s`);
