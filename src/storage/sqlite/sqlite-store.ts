@@ -361,8 +361,8 @@ export async function createSqliteStore(path: string, options: StoreOptions = {}
       });
     },
 
-    publish(channel, message) {
-      return call(() => bus.publish(channel, message)).then((delivered) => delivered);
+    async publish(channel, message) {
+      await call(() => bus.publish(channel, message));
     },
     subscribe(channel, handler) {
       return call(() => {
