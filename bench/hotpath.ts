@@ -11,7 +11,7 @@ import { BENCH_MASTER_KEY, GATEWAY_OPTIONS_ENV, PASSTHROUGH_UPSTREAM_ENV, type G
 import { BENCH_KEY_BUDGET } from './vkeys.js';
 
 /**
- * `node --import tsx bench/hotpath.ts [--rounds N] [--seconds S] [--baseline DIR] [--cpu-prof [--connections C]] [--instructions [--requests N]] [--syscalls [--requests N]]`
+ * `node --import tsx bench/hotpath.ts [--rounds N] [--seconds S] [--master] [--baseline DIR] [--cpu-prof [--connections C]] [--instructions [--requests N]] [--syscalls [--requests N]]`
  * (after `npm run build`): the performance issue's hot-path targets, measured in one run with the
  * loads interleaved, so that a busy machine moves every column alike. The gateway runs the
  * DEFAULT configuration (info logging, access log) and is called with a budgeted virtual key
@@ -43,6 +43,8 @@ const seconds = opt('--seconds', 4);
 const cpuProf = argv.includes('--cpu-prof');
 const instructions = argv.includes('--instructions');
 const syscalls = argv.includes('--syscalls');
+/** `--master`: the plain and streamed loads use the master key instead of the budgeted virtual key. */
+const masterKey = argv.includes('--master');
 const baselineAt = argv.indexOf('--baseline');
 /** Another checkout (built) whose gateway is measured in the same rounds: before/after comparisons on a noisy machine. */
 const baselineDir = baselineAt >= 0 ? resolve(argv[baselineAt + 1]!) : null;
@@ -103,7 +105,8 @@ async function startGateway(name: string, repoRoot: string): Promise<GatewayUnde
   await admin(child.url, '/api/policies/attachments', { policy: 'pii', scope: 'key_alias', pattern: 'guarded' });
   const plainKey = (await admin(child.url, '/api/enterprise/vkeys', { alias: 'bench', ...BENCH_KEY_BUDGET })).key as string;
   const piiKey = (await admin(child.url, '/api/enterprise/vkeys', { alias: 'guarded', ...BENCH_KEY_BUDGET })).key as string;
-  const g = { name, child, json: target(child.url, plainKey, body(SHORT)), kb: target(child.url, piiKey, body([SHORT[0], { role: 'user', content: KB_PROMPT }])), stream: target(child.url, plainKey, body(SHORT, true)) };
+  const mainKey = masterKey ? BENCH_MASTER_KEY : plainKey;
+  const g = { name, child, json: target(child.url, mainKey, body(SHORT)), kb: target(child.url, piiKey, body([SHORT[0], { role: 'user', content: KB_PROMPT }])), stream: target(child.url, mainKey, body(SHORT, true)) };
   const check = await request(g.kb.url + g.kb.path, { method: 'POST', headers: g.kb.headers, body: g.kb.body });
   if (check.headers['x-smartflow-applied-guardrails'] !== 'pii-mask') throw new Error(`guarded key: guardrails header ${String(check.headers['x-smartflow-applied-guardrails'])}`);
   await check.body.text();

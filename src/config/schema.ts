@@ -150,6 +150,19 @@ export const configSchema = z.strictObject({
       default_price: defaultPriceSchema.optional(),
       /** Calls reserved per billable server tool a request declares without `max_uses`. */
       max_server_tool_calls: z.number().int().positive().max(10_000).default(20),
+      /** Budget allowances: blocks of a budget a process reserves at once and serves requests from (docs/budgets.md). */
+      allowance: z
+        .strictObject({
+          /** Worst-case requests one block holds; 0 reserves every request in the store. */
+          requests: z.number().int().nonnegative().max(10_000).default(64),
+          /** A block is held only while the budget left after it is at least this many blocks. */
+          headroom: z.number().int().min(1).max(10_000).default(16),
+          /** How often spend settled from blocks is written to the store. */
+          sync_ms: z.number().int().min(10).max(60_000).default(250),
+          /** A block no request has drawn from for this long is given back. */
+          idle_ms: z.number().int().min(100).max(600_000).default(2000),
+        })
+        .prefault({}),
     })
     .prefault({}),
   virtual_keys: z

@@ -45,7 +45,13 @@ export async function createAccess(deps: { store: Store; config: GatewayConfig; 
   await resolver.start();
   const periods = createPeriodClock(config.budgets.timezone);
   const windowOf = (period: BudgetPeriod, at: number): PeriodWindow => periods.window(period, at);
-  const limits = new LimitEnforcer({ store, now, windowOf });
+  const allowance = config.budgets.allowance;
+  const limits = new LimitEnforcer({
+    store,
+    now,
+    windowOf,
+    allowances: { requests: allowance.requests, headroom: allowance.headroom, syncMs: allowance.sync_ms, idleMs: allowance.idle_ms },
+  });
   const timezone = config.budgets.timezone;
   return {
     keys,
@@ -56,7 +62,14 @@ export async function createAccess(deps: { store: Store; config: GatewayConfig; 
     windowOf,
     now,
     timezone,
-    budgetOf: (scope, settings) => reportBudget(store, budgetRule(scope, settings), windowOf, now(), timezone),
-    close: () => resolver.close(),
+    budgetOf: async (scope, settings) => {
+      const rule = budgetRule(scope, settings);
+      await limits.flushBudget(rule);
+      return reportBudget(store, rule, windowOf, now(), timezone);
+    },
+    close: async () => {
+      await limits.close();
+      await resolver.close();
+    },
   };
 }

@@ -1,7 +1,8 @@
 import { GatewayError } from '../errors/gateway-error.js';
 import type { GuardedIncrement, Store } from '../storage/types.js';
+import { BudgetAllowances, type AllowanceDraw, type AllowanceSettings } from './budget-allowances.js';
 import { CounterBatcher } from './counter-batcher.js';
-import type { AccessPolicy } from './access-policy.js';
+import type { AccessPolicy, BudgetRule } from './access-policy.js';
 import type { BudgetPeriod, PeriodWindow } from './budget-period.js';
 import { budgetCounters, increment, usdString, type BudgetCounters } from './budgets.js';
 import { rateCounters, rateLimitHeaders, type RateCounters } from './rate-limits.js';
@@ -21,6 +22,8 @@ export interface Reservation {
   readonly remainingMicros: number | null;
   /** x-ratelimit-* headers for the tightest rate limit, when the key or team has one. */
   readonly rateHeaders: Record<string, string>;
+  /** Set when the budgets were reserved from this process's allowances instead of the store. */
+  readonly draw?: AllowanceDraw;
 }
 
 export interface LimitEnforcerDeps {
@@ -28,6 +31,7 @@ export interface LimitEnforcerDeps {
   now: () => number;
   /** The calendar window of a budget period that contains `now`. */
   windowOf: (period: BudgetPeriod, now: number) => PeriodWindow;
+  allowances: AllowanceSettings;
 }
 
 type Slot =
@@ -44,9 +48,11 @@ const PERIOD_WORD: Record<BudgetPeriod, string> = { daily: 'per day', weekly: 'p
  */
 export class LimitEnforcer {
   private readonly counters: CounterBatcher;
+  private readonly allowances: BudgetAllowances;
 
   constructor(private readonly deps: LimitEnforcerDeps) {
     this.counters = new CounterBatcher(deps.store);
+    this.allowances = new BudgetAllowances(this.counters, deps.allowances, deps.now);
   }
 
   /** Throws SF_ERR_BUDGET_EXCEEDED or SF_ERR_RATE_LIMITED (429) when the worst case does not fit. */
@@ -54,6 +60,15 @@ export class LimitEnforcer {
     const now = this.deps.now();
     // At least one micro-dollar, so a spent budget refuses even requests to models without a price.
     const micros = Math.max(1, worstCase.micros);
+    // Budgets alone (no rate limit) are reserved from this process's allowances when it can hold
+    // them: no store call per request. Rate-limit windows always count in the store.
+    if (policy.rates.length === 0 && policy.budgets.length > 0 && this.allowances.enabled) {
+      const budgets = policy.budgets.map((rule) => budgetCounters(rule, this.deps.windowOf(rule.period, now), now));
+      const draw = await this.allowances.draw(budgets, micros);
+      if (draw) {
+        return { budgets, rates: [], reserved: { tokens: worstCase.tokens, micros }, remainingMicros: this.allowances.remainingAfter(draw), rateHeaders: {}, draw };
+      }
+    }
     const entries: GuardedIncrement[] = [];
     const slots: Slot[] = [];
     const budgets: BudgetCounters[] = [];
@@ -91,6 +106,7 @@ export class LimitEnforcer {
 
   /** Replaces the reservation by what the request actually used; returns the tightest remaining budget. */
   async settle(reservation: Reservation, actual: Consumption): Promise<number | null> {
+    if (reservation.draw) return this.allowances.settle(reservation.draw, actual.micros);
     const entries: GuardedIncrement[] = [];
     for (const counters of reservation.budgets) {
       entries.push(increment(counters.spentKey, actual.micros - reservation.reserved.micros, counters.ttlMs));
@@ -102,6 +118,17 @@ export class LimitEnforcer {
     if (entries.length === 0) return null;
     const result = await this.counters.submit(entries);
     return tightestBudget(reservation.budgets, entries, result.values);
+  }
+
+  /** Writes what this process holds of a budget to the store, so that a read of it right after is current. */
+  flushBudget(rule: BudgetRule): Promise<void> {
+    const now = this.deps.now();
+    return this.allowances.flushBudget(budgetCounters(rule, this.deps.windowOf(rule.period, now), now));
+  }
+
+  /** Writes settled spend and gives allowances back; call after the last request has settled. */
+  close(): Promise<void> {
+    return this.allowances.close();
   }
 
   private tightestRateHeaders(rates: RateCounters[], entries: GuardedIncrement[], values: number[], now: number): Record<string, string> {

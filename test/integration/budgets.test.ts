@@ -143,6 +143,90 @@ describe('hard budgets under concurrency', () => {
   });
 });
 
+describe('budget allowances (blocks of a budget served in memory)', () => {
+  let fake: FakeUpstream;
+  before(async () => {
+    fake = await startFakeOpenAI();
+  });
+  after(() => fake.close());
+
+  test('two instances on one Redis, a budget of 100 worst cases, 200 concurrent requests: never passed, every block written back', async (t) => {
+    const prefix = `sf-test-allowance-${randomUUID()}:`;
+    // Blocks of 4 worst cases (880 µUSD), held while 4 blocks would be left: about the first 80 % of the budget.
+    const extra = { store: { type: 'redis', url: REDIS_URL, prefix }, budgets: { allowance: { requests: 4, headroom: 4, sync_ms: 50, idle_ms: 300 } } };
+    const a = await startTestGateway(config(fake, extra));
+    const b = await startTestGateway(config(fake, extra));
+    t.after(async () => {
+      await a.close();
+      await b.close();
+      await flushRedisPrefix(prefix);
+    });
+    const max = 100 * WORST_MICROS;
+    const { id, key } = await createKey(a.url, { max_budget: max / 1e6, budget_period: 'monthly' });
+    fake.reset();
+    fake.steer = { delayMs: 300 };
+    t.after(() => (fake.steer = {}));
+    const results = await burst([a.url, b.url], key, 200);
+    fake.steer = {};
+    const answered = results.filter((r) => r.status === 200).length;
+    for (const res of results.filter((r) => r.status !== 200)) assertBudgetRefusal(res);
+    assert.equal(fake.requests.length, answered, 'refused requests never reached the provider');
+    assert.ok(answered >= 100, `the budget fits at least 100 worst cases, ${answered} were answered`);
+    assert.ok(answered * ACTUAL_MICROS <= max, `${answered} answered at ${ACTUAL_MICROS} µUSD passes the budget of ${max}`);
+
+    // Each instance's budget view writes what it holds first; the other's blocks go back after idle_ms.
+    let budget = await budgetOf(b.url, id);
+    for (let i = 0; i < 100 && budget.reserved !== 0; i++) {
+      await sleep(50);
+      budget = await budgetOf(b.url, id);
+    }
+    assert.equal(budget.reserved, 0, 'every block went back');
+    assert.equal(Math.round(budget.spent * 1e6), answered * ACTUAL_MICROS);
+  });
+
+  test('another instance sees a block as reserved until it goes back; the instance that holds it reports exact figures at once', async (t) => {
+    const prefix = `sf-test-allowance-${randomUUID()}:`;
+    const extra = { store: { type: 'redis', url: REDIS_URL, prefix }, budgets: { allowance: { sync_ms: 50, idle_ms: 1000 } } };
+    const a = await startTestGateway(config(fake, extra));
+    const b = await startTestGateway(config(fake, extra));
+    t.after(async () => {
+      await a.close();
+      await b.close();
+      await flushRedisPrefix(prefix);
+    });
+    const { id, key } = await createKey(a.url, { max_budget: 1 });
+    fake.reset();
+    for (let i = 0; i < 3; i++) assert.equal((await chatWith(a.url, key, 'metered')).status, 200);
+    await sleep(150);
+    // A block of 64 worst cases is held by A: B sees it as reserved, spend already synced.
+    const seenByB = await budgetOf(b.url, id);
+    assert.equal(Math.round(seenByB.reserved * 1e6), 64 * WORST_MICROS - 3 * ACTUAL_MICROS);
+    assert.equal(Math.round(seenByB.spent * 1e6), 3 * ACTUAL_MICROS);
+    // A's own view gives its block back first.
+    const seenByA = await budgetOf(a.url, id);
+    assert.equal(seenByA.reserved, 0);
+    assert.equal(Math.round(seenByA.spent * 1e6), 3 * ACTUAL_MICROS);
+    assert.equal(Math.round(seenByA.remaining * 1e6), 1_000_000 - 3 * ACTUAL_MICROS);
+  });
+
+  test('with allowance.requests 0 every request reserves in the store: another instance sees nothing reserved after the answers', async (t) => {
+    const prefix = `sf-test-allowance-${randomUUID()}:`;
+    const extra = { store: { type: 'redis', url: REDIS_URL, prefix }, budgets: { allowance: { requests: 0 } } };
+    const a = await startTestGateway(config(fake, extra));
+    const b = await startTestGateway(config(fake, extra));
+    t.after(async () => {
+      await a.close();
+      await b.close();
+      await flushRedisPrefix(prefix);
+    });
+    const { id, key } = await createKey(a.url, { max_budget: 1 });
+    for (let i = 0; i < 3; i++) assert.equal((await chatWith(a.url, key, 'metered')).status, 200);
+    const seenByB = await budgetOf(b.url, id);
+    assert.equal(seenByB.reserved, 0);
+    assert.equal(Math.round(seenByB.spent * 1e6), 3 * ACTUAL_MICROS);
+  });
+});
+
 describe('budget headers, periods and teams', () => {
   let fake: FakeUpstream;
   before(async () => {
