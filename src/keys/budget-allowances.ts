@@ -57,6 +57,7 @@ export class BudgetAllowances {
   private readonly byBudget = new Map<string, Allowance>();
   private timer: NodeJS.Timeout | null = null;
   private syncing: Promise<void> | null = null;
+  private closed = false;
 
   constructor(
     private readonly counters: CounterBatcher,
@@ -83,9 +84,9 @@ export class BudgetAllowances {
       if (short.length === 0) {
         for (const a of allowances) {
           a.lastUsed = now;
-          if (a.counters.rule.maxMicros === null) continue;
-          a.unused -= micros;
+          // Counted for budgets without a limit too: an allowance with requests in flight is never dropped.
           a.inFlight += micros;
+          if (a.counters.rule.maxMicros !== null) a.unused -= micros;
         }
         return { allowances, micros };
       }
@@ -99,11 +100,11 @@ export class BudgetAllowances {
   settle(draw: AllowanceDraw, actualMicros: number): number | null {
     let tightest: number | null = null;
     for (const a of draw.allowances) {
+      a.inFlight -= draw.micros;
       if (a.counters.rule.maxMicros === null) {
         a.excess += actualMicros;
         continue;
       }
-      a.inFlight -= draw.micros;
       if (actualMicros <= draw.micros) {
         a.unused += draw.micros - actualMicros;
         a.consumed += actualMicros;
@@ -114,7 +115,9 @@ export class BudgetAllowances {
       const remaining = this.remainingOf(a);
       if (tightest === null || remaining < tightest) tightest = remaining;
     }
-    this.arm();
+    // A request that ends after close() (a stream cut at the end of the grace period) is written at once.
+    if (this.closed) void this.write([...draw.allowances], true).catch(() => undefined);
+    else this.arm();
     return tightest;
   }
 
@@ -140,6 +143,7 @@ export class BudgetAllowances {
 
   /** Writes every settled spend and gives every unused allowance back (shutdown, after the last request). */
   async close(): Promise<void> {
+    this.closed = true;
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
     await this.syncing;
@@ -195,7 +199,7 @@ export class BudgetAllowances {
   }
 
   private arm(): void {
-    if (this.timer || this.byBudget.size === 0) return;
+    if (this.timer || this.closed || this.byBudget.size === 0) return;
     this.timer = setInterval(() => void this.sync(), this.settings.syncMs);
     // Spend waiting here is written at close; the timer must not keep an idle process alive.
     this.timer.unref();
@@ -224,33 +228,39 @@ export class BudgetAllowances {
    */
   private async write(allowances: Allowance[], giveBack: boolean | ((a: Allowance) => boolean)): Promise<void> {
     const entries: GuardedIncrement[] = [];
-    const taken: Array<{ a: Allowance; consumed: number; excess: number; unused: number }> = [];
+    const taken: Array<{ a: Allowance; consumed: number; excess: number; unused: number; spentAt: number }> = [];
     for (const a of allowances) {
       // A grant under way has not added its block to `unused` yet: give back after it lands.
       const unused = a.granting === null && (typeof giveBack === 'function' ? giveBack(a) : giveBack) ? a.unused : 0;
       if (a.consumed === 0 && a.excess === 0 && unused === 0) continue;
       const { spentKey, heldKey, ttlMs } = a.counters;
-      const spentDelta = a.excess - unused;
+      // Always written, even as +0: its new value tells how much of the budget other instances left.
+      entries.push(increment(spentKey, a.excess - unused, ttlMs));
+      const spentAt = entries.length - 1;
       const heldDelta = -(a.consumed + unused);
-      if (spentDelta !== 0) entries.push(increment(spentKey, spentDelta, ttlMs));
       if (heldDelta !== 0) entries.push(increment(heldKey, heldDelta, ttlMs));
-      taken.push({ a, consumed: a.consumed, excess: a.excess, unused });
-      a.remainingSeen += unused - a.excess;
+      taken.push({ a, consumed: a.consumed, excess: a.excess, unused, spentAt });
       a.consumed = 0;
       a.excess = 0;
       a.unused -= unused;
     }
     if (entries.length > 0) {
+      let values: number[];
       try {
-        await this.counters.submit(entries);
+        const result = await this.counters.submit(entries);
+        values = result.ok ? result.values : [];
       } catch (err) {
         for (const t of taken) {
           t.a.consumed += t.consumed;
           t.a.excess += t.excess;
           t.a.unused += t.unused;
-          t.a.remainingSeen -= t.unused - t.excess;
         }
         throw err;
+      }
+      for (const t of taken) {
+        const max = t.a.counters.rule.maxMicros;
+        const spent = values[t.spentAt];
+        if (max !== null && spent !== undefined) t.a.remainingSeen = max - spent;
       }
     }
     const now = this.now();

@@ -140,6 +140,38 @@ describe('budget allowances', () => {
     assert.deepEqual(await counters(store, r), { spent: 40, held: 0 });
   });
 
+  test('a request that outlives idle_ms on a budget without a limit still has its spend written', async (t) => {
+    const store = await sqliteStore(t);
+    const limits = enforcer(store, { syncMs: 20, idleMs: 100 });
+    t.after(() => limits.close());
+    const r = rule(null);
+    const slow = await limits.reserve(policyOf(r), { tokens, micros: 100 });
+    await sleep(300);
+    await limits.settle(slow, { tokens, micros: 10 });
+    for (let i = 0; i < 50 && (await counters(store, r)).spent === 0; i++) await sleep(20);
+    assert.deepEqual(await counters(store, r), { spent: 10, held: 0 });
+  });
+
+  test('the remaining budget a busy process reports follows what other processes spent, from its next sync', async (t) => {
+    const store = await sqliteStore(t);
+    const a = enforcer(store, { syncMs: 20, idleMs: 60_000 });
+    const b = enforcer(store, { syncMs: 20, idleMs: 60_000 });
+    const r = rule(1_000_000);
+    await a.settle(await a.reserve(policyOf(r), { tokens, micros: 100 }), { tokens, micros: 10 });
+    await b.settle(await b.reserve(policyOf(r), { tokens, micros: 100 }), { tokens, micros: 500 });
+    await sleep(100);
+    // B's spend (500) and its block (800, 700 of it unused) are in the store now; A reads the
+    // counter back when it next writes its own settled spend.
+    await a.settle(await a.reserve(policyOf(r), { tokens, micros: 100 }), { tokens, micros: 10 });
+    await sleep(100);
+    const next = await a.reserve(policyOf(r), { tokens, micros: 100 });
+    assert.equal(next.remainingMicros, 1_000_000 - 20 - 500 - 700 - 100);
+    await a.settle(next, { tokens, micros: 0 });
+    await a.close();
+    await b.close();
+    assert.deepEqual(await counters(store, r), { spent: 520, held: 0 }, 'both blocks went back on close');
+  });
+
   test('a key and its team: the request draws on both blocks, and a team that is nearly spent sends it to the store', async (t) => {
     const store = await sqliteStore(t);
     const limits = enforcer(store);
