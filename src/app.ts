@@ -54,6 +54,7 @@ import type { GatewayMetrics } from './metrics/metrics.js';
 import { compose } from './pipeline/compose.js';
 import { createAuthenticateStage } from './pipeline/stages/authenticate.js';
 import { createAuthorizeModelStage } from './pipeline/stages/authorize-model.js';
+import { createTurnGateStage } from './pipeline/stages/turn-gate.js';
 import { createBudgetStage } from './pipeline/stages/budget.js';
 import { createCacheStage } from './pipeline/stages/cache.js';
 import { createInvokeProviderStage } from './pipeline/stages/invoke-provider.js';
@@ -141,6 +142,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     createAuthorizeModelStage(),
     createOutputLimitsStage(),
     createGuardrailsStage({ snapshot: () => deps.policies.snapshot() }),
+    createTurnGateStage(),
     createBudgetStage({ limits: deps.access.limits, defaultMaxOutputTokens: deps.config.budgets.default_max_output_tokens, maxServerToolCalls: deps.config.budgets.max_server_tool_calls }),
     createCacheStage({ config: deps.config.cache, cache: caching.cache, semantic: caching.semantic, now: deps.access.now, allowAnthropicByok: deps.config.passthrough.anthropic.allow_byok }),
     createRouteStage({ balancer: deps.routing.balancer, cooldowns: deps.routing.cooldowns, now: deps.access.now }),
