@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { after, before, describe, test } from 'node:test';
+import { after, before, describe, test, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from 'undici';
 import { authHeaders, fakeProviders, MASTER_KEY, startTestGateway, type TestGateway } from '../helpers/build-app.js';
@@ -143,6 +143,20 @@ describe('hard budgets under concurrency', () => {
   });
 });
 
+/** Two gateways sharing one Redis under a fresh prefix, with the given budget allowance settings; closed and cleaned up after the test. */
+async function twoGatewaysOnRedis(t: TestContext, fake: FakeUpstream, allowance: Record<string, number>): Promise<[TestGateway, TestGateway]> {
+  const prefix = `sf-test-allowance-${randomUUID()}:`;
+  const extra = { store: { type: 'redis', url: REDIS_URL, prefix }, budgets: { allowance } };
+  const a = await startTestGateway(config(fake, extra));
+  const b = await startTestGateway(config(fake, extra));
+  t.after(async () => {
+    await a.close();
+    await b.close();
+    await flushRedisPrefix(prefix);
+  });
+  return [a, b];
+}
+
 describe('budget allowances (blocks of a budget served in memory)', () => {
   let fake: FakeUpstream;
   before(async () => {
@@ -151,16 +165,8 @@ describe('budget allowances (blocks of a budget served in memory)', () => {
   after(() => fake.close());
 
   test('two instances on one Redis, a budget of 100 worst cases, 200 concurrent requests: never passed, every block written back', async (t) => {
-    const prefix = `sf-test-allowance-${randomUUID()}:`;
     // Blocks of 4 worst cases (880 µUSD), held while 4 blocks would be left: about the first 80 % of the budget.
-    const extra = { store: { type: 'redis', url: REDIS_URL, prefix }, budgets: { allowance: { requests: 4, headroom: 4, sync_ms: 50, idle_ms: 300 } } };
-    const a = await startTestGateway(config(fake, extra));
-    const b = await startTestGateway(config(fake, extra));
-    t.after(async () => {
-      await a.close();
-      await b.close();
-      await flushRedisPrefix(prefix);
-    });
+    const [a, b] = await twoGatewaysOnRedis(t, fake, { requests: 4, headroom: 4, sync_ms: 50, idle_ms: 300 });
     const max = 100 * WORST_MICROS;
     const { id, key } = await createKey(a.url, { max_budget: max / 1e6, budget_period: 'monthly' });
     fake.reset();
@@ -185,15 +191,7 @@ describe('budget allowances (blocks of a budget served in memory)', () => {
   });
 
   test('another instance sees a block as reserved until it goes back; the instance that holds it reports exact figures at once', async (t) => {
-    const prefix = `sf-test-allowance-${randomUUID()}:`;
-    const extra = { store: { type: 'redis', url: REDIS_URL, prefix }, budgets: { allowance: { sync_ms: 50, idle_ms: 1000 } } };
-    const a = await startTestGateway(config(fake, extra));
-    const b = await startTestGateway(config(fake, extra));
-    t.after(async () => {
-      await a.close();
-      await b.close();
-      await flushRedisPrefix(prefix);
-    });
+    const [a, b] = await twoGatewaysOnRedis(t, fake, { sync_ms: 50, idle_ms: 1000 });
     const { id, key } = await createKey(a.url, { max_budget: 1 });
     fake.reset();
     for (let i = 0; i < 3; i++) assert.equal((await chatWith(a.url, key, 'metered')).status, 200);
@@ -210,15 +208,7 @@ describe('budget allowances (blocks of a budget served in memory)', () => {
   });
 
   test('with allowance.requests 0 every request reserves in the store: another instance sees nothing reserved after the answers', async (t) => {
-    const prefix = `sf-test-allowance-${randomUUID()}:`;
-    const extra = { store: { type: 'redis', url: REDIS_URL, prefix }, budgets: { allowance: { requests: 0 } } };
-    const a = await startTestGateway(config(fake, extra));
-    const b = await startTestGateway(config(fake, extra));
-    t.after(async () => {
-      await a.close();
-      await b.close();
-      await flushRedisPrefix(prefix);
-    });
+    const [a, b] = await twoGatewaysOnRedis(t, fake, { requests: 0 });
     const { id, key } = await createKey(a.url, { max_budget: 1 });
     for (let i = 0; i < 3; i++) assert.equal((await chatWith(a.url, key, 'metered')).status, 200);
     const seenByB = await budgetOf(b.url, id);
