@@ -50,6 +50,7 @@ export async function createAccess(deps: { store: Store; config: GatewayConfig; 
     store,
     now,
     windowOf,
+    log: deps.log,
     allowances: { requests: allowance.requests, headroom: allowance.headroom, syncMs: allowance.sync_ms, idleMs: allowance.idle_ms },
   });
   const timezone = config.budgets.timezone;

@@ -1,3 +1,4 @@
+import type { RequestLog } from '../core/request-log.js';
 import type { GuardedIncrement } from '../storage/types.js';
 import { increment, type BudgetCounters } from './budgets.js';
 import type { CounterBatcher } from './counter-batcher.js';
@@ -63,6 +64,7 @@ export class BudgetAllowances {
     private readonly counters: CounterBatcher,
     private readonly settings: AllowanceSettings,
     private readonly now: () => number,
+    private readonly log: RequestLog,
   ) {}
 
   get enabled(): boolean {
@@ -116,7 +118,7 @@ export class BudgetAllowances {
       if (tightest === null || remaining < tightest) tightest = remaining;
     }
     // A request that ends after close() (a stream cut at the end of the grace period) is written at once.
-    if (this.closed) void this.write([...draw.allowances], true).catch(() => undefined);
+    if (this.closed) void this.write([...draw.allowances], true).catch((err: unknown) => this.log.warn({ err }, 'could not write budget allowance spend after shutdown'));
     else this.arm();
     return tightest;
   }
@@ -210,7 +212,8 @@ export class BudgetAllowances {
     const now = this.now();
     const due = [...this.byBudget.values()];
     this.syncing = this.write(due, (a) => a.inFlight === 0 && now - a.lastUsed >= this.settings.idleMs)
-      .catch(() => undefined)
+      // The numbers stay in memory and the next sync tries again; the limit is safe meanwhile.
+      .catch((err: unknown) => this.log.warn({ err }, 'could not sync budget allowances; will retry'))
       .finally(() => {
         this.syncing = null;
         if (this.byBudget.size === 0 && this.timer) {

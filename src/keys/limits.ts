@@ -1,3 +1,4 @@
+import type { RequestLog } from '../core/request-log.js';
 import { GatewayError } from '../errors/gateway-error.js';
 import type { GuardedIncrement, Store } from '../storage/types.js';
 import { BudgetAllowances, type AllowanceDraw, type AllowanceSettings } from './budget-allowances.js';
@@ -32,6 +33,7 @@ export interface LimitEnforcerDeps {
   /** The calendar window of a budget period that contains `now`. */
   windowOf: (period: BudgetPeriod, now: number) => PeriodWindow;
   allowances: AllowanceSettings;
+  log: RequestLog;
 }
 
 type Slot =
@@ -52,7 +54,7 @@ export class LimitEnforcer {
 
   constructor(private readonly deps: LimitEnforcerDeps) {
     this.counters = new CounterBatcher(deps.store);
-    this.allowances = new BudgetAllowances(this.counters, deps.allowances, deps.now);
+    this.allowances = new BudgetAllowances(this.counters, deps.allowances, deps.now, deps.log);
   }
 
   /** Throws SF_ERR_BUDGET_EXCEEDED or SF_ERR_RATE_LIMITED (429) when the worst case does not fit. */

@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
+import { pino } from 'pino';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { GatewayError } from '../../../src/errors/gateway-error.js';
 import type { AccessPolicy, BudgetRule } from '../../../src/keys/access-policy.js';
@@ -39,7 +40,7 @@ async function sqliteStore(t: TestContext): Promise<Store> {
 }
 
 function enforcer(store: Store, allowances: Partial<AllowanceSettings> = {}): LimitEnforcer {
-  return new LimitEnforcer({ store, now, windowOf, allowances: { requests: 8, headroom: 4, syncMs: 50, idleMs: 300, ...allowances } });
+  return new LimitEnforcer({ store, now, windowOf, log: pino({ level: 'silent' }), allowances: { requests: 8, headroom: 4, syncMs: 50, idleMs: 300, ...allowances } });
 }
 
 /** The two counters behind a budget, straight from the store. */
@@ -170,6 +171,26 @@ describe('budget allowances', () => {
     await a.close();
     await b.close();
     assert.deepEqual(await counters(store, r), { spent: 520, held: 0 }, 'both blocks went back on close');
+  });
+
+  test('a sync the store refuses is logged, and closing reports that what it holds could not be written', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sf-allowance-'));
+    const store = await createStore({ type: 'sqlite', path: join(dir, 'db.sqlite') });
+    const lines: string[] = [];
+    const log = pino({ level: 'warn' }, { write: (line: string) => void lines.push(line) });
+    const limits = new LimitEnforcer({ store, now, windowOf, log, allowances: { requests: 8, headroom: 4, syncMs: 20, idleMs: 60_000 } });
+    try {
+      const r = rule(1_000_000);
+      const reservation = await limits.reserve(policyOf(r), { tokens, micros: 100 });
+      await store.close();
+      await limits.settle(reservation, { tokens, micros: 40 });
+      for (let i = 0; i < 50 && lines.length === 0; i++) await sleep(20);
+      assert.match(lines[0] ?? '', /could not sync budget allowances; will retry/);
+      // Closing writes what it holds (the settled 40 and the unused block) and says it could not.
+      await assert.rejects(limits.close(), /store is closed/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test('a key and its team: the request draws on both blocks, and a team that is nearly spent sends it to the store', async (t) => {
