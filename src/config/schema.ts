@@ -150,7 +150,7 @@ export const configSchema = z.strictObject({
       default_price: defaultPriceSchema.optional(),
       /** Calls reserved per billable server tool a request declares without `max_uses`. */
       max_server_tool_calls: z.number().int().positive().max(10_000).default(20),
-      /** Budget allowances: blocks of a budget a process reserves at once and serves requests from (docs/budgets.md). */
+      /** Budget allowances: blocks of a budget a process reserves at once and serves requests from (docs/virtual-keys.md#allowances). */
       allowance: z
         .strictObject({
           /** Worst-case requests one block holds; 0 reserves every request in the store. */

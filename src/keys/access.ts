@@ -69,8 +69,11 @@ export async function createAccess(deps: { store: Store; config: GatewayConfig; 
       return reportBudget(store, rule, windowOf, now(), timezone);
     },
     close: async () => {
-      await limits.close();
-      await resolver.close();
+      try {
+        await limits.close();
+      } finally {
+        await resolver.close();
+      }
     },
   };
 }

@@ -100,7 +100,6 @@ export class BudgetAllowances {
 
   /** Settles a draw to what the request used; returns the tightest remaining budget as this process sees it. */
   settle(draw: AllowanceDraw, actualMicros: number): number | null {
-    let tightest: number | null = null;
     for (const a of draw.allowances) {
       a.inFlight -= draw.micros;
       if (a.counters.rule.maxMicros === null) {
@@ -114,13 +113,11 @@ export class BudgetAllowances {
         a.consumed += draw.micros;
         a.excess += actualMicros - draw.micros;
       }
-      const remaining = this.remainingOf(a);
-      if (tightest === null || remaining < tightest) tightest = remaining;
     }
     // A request that ends after close() (a stream cut at the end of the grace period) is written at once.
     if (this.closed) void this.write([...draw.allowances], true).catch((err: unknown) => this.log.warn({ err }, 'could not write budget allowance spend after shutdown'));
     else this.arm();
-    return tightest;
+    return this.remainingAfter(draw);
   }
 
   /** The tightest remaining budget after a draw, as this process sees it. */
@@ -175,29 +172,30 @@ export class BudgetAllowances {
     const size = micros * this.settings.requests;
     const { spentKey, heldKey, ttlMs, rule } = a.counters;
     const max = rule.maxMicros!;
-    a.granting = this.counters
+    const granting = this.counters
       .submit([increment(spentKey, size, ttlMs, max), increment(heldKey, size, ttlMs)])
       .then(async (result) => {
-        const now = this.now();
+        a.granting = null;
         if (!result.ok) {
-          a.exactUntil = now + this.settings.idleMs;
+          a.exactUntil = this.now() + this.settings.idleMs;
           return false;
         }
         const remaining = max - result.values[0]!;
-        if (remaining < size * this.settings.headroom) {
-          // Too close to the limit to hold a block others might need: give it back at once.
-          a.exactUntil = now + this.settings.idleMs;
-          await this.counters.submit([increment(spentKey, -size, ttlMs), increment(heldKey, -size, ttlMs)]);
-          return false;
-        }
         a.unused += size;
         a.remainingSeen = remaining;
-        return true;
+        if (remaining >= size * this.settings.headroom) return true;
+        // Too close to the limit to hold a block others might need: give it back at once. Should
+        // the store refuse, the block stays unused here and the idle sync gives it back later.
+        a.exactUntil = this.now() + this.settings.idleMs;
+        await this.write([a], true).catch((err: unknown) => this.log.warn({ err }, 'could not give a budget block back; will retry'));
+        return false;
       })
-      .finally(() => {
+      .catch((err: unknown) => {
         a.granting = null;
+        throw err;
       });
-    return a.granting;
+    a.granting = granting;
+    return granting;
   }
 
   private arm(): void {
