@@ -73,11 +73,11 @@ export interface ResponseCacheDeps {
 
 /**
  * The one switch between the cache backends: `auto` follows the store (memory with SQLite in one
- * process; shared with Redis, and with SQLite under `serve --workers N`, where a per-worker LRU
+ * process; shared with Redis and PostgreSQL, and with SQLite under `serve --workers N`, where a per-worker LRU
  * would answer differently per connection and miss deletions made through another worker).
  */
 export function createResponseCache(deps: ResponseCacheDeps): ResponseCache {
-  const shared = deps.store.kind === 'redis' || workerIdentity() !== null;
+  const shared = deps.store.kind !== 'sqlite' || workerIdentity() !== null;
   const useStore = deps.config.backend === 'store' || (deps.config.backend === 'auto' && shared);
   return useStore ? createStoreCache(deps) : createMemoryCache(deps);
 }

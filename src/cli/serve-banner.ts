@@ -15,7 +15,7 @@ export interface ServeBannerInput {
 /** What `smartflow serve` prints once it listens. */
 export function serveBanner({ url, source, config, master, pids }: ServeBannerInput): string {
   const providers = Object.entries(config.providers).map(([n, p]) => `${n} (${p.type})`);
-  const store = config.store.type === 'sqlite' ? `sqlite ${config.store.path}` : 'redis';
+  const store = config.store.type === 'sqlite' ? `sqlite ${config.store.path}` : config.store.type === 'postgres' ? `postgres (schema ${config.store.schema})` : 'redis';
   const keyLine =
     master.source === 'config'
       ? 'from config / SMARTFLOW_MASTER_KEY'

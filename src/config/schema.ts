@@ -72,6 +72,17 @@ export const balanceStrategy = z.enum(['weighted', 'round_robin', 'least_in_flig
 export const storeSchema = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('sqlite'), path: z.string().min(1).default('./data/smartflow.db') }),
   z.strictObject({ type: z.literal('redis'), url: z.string().regex(/^rediss?:\/\//, 'a redis:// or rediss:// URL'), prefix: z.string().default('sf:') }),
+  z.strictObject({
+    type: z.literal('postgres'),
+    url: z.string().regex(/^postgres(ql)?:\/\//, 'a postgres:// or postgresql:// URL'),
+    /** The schema that holds the gateway's tables; created on first start. */
+    schema: z
+      .string()
+      .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'a lower-case PostgreSQL identifier: letters, digits and _, not starting with a digit')
+      .default('smartflow'),
+    /** Connections each gateway process keeps to the database. */
+    pool_size: z.number().int().min(1).max(1000).default(10),
+  }),
 ]);
 
 export const configSchema = z.strictObject({

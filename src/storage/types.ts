@@ -52,14 +52,14 @@ export interface EntryMeasure {
 export type Unsubscribe = () => Promise<void>;
 
 /**
- * The gateway's one storage interface. Two backends implement it (SQLite, Redis) and
- * one contract suite (test/contract/storage.contract.ts) runs against both.
+ * The gateway's one storage interface. Three backends implement it (SQLite, Redis, PostgreSQL)
+ * and one contract suite (test/contract/storage.contract.ts) runs against all three.
  *
  * Every method may reject with GatewayError SF_ERR_STORE_UNAVAILABLE when the backend
  * cannot be reached.
  */
 export interface Store {
-  readonly kind: 'sqlite' | 'redis';
+  readonly kind: 'sqlite' | 'redis' | 'postgres';
 
   // Documents by collection (keys, teams, chains, servers ...). Collections and ids are free-form strings.
   getDoc<T>(collection: string, id: string): Promise<T | undefined>;

@@ -23,8 +23,8 @@ export function spendFixture(base = Date.now() - 30_000): SpendRecord[] {
     output_tokens: i * 3,
     cost_micros: i * 1_234,
     usage_estimated: i % 11 === 0,
-    latency_ms: 100 + i,
-    ttft_ms: i % 2 === 0 ? 20 + i : null,
+    latency_ms: 100 + i + 0.125, // the gateway records milliseconds with microsecond decimals
+    ttft_ms: i % 2 === 0 ? 20.5 + i : null,
     status: [200, 200, 201, 429, 500, 400, 200][i % 7] ?? 200,
     error_code: i % 7 >= 3 && i % 7 <= 5 ? 'upstream_error' : null,
     cache_status: i % 9 === 0 ? 'hit' : null,

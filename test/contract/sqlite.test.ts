@@ -3,7 +3,8 @@ import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { createSqliteStore, prefixUpperBound } from '../../src/storage/sqlite/sqlite-store.js';
+import { prefixUpperBound } from '../../src/storage/prefix-range.js';
+import { createSqliteStore } from '../../src/storage/sqlite/sqlite-store.js';
 import { createStore } from '../../src/storage/index.js';
 import { storageContract } from './storage.contract.js';
 

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
 import { after, before, describe, test, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from 'undici';
@@ -7,7 +6,7 @@ import { authHeaders, fakeProviders, MASTER_KEY, startTestGateway, type TestGate
 import { startFakeOpenAI } from '../helpers/fake-openai.js';
 import type { FakeUpstream } from '../helpers/fake-upstream.js';
 import { call, type Res } from '../helpers/http.js';
-import { flushRedisPrefix, REDIS_URL } from '../helpers/redis.js';
+import { SHARED_BACKENDS } from '../helpers/shared-store.js';
 import { chatWith, createKey, createTeam } from '../helpers/vkeys.js';
 
 
@@ -88,43 +87,44 @@ describe('hard budgets under concurrency', () => {
     assert.equal(logged.micros, 10 * ACTUAL_MICROS);
   });
 
-  test('the same with two gateway instances sharing one Redis', async (t) => {
-    const prefix = `sf-test-budget-${randomUUID()}:`;
-    const store = { type: 'redis', url: REDIS_URL, prefix };
-    const a = await startTestGateway(config(fake, { store }));
-    const b = await startTestGateway(config(fake, { store }));
-    t.after(async () => {
-      await a.close();
-      await b.close();
-      await flushRedisPrefix(prefix);
+  for (const backend of SHARED_BACKENDS) {
+    test(`the same with two gateway instances sharing one ${backend.name}`, async (t) => {
+      const { store, cleanup } = backend.fresh('budget');
+      const a = await startTestGateway(config(fake, { store }));
+      const b = await startTestGateway(config(fake, { store }));
+      t.after(async () => {
+        await a.close();
+        await b.close();
+        await cleanup();
+      });
+      const { id, key } = await createKey(a.url, { max_budget: (10 * WORST_MICROS) / 1e6, budget_period: 'monthly' });
+      fake.reset();
+      fake.steer = { delayMs: 4000 };
+      t.after(() => (fake.steer = {}));
+
+      // One request through each instance first, held at the slow upstream, so both instances hold
+      // a reservation before the burst (on a busy machine one instance could otherwise take all ten).
+      const firstA = chatWith(a.url, key, 'metered');
+      const firstB = chatWith(b.url, key, 'metered');
+      for (let i = 0; i < 200 && fake.requests.length < 2; i++) await sleep(10);
+      const rest = await burst([a.url, b.url], key, 198);
+      const results = [await firstA, await firstB, ...rest];
+      const ok = results.filter((r) => r.status === 200);
+      assert.equal(ok.length, 10);
+      for (const res of results.filter((r) => r.status !== 200)) assertBudgetRefusal(res);
+      assert.equal(fake.requests.length, 10);
+      const viaA = results.filter((r, i) => i % 2 === 0 && r.status === 200).length;
+      assert.ok(viaA > 0 && viaA < 10, `both instances answered some requests (A answered ${viaA})`);
+
+      const budget = await budgetOf(b.url, id);
+      assert.equal(budget.reserved, 0);
+      assert.equal(budget.spent, (10 * ACTUAL_MICROS) / 1e6);
+      await b.gateway.spendLog.flush();
+      const logged = await spendLogTotal(a.url, id);
+      assert.ok(logged.micros <= 10 * WORST_MICROS);
+      assert.equal(logged.micros, 10 * ACTUAL_MICROS);
     });
-    const { id, key } = await createKey(a.url, { max_budget: (10 * WORST_MICROS) / 1e6, budget_period: 'monthly' });
-    fake.reset();
-    fake.steer = { delayMs: 4000 };
-    t.after(() => (fake.steer = {}));
-
-    // One request through each instance first, held at the slow upstream, so both instances hold
-    // a reservation before the burst (on a busy machine one instance could otherwise take all ten).
-    const firstA = chatWith(a.url, key, 'metered');
-    const firstB = chatWith(b.url, key, 'metered');
-    for (let i = 0; i < 200 && fake.requests.length < 2; i++) await sleep(10);
-    const rest = await burst([a.url, b.url], key, 198);
-    const results = [await firstA, await firstB, ...rest];
-    const ok = results.filter((r) => r.status === 200);
-    assert.equal(ok.length, 10);
-    for (const res of results.filter((r) => r.status !== 200)) assertBudgetRefusal(res);
-    assert.equal(fake.requests.length, 10);
-    const viaA = results.filter((r, i) => i % 2 === 0 && r.status === 200).length;
-    assert.ok(viaA > 0 && viaA < 10, `both instances answered some requests (A answered ${viaA})`);
-
-    const budget = await budgetOf(b.url, id);
-    assert.equal(budget.reserved, 0);
-    assert.equal(budget.spent, (10 * ACTUAL_MICROS) / 1e6);
-    await b.gateway.spendLog.flush();
-    const logged = await spendLogTotal(a.url, id);
-    assert.ok(logged.micros <= 10 * WORST_MICROS);
-    assert.equal(logged.micros, 10 * ACTUAL_MICROS);
-  });
+  }
 
   test('without a slow upstream, settled requests free their reservation: spend still never passes the budget', async (t) => {
     const gw = await startTestGateway(config(fake));
@@ -143,16 +143,16 @@ describe('hard budgets under concurrency', () => {
   });
 });
 
-/** Two gateways sharing one Redis under a fresh prefix, with the given budget allowance settings; closed and cleaned up after the test. */
-async function twoGatewaysOnRedis(t: TestContext, fake: FakeUpstream, allowance: Record<string, number>): Promise<[TestGateway, TestGateway]> {
-  const prefix = `sf-test-allowance-${randomUUID()}:`;
-  const extra = { store: { type: 'redis', url: REDIS_URL, prefix }, budgets: { allowance } };
+/** Two gateways sharing a fresh store of `backend` (Redis by default), with the given budget allowance settings; closed and cleaned up after the test. */
+async function twoGateways(t: TestContext, fake: FakeUpstream, allowance: Record<string, number>, backend = SHARED_BACKENDS[0]!): Promise<[TestGateway, TestGateway]> {
+  const { store, cleanup } = backend.fresh('allowance');
+  const extra = { store, budgets: { allowance } };
   const a = await startTestGateway(config(fake, extra));
   const b = await startTestGateway(config(fake, extra));
   t.after(async () => {
     await a.close();
     await b.close();
-    await flushRedisPrefix(prefix);
+    await cleanup();
   });
   return [a, b];
 }
@@ -164,34 +164,36 @@ describe('budget allowances (blocks of a budget served in memory)', () => {
   });
   after(() => fake.close());
 
-  test('two instances on one Redis, a budget of 100 worst cases, 200 concurrent requests: never passed, every block written back', async (t) => {
-    // Blocks of 4 worst cases (880 µUSD), held while 4 blocks would be left: about the first 80 % of the budget.
-    const [a, b] = await twoGatewaysOnRedis(t, fake, { requests: 4, headroom: 4, sync_ms: 50, idle_ms: 300 });
-    const max = 100 * WORST_MICROS;
-    const { id, key } = await createKey(a.url, { max_budget: max / 1e6, budget_period: 'monthly' });
-    fake.reset();
-    fake.steer = { delayMs: 300 };
-    t.after(() => (fake.steer = {}));
-    const results = await burst([a.url, b.url], key, 200);
-    fake.steer = {};
-    const answered = results.filter((r) => r.status === 200).length;
-    for (const res of results.filter((r) => r.status !== 200)) assertBudgetRefusal(res);
-    assert.equal(fake.requests.length, answered, 'refused requests never reached the provider');
-    assert.ok(answered >= 100, `the budget fits at least 100 worst cases, ${answered} were answered`);
-    assert.ok(answered * ACTUAL_MICROS <= max, `${answered} answered at ${ACTUAL_MICROS} µUSD passes the budget of ${max}`);
+  for (const backend of SHARED_BACKENDS) {
+    test(`two instances on one ${backend.name}, a budget of 100 worst cases, 200 concurrent requests: never passed, every block written back`, async (t) => {
+      // Blocks of 4 worst cases (880 µUSD), held while 4 blocks would be left: about the first 80 % of the budget.
+      const [a, b] = await twoGateways(t, fake, { requests: 4, headroom: 4, sync_ms: 50, idle_ms: 300 }, backend);
+      const max = 100 * WORST_MICROS;
+      const { id, key } = await createKey(a.url, { max_budget: max / 1e6, budget_period: 'monthly' });
+      fake.reset();
+      fake.steer = { delayMs: 300 };
+      t.after(() => (fake.steer = {}));
+      const results = await burst([a.url, b.url], key, 200);
+      fake.steer = {};
+      const answered = results.filter((r) => r.status === 200).length;
+      for (const res of results.filter((r) => r.status !== 200)) assertBudgetRefusal(res);
+      assert.equal(fake.requests.length, answered, 'refused requests never reached the provider');
+      assert.ok(answered >= 100, `the budget fits at least 100 worst cases, ${answered} were answered`);
+      assert.ok(answered * ACTUAL_MICROS <= max, `${answered} answered at ${ACTUAL_MICROS} µUSD passes the budget of ${max}`);
 
-    // Each instance's budget view writes what it holds first; the other's blocks go back after idle_ms.
-    let budget = await budgetOf(b.url, id);
-    for (let i = 0; i < 100 && budget.reserved !== 0; i++) {
-      await sleep(50);
-      budget = await budgetOf(b.url, id);
-    }
-    assert.equal(budget.reserved, 0, 'every block went back');
-    assert.equal(Math.round(budget.spent * 1e6), answered * ACTUAL_MICROS);
-  });
+      // Each instance's budget view writes what it holds first; the other's blocks go back after idle_ms.
+      let budget = await budgetOf(b.url, id);
+      for (let i = 0; i < 100 && budget.reserved !== 0; i++) {
+        await sleep(50);
+        budget = await budgetOf(b.url, id);
+      }
+      assert.equal(budget.reserved, 0, 'every block went back');
+      assert.equal(Math.round(budget.spent * 1e6), answered * ACTUAL_MICROS);
+    });
+  }
 
   test('another instance sees a block as reserved until it goes back; the instance that holds it reports exact figures at once', async (t) => {
-    const [a, b] = await twoGatewaysOnRedis(t, fake, { sync_ms: 50, idle_ms: 1000 });
+    const [a, b] = await twoGateways(t, fake, { sync_ms: 50, idle_ms: 1000 });
     const { id, key } = await createKey(a.url, { max_budget: 1 });
     fake.reset();
     for (let i = 0; i < 3; i++) assert.equal((await chatWith(a.url, key, 'metered')).status, 200);
@@ -208,7 +210,7 @@ describe('budget allowances (blocks of a budget served in memory)', () => {
   });
 
   test('with allowance.requests 0 every request reserves in the store: another instance sees nothing reserved after the answers', async (t) => {
-    const [a, b] = await twoGatewaysOnRedis(t, fake, { requests: 0 });
+    const [a, b] = await twoGateways(t, fake, { requests: 0 });
     const { id, key } = await createKey(a.url, { max_budget: 1 });
     for (let i = 0; i < 3; i++) assert.equal((await chatWith(a.url, key, 'metered')).status, 200);
     const seenByB = await budgetOf(b.url, id);
@@ -439,49 +441,50 @@ describe('rate limits', () => {
   });
 });
 
-describe('revocation across instances', () => {
-  let fake: FakeUpstream;
-  let a: TestGateway;
-  let b: TestGateway;
-  const prefix = `sf-test-revoke-${randomUUID()}:`;
-  before(async () => {
-    fake = await startFakeOpenAI();
-    const store = { type: 'redis', url: REDIS_URL, prefix };
-    a = await startTestGateway(config(fake, { store }));
-    b = await startTestGateway(config(fake, { store }));
-  });
-  after(async () => {
-    await a.close();
-    await b.close();
-    await fake.close();
-    await flushRedisPrefix(prefix);
-  });
+for (const backend of SHARED_BACKENDS) {
+  describe(`revocation across instances (${backend.name})`, () => {
+    let fake: FakeUpstream;
+    let a: TestGateway;
+    let b: TestGateway;
+    const shared = backend.fresh('revoke');
+    before(async () => {
+      fake = await startFakeOpenAI();
+      a = await startTestGateway(config(fake, { store: shared.store }));
+      b = await startTestGateway(config(fake, { store: shared.store }));
+    });
+    after(async () => {
+      await a.close();
+      await b.close();
+      await fake.close();
+      await shared.cleanup();
+    });
 
-  test('a key revoked on one instance is refused by another (which had it cached) within one second', async () => {
-    const { id, key } = await createKey(a.url, {});
-    assert.equal((await chatWith(b.url, key, 'metered')).status, 200);
-    const revokedAt = performance.now();
-    const revoke = await call(`${a.url}/api/enterprise/vkeys/${id}/revoke`, { method: 'POST', headers: { authorization: `Bearer ${MASTER_KEY}` } });
-    assert.equal(revoke.status, 200, revoke.text);
-    let res = await chatWith(b.url, key, 'metered');
-    while (res.status === 200 && performance.now() - revokedAt < 1000) {
-      await sleep(5);
-      res = await chatWith(b.url, key, 'metered');
-    }
-    assert.equal(res.status, 401, `still accepted ${Math.round(performance.now() - revokedAt)} ms after the revoke`);
-    assert.equal(res.json.error.code, 'key_revoked');
-  });
+    test('a key revoked on one instance is refused by another (which had it cached) within one second', async () => {
+      const { id, key } = await createKey(a.url, {});
+      assert.equal((await chatWith(b.url, key, 'metered')).status, 200);
+      const revokedAt = performance.now();
+      const revoke = await call(`${a.url}/api/enterprise/vkeys/${id}/revoke`, { method: 'POST', headers: { authorization: `Bearer ${MASTER_KEY}` } });
+      assert.equal(revoke.status, 200, revoke.text);
+      let res = await chatWith(b.url, key, 'metered');
+      while (res.status === 200 && performance.now() - revokedAt < 1000) {
+        await sleep(5);
+        res = await chatWith(b.url, key, 'metered');
+      }
+      assert.equal(res.status, 401, `still accepted ${Math.round(performance.now() - revokedAt)} ms after the revoke`);
+      assert.equal(res.json.error.code, 'key_revoked');
+    });
 
-  test('a budget reset on one instance is seen by the other', async () => {
-    const { id, key } = await createKey(a.url, { max_budget: WORST_MICROS / 1e6 });
-    assert.equal((await chatWith(b.url, key, 'metered')).status, 200);
-    assertBudgetRefusal(await chatWith(b.url, key, 'metered'), 'lifetime');
-    await call(`${a.url}/api/enterprise/vkeys/${id}/reset`, { method: 'POST', headers: { authorization: `Bearer ${MASTER_KEY}` } });
-    let res = await chatWith(b.url, key, 'metered');
-    for (let i = 0; i < 100 && res.status !== 200; i++) {
-      await sleep(10);
-      res = await chatWith(b.url, key, 'metered');
-    }
-    assert.equal(res.status, 200);
+    test('a budget reset on one instance is seen by the other', async () => {
+      const { id, key } = await createKey(a.url, { max_budget: WORST_MICROS / 1e6 });
+      assert.equal((await chatWith(b.url, key, 'metered')).status, 200);
+      assertBudgetRefusal(await chatWith(b.url, key, 'metered'), 'lifetime');
+      await call(`${a.url}/api/enterprise/vkeys/${id}/reset`, { method: 'POST', headers: { authorization: `Bearer ${MASTER_KEY}` } });
+      let res = await chatWith(b.url, key, 'metered');
+      for (let i = 0; i < 100 && res.status !== 200; i++) {
+        await sleep(10);
+        res = await chatWith(b.url, key, 'metered');
+      }
+      assert.equal(res.status, 200);
+    });
   });
-});
+}

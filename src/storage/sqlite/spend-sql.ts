@@ -1,6 +1,6 @@
 import type BetterSqlite3 from 'better-sqlite3';
-import { GatewayError } from '../../errors/gateway-error.js';
 import type { SpendPage, SpendQuery, SpendRecord } from '../../spend/spend-record.js';
+import { decodeSpendCursor, encodeSpendCursor } from '../spend-cursor.js';
 
 /** A spend_log row as SQLite returns it (booleans are integers, attempts and mcp JSON text, plus the rowid). */
 interface SpendRow extends Omit<SpendRecord, 'stream' | 'usage_estimated' | 'attempts' | 'mcp' | 'guardrails'> {
@@ -68,29 +68,6 @@ function toRecord(row: SpendRow): SpendRecord {
   };
 }
 
-/** Keyset position: the (time, seq) of the last row of the previous page; seq (the rowid) breaks ties. */
-type Cursor = [time: number, seq: number];
-
-function encodeCursor(row: SpendRow): string {
-  const cursor: Cursor = [row.time, row.seq];
-  return Buffer.from(JSON.stringify(cursor)).toString('base64url');
-}
-
-function decodeCursor(cursor: string): Cursor {
-  try {
-    const value: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-    if (
-      Array.isArray(value) && value.length === 2 &&
-      Number.isSafeInteger(value[0]) && Number.isSafeInteger(value[1])
-    ) {
-      return value as Cursor;
-    }
-  } catch {
-    // fall through: malformed base64 or JSON is the same client mistake as a wrong shape
-  }
-  throw new GatewayError('SF_ERR_INVALID_REQUEST', { message: 'The cursor is not valid.', param: 'cursor' });
-}
-
 /**
  * Builds and runs spend-log queries. The WHERE clause depends on which filters are present, so
  * statements are prepared once per shape (at most 2^6 of them) and cached.
@@ -128,7 +105,7 @@ export function createSpendQuerier(db: BetterSqlite3.Database): (query: SpendQue
       params.status = query.status;
     }
     if (query.cursor !== undefined) {
-      const [time, seq] = decodeCursor(query.cursor);
+      const [time, seq] = decodeSpendCursor(query.cursor);
       // The redundant `time <= @ct` gives the planner a plain range bound on the index.
       where.push('time <= @ct', '(time, seq) < (@ct, @cs)');
       params.ct = time;
@@ -150,6 +127,6 @@ export function createSpendQuerier(db: BetterSqlite3.Database): (query: SpendQue
     const more = rows.length > limit;
     if (more) rows.length = limit;
     const last = rows[rows.length - 1];
-    return { rows: rows.map(toRecord), next_cursor: more && last ? encodeCursor(last) : null };
+    return { rows: rows.map(toRecord), next_cursor: more && last ? encodeSpendCursor(last.time, last.seq) : null };
   };
 }

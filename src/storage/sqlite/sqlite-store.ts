@@ -5,6 +5,7 @@ import { GatewayError } from '../../errors/gateway-error.js';
 import type { SpendRecord } from '../../spend/spend-record.js';
 import { addToMeasure } from '../entry-measure.js';
 import { invalidIncrement } from '../invalid-increment.js';
+import { prefixUpperBound } from '../prefix-range.js';
 import type { DocPage, EntryMeasure, GuardedIncrement, GuardedIncrementBatchResult, GuardedIncrementResult, ListOptions, Store, StoreOptions } from '../types.js';
 import { acquireLocalBus } from './local-bus.js';
 import { initSchema } from './schema.js';
@@ -27,24 +28,6 @@ function toStoreError(err: unknown): unknown {
     return new GatewayError('SF_ERR_STORE_UNAVAILABLE', { cause: err });
   }
   return err;
-}
-
-/**
- * The smallest string greater than every string that starts with `prefix`, in SQLite's BINARY
- * (UTF-8 byte = code point) order, so a prefix match becomes a primary-key range scan.
- * Undefined when no such bound exists (empty prefix or only U+10FFFF).
- */
-export function prefixUpperBound(prefix: string): string | undefined {
-  const points = Array.from(prefix, (c) => c.codePointAt(0) ?? 0);
-  while (points.length > 0) {
-    const last = points.pop() ?? 0;
-    if (last < 0x10ffff) {
-      // Code points in the surrogate range are not characters; skip over it.
-      points.push(last === 0xd7ff ? 0xe000 : last + 1);
-      return String.fromCodePoint(...points);
-    }
-  }
-  return undefined;
 }
 
 function checkInteger(name: string, value: number): void {
