@@ -18,6 +18,7 @@ import { createMetrics, type GatewayMetrics } from './metrics/metrics.js';
 import { HttpTransport } from './providers/http-transport.js';
 import { createProviderRegistry, type ProviderRegistry } from './providers/registry.js';
 import { SpendLog } from './spend/spend-log.js';
+import { SpendRetention } from './spend/spend-retention.js';
 import { createStore } from './storage/index.js';
 import { releaseYoungGeneration } from './core/young-generation.js';
 import { startIdleTrim } from './core/idle-trim.js';
@@ -38,6 +39,8 @@ export interface Gateway {
   store: Store;
   registry: ProviderRegistry;
   spendLog: SpendLog;
+  /** Deletes spend-log rows past `spend_log.retention_days`. */
+  spendRetention: SpendRetention;
   access: Access;
   routing: Routing;
   mcpServers: McpServerRegistry;
@@ -86,6 +89,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   let store: Store;
   let registry: ProviderRegistry;
   let spendLog: SpendLog;
+  let spendRetention: SpendRetention;
   let access: Access;
   let routing: Routing;
   let mcpServers: McpServerRegistry;
@@ -106,6 +110,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       }),
       (l) => l.close(),
     );
+    spendRetention = open.add(new SpendRetention({ store, log: logger, retentionDays: config.spend_log.retention_days, now }).start(), (r) => r.close());
     access = open.add(await createAccess({ store, config, now, log: logger }), (a) => a.close());
     // A chain in smartflow.yaml that points nowhere throws here: the error is all the user sees.
     routing = open.add(await createRouting({ config, store, registry, now, log: logger }), (r) => r.close());
@@ -173,6 +178,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     store,
     registry,
     spendLog,
+    spendRetention,
     access,
     routing,
     mcpServers,

@@ -112,6 +112,8 @@ export const configSchema = z.strictObject({
       batch_size: z.number().int().positive().default(500),
       /** Records kept in memory while the store is unreachable, before the oldest are dropped. */
       max_buffer: z.number().int().positive().default(100_000),
+      /** Rows older than this many days are deleted in the background (docs/observability.md#retention); 0 keeps every row. */
+      retention_days: z.number().int().min(0).max(36_500).default(90),
     })
     .prefault({}),
   routing: z

@@ -118,6 +118,13 @@ export interface Store {
   querySpend(query: SpendQuery): Promise<SpendPage>;
   /** Totals per key or per team over a time range, most expensive first (ties by id). */
   summarizeSpend(query: SpendSummaryQuery): Promise<SpendSummaryRow[]>;
+  /**
+   * Deletes at most `limit` of the oldest spend rows whose time is before `time` (retention) and
+   * returns how many went; 0 when none is left. Never deletes a row at or after `time`. Redis keeps
+   * its stream in append order and stops at the first newer row, so a row written late behind it
+   * waits for a later call.
+   */
+  deleteSpendBefore(time: number, limit: number): Promise<number>;
 
   /** Resolves when the backend answers; used by /health/readiness. */
   ping(): Promise<void>;

@@ -624,6 +624,30 @@ export function storageContract(name: string, open: (scope?: string) => Promise<
       });
     });
 
+    describe('spend retention', () => {
+      test('deletes the oldest rows before a time, at most `limit` per call, never a newer one', async (t) => {
+        const store = await open('spend-retention');
+        t.after(() => store.close());
+        const t0 = Date.now() - 100 * 86_400_000;
+        const rows = Array.from({ length: 100 }, (_, i) => spendRecord({ id: `ret-${String(i).padStart(3, '0')}`, time: t0 + i * 1_000, cost_micros: i }));
+        await store.appendSpend(rows.slice(0, 50));
+        await store.appendSpend(rows.slice(50));
+        assert.equal(await store.deleteSpendBefore(t0 - 1, 1_000), 0, 'nothing is older than the first row');
+        assert.equal(await store.deleteSpendBefore(t0 + 40_000, 1_000), 40, 'rows 0-39, not row 40 at the cutoff itself');
+        assert.equal(await store.deleteSpendBefore(t0 + 80_000, 15), 15);
+        assert.equal(await store.deleteSpendBefore(t0 + 80_000, 15), 15);
+        assert.equal(await store.deleteSpendBefore(t0 + 80_000, 15), 10);
+        assert.equal(await store.deleteSpendBefore(t0 + 80_000, 15), 0);
+        const left = await store.querySpend({ limit: 1_000 });
+        assert.deepEqual(
+          left.rows.map((r) => r.id),
+          newestFirst(rows.slice(80)).map((r) => r.id),
+        );
+        const summary = await store.summarizeSpend({ group_by: 'key' });
+        assert.deepEqual(summary.map((r) => [r.requests, r.cost_micros]), [[20, rows.slice(80).reduce((sum, r) => sum + r.cost_micros, 0)]]);
+      });
+    });
+
     describe('lifecycle', () => {
       test('ping answers; close is idempotent and later calls fail as unavailable', async () => {
         const store = await open();

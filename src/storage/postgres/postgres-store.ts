@@ -7,7 +7,7 @@ import type { DocPage, EntryMeasure, GuardedIncrement, GuardedIncrementBatchResu
 import { redactedError, secretsOf } from '../url-credentials.js';
 import { migrate, quoteIdentifier } from './migrations.js';
 import { NotificationBus, notifyChannel } from './notifications.js';
-import { appendSpendRows, querySpendRows, summarizeSpendRows } from './spend-sql.js';
+import { appendSpendRows, deleteSpendRowsBefore, querySpendRows, summarizeSpendRows } from './spend-sql.js';
 
 const CONNECT_TIMEOUT_MS = 3_000;
 const MAX_PAGE = 1_000;
@@ -278,6 +278,9 @@ export async function createPostgresStore(url: string, options: PostgresStoreOpt
     },
     summarizeSpend(summaryQuery) {
       return run(() => summarizeSpendRows(pool, summaryQuery));
+    },
+    deleteSpendBefore(time, limit) {
+      return run(() => deleteSpendRowsBefore(pool, time, Math.max(1, Math.floor(limit))));
     },
 
     ping() {

@@ -99,6 +99,12 @@ export async function querySpendRows(pool: Pool, query: SpendQuery): Promise<Spe
   return { rows: rows.map(toRecord), next_cursor: more && last ? encodeSpendCursor(last.time, last.seq) : null };
 }
 
+/** Deletes at most `limit` of the oldest rows before `time`, through the time index. */
+export async function deleteSpendRowsBefore(pool: Pool, time: number, limit: number): Promise<number> {
+  const result = await pool.query('DELETE FROM spend_log WHERE seq IN (SELECT seq FROM spend_log WHERE time < $1 ORDER BY time LIMIT $2)', [time, limit]);
+  return result.rowCount ?? 0;
+}
+
 /** The column each grouping reads. A fixed map: no caller text ever reaches the SQL. */
 const GROUP_COLUMN = { key: 'key_id', team: 'team_id' } as const satisfies Record<SpendSummaryQuery['group_by'], string>;
 

@@ -29,6 +29,34 @@ export class LuaScript {
  * versions existed has no version entry and counts as version 1.
  */
 
+/**
+ * KEYS: the spend stream. ARGV: time (epoch ms), limit, the record field name. Removes the oldest
+ * entries, in append order, while their record's time is before `time`, at most `limit`; stops at
+ * the first newer one. Returns how many went. Decoding the records here keeps them off the wire.
+ */
+export const TRIM_SPEND_BEFORE = new LuaScript(`
+local entries = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', tonumber(ARGV[2]))
+local cutoff = tonumber(ARGV[1])
+local last = nil
+local n = 0
+for _, entry in ipairs(entries) do
+  local fields = entry[2]
+  local time = nil
+  for i = 1, #fields, 2 do
+    if fields[i] == ARGV[3] then
+      local ok, record = pcall(cjson.decode, fields[i + 1])
+      if ok and type(record) == 'table' then time = tonumber(record['time']) end
+    end
+  end
+  if time == nil or time >= cutoff then break end
+  last = entry[1]
+  n = n + 1
+end
+if last == nil then return 0 end
+local ms, seq = string.match(last, '^(%d+)-(%d+)$')
+redis.call('XTRIM', KEYS[1], 'MINID', ms .. '-' .. (tonumber(seq) + 1))
+return n`);
+
 /** KEYS: docs, id index, versions. ARGV: id, json. Inserts only a new id; returns 1 if inserted. */
 export const CREATE_DOC = new LuaScript(`
 if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 1 then
@@ -134,4 +162,4 @@ for i = 1, n do out[i + 2] = values[i] end
 return out`);
 
 /** Every script the store uses, loaded at connect so the first calls need no NOSCRIPT round trip. */
-export const ALL_SCRIPTS = [CREATE_DOC, PUT_DOC, COMPARE_AND_SET_DOC, GET_VERSIONED_DOC, DELETE_DOC, LIST_DOCS, INCR_WITH_TTL, GUARDED_INCREMENT];
+export const ALL_SCRIPTS = [CREATE_DOC, PUT_DOC, COMPARE_AND_SET_DOC, GET_VERSIONED_DOC, DELETE_DOC, LIST_DOCS, INCR_WITH_TTL, GUARDED_INCREMENT, TRIM_SPEND_BEFORE];

@@ -5,9 +5,9 @@ import { invalidIncrement } from '../invalid-increment.js';
 import type { DocPage, EntryMeasure, GuardedIncrement, GuardedIncrementBatchResult, GuardedIncrementResult, ListOptions, Store, StoreOptions } from '../types.js';
 import { secretsOf } from '../url-credentials.js';
 import { createErrorMapper } from './errors.js';
-import { ALL_SCRIPTS, COMPARE_AND_SET_DOC, CREATE_DOC, GET_VERSIONED_DOC, DELETE_DOC, GUARDED_INCREMENT, INCR_WITH_TTL, LIST_DOCS, PUT_DOC } from './lua.js';
+import { ALL_SCRIPTS, COMPARE_AND_SET_DOC, CREATE_DOC, GET_VERSIONED_DOC, DELETE_DOC, GUARDED_INCREMENT, INCR_WITH_TTL, LIST_DOCS, PUT_DOC, TRIM_SPEND_BEFORE } from './lua.js';
 import { SubscriberFanout } from './pubsub.js';
-import { appendSpendRecords, querySpendRecords, summarizeSpendRecords } from './spend-stream.js';
+import { appendSpendRecords, FIELD as SPEND_FIELD, querySpendRecords, summarizeSpendRecords } from './spend-stream.js';
 
 const CONNECT_TIMEOUT_MS = 3_000;
 const MAX_PAGE = 1_000;
@@ -273,6 +273,9 @@ export async function createRedisStore(url: string, options: StoreOptions = {}):
     },
     summarizeSpend(query) {
       return guard(() => summarizeSpendRecords(client, spendKey, query));
+    },
+    deleteSpendBefore(time, limit) {
+      return guard(async () => Number(await TRIM_SPEND_BEFORE.run(client, [spendKey], [time, Math.max(1, Math.floor(limit)), SPEND_FIELD])));
     },
 
     ping() {

@@ -18,7 +18,7 @@ const SCAN_BATCH = 500;
 const MAX_SCAN = 20_000;
 /** Entries per XRANGE round trip when summarizing, which reads every entry in range. */
 const SUMMARY_BATCH = 5_000;
-const FIELD = 'r';
+export const FIELD = 'r';
 const STREAM_ID = /^\d+-\d+$/;
 
 /** Appends a batch in one MULTI. Sorted by (time, id) so append order matches the SQLite order. */

@@ -106,6 +106,8 @@ export async function createSqliteStore(path: string, options: StoreOptions = {}
     sweepCounters: db.prepare<[number, number]>(
       'DELETE FROM counters WHERE key IN (SELECT key FROM counters WHERE expires_at <= ? LIMIT ?)',
     ),
+    // Oldest first through the time index; each call is one short write transaction.
+    deleteSpendBefore: db.prepare<[number, number]>('DELETE FROM spend_log WHERE seq IN (SELECT seq FROM spend_log WHERE time < ? ORDER BY time LIMIT ?)'),
     ping: db.prepare('SELECT 1'),
     sweepEntries: db.prepare<[number, number]>(
       'DELETE FROM entries WHERE key IN (SELECT key FROM entries WHERE expires_at <= ? LIMIT ?)',
@@ -367,6 +369,9 @@ export async function createSqliteStore(path: string, options: StoreOptions = {}
     },
     summarizeSpend(query) {
       return call(() => summarizeSpend(query));
+    },
+    deleteSpendBefore(time, limit) {
+      return call(() => q.deleteSpendBefore.run(time, Math.max(1, Math.floor(limit))).changes);
     },
 
     ping() {
