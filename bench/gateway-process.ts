@@ -28,7 +28,16 @@ const options = JSON.parse(raw) as GatewayProcessOptions;
 const config = configSchema.parse({
   master_key: BENCH_MASTER_KEY,
   server: { host: '127.0.0.1', port: 0, shutdown_grace_ms: 2000 },
-  store: options.redis ? { type: 'redis', url: options.redis.url, prefix: options.redis.prefix } : { type: 'sqlite', path: join(options.dataDir, 'smartflow.db') },
+  store: options.postgres
+    ? {
+        type: 'postgres',
+        url: options.postgres.url,
+        schema: options.postgres.schema,
+        ...(options.postgres.redis ? { redis: options.postgres.redis.url, redis_prefix: options.postgres.redis.prefix } : {}),
+      }
+    : options.redis
+      ? { type: 'redis', url: options.redis.url, prefix: options.redis.prefix }
+      : { type: 'sqlite', path: join(options.dataDir, 'smartflow.db') },
   providers: {
     openai: { type: 'openai', base_url: `${options.upstreamUrl}/v1`, api_key: 'sk-bench-upstream' },
   },

@@ -95,6 +95,8 @@ export interface GatewayProcessOptions {
   accessLog: boolean;
   /** A Redis store instead of SQLite in dataDir; the parent deletes the prefix's keys afterwards. */
   redis?: { url: string; prefix: string };
+  /** A PostgreSQL store (schema dropped by the parent afterwards), with Redis in front when `redis` is set. */
+  postgres?: { url: string; schema: string; redis?: { url: string; prefix: string } };
   /** The config's `cache` section (bench/cache.ts); absent: the default, caching off. */
   cache?: Record<string, unknown>;
   /** More model names served by the fake upstream's gpt-4o-mini, like the bench model (bench/cache.ts: one with caching off). */

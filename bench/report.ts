@@ -1,12 +1,14 @@
 import { CACHE_HIT_CPU_RATIO_OF_MISS, renderCache, type CacheScenarioResult, type CacheScenarioSkipped } from './cache.js';
 import type { KeyedLoad, ScenarioResult } from './scenario.js';
-import { BENCH_KEY_BUDGET, type VkeyScenarioResult, type VkeyScenarioSkipped } from './vkeys.js';
+import { BENCH_KEY_BUDGET, BENCH_STORE_NAMES, type BenchStore, type VkeyScenarioResult, type VkeyScenarioSkipped } from './vkeys.js';
 
 /** Targets the gateway is held to. */
 export const TARGETS = {
   cpuPerRequestUs: 100,
   addedP50LatencyMs: 0.3,
   addedTtftMs: 0.3,
+  /** CPU per request on PostgreSQL (alone or with Redis in front) ÷ the Redis store's, same run (issue 18). */
+  postgresVsRedis: 1.1,
   /** CPU a virtual key with a budget may add to the master key's figure, SQLite store, many connections. */
   vkeyAddedCpuUsSqlite: 40,
   /** A cache hit's CPU per request below this fraction of a miss's through the fast upstream (same process, 1 and many connections). */
@@ -145,7 +147,7 @@ function renderVkeys(info: RunInfo, masterColumn: ScenarioResult | undefined, vk
       '',
     ]);
   }
-  const storeName = (s: 'sqlite' | 'redis') => (s === 'sqlite' ? 'SQLite' : 'Redis');
+  const storeName = (s: BenchStore) => BENCH_STORE_NAMES[s];
   const cells = (k: { latency: KeyedLoad; rps: KeyedLoad }) => [us(k.latency.cpu.target.usPerRequest), us(k.rps.cpu.target.usPerRequest)];
   const notes: string[] = [];
   for (const v of vkeys) {
@@ -177,6 +179,17 @@ function renderVkeys(info: RunInfo, masterColumn: ScenarioResult | undefined, vk
     if (failures) notes.push(`**${v.description}: ${failures} requests were refused, failed or timed out; its CPU figures are not those of answered requests.**`);
     notes.push(
       `${store}: after the run the key had spent $${v.budgetAfter.spent.toFixed(6)} for the ${int(v.subjectRequestsSent)} answers counted (plus up to ${n} per load run still in flight when it stopped, served but not counted), with $${v.budgetAfter.reserved} still reserved.`,
+    );
+  }
+  const redisRow = vkeys.find((v): v is VkeyScenarioResult => !('skipped' in v) && v.store === 'redis');
+  for (const v of vkeys) {
+    if ('skipped' in v || !redisRow || (v.store !== 'postgres' && v.store !== 'postgres+redis')) continue;
+    const ratio = (mine: KeyedLoad, theirs: KeyedLoad) => mine.cpu.target.usPerRequest / theirs.cpu.target.usPerRequest;
+    const master = ratio(v.reference.rps, redisRow.reference.rps);
+    const keyed = ratio(v.subject.rps, redisRow.subject.rps);
+    const limit = TARGETS.postgresVsRedis;
+    notes.push(
+      `${storeName(v.store)} against Redis, CPU per request at ${n} connections (target ≤ ${limit.toFixed(2)}×): master key ${master.toFixed(2)}× ${verdict(master <= limit)}, virtual key + budget ${keyed.toFixed(2)}× ${verdict(keyed <= limit)}.`,
     );
   }
   return [

@@ -20,10 +20,13 @@ import {
   checkBudgetAfter,
   checkBudgetPath,
   createBudgetedKey,
+  dropPostgresSchema,
   flushRedisPrefix,
   keyBudget,
+  postgresProblem,
   redactedRedisUrl,
   redisProblem,
+  type BenchStore,
   type VkeyScenarioResult,
   type VkeyScenarioSkipped,
 } from './vkeys.js';
@@ -63,6 +66,8 @@ const mcpSizes = quick ? MCP_QUICK : MCP_FULL;
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+/** The PostgreSQL the virtual-key rows use (a schema of their own, dropped afterwards). */
+const POSTGRES_URL = process.env.POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
 // Cleanup that must happen however we leave: children killed (and gone) before their temp dirs are removed.
 const tempDirs = new Set<string>();
@@ -136,12 +141,14 @@ const GATEWAY_SCENARIOS: GatewayScenario[] = [
 interface VkeyScenario {
   name: string;
   description: string;
-  store: 'sqlite' | 'redis';
+  store: BenchStore;
 }
 
 const VKEY_SCENARIOS: VkeyScenario[] = [
   { name: 'vkey-sqlite', description: 'virtual key + budget, SQLite', store: 'sqlite' },
   { name: 'vkey-redis', description: 'virtual key + budget, Redis', store: 'redis' },
+  { name: 'vkey-postgres', description: 'virtual key + budget, PostgreSQL', store: 'postgres' },
+  { name: 'vkey-postgres-redis', description: 'virtual key + budget, PostgreSQL + Redis', store: 'postgres+redis' },
 ];
 
 /** Renames the gateway's main-thread profile (tid 0) to `name`; drops the loader worker's. */
@@ -166,7 +173,8 @@ async function runVkeyScenario(
   taskset: boolean,
 ): Promise<VkeyScenarioResult | VkeyScenarioSkipped> {
   let redis: GatewayProcessOptions['redis'];
-  if (s.store === 'redis') {
+  let postgres: GatewayProcessOptions['postgres'];
+  if (s.store !== 'sqlite' && s.store !== 'postgres') {
     const problem = await redisProblem(REDIS_URL);
     if (problem) {
       log(`${s.description}: skipped, Redis at ${redactedRedisUrl(REDIS_URL)} is not reachable (${problem})`);
@@ -175,9 +183,23 @@ async function runVkeyScenario(
     redis = { url: REDIS_URL, prefix: `sf-bench-${randomUUID()}:` };
     redisPrefixes.add(redis.prefix);
   }
+  if (s.store === 'postgres' || s.store === 'postgres+redis') {
+    const problem = await postgresProblem(POSTGRES_URL);
+    if (problem) {
+      log(`${s.description}: skipped, PostgreSQL is not reachable (${problem})`);
+      return { name: s.name, description: s.description, store: s.store, skipped: 'PostgreSQL not reachable (POSTGRES_URL)' };
+    }
+    postgres = { url: POSTGRES_URL, schema: `sf_bench_${randomUUID().replace(/-/g, '').slice(0, 12)}`, ...(redis ? { redis } : {}) };
+  }
   const dataDir = mkdtempSync(join(tmpdir(), 'smartflow-bench-'));
   tempDirs.add(dataDir);
-  const options: GatewayProcessOptions = { upstreamUrl: upstream.url, dataDir, level: 'warn', accessLog: false, ...(redis ? { redis } : {}) };
+  const options: GatewayProcessOptions = {
+    upstreamUrl: upstream.url,
+    dataDir,
+    level: 'warn',
+    accessLog: false,
+    ...(postgres ? { postgres } : redis ? { redis } : {}),
+  };
   const profile = cpuProf ? `${s.name}-${stamp}.cpuprofile` : undefined;
   const nodeArgs = profile ? ['--cpu-prof', '--cpu-prof-dir', RESULTS_DIR] : [];
   const gw = await startChild(s.name, 'gateway-process.ts', taskset ? 0 : null, { [GATEWAY_OPTIONS_ENV]: JSON.stringify(options) }, nodeArgs);
@@ -206,6 +228,7 @@ async function runVkeyScenario(
     tempDirs.delete(dataDir);
     if (profile) keepMainThreadProfile(gw.pid, profile);
     await flushRedisPrefixes();
+    if (postgres) await dropPostgresSchema(POSTGRES_URL, postgres.schema).catch((err: unknown) => log(`could not drop schema ${postgres.schema}: ${String(err)}`));
   }
 }
 

@@ -1,4 +1,5 @@
 import { Redis } from 'ioredis';
+import pg from 'pg';
 import { request } from 'undici';
 import type { HttpTarget } from './measure.js';
 import type { PairedScenarioResult } from './scenario.js';
@@ -21,18 +22,23 @@ export interface KeyBudget {
   budget_period: string;
 }
 
+/** The stores the virtual-key rows run on. */
+export type BenchStore = 'sqlite' | 'redis' | 'postgres' | 'postgres+redis';
+
+export const BENCH_STORE_NAMES: Record<BenchStore, string> = { sqlite: 'SQLite', redis: 'Redis', postgres: 'PostgreSQL', 'postgres+redis': 'PostgreSQL + Redis' };
+
 /** A paired master-key / virtual-key scenario, with what the key's budget showed afterwards. */
 export interface VkeyScenarioResult extends PairedScenarioResult {
-  store: 'sqlite' | 'redis';
+  store: BenchStore;
   budgetAfter: KeyBudget;
   profile?: string;
 }
 
-/** A virtual-key scenario that could not run (Redis not reachable). */
+/** A virtual-key scenario that could not run (Redis or PostgreSQL not reachable). */
 export interface VkeyScenarioSkipped {
   name: string;
   description: string;
-  store: 'sqlite' | 'redis';
+  store: BenchStore;
   skipped: string;
 }
 
@@ -117,6 +123,31 @@ export async function redisProblem(url: string): Promise<string | null> {
     return err instanceof Error ? err.message : String(err);
   } finally {
     redis.disconnect();
+  }
+}
+
+/** Null when PostgreSQL answers within a few seconds, else why not. */
+export async function postgresProblem(url: string): Promise<string | null> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3000 });
+  try {
+    await client.connect();
+    await client.query('SELECT 1');
+    return null;
+  } catch (err) {
+    return err instanceof Error ? err.message : String(err);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+/** Drops a schema a bench gateway created. */
+export async function dropPostgresSchema(url: string, schema: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3000 });
+  await client.connect();
+  try {
+    await client.query(`DROP SCHEMA IF EXISTS "${schema.replace(/"/g, '""')}" CASCADE`);
+  } finally {
+    await client.end();
   }
 }
 

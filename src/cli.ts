@@ -18,6 +18,8 @@ import { runWorker } from './cluster/worker.js';
 import { workerCount } from './cluster/worker-count.js';
 import { workerIdentity } from './cluster/worker-identity.js';
 import { serveBanner } from './cli/serve-banner.js';
+import { migrateCommand } from './cli/migrate-command.js';
+import { UsageError } from './cli/usage-error.js';
 import { createLogger, type Logger } from './log/logger.js';
 
 const VERSION = GATEWAY_VERSION;
@@ -29,6 +31,9 @@ Usage:
                                                            run the gateway (default command)
   smartflow demo [--port N] [--host H]                     run a demo gateway whose providers answer locally; prints a walkthrough
   smartflow secrets rotate --new-key KEY [--config FILE]   re-encrypt every stored secret (MCP, SSO, A2A) under a new secrets key (docs/mcp-auth.md)
+  smartflow migrate --from STORE --to STORE [--force] [--dry-run]
+                                                           copy everything a gateway keeps to another store, resumable, verified
+                                                           by counts (stop the gateways first; docs/cli.md#migrate)
   smartflow --help | --version
 
 Options:
@@ -37,6 +42,16 @@ Options:
       --host H        address to bind (overrides server.host)
       --workers N     processes to run: a number, or auto for one per core (overrides
                       server.workers and SMARTFLOW_WORKERS; default auto; 1 = one process)
+      --from, --to STORE
+                      migrate: sqlite:PATH, redis://HOST[:PORT][/DB] or postgres://HOST[:PORT]/DATABASE
+      --from-prefix, --to-prefix P
+                      migrate: the Redis key prefix (default sf:)
+      --from-schema, --to-schema S
+                      migrate: the PostgreSQL schema (default smartflow)
+      --from-redis, --to-redis URL
+                      migrate: the Redis in front of a PostgreSQL store (store.redis)
+      --force         migrate: copy into a target that holds another gateway's data
+      --dry-run       migrate: print what would be copied; write nothing
 
 Without a config file the gateway serves whichever of OPENAI_API_KEY, ANTHROPIC_API_KEY and
 GEMINI_API_KEY are set. Without a master key (SMARTFLOW_MASTER_KEY) one is generated into
@@ -191,6 +206,16 @@ async function run(argv: string[]): Promise<number> {
         version: { type: 'boolean', short: 'v' },
         'new-key': { type: 'string' },
         workers: { type: 'string' },
+        from: { type: 'string' },
+        to: { type: 'string' },
+        'from-prefix': { type: 'string' },
+        'to-prefix': { type: 'string' },
+        'from-schema': { type: 'string' },
+        'to-schema': { type: 'string' },
+        'from-redis': { type: 'string' },
+        'to-redis': { type: 'string' },
+        force: { type: 'boolean' },
+        'dry-run': { type: 'boolean' },
       },
     });
   } catch (err) {
@@ -211,7 +236,12 @@ async function run(argv: string[]): Promise<number> {
     if (command === 'serve') return await serve(values);
     if (command === 'demo') return await demo(values);
     if (command === 'secrets' && positionals[1] === 'rotate') return await rotateSecrets(values);
+    if (command === 'migrate') return await migrateCommand(values);
   } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`${err.message}\nRun smartflow --help for the usage.\n`);
+      return 2;
+    }
     if (err instanceof ConfigError) {
       process.stderr.write(`Invalid configuration:\n${err.message}\n`);
       return 1;

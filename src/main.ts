@@ -14,9 +14,11 @@ import { SecretBox, secretKeyFrom } from './crypto/secret-box.js';
 import { UpstreamPool } from './mcp/upstream/upstream-pool.js';
 import { PolicyRegistry } from './policies/policy-registry.js';
 import { createLogger, type Logger } from './log/logger.js';
+import { throttledWarn } from './log/throttled-warn.js';
 import { createMetrics, type GatewayMetrics } from './metrics/metrics.js';
 import { HttpTransport } from './providers/http-transport.js';
 import { createProviderRegistry, type ProviderRegistry } from './providers/registry.js';
+import { createSpendCapReport } from './spend/spend-cap-report.js';
 import { SpendLog } from './spend/spend-log.js';
 import { SpendRetention } from './spend/spend-retention.js';
 import { createStore } from './storage/index.js';
@@ -98,7 +100,9 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   let policies: PolicyRegistry;
   let mcpUserTokens: UserTokens;
   try {
-    store = open.add(await createStore(config.store, { now, ...options.storeOptions }), (s) => s.close());
+    const onSpendEvicted = createSpendCapReport({ count: (n) => metrics.spendLogEvicted.inc(n), log: logger, now });
+    const onCounterFlushError = throttledWarn(logger, 30_000, 'budget counter changes could not be written to PostgreSQL yet; retrying every half second');
+    store = open.add(await createStore(config.store, { now, ...options.storeOptions, onSpendEvicted, onCounterFlushError }), (s) => s.close());
     const transport = open.add(new HttpTransport(), (t) => t.close());
     registry = open.add(createProviderRegistry(config, transport), (r) => r.close());
     spendLog = open.add(

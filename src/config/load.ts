@@ -115,8 +115,8 @@ function configFromEnv(env: NodeJS.ProcessEnv): Record<string, unknown> {
 /** Settings that environment variables override whatever the file says. */
 function applyEnvOverrides(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): void {
   if (env.SMARTFLOW_MASTER_KEY && raw.master_key === undefined) raw.master_key = env.SMARTFLOW_MASTER_KEY;
-  // DATABASE_URL first: with both set, PostgreSQL is the system of record.
-  if (env.DATABASE_URL && raw.store === undefined) raw.store = { type: 'postgres', url: env.DATABASE_URL };
+  // With both set, PostgreSQL is the system of record and Redis sits in front of it.
+  if (env.DATABASE_URL && raw.store === undefined) raw.store = { type: 'postgres', url: env.DATABASE_URL, ...(env.REDIS_URL ? { redis: env.REDIS_URL } : {}) };
   if (env.REDIS_URL && raw.store === undefined) raw.store = { type: 'redis', url: env.REDIS_URL };
   if (env.SMARTFLOW_SECRET_KEY) {
     const secrets = (raw.secrets ?? {}) as Record<string, unknown>;

@@ -71,7 +71,13 @@ export const balanceStrategy = z.enum(['weighted', 'round_robin', 'least_in_flig
 
 export const storeSchema = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('sqlite'), path: z.string().min(1).default('./data/smartflow.db') }),
-  z.strictObject({ type: z.literal('redis'), url: z.string().regex(/^rediss?:\/\//, 'a redis:// or rediss:// URL'), prefix: z.string().default('sf:') }),
+  z.strictObject({
+    type: z.literal('redis'),
+    url: z.string().regex(/^rediss?:\/\//, 'a redis:// or rediss:// URL'),
+    prefix: z.string().default('sf:'),
+    /** Spend-log rows the Redis stream keeps; older ones are removed, counted and logged (docs/observability.md). */
+    spend_log_max_rows: z.number().int().positive().default(1_000_000),
+  }),
   z.strictObject({
     type: z.literal('postgres'),
     url: z.string().regex(/^postgres(ql)?:\/\//, 'a postgres:// or postgresql:// URL'),
@@ -82,6 +88,10 @@ export const storeSchema = z.discriminatedUnion('type', [
       .default('smartflow'),
     /** Connections each gateway process keeps to the database. */
     pool_size: z.number().int().min(1).max(1000).default(10),
+    /** Redis in front of PostgreSQL for counters, the response cache and pub/sub (docs/storage.md). */
+    redis: z.string().regex(/^rediss?:\/\//, 'a redis:// or rediss:// URL').optional(),
+    /** Prefix of every Redis key, with `redis`. */
+    redis_prefix: z.string().default('sf:'),
   }),
 ]);
 

@@ -3,6 +3,7 @@ import { withFirstFrame } from '../core/first-frame.js';
 import { toGatewayError } from '../errors/gateway-error.js';
 import type { GatewayContext } from '../pipeline/types.js';
 import { streamErrorFrame, type ErrorSurface } from '../errors/to-wire.js';
+import { drainedOrClosed } from './drained-or-closed.js';
 import { sendError } from './error-response.js';
 
 const SSE_HEADERS = {
@@ -12,19 +13,6 @@ const SSE_HEADERS = {
   // Tells nginx-style proxies in front of the gateway not to buffer the stream.
   'x-accel-buffering': 'no',
 };
-
-/** Resolves when the socket can take more, or is gone; removes both listeners either way. */
-function drainedOrClosed(raw: NodeJS.WritableStream & { once: NodeJS.EventEmitter['once'] }): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      raw.removeListener('drain', done);
-      raw.removeListener('close', done);
-      resolve();
-    };
-    raw.once('drain', done);
-    raw.once('close', done);
-  });
-}
 
 /**
  * Node holds a chunked response's writes (`cork`) until the next tick. When the upstream sent

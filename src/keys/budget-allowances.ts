@@ -1,6 +1,6 @@
 import type { RequestLog } from '../core/request-log.js';
 import type { GuardedIncrement } from '../storage/types.js';
-import { increment, type BudgetCounters } from './budgets.js';
+import { moneyIncrement, type BudgetCounters } from './budgets.js';
 import type { CounterBatcher } from './counter-batcher.js';
 
 export interface AllowanceSettings {
@@ -173,7 +173,7 @@ export class BudgetAllowances {
     const { spentKey, heldKey, ttlMs, rule } = a.counters;
     const max = rule.maxMicros!;
     const granting = this.counters
-      .submit([increment(spentKey, size, ttlMs, max), increment(heldKey, size, ttlMs)])
+      .submit([moneyIncrement(spentKey, size, ttlMs, max), moneyIncrement(heldKey, size, ttlMs)])
       .then(async (result) => {
         a.granting = null;
         if (!result.ok) {
@@ -236,10 +236,10 @@ export class BudgetAllowances {
       if (a.consumed === 0 && a.excess === 0 && unused === 0) continue;
       const { spentKey, heldKey, ttlMs } = a.counters;
       // Always written, even as +0: its new value tells how much of the budget other instances left.
-      entries.push(increment(spentKey, a.excess - unused, ttlMs));
+      entries.push(moneyIncrement(spentKey, a.excess - unused, ttlMs));
       const spentAt = entries.length - 1;
       const heldDelta = -(a.consumed + unused);
-      if (heldDelta !== 0) entries.push(increment(heldKey, heldDelta, ttlMs));
+      if (heldDelta !== 0) entries.push(moneyIncrement(heldKey, heldDelta, ttlMs));
       taken.push({ a, consumed: a.consumed, excess: a.excess, unused, spentAt });
       a.consumed = 0;
       a.excess = 0;

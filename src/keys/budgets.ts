@@ -39,6 +39,13 @@ export function increment(key: string, delta: number, ttlMs: number | undefined,
   return entry;
 }
 
+/** An increment of a budget's spent or held counter: money, which the store keeps durably. */
+export function moneyIncrement(key: string, delta: number, ttlMs: number | undefined, limit?: number): GuardedIncrement {
+  const entry = increment(key, delta, ttlMs, limit);
+  entry.durable = true;
+  return entry;
+}
+
 /** What GET .../budget reports, in micro-USD. */
 export interface BudgetState {
   spentMicros: number;

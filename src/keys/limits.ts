@@ -5,7 +5,7 @@ import { BudgetAllowances, type AllowanceDraw, type AllowanceSettings } from './
 import { CounterBatcher } from './counter-batcher.js';
 import type { AccessPolicy, BudgetRule } from './access-policy.js';
 import type { BudgetPeriod, PeriodWindow } from './budget-period.js';
-import { budgetCounters, increment, usdString, type BudgetCounters } from './budgets.js';
+import { budgetCounters, increment, moneyIncrement, usdString, type BudgetCounters } from './budgets.js';
 import { rateCounters, rateLimitHeaders, type RateCounters } from './rate-limits.js';
 
 /** What a request may use (before) or did use (after). */
@@ -77,9 +77,9 @@ export class LimitEnforcer {
     for (const rule of policy.budgets) {
       const counters = budgetCounters(rule, this.deps.windowOf(rule.period, now), now);
       budgets.push(counters);
-      entries.push(increment(counters.spentKey, micros, counters.ttlMs, rule.maxMicros ?? undefined));
+      entries.push(moneyIncrement(counters.spentKey, micros, counters.ttlMs, rule.maxMicros ?? undefined));
       slots.push({ kind: 'budget', counters });
-      entries.push(increment(counters.heldKey, micros, counters.ttlMs));
+      entries.push(moneyIncrement(counters.heldKey, micros, counters.ttlMs));
       slots.push({ kind: 'budget', counters });
     }
     const rates: RateCounters[] = [];
@@ -111,8 +111,8 @@ export class LimitEnforcer {
     if (reservation.draw) return this.allowances.settle(reservation.draw, actual.micros);
     const entries: GuardedIncrement[] = [];
     for (const counters of reservation.budgets) {
-      entries.push(increment(counters.spentKey, actual.micros - reservation.reserved.micros, counters.ttlMs));
-      entries.push(increment(counters.heldKey, -reservation.reserved.micros, counters.ttlMs));
+      entries.push(moneyIncrement(counters.spentKey, actual.micros - reservation.reserved.micros, counters.ttlMs));
+      entries.push(moneyIncrement(counters.heldKey, -reservation.reserved.micros, counters.ttlMs));
     }
     for (const counters of reservation.rates) {
       if (counters.rule.tpm !== null) entries.push(increment(counters.tokensKey, actual.tokens - reservation.reserved.tokens, counters.ttlMs));

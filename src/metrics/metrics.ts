@@ -18,6 +18,8 @@ export interface GatewayMetrics {
   /** Requests being handled now; a plain number read at scrape time (no prom-client call per request). */
   inFlight: { value: number };
   spendLogDropped: Counter;
+  /** Spend-log rows the store removed to stay within its cap (Redis). */
+  spendLogEvicted: Counter;
   mcp: McpMetrics;
 }
 
@@ -95,6 +97,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Gatew
     tallies,
     inFlight,
     spendLogDropped: new Counter({ name: 'smartflow_spend_log_dropped_total', help: 'Spend records dropped because the store stayed unreachable and the buffer was full', registers: [registry] }),
+    spendLogEvicted: new Counter({ name: 'smartflow_spend_log_evicted_total', help: 'Spend-log rows the Redis store removed, oldest first, to keep its stream within store.spend_log_max_rows', registers: [registry] }),
     mcp,
   };
 }

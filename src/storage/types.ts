@@ -33,6 +33,11 @@ export interface GuardedIncrement {
   limit?: number;
   /** Expire the counter this many ms after its first increment (period-keyed counters). */
   ttl_ms?: number;
+  /**
+   * Money (budget spend and reservations): a store that keeps counters in a cache it may lose
+   * (PostgreSQL with Redis in front) writes this one behind to durable storage. Others ignore it.
+   */
+  durable?: boolean;
 }
 
 export type GuardedIncrementResult =
@@ -42,6 +47,28 @@ export type GuardedIncrementResult =
 
 /** One set's outcome in a batch: its result, or the error that set alone failed with (an invalid number). */
 export type GuardedIncrementBatchResult = GuardedIncrementResult | { ok: false; error: Error };
+
+/** A live counter as Store.scanCounters reads it and Store.importCounter writes it. */
+export interface CounterItem {
+  key: string;
+  value: number;
+  /** Milliseconds until it expires; null when it never does. */
+  ttl_ms: number | null;
+}
+
+/** A live entry as Store.scanEntries reads it (Store.setEntry writes it back). */
+export interface EntryItem {
+  key: string;
+  value: string;
+  /** Milliseconds until it expires. */
+  ttl_ms: number;
+}
+
+/** One page of a scan; pass `next_cursor` back as `cursor` for the next, until it is null. */
+export interface ScanPage<T> {
+  items: T[];
+  next_cursor: string | null;
+}
 
 /** How many live entries a group holds and the bytes of their values. */
 export interface EntryMeasure {
@@ -125,6 +152,32 @@ export interface Store {
    * waits for a later call.
    */
   deleteSpendBefore(time: number, limit: number): Promise<number>;
+
+  // Export and import, for `smartflow migrate` (src/migrate/); never on a request path. Scans
+  // page with ListOptions (`limit` 500 by default, at most 1,000) and return everything live for
+  // the whole scan at least once. Redis follows SCAN: `limit` is a hint, a page may be larger,
+  // smaller or empty with a cursor, and a key may come twice.
+  /** The collections that hold at least one document, in byte order. */
+  listCollections(): Promise<string[]>;
+  /**
+   * Writes a document with the given version (a positive safe integer), replacing any with its id:
+   * a copy keeps the versions its ETags and compare-and-set writers know.
+   */
+  importDoc<T>(collection: string, id: string, doc: T, version: number): Promise<void>;
+  /** Live counters with the time each has left. */
+  scanCounters(options?: ListOptions): Promise<ScanPage<CounterItem>>;
+  /** Sets a counter to `value` expiring in `ttl_ms` (null: never; <= 0: deletes it), whatever it held. */
+  importCounter(counter: CounterItem): Promise<void>;
+  /** Live entries with the time each has left. */
+  scanEntries(options?: ListOptions): Promise<ScanPage<EntryItem>>;
+  /** The whole spend log oldest first, in the store's own order (Redis: append order). */
+  scanSpend(options?: ListOptions): Promise<SpendPage>;
+  /**
+   * Appends rows in exactly the given order (appendSpend sorts each batch by time and id), so
+   * rows copied oldest first from scanSpend come back newest first as they did from the source.
+   * All or nothing. Redis gives each row a stream id from its time, so time ranges find it.
+   */
+  importSpend(records: SpendRecord[]): Promise<void>;
 
   /** Resolves when the backend answers; used by /health/readiness. */
   ping(): Promise<void>;

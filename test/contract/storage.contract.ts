@@ -4,7 +4,7 @@ import { after, before, describe, test, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { GatewayError } from '../../src/errors/gateway-error.js';
 import type { SpendQuery, SpendRecord, SpendSummaryRow } from '../../src/spend/spend-record.js';
-import type { Store } from '../../src/storage/types.js';
+import type { ListOptions, ScanPage, Store } from '../../src/storage/types.js';
 import { newestFirst, shuffle, spendFixture, spendRecord } from './spend-fixture.js';
 
 /** How a backend lets the suite move time forward for expiry tests. */
@@ -645,6 +645,145 @@ export function storageContract(name: string, open: (scope?: string) => Promise<
         );
         const summary = await store.summarizeSpend({ group_by: 'key' });
         assert.deepEqual(summary.map((r) => [r.requests, r.cost_micros]), [[20, rows.slice(80).reduce((sum, r) => sum + r.cost_micros, 0)]]);
+      });
+    });
+
+    describe('export and import (smartflow migrate)', () => {
+      /** Every item of a scan, page by page; a key SCAN repeats (Redis) must carry the same value. */
+      async function scanAll<T extends { key: string }>(scan: (options: ListOptions) => Promise<ScanPage<T>>, limit: number): Promise<Map<string, T>> {
+        const items = new Map<string, T>();
+        let cursor: string | undefined;
+        for (let pages = 0; pages < 10_000; pages++) {
+          const page = await scan({ limit, ...(cursor ? { cursor } : {}) });
+          for (const item of page.items) {
+            const seen = items.get(item.key);
+            if (seen) assert.equal(JSON.stringify({ ...seen, ttl_ms: 0 }), JSON.stringify({ ...item, ttl_ms: 0 }), `${item.key} read twice alike`);
+            items.set(item.key, item);
+          }
+          if (page.next_cursor === null) return items;
+          cursor = page.next_cursor;
+        }
+        throw new Error('the scan did not end');
+      }
+
+      test('listCollections names the collections that hold documents; importDoc writes a version compare-and-set continues from', async (t) => {
+        const store = await open('transfer-docs');
+        t.after(() => store.close());
+        assert.deepEqual(await store.listCollections(), []);
+        await store.putDoc('keys', 'k1', { n: 1 });
+        await store.putDoc('a:b c', 'x', { n: 2 });
+        await store.createDoc('Audit', 'x', { n: 3 });
+        await store.putDoc('gone', 'x', { n: 4 });
+        await store.deleteDoc('gone', 'x');
+        assert.deepEqual(await store.listCollections(), ['Audit', 'a:b c', 'keys'], 'byte order; an emptied collection is not listed');
+
+        await store.importDoc('teams', 't1', { name: 'Ünïcode ✓', nested: [1, null] }, 7);
+        assert.deepEqual(await store.getVersionedDoc('teams', 't1'), { doc: { name: 'Ünïcode ✓', nested: [1, null] }, version: 7 });
+        assert.deepEqual((await store.listDocs('teams')).items, [{ id: 't1', doc: { name: 'Ünïcode ✓', nested: [1, null] }, version: 7 }]);
+        assert.equal(await store.compareAndSetDoc('teams', 't1', { name: 'next' }, 6), null, 'the imported version is the one to match');
+        assert.equal(await store.compareAndSetDoc('teams', 't1', { name: 'next' }, 7), 8);
+        await store.importDoc('teams', 't1', { name: 'again' }, 3);
+        assert.deepEqual(await store.getVersionedDoc('teams', 't1'), { doc: { name: 'again' }, version: 3 }, 'an import replaces, version included');
+        await store.putDoc('teams', 't1', { name: 'put' });
+        assert.equal((await store.getVersionedDoc('teams', 't1'))?.version, 4);
+        assert.deepEqual(await store.listCollections(), ['Audit', 'a:b c', 'keys', 'teams']);
+        for (const version of [0, -1, 1.5, 2 ** 53]) await assert.rejects(store.importDoc('teams', 'bad', {}, version), RangeError, String(version));
+        assert.equal(await store.getDoc('teams', 'bad'), undefined);
+      });
+
+      test('scanCounters pages every live counter with its time left; importCounter sets value and expiry', async (t) => {
+        const store = await open('transfer-counters');
+        t.after(() => store.close());
+        assert.deepEqual(await scanAll((o) => store.scanCounters(o), 5), new Map());
+        const plain = Array.from({ length: 12 }, (_, i) => `plain:${i}`);
+        for (const [i, key] of plain.entries()) await store.incrCounter(key, i * 1_000_000_000);
+        await store.incrCounter('ttl:long', 5, 60_000);
+        await store.guardedIncrement([{ key: 'ttl:short', delta: -3, ttl_ms: TTL_MS }]);
+        await store.incrCounter('ttl:gone', 1, TTL_MS);
+        await advance(PAST_TTL_MS);
+        await store.incrCounter('ttl:short', 2, TTL_MS);
+
+        const found = await scanAll((o) => store.scanCounters(o), 5);
+        assert.deepEqual([...found.keys()].sort(), [...plain, 'ttl:long', 'ttl:short'].sort(), 'an expired counter is not listed');
+        for (const [i, key] of plain.entries()) assert.deepEqual(found.get(key), { key, value: i * 1_000_000_000, ttl_ms: null });
+        const long = found.get('ttl:long')!;
+        assert.equal(long.value, 5);
+        assert.ok(long.ttl_ms !== null && long.ttl_ms > 60_000 - PAST_TTL_MS - 1_000 && long.ttl_ms <= 60_000 - 200, String(long.ttl_ms));
+        const short = found.get('ttl:short')!;
+        assert.equal(short.value, 2, 'the expired -3 is gone');
+        assert.ok(short.ttl_ms !== null && short.ttl_ms > 0 && short.ttl_ms <= TTL_MS, String(short.ttl_ms));
+
+        await store.importCounter({ key: 'new:budget', value: 1_234_567, ttl_ms: null });
+        await store.importCounter({ key: 'new:window', value: 9, ttl_ms: TTL_MS });
+        await store.importCounter({ key: 'plain:1', value: -4, ttl_ms: null });
+        await store.importCounter({ key: 'ttl:long', value: 6, ttl_ms: null });
+        await store.importCounter({ key: 'plain:2', value: 1, ttl_ms: 0 });
+        assert.equal(await store.getCounter('new:budget'), 1_234_567);
+        assert.equal(await store.getCounter('new:window'), 9);
+        assert.equal(await store.getCounter('plain:1'), -4, 'an import replaces the value');
+        assert.equal(await store.getCounter('plain:2'), 0, 'a TTL of 0 deletes');
+        assert.equal(await store.incrCounter('new:budget', 3), 1_234_570, 'an imported counter counts on');
+        await advance(PAST_TTL_MS);
+        assert.equal(await store.getCounter('new:window'), 0, 'the imported TTL expires it');
+        assert.equal(await store.getCounter('ttl:long'), 6);
+        assert.equal((await scanAll((o) => store.scanCounters(o), 1_000)).get('ttl:long')?.ttl_ms, null, 'an import without TTL clears the old one');
+        await assert.rejects(store.importCounter({ key: 'bad', value: 2 ** 53, ttl_ms: null }), RangeError);
+      });
+
+      test('scanEntries pages every live entry with its time left', async (t) => {
+        const store = await open('transfer-entries');
+        t.after(() => store.close());
+        assert.deepEqual(await scanAll((o) => store.scanEntries(o), 5), new Map());
+        const keys = Array.from({ length: 11 }, (_, i) => `oauth:state:${i}`);
+        for (const key of keys) await store.setEntry(key, `{"v":"${key} é"}`, 60_000);
+        await store.setEntry('cache:kept', 'x', 60_000);
+        await store.setEntry('lock:gone', 'x', TTL_MS);
+        await advance(PAST_TTL_MS);
+        const found = await scanAll((o) => store.scanEntries(o), 4);
+        assert.deepEqual([...found.keys()].sort(), [...keys, 'cache:kept'].sort());
+        for (const key of keys) {
+          const item = found.get(key)!;
+          assert.equal(item.value, `{"v":"${key} é"}`);
+          assert.ok(item.ttl_ms > 60_000 - PAST_TTL_MS - 1_000 && item.ttl_ms <= 60_000 - 200, String(item.ttl_ms));
+        }
+      });
+
+      test('scanSpend pages the log oldest first; importSpend of those pages gives the same answers', async (t) => {
+        const [source, target] = [await open('transfer-spend-source'), await open('transfer-spend-target')];
+        t.after(() => Promise.all([source.close(), target.close()]));
+        const records = spendFixture();
+        await source.appendSpend(shuffle(records.slice(0, 30)));
+        await source.appendSpend(shuffle(records.slice(30)));
+        assert.deepEqual(await target.scanSpend(), { rows: [], next_cursor: null });
+
+        const scanned: SpendRecord[] = [];
+        let cursor: string | undefined;
+        do {
+          const page = await source.scanSpend({ limit: 7, ...(cursor ? { cursor } : {}) });
+          assert.ok(page.rows.length <= 7);
+          scanned.push(...page.rows);
+          await target.importSpend(page.rows);
+          cursor = page.next_cursor ?? undefined;
+        } while (cursor);
+        assert.deepEqual(scanned, newestFirst(records).reverse());
+
+        const base = Math.min(...records.map((r) => r.time));
+        for (const query of [{ limit: 1_000 }, { limit: 1_000, from: base + 1_000, to: base + 2_000 }, { limit: 1_000, to: base + 500 }]) {
+          assert.deepEqual((await target.querySpend(query)).rows, (await source.querySpend(query)).rows, JSON.stringify(query));
+        }
+        assert.deepEqual(await target.summarizeSpend({ group_by: 'key', from: base + 1_000 }), await source.summarizeSpend({ group_by: 'key', from: base + 1_000 }));
+        await assert.rejects(source.scanSpend({ cursor: 'not a cursor' }), isStoreError('SF_ERR_INVALID_REQUEST'));
+      });
+
+      test('importSpend keeps the given order where appendSpend would sort a batch by time and id', async (t) => {
+        const store = await open('transfer-spend-order');
+        t.after(() => store.close());
+        const at = Date.now() - 10_000;
+        const given = ['m', 'z', 'a'].map((id) => spendRecord({ id, time: at }));
+        await store.importSpend(given);
+        await store.importSpend([]);
+        assert.deepEqual((await store.querySpend({ limit: 10 })).rows.map((r) => r.id), ['a', 'z', 'm'], 'newest first is the reverse of the import order');
+        assert.deepEqual((await store.scanSpend()).rows.map((r) => r.id), ['m', 'z', 'a']);
       });
     });
 

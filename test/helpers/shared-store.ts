@@ -30,4 +30,18 @@ export const SHARED_BACKENDS: readonly SharedBackend[] = [
       return { store: { type: 'postgres', url: POSTGRES_URL, schema }, cleanup: () => dropSchemas([schema]) };
     },
   },
+  {
+    name: 'PostgreSQL with Redis in front',
+    fresh(label) {
+      const schema = testSchema(label);
+      const prefix = `sf-test-${label}-${randomUUID()}:`;
+      return {
+        store: { type: 'postgres', url: POSTGRES_URL, schema, redis: REDIS_URL, redis_prefix: prefix },
+        cleanup: async () => {
+          await dropSchemas([schema]);
+          await flushRedisPrefix(prefix);
+        },
+      };
+    },
+  },
 ];

@@ -5,33 +5,20 @@ import { invalidRequest } from '../../errors/from-zod.js';
 import type { SpendLog } from '../../spend/spend-log.js';
 import type { TeamService } from '../../identity/teams.js';
 import type { VirtualKeyService } from '../../keys/virtual-keys.js';
-import type { SpendQuery, SpendSummaryRow } from '../../spend/spend-record.js';
+import type { SpendSummaryRow } from '../../spend/spend-record.js';
 import type { Store } from '../../storage/types.js';
 import { sendError } from '../error-response.js';
 import { parseInput } from '../parse.js';
+import { registerSpendExportRoute } from './spend-export.js';
+import { rangeInOrder, spendFilterShape, spendQueryOf, time } from './spend-query.js';
 
-/** Largest time JavaScript dates (and both stores) can hold: 8.64e15 ms, the year 275760. */
-const MAX_TIME = 8.64e15;
-
-/** A time as epoch milliseconds or an ISO-8601 string. */
-const time = z
-  .union([
-    z.string().regex(/^\d{1,16}$/, 'a time is epoch milliseconds or an ISO 8601 date or date-time').transform(Number),
-    z.iso.datetime({ offset: true }).transform((s) => Date.parse(s)),
-    z.iso.date().transform((s) => Date.parse(`${s}T00:00:00Z`)),
-  ])
-  .pipe(z.number().int().min(0).max(MAX_TIME, 'the time is out of range'));
-
-const spendQuerySchema = z.strictObject({
-  from: time.optional(),
-  to: time.optional(),
-  model: z.string().min(1).max(256).optional(),
-  key: z.string().min(1).max(128).optional(),
-  principal: z.string().min(1).max(128).optional(),
-  status: z.union([z.enum(['success', 'error']), z.string().regex(/^\d{3}$/).transform(Number)]).optional(),
-  limit: z.string().regex(/^\d+$/).transform(Number).pipe(z.number().int().min(1).max(1000)).default(100),
-  cursor: z.string().max(512).optional(),
-});
+const spendQuerySchema = rangeInOrder(
+  z.strictObject({
+    ...spendFilterShape,
+    limit: z.string().regex(/^\d+$/).transform(Number).pipe(z.number().int().min(1).max(1000)).default(100),
+    cursor: z.string().max(512).optional(),
+  }),
+);
 
 const SUMMARY_DEFAULT_WINDOW_MS = 30 * 24 * 3_600_000;
 
@@ -61,7 +48,7 @@ function summaryView(row: SpendSummaryRow) {
   };
 }
 
-/** Admin read access to the spend log (inside the admin scope): rows, and totals per key and per team. */
+/** Admin read access to the spend log (inside the admin scope): rows, their export, and totals per key and per team. */
 export function registerSpendRoutes(app: FastifyInstance, deps: SpendRoutesDeps): void {
   const summarize = async (groupBy: 'key' | 'team', rawQuery: unknown) => {
     const q = parseInput(summaryQuerySchema, rawQuery ?? {});
@@ -89,15 +76,9 @@ export function registerSpendRoutes(app: FastifyInstance, deps: SpendRoutesDeps)
   app.get('/api/spend/logs', needs('spend:read'), async (request, reply) => {
     const parsed = spendQuerySchema.safeParse(request.query ?? {});
     if (!parsed.success) return sendError(request, reply, invalidRequest(parsed.error));
-    const q = parsed.data;
-    const query: SpendQuery = { limit: q.limit };
-    if (q.from !== undefined) query.from = q.from;
-    if (q.to !== undefined) query.to = q.to;
-    if (q.model !== undefined) query.model = q.model;
-    if (q.key !== undefined) query.key_id = q.key;
-    if (q.principal !== undefined) query.principal = q.principal;
-    if (q.status !== undefined) query.status = q.status;
-    if (q.cursor !== undefined) query.cursor = q.cursor;
+    const { limit, cursor, ...filters } = parsed.data;
+    const query = spendQueryOf(filters, limit);
+    if (cursor !== undefined) query.cursor = cursor;
     // Records still in the write buffer would look lost to an admin who just made a request.
     await deps.spendLog.flush();
     try {
@@ -107,4 +88,6 @@ export function registerSpendRoutes(app: FastifyInstance, deps: SpendRoutesDeps)
       return sendError(request, reply, err);
     }
   });
+
+  registerSpendExportRoute(app, { store: deps.store, spendLog: deps.spendLog, now: deps.now });
 }

@@ -162,6 +162,27 @@ END
 $fn$;
 `,
   },
+  {
+    version: 2,
+    name: 'budget counters written behind from Redis',
+    sql: `
+-- With Redis in front (store.redis), budget counters live in Redis and each gateway writes the
+-- changes it made to \`counters\` here about once a second. A Redis that lost its data is rebuilt
+-- from \`counters\` under a new epoch (docs/storage.md, "PostgreSQL with Redis").
+CREATE TABLE counter_epochs (
+  -- Epochs start one at a time (under a lock), so seq is their order whatever the gateways' clocks say.
+  seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  epoch TEXT NOT NULL UNIQUE,
+  created_at BIGINT NOT NULL
+);
+-- Flushes already applied, so a flush retried after a lost reply is not counted twice.
+CREATE TABLE counter_flushes (
+  id TEXT PRIMARY KEY,
+  applied_at BIGINT NOT NULL
+);
+CREATE INDEX counter_flushes_applied_at ON counter_flushes (applied_at);
+`,
+  },
 ];
 
 /** Serialises migrations across every process that opens the same schema. */

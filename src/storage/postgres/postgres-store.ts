@@ -8,6 +8,7 @@ import { redactedError, secretsOf } from '../url-credentials.js';
 import { migrate, quoteIdentifier } from './migrations.js';
 import { NotificationBus, notifyChannel } from './notifications.js';
 import { appendSpendRows, deleteSpendRowsBefore, querySpendRows, summarizeSpendRows } from './spend-sql.js';
+import { createPostgresTransfer } from './transfer.js';
 
 const CONNECT_TIMEOUT_MS = 3_000;
 const MAX_PAGE = 1_000;
@@ -52,6 +53,18 @@ function wireSet(entries: GuardedIncrement[]): Array<{ k: string; d: number; l: 
  * when the database cannot be reached. Gateways on the same database and schema share all state.
  */
 export async function createPostgresStore(url: string, options: PostgresStoreOptions = {}): Promise<Store> {
+  return (await openPostgres(url, options)).store;
+}
+
+/** The store with its pool, for the layered store's counter write-behind (storage/layered/). */
+export interface OpenPostgres {
+  store: Store;
+  pool: pg.Pool;
+  /** Runs a call on the pool as the store runs its own: failures become GatewayErrors with redacted details. */
+  run<T>(fn: () => Promise<T>): Promise<T>;
+}
+
+export async function openPostgres(url: string, options: PostgresStoreOptions = {}): Promise<OpenPostgres> {
   const now = options.now ?? Date.now;
   const schema = options.schema ?? DEFAULT_SCHEMA;
   const secrets = secretsOf(url);
@@ -283,6 +296,8 @@ export async function createPostgresStore(url: string, options: PostgresStoreOpt
       return run(() => deleteSpendRowsBefore(pool, time, Math.max(1, Math.floor(limit))));
     },
 
+    ...createPostgresTransfer(pool, now, run),
+
     ping() {
       return run(async () => {
         await query('SELECT 1', []);
@@ -296,5 +311,5 @@ export async function createPostgresStore(url: string, options: PostgresStoreOpt
       await pool.end().catch(() => undefined);
     },
   };
-  return store;
+  return { store, pool, run };
 }

@@ -44,8 +44,12 @@ const INSERT_SQL =
   `WITH ORDINALITY AS u(${COLUMNS.map(([c]) => c).join(', ')}, n) ORDER BY u.n`;
 
 export async function appendSpendRows(pool: Pool, records: SpendRecord[]): Promise<void> {
-  if (records.length === 0) return;
-  const ordered = [...records].sort((x, y) => x.time - y.time || (x.id < y.id ? -1 : x.id > y.id ? 1 : 0));
+  await importSpendRows(pool, [...records].sort((x, y) => x.time - y.time || (x.id < y.id ? -1 : x.id > y.id ? 1 : 0)));
+}
+
+/** Inserts the rows in exactly the given order (Store.importSpend), in one statement. */
+export async function importSpendRows(pool: Pool, ordered: SpendRecord[]): Promise<void> {
+  if (ordered.length === 0) return;
   const params = COLUMNS.map(([column]) =>
     ordered.map((r) => {
       const value = r[column];
@@ -93,6 +97,19 @@ export async function querySpendRows(pool: Pool, query: SpendQuery): Promise<Spe
     `${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY time DESC, seq DESC LIMIT ${param(limit + 1)}`;
   const { rows } = await pool.query<SpendRow>(sql, params);
   // One extra row was fetched only to learn whether another page exists.
+  const more = rows.length > limit;
+  if (more) rows.length = limit;
+  const last = rows[rows.length - 1];
+  return { rows: rows.map(toRecord), next_cursor: more && last ? encodeSpendCursor(last.time, last.seq) : null };
+}
+
+/** The whole log oldest first in (time, seq) order, the reverse of querySpendRows (Store.scanSpend). */
+export async function scanSpendRows(pool: Pool, cursor: string | undefined, limit: number): Promise<SpendPage> {
+  const after = cursor === undefined ? undefined : decodeSpendCursor(cursor);
+  const { rows } = await pool.query<SpendRow>(
+    `SELECT ${['seq', ...COLUMNS.map(([c]) => c)].join(', ')} FROM spend_log${after ? ' WHERE (time, seq) > ($2, $3)' : ''} ORDER BY time, seq LIMIT $1`,
+    after ? [limit + 1, ...after] : [limit + 1],
+  );
   const more = rows.length > limit;
   if (more) rows.length = limit;
   const last = rows[rows.length - 1];

@@ -121,13 +121,21 @@ if existed == 0 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return value`);
 
 /**
- * KEYS: counters. ARGV: per key a triple (delta, limit or '' for none, ttl_ms or 0 for none).
- * Checks every limit against the values as they would be after the preceding entries (a key may
- * appear twice), then applies all increments or none.
+ * The guarded increment. KEYS: counters. ARGV: per key a triple (delta, limit or '' for none,
+ * ttl_ms or 0 for none). Checks every limit against the values as they would be after the
+ * preceding entries (a key may appear twice), then applies all increments or none.
  * Returns {1, -1, new values...} or {0, failing index (0-based), unchanged values...}.
+ *
+ * The epoch variant (the layered store's counters, storage/layered/) takes one more key, the
+ * epoch key, and one more argument, the epoch the caller expects: when the key holds another
+ * epoch or none (Redis lost its data) nothing is changed and the reply is {2, current epoch or
+ * false}; otherwise the reply gains the epoch as its last element.
  */
-export const GUARDED_INCREMENT = new LuaScript(`
-local n = #KEYS
+function guardedIncrementLua(epoch: boolean): string {
+  return `
+local n = #KEYS${epoch ? ` - 1
+local epoch = redis.call('GET', KEYS[#KEYS])
+if epoch ~= ARGV[#ARGV] then return {2, epoch} end` : ''}
 local stored = {}
 local pending = {}
 local values = {}
@@ -141,7 +149,8 @@ for i = 1, n do
   local nextValue = current + delta
   if limit ~= nil and delta > 0 and nextValue > limit then
     local out = {0, i - 1}
-    for j = 1, n do out[j + 2] = tonumber(stored[KEYS[j]] or redis.call('GET', KEYS[j]) or '0') end
+    for j = 1, n do out[j + 2] = tonumber(stored[KEYS[j]] or redis.call('GET', KEYS[j]) or '0') end${epoch ? `
+    out[n + 3] = epoch` : ''}
     return out
   end
   pending[key] = nextValue
@@ -158,8 +167,13 @@ for i = 1, n do
   end
 end
 local out = {1, -1}
-for i = 1, n do out[i + 2] = values[i] end
-return out`);
+for i = 1, n do out[i + 2] = values[i] end${epoch ? `
+out[n + 3] = epoch` : ''}
+return out`;
+}
+
+export const GUARDED_INCREMENT = new LuaScript(guardedIncrementLua(false));
+export const EPOCH_GUARDED_INCREMENT = new LuaScript(guardedIncrementLua(true));
 
 /** Every script the store uses, loaded at connect so the first calls need no NOSCRIPT round trip. */
 export const ALL_SCRIPTS = [CREATE_DOC, PUT_DOC, COMPARE_AND_SET_DOC, GET_VERSIONED_DOC, DELETE_DOC, LIST_DOCS, INCR_WITH_TTL, GUARDED_INCREMENT, TRIM_SPEND_BEFORE];

@@ -5,9 +5,11 @@ import { invalidIncrement } from '../invalid-increment.js';
 import type { DocPage, EntryMeasure, GuardedIncrement, GuardedIncrementBatchResult, GuardedIncrementResult, ListOptions, Store, StoreOptions } from '../types.js';
 import { secretsOf } from '../url-credentials.js';
 import { createErrorMapper } from './errors.js';
+import { escapeGlob } from './glob.js';
 import { ALL_SCRIPTS, COMPARE_AND_SET_DOC, CREATE_DOC, GET_VERSIONED_DOC, DELETE_DOC, GUARDED_INCREMENT, INCR_WITH_TTL, LIST_DOCS, PUT_DOC, TRIM_SPEND_BEFORE } from './lua.js';
 import { SubscriberFanout } from './pubsub.js';
-import { appendSpendRecords, FIELD as SPEND_FIELD, querySpendRecords, summarizeSpendRecords } from './spend-stream.js';
+import { appendSpendRecords, DEFAULT_SPEND_MAX_ROWS, FIELD as SPEND_FIELD, querySpendRecords, summarizeSpendRecords } from './spend-stream.js';
+import { createRedisTransfer } from './transfer.js';
 
 const CONNECT_TIMEOUT_MS = 3_000;
 const MAX_PAGE = 1_000;
@@ -28,11 +30,6 @@ function checkInteger(name: string, value: number): void {
   if (!Number.isSafeInteger(value)) throw new RangeError(`${name} must be a safe integer, got ${value}`);
 }
 
-/** Escapes Redis glob metacharacters so `value` matches itself literally in SCAN MATCH. */
-function escapeGlob(value: string): string {
-  return value.replace(/[\\*?[\]]/g, '\\$&');
-}
-
 function toNumbers(value: unknown): number[] {
   if (!Array.isArray(value)) throw new Error('Unexpected script reply.');
   return value.map((v) => Number(v));
@@ -51,13 +48,26 @@ async function connectWithin(connection: Redis, timeoutMs: number): Promise<void
   }
 }
 
+export interface RedisStoreOptions extends StoreOptions {
+  /** Rows the spend stream keeps (about: it trims whole nodes); the oldest go first. */
+  spendMaxRows?: number;
+  /**
+   * Told how many rows an append removed to stay within `spendMaxRows` (only when some went), so
+   * the gateway can count and log them: a capped log must not lose rows silently. A callback
+   * keeps the store free of metrics and logging. It must not throw: a batch whose append
+   * rejected would be written again.
+   */
+  onSpendEvicted?: (rows: number, maxRows: number) => void;
+}
+
 /**
  * Connects to Redis at `url` and returns the store. Rejects with SF_ERR_STORE_UNAVAILABLE (never
  * with an error that shows the URL or its password) when Redis cannot be reached.
  * Several gateway instances using the same Redis and prefix share all state.
  */
-export async function createRedisStore(url: string, options: StoreOptions = {}): Promise<Store> {
+export async function createRedisStore(url: string, options: RedisStoreOptions = {}): Promise<Store> {
   const prefix = options.prefix ?? 'sf:';
+  const spendMaxRows = options.spendMaxRows ?? DEFAULT_SPEND_MAX_ROWS;
   const toError = createErrorMapper(secretsOf(url));
   // Commands and subscriptions need separate connections: a subscribed connection accepts no other commands.
   let client: Redis;
@@ -265,8 +275,9 @@ export async function createRedisStore(url: string, options: StoreOptions = {}):
       });
     },
 
-    appendSpend(records) {
-      return guard(() => appendSpendRecords(client, spendKey, records));
+    async appendSpend(records) {
+      const evicted = await guard(() => appendSpendRecords(client, spendKey, records, spendMaxRows));
+      if (evicted > 0) options.onSpendEvicted?.(evicted, spendMaxRows);
     },
     querySpend(query) {
       return guard(() => querySpendRecords(client, spendKey, query));
@@ -277,6 +288,8 @@ export async function createRedisStore(url: string, options: StoreOptions = {}):
     deleteSpendBefore(time, limit) {
       return guard(async () => Number(await TRIM_SPEND_BEFORE.run(client, [spendKey], [time, Math.max(1, Math.floor(limit)), SPEND_FIELD])));
     },
+
+    ...createRedisTransfer(client, { docKey, docKeys, counterKey, entryKey, spendKey }, guard),
 
     ping() {
       return guard(async () => {

@@ -2,8 +2,8 @@ import type { Redis } from 'ioredis';
 import { GatewayError } from '../../errors/gateway-error.js';
 import type { SpendPage, SpendQuery, SpendRecord, SpendSummaryQuery, SpendSummaryRow } from '../../spend/spend-record.js';
 
-/** Approximate cap on the stream (MAXLEN ~ lets Redis trim whole nodes, which is cheap). */
-const MAX_LEN = 1_000_000;
+/** Rows the stream keeps by default (`store.spend_log_max_rows`). */
+export const DEFAULT_SPEND_MAX_ROWS = 1_000_000;
 /**
  * A record's `time` is when the request started; it is appended when the request ends (and the
  * gateway's clock may differ from Redis's). Stream ids are bounded by `from`/`to` widened by this.
@@ -21,15 +21,25 @@ const SUMMARY_BATCH = 5_000;
 export const FIELD = 'r';
 const STREAM_ID = /^\d+-\d+$/;
 
-/** Appends a batch in one MULTI. Sorted by (time, id) so append order matches the SQLite order. */
-export async function appendSpendRecords(client: Redis, key: string, records: SpendRecord[]): Promise<void> {
-  if (records.length === 0) return;
+/**
+ * Appends a batch in one MULTI, sorted by (time, id) so append order matches the SQLite order,
+ * and trims the stream to about `maxRows`. Resolves to how many of the oldest entries the trim
+ * removed, exactly: one XTRIM after the batch, in the same transaction, replies with its count,
+ * where XADD's own MAXLEN says nothing. `MAXLEN ~` removes whole stream nodes only (cheap), so
+ * the stream keeps from `maxRows` to one node (at most 100 entries by default) more; and it
+ * removes at most 100 nodes per call, so after the cap is lowered the surplus goes over the next
+ * batches rather than in one long command.
+ */
+export async function appendSpendRecords(client: Redis, key: string, records: SpendRecord[], maxRows: number): Promise<number> {
+  if (records.length === 0) return 0;
   const sorted = [...records].sort((a, b) => a.time - b.time || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   const multi = client.multi();
-  for (const record of sorted) multi.xadd(key, 'MAXLEN', '~', MAX_LEN, '*', FIELD, JSON.stringify(record));
+  for (const record of sorted) multi.xadd(key, '*', FIELD, JSON.stringify(record));
+  multi.xtrim(key, 'MAXLEN', '~', maxRows);
   const results = await multi.exec();
   const failed = results?.find(([err]) => err !== null);
   if (results === null || failed) throw failed?.[0] ?? new Error('The spend batch transaction was aborted.');
+  return Number(results[results.length - 1]?.[1] ?? 0);
 }
 
 type Bounds = Pick<SpendSummaryQuery, 'from' | 'to'>;
@@ -60,7 +70,8 @@ function matches(record: SpendRecord, query: SpendQuery): boolean {
   return true;
 }
 
-function recordOf(fields: string[]): SpendRecord | undefined {
+/** The record an entry's fields hold, with the defaults of fields added since; undefined for an entry that is not one. */
+export function recordOf(fields: string[]): SpendRecord | undefined {
   const index = fields.indexOf(FIELD);
   const json = index >= 0 && index % 2 === 0 ? fields[index + 1] : undefined;
   if (json === undefined) return undefined;

@@ -130,3 +130,28 @@ export function createSpendQuerier(db: BetterSqlite3.Database): (query: SpendQue
     return { rows: rows.map(toRecord), next_cursor: more && last ? encodeSpendCursor(last.time, last.seq) : null };
   };
 }
+
+/**
+ * Pages through the whole log oldest first, in (time, seq) order: the reverse of what
+ * createSpendQuerier returns, so a copy appended page by page keeps every tie between rows of
+ * one millisecond (Store.scanSpend).
+ */
+export function createSpendScanner(db: BetterSqlite3.Database): (cursor: string | undefined, limit: number) => SpendPage {
+  const first = db.prepare<[number], SpendRow>('SELECT * FROM spend_log ORDER BY time, seq LIMIT ?');
+  // The redundant `time >= @ct` gives the planner a plain range bound on the index.
+  const after = db.prepare<[{ ct: number; cs: number; lim: number }], SpendRow>(
+    'SELECT * FROM spend_log WHERE time >= @ct AND (time, seq) > (@ct, @cs) ORDER BY time, seq LIMIT @lim',
+  );
+  return (cursor, limit) => {
+    let rows: SpendRow[];
+    if (cursor === undefined) rows = first.all(limit + 1);
+    else {
+      const [ct, cs] = decodeSpendCursor(cursor);
+      rows = after.all({ ct, cs, lim: limit + 1 });
+    }
+    const more = rows.length > limit;
+    if (more) rows.length = limit;
+    const last = rows[rows.length - 1];
+    return { rows: rows.map(toRecord), next_cursor: more && last ? encodeSpendCursor(last.time, last.seq) : null };
+  };
+}

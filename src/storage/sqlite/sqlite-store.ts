@@ -11,6 +11,7 @@ import { acquireLocalBus } from './local-bus.js';
 import { initSchema } from './schema.js';
 import { createSpendQuerier, INSERT_SPEND_SQL, spendParams } from './spend-sql.js';
 import { createSpendSummarizer } from './spend-summary-sql.js';
+import { createSqliteTransfer } from './transfer.js';
 
 const BUSY_TIMEOUT_MS = 5_000;
 /** Expired rows are swept after this many expiring writes, and on a timer for idle stores. */
@@ -373,6 +374,8 @@ export async function createSqliteStore(path: string, options: StoreOptions = {}
     deleteSpendBefore(time, limit) {
       return call(() => q.deleteSpendBefore.run(time, Math.max(1, Math.floor(limit))).changes);
     },
+
+    ...createSqliteTransfer(db, now, call),
 
     ping() {
       return call(() => {

@@ -113,7 +113,7 @@ models:
 
   test('REDIS_URL selects the Redis store when the file does not choose one', () => {
     const { config } = loadConfig({ path: file(`providers: {}\n`), env: { REDIS_URL: 'redis://127.0.0.1:6379' } });
-    assert.deepEqual(config.store, { type: 'redis', url: 'redis://127.0.0.1:6379', prefix: 'sf:' });
+    assert.deepEqual(config.store, { type: 'redis', url: 'redis://127.0.0.1:6379', prefix: 'sf:', spend_log_max_rows: 1_000_000 });
   });
 
   test('SMARTFLOW_CONFIG names the file', () => {
