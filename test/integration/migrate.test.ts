@@ -199,7 +199,7 @@ describe('smartflow migrate', () => {
     const res = await smartflow(['migrate', '--from', 'sqlite:./source.db', '--to', POSTGRES_URL, '--to-schema', schema, '--to-redis', REDIS_URL, '--to-prefix', prefix], dir);
     assert.equal(res.code, 0, res.stdout + res.stderr);
     assert.match(res.stdout, /OK: every count matches/);
-    const layered = { type: 'postgres', url: POSTGRES_URL, schema, redis: REDIS_URL, redis_prefix: prefix };
+    const layered = { type: 'postgres' as const, url: POSTGRES_URL, schema, redis: REDIS_URL, redis_prefix: prefix };
     const onLayered = await startOn(layered);
     t.after(() => onLayered.close());
     assert.deepEqual(await adminAnswers(onLayered.url, ids), answers);

@@ -1,9 +1,10 @@
-import { Redis, type RedisOptions } from 'ioredis';
+import { Redis } from 'ioredis';
 import { GatewayError } from '../../errors/gateway-error.js';
 import { addToMeasure } from '../entry-measure.js';
 import { invalidIncrement } from '../invalid-increment.js';
 import type { DocPage, EntryMeasure, GuardedIncrement, GuardedIncrementBatchResult, GuardedIncrementResult, ListOptions, Store, StoreOptions } from '../types.js';
 import { secretsOf } from '../url-credentials.js';
+import { CONNECT_TIMEOUT_MS, CONNECTION_OPTIONS, connectWithin } from './connection.js';
 import { createErrorMapper } from './errors.js';
 import { escapeGlob } from './glob.js';
 import { ALL_SCRIPTS, COMPARE_AND_SET_DOC, CREATE_DOC, GET_VERSIONED_DOC, DELETE_DOC, GUARDED_INCREMENT, INCR_WITH_TTL, LIST_DOCS, PUT_DOC, TRIM_SPEND_BEFORE } from './lua.js';
@@ -11,20 +12,9 @@ import { SubscriberFanout } from './pubsub.js';
 import { appendSpendRecords, DEFAULT_SPEND_MAX_ROWS, FIELD as SPEND_FIELD, querySpendRecords, summarizeSpendRecords } from './spend-stream.js';
 import { createRedisTransfer } from './transfer.js';
 
-const CONNECT_TIMEOUT_MS = 3_000;
 const MAX_PAGE = 1_000;
 /** Keys per SCAN step and per UNLINK when deleting by prefix. */
 const SCAN_COUNT = 1_000;
-
-const CONNECTION_OPTIONS: RedisOptions = {
-  lazyConnect: true,
-  connectTimeout: CONNECT_TIMEOUT_MS,
-  // Budget and rate-limit checks sit on the request path: fail fast and let the caller answer 503
-  // rather than queue commands behind a dead connection.
-  maxRetriesPerRequest: 1,
-  // Keep reconnecting in the background after a drop; calls fail fast meanwhile.
-  retryStrategy: (times) => Math.min(times * 100, 2_000),
-};
 
 function checkInteger(name: string, value: number): void {
   if (!Number.isSafeInteger(value)) throw new RangeError(`${name} must be a safe integer, got ${value}`);
@@ -33,19 +23,6 @@ function checkInteger(name: string, value: number): void {
 function toNumbers(value: unknown): number[] {
   if (!Array.isArray(value)) throw new Error('Unexpected script reply.');
   return value.map((v) => Number(v));
-}
-
-/** Connects or rejects within the timeout; a wrong password can otherwise leave connect() pending. */
-async function connectWithin(connection: Redis, timeoutMs: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`Redis did not become ready within ${timeoutMs} ms.`)), timeoutMs);
-  });
-  try {
-    await Promise.race([connection.connect(), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 export interface RedisStoreOptions extends StoreOptions {
