@@ -41,13 +41,22 @@ describe('migrate store arguments', () => {
     assert.deepEqual(parseStoreArg('--to', 'postgres://postgres@db/gw').secrets, []);
   });
 
+  test('a PostgreSQL store with Redis in front: --to-redis and --to-prefix, both passwords secret', () => {
+    const arg = parseStoreArg('--to', 'postgres://gw:pg%20pw@db:5432/gw', { redis: 'redis://:r3dis@cache:6379/0', prefix: 'gw:', schema: 'fleet' });
+    assert.deepEqual(arg.config, { type: 'postgres', url: 'postgres://gw:pg%20pw@db:5432/gw', schema: 'fleet', pool_size: 10, redis: 'redis://:r3dis@cache:6379/0', redis_prefix: 'gw:' });
+    assert.equal(arg.name, 'postgres://db:5432/gw (schema fleet) + redis://cache:6379/0 (prefix gw:)');
+    assert.deepEqual([...arg.secrets].sort(), ['pg pw', 'pg%20pw', 'r3dis']);
+    assert.throws(() => parseStoreArg('--to', 'postgres://db/gw', { redis: 'http://cache' }), usage(/--to-redis is not a Redis URL/));
+    assert.throws(() => parseStoreArg('--to', 'redis://cache', { redis: 'redis://other' }), usage(/--to-redis applies to a postgres:\/\/ store only/));
+  });
+
   test('mistakes are usage errors that never quote the URL', () => {
     assert.throws(() => parseStoreArg('--from', undefined), usage(/migrate needs --from/));
     for (const bad of ['mysql://u:hunter2@db/x', 'http://u:hunter2@x', 'not a store', 'redis://u:hunter2@[bad']) {
       assert.throws(() => parseStoreArg('--from', bad), (err: unknown) => usage(/--from is not a store/)(err) && !(err as Error).message.includes('hunter2'), bad);
     }
     assert.throws(() => parseStoreArg('--to', 'postgres://db/gw', { schema: 'Bad-Name' }), usage(/^--to-schema: a lower-case PostgreSQL identifier/));
-    assert.throws(() => parseStoreArg('--to', 'postgres://db/gw', { prefix: 'x:' }), usage(/--to-prefix applies to a redis:\/\/ store only/));
+    assert.throws(() => parseStoreArg('--to', 'postgres://db/gw', { prefix: 'x:' }), usage(/--to-prefix applies to a redis:\/\/ \(or postgres:\/\/ with --to-redis\) store only/));
     assert.throws(() => parseStoreArg('--from', 'redis://cache', { schema: 'x' }), usage(/--from-schema applies to a postgres:\/\/ store only/));
     assert.throws(() => parseStoreArg('--from', 'sqlite:a.db', { prefix: 'x:' }), usage(/--from-prefix applies/));
   });
