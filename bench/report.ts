@@ -118,7 +118,7 @@ const signed = (v: number) => (Number.isFinite(v) ? `${v >= 0 ? '+' : '−'}${Ma
  * alternately in one gateway process, and what the key adds to the master key's CPU per request
  * (in that process, and against the master-key gateway column of the main table).
  */
-function renderVkeys(info: RunInfo, masterColumn: ScenarioResult | undefined, vkeys: Array<VkeyScenarioResult | VkeyScenarioSkipped>): string[] {
+export function renderVkeys(info: RunInfo, masterColumn: ScenarioResult | undefined, vkeys: Array<VkeyScenarioResult | VkeyScenarioSkipped>): string[] {
   const n = masterColumn?.rps.connections ?? info.durations.rpsConnections ?? 32;
   const header = [
     'configuration',

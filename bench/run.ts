@@ -14,7 +14,7 @@ import { MCP_DESCRIPTION, MCP_FULL, MCP_QUICK, mcpGatewayServers, renderMcp, run
 import { summariseProfile } from './profile-summary.js';
 import { renderToolSearch, runToolSearchBench, TOOLSEARCH_DESCRIPTION, type ToolSearchBenchResult } from './toolsearch.js';
 import { BENCH_MASTER_KEY, GATEWAY_OPTIONS_ENV, PASSTHROUGH_UPSTREAM_ENV, type GatewayProcessOptions } from './protocol.js';
-import { renderMarkdown, TARGETS, type RunInfo } from './report.js';
+import { renderMarkdown, renderVkeys, TARGETS, type RunInfo } from './report.js';
 import { FULL, QUICK, runPairedScenario, runScenario, type ScenarioResult } from './scenario.js';
 import {
   checkBudgetAfter,
@@ -43,7 +43,9 @@ import {
  * rows alone and writes bench/results/<date>-mcp.json (and, for full runs, latest-mcp.md).
  * The tool search row (bench/toolsearch.ts, in process) ends every run; `--toolsearch` runs it alone
  * and only prints it. `--workers` runs `smartflow serve --workers 1` against `--workers 2`
- * (bench/workers.ts, nothing pinned) and writes bench/results/<date>-workers.md.
+ * (bench/workers.ts, nothing pinned) and writes bench/results/<date>-workers.md. `--stores` runs the
+ * virtual-key rows alone, on SQLite, Redis, PostgreSQL and PostgreSQL + Redis (POSTGRES_URL, default
+ * postgres://postgres@127.0.0.1:5432/test; a schema of their own), and writes bench/results/<date>-stores.md.
  */
 
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
@@ -52,8 +54,8 @@ const RESULTS_DIR = join(BENCH_DIR, 'results');
 
 const args = new Set(process.argv.slice(2));
 for (const a of args) {
-  if (!['--quick', '--cpu-prof', '--mcp', '--toolsearch', '--workers'].includes(a)) {
-    process.stderr.write(`unknown option ${a}; use --quick, --cpu-prof, --mcp, --toolsearch and/or --workers\n`);
+  if (!['--quick', '--cpu-prof', '--mcp', '--toolsearch', '--workers', '--stores'].includes(a)) {
+    process.stderr.write(`unknown option ${a}; use --quick, --cpu-prof, --mcp, --toolsearch, --workers and/or --stores\n`);
     process.exit(2);
   }
 }
@@ -304,6 +306,24 @@ async function mainMcpOnly(date: Date, revision: string, stamp: string, taskset:
   if (mcp.profile) log(`gateway profile: ${join(RESULTS_DIR, mcp.profile)}`);
 }
 
+/** `--stores`: the virtual-key rows alone, one gateway process per store, with their own results file. */
+async function mainStoresOnly(date: Date, revision: string, stamp: string, taskset: boolean, pinning: string): Promise<void> {
+  const upstream = await startChild('fake upstream', 'fake-upstream.ts', taskset ? 1 : null);
+  const vkeys: Array<VkeyScenarioResult | VkeyScenarioSkipped> = [];
+  try {
+    for (const s of VKEY_SCENARIOS) vkeys.push(await runVkeyScenario(s, upstream, stamp, taskset));
+  } finally {
+    await stopChild(upstream);
+  }
+  const info: RunInfo = { date: date.toISOString(), revision, node: process.version, cpuModel: cpuModel(), cores: cpus().length, taskset, pinning, quick, cpuProf, durations: { ...durations } };
+  const head = `# Smartflow benchmark: stores — ${date.toISOString()}\n\nCommit ${revision} · Node ${process.version} · ${cpuModel()} · ${cpus().length} cores · ${pinning}${quick ? ' · **quick smoke run (numbers not meaningful)**' : ''}\n\n`;
+  const markdown = head + renderVkeys(info, undefined, vkeys).join('\n');
+  process.stdout.write(`\n${markdown}\n`);
+  const path = join(RESULTS_DIR, `${stamp}-stores${quick ? '-quick' : ''}.md`);
+  writeFileSync(path, markdown);
+  log(`wrote ${path}`);
+}
+
 async function main(): Promise<void> {
   const date = new Date();
   const revision = gitRevision(REPO_ROOT);
@@ -326,6 +346,7 @@ async function main(): Promise<void> {
     process.stdout.write(`\n${renderToolSearch(await runToolSearchBench(log))}\n`);
     return;
   }
+  if (args.has('--stores')) return mainStoresOnly(date, revision, stamp, taskset, pinning);
 
   const upstream = await startChild('fake upstream', 'fake-upstream.ts', taskset ? 1 : null);
   log(`fake upstream ${upstream.url} (pid ${upstream.pid})`);
