@@ -154,7 +154,7 @@ try {
   exported -= 1;
   log(`exported ${exported} rows (${mib(bytes)} MiB of CSV) in ${exportS.toFixed(1)} s`);
 
-  const retention = new SpendRetention({ store, log: pino({ level: 'warn' }), retentionDays: 90, now: Date.now });
+  const retention = new SpendRetention({ store, log: pino({ level: 'warn' }), retentionDays: 90, rollupRetentionDays: 730, now: Date.now });
   let heapPeak = process.memoryUsage().rss;
   const heapBefore = heapPeak;
   const poll = setInterval(() => (heapPeak = Math.max(heapPeak, process.memoryUsage().rss)), 100);

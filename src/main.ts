@@ -41,7 +41,7 @@ export interface Gateway {
   store: Store;
   registry: ProviderRegistry;
   spendLog: SpendLog;
-  /** Deletes spend-log rows past `spend_log.retention_days`. */
+  /** Deletes spend-log rows past `spend_log.retention_days`, and daily rollups past `spend_log.rollup_retention_days`. */
   spendRetention: SpendRetention;
   access: Access;
   routing: Routing;
@@ -114,7 +114,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       }),
       (l) => l.close(),
     );
-    spendRetention = open.add(new SpendRetention({ store, log: logger, retentionDays: config.spend_log.retention_days, now }).start(), (r) => r.close());
+    spendRetention = open.add(new SpendRetention({ store, log: logger, retentionDays: config.spend_log.retention_days, rollupRetentionDays: config.spend_log.rollup_retention_days, now }).start(), (r) => r.close());
     access = open.add(await createAccess({ store, config, now, log: logger }), (a) => a.close());
     // A chain in smartflow.yaml that points nowhere throws here: the error is all the user sees.
     routing = open.add(await createRouting({ config, store, registry, now, log: logger }), (r) => r.close());

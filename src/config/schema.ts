@@ -95,6 +95,9 @@ export const storeSchema = z.discriminatedUnion('type', [
   }),
 ]);
 
+/** How long the daily spend rollups are kept by default: two years of /api/spend/keys and /teams. */
+const DEFAULT_ROLLUP_RETENTION_DAYS = 730;
+
 export const configSchema = z.strictObject({
   server: z
     .strictObject({
@@ -124,7 +127,27 @@ export const configSchema = z.strictObject({
       max_buffer: z.number().int().positive().default(100_000),
       /** Rows older than this many days are deleted in the background (docs/observability.md#retention); 0 keeps every row. */
       retention_days: z.number().int().min(0).max(36_500).default(90),
+      /**
+       * Daily rollups (totals per UTC day, key, team and model: what /api/spend/keys and /teams
+       * read for whole days) older than this many days are deleted; 0 keeps them. Default: 730, or
+       * retention_days when longer; 0 when retention_days is 0 (docs/configuration.md#spend_log).
+       */
+      rollup_retention_days: z.number().int().min(0).max(36_500).optional(),
     })
+    .superRefine((s, ctx) => {
+      const days = s.rollup_retention_days;
+      if (days === undefined || days === 0 || (s.retention_days !== 0 && days >= s.retention_days)) return;
+      // Summaries read whole days from the rollups alone: raw rows that outlived them would drop out.
+      ctx.addIssue({
+        code: 'custom',
+        path: ['rollup_retention_days'],
+        message:
+          s.retention_days === 0
+            ? 'must be 0 or left out while retention_days is 0 (every raw row kept): /api/spend/keys and /teams read whole days from the rollups, so deleting them would drop those days'
+            : `(${days}) must be at least retention_days (${s.retention_days}), or 0 to keep the rollups: /api/spend/keys and /teams read whole days from them, so raw rows that outlived them would drop out`,
+      });
+    })
+    .transform((s) => ({ ...s, rollup_retention_days: s.rollup_retention_days ?? (s.retention_days === 0 ? 0 : Math.max(DEFAULT_ROLLUP_RETENTION_DAYS, s.retention_days)) }))
     .prefault({}),
   routing: z
     .strictObject({

@@ -1,5 +1,4 @@
 import type { Store } from '../storage/types.js';
-import { countSpendRows } from './inventory.js';
 import { MigrateError, saveProgress, type MigrateProgress } from './progress.js';
 
 export interface SpendCopy {
@@ -19,7 +18,7 @@ export interface SpendCopy {
  */
 async function settleLastPage({ source, target, progress }: SpendCopy): Promise<void> {
   const spend = progress.spend;
-  const present = await countSpendRows(target);
+  const present = await target.countSpend();
   const expected = spend.base_rows + spend.rows;
   if (present === expected) return;
   const page = await source.scanSpend({ limit: spend.page_size, ...(spend.cursor !== null ? { cursor: spend.cursor } : {}) });

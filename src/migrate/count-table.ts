@@ -10,7 +10,7 @@ export interface CountRow {
 /**
  * The rows of the count check: documents per collection (every collection either side holds),
  * counters and entries live at `at` (so an item expiring between the two reads counts on
- * neither side), and spend rows.
+ * neither side), spend rows, and the rollups (rows, and the requests they count).
  */
 export function countRows(source: Inventory, target: Inventory | undefined, at: number): CountRow[] {
   const collections = [...new Set([...source.documents.keys(), ...(target?.documents.keys() ?? [])])].sort();
@@ -20,6 +20,8 @@ export function countRows(source: Inventory, target: Inventory | undefined, at: 
     row('counters', liveAt(source.counters, at), target ? liveAt(target.counters, at) : undefined),
     row('entries', liveAt(source.entries, at), target ? liveAt(target.entries, at) : undefined),
     row('spend rows', source.spendRows, target?.spendRows),
+    row('spend rollups', source.rollups.rows, target?.rollups.rows),
+    row('spend rollup requests', source.rollups.requests, target?.rollups.requests),
   ];
 }
 

@@ -21,6 +21,8 @@ export interface Inventory {
   counters: Expiring;
   entries: Expiring;
   spendRows: number;
+  /** Rollup rows (a day, key, team and model each) and the requests they count. */
+  rollups: { rows: number; requests: number };
 }
 
 /** Items of `expiring` still live at `at`. */
@@ -28,9 +30,17 @@ export function liveAt(expiring: Expiring, at: number): number {
   return expiring.lasting + expiring.expiries.filter((expiry) => expiry > at).length;
 }
 
-/** Rows in the spend log: the summary's request counts add up to every row. */
-export async function countSpendRows(store: Store): Promise<number> {
-  return (await store.summarizeSpend({ group_by: 'key' })).reduce((sum, row) => sum + row.requests, 0);
+/** The spend log's rollup rows and the requests they count, page by page. */
+async function countRollups(store: Store): Promise<Inventory['rollups']> {
+  const counted = { rows: 0, requests: 0 };
+  let cursor: string | undefined;
+  do {
+    const page = await store.scanSpendRollups({ limit: PAGE, ...(cursor ? { cursor } : {}) });
+    counted.rows += page.items.length;
+    for (const row of page.items) counted.requests += row.requests;
+    cursor = page.next_cursor ?? undefined;
+  } while (cursor);
+  return counted;
 }
 
 /** The documents of each collection but the progress one, page by page. */
@@ -75,6 +85,7 @@ export async function takeInventory(store: Store, now: () => number): Promise<In
     documents: await countDocuments(store),
     counters: await countExpiring((options) => store.scanCounters(options), now),
     entries: await countExpiring((options) => store.scanEntries(options), now),
-    spendRows: await countSpendRows(store),
+    spendRows: await store.countSpend(),
+    rollups: await countRollups(store),
   };
 }

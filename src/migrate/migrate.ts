@@ -1,9 +1,10 @@
 import type { Store } from '../storage/types.js';
 import { copyDocuments } from './copy-docs.js';
 import { copyCounters, copyEntries } from './copy-expiring.js';
+import { copySpendRollups } from './copy-rollups.js';
 import { copySpend } from './copy-spend.js';
 import { countRows, formatCountTable, mismatches } from './count-table.js';
-import { countDocuments, countSpendRows, takeInventory } from './inventory.js';
+import { countDocuments, takeInventory } from './inventory.js';
 import { MigrateError, newProgress, readProgress, saveProgress, type MigrateProgress } from './progress.js';
 
 /** Spend rows per page: one page is all the copy holds in memory (about 1 KB a row). */
@@ -40,7 +41,7 @@ async function claimTarget(options: MigrateOptions, now: () => number): Promise<
   const saved = await readProgress(target, sourceName);
   if (saved) return { progress: saved, resumed: true };
   const documents = [...(await countDocuments(target)).values()].reduce((a, b) => a + b, 0);
-  const spendRows = await countSpendRows(target);
+  const spendRows = await target.countSpend();
   if ((documents > 0 || spendRows > 0) && !force) {
     throw new MigrateError(
       `The target already holds ${documents} documents and ${spendRows} spend rows that were not copied from ${sourceName}. ` +
@@ -52,7 +53,7 @@ async function claimTarget(options: MigrateOptions, now: () => number): Promise<
   return { progress, resumed: false };
 }
 
-/** Copies documents, counters, entries and the spend log (from where an earlier run stopped), then marks the migration finished. */
+/** Copies documents, counters, entries, the spend log (from where an earlier run stopped) and its rollups, then marks the migration finished. */
 async function copyAll({ source, target, print }: MigrateOptions, progress: MigrateProgress, resumed: boolean, now: () => number): Promise<void> {
   const documents = await copyDocuments(source, target);
   print(`documents: ${[...documents.values()].reduce((a, b) => a + b, 0)} in ${documents.size} collections`);
@@ -74,17 +75,19 @@ async function copyAll({ source, target, print }: MigrateOptions, progress: Migr
     resumed,
   );
   print(`spend log: ${copied} rows copied${copied === progress.spend.rows ? '' : ` (${progress.spend.rows} in all)`}`);
+  print(`spend rollups: ${await copySpendRollups(source, target)} rows copied`);
   progress.finished_at = new Date(now()).toISOString();
   await saveProgress(target, progress);
 }
 
 /**
  * Copies everything a gateway keeps from `source` to `target` (documents with their versions,
- * counters and entries with the time they have left, the whole spend log in order), then
- * verifies by counting both. Resumable: run again after a stop, it finishes without duplicating
- * anything; run again after it finished, it only counts (with `force`, it copies documents,
- * counters and entries again). The source's gateways must be stopped (or read-only) meanwhile:
- * a counter changed during the copy is copied as it was read. Returns whether the counts match.
+ * counters and entries with the time they have left, the whole spend log in order, its daily
+ * rollups), then verifies by counting both. Resumable: run again after a stop, it finishes
+ * without duplicating anything; run again after it finished, it only counts (with `force`, it
+ * copies documents, counters, entries and rollups again). The source's gateways must be stopped
+ * (or read-only) meanwhile: a counter changed during the copy is copied as it was read. Returns
+ * whether the counts match.
  */
 export async function migrate(options: MigrateOptions): Promise<boolean> {
   const { source, target, print } = options;
@@ -95,7 +98,7 @@ export async function migrate(options: MigrateOptions): Promise<boolean> {
     // Its gateways may have changed the target since: copying again would undo their writes.
     print(`Migrated from this source before (finished ${progress.finished_at}): nothing copied, only counted (--force copies again).`);
   } else {
-    if (resumed && progress.finished_at !== null) print(`Migrated from this source before (finished ${progress.finished_at}): copying documents, counters and entries again; the spend log is complete.`);
+    if (resumed && progress.finished_at !== null) print(`Migrated from this source before (finished ${progress.finished_at}): copying documents, counters, entries and spend rollups again; the spend log is complete.`);
     else if (resumed) print(`Resuming the migration started ${progress.started_at}: ${progress.spend.rows} spend rows were copied.`);
     await copyAll(options, progress, resumed, now);
   }

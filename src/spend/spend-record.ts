@@ -112,7 +112,11 @@ export interface SpendPage {
   next_cursor: string | null;
 }
 
-/** Totals of the spend log grouped by virtual key or by team. */
+/**
+ * Totals of the spend log grouped by virtual key or by team. Whole UTC days in the range are read
+ * from the daily rollups, which outlive the raw rows (`spend_log.rollup_retention_days`); the
+ * partial days at its edges from the raw rows.
+ */
 export interface SpendSummaryQuery {
   group_by: 'key' | 'team';
   /** Inclusive lower bound on record time, epoch ms. */
@@ -133,4 +137,17 @@ export interface SpendSummaryRow {
   cost_micros: number;
   /** Epoch ms of the newest request in the group. */
   last_used: number;
+}
+
+/** A spend summary and the range it covers. */
+export interface SpendSummary {
+  /** Most expensive first; ties by id in byte order, the null group last. */
+  rows: SpendSummaryRow[];
+  /**
+   * The bounds the totals cover (absent: unbounded). They are the query's, except where the raw
+   * rows of a partial day at an edge of the range are gone (retention, the Redis cap): that whole
+   * UTC day is then counted from its rollups and the bound moves out to its midnight.
+   */
+  from?: number;
+  to?: number;
 }

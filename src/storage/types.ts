@@ -1,4 +1,5 @@
-import type { SpendPage, SpendQuery, SpendRecord, SpendSummaryQuery, SpendSummaryRow } from '../spend/spend-record.js';
+import type { SpendPage, SpendQuery, SpendRecord, SpendSummary, SpendSummaryQuery } from '../spend/spend-record.js';
+import type { SpendRollupRow } from '../spend/spend-rollup.js';
 
 /** A document with the version of its last write (1 after creation, +1 on each write). */
 export interface VersionedDoc<T> {
@@ -140,18 +141,27 @@ export interface Store {
   publish(channel: string, message: string): Promise<void>;
   subscribe(channel: string, handler: (message: string) => void): Promise<Unsubscribe>;
 
-  // The spend log.
+  // The spend log, and its daily rollups (totals per UTC day, key, team and model, spend/spend-rollup.ts).
+  /** Appends the rows and adds them to the rollups, in one write: all or nothing. */
   appendSpend(records: SpendRecord[]): Promise<void>;
   querySpend(query: SpendQuery): Promise<SpendPage>;
-  /** Totals per key or per team over a time range, most expensive first (ties by id). */
-  summarizeSpend(query: SpendSummaryQuery): Promise<SpendSummaryRow[]>;
+  /**
+   * Totals per key or per team over a time range, most expensive first (ties by id): the whole
+   * UTC days from the rollups, the partial days at the edges from the raw rows (storage/spend-summary.ts).
+   */
+  summarizeSpend(query: SpendSummaryQuery): Promise<SpendSummary>;
   /**
    * Deletes at most `limit` of the oldest spend rows whose time is before `time` (retention) and
    * returns how many went; 0 when none is left. Never deletes a row at or after `time`. Redis keeps
    * its stream in append order and stops at the first newer row, so a row written late behind it
-   * waits for a later call.
+   * waits for a later call. The rollups keep counting the deleted rows.
    */
   deleteSpendBefore(time: number, limit: number): Promise<number>;
+  /**
+   * Deletes the rollups of at most `limit` of the oldest days that ended at or before `time`
+   * (rollup retention) and returns how many days went; 0 when none is left.
+   */
+  deleteSpendRollupsBefore(time: number, limit: number): Promise<number>;
 
   // Export and import, for `smartflow migrate` (src/migrate/); never on a request path. Scans
   // page with ListOptions (`limit` 500 by default, at most 1,000) and return everything live for
@@ -175,9 +185,24 @@ export interface Store {
   /**
    * Appends rows in exactly the given order (appendSpend sorts each batch by time and id), so
    * rows copied oldest first from scanSpend come back newest first as they did from the source.
-   * All or nothing. Redis gives each row a stream id from its time, so time ranges find it.
+   * Adds them to the rollups as appendSpend does. All or nothing. Redis gives each row a stream
+   * id from its time, so time ranges find it.
    */
   importSpend(records: SpendRecord[]): Promise<void>;
+  /** The raw rows the spend log holds. */
+  countSpend(): Promise<number>;
+  /**
+   * The rollups, oldest day first, a day's rows by key, team and model (null first, then byte
+   * order). A page holds whole days: as many as fit in `limit` rows, and at least one, which may
+   * hold more.
+   */
+  scanSpendRollups(options?: ListOptions): Promise<ScanPage<SpendRollupRow>>;
+  /**
+   * Writes rollup rows, each replacing the one of its day, key, team and model: after
+   * importSpend added the copied raw rows, this restores the totals of days whose raw rows the
+   * source no longer held. All or nothing.
+   */
+  importSpendRollups(rows: SpendRollupRow[]): Promise<void>;
 
   /** Resolves when the backend answers; used by /health/readiness. */
   ping(): Promise<void>;

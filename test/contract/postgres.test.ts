@@ -4,9 +4,11 @@ import pg from 'pg';
 import { after, describe, test } from 'node:test';
 import { GatewayError } from '../../src/errors/gateway-error.js';
 import { createStore } from '../../src/storage/index.js';
+import { DAY_MS, dayStart, rollUp } from '../../src/spend/spend-rollup.js';
 import { MIGRATIONS } from '../../src/storage/postgres/migrations.js';
 import { createPostgresStore } from '../../src/storage/postgres/postgres-store.js';
 import { dropSchemas, POSTGRES_URL, testSchema } from '../helpers/postgres.js';
+import { spendRecord } from './spend-fixture.js';
 import { storageContract } from './storage.contract.js';
 
 const schemas = new Set<string>();
@@ -58,6 +60,53 @@ describe('postgres store specifics', () => {
     );
     await stores[0]!.putDoc('c', 'x', { n: 1 });
     assert.deepEqual(await stores[3]!.getDoc('c', 'x'), { n: 1 });
+  });
+
+  test('migration 3 adds the existing spend log to the rollups; rows inserted by anyone later (an earlier gateway version, an operator) go in too', async (t) => {
+    const schema = schemaFor('rollup_upgrade');
+    const admin = new pg.Client({ connectionString: POSTGRES_URL });
+    await admin.connect();
+    t.after(() => admin.end());
+    // A schema as a gateway of the previous version left it: migrations 1 and 2, and a spend log.
+    await admin.query(`CREATE SCHEMA "${schema}"`);
+    await admin.query(`SET search_path TO "${schema}"`);
+    await admin.query('CREATE TABLE sf_schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())');
+    for (const step of MIGRATIONS.filter((m) => m.version <= 2)) {
+      await admin.query(step.sql);
+      await admin.query('INSERT INTO sf_schema_migrations (version, name) VALUES ($1, $2)', [step.version, step.name]);
+    }
+    const first = dayStart(Date.now()) - 4 * DAY_MS;
+    const rows = Array.from({ length: 600 }, (_, i) =>
+      spendRecord({ id: `old-${i}`, time: first + i * 500_000, key_id: [null, '', 'k-a'][i % 3]!, team_id: i % 4 === 0 ? null : 't', model: i % 2 ? 'm-1' : 'm-2', status: i % 7 === 0 ? 500 : 200, cost_micros: i, input_tokens: 2 * i }),
+    );
+    const insert = (into: string, r: (typeof rows)[number]) =>
+      admin.query(
+        `INSERT INTO ${into} (id, time, principal, key_id, team_id, model, operation, stream, input_tokens, cached_input_tokens, output_tokens, cost_micros, latency_ms, status)
+         VALUES ($1, $2, $3, $4, $5, $6, 'chat', false, $7, $8, $9, $10, 1, $11)`,
+        [r.id, r.time, r.principal, r.key_id, r.team_id, r.model, r.input_tokens, r.cached_input_tokens, r.output_tokens, r.cost_micros, r.status],
+      );
+    for (const r of rows) await insert('spend_log', r);
+    await admin.query('RESET search_path');
+
+    const store = await createPostgresStore(POSTGRES_URL, { schema });
+    t.after(() => store.close());
+    const scanned = async () => (await store.scanSpendRollups({ limit: 1_000 })).items;
+    const byGroup = (list: ReturnType<typeof rollUp>) => list.map((r) => JSON.stringify(r)).sort();
+    assert.deepEqual(byGroup(await scanned()), byGroup(rollUp(rows)), 'the backfill');
+    // An insert from a session whose search_path does not name the schema.
+    const late = spendRecord({ id: 'late', time: first + DAY_MS + 5, key_id: 'k-a', team_id: 't', model: 'm-1', cost_micros: 1_000_000 });
+    await insert(`"${schema}".spend_log`, late);
+    assert.deepEqual(byGroup(await scanned()), byGroup(rollUp([...rows, late])), 'the trigger');
+    const totals = new Map<string | null, [number, number, number]>();
+    for (const r of [...rows, late]) {
+      const [n, cost, last] = totals.get(r.key_id) ?? [0, 0, 0];
+      totals.set(r.key_id, [n + 1, cost + r.cost_micros, Math.max(last, r.time)]);
+    }
+    const summary = await store.summarizeSpend({ group_by: 'key', from: first, to: first + 4 * DAY_MS });
+    assert.deepEqual(
+      summary.rows.map((r) => [r.id, r.requests, r.cost_micros, r.last_used]),
+      [...totals].map(([id, v]) => [id, ...v]).sort((a, b) => (b[2] as number) - (a[2] as number)),
+    );
   });
 
   test('schemas isolate gateways on one database, pub/sub included', async (t) => {

@@ -6,7 +6,10 @@ import { Redis } from 'ioredis';
 import { after, describe, test } from 'node:test';
 import { GatewayError } from '../../src/errors/gateway-error.js';
 import { createRedisStore } from '../../src/storage/redis/redis-store.js';
+import { DAY_MS, dayStart } from '../../src/spend/spend-rollup.js';
+import type { SpendRecord } from '../../src/spend/spend-record.js';
 import { createStore } from '../../src/storage/index.js';
+import { spendRecord } from './spend-fixture.js';
 import { storageContract } from './storage.contract.js';
 
 const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -52,6 +55,42 @@ describe('redis store specifics', () => {
     assert.equal(await b.getCounter('shared-name'), 0);
     await b.setEntry('x', 'b', 60_000);
     assert.equal(await a.getEntry('x'), undefined);
+  });
+});
+
+describe('redis spend rollups of streams written without them', () => {
+  /** Appends as a gateway of an earlier version did: the record alone, no rollups, no marker. */
+  async function appendAsBefore(redis: Redis, key: string, records: SpendRecord[]): Promise<void> {
+    for (const r of records) await redis.xadd(key, '*', 'r', JSON.stringify(r));
+  }
+  const first = dayStart(Date.now()) - 3 * DAY_MS;
+  const batch = (from: number, n: number, key_id: string | null) =>
+    Array.from({ length: n }, (_, i) => spendRecord({ id: `b-${from + i}`, time: first + ((from + i) % 3) * DAY_MS + i, key_id, cost_micros: 10 }));
+  const wholeDays = async (store: Awaited<ReturnType<typeof createRedisStore>>) =>
+    (await store.summarizeSpend({ group_by: 'key', from: first, to: first + 3 * DAY_MS })).rows.map((r) => [r.id, r.requests]);
+
+  test('a stream from before rollups is added to them when stores open, once, however many open at once; later unmarked entries at the next open', async (t) => {
+    const own = `${prefix}upgrade:`;
+    const redis = new Redis(url);
+    t.after(() => redis.disconnect());
+    // More than one catch-up batch (1,000 entries).
+    await appendAsBefore(redis, `${own}spend`, batch(0, 2_500, 'old'));
+    const stores = await Promise.all([0, 1, 2].map(() => createRedisStore(url, { prefix: own })));
+    t.after(() => Promise.all(stores.map((s) => s.close())));
+    assert.deepEqual(await wholeDays(stores[0]!), [['old', 2_500]]);
+
+    // A rolling upgrade: a new gateway appends (with rollups) while an old one still appends without.
+    await stores[1]!.appendSpend(batch(10_000, 30, 'new'));
+    await appendAsBefore(redis, `${own}spend`, batch(20_000, 40, 'late'));
+    await stores[1]!.appendSpend(batch(30_000, 20, 'new'));
+    assert.deepEqual(await wholeDays(stores[2]!), [['old', 2_500], ['new', 50]], 'the late entries wait for the next open');
+    const next = await createRedisStore(url, { prefix: own });
+    t.after(() => next.close());
+    assert.deepEqual(await wholeDays(next), [['old', 2_500], ['new', 50], ['late', 40]]);
+    await next.appendSpend(batch(40_000, 10, 'new'));
+    const again = await createRedisStore(url, { prefix: own });
+    t.after(() => again.close());
+    assert.deepEqual(await wholeDays(again), [['old', 2_500], ['new', 60], ['late', 40]], 'nothing counted twice');
   });
 });
 

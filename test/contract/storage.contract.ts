@@ -4,8 +4,10 @@ import { after, before, describe, test, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { GatewayError } from '../../src/errors/gateway-error.js';
 import type { SpendQuery, SpendRecord, SpendSummaryRow } from '../../src/spend/spend-record.js';
+import { DAY_MS, dayStart } from '../../src/spend/spend-rollup.js';
 import type { ListOptions, ScanPage, Store } from '../../src/storage/types.js';
 import { newestFirst, shuffle, spendFixture, spendRecord } from './spend-fixture.js';
+import { spendRollupContract } from './spend-rollups.contract.js';
 
 /** How a backend lets the suite move time forward for expiry tests. */
 export interface ContractOptions {
@@ -545,7 +547,7 @@ export function storageContract(name: string, open: (scope?: string) => Promise<
       after(() => store.close());
 
       test('groups by key, nulls together; errors are statuses >= 400', async () => {
-        assert.deepEqual(await store.summarizeSpend({ group_by: 'key' }), [
+        assert.deepEqual((await store.summarizeSpend({ group_by: 'key' })).rows, [
           row('k-d', [1, 0], [60, 6, 10], 1_000, 50),
           row(null, [2, 1], [110, 11, 19], 350, 60),
           // Equal cost: by id.
@@ -556,7 +558,7 @@ export function storageContract(name: string, open: (scope?: string) => Promise<
       });
 
       test('groups by team; the null group goes last among equal costs', async () => {
-        assert.deepEqual(await store.summarizeSpend({ group_by: 'team' }), [
+        assert.deepEqual((await store.summarizeSpend({ group_by: 'team' })).rows, [
           row('t-2', [2, 0], [130, 13, 21], 1_050, 60),
           row('t-1', [3, 1], [60, 6, 18], 600, 20),
           row(null, [2, 2], [90, 9, 17], 600, 40),
@@ -564,31 +566,31 @@ export function storageContract(name: string, open: (scope?: string) => Promise<
       });
 
       test('from is inclusive, to exclusive; last_used is the newest time in range', async () => {
-        assert.deepEqual(await store.summarizeSpend({ group_by: 'key', from: t0 + 10, to: t0 + 40 }), [
+        assert.deepEqual((await store.summarizeSpend({ group_by: 'key', from: t0 + 10, to: t0 + 40 })).rows, [
           row('k-b', [1, 0], [30, 3, 7], 300, 20),
           row(null, [1, 1], [40, 4, 8], 300, 30),
           row('k-a', [1, 1], [20, 2, 6], 200, 10),
         ]);
-        assert.deepEqual(await store.summarizeSpend({ group_by: 'team', from: t0 + 10, to: t0 + 40 }), [
+        assert.deepEqual((await store.summarizeSpend({ group_by: 'team', from: t0 + 10, to: t0 + 40 })).rows, [
           row('t-1', [2, 1], [50, 5, 13], 500, 20),
           row(null, [1, 1], [40, 4, 8], 300, 30),
         ]);
-        assert.deepEqual(await store.summarizeSpend({ group_by: 'team', from: t0 + 40 }), [
+        assert.deepEqual((await store.summarizeSpend({ group_by: 'team', from: t0 + 40 })).rows, [
           row('t-2', [2, 0], [130, 13, 21], 1_050, 60),
           row(null, [1, 1], [50, 5, 9], 300, 40),
         ]);
-        assert.deepEqual(await store.summarizeSpend({ group_by: 'key', to: t0 + 10 }), [row('k-a', [1, 0], [10, 1, 5], 100, 0)]);
+        assert.deepEqual((await store.summarizeSpend({ group_by: 'key', to: t0 + 10 })).rows, [row('k-a', [1, 0], [10, 1, 5], 100, 0)]);
       });
 
       test('an empty range or an empty log gives no rows', async (t) => {
-        assert.deepEqual(await store.summarizeSpend({ group_by: 'key', from: t0 + 10, to: t0 + 10 }), []);
-        assert.deepEqual(await store.summarizeSpend({ group_by: 'key', from: t0 + 40, to: t0 + 10 }), []);
-        assert.deepEqual(await store.summarizeSpend({ group_by: 'team', from: t0 + 61 }), []);
-        assert.deepEqual(await store.summarizeSpend({ group_by: 'team', to: t0 }), []);
+        assert.deepEqual((await store.summarizeSpend({ group_by: 'key', from: t0 + 10, to: t0 + 10 })).rows, []);
+        assert.deepEqual((await store.summarizeSpend({ group_by: 'key', from: t0 + 40, to: t0 + 10 })).rows, []);
+        assert.deepEqual((await store.summarizeSpend({ group_by: 'team', from: t0 + 61 })).rows, []);
+        assert.deepEqual((await store.summarizeSpend({ group_by: 'team', to: t0 })).rows, []);
         const empty = await open('spend-summary-empty');
         t.after(() => empty.close());
-        assert.deepEqual(await empty.summarizeSpend({ group_by: 'key' }), []);
-        assert.deepEqual(await empty.summarizeSpend({ group_by: 'team' }), []);
+        assert.deepEqual((await empty.summarizeSpend({ group_by: 'key' })).rows, []);
+        assert.deepEqual((await empty.summarizeSpend({ group_by: 'team' })).rows, []);
       });
 
       test('ids of equal cost order by code point, as SQLite compares text', async (t) => {
@@ -597,7 +599,7 @@ export function storageContract(name: string, open: (scope?: string) => Promise<
         // UTF-16 code units would put U+1F600 (a surrogate pair, 0xD83D...) before U+E000.
         const ids = [null, '\u{1F600}', 'z', '\u{E000}'];
         await ties.appendSpend(ids.map((key_id, i) => spendRecord({ id: `tie-${i}`, time: t0 + i, key_id, cost_micros: 7 })));
-        const rows = await ties.summarizeSpend({ group_by: 'key' });
+        const rows = (await ties.summarizeSpend({ group_by: 'key' })).rows;
         assert.deepEqual(rows.map((r) => r.id), ['z', '\u{E000}', '\u{1F600}', null]);
       });
 
@@ -615,11 +617,11 @@ export function storageContract(name: string, open: (scope?: string) => Promise<
           ),
         );
         // i = 1 .. 10,005: evens 2 .. 10,004 (5,002; errors where i % 6 = 0: 1,667), odds 1 .. 10,005 (5,003; i % 6 = 3: 1,668).
-        assert.deepEqual(await bulk.summarizeSpend({ group_by: 'key', from: t0 + 1, to: t0 + n - 1 }), [
+        assert.deepEqual((await bulk.summarizeSpend({ group_by: 'key', from: t0 + 1, to: t0 + n - 1 })).rows, [
           row(null, [5_003, 1_668], [5_003, 0, 10_006], 15_009, 10_005),
           row('even', [5_002, 1_667], [5_002, 0, 10_004], 15_006, 10_004),
         ]);
-        const all = await bulk.summarizeSpend({ group_by: 'team' });
+        const all = (await bulk.summarizeSpend({ group_by: 'team' })).rows;
         assert.deepEqual(all.map((r) => [r.id, r.requests, r.cost_micros]), [[null, n, 3 * n]]);
       });
     });
@@ -628,7 +630,8 @@ export function storageContract(name: string, open: (scope?: string) => Promise<
       test('deletes the oldest rows before a time, at most `limit` per call, never a newer one', async (t) => {
         const store = await open('spend-retention');
         t.after(() => store.close());
-        const t0 = Date.now() - 100 * 86_400_000;
+        // Noon, so the rows stay inside one UTC day.
+        const t0 = dayStart(Date.now() - 100 * DAY_MS) + DAY_MS / 2;
         const rows = Array.from({ length: 100 }, (_, i) => spendRecord({ id: `ret-${String(i).padStart(3, '0')}`, time: t0 + i * 1_000, cost_micros: i }));
         await store.appendSpend(rows.slice(0, 50));
         await store.appendSpend(rows.slice(50));
@@ -643,10 +646,17 @@ export function storageContract(name: string, open: (scope?: string) => Promise<
           left.rows.map((r) => r.id),
           newestFirst(rows.slice(80)).map((r) => r.id),
         );
-        const summary = await store.summarizeSpend({ group_by: 'key' });
-        assert.deepEqual(summary.map((r) => [r.requests, r.cost_micros]), [[20, rows.slice(80).reduce((sum, r) => sum + r.cost_micros, 0)]]);
+        // The day's rollups still count every row.
+        const all = [[100, rows.reduce((sum, r) => sum + r.cost_micros, 0)]];
+        assert.deepEqual((await store.summarizeSpend({ group_by: 'key' })).rows.map((r) => [r.requests, r.cost_micros]), all);
+        // Its raw rows cannot answer for a part of the day any more: the whole day is counted, and the bounds say so.
+        const part = await store.summarizeSpend({ group_by: 'key', from: t0 + 85_000, to: t0 + 90_000 });
+        assert.deepEqual(part.rows.map((r) => [r.requests, r.cost_micros]), all);
+        assert.deepEqual([part.from, part.to], [dayStart(t0), dayStart(t0) + DAY_MS]);
       });
     });
+
+    spendRollupContract(open);
 
     describe('export and import (smartflow migrate)', () => {
       /** Every item of a scan, page by page; a key SCAN repeats (Redis) must carry the same value. */
@@ -771,7 +781,7 @@ export function storageContract(name: string, open: (scope?: string) => Promise<
         for (const query of [{ limit: 1_000 }, { limit: 1_000, from: base + 1_000, to: base + 2_000 }, { limit: 1_000, to: base + 500 }]) {
           assert.deepEqual((await target.querySpend(query)).rows, (await source.querySpend(query)).rows, JSON.stringify(query));
         }
-        assert.deepEqual(await target.summarizeSpend({ group_by: 'key', from: base + 1_000 }), await source.summarizeSpend({ group_by: 'key', from: base + 1_000 }));
+        assert.deepEqual((await target.summarizeSpend({ group_by: 'key', from: base + 1_000 })).rows, (await source.summarizeSpend({ group_by: 'key', from: base + 1_000 })).rows);
         await assert.rejects(source.scanSpend({ cursor: 'not a cursor' }), isStoreError('SF_ERR_INVALID_REQUEST'));
       });
 

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { migrate } from '../../src/migrate/migrate.js';
 import type { SpendRecord } from '../../src/spend/spend-record.js';
+import { DAY_MS, dayStart } from '../../src/spend/spend-rollup.js';
 import { createStore, type StoreConfig } from '../../src/storage/index.js';
 import type { Store } from '../../src/storage/types.js';
 import { spendRecord } from '../contract/spend-fixture.js';
@@ -53,7 +54,10 @@ async function adminAnswers(url: string, ids: { keys: string[]; teams: string[] 
     assert.equal(res.status, 200, `${path}: ${res.text}`);
     answers[path] = { etag: res.headers.etag, body: res.json };
   };
-  for (const path of ['/api/enterprise/vkeys', '/api/teams', '/api/spend/keys', '/api/spend/teams', '/api/routing/fallback-chains', '/api/policies', '/api/guardrails', '/api/audit']) await get(path);
+  // Summaries from a fixed date: the default window (the last 30 days) would move with the clock between the answers.
+  for (const path of ['/api/enterprise/vkeys', '/api/teams', '/api/spend/keys?from=2020-01-01', '/api/spend/teams?from=2020-01-01', '/api/routing/fallback-chains', '/api/policies', '/api/guardrails', '/api/audit']) {
+    await get(path);
+  }
   for (const id of ids.keys) for (const path of [`/api/enterprise/vkeys/${id}`, `/api/enterprise/vkeys/${id}/budget`, `/api/spend/logs?key=${id}&limit=1000`]) await get(path);
   for (const id of ids.teams) for (const path of [`/api/teams/${id}`, `/api/teams/${id}/budget`]) await get(path);
   await get('/api/spend/logs?limit=1000');
@@ -142,6 +146,7 @@ describe('smartflow migrate', () => {
     assert.match(toPg.stdout, /OK: every count matches/);
     assert.match(toPg.stdout, /^documents vkeys\s+2\s+2$/m);
     assert.match(toPg.stdout, /^spend rows\s+6\s+6$/m);
+    assert.match(toPg.stdout, /^spend rollup requests\s+6\s+6$/m);
     for (const text of [toPg.stdout, toPg.stderr]) {
       assert.ok(!text.includes(PASSWORD) && !text.includes(encodeURIComponent(PASSWORD)), 'the password is never printed');
     }
@@ -219,6 +224,49 @@ describe('smartflow migrate', () => {
     assert.equal(budget.spent, (3 * 120) / 1e6);
   });
 
+  test('the days whose raw rows retention deleted in the source keep their totals on the target (PostgreSQL, Redis)', async (t) => {
+    // The source gateway's data plus a request a day for the last 200 days, whose raw rows past 90 days are gone.
+    const aged = join(dir, 'aged.db');
+    copyFileSync(source, aged);
+    const today = dayStart(Date.now());
+    const seed = await createStore({ type: 'sqlite', path: aged });
+    await seed.importSpend(
+      Array.from({ length: 200 }, (_, i) => spendRecord({ id: `aged-${i}`, time: today - (200 - i) * DAY_MS + 3_600_000, key_id: i % 2 === 0 ? budgeted.id : null, cost_micros: 500 + i })),
+    );
+    while ((await seed.deleteSpendBefore(today - 90 * DAY_MS, 1_000)) > 0);
+    await seed.close();
+    const yearFrom = new Date(today - 364 * DAY_MS).toISOString();
+    const paths = [`/api/spend/keys?from=${yearFrom}`, `/api/spend/teams?from=${yearFrom}`, '/api/spend/logs?limit=1000'];
+    const answersOn = async (store: StoreConfig): Promise<unknown[]> => {
+      const gw = await startOn(store);
+      try {
+        return await Promise.all(paths.map(async (path) => (await call(`${gw.url}${path}`, { headers: authHeaders() })).json));
+      } finally {
+        await gw.close();
+      }
+    };
+    const expected = await answersOn({ type: 'sqlite', path: aged });
+    const [keys] = expected as [{ data: Array<{ key_id: string | null; requests: number }> }];
+    assert.equal(keys.data.find((r) => r.key_id === budgeted.id)?.requests, 100 + 3, 'every day of the year counts, deleted raw rows included');
+
+    const schema = newSchema('migrate_aged');
+    const prefix = `sf-test-migrate-aged-${randomUUID()}:`;
+    prefixes.push(prefix);
+    for (const [args, store] of [
+      [['--to', POSTGRES_URL, '--to-schema', schema], { type: 'postgres', url: POSTGRES_URL, schema }],
+      [['--to', REDIS_URL, '--to-prefix', prefix], { type: 'redis', url: REDIS_URL, prefix }],
+    ] as Array<[string[], StoreConfig]>) {
+      const res = await smartflow(['migrate', '--from', 'sqlite:./aged.db', ...args], dir);
+      assert.equal(res.code, 0, res.stdout + res.stderr);
+      assert.match(res.stdout, /^spend rows\s+(\d+)\s+\1$/m);
+      assert.match(res.stdout, /^spend rollups\s+(\d+)\s+\1$/m);
+      assert.match(res.stdout, /^spend rollup requests\s+206\s+206$/m, 'the rollups count the deleted rows too');
+      assert.match(res.stdout, /^spend rollups: \d+ rows copied$/m);
+      assert.deepEqual(await answersOn(store), expected, store.type);
+    }
+    t.after(() => rmSync(aged, { force: true }));
+  });
+
   test('a run stopped by a store outage, or between a page and its progress, resumes without duplicating a row', async (t) => {
     // More than two pages of spend rows, four in each millisecond, each appended on its own with ids
     // falling: the source's order within a millisecond is one that sorting a batch by id would change.
@@ -289,7 +337,8 @@ describe('smartflow migrate', () => {
     assert.match(res.stdout, /Migrated from this source before \(finished .*\): nothing copied, only counted/);
     assert.match(res.stdout, /^documents vkeys\s+2\s+3\s+<- differs$/m);
     assert.match(res.stdout, /^spend rows\s+(\d+)\s+(\d+)\s+<- differs$/m);
-    assert.match(res.stdout, /MISMATCH: 2 of \d+ counts differ/);
+    assert.match(res.stdout, /^spend rollup requests\s+6\s+7\s+<- differs$/m, 'the row went into the rollups too');
+    assert.match(res.stdout, /MISMATCH: 4 of \d+ counts differ/);
   });
 
   test('a target holding another gateway\'s data is refused unless --force', async (t) => {

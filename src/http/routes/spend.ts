@@ -5,7 +5,7 @@ import { invalidRequest } from '../../errors/from-zod.js';
 import type { SpendLog } from '../../spend/spend-log.js';
 import type { TeamService } from '../../identity/teams.js';
 import type { VirtualKeyService } from '../../keys/virtual-keys.js';
-import type { SpendSummaryRow } from '../../spend/spend-record.js';
+import type { SpendSummary, SpendSummaryRow } from '../../spend/spend-record.js';
 import type { Store } from '../../storage/types.js';
 import { sendError } from '../error-response.js';
 import { parseInput } from '../parse.js';
@@ -48,29 +48,43 @@ function summaryView(row: SpendSummaryRow) {
   };
 }
 
+/**
+ * The range a summary covers: the one asked for (or the default window), unless an edge day's raw
+ * rows were gone and it was counted whole from the daily rollups (`widened`).
+ */
+function rangeView(summary: SpendSummary, from: number, to: number | undefined) {
+  return {
+    from: new Date(summary.from ?? from).toISOString(),
+    to: summary.to === undefined ? null : new Date(summary.to).toISOString(),
+    widened: summary.from !== from || summary.to !== to,
+  };
+}
+
 /** Admin read access to the spend log (inside the admin scope): rows, their export, and totals per key and per team. */
 export function registerSpendRoutes(app: FastifyInstance, deps: SpendRoutesDeps): void {
   const summarize = async (groupBy: 'key' | 'team', rawQuery: unknown) => {
     const q = parseInput(summaryQuerySchema, rawQuery ?? {});
-    // Summaries scan the log: without bounds, the last 30 days rather than all history.
+    // Without bounds, the last 30 days: the usual question, answered mostly from the rollups.
     const from = q.from ?? (q.to ?? deps.now()) - SUMMARY_DEFAULT_WINDOW_MS;
     await deps.spendLog.flush();
-    return deps.store.summarizeSpend({ group_by: groupBy, from, ...(q.to !== undefined ? { to: q.to } : {}) });
+    const summary = await deps.store.summarizeSpend({ group_by: groupBy, from, ...(q.to !== undefined ? { to: q.to } : {}) });
+    return { rows: summary.rows, range: rangeView(summary, from, q.to) };
   };
 
   app.get('/api/spend/keys', needs('spend:read'), async (request) => {
-    const rows = await summarize('key', request.query);
+    const { rows, range } = await summarize('key', request.query);
     const records = await Promise.all(rows.map((row) => (row.id === null ? undefined : deps.keys.get(row.id))));
     return {
       object: 'list',
+      ...range,
       data: rows.map((row, i) => ({ key_id: row.id, alias: records[i]?.alias ?? null, team_id: records[i]?.team_id ?? null, ...summaryView(row) })),
     };
   });
 
   app.get('/api/spend/teams', needs('spend:read'), async (request) => {
-    const rows = await summarize('team', request.query);
+    const { rows, range } = await summarize('team', request.query);
     const teams = await Promise.all(rows.map((row) => (row.id === null ? undefined : deps.teams.get(row.id))));
-    return { object: 'list', data: rows.map((row, i) => ({ team_id: row.id, name: teams[i]?.name ?? null, ...summaryView(row) })) };
+    return { object: 'list', ...range, data: rows.map((row, i) => ({ team_id: row.id, name: teams[i]?.name ?? null, ...summaryView(row) })) };
   });
 
   app.get('/api/spend/logs', needs('spend:read'), async (request, reply) => {

@@ -41,9 +41,9 @@ function mergeMeasures(a: Map<string, EntryMeasure>, b: Map<string, EntryMeasure
 /**
  * PostgreSQL as the system of record with Redis in front (`store: {type: postgres, url, redis}`).
  * PostgreSQL holds documents (keys, teams, chains, servers, agents, policies, tasks), the spend
- * log and every entry but the response cache (OAuth state, tokens, sessions, locks). Redis holds
- * what must be fast and may be rebuilt: every counter (budget counters written behind to
- * PostgreSQL, see LayeredCounters), the response cache and pub/sub.
+ * log with its daily rollups and every entry but the response cache (OAuth state, tokens,
+ * sessions, locks). Redis holds what must be fast and may be rebuilt: every counter (budget
+ * counters written behind to PostgreSQL, see LayeredCounters), the response cache and pub/sub.
  */
 export async function createLayeredStore(url: string, options: LayeredStoreOptions): Promise<Store> {
   const prefix = options.redisPrefix ?? 'sf:';
@@ -143,6 +143,7 @@ export async function createLayeredStore(url: string, options: LayeredStoreOptio
     querySpend: (query) => records.querySpend(query),
     summarizeSpend: (query) => records.summarizeSpend(query),
     deleteSpendBefore: (time, limit) => records.deleteSpendBefore(time, limit),
+    deleteSpendRollupsBefore: (time, limit) => records.deleteSpendRollupsBefore(time, limit),
 
     // `smartflow migrate`. Counters are read from Redis, which holds every live one (PostgreSQL
     // only the budget counters, a flush behind); an imported counter is written to both. Entries
@@ -165,6 +166,9 @@ export async function createLayeredStore(url: string, options: LayeredStoreOptio
     },
     scanSpend: (scanOptions) => records.scanSpend(scanOptions),
     importSpend: (rows) => records.importSpend(rows),
+    countSpend: () => records.countSpend(),
+    scanSpendRollups: (scanOptions) => records.scanSpendRollups(scanOptions),
+    importSpendRollups: (rows) => records.importSpendRollups(rows),
 
     async ping() {
       await Promise.all([records.ping(), fast.ping()]);

@@ -183,6 +183,60 @@ CREATE TABLE counter_flushes (
 CREATE INDEX counter_flushes_applied_at ON counter_flushes (applied_at);
 `,
   },
+  {
+    version: 3,
+    name: 'daily spend rollups',
+    sql: `
+-- Totals per UTC day (midnight in epoch ms), key, team and model (spend/spend-rollup.ts), kept
+-- longer than the raw rows. A null key or team is a group of its own; a unique index treats
+-- nulls as distinct (NULLS NOT DISTINCT needs PostgreSQL 15), so it holds \`key_id IS NULL\` and
+-- \`COALESCE(key_id, '')\`, which keep a null key and an empty one apart.
+CREATE TABLE spend_rollup (
+  day BIGINT NOT NULL,
+  key_id TEXT COLLATE "C",
+  team_id TEXT COLLATE "C",
+  model TEXT COLLATE "C" NOT NULL,
+  requests BIGINT NOT NULL,
+  errors BIGINT NOT NULL,
+  input_tokens BIGINT NOT NULL,
+  cached_input_tokens BIGINT NOT NULL,
+  output_tokens BIGINT NOT NULL,
+  cost_micros BIGINT NOT NULL,
+  last_used BIGINT NOT NULL
+);
+CREATE UNIQUE INDEX spend_rollup_group ON spend_rollup (day, (key_id IS NULL), COALESCE(key_id, ''), (team_id IS NULL), COALESCE(team_id, ''), model);
+
+-- Every insert into the spend log adds its rows to the rollups in the same statement, whoever
+-- inserts (appendSpend, importSpend, a gateway of an earlier version during a rolling upgrade):
+-- one upsert per day, key, team and model of the statement, always in the same order, so two
+-- gateways' batches lock shared rollup rows in the same order and never deadlock. The day is
+-- floored, also before 1970 (% truncates toward zero). search_path is the schema's, for inserts
+-- made from a session whose search_path does not name it.
+CREATE FUNCTION sf_spend_rollup() RETURNS trigger
+LANGUAGE plpgsql SET search_path FROM CURRENT AS $fn$
+BEGIN
+  INSERT INTO spend_rollup AS r (day, key_id, team_id, model, requests, errors, input_tokens, cached_input_tokens, output_tokens, cost_micros, last_used)
+  SELECT a.time - ((a.time % 86400000) + 86400000) % 86400000 AS d, a.key_id, a.team_id, a.model, COUNT(*), COUNT(*) FILTER (WHERE a.status >= 400),
+    SUM(a.input_tokens)::int8, SUM(a.cached_input_tokens)::int8, SUM(a.output_tokens)::int8, SUM(a.cost_micros)::int8, MAX(a.time)
+  FROM added a GROUP BY 1, 2, 3, 4
+  ORDER BY 1, (a.key_id IS NULL), COALESCE(a.key_id, ''), (a.team_id IS NULL), COALESCE(a.team_id, ''), a.model
+  ON CONFLICT (day, (key_id IS NULL), COALESCE(key_id, ''), (team_id IS NULL), COALESCE(team_id, ''), model) DO UPDATE SET
+    requests = r.requests + excluded.requests, errors = r.errors + excluded.errors, input_tokens = r.input_tokens + excluded.input_tokens,
+    cached_input_tokens = r.cached_input_tokens + excluded.cached_input_tokens, output_tokens = r.output_tokens + excluded.output_tokens,
+    cost_micros = r.cost_micros + excluded.cost_micros, last_used = GREATEST(r.last_used, excluded.last_used);
+  RETURN NULL;
+END
+$fn$;
+-- Creating the trigger locks out inserts until this step commits, so the backfill below sees
+-- every row inserted before it and the trigger every row inserted after.
+CREATE TRIGGER spend_log_rollup AFTER INSERT ON spend_log REFERENCING NEW TABLE AS added FOR EACH STATEMENT EXECUTE FUNCTION sf_spend_rollup();
+
+INSERT INTO spend_rollup (day, key_id, team_id, model, requests, errors, input_tokens, cached_input_tokens, output_tokens, cost_micros, last_used)
+SELECT time - ((time % 86400000) + 86400000) % 86400000, key_id, team_id, model, COUNT(*), COUNT(*) FILTER (WHERE status >= 400),
+  SUM(input_tokens)::int8, SUM(cached_input_tokens)::int8, SUM(output_tokens)::int8, SUM(cost_micros)::int8, MAX(time)
+FROM spend_log GROUP BY 1, 2, 3, 4;
+`,
+  },
 ];
 
 /** Serialises migrations across every process that opens the same schema. */

@@ -7,7 +7,10 @@ import type { DocPage, EntryMeasure, GuardedIncrement, GuardedIncrementBatchResu
 import { redactedError, secretsOf } from '../url-credentials.js';
 import { migrate, quoteIdentifier } from './migrations.js';
 import { NotificationBus, notifyChannel } from './notifications.js';
-import { appendSpendRows, deleteSpendRowsBefore, querySpendRows, summarizeSpendRows } from './spend-sql.js';
+import { dayStart } from '../../spend/spend-rollup.js';
+import { summarizeSpendWith } from '../spend-summary.js';
+import { deleteRollupDaysBefore, postgresSummarySources } from './spend-rollup-sql.js';
+import { appendSpendRows, deleteSpendRowsBefore, querySpendRows } from './spend-sql.js';
 import { createPostgresTransfer } from './transfer.js';
 
 const CONNECT_TIMEOUT_MS = 3_000;
@@ -138,6 +141,7 @@ export async function openPostgres(url: string, options: PostgresStoreOptions = 
     await query('DELETE FROM entries WHERE expires_at <= $1 AND key IN (SELECT key FROM entries WHERE expires_at <= $1 LIMIT $2)', [at, SWEEP_BATCH]);
     await query('DELETE FROM messages WHERE expires_at <= $1', [at]);
   };
+  const summarySources = postgresSummarySources(pool);
   const timer = setInterval(() => {
     // An unreachable database skips this sweep; the next one catches up.
     sweep().catch(() => undefined);
@@ -290,10 +294,13 @@ export async function openPostgres(url: string, options: PostgresStoreOptions = 
       return run(() => querySpendRows(pool, spendQuery));
     },
     summarizeSpend(summaryQuery) {
-      return run(() => summarizeSpendRows(pool, summaryQuery));
+      return run(() => summarizeSpendWith(summaryQuery, summarySources));
     },
     deleteSpendBefore(time, limit) {
       return run(() => deleteSpendRowsBefore(pool, time, Math.max(1, Math.floor(limit))));
+    },
+    deleteSpendRollupsBefore(time, limit) {
+      return run(() => deleteRollupDaysBefore(pool, dayStart(time), Math.max(1, Math.floor(limit))));
     },
 
     ...createPostgresTransfer(pool, now, run),

@@ -1,5 +1,5 @@
 import type { Pool } from 'pg';
-import type { SpendPage, SpendQuery, SpendRecord, SpendSummaryQuery, SpendSummaryRow } from '../../spend/spend-record.js';
+import type { SpendPage, SpendQuery, SpendRecord } from '../../spend/spend-record.js';
 import { decodeSpendCursor, encodeSpendCursor } from '../spend-cursor.js';
 
 /** The columns of one insert, with the array type each is sent as (one array parameter per column). */
@@ -47,7 +47,7 @@ export async function appendSpendRows(pool: Pool, records: SpendRecord[]): Promi
   await importSpendRows(pool, [...records].sort((x, y) => x.time - y.time || (x.id < y.id ? -1 : x.id > y.id ? 1 : 0)));
 }
 
-/** Inserts the rows in exactly the given order (Store.importSpend), in one statement. */
+/** Inserts the rows in exactly the given order (Store.importSpend), in one statement; its trigger adds them to the rollups (migration 3). */
 export async function importSpendRows(pool: Pool, ordered: SpendRecord[]): Promise<void> {
   if (ordered.length === 0) return;
   const params = COLUMNS.map(([column]) =>
@@ -120,30 +120,4 @@ export async function scanSpendRows(pool: Pool, cursor: string | undefined, limi
 export async function deleteSpendRowsBefore(pool: Pool, time: number, limit: number): Promise<number> {
   const result = await pool.query('DELETE FROM spend_log WHERE seq IN (SELECT seq FROM spend_log WHERE time < $1 ORDER BY time LIMIT $2)', [time, limit]);
   return result.rowCount ?? 0;
-}
-
-/** The column each grouping reads. A fixed map: no caller text ever reaches the SQL. */
-const GROUP_COLUMN = { key: 'key_id', team: 'team_id' } as const satisfies Record<SpendSummaryQuery['group_by'], string>;
-
-export async function summarizeSpendRows(pool: Pool, query: SpendSummaryQuery): Promise<SpendSummaryRow[]> {
-  const column = GROUP_COLUMN[query.group_by];
-  const where: string[] = [];
-  const params: number[] = [];
-  if (query.from !== undefined) {
-    params.push(query.from);
-    where.push(`time >= $${params.length}`);
-  }
-  if (query.to !== undefined) {
-    params.push(query.to);
-    where.push(`time < $${params.length}`);
-  }
-  // Sums of int8 are numeric in PostgreSQL: cast back to int8 so the store's parser reads numbers.
-  const sql =
-    `SELECT ${column} AS id, COUNT(*)::int8 AS requests, COUNT(*) FILTER (WHERE status >= 400)::int8 AS errors,` +
-    ' SUM(input_tokens)::int8 AS input_tokens, SUM(cached_input_tokens)::int8 AS cached_input_tokens,' +
-    ' SUM(output_tokens)::int8 AS output_tokens, SUM(cost_micros)::int8 AS cost_micros, MAX(time) AS last_used' +
-    ` FROM spend_log${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''}` +
-    ` GROUP BY ${column} ORDER BY SUM(cost_micros) DESC, ${column} COLLATE "C" ASC NULLS LAST`;
-  const { rows } = await pool.query<SpendSummaryRow>(sql, params);
-  return rows;
 }

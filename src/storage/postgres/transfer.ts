@@ -1,6 +1,7 @@
 import type pg from 'pg';
-import { checkCounterValue, checkVersion, scanLimit, type TransferMethods } from '../transfer.js';
+import { checkCounterValue, checkRollupRow, checkVersion, decodeRollupCursor, scanLimit, type TransferMethods } from '../transfer.js';
 import type { CounterItem, EntryItem, ScanPage } from '../types.js';
+import { replaceRollups, scanRollupDays } from './spend-rollup-sql.js';
 import { importSpendRows, scanSpendRows } from './spend-sql.js';
 
 /** Runs a database call as the store runs its own: failures become GatewayErrors with redacted details. */
@@ -28,7 +29,7 @@ async function keyPage<R extends { key: string; expires_at: number | null }>(
   return { rows, next_cursor: more ? (rows[rows.length - 1]?.key ?? null) : null };
 }
 
-/** Store.listCollections, importDoc, scanCounters, importCounter, scanEntries, scanSpend and importSpend on PostgreSQL. */
+/** Store.listCollections, importDoc, scanCounters, importCounter, scanEntries and the spend log's and rollups' scans and imports on PostgreSQL. */
 export function createPostgresTransfer(pool: pg.Pool, now: () => number, run: Run): TransferMethods {
   return {
     listCollections() {
@@ -77,6 +78,16 @@ export function createPostgresTransfer(pool: pg.Pool, now: () => number, run: Ru
     },
     importSpend(records) {
       return run(() => importSpendRows(pool, records));
+    },
+    countSpend() {
+      return run(async () => (await pool.query<{ n: number }>('SELECT COUNT(*) AS n FROM spend_log')).rows[0]?.n ?? 0);
+    },
+    scanSpendRollups(options = {}) {
+      return run(() => scanRollupDays(pool, decodeRollupCursor(options.cursor), scanLimit(options.limit)));
+    },
+    async importSpendRollups(rows) {
+      rows.forEach(checkRollupRow);
+      await run(() => replaceRollups(pool, rows));
     },
   };
 }

@@ -1,7 +1,9 @@
 import { Redis } from 'ioredis';
 import { GatewayError } from '../../errors/gateway-error.js';
+import { dayStart } from '../../spend/spend-rollup.js';
 import { addToMeasure } from '../entry-measure.js';
 import { invalidIncrement } from '../invalid-increment.js';
+import { summarizeSpendWith, type SummarySources } from '../spend-summary.js';
 import type { DocPage, EntryMeasure, GuardedIncrement, GuardedIncrementBatchResult, GuardedIncrementResult, ListOptions, Store, StoreOptions } from '../types.js';
 import { secretsOf } from '../url-credentials.js';
 import { CONNECT_TIMEOUT_MS, CONNECTION_OPTIONS, connectWithin } from './connection.js';
@@ -9,7 +11,10 @@ import { createErrorMapper } from './errors.js';
 import { escapeGlob } from './glob.js';
 import { ALL_SCRIPTS, COMPARE_AND_SET_DOC, CREATE_DOC, GET_VERSIONED_DOC, DELETE_DOC, GUARDED_INCREMENT, INCR_WITH_TTL, LIST_DOCS, PUT_DOC, TRIM_SPEND_BEFORE } from './lua.js';
 import { SubscriberFanout } from './pubsub.js';
-import { appendSpendRecords, DEFAULT_SPEND_MAX_ROWS, FIELD as SPEND_FIELD, querySpendRecords, summarizeSpendRecords } from './spend-stream.js';
+import { rollUpUnmarked } from './rollup-catch-up.js';
+import { APPEND_SPEND } from './spend-rollup-lua.js';
+import { deleteRollupDaysBefore, redisRollupSources, type RollupLayout } from './spend-rollups.js';
+import { appendSpendRecords, DEFAULT_SPEND_MAX_ROWS, FIELD as SPEND_FIELD, querySpendRecords, summarizeStreamDay } from './spend-stream.js';
 import { createRedisTransfer } from './transfer.js';
 
 const MAX_PAGE = 1_000;
@@ -60,9 +65,18 @@ export async function createRedisStore(url: string, options: RedisStoreOptions =
     // Without a listener ioredis prints connection errors itself; failures reach callers as rejections.
     connection.on('error', () => undefined);
   }
+  const spendKey = `${prefix}spend`;
+  const rollups: RollupLayout = {
+    spendKey,
+    markKey: `${prefix}spendroll:mark`,
+    daysKey: `${prefix}spendroll:days`,
+    dayKey: (day) => `${prefix}spendroll:${day}`,
+  };
   try {
     await Promise.all([connectWithin(client, CONNECT_TIMEOUT_MS + 500), connectWithin(subscriber, CONNECT_TIMEOUT_MS + 500)]);
-    await Promise.all(ALL_SCRIPTS.map((script) => client.script('LOAD', script.lua)));
+    await Promise.all([...ALL_SCRIPTS, APPEND_SPEND].map((script) => client.script('LOAD', script.lua)));
+    // Before any summary: a stream from before rollups is added to them here, once (docs/storage.md).
+    await rollUpUnmarked(client, rollups, SPEND_FIELD);
   } catch (err) {
     // Stops the background reconnect loop, which would otherwise keep the process alive.
     client.disconnect();
@@ -81,7 +95,10 @@ export async function createRedisStore(url: string, options: RedisStoreOptions =
   const counterKey = (key: string): string => `${prefix}ctr:${key}`;
   const entryKey = (key: string): string => `${prefix}ent:${key}`;
   const channelKey = (channel: string): string => `${prefix}ch:${channel}`;
-  const spendKey = `${prefix}spend`;
+  const summarySources: SummarySources = {
+    ...redisRollupSources(client, rollups),
+    rawDay: (groupBy, day, from, to) => summarizeStreamDay(client, spendKey, groupBy, day, from, to),
+  };
 
   let closing: Promise<void> | undefined;
   /** Runs a Redis call, turning every failure into a GatewayError with redacted details. */
@@ -253,20 +270,23 @@ export async function createRedisStore(url: string, options: RedisStoreOptions =
     },
 
     async appendSpend(records) {
-      const evicted = await guard(() => appendSpendRecords(client, spendKey, records, spendMaxRows));
+      const evicted = await guard(() => appendSpendRecords(client, rollups, records, spendMaxRows));
       if (evicted > 0) options.onSpendEvicted?.(evicted, spendMaxRows);
     },
     querySpend(query) {
       return guard(() => querySpendRecords(client, spendKey, query));
     },
     summarizeSpend(query) {
-      return guard(() => summarizeSpendRecords(client, spendKey, query));
+      return guard(() => summarizeSpendWith(query, summarySources));
     },
     deleteSpendBefore(time, limit) {
       return guard(async () => Number(await TRIM_SPEND_BEFORE.run(client, [spendKey], [time, Math.max(1, Math.floor(limit)), SPEND_FIELD])));
     },
+    deleteSpendRollupsBefore(time, limit) {
+      return guard(() => deleteRollupDaysBefore(client, rollups, dayStart(time), Math.max(1, Math.floor(limit))));
+    },
 
-    ...createRedisTransfer(client, { docKey, docKeys, counterKey, entryKey, spendKey }, guard),
+    ...createRedisTransfer(client, { docKey, docKeys, counterKey, entryKey, rollups }, guard),
 
     ping() {
       return guard(async () => {

@@ -1,6 +1,9 @@
 import type { Redis } from 'ioredis';
 import { GatewayError } from '../../errors/gateway-error.js';
 import type { SpendPage, SpendQuery, SpendRecord, SpendSummaryQuery, SpendSummaryRow } from '../../spend/spend-record.js';
+import { DAY_MS, rollUp } from '../../spend/spend-rollup.js';
+import { APPEND_SPEND } from './spend-rollup-lua.js';
+import { rollupArgs, type RollupLayout } from './spend-rollups.js';
 
 /** Rows the stream keeps by default (`store.spend_log_max_rows`). */
 export const DEFAULT_SPEND_MAX_ROWS = 1_000_000;
@@ -16,30 +19,26 @@ const SCAN_BATCH = 500;
  * the caller; the page then comes back short with a cursor to continue from.
  */
 const MAX_SCAN = 20_000;
-/** Entries per XRANGE round trip when summarizing, which reads every entry in range. */
+/** Entries per XRANGE round trip when summarizing a day, which reads every entry in range. */
 const SUMMARY_BATCH = 5_000;
 export const FIELD = 'r';
 const STREAM_ID = /^\d+-\d+$/;
 
 /**
- * Appends a batch in one MULTI, sorted by (time, id) so append order matches the SQLite order,
- * and trims the stream to about `maxRows`. Resolves to how many of the oldest entries the trim
- * removed, exactly: one XTRIM after the batch, in the same transaction, replies with its count,
- * where XADD's own MAXLEN says nothing. `MAXLEN ~` removes whole stream nodes only (cheap), so
- * the stream keeps from `maxRows` to one node (at most 100 entries by default) more; and it
- * removes at most 100 nodes per call, so after the cap is lowered the surplus goes over the next
- * batches rather than in one long command.
+ * Appends a batch in one script with its rollups (spend-rollup-lua.ts APPEND_SPEND), sorted by
+ * (time, id) so append order matches the SQLite order, and trims the stream to about `maxRows`.
+ * Resolves to how many of the oldest entries the trim removed, exactly (XTRIM replies with its
+ * count, where XADD's own MAXLEN says nothing). `MAXLEN ~` removes whole stream nodes only
+ * (cheap), so the stream keeps from `maxRows` to one node (at most 100 entries by default) more;
+ * and it removes at most 100 nodes per call, so after the cap is lowered the surplus goes over
+ * the next batches rather than in one long command.
  */
-export async function appendSpendRecords(client: Redis, key: string, records: SpendRecord[], maxRows: number): Promise<number> {
+export async function appendSpendRecords(client: Redis, layout: RollupLayout, records: SpendRecord[], maxRows: number): Promise<number> {
   if (records.length === 0) return 0;
   const sorted = [...records].sort((a, b) => a.time - b.time || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-  const multi = client.multi();
-  for (const record of sorted) multi.xadd(key, '*', FIELD, JSON.stringify(record));
-  multi.xtrim(key, 'MAXLEN', '~', maxRows);
-  const results = await multi.exec();
-  const failed = results?.find(([err]) => err !== null);
-  if (results === null || failed) throw failed?.[0] ?? new Error('The spend batch transaction was aborted.');
-  return Number(results[results.length - 1]?.[1] ?? 0);
+  const { keys, args } = rollupArgs(layout, rollUp(records), 'add');
+  const evicted = await APPEND_SPEND.run(client, [layout.spendKey, layout.markKey, ...keys], [maxRows, FIELD, sorted.length, ...sorted.map((r) => JSON.stringify(r)), ...args]);
+  return Number(evicted);
 }
 
 type Bounds = Pick<SpendSummaryQuery, 'from' | 'to'>;
@@ -131,28 +130,33 @@ export async function querySpendRecords(client: Redis, key: string, query: Spend
   return { rows, next_cursor: lastSeenId ?? null };
 }
 
-/** Most expensive first; ties by id in code point order (SQLite's BINARY order, unlike `<` on UTF-16), null last. */
-function summaryOrder(a: SpendSummaryRow, b: SpendSummaryRow): number {
-  if (a.cost_micros !== b.cost_micros) return b.cost_micros - a.cost_micros;
-  if (a.id === null || b.id === null) return (a.id === null ? 1 : 0) - (b.id === null ? 1 : 0);
-  return Buffer.compare(Buffer.from(a.id), Buffer.from(b.id));
-}
-
 /**
- * Totals per key or team, aggregated in process: every entry whose id can hold a record in range
- * is read, in batches, and filtered on the record's own time. Unbounded by a scan budget because
- * the stream itself is capped.
+ * SummarySources.rawDay on Redis: every entry whose id can hold a record of the UTC day is read,
+ * in batches, and filtered on the record's own time; the day's records are counted, and those
+ * in [from, to) summed per group. Summaries read raw rows only for the partial days at the
+ * edges of their range, so this reads at most a day (and the append skew) of the stream.
  */
-export async function summarizeSpendRecords(client: Redis, key: string, query: SpendSummaryQuery): Promise<SpendSummaryRow[]> {
+export async function summarizeStreamDay(
+  client: Redis,
+  key: string,
+  groupBy: SpendSummaryQuery['group_by'],
+  day: number,
+  from: number,
+  to: number,
+): Promise<{ count: number; rows: SpendSummaryRow[] }> {
   const groups = new Map<string | null, SpendSummaryRow>();
-  const [first, end] = idRange(query);
+  const dayRange = { from: day, to: day + DAY_MS };
+  const [first, end] = idRange(dayRange);
+  let count = 0;
   let start = first;
   for (;;) {
     const batch = await client.xrange(key, start, end, 'COUNT', SUMMARY_BATCH);
     for (const [, fields] of batch) {
       const record = recordOf(fields);
-      if (!record || !inTimeRange(record, query)) continue;
-      const id = query.group_by === 'key' ? record.key_id : record.team_id;
+      if (!record || !inTimeRange(record, dayRange)) continue;
+      count += 1;
+      if (!inTimeRange(record, { from, to })) continue;
+      const id = groupBy === 'key' ? record.key_id : record.team_id;
       let row = groups.get(id);
       if (!row) {
         row = {
@@ -172,5 +176,5 @@ export async function summarizeSpendRecords(client: Redis, key: string, query: S
     if (batch.length < SUMMARY_BATCH || last === undefined) break;
     start = `(${last[0]}`;
   }
-  return [...groups.values()].sort(summaryOrder);
+  return { count, rows: [...groups.values()] };
 }

@@ -1,10 +1,13 @@
 import type { Redis } from 'ioredis';
 import { GatewayError } from '../../errors/gateway-error.js';
 import type { SpendRecord } from '../../spend/spend-record.js';
-import { checkCounterValue, checkVersion, scanLimit, type TransferMethods } from '../transfer.js';
+import { rollUp } from '../../spend/spend-rollup.js';
+import { checkCounterValue, checkRollupRow, checkVersion, decodeRollupCursor, scanLimit, type TransferMethods } from '../transfer.js';
 import type { CounterItem, EntryItem, ListOptions } from '../types.js';
 import { escapeGlob } from './glob.js';
 import { LuaScript } from './lua.js';
+import { IMPORT_SPEND, WRITE_ROLLUPS } from './spend-rollup-lua.js';
+import { rollupArgs, scanRollupDays, type RollupLayout } from './spend-rollups.js';
 import { FIELD, recordOf } from './spend-stream.js';
 
 /** Slots SCAN walks per round trip (COUNT is how far it looks, not how many keys it returns). */
@@ -13,8 +16,8 @@ const SCAN_CURSOR = /^\d+$/;
 const STREAM_ID = /^\d+-\d+$/;
 
 /*
- * The scripts below run only during a migration, so they are not among the scripts loaded at
- * connect; the first call sends their text.
+ * The scripts below and the spend imports (spend-rollup-lua.ts) run only during a migration, so
+ * they are not among the scripts loaded at connect; the first call sends their text.
  */
 
 /** KEYS: docs, id index, versions. ARGV: id, json, version. Writes the document with this version. */
@@ -24,30 +27,6 @@ redis.call('ZADD', KEYS[2], 0, ARGV[1])
 redis.call('HSET', KEYS[3], ARGV[1], ARGV[3])
 return 1`);
 
-/**
- * KEYS: the spend stream. ARGV: the record field, then per record its time and JSON, in order.
- * Each entry's id is its record's time, or the next id after the stream's last when that time is
- * not newer (ids must grow; a source that keeps append order, Redis, may go back in time). Ids
- * from the time, not from the clock, keep time-range queries, which bound their scan by id, and
- * retention finding the copied rows.
- */
-const IMPORT_SPEND = new LuaScript(`
-local ms, seq = '0', 0
-if redis.call('EXISTS', KEYS[1]) == 1 then
-  local info = redis.call('XINFO', 'STREAM', KEYS[1])
-  for i = 1, #info, 2 do
-    if info[i] == 'last-generated-id' then
-      local a, b = string.match(info[i + 1], '^(%d+)-(%d+)$')
-      ms, seq = a, tonumber(b)
-    end
-  end
-end
-for i = 2, #ARGV, 2 do
-  if tonumber(ARGV[i]) > tonumber(ms) then ms, seq = ARGV[i], 0 else seq = seq + 1 end
-  redis.call('XADD', KEYS[1], ms .. '-' .. seq, ARGV[1], ARGV[i + 1])
-end
-return (#ARGV - 1) / 2`);
-
 /** Where the store keeps things (redis-store.ts owns the layout). */
 export interface RedisLayout {
   docKey(collection: string): string;
@@ -55,7 +34,8 @@ export interface RedisLayout {
   docKeys(collection: string): string[];
   counterKey(key: string): string;
   entryKey(key: string): string;
-  spendKey: string;
+  /** The spend stream and its rollups. */
+  rollups: RollupLayout;
 }
 
 function invalidCursor(): GatewayError {
@@ -101,11 +81,12 @@ function byteOrder(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a), Buffer.from(b));
 }
 
-/** Store.listCollections, importDoc, scanCounters, importCounter, scanEntries, scanSpend and importSpend on Redis. */
+/** Store.listCollections, importDoc, scanCounters, importCounter, scanEntries and the spend log's and rollups' scans and imports on Redis. */
 export function createRedisTransfer(client: Redis, layout: RedisLayout, guard: <T>(fn: () => Promise<T>) => Promise<T>): TransferMethods {
   const docPrefix = layout.docKey('');
   const counterPrefix = layout.counterKey('');
   const entryPrefix = layout.entryKey('');
+  const { spendKey } = layout.rollups;
 
   return {
     listCollections() {
@@ -160,7 +141,7 @@ export function createRedisTransfer(client: Redis, layout: RedisLayout, guard: <
       return guard(async () => {
         if (options.cursor !== undefined && !STREAM_ID.test(options.cursor)) throw invalidCursor();
         const limit = scanLimit(options.limit);
-        const batch = await client.xrange(layout.spendKey, options.cursor === undefined ? '-' : `(${options.cursor}`, '+', 'COUNT', limit);
+        const batch = await client.xrange(spendKey, options.cursor === undefined ? '-' : `(${options.cursor}`, '+', 'COUNT', limit);
         const rows: SpendRecord[] = [];
         for (const [, fields] of batch) {
           const record = recordOf(fields);
@@ -172,10 +153,23 @@ export function createRedisTransfer(client: Redis, layout: RedisLayout, guard: <
     importSpend(records) {
       return guard(async () => {
         if (records.length === 0) return;
-        const args: string[] = [FIELD];
+        const args: string[] = [FIELD, String(records.length)];
         for (const record of records) args.push(String(Math.max(0, Math.floor(record.time))), JSON.stringify(record));
-        await IMPORT_SPEND.run(client, [layout.spendKey], args);
+        const rollups = rollupArgs(layout.rollups, rollUp(records), 'add');
+        await IMPORT_SPEND.run(client, [spendKey, layout.rollups.markKey, ...rollups.keys], [...args, ...rollups.args]);
       });
+    },
+    countSpend() {
+      return guard(() => client.xlen(spendKey));
+    },
+    scanSpendRollups(options = {}) {
+      return guard(() => scanRollupDays(client, layout.rollups, decodeRollupCursor(options.cursor), scanLimit(options.limit)));
+    },
+    async importSpendRollups(rows) {
+      rows.forEach(checkRollupRow);
+      if (rows.length === 0) return;
+      const { keys, args } = rollupArgs(layout.rollups, rows, 'set');
+      await guard(() => WRITE_ROLLUPS.run(client, keys, args));
     },
   };
 }

@@ -1,4 +1,5 @@
 import type BetterSqlite3 from 'better-sqlite3';
+import { initSpendRollups } from './spend-rollup-schema.js';
 
 /**
  * Tables of the SQLite store. WITHOUT ROWID keeps the key-addressed tables clustered on their
@@ -90,7 +91,7 @@ function addMissingColumns(db: BetterSqlite3.Database, table: string, columns: A
   }
 }
 
-/** Sets connection pragmas and creates the tables if missing. */
+/** Sets connection pragmas and creates the tables if missing (the spend rollups backfilled from the log). */
 export function initSchema(db: BetterSqlite3.Database, busyTimeoutMs: number): void {
   // busy_timeout first: switching to WAL and creating tables can meet another process's lock.
   db.pragma(`busy_timeout = ${busyTimeoutMs}`);
@@ -100,4 +101,5 @@ export function initSchema(db: BetterSqlite3.Database, busyTimeoutMs: number): v
   db.exec(DDL);
   addMissingColumns(db, 'spend_log', ADDED_SPEND_COLUMNS);
   addMissingColumns(db, 'docs', ADDED_DOC_COLUMNS);
+  initSpendRollups(db);
 }

@@ -3,14 +3,17 @@ import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { GatewayError } from '../../errors/gateway-error.js';
 import type { SpendRecord } from '../../spend/spend-record.js';
+import { dayStart, rollUp } from '../../spend/spend-rollup.js';
 import { addToMeasure } from '../entry-measure.js';
 import { invalidIncrement } from '../invalid-increment.js';
 import { prefixUpperBound } from '../prefix-range.js';
+import { summarizeSpendWith } from '../spend-summary.js';
 import type { DocPage, EntryMeasure, GuardedIncrement, GuardedIncrementBatchResult, GuardedIncrementResult, ListOptions, Store, StoreOptions } from '../types.js';
 import { acquireLocalBus } from './local-bus.js';
 import { initSchema } from './schema.js';
 import { createSpendQuerier, INSERT_SPEND_SQL, spendParams } from './spend-sql.js';
-import { createSpendSummarizer } from './spend-summary-sql.js';
+import { createSqliteRollups } from './spend-rollup-sql.js';
+import { createSqliteSummarySources } from './spend-summary-sql.js';
 import { createSqliteTransfer } from './transfer.js';
 
 const BUSY_TIMEOUT_MS = 5_000;
@@ -115,7 +118,8 @@ export async function createSqliteStore(path: string, options: StoreOptions = {}
     ),
   };
   const querySpend = createSpendQuerier(db);
-  const summarizeSpend = createSpendSummarizer(db);
+  const rollups = createSqliteRollups(db);
+  const summarySources = createSqliteSummarySources(db, rollups);
 
   const readCounter = (key: string, at: number): number => q.getCounter.get(key, at)?.value ?? 0;
   const expiryOf = (ttl_ms: number | undefined, at: number): number | null => (ttl_ms !== undefined && ttl_ms > 0 ? at + Math.ceil(ttl_ms) : null);
@@ -194,6 +198,7 @@ export async function createSqliteStore(path: string, options: StoreOptions = {}
     // stream order does: newest first means (time, id) descending on both.
     const ordered = [...records].sort((x, y) => x.time - y.time || (x.id < y.id ? -1 : x.id > y.id ? 1 : 0));
     for (const record of ordered) q.appendSpend.run(...spendParams(record));
+    rollups.add(rollUp(records));
   });
 
   const sweep = (): void => {
@@ -368,14 +373,22 @@ export async function createSqliteStore(path: string, options: StoreOptions = {}
     querySpend(query) {
       return call(() => querySpend(query));
     },
-    summarizeSpend(query) {
-      return call(() => summarizeSpend(query));
+    async summarizeSpend(query) {
+      // The sources are synchronous calls behind promises: their errors reject, so map them here.
+      try {
+        return await call(() => summarizeSpendWith(query, summarySources));
+      } catch (err) {
+        throw toStoreError(err);
+      }
     },
     deleteSpendBefore(time, limit) {
       return call(() => q.deleteSpendBefore.run(time, Math.max(1, Math.floor(limit))).changes);
     },
+    deleteSpendRollupsBefore(time, limit) {
+      return call(() => rollups.deleteBefore(dayStart(time), Math.max(1, Math.floor(limit))));
+    },
 
-    ...createSqliteTransfer(db, now, call),
+    ...createSqliteTransfer(db, now, call, rollups),
 
     ping() {
       return call(() => {

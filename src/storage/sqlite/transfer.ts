@@ -1,7 +1,9 @@
 import type BetterSqlite3 from 'better-sqlite3';
 import type { SpendRecord } from '../../spend/spend-record.js';
-import { checkCounterValue, checkVersion, scanLimit, type TransferMethods } from '../transfer.js';
+import { rollUp, type SpendRollupRow } from '../../spend/spend-rollup.js';
+import { checkCounterValue, checkRollupRow, checkVersion, decodeRollupCursor, scanLimit, type TransferMethods } from '../transfer.js';
 import type { CounterItem, EntryItem, ScanPage } from '../types.js';
+import type { SqliteRollups } from './spend-rollup-sql.js';
 import { createSpendScanner, INSERT_SPEND_SQL, spendParams } from './spend-sql.js';
 
 /** Runs a synchronous database call as the store's promise (the store's own wrapper: closed checks, error mapping). */
@@ -26,8 +28,8 @@ function keyPage<R extends { key: string }>(rows: R[], limit: number): { rows: R
   return { rows, next_cursor: more ? (rows[rows.length - 1]?.key ?? null) : null };
 }
 
-/** Store.listCollections, importDoc, scanCounters, importCounter, scanEntries, scanSpend and importSpend on SQLite. */
-export function createSqliteTransfer(db: BetterSqlite3.Database, now: () => number, call: Call): TransferMethods {
+/** Store.listCollections, importDoc, scanCounters, importCounter, scanEntries and the spend log's and rollups' scans and imports on SQLite. */
+export function createSqliteTransfer(db: BetterSqlite3.Database, now: () => number, call: Call, rollups: SqliteRollups): TransferMethods {
   const q = {
     collections: db.prepare<[], { collection: string }>('SELECT DISTINCT collection FROM docs ORDER BY collection'),
     importDoc: db.prepare<[string, string, string, number]>(
@@ -44,11 +46,14 @@ export function createSqliteTransfer(db: BetterSqlite3.Database, now: () => numb
     entries: db.prepare<[number, number], EntryRow>('SELECT key, value, expires_at FROM entries WHERE expires_at > ? ORDER BY key LIMIT ?'),
     entriesAfter: db.prepare<[string, number, number], EntryRow>('SELECT key, value, expires_at FROM entries WHERE key > ? AND expires_at > ? ORDER BY key LIMIT ?'),
     insertSpend: db.prepare<Array<string | number | null>>(INSERT_SPEND_SQL),
+    countSpend: db.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM spend_log'),
   };
   const scanSpend = createSpendScanner(db);
   const importSpend = db.transaction((records: SpendRecord[]) => {
     for (const record of records) q.insertSpend.run(...spendParams(record));
+    rollups.add(rollUp(records));
   });
+  const importRollups = db.transaction((rows: SpendRollupRow[]) => rollups.replace(rows));
 
   return {
     listCollections() {
@@ -93,6 +98,18 @@ export function createSqliteTransfer(db: BetterSqlite3.Database, now: () => numb
     importSpend(records) {
       return call(() => {
         if (records.length > 0) importSpend(records);
+      });
+    },
+    countSpend() {
+      return call(() => q.countSpend.get()?.n ?? 0);
+    },
+    scanSpendRollups(options = {}) {
+      return call(() => rollups.scan(decodeRollupCursor(options.cursor), scanLimit(options.limit)));
+    },
+    importSpendRollups(rows) {
+      return call(() => {
+        rows.forEach(checkRollupRow);
+        if (rows.length > 0) importRollups(rows);
       });
     },
   };

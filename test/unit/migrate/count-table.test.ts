@@ -8,6 +8,7 @@ const inventory = (fields: Partial<Inventory>): Inventory => ({
   counters: { lasting: 0, expiries: [] },
   entries: { lasting: 0, expiries: [] },
   spendRows: 0,
+  rollups: { rows: 0, requests: 0 },
   ...fields,
 });
 
@@ -24,23 +25,28 @@ describe('migrate count check', () => {
 
   test('every collection either side holds is a row; a difference is marked', () => {
     const rows = countRows(
-      inventory({ documents: new Map([['vkeys', 2], ['teams', 1]]), spendRows: 6 }),
-      inventory({ documents: new Map([['vkeys', 3], ['audit', 1]]), spendRows: 6 }),
+      inventory({ documents: new Map([['vkeys', 2], ['teams', 1]]), spendRows: 6, rollups: { rows: 4, requests: 90 } }),
+      inventory({ documents: new Map([['vkeys', 3], ['audit', 1]]), spendRows: 6, rollups: { rows: 4, requests: 6 } }),
       0,
     );
-    assert.deepEqual(mismatches(rows).map((r) => r.what), ['documents audit', 'documents teams', 'documents vkeys']);
+    assert.deepEqual(mismatches(rows).map((r) => r.what), ['documents audit', 'documents teams', 'documents vkeys', 'spend rollup requests']);
     assert.equal(
       formatCountTable(rows),
       [
-        '                 source  target',
-        'documents audit       0       1  <- differs',
-        'documents teams       1       0  <- differs',
-        'documents vkeys       2       3  <- differs',
-        'counters              0       0',
-        'entries               0       0',
-        'spend rows            6       6',
+        '                       source  target',
+        'documents audit             0       1  <- differs',
+        'documents teams             1       0  <- differs',
+        'documents vkeys             2       3  <- differs',
+        'counters                    0       0',
+        'entries                     0       0',
+        'spend rows                  6       6',
+        'spend rollups               4       4',
+        'spend rollup requests      90       6  <- differs',
       ].join('\n'),
     );
-    assert.equal(formatCountTable(countRows(inventory({ spendRows: 12 }), undefined, 0)), ['            source', 'counters         0', 'entries          0', 'spend rows      12'].join('\n'));
+    assert.equal(
+      formatCountTable(countRows(inventory({ spendRows: 12, rollups: { rows: 3, requests: 40 } }), undefined, 0)),
+      ['                       source', 'counters                    0', 'entries                     0', 'spend rows                 12', 'spend rollups               3', 'spend rollup requests      40'].join('\n'),
+    );
   });
 });

@@ -1,0 +1,77 @@
+import type { SpendRecord } from './spend-record.js';
+
+export const DAY_MS = 86_400_000;
+
+/** The UTC midnight (epoch ms) that starts the day holding `time`. */
+export function dayStart(time: number): number {
+  return Math.floor(time / DAY_MS) * DAY_MS;
+}
+
+/**
+ * The totals of one UTC day's spend rows of one key, team and model: what summaries read for
+ * whole days, kept longer than the raw rows (`spend_log.rollup_retention_days`). A null key or
+ * team is a group of its own, as in the summaries (master-key requests have no key).
+ */
+export interface SpendRollupRow {
+  /** The day's UTC midnight, epoch ms. */
+  day: number;
+  key_id: string | null;
+  team_id: string | null;
+  model: string;
+  requests: number;
+  /** Requests that ended with a status >= 400. */
+  errors: number;
+  input_tokens: number;
+  cached_input_tokens: number;
+  output_tokens: number;
+  cost_micros: number;
+  /** Epoch ms of the group's newest request that day. */
+  last_used: number;
+}
+
+/**
+ * A batch's records summed per day, key, team and model: what one write adds to the rollups.
+ * The spend-log writer flushes about once a second, so a batch of hundreds of rows comes down to
+ * a few groups (keys × models in use), each one upsert instead of one per row.
+ */
+export function rollUp(records: readonly SpendRecord[]): SpendRollupRow[] {
+  // Nested maps (a null id is a key like any other): no key string to build per record.
+  const days = new Map<number, Map<string | null, Map<string | null, Map<string, SpendRollupRow>>>>();
+  const rows: SpendRollupRow[] = [];
+  for (const r of records) {
+    const day = dayStart(r.time);
+    let keys = days.get(day);
+    if (keys === undefined) days.set(day, (keys = new Map()));
+    let teams = keys.get(r.key_id);
+    if (teams === undefined) keys.set(r.key_id, (teams = new Map()));
+    let models = teams.get(r.team_id);
+    if (models === undefined) teams.set(r.team_id, (models = new Map()));
+    const row = models.get(r.model);
+    if (row === undefined) {
+      const created: SpendRollupRow = {
+        day,
+        key_id: r.key_id,
+        team_id: r.team_id,
+        model: r.model,
+        requests: 1,
+        errors: r.status >= 400 ? 1 : 0,
+        input_tokens: r.input_tokens,
+        cached_input_tokens: r.cached_input_tokens,
+        output_tokens: r.output_tokens,
+        cost_micros: r.cost_micros,
+        last_used: r.time,
+      };
+      models.set(r.model, created);
+      rows.push(created);
+      continue;
+    }
+    row.requests += 1;
+    if (r.status >= 400) row.errors += 1;
+    row.input_tokens += r.input_tokens;
+    row.cached_input_tokens += r.cached_input_tokens;
+    row.output_tokens += r.output_tokens;
+    row.cost_micros += r.cost_micros;
+    row.last_used = Math.max(row.last_used, r.time);
+  }
+  return rows;
+}
