@@ -76,6 +76,8 @@ export function demoWalkthrough(url: string, master: DemoMasterKey, budgetKey: D
     { title: 'Cursor\'s base URL is <gateway>/cursor: the same OpenAI API, and X-Smartflow-Passthrough names the provider family that answered', command: post('/cursor/chat/completions', { model: 'gpt-4o-mini', messages: user('Hello from Cursor') }, '-si') },
     ...(filesDir === null ? [] : mcpSteps(url)),
     { title: 'The spend log: every request above, with tokens, cost and latency', command: `curl -s ${q(`${url}/api/spend/logs?limit=10`)} ${AUTH}` },
+    { title: 'The whole spend log as CSV (streamed page by page; format=jsonl for JSON lines)', command: `curl -s ${q(`${url}/api/spend/logs/export?format=csv`)} ${AUTH}` },
+    { title: 'Spend per virtual key (whole days come from the daily rollups, which outlive the raw rows)', command: `curl -s ${url}/api/spend/keys ${AUTH}` },
     { title: 'Prometheus metrics (admins, or a scraper with metrics.token)', command: `curl -s ${url}/metrics ${AUTH}` },
     { title: 'Readiness (store reachable)', command: `curl -s ${url}/health/readiness` },
     ...guardrailSteps(url),

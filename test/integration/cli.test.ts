@@ -158,7 +158,7 @@ describe('smartflow CLI', () => {
     assert.equal(commands[0], 'export SMARTFLOW_MASTER_KEY=sk-demo-master-key', 'without an exported key the walkthrough exports the demo one first');
     const results = await runShellSession(commands, { env: {}, cwd: dir });
     const out = results.map((r) => r.stdout);
-    const expectedStatuses: Record<number, number[]> = { 8: [404], 10: [200, 200, 429, 429, 429], 25: [400] };
+    const expectedStatuses: Record<number, number[]> = { 8: [404], 10: [200, 200, 429, 429, 429], 27: [400] };
     for (const [i, r] of results.entries()) {
       assert.equal(r.exitCode, 0, `step ${i + 1} exit code: ${r.command}\n${r.stderr}`);
       const expected = expectedStatuses[i];
@@ -230,16 +230,23 @@ describe('smartflow CLI', () => {
     const spend = (JSON.parse(out[21]!) as { data: Array<{ operation: string; loop_step: number | null }> }).data;
     assert.ok(spend.length >= 5);
     assert.deepEqual(spend.filter((r) => r.loop_step !== null).map((r) => `${r.operation}#${r.loop_step}`).sort(), ['chat#1', 'chat#2', 'mcp.call#1']);
-    assert.match(out[22]!, /smartflow_requests_total/);
-    assert.equal((JSON.parse(out[23]!) as { status: string }).status, 'ok');
+    // The export: a CSV header, then one line per spend row, the same rows the log listed.
+    const csv = out[22]!.trimEnd().split(/\r?\n/);
+    assert.match(csv[0]!, /^id,time,/);
+    assert.ok(csv.length - 1 >= spend.length, `${csv.length - 1} CSV rows for ${spend.length} listed`);
+    const perKey = JSON.parse(out[23]!) as { object: string; data: Array<{ requests: number }> };
+    assert.equal(perKey.object, 'list');
+    assert.ok(perKey.data.reduce((n, r) => n + r.requests, 0) >= spend.length, 'the per-key totals count every listed request');
+    assert.match(out[24]!, /smartflow_requests_total/);
+    assert.equal((JSON.parse(out[25]!) as { status: string }).status, 'ok');
     // Guardrails: the demo policy masks the email on the way in, and blocks the injection.
-    assert.match(out[24]!, /^x-smartflow-applied-policies: demo-safety\r?$/m);
-    assert.match(out[24]!, /^x-smartflow-policy-sources: demo-safety=tag:demo-\*\r?$/m);
-    assert.match(out[24]!, /"content":"Demo echo: Email \[REDACTED:email\] the invoice"/);
-    const blocked = JSON.parse(out[25]!) as { error: { code: string; param: string } };
+    assert.match(out[26]!, /^x-smartflow-applied-policies: demo-safety\r?$/m);
+    assert.match(out[26]!, /^x-smartflow-policy-sources: demo-safety=tag:demo-\*\r?$/m);
+    assert.match(out[26]!, /"content":"Demo echo: Email \[REDACTED:email\] the invoice"/);
+    const blocked = JSON.parse(out[27]!) as { error: { code: string; param: string } };
     assert.deepEqual([blocked.error.code, blocked.error.param], ['guardrail_blocked', 'demo-injection']);
-    assert.deepEqual((JSON.parse(out[26]!) as { policies: Array<{ source: string }> }).policies.map((p) => p.source), ['demo-safety=tag:demo-*']);
-    assert.equal(results.length, 27);
+    assert.deepEqual((JSON.parse(out[28]!) as { policies: Array<{ source: string }> }).policies.map((p) => p.source), ['demo-safety=tag:demo-*']);
+    assert.equal(results.length, 29);
     demo.child.kill('SIGINT');
     assert.equal(await demo.exited, 0);
   });
