@@ -125,9 +125,8 @@ export interface SpendSummaryQuery {
   to?: number;
 }
 
-export interface SpendSummaryRow {
-  /** The key id or team id; null groups the requests made without one (master key, unauthenticated). */
-  id: string | null;
+/** What a group of spend rows adds up to: a summary row, a daily rollup. */
+export interface SpendTotals {
   requests: number;
   /** Requests that ended with a status >= 400. */
   errors: number;
@@ -137,6 +136,11 @@ export interface SpendSummaryRow {
   cost_micros: number;
   /** Epoch ms of the newest request in the group. */
   last_used: number;
+}
+
+export interface SpendSummaryRow extends SpendTotals {
+  /** The key id or team id; null groups the requests made without one (master key, unauthenticated). */
+  id: string | null;
 }
 
 /** A spend summary and the range it covers. */

@@ -1,4 +1,4 @@
-import type { SpendRecord } from './spend-record.js';
+import type { SpendRecord, SpendTotals } from './spend-record.js';
 
 export const DAY_MS = 86_400_000;
 
@@ -12,21 +12,13 @@ export function dayStart(time: number): number {
  * whole days, kept longer than the raw rows (`spend_log.rollup_retention_days`). A null key or
  * team is a group of its own, as in the summaries (master-key requests have no key).
  */
-export interface SpendRollupRow {
+/** One day's totals of one key, team and model; `last_used` is the group's newest request that day. */
+export interface SpendRollupRow extends SpendTotals {
   /** The day's UTC midnight, epoch ms. */
   day: number;
   key_id: string | null;
   team_id: string | null;
   model: string;
-  requests: number;
-  /** Requests that ended with a status >= 400. */
-  errors: number;
-  input_tokens: number;
-  cached_input_tokens: number;
-  output_tokens: number;
-  cost_micros: number;
-  /** Epoch ms of the group's newest request that day. */
-  last_used: number;
 }
 
 /**
