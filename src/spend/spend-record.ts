@@ -138,6 +138,33 @@ export interface SpendTotals {
   last_used: number;
 }
 
+/** Zero totals for a group whose first row is at `time`. */
+export function emptyTotals(time: number): SpendTotals {
+  return { requests: 0, errors: 0, input_tokens: 0, cached_input_tokens: 0, output_tokens: 0, cost_micros: 0, last_used: time };
+}
+
+/** Adds one spend row to a group's totals. */
+export function addRecordToTotals(totals: SpendTotals, r: SpendRecord): void {
+  totals.requests += 1;
+  if (r.status >= 400) totals.errors += 1;
+  totals.input_tokens += r.input_tokens;
+  totals.cached_input_tokens += r.cached_input_tokens;
+  totals.output_tokens += r.output_tokens;
+  totals.cost_micros += r.cost_micros;
+  totals.last_used = Math.max(totals.last_used, r.time);
+}
+
+/** Adds another group's totals (a rollup into a summary, one part of a range into another). */
+export function addTotals(totals: SpendTotals, more: SpendTotals): void {
+  totals.requests += more.requests;
+  totals.errors += more.errors;
+  totals.input_tokens += more.input_tokens;
+  totals.cached_input_tokens += more.cached_input_tokens;
+  totals.output_tokens += more.output_tokens;
+  totals.cost_micros += more.cost_micros;
+  totals.last_used = Math.max(totals.last_used, more.last_used);
+}
+
 export interface SpendSummaryRow extends SpendTotals {
   /** The key id or team id; null groups the requests made without one (master key, unauthenticated). */
   id: string | null;

@@ -1,4 +1,4 @@
-import type { SpendRecord, SpendTotals } from './spend-record.js';
+import { addRecordToTotals, emptyTotals, type SpendRecord, type SpendTotals } from './spend-record.js';
 
 export const DAY_MS = 86_400_000;
 
@@ -10,9 +10,9 @@ export function dayStart(time: number): number {
 /**
  * The totals of one UTC day's spend rows of one key, team and model: what summaries read for
  * whole days, kept longer than the raw rows (`spend_log.rollup_retention_days`). A null key or
- * team is a group of its own, as in the summaries (master-key requests have no key).
+ * team is a group of its own, as in the summaries (master-key requests have no key); `last_used`
+ * is the group's newest request that day.
  */
-/** One day's totals of one key, team and model; `last_used` is the group's newest request that day. */
 export interface SpendRollupRow extends SpendTotals {
   /** The day's UTC midnight, epoch ms. */
   day: number;
@@ -38,32 +38,13 @@ export function rollUp(records: readonly SpendRecord[]): SpendRollupRow[] {
     if (teams === undefined) keys.set(r.key_id, (teams = new Map()));
     let models = teams.get(r.team_id);
     if (models === undefined) teams.set(r.team_id, (models = new Map()));
-    const row = models.get(r.model);
+    let row = models.get(r.model);
     if (row === undefined) {
-      const created: SpendRollupRow = {
-        day,
-        key_id: r.key_id,
-        team_id: r.team_id,
-        model: r.model,
-        requests: 1,
-        errors: r.status >= 400 ? 1 : 0,
-        input_tokens: r.input_tokens,
-        cached_input_tokens: r.cached_input_tokens,
-        output_tokens: r.output_tokens,
-        cost_micros: r.cost_micros,
-        last_used: r.time,
-      };
-      models.set(r.model, created);
-      rows.push(created);
-      continue;
+      row = { day, key_id: r.key_id, team_id: r.team_id, model: r.model, ...emptyTotals(r.time) };
+      models.set(r.model, row);
+      rows.push(row);
     }
-    row.requests += 1;
-    if (r.status >= 400) row.errors += 1;
-    row.input_tokens += r.input_tokens;
-    row.cached_input_tokens += r.cached_input_tokens;
-    row.output_tokens += r.output_tokens;
-    row.cost_micros += r.cost_micros;
-    row.last_used = Math.max(row.last_used, r.time);
+    addRecordToTotals(row, r);
   }
   return rows;
 }

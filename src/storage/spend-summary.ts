@@ -1,5 +1,5 @@
 import { DAY_MS, dayStart } from '../spend/spend-rollup.js';
-import type { SpendSummary, SpendSummaryQuery, SpendSummaryRow } from '../spend/spend-record.js';
+import { addTotals, type SpendSummary, type SpendSummaryQuery, type SpendSummaryRow } from '../spend/spend-record.js';
 
 type GroupBy = SpendSummaryQuery['group_by'];
 
@@ -69,13 +69,7 @@ function merge(parts: SpendSummaryRow[][]): SpendSummaryRow[] {
         groups.set(row.id, { ...row });
         continue;
       }
-      seen.requests += row.requests;
-      seen.errors += row.errors;
-      seen.input_tokens += row.input_tokens;
-      seen.cached_input_tokens += row.cached_input_tokens;
-      seen.output_tokens += row.output_tokens;
-      seen.cost_micros += row.cost_micros;
-      seen.last_used = Math.max(seen.last_used, row.last_used);
+      addTotals(seen, row);
     }
   }
   return [...groups.values()].sort(summaryOrder);

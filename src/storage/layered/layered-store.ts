@@ -70,7 +70,9 @@ export async function createLayeredStore(url: string, options: LayeredStoreOptio
     runPg: (fn) => pg.run(fn),
     now,
     flushMs: options.flushMs ?? DEFAULT_FLUSH_MS,
-    onFlushError: options.onCounterFlushError ?? (() => undefined),
+    // A background flush's failure reaches the gateway's log: a raw ioredis error can carry the
+    // connection options, so it is mapped like every other call's.
+    onFlushError: (err) => options.onCounterFlushError?.(toRedisError(err)),
   });
   const records = pg.store;
   const fast = redisStore;
@@ -98,12 +100,14 @@ export async function createLayeredStore(url: string, options: LayeredStoreOptio
 
     getCounter: (key) => guard(() => counters.get(key)),
     async incrCounter(key, delta, ttl_ms) {
-      if (!Number.isSafeInteger(delta)) throw new RangeError(`delta must be a safe integer, got ${delta}`);
+      const invalid = invalidIncrement([{ key, delta }]);
+      if (invalid) throw invalid;
       const [result] = await guard(() => counters.guardedBatch([[{ key, delta, ...(ttl_ms !== undefined ? { ttl_ms } : {}) }]]));
       return result!.values[0]!;
     },
     async guardedIncrement(entries) {
-      for (const entry of entries) if (!Number.isSafeInteger(entry.delta)) throw new RangeError(`delta must be a safe integer, got ${entry.delta}`);
+      const invalid = invalidIncrement(entries);
+      if (invalid) throw invalid;
       if (entries.length === 0) return { ok: true, values: [] };
       return (await guard(() => counters.guardedBatch([entries])))[0]!;
     },
@@ -176,7 +180,9 @@ export async function createLayeredStore(url: string, options: LayeredStoreOptio
     async close() {
       if (closed) return;
       try {
-        await counters.close();
+        await counters.close().catch((err: unknown) => {
+          throw toRedisError(err);
+        });
       } finally {
         closed = true;
         counterClient.disconnect();

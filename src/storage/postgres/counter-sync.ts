@@ -1,4 +1,5 @@
 import type { Pool } from 'pg';
+import { wireSet } from './guarded-wire.js';
 
 /**
  * PostgreSQL's half of the layered store's budget counters (storage/layered/): flushes of the
@@ -27,7 +28,7 @@ export async function applyCounterFlush(pool: Pool, flushId: string, deltas: Cou
       await client.query(`SELECT pg_advisory_xact_lock_shared(${EPOCH_LOCK})`);
       const fresh = await client.query('INSERT INTO counter_flushes (id, applied_at) VALUES ($1, $2) ON CONFLICT DO NOTHING', [flushId, now]);
       if (fresh.rowCount === 1 && deltas.length > 0) {
-        const set = deltas.map((d) => ({ k: d.key, d: d.delta, l: null, t: d.ttlMs !== undefined && d.ttlMs > 0 ? Math.ceil(d.ttlMs) : null }));
+        const set = wireSet(deltas.map((d) => ({ key: d.key, delta: d.delta, ...(d.ttlMs !== undefined ? { ttl_ms: d.ttlMs } : {}) })));
         await client.query('SELECT sf_guarded_increments($1::jsonb, $2)', [JSON.stringify([set]), now]);
       }
       const { rows } = await client.query<{ epoch: string }>('SELECT epoch FROM counter_epochs ORDER BY seq DESC LIMIT 1');

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import pg from 'pg';
+import { deliverMessage } from '../deliver-message.js';
 
 type Handler = (message: string) => void;
 
@@ -152,15 +153,6 @@ export class NotificationBus {
   }
 
   private dispatch(channel: string, message: string): void {
-    const set = this.handlers.get(channel);
-    if (!set) return;
-    // Copy: a handler may unsubscribe itself (or others) while we iterate.
-    for (const handler of [...set]) {
-      try {
-        handler(message);
-      } catch {
-        // A failing subscriber must not stop delivery to the others; handlers own their error reporting.
-      }
-    }
+    deliverMessage(this.handlers.get(channel), message);
   }
 }

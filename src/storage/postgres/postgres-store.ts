@@ -5,6 +5,7 @@ import { invalidIncrement } from '../invalid-increment.js';
 import { prefixUpperBound } from '../prefix-range.js';
 import type { DocPage, EntryMeasure, GuardedIncrement, GuardedIncrementBatchResult, GuardedIncrementResult, ListOptions, Store, StoreOptions } from '../types.js';
 import { redactedError, secretsOf } from '../url-credentials.js';
+import { wireSet } from './guarded-wire.js';
 import { migrate, quoteIdentifier } from './migrations.js';
 import { NotificationBus, notifyChannel } from './notifications.js';
 import { dayStart } from '../../spend/spend-rollup.js';
@@ -45,10 +46,6 @@ function checkInteger(name: string, value: number): void {
   if (!Number.isSafeInteger(value)) throw new RangeError(`${name} must be a safe integer, got ${value}`);
 }
 
-/** A guarded increment set as sf_guarded_increments reads it. */
-function wireSet(entries: GuardedIncrement[]): Array<{ k: string; d: number; l: number | null; t: number | null }> {
-  return entries.map((e) => ({ k: e.key, d: e.delta, l: e.limit ?? null, t: e.ttl_ms !== undefined && e.ttl_ms > 0 ? Math.ceil(e.ttl_ms) : null }));
-}
 
 /**
  * Connects to PostgreSQL at `url`, applies the schema's missing migrations and returns the store.

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { deliverMessage } from '../deliver-message.js';
 
 type Handler = (message: string) => void;
 
@@ -14,19 +15,7 @@ export class SubscriberFanout {
   private readonly queues = new Map<string, Promise<void>>();
 
   constructor(private readonly connection: Redis) {
-    connection.on('message', (channel: string, message: string) => {
-      const set = this.handlers.get(channel);
-      if (!set) return;
-      // Copy: a handler may unsubscribe itself (or others) while we iterate.
-      for (const handler of [...set]) {
-        try {
-          handler(message);
-        } catch {
-          // A failing subscriber must not stop delivery to the others or kill the connection's
-          // event loop; handlers own their error reporting.
-        }
-      }
-    });
+    connection.on('message', (channel: string, message: string) => deliverMessage(this.handlers.get(channel), message));
   }
 
   /** Adds the handler and resolves once Redis confirms the subscription. */

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { SpendRollupRow } from '../../spend/spend-rollup.js';
-import type { SpendSummaryRow } from '../../spend/spend-record.js';
+import { addTotals, type SpendSummaryRow } from '../../spend/spend-record.js';
 import type { SummarySources } from '../spend-summary.js';
 import type { ScanPage } from '../types.js';
 
@@ -102,7 +102,7 @@ export function redisRollupSources(client: Redis, layout: RollupLayout): Pick<Su
             const id = groupBy === 'key' ? key_id : team_id;
             const seen = groups.get(id);
             if (seen === undefined) groups.set(id, { id, ...totals });
-            else for (const name of TOTALS) seen[name] = name === 'last_used' ? Math.max(seen.last_used, totals.last_used) : seen[name] + totals[name];
+            else addTotals(seen, totals);
           }
         }
       }

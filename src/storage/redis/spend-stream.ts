@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import { GatewayError } from '../../errors/gateway-error.js';
-import type { SpendPage, SpendQuery, SpendRecord, SpendSummaryQuery, SpendSummaryRow } from '../../spend/spend-record.js';
+import { addRecordToTotals, emptyTotals, type SpendPage, type SpendQuery, type SpendRecord, type SpendSummaryQuery, type SpendSummaryRow } from '../../spend/spend-record.js';
 import { DAY_MS, rollUp } from '../../spend/spend-rollup.js';
 import { APPEND_SPEND } from './spend-rollup-lua.js';
 import { rollupArgs, type RollupLayout } from './spend-rollups.js';
@@ -158,19 +158,8 @@ export async function summarizeStreamDay(
       if (!inTimeRange(record, { from, to })) continue;
       const id = groupBy === 'key' ? record.key_id : record.team_id;
       let row = groups.get(id);
-      if (!row) {
-        row = {
-          id, requests: 0, errors: 0, input_tokens: 0, cached_input_tokens: 0, output_tokens: 0, cost_micros: 0, last_used: record.time,
-        };
-        groups.set(id, row);
-      }
-      row.requests += 1;
-      if (record.status >= 400) row.errors += 1;
-      row.input_tokens += record.input_tokens;
-      row.cached_input_tokens += record.cached_input_tokens;
-      row.output_tokens += record.output_tokens;
-      row.cost_micros += record.cost_micros;
-      row.last_used = Math.max(row.last_used, record.time);
+      if (!row) groups.set(id, (row = { id, ...emptyTotals(record.time) }));
+      addRecordToTotals(row, record);
     }
     const last = batch[batch.length - 1];
     if (batch.length < SUMMARY_BATCH || last === undefined) break;
